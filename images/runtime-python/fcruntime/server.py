@@ -1,0 +1,174 @@
+"""The HTTP server of the container protocol. Each response goes out in one send, with TCP_NODELAY set."""
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import context as ctx
+from .errors import RUNTIME_EXIT, SERIALIZATION_ERROR, RuntimeFault, make_error
+from .loader import Loader
+
+MAX_EVENT_BYTES = 32 * 1024 * 1024
+
+
+def encode_result(result):
+    """(body, content type) for what a handler returned: str, bytes, None or anything JSON can encode."""
+    if result is None:
+        return b"", "text/plain; charset=utf-8"
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result), "application/octet-stream"
+    if isinstance(result, str):
+        return result.encode("utf-8"), "text/plain; charset=utf-8"
+    try:
+        return json.dumps(result).encode("utf-8"), "application/json"
+    except (TypeError, ValueError) as exc:
+        raise RuntimeFault(
+            SERIALIZATION_ERROR, f"Unable to serialize the handler's result of type {type(result).__name__}: {exc}"
+        ) from exc
+
+
+class Runtime:
+    """What the server drives: the loader, the once-only initializer and the function's settings."""
+
+    def __init__(self, env):
+        self.env = env
+        self.loader = Loader(env.get("FC_CODE_DIR", "/code"))
+        self._init_lock = threading.Lock()
+        self._init_done = False
+        self._init_error = None
+
+    def function_meta(self, headers):
+        def get(header, env_name, default=""):
+            return headers.get(header) or self.env.get(env_name, default)
+
+        return ctx.FunctionMeta(
+            name=get("x-fc-function-name", "FC_FUNCTION_NAME"),
+            handler=get("x-fc-function-handler", "FC_FUNCTION_HANDLER", "index.handler"),
+            memory_size=int(get("x-fc-function-memory", "FC_FUNCTION_MEMORY_SIZE", "128")),
+            timeout=int(get("x-fc-function-timeout", "FC_FUNCTION_TIMEOUT", "60")),
+            initializer=get("x-fc-function-initializer", "FC_FUNCTION_INITIALIZER"),
+            initialization_timeout=int(get("x-fc-initialization-timeout", "FC_INITIALIZATION_TIMEOUT", "30")),
+        )
+
+    def initialize(self, request_id, meta):
+        """Run the initializer exactly once; later calls return the first outcome (None or an error document)."""
+        with self._init_lock:
+            if not self._init_done:
+                self._init_done = True
+                if meta.initializer:
+                    ctx.set_request_id(request_id)
+                    try:
+                        init = self.loader.load(meta.initializer)
+                        init(ctx.Context(request_id, meta, time.monotonic() + meta.initialization_timeout))
+                    except Exception as exc:
+                        self._init_error = make_error(exc)
+            return self._init_error
+
+    def invoke(self, request_id, meta, event, attempt):
+        """Call the handler: (body, content type) on success; raises on failure."""
+        func = self.loader.load(meta.handler)
+        context = ctx.Context(request_id, meta, time.monotonic() + meta.timeout, attempt)
+        return encode_result(func(event, context))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fc-python-runtime/1"
+    runtime = None  # set by serve()
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format, *args):  # the access log would mix with the function's own output
+        pass
+
+    def _reply(self, status, body=b"", content_type="text/plain; charset=utf-8", headers=()):
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}", f"Content-Type: {content_type}",
+                 f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def _reply_error(self, status, error, unhandled=False):
+        headers = [("x-fc-status", "404")]
+        if unhandled:
+            headers.append(("x-fc-error-type", "UnhandledInvocationError"))
+        self._reply(status, json.dumps(error).encode("utf-8"), "application/json", headers)
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_EVENT_BYTES:
+            raise ValueError("event too large")
+        return self.rfile.read(length) if length else b""
+
+    def do_POST(self):
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request_id = headers.get("x-fc-request-id", "-")
+        meta = self.runtime.function_meta(headers)
+        body = self._read_body()
+        if self.path == "/initialize":
+            error = self.runtime.initialize(request_id, meta)
+            if error is None:
+                self._reply(200, b"OK")
+            else:
+                self._reply_error(500, error, unhandled=True)
+        elif self.path == "/invoke":
+            self._invoke(request_id, meta, body, int(headers.get("x-fc-attempt") or 1))
+        else:
+            self._reply(404, b"not found")
+
+    def _invoke(self, request_id, meta, event, attempt):
+        error = self.runtime.initialize(request_id, meta)
+        if error is not None:
+            self._reply_error(200, error, unhandled=True)
+            return
+        ctx.set_request_id(request_id)
+        print(f"FC Invoke Start RequestId: {request_id}", flush=True)
+        exit_code = None
+        try:
+            body, content_type = self.runtime.invoke(request_id, meta, event, attempt)
+        except RuntimeFault as exc:
+            reply = (200, make_error(exc), True)
+        except Exception as exc:
+            reply = (200, make_error(exc), False)
+        except SystemExit as exc:  # the handler asked the process to end: answer, then end it
+            exit_code = exc.code if isinstance(exc.code, int) else 1
+            reply = (200, make_error(exc, RUNTIME_EXIT) | {"errorMessage": f"Function exited with code {exit_code}"}, True)
+        else:
+            reply = None
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            print(f"FC Invoke End RequestId: {request_id}", flush=True)
+        if reply is None:
+            self._reply(200, body, content_type)
+        else:
+            self._reply_error(*reply)
+        if exit_code is not None:
+            os._exit(exit_code)
+
+    def do_GET(self):
+        if self.path in ("/pre-stop", "/pre-freeze", "/"):
+            self._reply(200, b"OK")
+        else:
+            self._reply(404, b"not found")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def serve(env=None):
+    env = dict(os.environ if env is None else env)
+    Handler.runtime = Runtime(env)
+    port = int(env.get("FC_SERVER_PORT", "9000"))
+    server = Server(("0.0.0.0", port), Handler)
+    try:
+        server.serve_forever(poll_interval=3600)
+    finally:
+        server.server_close()
