@@ -1,0 +1,134 @@
+"""Thin handlers: parse, validate, call, respond."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from aiohttp import web
+
+from .. import defaults
+from ..errors import InvalidArgument, PayloadTooLarge
+from ..models import check_name
+from .keys import DOCKER, METRICS, POOL, REDIS, SERVICE
+
+INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
+
+
+async def read_json(request: web.Request) -> object:
+    if request.content_length is not None and request.content_length > defaults.REQUEST_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {defaults.REQUEST_BYTES // (1024 * 1024)} MB")
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
+
+
+async def read_event(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the event is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the event is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- functions
+async def create_function(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].create(await read_json(request))
+    return web.json_response(record.to_api(), status=201, headers={"Location": f"/v1/functions/{record.name}"})
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    records = await request.app[SERVICE].list()
+    return web.json_response({"functions": [r.to_api() for r in records]})
+
+
+async def get_function(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    return web.json_response(record.to_api())
+
+
+async def update_function(request: web.Request) -> web.Response:
+    name = check_name(request.match_info["name"])
+    record = await request.app[SERVICE].update(name, await read_json(request))
+    return web.json_response(record.to_api())
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    await request.app[SERVICE].delete(request.match_info["name"])
+    return web.Response(status=204)
+
+
+async def get_build_log(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    text = await request.app[SERVICE].store.build_log(record.name) or ""
+    return web.Response(text=text, content_type="text/plain")
+
+
+# -- invocations
+async def invoke_function(request: web.Request) -> web.Response:
+    name = check_name(request.match_info["name"])
+    raw_type = request.headers.get("X-Fc-Invocation-Type", "Sync")
+    invocation_type = INVOCATION_TYPES.get(raw_type.strip().lower())
+    if invocation_type is None:
+        raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
+    if invocation_type == "Async":
+        raise InvalidArgument("async invocations are not available yet on this platform")
+    event = await read_event(request, defaults.SYNC_EVENT_BYTES)
+    record = await request.app[SERVICE].get(name)
+    request_id = str(uuid.uuid4())
+    outcome = await request.app[POOL].invoke(record, event, request_id)
+    headers = {
+        "X-Fc-Request-Id": request_id,
+        "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",
+        "X-Fc-Instance-Id": outcome.instance_id,
+        "X-Fc-Function-Version": str(record.version),
+    }
+    if outcome.error:
+        headers["X-Fc-Error-Type"] = outcome.error
+    headers["Content-Type"] = outcome.content_type or "application/octet-stream"
+    return web.Response(body=outcome.body, status=200, headers=headers)
+
+
+# -- platform
+async def healthz(request: web.Request) -> web.Response:
+    checks = {"redis": "ok", "docker": "ok"}
+    try:
+        await request.app[REDIS].ping()
+    except Exception as exc:  # any failure to answer is "down"
+        checks["redis"] = f"down: {exc}"
+    if not await request.app[DOCKER].ping():
+        checks["docker"] = "down"
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    counts: dict[tuple[str, str], int] = {}
+    for inst in request.app[POOL].all_instances():
+        key = (inst.function, inst.state.value)
+        counts[key] = counts.get(key, 0) + 1
+    gauges = ["# HELP faas_containers Function containers by function and state.", "# TYPE faas_containers gauge"]
+    gauges += [f'faas_containers{{function="{f}",state="{s}"}} {n}' for (f, s), n in sorted(counts.items())]
+    text = request.app[METRICS].render(gauges)
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.get("/healthz", healthz),
+        web.get("/metrics", metrics),
+        web.post("/v1/functions", create_function),
+        web.get("/v1/functions", list_functions),
+        web.get("/v1/functions/{name}", get_function),
+        web.put("/v1/functions/{name}", update_function),
+        web.delete("/v1/functions/{name}", delete_function),
+        web.get("/v1/functions/{name}/build-log", get_build_log),
+        web.post("/v1/functions/{name}/invocations", invoke_function),
+    ])

@@ -1,0 +1,23 @@
+"""Typed keys of the resources the app holds."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ..builder.build import Builder
+from ..config import Settings
+from ..docker_host import DockerHost
+from ..functions import FunctionService
+from ..metrics import Metrics
+from ..pool.manager import PoolManager
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+DOCKER = web.AppKey("docker", DockerHost)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+METRICS = web.AppKey("metrics", Metrics)
+POOL = web.AppKey("pool", PoolManager)
+SERVICE = web.AppKey("service", FunctionService)
+BUILDER = web.AppKey("builder", Builder)

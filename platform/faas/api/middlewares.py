@@ -1,0 +1,57 @@
+"""Middlewares: every error leaves as the JSON error shape, never an HTML page or a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .. import defaults, errors
+from ..models import tail
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.FaasError], int] = {
+    errors.InvalidArgument: 400,
+    errors.Unauthorized: 401,
+    errors.FunctionNotFound: 404,
+    errors.FunctionAlreadyExists: 409,
+    errors.PayloadTooLarge: 413,
+    errors.BuildFailed: 422,
+    errors.TooManyRequests: 429,
+    errors.ServiceUnavailable: 503,
+}
+
+_HTTP_CODES = {400: "InvalidArgument", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
+               413: "PayloadTooLarge", 429: "TooManyRequests", 503: "ServiceUnavailable"}
+
+
+def error_response(status: int, code: str, message: str, **extra) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def status_of(exc: errors.FaasError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.FaasError as exc:
+        extra = {}
+        if isinstance(exc, errors.BuildFailed) and exc.details.get("log"):
+            extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
+        return error_response(status_of(exc), exc.code, exc.message, **extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "InvalidArgument" if exc.status < 500 else "InternalError")
+        message = exc.reason if exc.status != 413 else "the request body is too large"
+        return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("Unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "InternalError", "internal error; the platform log has the details")

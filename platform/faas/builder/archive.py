@@ -1,0 +1,140 @@
+"""Checks a code zip and reads it into memory. Pure: no Docker, no disk."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import stat
+import zipfile
+from dataclasses import dataclass
+
+from .. import defaults
+from ..errors import BuildFailed, InvalidArgument, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    path: str
+    data: bytes
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    files: tuple[CodeFile, ...]
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the content (paths, modes, bytes), not of the zip: re-zipping the same files keeps it."""
+        digest = hashlib.sha256()
+        for f in sorted(self.files, key=lambda f: f.path):
+            digest.update(f"{f.path}\0{int(f.executable)}\0{len(f.data)}\0".encode())
+            digest.update(f.data)
+        return digest.hexdigest()
+
+    def paths(self) -> set[str]:
+        return {f.path for f in self.files}
+
+    def get(self, path: str) -> bytes | None:
+        for f in self.files:
+            if f.path == path:
+                return f.data
+        return None
+
+    def has_module(self, module: str) -> bool:
+        base = module.replace(".", "/")
+        return bool({f"{base}.py", f"{base}/__init__.py"} & self.paths())
+
+
+def decode_zip(encoded: object) -> bytes:
+    """The bytes of a base64 zip from the API, with size and alphabet checked."""
+    if not isinstance(encoded, str) or not encoded:
+        raise InvalidArgument("code.zipFile must be a base64 string")
+    if len(encoded) > (defaults.CODE_ZIP_BYTES * 4) // 3 + 4:
+        raise PayloadTooLarge(f"the code zip is larger than {defaults.CODE_ZIP_BYTES // (1024 * 1024)} MB")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument("code.zipFile is not valid base64") from None
+    if len(raw) > defaults.CODE_ZIP_BYTES:
+        raise PayloadTooLarge(f"the code zip is larger than {defaults.CODE_ZIP_BYTES // (1024 * 1024)} MB")
+    return raw
+
+
+def _check_entry_name(name: str) -> str:
+    if "\\" in name or "\0" in name:
+        raise InvalidArgument(f"zip entry {name!r}: backslashes and NUL bytes are not allowed in paths")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise InvalidArgument(f"zip entry {name!r} has an absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgument(f"zip entry {name!r} leaves the code directory (..)")
+    if not parts:
+        raise InvalidArgument(f"zip entry {name!r} has an empty path")
+    return "/".join(parts)
+
+
+def read_zip(raw: bytes) -> CodePackage:
+    """The files of a code zip; refuses absolute paths, '..', symlinks, duplicates, bombs and corrupt zips."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise InvalidArgument(f"code.zipFile is not a valid zip: {exc}") from None
+    if len(infos) > defaults.CODE_ZIP_ENTRIES:
+        raise InvalidArgument(f"the code zip has more than {defaults.CODE_ZIP_ENTRIES} entries")
+    declared = sum(info.file_size for info in infos)
+    if declared > defaults.CODE_UNZIPPED_BYTES:
+        raise InvalidArgument(f"the code unzips to more than {defaults.CODE_UNZIPPED_BYTES // (1024 * 1024)} MB")
+    files: dict[str, CodeFile] = {}
+    for info in infos:
+        path = _check_entry_name(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise InvalidArgument(f"zip entry {info.filename!r} is a symbolic link")
+        if info.is_dir():
+            continue
+        if path in files:
+            raise InvalidArgument(f"zip entry {path!r} appears twice")
+        try:
+            data = archive.read(info)
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError) as exc:
+            raise InvalidArgument(f"zip entry {info.filename!r} cannot be read: {exc}") from None
+        files[path] = CodeFile(path=path, data=data, executable=bool(mode & 0o111))
+    if not files:
+        raise InvalidArgument("the code zip holds no files")
+    return CodePackage(files=tuple(files.values()))
+
+
+def check_handlers(code: CodePackage, *handlers: str | None) -> None:
+    """Every handler's module is a file of the code (index.handler needs index.py)."""
+    for handler in handlers:
+        if not handler:
+            continue
+        module = handler.rpartition(".")[0]
+        if not code.has_module(module):
+            path = module.replace(".", "/")
+            raise InvalidArgument(
+                f"handler {handler}: the code has no {path}.py (files must sit at the top of the zip, not in a folder)"
+            )
+
+
+def check_syntax(code: CodePackage) -> None:
+    """Compiles every .py file; the first syntax error fails the build with its file, line and text."""
+    for f in sorted(code.files, key=lambda f: f.path):
+        if not f.path.endswith(".py"):
+            continue
+        try:
+            compile(f.data, f.path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            text = (exc.text or "").rstrip()
+            pointer = ""
+            if text and exc.offset:
+                pointer = "\n    " + " " * (exc.offset - 1 - (len(exc.text) - len(exc.text.lstrip()))) + "^"
+            message = f"SyntaxError in {f.path}, line {exc.lineno}: {exc.msg}"
+            log = f"{message}\n    {text.strip()}{pointer}\n" if text else message + "\n"
+            raise BuildFailed(message, log=log) from None
+        except ValueError as exc:  # null bytes in the source
+            raise BuildFailed(f"{f.path} cannot be compiled: {exc}", log=f"{f.path}: {exc}\n") from None

@@ -1,0 +1,82 @@
+"""Per-function image builds: checks, cache by digest, a bounded number at once, the log kept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .. import defaults
+from ..config import Settings
+from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, DockerHost
+from ..errors import BuildFailed
+from ..models import BuildInfo, FunctionSpec, tail
+from .archive import CodePackage, check_syntax
+from .context import function_context, function_tag
+from .images import ensure_runtime_image
+
+log = logging.getLogger(__name__)
+
+
+class Builder:
+    def __init__(self, settings: Settings, host: DockerHost):
+        self.settings = settings
+        self.host = host
+        self._slots = asyncio.Semaphore(settings.build_concurrency)
+        self._runtime_image: str | None = None
+        self._runtime_lock = asyncio.Lock()
+
+    async def runtime_image(self) -> str:
+        async with self._runtime_lock:
+            if self._runtime_image is None or not await self.host.image_id(self._runtime_image):
+                self._runtime_image = await ensure_runtime_image(self.host, self.settings)
+            return self._runtime_image
+
+    def labels(self, name: str) -> dict[str, str]:
+        return {LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: name, LABEL_ROLE: "function-image"}
+
+    async def build(self, spec: FunctionSpec, code: CodePackage | None) -> BuildInfo:
+        """Build (or find) the image of `spec` with `code`. Raises BuildFailed with the log on failure."""
+        started = time.time()
+        t0 = time.monotonic()
+        if spec.runtime == "custom-container":
+            return await self._custom_image(spec, started, t0)
+        assert code is not None
+        try:
+            check_syntax(code)
+        except BuildFailed as exc:
+            raise BuildFailed(exc.message, log=exc.details.get("log", ""),
+                              build=self._info("failed", None, started, t0, exc.details.get("log", ""))) from None
+        runtime = await self.runtime_image()
+        runtime_id = await self.host.image_id(runtime)
+        tag = function_tag(spec.name, self.settings.platform_id, code, runtime_id or runtime)
+        if await self.host.image_id(tag):
+            log.info("Function %s: image %s already built", spec.name, tag)
+            return self._info("cached", tag, started, t0, "")
+        async with self._slots:
+            log.info("Function %s: building %s", spec.name, tag)
+            context = function_context(code, runtime, self.labels(spec.name))
+            result = await self.host.build(context, tag)
+        if not result.ok:
+            build_log = tail(result.log, defaults.BUILD_LOG_BYTES)
+            log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)
+            raise BuildFailed(f"the image build failed: {result.error}", log=build_log,
+                              build=self._info("failed", None, started, t0, build_log))
+        info = self._info("succeeded", tag, started, t0, tail(result.log, defaults.BUILD_LOG_BYTES))
+        log.info("Function %s: built %s in %.1fs", spec.name, tag, info.duration_ms / 1000)
+        return info
+
+    async def _custom_image(self, spec: FunctionSpec, started: float, t0: float) -> BuildInfo:
+        image = spec.custom_container.image
+        if await self.host.image_id(image) or await self.host.pull(image):
+            return self._info("cached", image, started, t0, "")
+        message = f"image {image} is not on this host and cannot be pulled"
+        raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
+
+    @staticmethod
+    def _info(status: str, image: str | None, started: float, t0: float, build_log: str) -> BuildInfo:
+        return BuildInfo(status=status, image=image, started_at=started,
+                         duration_ms=int((time.monotonic() - t0) * 1000), log=build_log)
+
+    async def remove_images(self, name: str, keep: set[str] = frozenset()) -> int:
+        return await self.host.remove_images(self.labels(name), keep=keep)

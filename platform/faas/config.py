@@ -1,0 +1,74 @@
+"""Settings, read once from FAAS_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import defaults
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _int(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = defaults.HOST
+    port: int = defaults.PORT
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = defaults.REDIS_PREFIX
+    platform_id: str = "default"
+    """Label value that marks this platform's containers and images; lets several platforms share an engine."""
+    docker_url: str | None = None
+    docker_threads: int = defaults.DOCKER_THREADS
+    base_image: str | None = None
+    """Base image for the runtime image; unset means python:3.11-slim if present, else the local build."""
+    images_dir: Path = REPO_ROOT / "images"
+    var_dir: Path = REPO_ROOT / "var"
+    network: str = defaults.NETWORK
+    build_concurrency: int = defaults.BUILD_CONCURRENCY
+    reaper_interval: float = defaults.REAPER_INTERVAL_S
+    ready_timeout: float = defaults.READY_TIMEOUT_S
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env=None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values = dict(
+            host=env.get("FAAS_HOST", defaults.HOST),
+            port=_int(env, "FAAS_PORT", defaults.PORT),
+            redis_url=env.get("FAAS_REDIS_URL") or cls.redis_url,
+            redis_prefix=env.get("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX),
+            platform_id=env.get("FAAS_PLATFORM_ID", "default"),
+            docker_url=env.get("DOCKER_HOST") or None,
+            docker_threads=_int(env, "FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS),
+            base_image=env.get("FAAS_BASE_IMAGE") or None,
+            images_dir=Path(env.get("FAAS_IMAGES_DIR", REPO_ROOT / "images")),
+            var_dir=Path(env.get("FAAS_VAR_DIR", REPO_ROOT / "var")),
+            network=env.get("FAAS_NETWORK", defaults.NETWORK),
+            build_concurrency=_int(env, "FAAS_BUILD_CONCURRENCY", defaults.BUILD_CONCURRENCY),
+            reaper_interval=_float(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S),
+            ready_timeout=_float(env, "FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S),
+        )
+        values.update(overrides)
+        return cls(**values)

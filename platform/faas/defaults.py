@@ -1,0 +1,140 @@
+"""Every default and limit of the platform, each documented where it is defined."""
+
+# -- the API server
+PORT = 8080
+"""Port the REST API listens on (FAAS_PORT)."""
+
+HOST = "127.0.0.1"
+"""Address the REST API binds to (FAAS_HOST); loopback unless the operator opens it."""
+
+REDIS_PREFIX = "faas"
+"""Prefix of every Redis key the platform writes (FAAS_REDIS_PREFIX)."""
+
+# -- function spec: defaults and ranges (FC's where it has them)
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+"""What a function name may be."""
+
+RUNTIMES = ("python3.11", "custom-container")
+"""Runtimes a function can use."""
+
+MEMORY_MB = 128
+"""Memory limit of one function container, in MiB."""
+
+MEMORY_MB_RANGE = (128, 16384)
+"""Smallest and largest memoryMB; it must also be a multiple of MEMORY_MB_STEP."""
+
+MEMORY_MB_STEP = 64
+"""memoryMB is a multiple of this."""
+
+TIMEOUT_S = 60
+"""Seconds one invocation may run before its container is killed."""
+
+TIMEOUT_S_RANGE = (1, 86400)
+"""Smallest and largest timeoutSeconds."""
+
+INIT_TIMEOUT_S = 30
+"""Seconds the initializer may run."""
+
+INIT_TIMEOUT_S_RANGE = (1, 600)
+"""Smallest and largest initializationTimeoutSeconds."""
+
+INSTANCE_CONCURRENCY = 1
+"""Invocations one container serves at once."""
+
+INSTANCE_CONCURRENCY_RANGE = (1, 200)
+"""Smallest and largest instanceConcurrency."""
+
+MAX_INSTANCES = 10
+"""Containers one function may have at once."""
+
+MAX_INSTANCES_RANGE = (1, 100)
+"""Smallest and largest maxInstances."""
+
+RESERVED_INSTANCES_RANGE = (0, 100)
+"""Smallest and largest reservedInstances (never above maxInstances)."""
+
+KEEP_ALIVE_S = 300
+"""Seconds an idle container is kept warm before it is reclaimed."""
+
+KEEP_ALIVE_S_RANGE = (0, 86400)
+"""Smallest and largest keepAliveSeconds."""
+
+ASYNC_RETRIES = 3
+"""Times an async event is retried after a function error."""
+
+ASYNC_RETRIES_RANGE = (0, 8)
+"""Smallest and largest async.retries."""
+
+MAX_EVENT_AGE_S_RANGE = (1, 86400)
+"""Smallest and largest async.maxEventAgeSeconds."""
+
+ON_FAILURE = "queue:dead-letter"
+"""Where failed async events go when the function names no onFailure."""
+
+ENV_TOTAL_BYTES = 4096
+"""Largest total size of a function's environment variables (names and values)."""
+
+# -- payloads
+SYNC_EVENT_BYTES = 6 * 1024 * 1024
+"""Largest event of a sync invocation."""
+
+ASYNC_EVENT_BYTES = 256 * 1024
+"""Largest event of an async invocation."""
+
+RESPONSE_BYTES = 6 * 1024 * 1024
+"""Largest result a sync invocation returns; a larger one is an error."""
+
+CODE_ZIP_BYTES = 50 * 1024 * 1024
+"""Largest code zip, decoded."""
+
+CODE_UNZIPPED_BYTES = 512 * 1024 * 1024
+"""Largest total size of a code zip's files once unpacked (guards against zip bombs)."""
+
+CODE_ZIP_ENTRIES = 20000
+"""Most entries a code zip may hold."""
+
+REQUEST_BYTES = 72 * 1024 * 1024
+"""Largest HTTP request body the API reads (a 50 MB zip in base64, plus the spec)."""
+
+# -- containers
+RUNTIME_PORT = 9000
+"""Port of the runtime inside a function container (FC_SERVER_PORT)."""
+
+CONTAINER_USER = "10001:10001"
+"""Unprivileged user function containers run as."""
+
+PIDS_LIMIT = 256
+"""Most processes and threads in one function container."""
+
+TMPFS_MB = 512
+"""Size of the writable /tmp of a function container, in MiB."""
+
+CPU_PER_GB = 1.0
+"""CPUs a container gets per GiB of memoryMB (CPU in proportion to memory)."""
+
+MIN_CPUS = 0.25
+"""Fewest CPUs a container gets, however small its memory."""
+
+LOG_MAX_SIZE = "10m"
+"""Largest json-file log of one container before Docker rotates it."""
+
+READY_TIMEOUT_S = 30
+"""Seconds a new container has to answer on its port before the start counts as failed."""
+
+DOCKER_THREADS = 16
+"""Threads (and HTTP connections) for blocking Docker SDK calls."""
+
+BUILD_CONCURRENCY = 2
+"""Image builds that run at once."""
+
+BUILD_LOG_BYTES = 64 * 1024
+"""How much of a build log is kept."""
+
+BUILD_LOG_TAIL_BYTES = 4096
+"""How much of a failed build's log a 422 answer carries."""
+
+REAPER_INTERVAL_S = 1.0
+"""Seconds between two passes that reclaim idle containers."""
+
+NETWORK = "faas-functions"
+"""Docker bridge network of function containers; containers on it cannot reach each other."""

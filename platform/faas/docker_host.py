@@ -1,0 +1,282 @@
+"""The only module that talks to Docker. Blocking SDK calls run in a bounded thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig
+
+from . import defaults
+from .config import Settings
+from .errors import ContainerStartFailed, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+LABEL_PLATFORM = "faas.platform"
+LABEL_FUNCTION = "faas.function"
+LABEL_VERSION = "faas.version"
+LABEL_ROLE = "faas.role"
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """Everything needed to start one function container."""
+
+    image: str
+    name: str
+    labels: dict[str, str]
+    environment: dict[str, str]
+    memory_mb: int
+    command: list[str] | None = None
+    user: str | None = defaults.CONTAINER_USER
+    read_only: bool = True
+    extra_tmpfs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartedContainer:
+    id: str
+    address: str
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    id: str
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    log: str
+    error: str | None = None
+
+
+def cpu_limits(memory_mb: int) -> tuple[int, int]:
+    """(cpu_shares, nano_cpus): a weight in proportion to memory, and a cap of CPU_PER_GB per GiB (at least 1 CPU)."""
+    shares = max(2, memory_mb)  # the default weight of other processes is 1024, the weight of 1 GiB
+    cpus = min(os.cpu_count() or 1, max(1.0, memory_mb / 1024 * defaults.CPU_PER_GB))
+    return shares, int(cpus * 1e9)
+
+
+class DockerHost:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=settings.docker_threads, thread_name_prefix="docker")
+        try:
+            kwargs = {"max_pool_size": settings.docker_threads, "timeout": 300}
+            if settings.docker_url:
+                self.client = docker.DockerClient(base_url=settings.docker_url, **kwargs)
+            else:
+                self.client = docker.from_env(**kwargs)
+        except DockerException as exc:
+            raise ServiceUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        self.api = self.client.api
+
+    async def _run(self, func: Callable, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, partial(func, *args, **kwargs))
+        except (NotFound, ImageNotFound):
+            raise
+        except APIError as exc:
+            raise ServiceUnavailable(f"Docker engine error: {exc.explanation or exc}") from exc
+        except DockerException as exc:
+            raise ServiceUnavailable(f"Docker engine unreachable: {exc}") from exc
+        except OSError as exc:  # connection refused, socket gone
+            raise ServiceUnavailable(f"Docker engine unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+    # -- engine
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._run(self.api.ping))
+        except ServiceUnavailable:
+            return False
+
+    async def ensure_network(self, name: str) -> None:
+        def ensure():
+            if self.api.networks(names=[name]):
+                return
+            try:
+                self.api.create_network(
+                    name, driver="bridge", check_duplicate=True,
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                    labels={LABEL_ROLE: "network"},
+                )
+                log.info("Created network %s (containers on it cannot reach each other)", name)
+            except APIError as exc:
+                if exc.status_code != 409 and "already exists" not in str(exc):
+                    raise
+
+        await self._run(ensure)
+
+    # -- images
+    async def image_id(self, ref: str) -> str | None:
+        try:
+            return (await self._run(self.api.inspect_image, ref))["Id"]
+        except (NotFound, ImageNotFound):
+            return None
+
+    async def pull(self, ref: str) -> bool:
+        repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
+        try:
+            await self._run(self.api.pull, repo, tag=tag)
+            return True
+        except (ServiceUnavailable, NotFound, ImageNotFound) as exc:
+            log.info("Pull of %s failed: %s", ref, exc)
+            return False
+
+    async def build(self, context_tar: bytes, tag: str, labels: dict[str, str] | None = None,
+                    buildargs: dict[str, str] | None = None,
+                    on_line: Callable[[str], None] | None = None) -> BuildResult:
+        """Build an image from a tar context; the log is streamed line by line to `on_line`, and returned."""
+
+        def build() -> BuildResult:
+            lines: list[str] = []
+            error = None
+            stream = self.api.build(
+                fileobj=io.BytesIO(context_tar), custom_context=True, tag=tag, rm=True, forcerm=True,
+                pull=False, decode=True, labels=labels or {}, buildargs=buildargs or {},
+            )
+            for chunk in stream:
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if "error" in chunk:
+                    error = chunk.get("error", "").strip()
+                    text = f"ERROR: {error}\n"
+                if text:
+                    lines.append(text)
+                    if on_line is not None:
+                        on_line(text)
+            return BuildResult(ok=error is None, log="".join(lines), error=error)
+
+        return await self._run(build)
+
+    async def remove_images(self, labels: dict[str, str], keep: set[str] = frozenset()) -> int:
+        """Remove images with all of `labels`, except those tagged in `keep`; returns how many went."""
+
+        def remove() -> int:
+            filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+            removed = 0
+            for image in self.api.images(filters=filters):
+                if keep & set(image.get("RepoTags") or ()):
+                    continue
+                try:
+                    self.api.remove_image(image["Id"], force=True, noprune=False)
+                    removed += 1
+                except NotFound:
+                    pass
+                except APIError as exc:  # still used by a container that is going away: leave it
+                    log.warning("Image %s not removed: %s", image["Id"][:19], exc.explanation or exc)
+            return removed
+
+        return await self._run(remove)
+
+    # -- containers
+    def _start(self, config: ContainerConfig) -> StartedContainer:
+        shares, nano_cpus = cpu_limits(config.memory_mb)
+        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={defaults.TMPFS_MB}m,mode=1777"} | config.extra_tmpfs
+        host_config = self.api.create_host_config(
+            mem_limit=f"{config.memory_mb}m",
+            memswap_limit=f"{config.memory_mb}m",
+            cpu_shares=shares,
+            nano_cpus=nano_cpus,
+            pids_limit=defaults.PIDS_LIMIT,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=config.read_only,
+            tmpfs=tmpfs,
+            network_mode=self.settings.network,
+            log_config=LogConfig(type="json-file", config={"max-size": defaults.LOG_MAX_SIZE, "max-file": "1"}),
+            ipc_mode="private",
+        )
+        created = self.api.create_container(
+            config.image, command=config.command, name=config.name, labels=config.labels,
+            environment=config.environment, host_config=host_config, user=config.user or "",
+            detach=True,
+        )
+        cid = created["Id"]
+        try:
+            self.api.start(cid)
+            info = self.api.inspect_container(cid)
+            address = info["NetworkSettings"]["Networks"][self.settings.network]["IPAddress"]
+            if not address:
+                raise ContainerStartFailed(f"container {cid[:12]} has no address on {self.settings.network}")
+            return StartedContainer(id=cid, address=address)
+        except BaseException:
+            try:
+                self.api.remove_container(cid, force=True)
+            except DockerException:
+                pass
+            raise
+
+    async def start_container(self, config: ContainerConfig) -> StartedContainer:
+        try:
+            return await self._run(self._start, config)
+        except (NotFound, ImageNotFound) as exc:
+            raise ContainerStartFailed(f"cannot start a container of {config.image}: {exc}") from exc
+        except ServiceUnavailable as exc:
+            raise ContainerStartFailed(f"cannot start a container of {config.image}: {exc.message}") from exc
+
+    async def remove_container(self, cid: str) -> None:
+        try:
+            await self._run(self.api.remove_container, cid, force=True)
+        except NotFound:
+            pass
+        except ServiceUnavailable as exc:
+            if "already in progress" not in exc.message:
+                raise
+
+    async def stop_container(self, cid: str, timeout: int = 2) -> None:
+        try:
+            await self._run(self.api.stop, cid, timeout=timeout)
+        except NotFound:
+            pass
+
+    async def status(self, cid: str) -> ContainerStatus | None:
+        try:
+            info = await self._run(self.api.inspect_container, cid)
+        except NotFound:
+            return None
+        state = info["State"]
+        return ContainerStatus(
+            id=info["Id"], running=bool(state.get("Running")), exit_code=state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")), labels=info["Config"].get("Labels") or {},
+        )
+
+    async def wait_exit(self, cid: str, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._run(self.api.wait, cid, timeout=timeout), timeout + 1)
+        except (NotFound, asyncio.TimeoutError, ServiceUnavailable):
+            pass
+
+    async def list_containers(self, labels: dict[str, str]) -> list[ContainerStatus]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        found = await self._run(self.api.containers, all=True, filters=filters)
+        return [
+            ContainerStatus(id=c["Id"], running=c.get("State") == "running", exit_code=None, oom_killed=False,
+                            labels=c.get("Labels") or {})
+            for c in found
+        ]
+
+    async def logs(self, cid: str, tail: int = 100) -> str:
+        try:
+            data = await self._run(self.api.logs, cid, stdout=True, stderr=True, tail=tail)
+        except NotFound:
+            return ""
+        return data.decode("utf-8", "replace")

@@ -1,0 +1,48 @@
+"""Domain exceptions. Only faas.api maps them to HTTP statuses and the JSON error shape."""
+
+
+class FaasError(Exception):
+    """Base of every error the platform reports to a client."""
+
+    code = "InternalError"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidArgument(FaasError):
+    code = "InvalidArgument"
+
+
+class Unauthorized(FaasError):
+    code = "Unauthorized"
+
+
+class FunctionNotFound(FaasError):
+    code = "FunctionNotFound"
+
+
+class FunctionAlreadyExists(FaasError):
+    code = "FunctionAlreadyExists"
+
+
+class PayloadTooLarge(FaasError):
+    code = "PayloadTooLarge"
+
+
+class BuildFailed(FaasError):
+    code = "BuildFailed"
+
+
+class TooManyRequests(FaasError):
+    code = "TooManyRequests"
+
+
+class ServiceUnavailable(FaasError):
+    code = "ServiceUnavailable"
+
+
+class ContainerStartFailed(ServiceUnavailable):
+    """A container could not be created, started or did not become ready: a system error."""

@@ -1,0 +1,133 @@
+"""Create, update, delete functions: validation, builds, the registry and the pool kept in step."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+from .builder.archive import CodePackage, check_handlers, decode_zip, read_zip
+from .builder.build import Builder
+from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
+from .metrics import Metrics
+from .models import FunctionRecord, FunctionSpec, FunctionState, check_name
+from .pool.manager import PoolManager
+from .store import FunctionStore
+
+log = logging.getLogger(__name__)
+
+
+def parse_code(body: dict, spec: FunctionSpec, required: bool) -> CodePackage | None:
+    """The code package of a create or update body, checked against the spec's handlers."""
+    code = body.get("code")
+    if code is None:
+        if required and spec.runtime != "custom-container":
+            raise InvalidArgument("code.zipFile is required for runtime " + spec.runtime)
+        return None
+    if not isinstance(code, dict) or set(code) - {"zipFile"}:
+        raise InvalidArgument("code must be an object with one field, zipFile (a base64 zip)")
+    if spec.runtime == "custom-container":
+        raise InvalidArgument("runtime custom-container takes no code: its image holds it")
+    package = read_zip(decode_zip(code.get("zipFile")))
+    check_handlers(package, spec.handler, spec.initializer)
+    return package
+
+
+class FunctionService:
+    def __init__(self, store: FunctionStore, builder: Builder, pool: PoolManager, metrics: Metrics):
+        self.store = store
+        self.builder = builder
+        self.pool = pool
+        self.metrics = metrics
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._cleanups: set[asyncio.Task] = set()
+
+    async def get(self, name: str) -> FunctionRecord:
+        record = await self.store.get(check_name(name))
+        if record is None:
+            raise FunctionNotFound(f"function {name} does not exist")
+        return record
+
+    async def list(self) -> list[FunctionRecord]:
+        return await self.store.list()
+
+    async def _build(self, spec: FunctionSpec, code: CodePackage | None):
+        try:
+            info = await self.builder.build(spec, code)
+        except BuildFailed:
+            self.metrics.builds.inc("failed")
+            raise
+        self.metrics.builds.inc(info.status)
+        return info
+
+    async def create(self, body: object) -> FunctionRecord:
+        spec = FunctionSpec.from_api(body)
+        code = parse_code(body, spec, required=True)
+        if not await self.store.reserve(spec.name):
+            raise FunctionAlreadyExists(f"function {spec.name} already exists")
+        try:
+            info = await self._build(spec, code)
+            now = time.time()
+            record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=1,
+                                    code_sha256=code.sha256 if code else None, image=info.image,
+                                    created_at=now, updated_at=now, last_build=info)
+            await self.store.put(record, build_log=info.log)
+        finally:
+            await self.store.release(spec.name)
+        log.info("Function %s: created (image %s)", spec.name, record.image)
+        return record
+
+    async def update(self, name: str, body: object) -> FunctionRecord:
+        async with self._locks[name]:
+            current = await self.get(name)
+            spec = FunctionSpec.from_api(body, base=current.spec)
+            needs_code = spec.runtime != current.spec.runtime and spec.runtime != "custom-container"
+            code = parse_code(body, spec, required=needs_code)
+            image, code_sha, info = current.image, current.code_sha256, current.last_build
+            if code is not None or spec.custom_container != current.spec.custom_container:
+                try:
+                    info = await self._build(spec, code)
+                except BuildFailed as exc:
+                    # The previous version keeps serving; the failed build is kept for the user to read.
+                    failed = exc.details.get("build")
+                    if failed is not None:
+                        await self.store.put(current.evolve(last_build=failed), build_log=failed.log)
+                    raise
+                image, code_sha = info.image, code.sha256 if code else None
+            record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
+                                    updated_at=time.time(), last_build=info)
+            await self.store.put(record, build_log=info.log if info is not current.last_build else None)
+            self.pool.retire(name, keep_version=record.version)
+            if image != current.image:
+                self._spawn_cleanup(name, keep={image})
+            log.info("Function %s: updated to version %d", name, record.version)
+            return record
+
+    async def delete(self, name: str) -> None:
+        async with self._locks[name]:
+            await self.get(name)
+            await self.store.delete(name)
+            await self.pool.remove_function(name)
+            await self.builder.remove_images(name)
+        self._locks.pop(name, None)
+        log.info("Function %s: deleted", name)
+
+    def _spawn_cleanup(self, name: str, keep: set[str]) -> None:
+        """Remove a function's older images once the containers that use them are gone."""
+
+        async def cleanup():
+            for _ in range(600):
+                if not any(i.retiring for i in self.pool.instances(name)):
+                    break
+                await asyncio.sleep(1)
+            await self.pool.settle()
+            await self.builder.remove_images(name, keep=keep)
+
+        task = asyncio.create_task(cleanup())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def close(self) -> None:
+        for task in self._cleanups:
+            task.cancel()

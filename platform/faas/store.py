@@ -1,0 +1,61 @@
+"""The function registry in Redis: one JSON document per function, and its last build log."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+from .models import FunctionRecord
+
+RESERVATION_TTL_S = 1800
+"""Seconds a name stays reserved by a create whose build has not finished (a crashed create frees it)."""
+
+
+class FunctionStore:
+    def __init__(self, redis: Redis, prefix: str):
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    async def get(self, name: str) -> FunctionRecord | None:
+        raw = await self.redis.get(self._key("fn", name))
+        return None if raw is None else FunctionRecord.from_api(json.loads(raw))
+
+    async def list(self) -> list[FunctionRecord]:
+        names = sorted(n.decode() for n in await self.redis.smembers(self._key("functions")))
+        if not names:
+            return []
+        raws = await self.redis.mget([self._key("fn", n) for n in names])
+        return [FunctionRecord.from_api(json.loads(r)) for r in raws if r is not None]
+
+    async def reserve(self, name: str) -> bool:
+        """Claim a name for a create in progress; False when it exists or another create holds it."""
+        if await self.redis.exists(self._key("fn", name)):
+            return False
+        return bool(await self.redis.set(self._key("creating", name), "1", nx=True, ex=RESERVATION_TTL_S))
+
+    async def release(self, name: str) -> None:
+        await self.redis.delete(self._key("creating", name))
+
+    async def put(self, record: FunctionRecord, build_log: str | None = None) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key("fn", record.name), json.dumps(record.to_api()))
+            pipe.sadd(self._key("functions"), record.name)
+            if build_log is not None:
+                pipe.set(self._key("build-log", record.name), build_log)
+            await pipe.execute()
+
+    async def delete(self, name: str) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("fn", name))
+            pipe.srem(self._key("functions"), name)
+            pipe.delete(self._key("build-log", name))
+            deleted, _, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def build_log(self, name: str) -> str | None:
+        raw = await self.redis.get(self._key("build-log", name))
+        return None if raw is None else raw.decode("utf-8", "replace")
