@@ -1,0 +1,104 @@
+# Helpers shared by the project's scripts. Sourced, never run.
+# Every step is idempotent: it checks what is there and does only what is missing.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export FAAS_VAR_DIR="${FAAS_VAR_DIR:-$ROOT/var}"
+VENV="${FAAS_VENV:-$ROOT/.venv}"
+
+log() { printf '[faas] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+_apt_updated=""
+# apt_install PKG...: install the Debian packages that are missing.
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get here: install them by hand"
+  [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}: run as root, or install them first"
+  log "installing ${missing[*]} with apt"
+  if [ -z "$_apt_updated" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+    _apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+docker_ok() { docker info >/dev/null 2>&1; }
+
+# ensure_docker: a Docker engine answers, starting Debian's dockerd in the background when needed.
+ensure_docker() {
+  docker_ok && return 0
+  command -v dockerd >/dev/null || apt_install docker.io
+  docker_ok && return 0   # the package's own init script may have started it
+  [ "$(id -u)" -eq 0 ] || die "no Docker engine answers and only root can start dockerd"
+  mkdir -p "$FAAS_VAR_DIR/log"
+  log "starting dockerd in the background (log: $FAAS_VAR_DIR/log/dockerd.log)"
+  setsid nohup dockerd >>"$FAAS_VAR_DIR/log/dockerd.log" 2>&1 </dev/null &
+  local i
+  for i in $(seq 1 240); do
+    docker_ok && return 0
+    sleep 0.5
+  done
+  tail -n 20 "$FAAS_VAR_DIR/log/dockerd.log" >&2
+  die "dockerd did not answer within 120 s"
+}
+
+# ensure_venv: a virtual environment with the project installed (editable, with test extras).
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the virtual environment $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      apt_install python3-venv
+      python3 -m venv "$VENV" || die "python3 -m venv failed"
+    fi
+  fi
+  local want have
+  want=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-64)
+  have=$(cat "$VENV/.faas-installed" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    log "installing the project into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null || true
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" || die "pip install failed"
+    echo "$want" >"$VENV/.faas-installed"
+  fi
+}
+
+# ensure_images: the base image (built locally where no registry answers) and the runtime image.
+ensure_images() {
+  "$VENV/bin/faas-images" ensure || die "building the images failed"
+}
+
+# ensure_platform: everything the platform needs before it can run.
+ensure_platform() {
+  ensure_docker
+  ensure_venv
+  ensure_images
+}
+
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis: a private redis-server on a free loopback port, AOF on, data under var/redis.
+# Sets FAAS_REDIS_URL and REDIS_PID; the caller stops it.
+start_redis() {
+  apt_install redis-server
+  mkdir -p "$FAAS_VAR_DIR/redis" "$FAAS_VAR_DIR/log"
+  local port i
+  port=$(free_port)
+  setsid redis-server --port "$port" --bind 127.0.0.1 --appendonly yes --appendfsync everysec --save "" \
+    --dir "$FAAS_VAR_DIR/redis" --logfile "$FAAS_VAR_DIR/log/redis.log" --daemonize no </dev/null &
+  REDIS_PID=$!
+  for i in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server did not start; see $FAAS_VAR_DIR/log/redis.log"
+    sleep 0.1
+  done
+  export FAAS_REDIS_URL="redis://127.0.0.1:$port/0"
+  log "redis-server on 127.0.0.1:$port (appendonly, data in $FAAS_VAR_DIR/redis)"
+}
