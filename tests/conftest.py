@@ -1,0 +1,130 @@
+"""Fixtures shared by the tests. Integration fixtures start real processes: redis-server and faas-server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import Api, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "images" / "runtime-python"))  # the runtime (fcruntime) for its unit tests
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its reaper image cannot be pulled here
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker")
+    client = docker.from_env()
+    try:
+        client.ping()
+    except Exception as exc:  # no engine: the integration tests cannot run; scripts/test starts one
+        pytest.fail(f"no Docker engine answers ({exc}); run the tests with scripts/test")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server process on a free loopback port, AOF on, data in a temporary folder."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; run the tests with scripts/test")
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", "",
+         "--dir", str(data)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    wait_for(lambda: _ping(client), timeout=10, what="redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _ping(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+class PlatformProcess:
+    """A faas-server subprocess with its own platform id, Redis prefix and port."""
+
+    def __init__(self, redis_url: str, log_path: Path, **env):
+        self.platform_id = "t" + uuid.uuid4().hex[:10]
+        self.port = free_port()
+        self.log_path = log_path
+        self.env = os.environ | {
+            "FAAS_PORT": str(self.port),
+            "FAAS_REDIS_URL": redis_url,
+            "FAAS_REDIS_PREFIX": f"faas-{self.platform_id}",
+            "FAAS_PLATFORM_ID": self.platform_id,
+            "FAAS_REAPER_INTERVAL": "0.2",
+        } | env
+        self.api = Api(f"http://127.0.0.1:{self.port}")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "faas.server"], env=self.env, stdout=log, stderr=log)
+        wait_for(self._healthy, timeout=120, what=f"faas-server (log: {self.log_path})")
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"faas-server exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+        try:
+            return self.api.request("GET", "/healthz", timeout=2).status_code == 200
+        except Exception:
+            return False
+
+    def stop(self) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(timeout=60)
+        return self.proc.returncode if self.proc else 0
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def platform(docker_client, redis_server, tmp_path_factory):
+    """One running control plane for the session; on exit it must leave no container behind."""
+    proc = PlatformProcess(redis_server, tmp_path_factory.mktemp("platform") / "server.log")
+    proc.start()
+    yield proc
+    proc.stop()
+    left = docker_client.containers.list(all=True, filters={"label": f"faas.platform={proc.platform_id}"})
+    for c in left:
+        c.remove(force=True)
+    images = docker_client.images.list(filters={"label": f"faas.platform={proc.platform_id}"})
+    for image in images:
+        docker_client.images.remove(image.id, force=True)
+    assert not left, f"containers left behind after shutdown: {[c.name for c in left]}"
+
+
+@pytest.fixture
+def api(platform) -> Api:
+    return platform.api
+
+
+@pytest.fixture
+def fn_name(request) -> str:
+    """A function name unique to the test."""
+    base = request.node.name.lower().replace("_", "-")
+    base = "".join(ch for ch in base if ch.isalnum() or ch == "-")[:40].strip("-")
+    return f"{base}-{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,109 @@
+import base64
+import io
+import stat
+import zipfile
+
+import pytest
+
+from faas import defaults
+from faas.builder.archive import check_handlers, check_syntax, decode_zip, read_zip
+from faas.errors import BuildFailed, InvalidArgument, PayloadTooLarge
+from helpers import make_zip
+
+
+def _zip_with(infos: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for info, data in infos:
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def test_reads_files_and_skips_directories():
+    raw = make_zip({"index.py": "x = 1\n", "lib/__init__.py": "", "lib/util.py": "y = 2\n"})
+    code = read_zip(raw)
+    assert code.paths() == {"index.py", "lib/__init__.py", "lib/util.py"}
+    assert code.get("index.py") == b"x = 1\n"
+    assert code.has_module("index") and code.has_module("lib") and code.has_module("lib.util")
+    assert not code.has_module("missing")
+
+
+def test_digest_is_of_content_not_of_the_zip():
+    a = read_zip(make_zip({"index.py": "x = 1\n", "b.txt": "b"}))
+    b = read_zip(make_zip({"b.txt": "b", "index.py": "x = 1\n"}))
+    c = read_zip(make_zip({"index.py": "x = 2\n", "b.txt": "b"}))
+    assert a.sha256 == b.sha256 != c.sha256
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../evil.py", "a/../../evil.py", "C:/x.py", "a\\b.py"])
+def test_refuses_paths_that_leave_the_code_directory(name):
+    with pytest.raises(InvalidArgument):
+        read_zip(_zip_with([(zipfile.ZipInfo(name), b"x")]))
+
+
+def test_refuses_symlinks():
+    info = zipfile.ZipInfo("link.py")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(InvalidArgument, match="symbolic link"):
+        read_zip(_zip_with([(info, b"/etc/passwd")]))
+
+
+def test_keeps_executable_bit():
+    info = zipfile.ZipInfo("run.sh")
+    info.external_attr = (stat.S_IFREG | 0o755) << 16
+    code = read_zip(_zip_with([(info, b"#!/bin/sh\n"), (zipfile.ZipInfo("index.py"), b"")]))
+    assert {f.path: f.executable for f in code.files} == {"run.sh": True, "index.py": False}
+
+
+def test_refuses_duplicates():
+    raw = _zip_with([(zipfile.ZipInfo("index.py"), b"a"), (zipfile.ZipInfo("./index.py"), b"b")])
+    with pytest.raises(InvalidArgument, match="twice"):
+        read_zip(raw)
+
+
+@pytest.mark.parametrize("raw", [b"", b"not a zip at all", make_zip({"a.py": "x"})[:-30]])
+def test_refuses_corrupt_zips(raw):
+    with pytest.raises(InvalidArgument):
+        read_zip(raw)
+
+
+def test_refuses_an_empty_zip():
+    with pytest.raises(InvalidArgument, match="no files"):
+        read_zip(make_zip({}))
+
+
+def test_refuses_zip_bombs(monkeypatch):
+    monkeypatch.setattr(defaults, "CODE_UNZIPPED_BYTES", 1000)
+    with pytest.raises(InvalidArgument, match="unzips to more"):
+        read_zip(make_zip({"big.txt": b"0" * 5000}))
+
+
+@pytest.mark.parametrize("value", [None, 5, "", "not base64!!", "YWJj$"])
+def test_decode_refuses_bad_base64(value):
+    with pytest.raises(InvalidArgument):
+        decode_zip(value)
+
+
+def test_decode_refuses_oversized(monkeypatch):
+    monkeypatch.setattr(defaults, "CODE_ZIP_BYTES", 100)
+    with pytest.raises(PayloadTooLarge):
+        decode_zip(base64.b64encode(b"x" * 200).decode())
+
+
+def test_check_handlers_names_the_missing_file():
+    code = read_zip(make_zip({"main.py": "def handler(e, c): pass\n"}))
+    check_handlers(code, "main.handler", None)
+    with pytest.raises(InvalidArgument, match="index.py"):
+        check_handlers(code, "index.handler")
+
+
+def test_check_syntax_reports_file_and_line():
+    code = read_zip(make_zip({"ok.py": "x = 1\n", "index.py": "def handler(e, c):\n    return (\n"}))
+    with pytest.raises(BuildFailed) as info:
+        check_syntax(code)
+    assert "index.py, line 2" in info.value.message
+    assert "return (" in info.value.details["log"]
+
+
+def test_check_syntax_ignores_non_python_files():
+    check_syntax(read_zip(make_zip({"index.py": "x = 1\n", "data.txt": "def ("})))

@@ -1,0 +1,100 @@
+import pytest
+
+from faas.errors import InvalidArgument
+from faas.models import AsyncConfig, BuildInfo, FunctionRecord, FunctionSpec, FunctionState
+
+
+def test_defaults_follow_the_design():
+    spec = FunctionSpec.from_api({"name": "hello"})
+    api = spec.to_api()
+    assert api["runtime"] == "python3.11"
+    assert api["handler"] == "index.handler"
+    assert api["memoryMB"] == 128 and api["timeoutSeconds"] == 60
+    assert api["initializationTimeoutSeconds"] == 30
+    assert api["instanceConcurrency"] == 1 and api["maxInstances"] == 10
+    assert api["reservedInstances"] == 0 and api["keepAliveSeconds"] == 300
+    assert api["async"] == {"retries": 3, "maxEventAgeSeconds": None, "onSuccess": None,
+                            "onFailure": "queue:dead-letter"}
+
+
+@pytest.mark.parametrize("name", ["", "Hello", "1abc", "a_b", "-a", "a" * 64, None, 5, "a b"])
+def test_bad_names(name):
+    with pytest.raises(InvalidArgument, match="name"):
+        FunctionSpec.from_api({"name": name})
+
+
+@pytest.mark.parametrize("name", ["a", "a-1", "hello-world", "a" * 63])
+def test_good_names(name):
+    assert FunctionSpec.from_api({"name": name}).name == name
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("runtime", "python2.7", "runtime"),
+    ("handler", "index", "module.function"),
+    ("handler", "index.", "module.function"),
+    ("handler", "in dex.handler", "module.function"),
+    ("handler", 5, "module.function"),
+    ("initializer", "nodots", "module.function"),
+    ("memoryMB", 64, "between"),
+    ("memoryMB", 200, "multiple"),
+    ("memoryMB", "128", "integer"),
+    ("memoryMB", True, "integer"),
+    ("timeoutSeconds", 0, "between"),
+    ("timeoutSeconds", 86401, "between"),
+    ("initializationTimeoutSeconds", 601, "between"),
+    ("instanceConcurrency", 0, "between"),
+    ("maxInstances", 101, "between"),
+    ("reservedInstances", -1, "between"),
+    ("keepAliveSeconds", -1, "between"),
+    ("environment", {"1X": "a"}, "not valid"),
+    ("environment", {"X": 1}, "string"),
+    ("environment", {"FC_X": "a"}, "reserved"),
+    ("environment", {"X": "a" * 5000}, "larger"),
+    ("environment", ["X"], "object"),
+    ("async", {"retries": 9}, "between"),
+    ("async", {"onFailure": "http://x"}, "queue:<name>"),
+    ("async", {"maxEventAgeSeconds": 0}, "between"),
+    ("async", {"bogus": 1}, "unknown"),
+    ("bogus", 1, "unknown"),
+    ("description", "x" * 300, "description"),
+])
+def test_bad_fields(field, value, match):
+    with pytest.raises(InvalidArgument, match=match):
+        FunctionSpec.from_api({"name": "f", field: value})
+
+
+def test_reserved_cannot_exceed_max():
+    with pytest.raises(InvalidArgument, match="cannot exceed"):
+        FunctionSpec.from_api({"name": "f", "maxInstances": 2, "reservedInstances": 3})
+
+
+def test_body_must_be_an_object():
+    with pytest.raises(InvalidArgument):
+        FunctionSpec.from_api(["name"])
+
+
+def test_custom_container_needs_an_image():
+    with pytest.raises(InvalidArgument, match="customContainer"):
+        FunctionSpec.from_api({"name": "f", "runtime": "custom-container"})
+    spec = FunctionSpec.from_api({"name": "f", "runtime": "custom-container",
+                                  "customContainer": {"image": "my-image:1", "port": 8080}})
+    assert spec.custom_container.image == "my-image:1" and spec.custom_container.port == 8080
+
+
+def test_update_keeps_absent_fields_and_refuses_renames():
+    base = FunctionSpec.from_api({"name": "f", "memoryMB": 256, "environment": {"A": "1"},
+                                  "async": {"retries": 1, "onSuccess": "queue:ok"}})
+    updated = FunctionSpec.from_api({"timeoutSeconds": 5, "async": {"retries": 2}}, base=base)
+    assert updated.memory_mb == 256 and updated.timeout_s == 5 and updated.environment == {"A": "1"}
+    assert updated.async_config == AsyncConfig(retries=2, on_success="queue:ok")
+    with pytest.raises(InvalidArgument, match="cannot be changed"):
+        FunctionSpec.from_api({"name": "g"}, base=base)
+
+
+def test_record_round_trips_through_its_api_form():
+    spec = FunctionSpec.from_api({"name": "f", "initializer": "index.init", "environment": {"A": "b"}})
+    build = BuildInfo(status="succeeded", image="img:1", started_at=1.0, duration_ms=5, log="log")
+    record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=3, code_sha256="abc", image="img:1",
+                            created_at=1.0, updated_at=2.0, last_build=build)
+    again = FunctionRecord.from_api(record.to_api())
+    assert again.spec == spec and again.version == 3 and again.last_build.image == "img:1"

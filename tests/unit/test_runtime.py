@@ -1,0 +1,198 @@
+"""The in-container runtime, run in-process: loading, errors, results, and the HTTP protocol."""
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from fcruntime import errors
+from fcruntime.loader import Loader
+from fcruntime.server import Handler, Runtime, Server, encode_result
+
+
+@pytest.fixture
+def code_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("rt_")]:
+        del sys.modules[name]
+
+
+def write(code_dir, name, text):
+    (code_dir / name).write_text(text)
+
+
+def load_error(code_dir, handler):
+    with pytest.raises(errors.RuntimeFault) as info:
+        Loader(str(code_dir)).load(handler)
+    return info.value
+
+
+@pytest.mark.parametrize("handler", ["", "index", "index.", ".handler", "in-dex.handler", "a..b"])
+def test_bad_handler_string(code_dir, handler):
+    assert load_error(code_dir, handler).error_type == errors.INVALID_HANDLER
+
+
+def test_missing_module(code_dir):
+    fault = load_error(code_dir, "rt_nothere.handler")
+    assert fault.error_type == errors.IMPORT_MODULE_ERROR
+    assert "rt_nothere" in str(fault)
+
+
+def test_missing_dependency_of_the_module(code_dir):
+    write(code_dir, "rt_dep.py", "import rt_not_installed\ndef handler(e, c): pass\n")
+    fault = load_error(code_dir, "rt_dep.handler")
+    assert fault.error_type == errors.IMPORT_MODULE_ERROR and "rt_not_installed" in str(fault)
+
+
+def test_syntax_error(code_dir):
+    write(code_dir, "rt_syntax.py", "def handler(e, c):\n    return (\n")
+    fault = load_error(code_dir, "rt_syntax.handler")
+    assert fault.error_type == errors.SYNTAX_ERROR
+    doc = errors.make_error(fault)
+    assert doc["errorType"] == "UserCodeSyntaxError"
+    assert "rt_syntax.py" in doc["errorMessage"] and any("return (" in line for line in doc["stackTrace"])
+
+
+def test_missing_handler(code_dir):
+    write(code_dir, "rt_nohandler.py", "x = 1\n")
+    assert load_error(code_dir, "rt_nohandler.handler").error_type == errors.HANDLER_NOT_FOUND
+    assert load_error(code_dir, "rt_nohandler.x").error_type == errors.HANDLER_NOT_FOUND  # not callable
+
+
+def test_error_types_are_distinct():
+    kinds = {errors.INVALID_HANDLER, errors.IMPORT_MODULE_ERROR, errors.SYNTAX_ERROR, errors.HANDLER_NOT_FOUND}
+    assert len(kinds) == 4
+
+
+def test_make_error_removes_runtime_frames(code_dir):
+    write(code_dir, "rt_raise.py", "def inner():\n    raise ValueError('boom')\ndef handler(e, c):\n    inner()\n")
+    runtime = Runtime({"FC_CODE_DIR": str(code_dir)})
+    meta = runtime.function_meta({"x-fc-function-handler": "rt_raise.handler"})
+    with pytest.raises(ValueError) as info:
+        runtime.invoke("r1", meta, b"", 1)
+    doc = errors.make_error(info.value)
+    assert doc["errorType"] == "ValueError" and doc["errorMessage"] == "boom"
+    # The test's own frame is there (it called the runtime); the runtime's frames are not.
+    assert [f for f in doc["stackTrace"] if "rt_raise.py" in f] == doc["stackTrace"][-2:]
+    assert not any("fcruntime" in frame for frame in doc["stackTrace"])
+
+
+@pytest.mark.parametrize("result,body,ctype", [
+    ("héllo", "héllo".encode(), "text/plain; charset=utf-8"),
+    (b"\x00\x01", b"\x00\x01", "application/octet-stream"),
+    ({"a": [1, 2]}, b'{"a": [1, 2]}', "application/json"),
+    ([1, "x"], b'[1, "x"]', "application/json"),
+    (None, b"", "text/plain; charset=utf-8"),
+    (42, b"42", "application/json"),
+])
+def test_encode_result(result, body, ctype):
+    assert encode_result(result) == (body, ctype)
+
+
+def test_encode_result_refuses_what_json_cannot_hold():
+    with pytest.raises(errors.RuntimeFault) as info:
+        encode_result(object())
+    assert info.value.error_type == errors.SERIALIZATION_ERROR
+
+
+def test_initializer_runs_exactly_once(code_dir):
+    write(code_dir, "rt_init.py", "CALLS = []\ndef init(ctx):\n    CALLS.append(ctx.request_id)\n"
+                                  "def handler(e, c):\n    return len(CALLS)\n")
+    runtime = Runtime({"FC_CODE_DIR": str(code_dir)})
+    meta = runtime.function_meta({"x-fc-function-handler": "rt_init.handler",
+                                  "x-fc-function-initializer": "rt_init.init"})
+    threads = [threading.Thread(target=runtime.initialize, args=(f"r{i}", meta)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert runtime.initialize("again", meta) is None
+    assert runtime.invoke("r", meta, b"", 1) == (b"1", "application/json")
+
+
+def test_failed_initializer_reports_the_same_error_every_time(code_dir):
+    write(code_dir, "rt_badinit.py", "N = []\ndef init(ctx):\n    N.append(1)\n    raise RuntimeError('no db')\n")
+    runtime = Runtime({"FC_CODE_DIR": str(code_dir)})
+    meta = runtime.function_meta({"x-fc-function-handler": "rt_badinit.init",
+                                  "x-fc-function-initializer": "rt_badinit.init"})
+    first = runtime.initialize("a", meta)
+    assert first["errorType"] == "RuntimeError" and first["errorMessage"] == "no db"
+    assert runtime.initialize("b", meta) == first
+    import rt_badinit
+
+    assert rt_badinit.N == [1]
+
+
+def test_context_carries_what_the_contract_says(code_dir):
+    write(code_dir, "rt_ctx.py", "def handler(e, c):\n    f = c.function\n"
+                                 "    return [c.request_id, f.name, f.handler, f.memory_size, f.timeout,"
+                                 " f.initializer, 0 < c.get_remaining_time_in_millis() <= 7000]\n")
+    runtime = Runtime({"FC_CODE_DIR": str(code_dir), "FC_FUNCTION_NAME": "fn"})
+    meta = runtime.function_meta({"x-fc-function-handler": "rt_ctx.handler", "x-fc-function-memory": "256",
+                                  "x-fc-function-timeout": "7"})
+    body, _ = runtime.invoke("rid-1", meta, b"", 1)
+    assert json.loads(body) == ["rid-1", "fn", "rt_ctx.handler", 256, 7, "", True]
+
+
+# -- the HTTP protocol, on a real socket
+@pytest.fixture
+def server(code_dir):
+    write(code_dir, "rt_http.py", "def handler(event, context):\n"
+                                  "    if event == b'raise':\n        raise KeyError('k')\n"
+                                  "    return event.upper()\n")
+    Handler.runtime = Runtime({"FC_CODE_DIR": str(code_dir), "FC_FUNCTION_HANDLER": "rt_http.handler"})
+    srv = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def http(port, method, path, body=b"", headers=None, sock=None):
+    """One request on `sock` (kept alive); returns (status, headers, body, number of recv calls)."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    sock.sendall(head.encode() + b"\r\n" + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(hdrs["content-length"])
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return int(lines[0].split()[1]), hdrs, rest
+
+
+def test_protocol_invoke_initialize_and_hooks(server):
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        assert http(server, "POST", "/initialize", sock=sock)[0] == 200
+        status, hdrs, body = http(server, "POST", "/invoke", b"hello", {"x-fc-request-id": "r1"}, sock=sock)
+        assert (status, body) == (200, b"HELLO")
+        status, hdrs, body = http(server, "POST", "/invoke", b"raise", sock=sock)
+        assert status == 200 and hdrs["x-fc-status"] == "404"
+        assert json.loads(body)["errorType"] == "KeyError" and "x-fc-error-type" not in hdrs
+        assert http(server, "GET", "/pre-stop", sock=sock)[0] == 200
+        assert http(server, "GET", "/pre-freeze", sock=sock)[0] == 200
+
+
+def test_protocol_keep_alive_has_no_nagle_stall(server):
+    """Each response leaves in one send: on a kept-alive connection a request takes well under 40 ms."""
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        http(server, "POST", "/invoke", b"warm", sock=sock)
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            http(server, "POST", "/invoke", b"x", sock=sock)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    # The stall this guards against is 40 ms on every request; the median shows it whatever the noise.
+    assert times[len(times) // 2] < 0.030, times
