@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import defaults
@@ -31,6 +31,14 @@ def _float(env, name, default):
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _ca_bundle(env) -> Path | None:
+    raw = env.get("FAAS_BUILD_CA_BUNDLE")
+    if raw is not None:
+        return Path(raw) if raw else None  # set but empty: builds use the image's own CAs
+    default = Path(defaults.HOST_CA_BUNDLE)
+    return default if default.is_file() else None
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = defaults.HOST
@@ -49,7 +57,8 @@ class Settings:
     build_concurrency: int = defaults.BUILD_CONCURRENCY
     reaper_interval: float = defaults.REAPER_INTERVAL_S
     ready_timeout: float = defaults.READY_TIMEOUT_S
-    extra: dict = field(default_factory=dict)
+    build_ca_bundle: Path | None = None
+    """CA bundle that pip trusts in builds; the host's by default, for networks that intercept TLS."""
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
@@ -69,6 +78,7 @@ class Settings:
             build_concurrency=_int(env, "FAAS_BUILD_CONCURRENCY", defaults.BUILD_CONCURRENCY),
             reaper_interval=_float(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S),
             ready_timeout=_float(env, "FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S),
+            build_ca_bundle=_ca_bundle(env),
         )
         values.update(overrides)
         return cls(**values)

@@ -127,6 +127,9 @@ DOCKER_THREADS = 16
 BUILD_CONCURRENCY = 2
 """Image builds that run at once."""
 
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+"""The host's CA bundle, which pip in builds trusts unless FAAS_BUILD_CA_BUNDLE says otherwise."""
+
 BUILD_LOG_BYTES = 64 * 1024
 """How much of a build log is kept."""
 

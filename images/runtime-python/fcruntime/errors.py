@@ -1,9 +1,11 @@
 """The one shape of a user-facing error: errorMessage, errorType, stackTrace, runtime frames removed."""
 
+import importlib
 import os
 import traceback
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__))
 
 # Error types of the runtime itself, one per way loading a handler can fail.
 INVALID_HANDLER = "InvalidHandler"
@@ -28,7 +30,7 @@ def _user_frames(tb):
     frames = []
     for frame in traceback.extract_tb(tb):
         name = frame.filename
-        if name.startswith(RUNTIME_DIR) or name.startswith("<frozen importlib"):
+        if name.startswith((RUNTIME_DIR, IMPORTLIB_DIR, "<frozen importlib")):
             continue
         frames.append(frame)
     return frames

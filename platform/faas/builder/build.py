@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 from .. import defaults
@@ -16,6 +17,13 @@ from .context import function_context, function_tag
 from .images import ensure_runtime_image
 
 log = logging.getLogger(__name__)
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+def proxy_buildargs() -> dict[str, str]:
+    """The host's proxy settings, passed to builds (Docker predefines these build arguments)."""
+    return {k: os.environ[k] for k in PROXY_VARIABLES if os.environ.get(k)}
 
 
 class Builder:
@@ -55,8 +63,8 @@ class Builder:
             return self._info("cached", tag, started, t0, "")
         async with self._slots:
             log.info("Function %s: building %s", spec.name, tag)
-            context = function_context(code, runtime, self.labels(spec.name))
-            result = await self.host.build(context, tag)
+            context = function_context(code, runtime, self.labels(spec.name), self._ca_bundle())
+            result = await self.host.build(context, tag, buildargs=proxy_buildargs())
         if not result.ok:
             build_log = tail(result.log, defaults.BUILD_LOG_BYTES)
             log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)
@@ -72,6 +80,14 @@ class Builder:
             return self._info("cached", image, started, t0, "")
         message = f"image {image} is not on this host and cannot be pulled"
         raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
+
+    def _ca_bundle(self) -> bytes | None:
+        path = self.settings.build_ca_bundle
+        try:
+            return path.read_bytes() if path else None
+        except OSError as exc:
+            log.warning("CA bundle %s not readable, builds use the image's own: %s", path, exc)
+            return None
 
     @staticmethod
     def _info(status: str, image: str | None, started: float, t0: float, build_log: str) -> BuildInfo:

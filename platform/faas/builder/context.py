@@ -23,14 +23,24 @@ def _add(tar: tarfile.TarFile, path: str, data: bytes, mode: int = 0o644) -> Non
     tar.addfile(info, io.BytesIO(data))
 
 
-def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dict[str, str]) -> str:
+CA_BUNDLE = "faas-build-ca.crt"
+"""Name in the build context of the CA bundle pip trusts (the host's, for networks that intercept TLS)."""
+
+
+def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dict[str, str],
+                        with_ca_bundle: bool = False) -> str:
     lines = [f"FROM {runtime_image}", "USER root"]
     if with_requirements:
+        cert = ""
+        if with_ca_bundle:
+            lines.append(f"COPY {CA_BUNDLE} /tmp/{CA_BUNDLE}")
+            cert = f"--cert /tmp/{CA_BUNDLE} "
         lines += [
             "COPY requirements.txt /tmp/requirements.txt",
             "RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location "
-            "--target /opt/fc/deps -r /tmp/requirements.txt && rm /tmp/requirements.txt "
-            "&& python3 -m compileall -q /opt/fc/deps > /dev/null; true",
+            f"--progress-bar off {cert}--target /opt/fc/deps -r /tmp/requirements.txt "
+            f"&& rm -f /tmp/requirements.txt /tmp/{CA_BUNDLE} "
+            "&& (python3 -m compileall -q /opt/fc/deps > /dev/null || true)",
         ]
     lines += [
         "COPY code/ /code/",
@@ -44,14 +54,20 @@ def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dic
     return "\n".join(lines) + "\n"
 
 
-def function_context(code: CodePackage, runtime_image: str, labels: dict[str, str]) -> bytes:
-    """The tar context of a function image: Dockerfile, code/ and requirements.txt when the code has one."""
+def function_context(code: CodePackage, runtime_image: str, labels: dict[str, str],
+                     ca_bundle: bytes | None = None) -> bytes:
+    """The tar context of a function image: Dockerfile, code/, and requirements.txt (with the CA bundle pip
+    should trust, if any) when the code has one."""
     requirements = code.get("requirements.txt")
+    with_ca = requirements is not None and ca_bundle is not None
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        _add(tar, "Dockerfile", function_dockerfile(runtime_image, requirements is not None, labels).encode())
+        dockerfile = function_dockerfile(runtime_image, requirements is not None, labels, with_ca)
+        _add(tar, "Dockerfile", dockerfile.encode())
         if requirements is not None:
             _add(tar, "requirements.txt", requirements)
+        if with_ca:
+            _add(tar, CA_BUNDLE, ca_bundle)
         for f in sorted(code.files, key=lambda f: f.path):
             _add(tar, f"code/{f.path}", f.data, 0o755 if f.executable else 0o644)
     return buf.getvalue()
