@@ -136,7 +136,8 @@ def bench_cold_start(platform: Platform, client: docker.DockerClient, rounds: in
     http.delete(f"{url}/v1/functions/{name}")
 
     def row(label: str, values: list[float]) -> str:
-        return (f"  {label:<34} p50 {percentile(values, 50) * 1000:7.1f} ms   p99 {percentile(values, 99) * 1000:7.1f} ms"
+        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+        return (f"  {label:<34} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms"
                 f"   mean {statistics.mean(values) * 1000:7.1f} ms")
 
     print(f"Cold start, {rounds} rounds each, alternating (no-op Python function)")

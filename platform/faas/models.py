@@ -185,7 +185,8 @@ class FunctionSpec:
             raise InvalidArgument(f"reservedInstances ({reserved}) cannot exceed maxInstances ({max_instances})")
         async_config = base.async_config
         if "async" in data:
-            async_config = AsyncConfig() if data["async"] is None else AsyncConfig.from_api(data["async"], base.async_config)
+            raw_async = data["async"]
+            async_config = AsyncConfig() if raw_async is None else AsyncConfig.from_api(raw_async, base.async_config)
         return cls(
             name=base.name,
             runtime=runtime,

@@ -1,6 +1,5 @@
 """Deploy, invoke, update and delete functions through the REST API, on the real engine and Redis."""
 
-import json
 
 import pytest
 

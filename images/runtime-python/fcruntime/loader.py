@@ -44,7 +44,8 @@ class Loader:
             raise RuntimeFault(SYNTAX_ERROR, f"Syntax error in {where}: {exc.msg}", exc) from exc
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
-                message = f"Unable to import module '{module_name}': no file {module_name.replace('.', '/')}.py in the code"
+                path = module_name.replace(".", "/")
+                message = f"Unable to import module '{module_name}': no file {path}.py in the code"
             else:
                 message = f"Unable to import module '{module_name}': {exc}"
             raise RuntimeFault(IMPORT_MODULE_ERROR, message, exc) from exc

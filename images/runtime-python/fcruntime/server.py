@@ -137,7 +137,8 @@ class Handler(BaseHTTPRequestHandler):
             reply = (200, make_error(exc), False)
         except SystemExit as exc:  # the handler asked the process to end: answer, then end it
             exit_code = exc.code if isinstance(exc.code, int) else 1
-            reply = (200, make_error(exc, RUNTIME_EXIT) | {"errorMessage": f"Function exited with code {exit_code}"}, True)
+            error = make_error(exc, RUNTIME_EXIT) | {"errorMessage": f"Function exited with code {exit_code}"}
+            reply = (200, error, True)
         else:
             reply = None
         finally:

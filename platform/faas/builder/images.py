@@ -33,7 +33,8 @@ async def resolve_base(host: DockerHost, settings: Settings, build: bool) -> str
     if settings.base_image:
         if await host.image_id(settings.base_image) or await host.pull(settings.base_image):
             return settings.base_image
-        raise ServiceUnavailable(f"base image {settings.base_image} (FAAS_BASE_IMAGE) is not present and cannot be pulled")
+        raise ServiceUnavailable(
+            f"base image {settings.base_image} (FAAS_BASE_IMAGE) is not present and cannot be pulled")
     for candidate in (REGISTRY_BASE, LOCAL_BASE):
         if await host.image_id(candidate):
             return candidate

@@ -14,7 +14,7 @@ import aiohttp
 from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
-from ..errors import ContainerStartFailed, TooManyRequests
+from ..errors import TooManyRequests
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler

@@ -1,0 +1,146 @@
+"""The runtime image on its own, started with testcontainers: an FC custom container any platform can drive."""
+
+import asyncio
+import io
+import tarfile
+import time
+
+import pytest
+import requests
+from testcontainers.core.container import DockerContainer
+
+from faas.builder.images import ensure_runtime_image
+from faas.config import Settings
+from faas.docker_host import DockerHost
+from helpers import wait_for
+
+pytestmark = [pytest.mark.docker]
+
+CODE = """
+import time
+INITS = []
+
+def init(context):
+    INITS.append(context.request_id)
+
+def handler(event, context):
+    if event == b"slow":
+        time.sleep(0.3)
+    return {"event": event.decode(), "inits": INITS, "function": context.function.name}
+"""
+
+
+@pytest.fixture(scope="module")
+def runtime_image(docker_client):
+    settings = Settings.from_env()
+    host = DockerHost(settings)
+    try:
+        return asyncio.run(ensure_runtime_image(host, settings))
+    finally:
+        host.close()
+
+
+@pytest.fixture(scope="module")
+def runtime(runtime_image, tmp_path_factory):
+    code = tmp_path_factory.mktemp("code")
+    (code / "index.py").write_text(CODE)
+    code.chmod(0o755)
+    (code / "index.py").chmod(0o644)
+    container = (
+        DockerContainer(runtime_image)
+        .with_volume_mapping(str(code), "/code", "ro")
+        .with_env("FC_FUNCTION_NAME", "standalone")
+        .with_env("FC_FUNCTION_HANDLER", "index.handler")
+        .with_env("FC_FUNCTION_INITIALIZER", "index.init")
+        .with_exposed_ports(9000)
+    )
+    container.start()
+    url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9000)}"
+
+    def up():
+        try:
+            return requests.get(url + "/", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=30, what="the runtime container")
+    yield container, url
+    container.stop()
+
+
+def test_initialize_then_invoke(runtime):
+    _, url = runtime
+    http = requests.Session()
+    assert http.post(url + "/initialize", headers={"x-fc-request-id": "init-1"}).status_code == 200
+    assert http.post(url + "/initialize", headers={"x-fc-request-id": "init-2"}).status_code == 200
+    resp = http.post(url + "/invoke", data=b"hi", headers={"x-fc-request-id": "r-1"})
+    assert resp.status_code == 200 and "x-fc-status" not in resp.headers
+    assert resp.json() == {"event": "hi", "inits": ["init-1"], "function": "standalone"}
+
+
+def test_concurrent_requests_are_served_in_parallel(runtime):
+    _, url = runtime
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
+        await asyncio.gather(*(loop.run_in_executor(None, requests.post, url + "/invoke", b"slow")
+                               for _ in range(4)))
+        return time.monotonic() - t0
+
+    # Four 0.3 s requests in parallel take well under the 1.2 s they would take one after another.
+    assert asyncio.run(run()) < 1.0
+
+
+def test_invocation_markers_in_stdout(runtime):
+    container, url = runtime
+    requests.post(url + "/invoke", data=b"x", headers={"x-fc-request-id": "marker-42"})
+    stdout, _ = container.get_logs()
+    text = stdout.decode()
+    start, end = text.find("FC Invoke Start RequestId: marker-42"), text.find("FC Invoke End RequestId: marker-42")
+    assert 0 <= start < end
+
+
+def test_stops_promptly_on_sigterm(runtime_image, docker_client, tmp_path):
+    (tmp_path / "index.py").write_text("def handler(e, c):\n    return 'x'\n")
+    tmp_path.chmod(0o755)
+    container = DockerContainer(runtime_image).with_volume_mapping(str(tmp_path), "/code", "ro")
+    container.start()
+    wrapped = container.get_wrapped_container()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    wrapped.stop(timeout=10)
+    assert time.monotonic() - t0 < 5  # PID 1 handles SIGTERM instead of waiting for SIGKILL
+    wrapped.reload()
+    assert wrapped.attrs["State"]["ExitCode"] == 0
+    wrapped.remove(force=True)
+
+
+def test_custom_container_function(api, fn_name, runtime_image, docker_client, platform):
+    """runtime custom-container: the platform drives any image that speaks the protocol."""
+    tag = f"faas-test-custom-{platform.platform_id}:{fn_name}"
+    dockerfile = (f"FROM {runtime_image}\nUSER root\n"
+                  "RUN printf 'def handler(e, c):\\n    return b\"custom:\" + e\\n' > /code/app.py\n"
+                  "USER 10001:10001\n")
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    try:
+        created = api.create(fn_name, runtime="custom-container", handler="app.handler",
+                             customContainer={"image": tag})
+        assert created.status_code == 201, created.text
+        assert created.json()["image"] == tag
+        resp = api.invoke(fn_name, b"event")
+        assert resp.status_code == 200 and resp.content == b"custom:event", resp.text
+        assert api.delete(fn_name).status_code == 204
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+
+def test_custom_container_with_a_missing_image(api, fn_name):
+    resp = api.create(fn_name, runtime="custom-container", customContainer={"image": "faas-no-such-image:1"})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "BuildFailed"
