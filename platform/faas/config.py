@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_PLATFORM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
-def _int(env, name, default):
+def _number(env, name, default, kind=int):
+    """The variable `name` as an int (or `kind`), `default` when unset or empty."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
-
-
-def _float(env, name, default):
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
 
 
 def _ca_bundle(env) -> Path | None:
@@ -65,20 +58,22 @@ class Settings:
         env = os.environ if env is None else env
         values = dict(
             host=env.get("FAAS_HOST", defaults.HOST),
-            port=_int(env, "FAAS_PORT", defaults.PORT),
+            port=_number(env, "FAAS_PORT", defaults.PORT),
             redis_url=env.get("FAAS_REDIS_URL") or cls.redis_url,
             redis_prefix=env.get("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX),
             platform_id=env.get("FAAS_PLATFORM_ID", "default"),
             docker_url=env.get("DOCKER_HOST") or None,
-            docker_threads=_int(env, "FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS),
+            docker_threads=_number(env, "FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS),
             base_image=env.get("FAAS_BASE_IMAGE") or None,
             images_dir=Path(env.get("FAAS_IMAGES_DIR", REPO_ROOT / "images")),
             var_dir=Path(env.get("FAAS_VAR_DIR", REPO_ROOT / "var")),
             network=env.get("FAAS_NETWORK", defaults.NETWORK),
-            build_concurrency=_int(env, "FAAS_BUILD_CONCURRENCY", defaults.BUILD_CONCURRENCY),
-            reaper_interval=_float(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S),
-            ready_timeout=_float(env, "FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S),
+            build_concurrency=_number(env, "FAAS_BUILD_CONCURRENCY", defaults.BUILD_CONCURRENCY),
+            reaper_interval=_number(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S, float),
+            ready_timeout=_number(env, "FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S, float),
             build_ca_bundle=_ca_bundle(env),
         )
         values.update(overrides)
+        if not _PLATFORM_ID_RE.match(values["platform_id"]):
+            raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)

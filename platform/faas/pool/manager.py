@@ -111,6 +111,7 @@ class PoolManager:
             self._drop(inst)
         await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
+        log.info("Pool stopped: %d function container(s) removed", len(doomed))
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

@@ -1,0 +1,23 @@
+import pytest
+
+from faas.config import Settings
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port, settings.platform_id) == ("127.0.0.1", 8080, "default")
+
+
+def test_reads_variables():
+    settings = Settings.from_env({"FAAS_PORT": "9090", "FAAS_REAPER_INTERVAL": "0.5", "FAAS_REDIS_URL": "redis://x/1",
+                                  "FAAS_BUILD_CA_BUNDLE": ""})
+    assert settings.port == 9090 and settings.reaper_interval == 0.5 and settings.redis_url == "redis://x/1"
+    assert settings.build_ca_bundle is None
+
+
+@pytest.mark.parametrize("name,value,match", [("FAAS_PORT", "eighty", "integer"),
+                                              ("FAAS_REAPER_INTERVAL", "soon", "number"),
+                                              ("FAAS_PLATFORM_ID", "Has Spaces", "lower-case")])
+def test_bad_values_say_which_variable(name, value, match):
+    with pytest.raises(ValueError, match=f"{name} must be .*{match}"):
+        Settings.from_env({name: value})
