@@ -32,6 +32,14 @@ def _ca_bundle(env) -> Path | None:
     return default if default.is_file() else None
 
 
+def _host_memory_budget() -> int:
+    try:
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        total_mb = 4096
+    return int(total_mb * defaults.HOST_MEMORY_FRACTION)
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = defaults.HOST
@@ -50,6 +58,13 @@ class Settings:
     build_concurrency: int = defaults.BUILD_CONCURRENCY
     reaper_interval: float = defaults.REAPER_INTERVAL_S
     ready_timeout: float = defaults.READY_TIMEOUT_S
+    health_interval: float = defaults.HEALTH_INTERVAL_S
+    queue_timeout: float = defaults.QUEUE_TIMEOUT_S
+    queue_length: int = defaults.QUEUE_LENGTH
+    max_concurrent_starts: int = defaults.MAX_CONCURRENT_STARTS
+    host_memory_mb: int = 0
+    """Budget of memoryMB for all function containers (FAAS_HOST_MEMORY_MB); 0 means a share of the host's."""
+    registry_cache: float = defaults.REGISTRY_CACHE_S
     build_ca_bundle: Path | None = None
     """CA bundle that pip trusts in builds; the host's by default, for networks that intercept TLS."""
 
@@ -72,6 +87,12 @@ class Settings:
             reaper_interval=_number(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S, float),
             ready_timeout=_number(env, "FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S, float),
             build_ca_bundle=_ca_bundle(env),
+            health_interval=_number(env, "FAAS_HEALTH_INTERVAL", defaults.HEALTH_INTERVAL_S, float),
+            queue_timeout=_number(env, "FAAS_QUEUE_TIMEOUT", defaults.QUEUE_TIMEOUT_S, float),
+            queue_length=_number(env, "FAAS_QUEUE_LENGTH", defaults.QUEUE_LENGTH),
+            max_concurrent_starts=_number(env, "FAAS_MAX_CONCURRENT_STARTS", defaults.MAX_CONCURRENT_STARTS),
+            host_memory_mb=_number(env, "FAAS_HOST_MEMORY_MB", 0) or _host_memory_budget(),
+            registry_cache=_number(env, "FAAS_REGISTRY_CACHE", defaults.REGISTRY_CACHE_S, float),
         )
         values.update(overrides)
         if not _PLATFORM_ID_RE.match(values["platform_id"]):

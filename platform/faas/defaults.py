@@ -59,6 +59,9 @@ KEEP_ALIVE_S = 300
 KEEP_ALIVE_S_RANGE = (0, 86400)
 """Smallest and largest keepAliveSeconds."""
 
+PAUSE_AFTER_S_RANGE = (1, 86400)
+"""Smallest and largest pauseAfterSeconds (absent or null: containers are never paused)."""
+
 ASYNC_RETRIES = 3
 """Times an async event is retried after a function error."""
 
@@ -137,7 +140,25 @@ BUILD_LOG_TAIL_BYTES = 4096
 """How much of a failed build's log a 422 answer carries."""
 
 REAPER_INTERVAL_S = 1.0
-"""Seconds between two passes that reclaim idle containers."""
+"""Seconds between two maintenance passes: reclaim idle containers, pause, keep reserved ones up."""
+
+HEALTH_INTERVAL_S = 2.0
+"""Seconds between two checks that every pooled container still runs (one `docker ps` each)."""
+
+QUEUE_TIMEOUT_S = 10.0
+"""Seconds a sync request waits for a container when none is free and none can start, before 429."""
+
+QUEUE_LENGTH = 200
+"""Requests that may wait for a container, per function; one more gets 429 at once."""
+
+MAX_CONCURRENT_STARTS = 8
+"""Containers that start at once on the host; more wait for a slot."""
+
+HOST_MEMORY_FRACTION = 0.75
+"""Share of the host's memory that function containers may take (the sum of their memoryMB)."""
+
+REGISTRY_CACHE_S = 1.0
+"""Seconds a function's record read from Redis is reused for invocations before it is read again."""
 
 NETWORK = "faas-functions"
 """Docker bridge network of function containers; containers on it cannot reach each other."""

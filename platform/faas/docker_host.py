@@ -52,9 +52,12 @@ class StartedContainer:
 class ContainerStatus:
     id: str
     running: bool
+    """Its processes exist: running, or paused."""
     exit_code: int | None
     oom_killed: bool
     labels: dict[str, str]
+    created: float = 0.0
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ class DockerHost:
         return ContainerStatus(
             id=info["Id"], running=bool(state.get("Running")), exit_code=state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")), labels=info["Config"].get("Labels") or {},
+            paused=bool(state.get("Paused")),
         )
 
     async def wait_exit(self, cid: str, timeout: float) -> None:
@@ -269,10 +273,26 @@ class DockerHost:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         found = await self._run(self.api.containers, all=True, filters=filters)
         return [
-            ContainerStatus(id=c["Id"], running=c.get("State") == "running", exit_code=None, oom_killed=False,
-                            labels=c.get("Labels") or {})
+            ContainerStatus(id=c["Id"], running=c.get("State") in ("running", "paused"), exit_code=None,
+                            oom_killed=False, labels=c.get("Labels") or {}, created=float(c.get("Created") or 0),
+                            paused=c.get("State") == "paused")
             for c in found
         ]
+
+    async def address(self, cid: str) -> str | None:
+        """The container's address on the functions network, None when it is gone or not on it."""
+        try:
+            info = await self._run(self.api.inspect_container, cid)
+        except NotFound:
+            return None
+        network = info["NetworkSettings"]["Networks"].get(self.settings.network) or {}
+        return network.get("IPAddress") or None
+
+    async def pause(self, cid: str) -> None:
+        await self._run(self.api.pause, cid)
+
+    async def unpause(self, cid: str) -> None:
+        await self._run(self.api.unpause, cid)
 
     async def logs(self, cid: str, tail: int = 100) -> str:
         try:

@@ -35,18 +35,31 @@ def parse_code(body: dict, spec: FunctionSpec, required: bool) -> CodePackage | 
 
 
 class FunctionService:
-    def __init__(self, store: FunctionStore, builder: Builder, pool: PoolManager, metrics: Metrics):
+    def __init__(self, store: FunctionStore, builder: Builder, pool: PoolManager, metrics: Metrics,
+                 cache_ttl: float = 1.0):
         self.store = store
         self.builder = builder
         self.pool = pool
         self.metrics = metrics
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._cache: dict[str, tuple[float, FunctionRecord]] = {}
+        self.cache_ttl = cache_ttl
         self._cleanups: set[asyncio.Task] = set()
 
     async def get(self, name: str) -> FunctionRecord:
         record = await self.store.get(check_name(name))
         if record is None:
             raise FunctionNotFound(f"function {name} does not exist")
+        return record
+
+    async def get_cached(self, name: str) -> FunctionRecord:
+        """The record for an invocation: read from Redis at most once per REGISTRY_CACHE_S per function."""
+        hit = self._cache.get(name)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.cache_ttl:
+            return hit[1]
+        record = await self.get(name)
+        self._cache[name] = (now, record)
         return record
 
     async def list(self) -> list[FunctionRecord]:
@@ -75,6 +88,8 @@ class FunctionService:
             await self.store.put(record, build_log=info.log)
         finally:
             await self.store.release(spec.name)
+        self._cache.pop(spec.name, None)
+        self.pool.sync_function(record)
         log.info("Function %s: created (image %s)", spec.name, record.image)
         return record
 
@@ -98,7 +113,8 @@ class FunctionService:
             record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
                                     updated_at=time.time(), last_build=info)
             await self.store.put(record, build_log=info.log if info is not current.last_build else None)
-            self.pool.retire(name, keep_version=record.version)
+            self._cache.pop(name, None)
+            self.pool.sync_function(record)
             if image != current.image:
                 self._spawn_cleanup(name, keep={image})
             log.info("Function %s: updated to version %d", name, record.version)
@@ -108,6 +124,7 @@ class FunctionService:
         async with self._locks[name]:
             await self.get(name)
             await self.store.delete(name)
+            self._cache.pop(name, None)
             await self.pool.remove_function(name)
             await self.builder.remove_images(name)
         self._locks.pop(name, None)
@@ -117,7 +134,7 @@ class FunctionService:
         """Remove a function's older images once the containers that use them are gone."""
 
         async def cleanup():
-            for _ in range(600):
+            for _ in range(3600):
                 if not any(i.retiring for i in self.pool.instances(name)):
                     break
                 await asyncio.sleep(1)

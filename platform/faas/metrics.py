@@ -68,7 +68,10 @@ class Metrics:
     def __init__(self):
         self.invocations = Counter("faas_invocations_total", "Invocations by function and outcome.",
                                    ("function", "outcome"))
-        self.cold_starts = Counter("faas_cold_starts_total", "Containers started for an invocation.", ("function",))
+        self.cold_starts = Counter("faas_cold_starts_total", "Invocations served by a container's first use.",
+                                   ("function",))
+        self.container_starts = Counter("faas_container_starts_total", "Containers started, by reason.",
+                                        ("function", "reason"))
         self.duration = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
                                   ("function",))
         self.builds = Counter("faas_builds_total", "Image builds by outcome.", ("status",))
@@ -81,7 +84,7 @@ class Metrics:
 
     def render(self, gauges: list[str] = ()) -> str:
         lines = []
-        for metric in (self.invocations, self.cold_starts, self.duration, self.builds):
+        for metric in (self.invocations, self.cold_starts, self.container_starts, self.duration, self.builds):
             lines += metric.render()
         lines += gauges
         return "\n".join(lines) + "\n"

@@ -144,13 +144,15 @@ class FunctionSpec:
     max_instances: int = defaults.MAX_INSTANCES
     reserved_instances: int = 0
     keep_alive_s: int = defaults.KEEP_ALIVE_S
+    pause_after_s: int | None = None
+    """Seconds idle before a container is paused (frozen); None: never paused."""
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     custom_container: CustomContainer | None = None
 
     API_KEYS = {
         "name", "runtime", "handler", "initializer", "description", "memoryMB", "timeoutSeconds",
         "initializationTimeoutSeconds", "environment", "instanceConcurrency", "maxInstances",
-        "reservedInstances", "keepAliveSeconds", "async", "customContainer", "code",
+        "reservedInstances", "keepAliveSeconds", "pauseAfterSeconds", "async", "customContainer", "code",
     }
 
     @classmethod
@@ -183,6 +185,10 @@ class FunctionSpec:
         reserved = _int(data, "reservedInstances", base.reserved_instances, defaults.RESERVED_INSTANCES_RANGE)
         if reserved > max_instances:
             raise InvalidArgument(f"reservedInstances ({reserved}) cannot exceed maxInstances ({max_instances})")
+        pause_after = data.get("pauseAfterSeconds", base.pause_after_s)
+        if pause_after is not None:
+            pause_after = _int({"pauseAfterSeconds": pause_after}, "pauseAfterSeconds", 0,
+                               defaults.PAUSE_AFTER_S_RANGE)
         async_config = base.async_config
         if "async" in data:
             raw_async = data["async"]
@@ -203,6 +209,7 @@ class FunctionSpec:
             max_instances=max_instances,
             reserved_instances=reserved,
             keep_alive_s=_int(data, "keepAliveSeconds", base.keep_alive_s, defaults.KEEP_ALIVE_S_RANGE),
+            pause_after_s=pause_after,
             async_config=async_config,
             custom_container=custom,
         )
@@ -222,6 +229,7 @@ class FunctionSpec:
             "maxInstances": self.max_instances,
             "reservedInstances": self.reserved_instances,
             "keepAliveSeconds": self.keep_alive_s,
+            "pauseAfterSeconds": self.pause_after_s,
             "async": self.async_config.to_api(),
             "customContainer": self.custom_container.to_api() if self.custom_container else None,
         }

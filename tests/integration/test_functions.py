@@ -68,8 +68,8 @@ def test_initializer_runs_once_per_container(api, fn_name):
         initializer="index.init")
     first = api.invoke(fn_name)
     body = first.json()
-    # The initializer ran with the request id of the invocation that started the container.
-    assert body["inits"] == [first.headers["X-Fc-Request-Id"]]
+    # The initializer ran once, with a request id of its own that names the container.
+    assert body["inits"] == ["init-" + first.headers["X-Fc-Instance-Id"]]
     for _ in range(4):
         again = api.invoke(fn_name)
         assert again.headers["X-Fc-Instance-Id"] == first.headers["X-Fc-Instance-Id"]

@@ -23,9 +23,16 @@ def test_pick_warm_needs_the_same_version_and_room():
     assert scheduler.pick_warm([old, busy, ready], version=2) is ready
 
 
-def test_pick_warm_skips_starting_paused_removing_and_retiring():
-    candidates = [inst(state=S.STARTING), inst(state=S.PAUSED), inst(state=S.REMOVING), inst(retiring=True)]
+def test_pick_warm_skips_starting_removing_and_retiring():
+    candidates = [inst(state=S.STARTING), inst(state=S.REMOVING), inst(retiring=True)]
     assert scheduler.pick_warm(candidates, version=1) is None
+
+
+def test_pick_warm_prefers_running_to_paused():
+    paused = inst(state=S.PAUSED, last_used=50)
+    running = inst(last_used=1)
+    assert scheduler.pick_warm([paused, running], version=1) is running
+    assert scheduler.pick_warm([paused], version=1) is paused
 
 
 def test_pick_warm_packs_then_prefers_most_recent():
@@ -44,6 +51,59 @@ def test_expired_respects_keep_alive_reserved_and_activity():
     busy = inst(state=S.BUSY, active=1, last_used=0, keep_alive=10)
     retiring = inst(last_used=99, retiring=True)
     assert scheduler.expired([old, fresh, reserved, busy, retiring], now=100) == [old, retiring]
+
+
+def test_expired_includes_paused_idle_containers():
+    assert scheduler.expired([inst(state=S.PAUSED, last_used=0, keep_alive=10)], now=100)
+
+
+def test_to_pause_only_idle_running_containers_of_pausing_functions():
+    a = inst(last_used=0)
+    a.pause_after_s = 5
+    b = inst(last_used=98)
+    b.pause_after_s = 5
+    c = inst(last_used=0)  # its function does not pause
+    d = inst(state=S.BUSY, active=1, last_used=0)
+    d.pause_after_s = 5
+    e = inst(state=S.PAUSED, last_used=0)
+    e.pause_after_s = 5
+    assert scheduler.to_pause([a, b, c, d, e], now=100) == [a]
+
+
+def test_choose_evictions_lru_first_never_reserved_or_busy():
+    old = inst(last_used=1, cid="old")
+    older = inst(last_used=0, cid="older")
+    reserved = inst(last_used=-5, reserved=True)
+    busy = inst(state=S.BUSY, active=1, last_used=-9)
+    for i in (old, older, reserved, busy):
+        i.function = "other"
+    assert scheduler.choose_evictions([old, older, reserved, busy], need_mb=100) == [older]
+    assert scheduler.choose_evictions([old, older, reserved, busy], need_mb=200) == [older, old]
+    # Not enough to free even with all candidates: evict nothing.
+    assert scheduler.choose_evictions([old, older, reserved, busy], need_mb=300) == []
+    assert scheduler.choose_evictions([old], need_mb=0) == []
+
+
+def test_choose_evictions_spares_the_function_that_needs_room():
+    mine = inst(last_used=0)
+    mine.function = "me"
+    assert scheduler.choose_evictions([mine], need_mb=64, exclude="me") == []
+
+
+def test_reserved_plan_promotes_before_starting():
+    warm = inst(last_used=5)
+    busy = inst(state=S.BUSY, active=1, last_used=9)
+    old_version = inst(version=0)
+    promote, start, release = scheduler.reserved_plan([warm, busy, old_version], version=1, wanted=3)
+    assert promote == [busy, warm] and start == 1 and release == []
+
+
+def test_reserved_plan_releases_the_surplus_idle_first():
+    idle = inst(reserved=True, last_used=5)
+    busy = inst(state=S.BUSY, active=1, reserved=True, last_used=0)
+    promote, start, release = scheduler.reserved_plan([idle, busy], version=1, wanted=1)
+    assert promote == [] and start == 0 and release == [idle]
+    assert scheduler.reserved_plan([idle, busy], version=1, wanted=2) == ([], 0, [])
 
 
 def test_keep_alive_zero_reclaims_at_once():

@@ -38,10 +38,12 @@ async def resources(app: web.Application):
     pool = PoolManager(settings, host, session, metrics)
     app[REDIS], app[DOCKER], app[SESSION], app[METRICS] = redis, host, session, metrics
     app[BUILDER], app[POOL] = builder, pool
-    app[SERVICE] = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics)
+    service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
+                              cache_ttl=settings.registry_cache)
+    app[SERVICE] = service
     try:
         await builder.runtime_image()
-        await pool.start()
+        await pool.start(await service.list())
         yield
     finally:
         await app[SERVICE].close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from aiohttp import web
@@ -80,7 +81,7 @@ async def invoke_function(request: web.Request) -> web.Response:
     if invocation_type == "Async":
         raise InvalidArgument("async invocations are not available yet on this platform")
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
-    record = await request.app[SERVICE].get(name)
+    record = await request.app[SERVICE].get_cached(name)
     request_id = str(uuid.uuid4())
     outcome = await request.app[POOL].invoke(record, event, request_id)
     headers = {
@@ -93,6 +94,14 @@ async def invoke_function(request: web.Request) -> web.Response:
         headers["X-Fc-Error-Type"] = outcome.error
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
     return web.Response(body=outcome.body, status=200, headers=headers)
+
+
+async def list_instances(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    now = time.monotonic()
+    instances = [inst.describe(now) for inst in request.app[POOL].instances(record.name)]
+    return web.json_response({"functionName": record.name, "version": record.version,
+                              "reservedInstances": record.spec.reserved_instances, "instances": instances})
 
 
 # -- platform
@@ -130,5 +139,6 @@ def add_routes(app: web.Application) -> None:
         web.put("/v1/functions/{name}", update_function),
         web.delete("/v1/functions/{name}", delete_function),
         web.get("/v1/functions/{name}/build-log", get_build_log),
+        web.get("/v1/functions/{name}/instances", list_instances),
         web.post("/v1/functions/{name}/invocations", invoke_function),
     ])

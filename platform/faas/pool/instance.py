@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .state import ContainerState, check_transition
 
@@ -18,7 +20,11 @@ class Instance:
     concurrency: int
     memory_mb: int
     keep_alive_s: int
+    pause_after_s: int | None = None
     reserved: bool = False
+    """Started ahead of traffic to keep reservedInstances up; never reclaimed while reserved."""
+    record: Any = None
+    """The FunctionRecord it was started for: its headers, timeouts and limits."""
     container_id: str = ""
     address: str = ""
     port: int = 9000
@@ -26,10 +32,16 @@ class Instance:
     active: int = 0
     """Invocations running on it now."""
     served: int = 0
+    warmed: bool = False
+    """It has served, or was started ahead of traffic: its next invocation is not a cold start."""
     created_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
+    paused_in_docker: bool = False
+    """Frozen by `docker pause` (or about to be): must be unpaused before it serves."""
     retiring: bool = False
     """Its function changed or went away: removed as soon as it is idle."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serializes pause and unpause."""
 
     @property
     def id(self) -> str:
@@ -41,10 +53,15 @@ class Instance:
 
     @property
     def has_room(self) -> bool:
-        return self.state in (ContainerState.READY, ContainerState.BUSY) and self.active < self.concurrency
+        return self.state in (ContainerState.READY, ContainerState.BUSY, ContainerState.PAUSED) \
+            and self.active < self.concurrency
+
+    @property
+    def idle(self) -> bool:
+        return self.active == 0 and self.state in (ContainerState.READY, ContainerState.PAUSED)
 
     def idle_seconds(self, now: float | None = None) -> float:
-        if self.active:
+        if self.active or self.state is ContainerState.STARTING:
             return 0.0
         return (time.monotonic() if now is None else now) - self.last_used
 
@@ -53,3 +70,12 @@ class Instance:
         check_transition(self.state, new)
         log.debug("Container %s: %s -> %s", self.id or "(new)", self.state.value, new.value)
         self.state = new
+
+    def describe(self, now: float | None = None) -> dict:
+        now = time.monotonic() if now is None else now
+        return {
+            "instanceId": self.id, "state": self.state.value, "version": self.version, "reserved": self.reserved,
+            "activeInvocations": self.active, "invocations": self.served,
+            "idleSeconds": round(self.idle_seconds(now), 3), "ageSeconds": round(now - self.created_at, 3),
+            "memoryMB": self.memory_mb, "retiring": self.retiring,
+        }

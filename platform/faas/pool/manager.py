@@ -1,4 +1,11 @@
-"""The pool manager: the only owner of function containers. Cold starts, warm reuse, reclaim, retire."""
+"""The pool manager: the only owner of function containers.
+
+Requests take a warm container when one has room; otherwise they wait in a bounded per-function queue
+while containers start, and take whichever container frees first, warm or new. Starts are not tied to
+the request that asked for them. Idle containers are paused (optional) and reclaimed after keep-alive;
+reserved ones are started ahead of traffic and replaced when they die. A host memory budget bounds the
+sum of memoryMB, and idle containers of other functions are evicted (least recently used) to make room.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,15 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 import aiohttp
 
 from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
-from ..errors import TooManyRequests
+from ..errors import FaasError, FunctionNotFound, TooManyRequests
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
@@ -23,12 +31,16 @@ from .instance import Instance
 from .state import ContainerState
 
 log = logging.getLogger(__name__)
+S = ContainerState
 
 HANDLED = "HandledInvocationError"
 UNHANDLED = "UnhandledInvocationError"
 
-QUEUE_WAIT_S = 10.0
-"""Seconds a request waits for a container when its function is at maxInstances, before 429."""
+STRAY_GRACE_S = 60
+"""A labelled container the pool does not know is removed once it is this old (a start may still own it)."""
+
+RESERVED_RETRY_S = 5.0
+"""Seconds before a failed start of a reserved container is tried again."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,9 @@ class Outcome:
         return cls(body=body, content_type="application/json", error=UNHANDLED, error_type=error_type, **kw)
 
 
-class _InitFailed(Exception):
+class InitFailed(Exception):
+    """A new container's initializer failed: the invocation that waited for it gets `outcome`."""
+
     def __init__(self, outcome: Outcome):
         super().__init__(outcome.error_type)
         self.outcome = outcome
@@ -65,17 +79,22 @@ def _error_type(body: bytes) -> str | None:
 
 
 class FunctionPool:
-    """The containers of one function, and a condition that wakes requests waiting for one."""
+    """The containers of one function, the requests waiting for one, and the starts under way."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, record: FunctionRecord):
+        self.name = record.name
+        self.record = record
         self.instances: list[Instance] = []
-        self.changed = asyncio.Condition()
-        self.waiting = 0
-        """Requests waiting in _acquire for a container to free up."""
+        self.waiters: deque[asyncio.Future] = deque()
+        self.starting = 0
+        """Starts under way for waiting requests (reserved starts are not counted)."""
+        self.reserve_retry_at = 0.0
 
     def live(self) -> int:
-        return sum(1 for i in self.instances if i.state is not ContainerState.REMOVING)
+        return sum(1 for i in self.instances if i.state is not S.REMOVING)
+
+    def waiting(self) -> int:
+        return sum(1 for f in self.waiters if not f.done())
 
 
 class PoolManager:
@@ -86,189 +105,108 @@ class PoolManager:
         self.metrics = metrics
         self._pools: dict[str, FunctionPool] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._reaper: asyncio.Task | None = None
-        self._headers: dict[tuple[str, int], dict[str, str]] = {}
+        self._loops: list[asyncio.Task] = []
+        self._start_slots = asyncio.Semaphore(settings.max_concurrent_starts)
+        self._kick_pending = False
+        self._closing = False
 
     # -- lifecycle of the manager
-    async def start(self) -> None:
+    async def start(self, records: list[FunctionRecord]) -> None:
         await self.host.ensure_network(self.settings.network)
+        for record in records:
+            self._pools[record.name] = FunctionPool(record)
         await self.reconcile()
-        self._reaper = asyncio.create_task(self._reap_forever(), name="pool-reaper")
+        for pool in self._pools.values():
+            self._ensure_reserved(pool, time.monotonic())
+        self._loops = [asyncio.create_task(self._every(self.settings.reaper_interval, self.maintain), name="pool"),
+                       asyncio.create_task(self._every(self.settings.health_interval, self.check_health),
+                                           name="pool-health")]
 
     async def reconcile(self) -> None:
-        """Remove the containers an earlier run of this platform left behind (they are found by label)."""
-        leftovers = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id,
-                                                     LABEL_ROLE: "function"})
-        if leftovers:
-            log.info("Removing %d function container(s) left by an earlier run", len(leftovers))
-            await asyncio.gather(*(self.host.remove_container(c.id) for c in leftovers), return_exceptions=True)
+        """Adopt the healthy containers an earlier run left for current versions; remove the rest."""
+        found = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id,
+                                                 LABEL_ROLE: "function"})
+        results = await asyncio.gather(*(self._adopt(c) for c in found), return_exceptions=True)
+        adopted = sum(1 for r in results if r is True)
+        if found:
+            log.info("Found %d function container(s) from an earlier run: %d adopted, %d removed",
+                     len(found), adopted, len(found) - adopted)
+
+    async def _adopt(self, status) -> bool:
+        pool = self._pools.get(status.labels.get(LABEL_FUNCTION, ""))
+        try:
+            version = int(status.labels.get(LABEL_VERSION, "0"))
+        except ValueError:
+            version = 0
+        if pool is None or version != pool.record.version or not status.running:
+            await self.host.remove_container(status.id)
+            return False
+        inst = self._new_instance(pool, pool.record, reserved=False)
+        inst.container_id = status.id
+        try:
+            if status.paused:
+                await self.host.unpause(status.id)
+            inst.address = await self.host.address(status.id) or ""
+            if not inst.address:
+                raise ConnectionError("no address")
+            # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
+            # initializer if the earlier run died before it finished.
+            await self._initialize(inst, pool.record, "adopt-" + inst.id)
+        except (InitFailed, FaasError, OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.info("Container %s not adopted: %s", inst.id, exc)
+            self._drop(inst)
+            await self.host.remove_container(status.id)
+            return False
+        inst.warmed = True
+        inst.transition(S.READY)
+        return True
 
     async def shutdown(self) -> None:
-        if self._reaper:
-            self._reaper.cancel()
+        self._closing = True
+        for task in self._loops:
+            task.cancel()
         doomed = [inst for pool in self._pools.values() for inst in pool.instances]
+        for pool in self._pools.values():
+            self._fail_waiters(pool, FunctionNotFound("the platform is shutting down"))
         for inst in doomed:
             self._drop(inst)
         await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         log.info("Pool stopped: %d function container(s) removed", len(doomed))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    # -- invocations
-    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str) -> Outcome:
-        pool = self._pools.setdefault(record.name, FunctionPool(record.name))
-        t0 = time.monotonic()
-        try:
-            inst, cold = await self._acquire(pool, record, request_id)
-        except _InitFailed as exc:
-            self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
-            return exc.outcome
-        discard = True
-        try:
-            outcome = await self._call(inst, record, event, request_id)
-            discard = outcome.error == UNHANDLED
-        finally:
-            self._release(pool, inst, discard)
-        outcome = Outcome(body=outcome.body, content_type=outcome.content_type, error=outcome.error,
-                          error_type=outcome.error_type, cold_start=cold, instance_id=inst.id,
-                          duration_ms=(time.monotonic() - t0) * 1000)
-        self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
-        return outcome
-
-    async def _acquire(self, pool: FunctionPool, record: FunctionRecord, request_id: str) -> tuple[Instance, bool]:
-        deadline = time.monotonic() + QUEUE_WAIT_S
-        while True:
-            inst = scheduler.pick_warm(pool.instances, record.version)
-            if inst is not None:
-                if inst.active == 0:
-                    inst.transition(ContainerState.BUSY)
-                inst.active += 1
-                return inst, False
-            if pool.live() < record.spec.max_instances:
-                return await self._cold_start(pool, record, request_id), True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TooManyRequests(f"function {record.name} is at maxInstances ({record.spec.max_instances}) "
-                                      f"and no container freed up within {QUEUE_WAIT_S:.0f}s")
-            pool.waiting += 1
-            try:
-                async with pool.changed:
-                    await asyncio.wait_for(pool.changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                pool.waiting -= 1
-
-    async def _cold_start(self, pool: FunctionPool, record: FunctionRecord, request_id: str) -> Instance:
-        spec = record.spec
-        inst = Instance(function=record.name, version=record.version, concurrency=spec.instance_concurrency,
-                        memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s, active=1,
-                        port=spec.custom_container.port if spec.custom_container else defaults.RUNTIME_PORT)
-        pool.instances.append(inst)
-        self.metrics.cold_starts.inc(record.name)
-        try:
-            started = await self.host.start_container(self._container_config(record))
-            inst.container_id, inst.address = started.id, started.address
-
-            async def alive() -> bool:
-                status = await self.host.status(inst.container_id)
-                return status is not None and status.running
-
-            await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
-            headers = self._invoke_headers(record) | {"x-fc-request-id": request_id}
-            try:
-                reply = await asyncio.wait_for(self.client.initialize(inst, headers), spec.init_timeout_s)
-            except asyncio.TimeoutError:
-                raise _InitFailed(Outcome.failure(
-                    "InitializationTimeout", f"the initializer did not finish within {spec.init_timeout_s}s",
-                    cold_start=True, instance_id=inst.id)) from None
-            except (aiohttp.ClientError, OSError):
-                raise _InitFailed(await self._crash_outcome(inst, "the initializer", cold_start=True)) from None
-            if reply.failed:
-                raise _InitFailed(Outcome(body=reply.body, content_type="application/json", error=UNHANDLED,
-                                          error_type=_error_type(reply.body) or "InitializationError",
-                                          cold_start=True, instance_id=inst.id))
-            inst.transition(ContainerState.BUSY)
-            log.info("Function %s: container %s ready (v%d) in %.0f ms", record.name, inst.id, record.version,
-                     (time.monotonic() - inst.created_at) * 1000)
-            return inst
-        except BaseException:
-            inst.active = 0
-            self._drop(inst)
-            if inst.container_id:
-                self._spawn(self._remove_container(inst, hook=False))
-            self._notify(pool)
-            raise
-
-    async def _call(self, inst: Instance, record: FunctionRecord, event: bytes, request_id: str) -> Outcome:
-        headers = self._invoke_headers(record) | {"x-fc-request-id": request_id}
-        timeout = record.spec.timeout_s
-        try:
-            reply = await asyncio.wait_for(
-                self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES), timeout)
-        except asyncio.TimeoutError:
-            return Outcome.failure("FunctionTimeout", f"the function did not return within {timeout}s")
-        except ResponseTooLarge as exc:
-            return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes")
-        except (aiohttp.ClientError, OSError):
-            return await self._crash_outcome(inst, "the function")
-        if not reply.failed:
-            return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream")
-        return Outcome(body=reply.body, content_type="application/json",
-                       error=UNHANDLED if reply.unhandled else HANDLED, error_type=_error_type(reply.body))
-
-    async def _crash_outcome(self, inst: Instance, what: str, cold_start: bool = False) -> Outcome:
-        """Why the connection to a container broke: out of memory, an exit, or removal from outside."""
-        await self.host.wait_exit(inst.container_id, timeout=1.0)
-        status = await self.host.status(inst.container_id)
-        kw = {"cold_start": cold_start, "instance_id": inst.id}
-        if status is None:
-            return Outcome.failure("ContainerGone", f"the container running {what} was removed", **kw)
-        if status.oom_killed:
-            return Outcome.failure("OutOfMemory", f"{what} ran out of memory (memoryMB {inst.memory_mb})", **kw)
-        if not status.running:
-            return Outcome.failure("RuntimeExited", f"the container running {what} exited with code "
-                                   f"{status.exit_code}", **kw)
-        return Outcome.failure("ConnectionLost", f"the connection to the container running {what} broke", **kw)
-
-    def _release(self, pool: FunctionPool, inst: Instance, discard: bool) -> None:
-        inst.active -= 1
-        inst.served += 1
-        inst.last_used = time.monotonic()
-        if inst.state is ContainerState.REMOVING:
-            pass
-        elif discard or (inst.retiring and inst.active == 0):
-            self._drop(inst)
-            self._spawn(self._remove_container(inst, hook=not discard))
-        elif inst.active == 0:
-            inst.transition(ContainerState.READY)
-        self._notify(pool)
+        await self.settle()
 
     async def settle(self) -> None:
-        """Wait for the container removals under way."""
-        if self._tasks:
+        """Wait for the container starts and removals under way."""
+        while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- changes of functions
-    def retire(self, name: str, keep_version: int | None = None) -> None:
-        """Containers of `name` not of `keep_version` leave the pool: idle ones now, busy ones when done."""
-        pool = self._pools.get(name)
+    # -- functions
+    def sync_function(self, record: FunctionRecord) -> FunctionPool:
+        """Make the pool serve `record`: older versions retire, reserved containers follow its spec."""
+        pool = self._pools.get(record.name)
         if pool is None:
-            return
-        for inst in list(pool.instances):
-            if inst.version != keep_version:
-                inst.retiring = True
-                if inst.state is ContainerState.READY:
-                    self._drop(inst)
-                    self._spawn(self._remove_container(inst, hook=True))
-        if keep_version is None:
-            self._pools.pop(name, None)
+            pool = self._pools[record.name] = FunctionPool(record)
+        elif record.version > pool.record.version:
+            pool.record = record
+            for inst in list(pool.instances):
+                if inst.version != record.version:
+                    inst.retiring = True
+                    inst.reserved = False
+                    if inst.idle:
+                        self._drop(inst)
+                        self._spawn(self._remove_container(inst, hook=True))
+            self._dispatch(pool)
+        elif record.version < pool.record.version:
+            return pool
+        self._ensure_reserved(pool, time.monotonic())
+        return pool
 
     async def remove_function(self, name: str) -> None:
-        """Every container of `name` goes now, busy or not."""
+        """Every container of `name` goes now, busy or not; requests waiting for one get 404."""
         pool = self._pools.pop(name, None)
         doomed = list(pool.instances) if pool else []
+        if pool:
+            self._fail_waiters(pool, FunctionNotFound(f"function {name} was deleted"))
         for inst in doomed:
             inst.retiring = True
             self._drop(inst)
@@ -285,33 +223,351 @@ class PoolManager:
     def all_instances(self) -> list[Instance]:
         return [inst for pool in self._pools.values() for inst in pool.instances]
 
-    # -- reclaim
-    async def _reap_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.reaper_interval)
-            try:
-                self.reap(time.monotonic())
-            except Exception:  # the reaper must outlive any one bad pass
-                log.exception("Reaper pass failed")
+    def memory_used(self) -> int:
+        return sum(i.memory_mb for p in self._pools.values() for i in p.instances if i.state is not S.REMOVING)
 
-    def reap(self, now: float) -> None:
+    # -- invocations
+    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str) -> Outcome:
+        pool = self.sync_function(record)
+        t0 = time.monotonic()
+        try:
+            inst = await self._acquire(pool)
+        except InitFailed as exc:
+            outcome = replace(exc.outcome, duration_ms=(time.monotonic() - t0) * 1000)
+            self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
+            return outcome
+        cold = not inst.warmed
+        inst.warmed = True
+        if cold:
+            self.metrics.cold_starts.inc(record.name)
+        discard = True
+        try:
+            outcome = await self._call(inst, event, request_id)
+            discard = outcome.error == UNHANDLED
+        finally:
+            self._release(pool, inst, discard)
+        elapsed = time.monotonic() - t0
+        outcome = replace(outcome, cold_start=cold, instance_id=inst.id, duration_ms=elapsed * 1000)
+        self.metrics.invocation(record.name, outcome, elapsed)
+        return outcome
+
+    async def _acquire(self, pool: FunctionPool) -> Instance:
+        inst = scheduler.pick_warm(pool.instances, pool.record.version)
+        if inst is not None:
+            self._claim(inst)
+        else:
+            if pool.waiting() >= self.settings.queue_length:
+                raise TooManyRequests(f"function {pool.name} has {self.settings.queue_length} requests waiting "
+                                      "for a container already")
+            future = asyncio.get_running_loop().create_future()
+            pool.waiters.append(future)
+            self._start_for_waiters(pool)
+            try:
+                inst = await asyncio.wait_for(future, self.settings.queue_timeout)
+            except asyncio.TimeoutError:
+                raise TooManyRequests(
+                    f"no container of function {pool.name} was free within {self.settings.queue_timeout:g}s "
+                    f"(maxInstances {pool.record.spec.max_instances}, host memory budget "
+                    f"{self.settings.host_memory_mb} MB)") from None
+            finally:
+                if not future.done() or future.cancelled():
+                    try:
+                        pool.waiters.remove(future)
+                    except ValueError:
+                        pass
+        if inst.paused_in_docker:
+            await self._thaw(inst)
+        return inst
+
+    def _claim(self, inst: Instance) -> None:
+        if inst.state is not S.BUSY:
+            inst.transition(S.BUSY)
+        inst.active += 1
+
+    async def _thaw(self, inst: Instance) -> None:
+        async with inst.lock:
+            if inst.paused_in_docker:
+                t0 = time.monotonic()
+                await self.host.unpause(inst.container_id)
+                inst.paused_in_docker = False
+                log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
+
+    async def _call(self, inst: Instance, event: bytes, request_id: str) -> Outcome:
+        spec = inst.record.spec
+        headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
+        try:
+            reply = await asyncio.wait_for(
+                self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES), spec.timeout_s)
+        except asyncio.TimeoutError:
+            return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s")
+        except ResponseTooLarge as exc:
+            return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes")
+        except (aiohttp.ClientError, OSError):
+            return await self._crash_outcome(inst, "the function")
+        if not reply.failed:
+            return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream")
+        return Outcome(body=reply.body, content_type="application/json",
+                       error=UNHANDLED if reply.unhandled else HANDLED, error_type=_error_type(reply.body))
+
+    async def _crash_outcome(self, inst: Instance, what: str) -> Outcome:
+        """Why the connection to a container broke: out of memory, an exit, or removal from outside."""
+        await self.host.wait_exit(inst.container_id, timeout=1.0)
+        status = await self.host.status(inst.container_id)
+        if status is None:
+            return Outcome.failure("ContainerGone", f"the container running {what} was removed")
+        if status.oom_killed:
+            return Outcome.failure("OutOfMemory", f"{what} ran out of memory (memoryMB {inst.memory_mb})")
+        if not status.running:
+            return Outcome.failure("RuntimeExited", f"the container running {what} exited with code "
+                                   f"{status.exit_code}")
+        return Outcome.failure("ConnectionLost", f"the connection to the container running {what} broke")
+
+    def _release(self, pool: FunctionPool, inst: Instance, discard: bool) -> None:
+        inst.active -= 1
+        inst.served += 1
+        inst.last_used = time.monotonic()
+        if inst.state is S.REMOVING:
+            pass
+        elif discard or (inst.retiring and inst.active == 0):
+            self._drop(inst)
+            self._spawn(self._remove_container(inst, hook=not discard))
+        elif inst.active == 0:
+            inst.transition(S.READY)
+        if pool.waiters:
+            self._dispatch(pool)
+
+    # -- starting containers
+    def _new_instance(self, pool: FunctionPool, record: FunctionRecord, reserved: bool) -> Instance:
+        spec = record.spec
+        inst = Instance(function=record.name, version=record.version, concurrency=spec.instance_concurrency,
+                        memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s, pause_after_s=spec.pause_after_s,
+                        reserved=reserved, record=record,
+                        port=spec.custom_container.port if spec.custom_container else defaults.RUNTIME_PORT)
+        pool.instances.append(inst)
+        return inst
+
+    def _start_for_waiters(self, pool: FunctionPool) -> None:
+        """Start as many containers as requests wait beyond the starts under way, within every limit."""
+        record = pool.record
+        wanted = pool.waiting() - pool.starting
+        while wanted > 0 and not self._closing:
+            if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+                return
+            pool.starting += 1
+            inst = self._new_instance(pool, record, reserved=False)
+            self._spawn(self._start(pool, inst, for_waiters=True))
+            wanted -= 1
+
+    def _make_room(self, memory_mb: int, function: str) -> bool:
+        """True when `memory_mb` fits in the host budget, after evicting idle containers of other functions."""
+        need = self.memory_used() + memory_mb - self.settings.host_memory_mb
+        if need <= 0:
+            return True
+        victims = scheduler.choose_evictions(self.all_instances(), need, exclude=function)
+        for inst in victims:
+            log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, function)
+            self._drop(inst)
+            self._spawn(self._remove_container(inst, hook=True))
+        return bool(victims)
+
+    async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
+        reason = "demand" if for_waiters else "reserved"
+        try:
+            async with self._start_slots:
+                if inst.state is S.REMOVING:  # its function went away while it waited for a slot
+                    return
+                self.metrics.container_starts.inc(inst.function, reason)
+                await self._boot(inst)
+        except (InitFailed, FaasError) as exc:
+            self._drop(inst)
+            if inst.container_id:
+                self._spawn(self._remove_container(inst, hook=False))
+            if for_waiters:
+                log.info("Function %s: container start failed: %s", inst.function, exc)
+                self._fail_waiters(pool, exc, count=1)
+            else:
+                log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
+                pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
+            return
+        except BaseException:
+            self._drop(inst)
+            if inst.container_id:
+                self._spawn(self._remove_container(inst, hook=False))
+            raise
+        finally:
+            if for_waiters:
+                pool.starting -= 1
+                if pool.waiters and not self._closing:
+                    self._start_for_waiters(pool)
+        if inst.state is S.REMOVING:  # its function was deleted or updated while it started
+            self._spawn(self._remove_container(inst, hook=False))
+            return
+        inst.last_used = time.monotonic()
+        inst.transition(S.READY)
+        log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id, inst.version,
+                 reason, (time.monotonic() - inst.created_at) * 1000)
+        self._dispatch(pool)
+
+    async def _boot(self, inst: Instance) -> None:
+        """Create and start the container, wait until it listens, run its initializer."""
+        record = inst.record
+        started = await self.host.start_container(self._container_config(record))
+        inst.container_id, inst.address = started.id, started.address
+        if inst.state is S.REMOVING:
+            return
+
+        async def alive() -> bool:
+            status = await self.host.status(inst.container_id)
+            return status is not None and status.running
+
+        await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
+        await self._initialize(inst, record, "init-" + inst.id)
+
+    async def _initialize(self, inst: Instance, record: FunctionRecord, request_id: str) -> None:
+        spec = record.spec
+        headers = self._headers(record) | {"x-fc-request-id": request_id}
+        try:
+            reply = await asyncio.wait_for(self.client.initialize(inst, headers), spec.init_timeout_s)
+        except asyncio.TimeoutError:
+            raise InitFailed(Outcome.failure(
+                "InitializationTimeout", f"the initializer did not finish within {spec.init_timeout_s}s",
+                cold_start=True, instance_id=inst.id)) from None
+        except (aiohttp.ClientError, OSError):
+            raise InitFailed(replace(await self._crash_outcome(inst, "the initializer"), cold_start=True,
+                                     instance_id=inst.id)) from None
+        if reply.failed:
+            raise InitFailed(Outcome(body=reply.body, content_type="application/json", error=UNHANDLED,
+                                     error_type=_error_type(reply.body) or "InitializationError",
+                                     cold_start=True, instance_id=inst.id))
+
+    def _dispatch(self, pool: FunctionPool) -> None:
+        """Hand containers with room to waiting requests, first come first served."""
+        while pool.waiters:
+            if pool.waiters[0].done():
+                pool.waiters.popleft()
+                continue
+            inst = scheduler.pick_warm(pool.instances, pool.record.version)
+            if inst is None:
+                return
+            self._claim(inst)
+            pool.waiters.popleft().set_result(inst)
+
+    def _fail_waiters(self, pool: FunctionPool, exc: BaseException, count: int | None = None) -> None:
+        while pool.waiters and count != 0:
+            future = pool.waiters.popleft()
+            if not future.done():
+                future.set_exception(exc)
+                if count is not None:
+                    count -= 1
+
+    # -- maintenance
+    async def _every(self, interval: float, func) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await func()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a maintenance loop must outlive any one bad pass
+                log.exception("Pool maintenance pass failed")
+
+    async def maintain(self) -> None:
+        """Reclaim idle containers past keep-alive, pause idle ones, keep reserved ones up."""
+        now = time.monotonic()
         for pool in list(self._pools.values()):
             for inst in scheduler.expired(pool.instances, now):
                 log.info("Function %s: reclaiming container %s (idle %.0fs)", pool.name, inst.id,
                          inst.idle_seconds(now))
                 self._drop(inst)
                 self._spawn(self._remove_container(inst, hook=True))
+            for inst in scheduler.to_pause(pool.instances, now):
+                self._spawn(self._pause(inst))
+            self._ensure_reserved(pool, now)
+            if pool.waiters:
+                self._dispatch(pool)
+                self._start_for_waiters(pool)
+
+    def _ensure_reserved(self, pool: FunctionPool, now: float) -> None:
+        record = pool.record
+        promote, start, release = scheduler.reserved_plan(pool.instances, record.version,
+                                                          record.spec.reserved_instances)
+        for inst in release:
+            inst.reserved = False
+            inst.last_used = now  # from here on, an ordinary container with its keep-alive
+        for inst in promote:
+            inst.reserved = True
+        if start and now >= pool.reserve_retry_at and not self._closing:
+            for _ in range(start):
+                if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+                    break
+                inst = self._new_instance(pool, record, reserved=True)
+                inst.warmed = True
+                self._spawn(self._start(pool, inst, for_waiters=False))
+
+    async def _pause(self, inst: Instance) -> None:
+        async with inst.lock:
+            if inst.state is not S.READY or inst.active:
+                return
+            inst.transition(S.PAUSED)
+            inst.paused_in_docker = True
+            await self.client.hook(inst, "/pre-freeze")
+            try:
+                await self.host.pause(inst.container_id)
+            except FaasError as exc:
+                log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
+                inst.paused_in_docker = False
+                if inst.active == 0:
+                    self._drop(inst)
+                    self._spawn(self._remove_container(inst, hook=False))
+
+    async def check_health(self) -> None:
+        """Drop idle containers that died or were removed from outside; remove labelled strays."""
+        found = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id,
+                                                 LABEL_ROLE: "function"})
+        alive = {c.id for c in found if c.running}
+        known = set()
+        for pool in list(self._pools.values()):
+            for inst in list(pool.instances):
+                if not inst.container_id:
+                    continue
+                known.add(inst.container_id)
+                if inst.container_id not in alive and inst.idle:
+                    log.warning("Function %s: container %s is gone or dead; it leaves the pool", pool.name, inst.id)
+                    self._drop(inst)
+                    self._spawn(self._remove_container(inst, hook=False))
+            self._ensure_reserved(pool, time.monotonic())
+        now = time.time()
+        for c in found:
+            if c.id not in known and now - c.created > STRAY_GRACE_S:
+                log.info("Removing stray container %s", c.id[:12])
+                self._spawn(self.host.remove_container(c.id))
 
     # -- helpers
     def _drop(self, inst: Instance) -> None:
-        if inst.state is not ContainerState.REMOVING:
-            inst.transition(ContainerState.REMOVING)
+        """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
+        if inst.state is not S.REMOVING:
+            inst.transition(S.REMOVING)
         pool = self._pools.get(inst.function)
         if pool is not None and inst in pool.instances:
             pool.instances.remove(inst)
+        self._kick_soon()
+
+    def _kick_soon(self) -> None:
+        """Capacity was freed: let requests waiting in any pool start containers (once per loop turn)."""
+        if self._kick_pending or self._closing:
+            return
+        self._kick_pending = True
+
+        def kick():
+            self._kick_pending = False
+            for pool in list(self._pools.values()):
+                if pool.waiters:
+                    self._start_for_waiters(pool)
+
+        asyncio.get_running_loop().call_soon(kick)
 
     async def _remove_container(self, inst: Instance, hook: bool) -> None:
-        if hook and inst.address:
+        if hook and inst.address and not inst.paused_in_docker:
             await self.client.hook(inst, "/pre-stop")
         try:
             await self.host.remove_container(inst.container_id)
@@ -323,29 +579,16 @@ class PoolManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _notify(self, pool: FunctionPool) -> None:
-        async def notify():
-            async with pool.changed:
-                pool.changed.notify_all()
-
-        if pool.waiting:  # nobody waits on the common path: no task to spawn
-            self._spawn(notify())
-
-    def _invoke_headers(self, record: FunctionRecord) -> dict[str, str]:
-        key = (record.name, record.version)
-        headers = self._headers.get(key)
-        if headers is None:
-            spec = record.spec
-            headers = {
-                "x-fc-function-name": spec.name,
-                "x-fc-function-handler": spec.handler,
-                "x-fc-function-memory": str(spec.memory_mb),
-                "x-fc-function-timeout": str(spec.timeout_s),
-                "x-fc-function-initializer": spec.initializer or "",
-                "x-fc-initialization-timeout": str(spec.init_timeout_s),
-            }
-            self._headers[key] = headers
-        return headers
+    def _headers(self, record: FunctionRecord) -> dict[str, str]:
+        spec = record.spec
+        return {
+            "x-fc-function-name": spec.name,
+            "x-fc-function-handler": spec.handler,
+            "x-fc-function-memory": str(spec.memory_mb),
+            "x-fc-function-timeout": str(spec.timeout_s),
+            "x-fc-function-initializer": spec.initializer or "",
+            "x-fc-initialization-timeout": str(spec.init_timeout_s),
+        }
 
     def _container_config(self, record: FunctionRecord) -> ContainerConfig:
         spec = record.spec
