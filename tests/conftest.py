@@ -65,7 +65,7 @@ class PlatformProcess:
     """A faas-server subprocess with its own platform id, Redis prefix and port."""
 
     def __init__(self, redis_url: str, log_path: Path, **env):
-        self.platform_id = "t" + uuid.uuid4().hex[:10]
+        self.platform_id = env.pop("FAAS_PLATFORM_ID", None) or "t" + uuid.uuid4().hex[:10]
         self.port = free_port()
         self.log_path = log_path
         self.env = os.environ | {
@@ -91,6 +91,11 @@ class PlatformProcess:
         except Exception:
             return False
 
+    def kill(self) -> None:
+        """SIGKILL: the control plane dies without cleaning up, as in a crash."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
     def stop(self) -> int:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -101,20 +106,43 @@ class PlatformProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def _clean_up(docker_client, proc: PlatformProcess) -> list[str]:
+    """Stop `proc`, remove what it left behind, and return the names of containers it left."""
+    proc.stop()
+    left = docker_client.containers.list(all=True, filters={"label": f"faas.platform={proc.platform_id}"})
+    for c in left:
+        c.remove(force=True)
+    for image in docker_client.images.list(filters={"label": f"faas.platform={proc.platform_id}"}):
+        docker_client.images.remove(image.id, force=True)
+    return [c.name for c in left]
+
+
 @pytest.fixture(scope="session")
 def platform(docker_client, redis_server, tmp_path_factory):
     """One running control plane for the session; on exit it must leave no container behind."""
     proc = PlatformProcess(redis_server, tmp_path_factory.mktemp("platform") / "server.log")
     proc.start()
     yield proc
-    proc.stop()
-    left = docker_client.containers.list(all=True, filters={"label": f"faas.platform={proc.platform_id}"})
-    for c in left:
-        c.remove(force=True)
-    images = docker_client.images.list(filters={"label": f"faas.platform={proc.platform_id}"})
-    for image in images:
-        docker_client.images.remove(image.id, force=True)
-    assert not left, f"containers left behind after shutdown: {[c.name for c in left]}"
+    left = _clean_up(docker_client, proc)
+    assert not left, f"containers left behind after shutdown: {left}"
+
+
+@pytest.fixture
+def start_platform(docker_client, redis_server, tmp_path):
+    """Start control planes of its own for a test, with settings of its own (FAAS_* variables)."""
+    started: list[PlatformProcess] = []
+
+    def start(**env) -> PlatformProcess:
+        proc = PlatformProcess(redis_server, tmp_path / f"server-{len(started)}.log", **env)
+        started.append(proc)
+        proc.start()
+        return proc
+
+    yield start
+    left = []
+    for proc in started:
+        left += _clean_up(docker_client, proc)
+    assert not left, f"containers left behind after shutdown: {left}"
 
 
 @pytest.fixture

@@ -372,12 +372,14 @@ class PoolManager:
 
     async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
         reason = "demand" if for_waiters else "reserved"
+        booted = False
         try:
             async with self._start_slots:
                 if inst.state is S.REMOVING:  # its function went away while it waited for a slot
                     return
                 self.metrics.container_starts.inc(inst.function, reason)
                 await self._boot(inst)
+                booted = True
         except (InitFailed, FaasError) as exc:
             self._drop(inst)
             if inst.container_id:
@@ -388,7 +390,6 @@ class PoolManager:
             else:
                 log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
                 pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
-            return
         except BaseException:
             self._drop(inst)
             if inst.container_id:
@@ -397,16 +398,18 @@ class PoolManager:
         finally:
             if for_waiters:
                 pool.starting -= 1
-                if pool.waiters and not self._closing:
-                    self._start_for_waiters(pool)
-        if inst.state is S.REMOVING:  # its function was deleted or updated while it started
-            self._spawn(self._remove_container(inst, hook=False))
-            return
-        inst.last_used = time.monotonic()
-        inst.transition(S.READY)
-        log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id, inst.version,
-                 reason, (time.monotonic() - inst.created_at) * 1000)
-        self._dispatch(pool)
+        if booted:
+            if inst.state is S.REMOVING:  # its function was deleted or updated while it started
+                self._spawn(self._remove_container(inst, hook=False))
+            else:
+                inst.last_used = time.monotonic()
+                inst.transition(S.READY)
+                log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id,
+                         inst.version, reason, (time.monotonic() - inst.created_at) * 1000)
+                self._dispatch(pool)
+        # Requests still waiting (another start failed, or more came): start for them.
+        if for_waiters and pool.waiters and not self._closing:
+            self._start_for_waiters(pool)
 
     async def _boot(self, inst: Instance) -> None:
         """Create and start the container, wait until it listens, run its initializer."""
