@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -17,7 +16,7 @@ from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..store import FunctionStore
 from .handlers import add_routes
-from .keys import BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SESSION, SETTINGS
+from .keys import BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS
 from .middlewares import error_middleware
 
 log = logging.getLogger(__name__)
@@ -28,15 +27,10 @@ async def resources(app: web.Application):
     redis = Redis.from_url(settings.redis_url)
     await redis.ping()
     host = DockerHost(settings)
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=75, enable_cleanup_closed=True),
-        timeout=aiohttp.ClientTimeout(total=None),
-        auto_decompress=False,
-    )
     metrics = Metrics()
     builder = Builder(settings, host)
-    pool = PoolManager(settings, host, session, metrics)
-    app[REDIS], app[DOCKER], app[SESSION], app[METRICS] = redis, host, session, metrics
+    pool = PoolManager(settings, host, metrics)
+    app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
     app[BUILDER], app[POOL] = builder, pool
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
                               cache_ttl=settings.registry_cache)
@@ -48,7 +42,6 @@ async def resources(app: web.Application):
     finally:
         await app[SERVICE].close()
         await pool.shutdown()
-        await session.close()
         host.close()
         await redis.aclose()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -16,7 +15,6 @@ from ..pool.manager import PoolManager
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 DOCKER = web.AppKey("docker", DockerHost)
-SESSION = web.AppKey("session", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
 POOL = web.AppKey("pool", PoolManager)
 SERVICE = web.AppKey("service", FunctionService)

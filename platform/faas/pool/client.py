@@ -1,4 +1,4 @@
-"""HTTP client of the container protocol: readiness, /initialize, /invoke and the lifecycle hooks."""
+"""Client of the container protocol: readiness, /initialize, /invoke and the lifecycle hooks."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aiohttp
-
 from ..errors import ContainerStartFailed
+from .http import ConnectionPool, ProtocolError, Response, ResponseTooLarge
 from .instance import Instance
 
+__all__ = ["RuntimeClient", "RuntimeReply", "ResponseTooLarge", "ProtocolError"]
 
-class ResponseTooLarge(Exception):
-    def __init__(self, size: int):
-        super().__init__(f"the function's response is {size} bytes")
-        self.size = size
+HOOK_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,18 +26,21 @@ class RuntimeReply:
     unhandled: bool
     """The runtime marked the failure unhandled (a crash of loading, the initializer, an exit)."""
 
+    @classmethod
+    def of(cls, resp: Response) -> "RuntimeReply":
+        headers = resp.headers
+        return cls(status=resp.status, body=resp.body, content_type=headers.get("content-type", ""),
+                   failed=headers.get("x-fc-status") == "404" or resp.status >= 300,
+                   unhandled=headers.get("x-fc-error-type") == "UnhandledInvocationError")
 
-def _reply(resp: aiohttp.ClientResponse, body: bytes) -> RuntimeReply:
-    failed = resp.headers.get("x-fc-status") == "404" or resp.status >= 300
-    unhandled = resp.headers.get("x-fc-error-type") == "UnhandledInvocationError"
-    return RuntimeReply(status=resp.status, body=body, content_type=resp.headers.get("Content-Type", ""),
-                        failed=failed, unhandled=unhandled)
+
+def _connections(inst: Instance) -> ConnectionPool:
+    if inst.conns is None:
+        inst.conns = ConnectionPool(inst.address, inst.port)
+    return inst.conns
 
 
 class RuntimeClient:
-    def __init__(self, session: aiohttp.ClientSession):
-        self.session = session
-
     async def wait_ready(self, inst: Instance, timeout: float,
                          alive: Callable[[], Awaitable[bool]]) -> None:
         """Return once the container accepts connections on its port; fail when it dies or time runs out."""
@@ -65,26 +65,17 @@ class RuntimeClient:
             return
 
     async def initialize(self, inst: Instance, headers: dict[str, str]) -> RuntimeReply:
-        async with self.session.post(inst.url + "/initialize", data=b"", headers=headers) as resp:
-            return _reply(resp, await resp.read())
+        return RuntimeReply.of(await _connections(inst).request("POST", "/initialize", headers, b"",
+                                                                HOOK_MAX_BYTES))
 
     async def invoke(self, inst: Instance, event: bytes, headers: dict[str, str], max_bytes: int) -> RuntimeReply:
-        async with self.session.post(inst.url + "/invoke", data=event, headers=headers) as resp:
-            if resp.content_length is not None and resp.content_length > max_bytes:
-                raise ResponseTooLarge(resp.content_length)
-            chunks, size = [], 0
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ResponseTooLarge(size)
-                chunks.append(chunk)
-            return _reply(resp, b"".join(chunks))
+        return RuntimeReply.of(await _connections(inst).request("POST", "/invoke", headers, event, max_bytes))
 
     async def hook(self, inst: Instance, path: str, timeout: float = 2.0) -> bool:
         """Call /pre-stop or /pre-freeze; False when the container did not answer 2xx in time."""
         try:
-            async with self.session.get(inst.url + path, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                await resp.read()
-                return resp.status < 300
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            async with asyncio.timeout(timeout):
+                resp = await _connections(inst).request("GET", path, {}, b"", HOOK_MAX_BYTES)
+        except (OSError, ResponseTooLarge, asyncio.TimeoutError):
             return False
+        return resp.status < 300

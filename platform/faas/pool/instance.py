@@ -41,6 +41,8 @@ class Instance:
     retiring: bool = False
     """Its function changed or went away: removed as soon as it is idle."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    conns: Any = None
+    """Keep-alive connections to the container (pool.http.ConnectionPool), made on first use."""
     """Serializes pause and unpause."""
 
     @property

@@ -17,8 +17,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-import aiohttp
-
 from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
@@ -98,10 +96,10 @@ class FunctionPool:
 
 
 class PoolManager:
-    def __init__(self, settings: Settings, host: DockerHost, session: aiohttp.ClientSession, metrics: Metrics):
+    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics):
         self.settings = settings
         self.host = host
-        self.client = RuntimeClient(session)
+        self.client = RuntimeClient()
         self.metrics = metrics
         self._pools: dict[str, FunctionPool] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -109,6 +107,7 @@ class PoolManager:
         self._start_slots = asyncio.Semaphore(settings.max_concurrent_starts)
         self._kick_pending = False
         self._closing = False
+        self._header_cache: dict[tuple[str, int], dict[str, str]] = {}
 
     # -- lifecycle of the manager
     async def start(self, records: list[FunctionRecord]) -> None:
@@ -152,7 +151,7 @@ class PoolManager:
             # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
             # initializer if the earlier run died before it finished.
             await self._initialize(inst, pool.record, "adopt-" + inst.id)
-        except (InitFailed, FaasError, OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
             log.info("Container %s not adopted: %s", inst.id, exc)
             self._drop(inst)
             await self.host.remove_container(status.id)
@@ -228,7 +227,9 @@ class PoolManager:
 
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str) -> Outcome:
-        pool = self.sync_function(record)
+        pool = self._pools.get(record.name)
+        if pool is None or pool.record.version != record.version:
+            pool = self.sync_function(record)
         t0 = time.monotonic()
         try:
             inst = await self._acquire(pool)
@@ -247,7 +248,8 @@ class PoolManager:
         finally:
             self._release(pool, inst, discard)
         elapsed = time.monotonic() - t0
-        outcome = replace(outcome, cold_start=cold, instance_id=inst.id, duration_ms=elapsed * 1000)
+        outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
+                          elapsed * 1000)
         self.metrics.invocation(record.name, outcome, elapsed)
         return outcome
 
@@ -296,13 +298,13 @@ class PoolManager:
         spec = inst.record.spec
         headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
         try:
-            reply = await asyncio.wait_for(
-                self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES), spec.timeout_s)
+            async with asyncio.timeout(spec.timeout_s):
+                reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES)
         except asyncio.TimeoutError:
             return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s")
         except ResponseTooLarge as exc:
             return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes")
-        except (aiohttp.ClientError, OSError):
+        except OSError:  # connection refused or reset, or not HTTP: the container died or misbehaves
             return await self._crash_outcome(inst, "the function")
         if not reply.failed:
             return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream")
@@ -430,12 +432,13 @@ class PoolManager:
         spec = record.spec
         headers = self._headers(record) | {"x-fc-request-id": request_id}
         try:
-            reply = await asyncio.wait_for(self.client.initialize(inst, headers), spec.init_timeout_s)
+            async with asyncio.timeout(spec.init_timeout_s):
+                reply = await self.client.initialize(inst, headers)
         except asyncio.TimeoutError:
             raise InitFailed(Outcome.failure(
                 "InitializationTimeout", f"the initializer did not finish within {spec.init_timeout_s}s",
                 cold_start=True, instance_id=inst.id)) from None
-        except (aiohttp.ClientError, OSError):
+        except (OSError, ResponseTooLarge):
             raise InitFailed(replace(await self._crash_outcome(inst, "the initializer"), cold_start=True,
                                      instance_id=inst.id)) from None
         if reply.failed:
@@ -572,6 +575,8 @@ class PoolManager:
     async def _remove_container(self, inst: Instance, hook: bool) -> None:
         if hook and inst.address and not inst.paused_in_docker:
             await self.client.hook(inst, "/pre-stop")
+        if inst.conns is not None:
+            inst.conns.close()
         try:
             await self.host.remove_container(inst.container_id)
         except Exception as exc:
@@ -583,6 +588,16 @@ class PoolManager:
         task.add_done_callback(self._tasks.discard)
 
     def _headers(self, record: FunctionRecord) -> dict[str, str]:
+        key = (record.name, record.version)
+        headers = self._header_cache.get(key)
+        if headers is None:
+            if len(self._header_cache) > 4096:
+                self._header_cache.clear()
+            headers = self._header_cache[key] = self._make_headers(record)
+        return headers
+
+    @staticmethod
+    def _make_headers(record: FunctionRecord) -> dict[str, str]:
         spec = record.spec
         return {
             "x-fc-function-name": spec.name,

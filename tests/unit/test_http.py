@@ -1,0 +1,149 @@
+"""The container HTTP client against a raw socket server that answers canned bytes."""
+
+import asyncio
+
+import pytest
+
+from faas.pool.http import ConnectionPool, ProtocolError, ResponseTooLarge
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def serve(replies: list[bytes], seen: list[bytes] | None = None, close_after: bool = False):
+    """A server that answers each request (read up to the end of its head) with the next reply."""
+    connections = []
+
+    async def handle(reader, writer):
+        connections.append(writer)
+        while replies:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = await reader.readexactly(length)
+            if seen is not None:
+                seen.append(head + body)
+            writer.write(replies.pop(0))
+            await writer.drain()
+            if close_after:
+                writer.close()
+                return
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], connections
+
+
+def test_content_length_and_keep_alive():
+    async def main():
+        seen = []
+        server, port, conns = await serve([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Fc-Status: 404\r\n\r\nhello",
+                                           b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"], seen)
+        pool = ConnectionPool("127.0.0.1", port)
+        first = await pool.request("POST", "/invoke", {"x-fc-request-id": "r1"}, b"event")
+        second = await pool.request("GET", "/pre-stop", {})
+        pool.close()
+        server.close()
+        return first, second, seen, conns
+
+    first, second, seen, conns = run(main())
+    assert (first.status, first.body, first.headers["x-fc-status"]) == (200, b"hello", "404")
+    assert (second.status, second.body) == (201, b"")
+    assert len(conns) == 1  # the second request reused the connection
+    assert seen[0].startswith(b"POST /invoke HTTP/1.1\r\n") and seen[0].endswith(b"\r\n\r\nevent")
+    assert b"x-fc-request-id: r1\r\n" in seen[0]
+
+
+def test_chunked_body_with_trailers_split_across_packets():
+    reply = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n")
+
+    async def main():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            for i in range(0, len(reply), 7):  # dribble it out
+                writer.write(reply[i:i + 7])
+                await writer.drain()
+                await asyncio.sleep(0.001)
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        pool = ConnectionPool("127.0.0.1", server.sockets[0].getsockname()[1])
+        resp = await pool.request("GET", "/", {})
+        server.close()
+        return resp
+
+    assert run(main()).body == b"hello world"
+
+
+def test_body_until_close():
+    async def main():
+        server, port, _ = await serve([b"HTTP/1.1 200 OK\r\n\r\nall of it"], close_after=True)
+        resp = await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
+        server.close()
+        return resp
+
+    assert run(main()).body == b"all of it"
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100,
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + b"x" * 100 + b"\r\n0\r\n\r\n",
+])
+def test_response_too_large(reply):
+    async def main():
+        server, port, _ = await serve([reply])
+        try:
+            await ConnectionPool("127.0.0.1", port).request("GET", "/", {}, max_bytes=50)
+        finally:
+            server.close()
+
+    with pytest.raises(ResponseTooLarge):
+        run(main())
+
+
+@pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nbroken header\r\n\r\n",
+                                   b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"])
+def test_not_http(reply):
+    async def main():
+        server, port, _ = await serve([reply])
+        try:
+            await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
+        finally:
+            server.close()
+
+    with pytest.raises(ProtocolError):
+        run(main())
+
+
+def test_connection_closed_mid_response():
+    async def main():
+        server, port, _ = await serve([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], close_after=True)
+        try:
+            await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
+        finally:
+            server.close()
+
+    with pytest.raises(ConnectionResetError):
+        run(main())
+
+
+def test_cancelled_request_does_not_reuse_the_connection():
+    async def main():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.2)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+            await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        pool = ConnectionPool("127.0.0.1", server.sockets[0].getsockname()[1])
+        with pytest.raises(asyncio.TimeoutError):
+            async with asyncio.timeout(0.05):
+                await pool.request("GET", "/", {})
+        idle = list(pool._idle)
+        server.close()
+        return idle
+
+    assert run(main()) == []
