@@ -1,6 +1,12 @@
-"""Cold-start benchmark: sync invocations of a no-op function that each need a new container, beside the
-bare baseline (docker create + start + first HTTP response of the same image, no platform in between).
-Rounds alternate between the two so that both see the same machine noise."""
+"""Benchmarks of the platform, each beside a baseline measured in the same run.
+
+cold     sync invocations of a no-op function that each need a new container, beside the bare baseline
+         (docker create + start + first HTTP response of the same image, no platform in between);
+         rounds alternate so that both see the same machine noise.
+warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
+         p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each).
+unpause  the latency of an invocation that finds its container paused, beside a warm one.
+burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import argparse
 import base64
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +25,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -135,29 +143,160 @@ def bench_cold_start(platform: Platform, client: docker.DockerClient, rounds: in
         warm.append(time.perf_counter() - t0)
     http.delete(f"{url}/v1/functions/{name}")
 
-    def row(label: str, values: list[float]) -> str:
-        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
-        return (f"  {label:<34} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms"
-                f"   mean {statistics.mean(values) * 1000:7.1f} ms")
-
     print(f"Cold start, {rounds} rounds each, alternating (no-op Python function)")
     print(row("bare: create+start+first response", bare))
     print(row("platform: sync invocation, cold", plat))
     print(f"  ratio platform/bare: p50 {percentile(plat, 50) / percentile(bare, 50):.2f}x, "
           f"p99 {percentile(plat, 99) / percentile(bare, 99):.2f}x   (target: p50 <= 1.30x)")
-    print(row("platform: sync invocation, warm", warm) + "   (200 sequential requests, for reference)")
+    print(row("platform: sync invocation, warm", warm) + "   (200 sequential requests with requests)")
+
+
+def row(label: str, values: list[float]) -> str:
+    p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+    return f"  {label:<34} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   mean {statistics.mean(values) * 1000:7.2f} ms"
+
+
+def deploy(platform: Platform, name: str, source: str = NOOP, **spec) -> dict:
+    resp = platform.http.post(platform.url + "/v1/functions",
+                              json={"name": name, "code": {"zipFile": code_zip(source)}, **spec})
+    if resp.status_code != 201:
+        raise SystemExit(f"bench: deploy of {name} failed: {resp.text}")
+    return resp.json()
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None) -> dict:
+    """Run wrk (POST, empty body, `headers`) and return p50, p99 (seconds) and requests/s."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.body = ""\n')
+        for name, value in (headers or {}).items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
+    try:
+        out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
+                              "--latency", "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"bench: wrk saw errors:\n{out}")
+
+    def latency(q: str) -> float:
+        value, unit = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"p50": latency("50"), "p99": latency("99"), "rps": rps}
+
+
+def container_url(client: docker.DockerClient, platform: Platform, name: str) -> str:
+    (container,) = client.containers.list(filters={"label": [f"faas.platform={platform.platform_id}",
+                                                             f"faas.function={name}"]})
+    address = container.attrs["NetworkSettings"]["Networks"]["faas-functions"]["IPAddress"]
+    return f"http://{address}:9000/invoke"
+
+
+def bench_warm(platform: Platform, client: docker.DockerClient, seconds: int) -> None:
+    name = "bench-warm"
+    # One container serves both sides: 16 at once, so that the 16 connections all reach it.
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    api_url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(api_url).raise_for_status()
+    direct_url = container_url(client, platform, name)
+    # The direct call is the one the platform makes: the same x-fc-* headers of the container protocol.
+    protocol = {"x-fc-request-id": str(uuid.uuid4()), "x-fc-function-name": name,
+                "x-fc-function-handler": "index.handler", "x-fc-function-memory": "128",
+                "x-fc-function-timeout": "60", "x-fc-function-initializer": "", "x-fc-initialization-timeout": "30"}
+    wrk(api_url, 1, 2)  # warm-up of both paths
+    wrk(direct_url, 1, 2, protocol)
+    api1, direct1 = wrk(api_url, 1, seconds), wrk(direct_url, 1, seconds, protocol)
+    api16, direct16 = wrk(api_url, 16, seconds), wrk(direct_url, 16, seconds, protocol)
+    bare16 = wrk(direct_url, 16, seconds)
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    us = 1e6
+    print(f"Warm sync invocations of a no-op function (wrk, {seconds} s each, same container on both sides;")
+    print("direct = the protocol call the platform makes, x-fc-* headers included)")
+    print(f"  1 connection    platform p50 {api1['p50'] * us:6.0f} us  p99 {api1['p99'] * us:6.0f} us   |   direct "
+          f"p50 {direct1['p50'] * us:6.0f} us  p99 {direct1['p99'] * us:6.0f} us   |   p50 ratio "
+          f"{api1['p50'] / direct1['p50']:.2f}x   (target: p50 <= 1000 us and <= 4x)")
+    print(f"  16 connections  platform {api16['rps']:7.0f} req/s   |   direct {direct16['rps']:7.0f} req/s   |   "
+          f"{api16['rps'] / direct16['rps'] * 100:.0f}% of direct   (target: >= 1500/s and >= 35%)")
+    print(f"  16 connections, direct with no x-fc-* headers: {bare16['rps']:7.0f} req/s "
+          f"(platform at {api16['rps'] / bare16['rps'] * 100:.0f}% of it)")
+
+
+def bench_unpause(platform: Platform, rounds: int) -> None:
+    name = "bench-pause"
+    deploy(platform, name, pauseAfterSeconds=1)
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url).raise_for_status()
+
+    def state() -> str:
+        listed = platform.http.get(f"{platform.url}/v1/functions/{name}/instances").json()["instances"]
+        return listed[0]["state"] if listed else ""
+
+    unpaused, warm = [], []
+    for _ in range(rounds):
+        for _ in range(3):
+            t0 = time.perf_counter()
+            platform.http.post(url).raise_for_status()
+            warm.append(time.perf_counter() - t0)
+        wait_until(lambda: state() == "Paused", 20, "the container to be paused")
+        t0 = time.perf_counter()
+        resp = platform.http.post(url)
+        unpaused.append(time.perf_counter() - t0)
+        if resp.headers.get("X-Fc-Cold-Start") != "false":
+            raise SystemExit("bench: the invocation after a pause was a cold start")
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Paused containers ({rounds} rounds; requests client, so add its ~1 ms to both)")
+    print(row("warm invocation", warm))
+    print(row("invocation of a paused container", unpaused))
+    print(f"  cost of the unpause: p50 {(percentile(unpaused, 50) - percentile(warm, 50)) * 1000:.1f} ms")
+
+
+def bench_burst(platform: Platform) -> None:
+    name = "bench-burst"
+    deploy(platform, name, "import time\ndef handler(event, context):\n    time.sleep(0.1)\n    return ''\n",
+           maxInstances=10)
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+
+    def one(_):
+        t0 = time.perf_counter()
+        resp = requests.post(url, timeout=120)
+        return resp.status_code, resp.headers.get("X-Fc-Instance-Id"), time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(one, range(30)))
+    total = time.perf_counter() - t0
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    ok = sum(1 for status, _, _ in results if status == 200)
+    containers = len({iid for _, iid, _ in results})
+    print("Burst: 30 concurrent sync invocations of a cold function (handler sleeps 100 ms, maxInstances 10)")
+    print(f"  {ok}/30 succeeded on {containers} containers; all answered in {total * 1000:.0f} ms "
+          f"(slowest {max(r[2] for r in results) * 1000:.0f} ms, fastest {min(r[2] for r in results) * 1000:.0f} ms)")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--only", default="cold,warm,unpause,burst", help="comma-separated benchmarks to run")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     client = docker.from_env()
     with tempfile.TemporaryDirectory(prefix="faas-bench-") as tmp:
         platform = Platform(Path(tmp))
         try:
             platform.start()
-            bench_cold_start(platform, client, max(1, args.rounds))
+            if "cold" in only:
+                bench_cold_start(platform, client, max(1, args.rounds))
+            if "warm" in only:
+                bench_warm(platform, client, args.seconds)
+            if "unpause" in only:
+                bench_unpause(platform, 10)
+            if "burst" in only:
+                bench_burst(platform)
         finally:
             platform.stop()
     return 0

@@ -183,6 +183,32 @@ def test_protocol_invoke_initialize_and_hooks(server):
         assert http(server, "GET", "/pre-freeze", sock=sock)[0] == 200
 
 
+def raw_exchange(port, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(data)
+        sock.settimeout(5)
+        out = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"NONSENSE\r\n\r\n", b" 400 "),
+    (b"POST /invoke HTTP/1.1\r\nno colon here\r\n\r\n", b" 400 "),
+    (b"POST /invoke HTTP/1.1\r\n" + b"".join(b"x-h%d: v\r\n" % i for i in range(150)) + b"\r\n", b" 431 "),
+])
+def test_protocol_rejects_malformed_requests(server, request_bytes, status):
+    assert status in raw_exchange(server, request_bytes).split(b"\r\n")[0]
+
+
+def test_protocol_connection_close_is_honoured(server):
+    reply = raw_exchange(server, b"POST /invoke HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab")
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"AB")  # and the server closed: recv ended
+
+
 def test_protocol_keep_alive_has_no_nagle_stall(server):
     """Each response leaves in one send: on a kept-alive connection a request takes well under 40 ms."""
     with socket.create_connection(("127.0.0.1", server)) as sock:
@@ -196,3 +222,39 @@ def test_protocol_keep_alive_has_no_nagle_stall(server):
     times.sort()
     # The stall this guards against is 40 ms on every request; the median shows it whatever the noise.
     assert times[len(times) // 2] < 0.030, times
+
+
+class _Recorder:
+    def __init__(self):
+        self.writes = []
+
+    def write(self, text):
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def test_quiet_invocation_writes_its_markers_in_one_write(monkeypatch):
+    from fcruntime import context as ctx
+
+    out = _Recorder()
+    monkeypatch.setattr("sys.__stdout__", out)
+    ctx.begin_invocation("quiet-1")
+    ctx.end_invocation("quiet-1")
+    assert out.writes == ["FC Invoke Start RequestId: quiet-1\nFC Invoke End RequestId: quiet-1\n"]
+
+
+def test_output_lands_between_the_markers(monkeypatch):
+    from fcruntime import context as ctx
+
+    out = _Recorder()
+    monkeypatch.setattr("sys.__stdout__", out)
+    stream = ctx.MarkedStream(out)
+    ctx.begin_invocation("loud-1")
+    stream.write("hello\n")
+    stream.write("again\n")
+    ctx.end_invocation("loud-1")
+    assert "".join(out.writes) == ("FC Invoke Start RequestId: loud-1\nhello\nagain\n"
+                                   "FC Invoke End RequestId: loud-1\n")

@@ -27,9 +27,12 @@ async def read_json(request: web.Request) -> object:
 
 
 async def read_event(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the event is larger than {limit} bytes")
-    chunks, size = [], 0
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"the event is larger than {limit} bytes")
+        return await request.read()
+    chunks, size = [], 0  # chunked: count as it comes
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > limit:
