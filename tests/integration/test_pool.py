@@ -217,3 +217,30 @@ def test_metrics(api, fn_name):
     assert f'faas_cold_starts_total{{function="{fn_name}"}} 1' in text
     assert f'faas_invocation_duration_seconds_count{{function="{fn_name}"}} 2' in text
     assert f'faas_containers{{function="{fn_name}",state="Ready"}} 1' in text
+
+
+def test_container_removed_from_outside_mid_invocation(api, fn_name, platform, docker_client):
+    api.deploy(fn_name, {"index.py": SLOW})
+    api.invoke(fn_name, "0")
+    (container,) = containers(docker_client, platform, fn_name)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(api.invoke, fn_name, "5")
+        time.sleep(0.5)
+        container.remove(force=True)
+        resp = pending.result()
+    assert resp.status_code == 200
+    assert resp.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert resp.json()["errorType"] in ("ContainerGone", "RuntimeExited")
+    after = api.invoke(fn_name, "0")
+    assert after.status_code == 200 and after.headers["X-Fc-Cold-Start"] == "true"
+    assert after.headers["X-Fc-Instance-Id"] != container.id[:12]
+
+
+def test_idle_container_killed_from_outside_leaves_the_pool(api, fn_name, platform, docker_client):
+    api.deploy(fn_name, {"index.py": SLOW})
+    first = api.invoke(fn_name, "0")
+    (container,) = containers(docker_client, platform, fn_name)
+    container.kill()
+    wait_for(lambda: instances(api, fn_name) == [], timeout=15, what="the dead container to leave the pool")
+    after = api.invoke(fn_name, "0")
+    assert after.status_code == 200 and after.headers["X-Fc-Instance-Id"] != first.headers["X-Fc-Instance-Id"]
