@@ -176,14 +176,16 @@ class Handler(BaseHTTPRequestHandler):
             reply = (200, error, True)
         else:
             reply = None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            # The answer first, the End marker after: the caller does not wait for the log write.
+            if reply is None:
+                self._reply(200, body, content_type)
+            else:
+                self._reply_error(*reply)
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
             ctx.end_invocation(request_id)
-        if reply is None:
-            self._reply(200, body, content_type)
-        else:
-            self._reply_error(*reply)
         if exit_code is not None:
             os._exit(exit_code)
 
