@@ -78,13 +78,20 @@ def test_chunked_body_with_trailers_split_across_packets():
 
 
 def test_body_until_close():
-    async def main():
-        server, port, _ = await serve([b"HTTP/1.1 200 OK\r\n\r\nall of it"], close_after=True)
-        resp = await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
-        server.close()
-        return resp
+    assert request_once(b"HTTP/1.1 200 OK\r\n\r\nall of it", close_after=True).body == b"all of it"
 
-    assert run(main()).body == b"all of it"
+
+def request_once(reply: bytes, close_after: bool = False, **kw):
+    """One GET against a server that answers `reply`."""
+
+    async def main():
+        server, port, _ = await serve([reply], close_after=close_after)
+        try:
+            return await ConnectionPool("127.0.0.1", port).request("GET", "/", {}, **kw)
+        finally:
+            server.close()
+
+    return run(main())
 
 
 @pytest.mark.parametrize("reply", [
@@ -92,41 +99,20 @@ def test_body_until_close():
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + b"x" * 100 + b"\r\n0\r\n\r\n",
 ])
 def test_response_too_large(reply):
-    async def main():
-        server, port, _ = await serve([reply])
-        try:
-            await ConnectionPool("127.0.0.1", port).request("GET", "/", {}, max_bytes=50)
-        finally:
-            server.close()
-
     with pytest.raises(ResponseTooLarge):
-        run(main())
+        request_once(reply, max_bytes=50)
 
 
 @pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nbroken header\r\n\r\n",
                                    b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"])
 def test_not_http(reply):
-    async def main():
-        server, port, _ = await serve([reply])
-        try:
-            await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
-        finally:
-            server.close()
-
     with pytest.raises(ProtocolError):
-        run(main())
+        request_once(reply)
 
 
 def test_connection_closed_mid_response():
-    async def main():
-        server, port, _ = await serve([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], close_after=True)
-        try:
-            await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
-        finally:
-            server.close()
-
     with pytest.raises(ConnectionResetError):
-        run(main())
+        request_once(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close_after=True)
 
 
 def test_cancelled_request_does_not_reuse_the_connection():
