@@ -106,6 +106,33 @@ class PlatformProcess:
         return self.log_path.read_text(errors="replace")
 
 
+class WorkerProcess:
+    """`faas-worker` (the supervisor and its worker processes) for a platform."""
+
+    def __init__(self, platform: PlatformProcess, count: int = 2):
+        self.platform = platform
+        self.count = count
+        self.proc: subprocess.Popen | None = None
+        self.log_path = platform.log_path.with_name(platform.log_path.stem + "-workers.log")
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--count", str(self.count)],
+                                     env=self.platform.env, stdout=log, stderr=log)
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def _clean_up(docker_client, proc: PlatformProcess) -> list[str]:
     """Stop `proc`, remove what it left behind, and return the names of containers it left."""
     proc.stop()

@@ -65,6 +65,24 @@ class Settings:
     host_memory_mb: int = 0
     """Budget of memoryMB for all function containers (FAAS_HOST_MEMORY_MB); 0 means a share of the host's."""
     registry_cache: float = defaults.REGISTRY_CACHE_S
+    workers: int = defaults.WORKERS
+    worker_concurrency: int = defaults.WORKER_CONCURRENCY
+    worker_lease: float = defaults.WORKER_LEASE_S
+    function_retry_base: float = defaults.FUNCTION_RETRY_BASE_S
+    system_retry_initial: float = defaults.SYSTEM_RETRY_INITIAL_S
+    system_retry_max_wait: float = defaults.SYSTEM_RETRY_MAX_WAIT_S
+    result_ttl: int = defaults.RESULT_TTL_S
+    sweep_interval: float = defaults.SWEEP_INTERVAL_S
+    audit_interval: float = defaults.AUDIT_INTERVAL_S
+    control_url: str = ""
+    """Where workers reach the control plane; empty: http://127.0.0.1:<port>."""
+
+    @property
+    def control_plane_url(self) -> str:
+        if self.control_url:
+            return self.control_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
     build_ca_bundle: Path | None = None
     """CA bundle that pip trusts in builds; the host's by default, for networks that intercept TLS."""
 
@@ -93,6 +111,17 @@ class Settings:
             max_concurrent_starts=_number(env, "FAAS_MAX_CONCURRENT_STARTS", defaults.MAX_CONCURRENT_STARTS),
             host_memory_mb=_number(env, "FAAS_HOST_MEMORY_MB", 0) or _host_memory_budget(),
             registry_cache=_number(env, "FAAS_REGISTRY_CACHE", defaults.REGISTRY_CACHE_S, float),
+            workers=_number(env, "FAAS_WORKERS", defaults.WORKERS),
+            worker_concurrency=_number(env, "FAAS_WORKER_CONCURRENCY", defaults.WORKER_CONCURRENCY),
+            worker_lease=_number(env, "FAAS_WORKER_LEASE", defaults.WORKER_LEASE_S, float),
+            function_retry_base=_number(env, "FAAS_FUNCTION_RETRY_BASE", defaults.FUNCTION_RETRY_BASE_S, float),
+            system_retry_initial=_number(env, "FAAS_SYSTEM_RETRY_INITIAL", defaults.SYSTEM_RETRY_INITIAL_S, float),
+            system_retry_max_wait=_number(env, "FAAS_SYSTEM_RETRY_MAX_WAIT", defaults.SYSTEM_RETRY_MAX_WAIT_S,
+                                          float),
+            result_ttl=_number(env, "FAAS_RESULT_TTL", defaults.RESULT_TTL_S),
+            sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
+            audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
+            control_url=env.get("FAAS_CONTROL_URL", ""),
         )
         values.update(overrides)
         if not _PLATFORM_ID_RE.match(values["platform_id"]):

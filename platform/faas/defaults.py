@@ -160,5 +160,36 @@ HOST_MEMORY_FRACTION = 0.75
 REGISTRY_CACHE_S = 1.0
 """Seconds a function's record read from Redis is reused for invocations before it is read again."""
 
+# -- asynchronous invocations
+WORKERS = 2
+"""Async worker processes that scripts/up starts (FAAS_WORKERS)."""
+
+WORKER_CONCURRENCY = 16
+"""Events one worker process runs at once (threads waiting on the control plane)."""
+
+WORKER_LEASE_S = 15.0
+"""Seconds a worker's claim on its events lasts without a heartbeat; then they run again elsewhere."""
+
+FUNCTION_RETRY_BASE_S = 1.0
+"""First wait before an async event is retried after a function error; it doubles each time."""
+
+SYSTEM_RETRY_INITIAL_S = 1.0
+"""First wait before an async event is retried after a system error (exponential, with jitter)."""
+
+SYSTEM_RETRY_MAX_WAIT_S = 300.0
+"""Longest single wait between two system retries of an async event."""
+
+RESULT_TTL_S = 86400
+"""Seconds an ended invocation's record (status, result) is kept."""
+
+DESTINATION_MAXLEN = 100000
+"""Messages a destination queue (Redis stream) keeps, approximately; the oldest go first."""
+
+SWEEP_INTERVAL_S = 0.5
+"""Seconds between passes that start due retries and wake workers."""
+
+AUDIT_INTERVAL_S = 15.0
+"""Seconds between audits that find events no queue or worker holds (lost by a crash) and run them again."""
+
 NETWORK = "faas-functions"
 """Docker bridge network of function containers; containers on it cannot reach each other."""

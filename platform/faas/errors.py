@@ -24,6 +24,10 @@ class FunctionNotFound(FaasError):
     code = "FunctionNotFound"
 
 
+class InvocationNotFound(FaasError):
+    code = "InvocationNotFound"
+
+
 class FunctionAlreadyExists(FaasError):
     code = "FunctionAlreadyExists"
 

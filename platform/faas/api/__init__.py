@@ -14,9 +14,10 @@ from ..docker_host import DockerHost
 from ..functions import FunctionService
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
+from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
 from .handlers import add_routes
-from .keys import BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS
+from .keys import ASYNC, BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS
 from .middlewares import error_middleware
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,14 @@ async def resources(app: web.Application):
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
                               cache_ttl=settings.registry_cache)
     app[SERVICE] = service
+    app[ASYNC] = events = AsyncEvents(settings, redis)
     try:
         await builder.runtime_image()
         await pool.start(await service.list())
+        events.start()
         yield
     finally:
+        await events.close()
         await app[SERVICE].close()
         await pool.shutdown()
         host.close()

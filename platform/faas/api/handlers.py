@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
 from aiohttp import web
 
 from .. import defaults
-from ..errors import InvalidArgument, PayloadTooLarge
+from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..models import check_name
-from .keys import DOCKER, METRICS, POOL, REDIS, SERVICE
+from .keys import ASYNC, DOCKER, METRICS, POOL, REDIS, SERVICE
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+def _attempt(raw: str | None) -> int:
+    """X-Fc-Attempt: which attempt of an async event this is (set by the workers), 1 when absent."""
+    if raw is None:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= 100000:
+        raise InvalidArgument("X-Fc-Attempt must be a whole number from 1")
+    return int(raw)
 
 
 async def read_json(request: web.Request) -> object:
@@ -82,11 +94,19 @@ async def invoke_function(request: web.Request) -> web.Response:
     if invocation_type is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
     if invocation_type == "Async":
-        raise InvalidArgument("async invocations are not available yet on this platform")
+        event = await read_event(request, defaults.ASYNC_EVENT_BYTES)
+        record = await request.app[SERVICE].get_cached(name)
+        request_id = await request.app[ASYNC].accept(record, event)
+        return web.json_response({"requestId": request_id}, status=202, headers={"X-Fc-Request-Id": request_id})
+    request_id = request.headers.get("X-Fc-Request-Id")
+    if request_id is None:
+        request_id = str(uuid.uuid4())
+    elif not _REQUEST_ID_RE.match(request_id):
+        raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-'")
+    attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
     record = await request.app[SERVICE].get_cached(name)
-    request_id = str(uuid.uuid4())
-    outcome = await request.app[POOL].invoke(record, event, request_id)
+    outcome = await request.app[POOL].invoke(record, event, request_id, attempt)
     headers = {
         "X-Fc-Request-Id": request_id,
         "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",
@@ -97,6 +117,32 @@ async def invoke_function(request: web.Request) -> web.Response:
         headers["X-Fc-Error-Type"] = outcome.error
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
     return web.Response(body=outcome.body, status=200, headers=headers)
+
+
+async def get_invocation(request: web.Request) -> web.Response:
+    request_id = request.match_info["request_id"]
+    if not _REQUEST_ID_RE.match(request_id):
+        raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
+    status = await request.app[ASYNC].status(request_id)
+    if status is None:
+        raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
+    return web.json_response(status)
+
+
+async def read_queue(request: web.Request) -> web.Response:
+    name = check_name(request.match_info["name"])
+    after = request.query.get("after", "")
+    if after and not _STREAM_ID_RE.match(after):
+        raise InvalidArgument("after must be a message id such as 1700000000000-0")
+    try:
+        count = int(request.query.get("count", "100"))
+    except ValueError:
+        raise InvalidArgument("count must be a whole number") from None
+    if not 1 <= count <= 1000:
+        raise InvalidArgument("count must be between 1 and 1000")
+    messages = await request.app[ASYNC].read_queue(name, after, count)
+    return web.json_response({"queue": name, "messages": messages,
+                              "next": messages[-1]["id"] if messages else (after or None)})
 
 
 async def list_instances(request: web.Request) -> web.Response:
@@ -144,4 +190,6 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/functions/{name}/build-log", get_build_log),
         web.get("/v1/functions/{name}/instances", list_instances),
         web.post("/v1/functions/{name}/invocations", invoke_function),
+        web.get("/v1/invocations/{request_id}", get_invocation),
+        web.get("/v1/queues/{name}/messages", read_queue),
     ])

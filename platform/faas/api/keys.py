@@ -11,6 +11,7 @@ from ..docker_host import DockerHost
 from ..functions import FunctionService
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
+from ..queue.sweeper import AsyncEvents
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
@@ -19,3 +20,4 @@ METRICS = web.AppKey("metrics", Metrics)
 POOL = web.AppKey("pool", PoolManager)
 SERVICE = web.AppKey("service", FunctionService)
 BUILDER = web.AppKey("builder", Builder)
+ASYNC = web.AppKey("async", AsyncEvents)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import defaults, errors
 from ..models import tail
@@ -15,6 +18,7 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.InvalidArgument: 400,
     errors.Unauthorized: 401,
     errors.FunctionNotFound: 404,
+    errors.InvocationNotFound: 404,
     errors.FunctionAlreadyExists: 409,
     errors.PayloadTooLarge: 413,
     errors.BuildFailed: 422,
@@ -46,6 +50,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if isinstance(exc, errors.BuildFailed) and exc.details.get("log"):
             extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
         return error_response(status_of(exc), exc.code, exc.message, **extra)
+    except (RedisConnectionError, RedisTimeoutError, BusyLoadingError) as exc:
+        log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "ServiceUnavailable", "the platform's Redis is unavailable; try again shortly")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -226,7 +226,7 @@ class PoolManager:
         return sum(i.memory_mb for p in self._pools.values() for i in p.instances if i.state is not S.REMOVING)
 
     # -- invocations
-    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str) -> Outcome:
+    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1) -> Outcome:
         pool = self._pools.get(record.name)
         if pool is None or pool.record.version != record.version:
             pool = self.sync_function(record)
@@ -243,7 +243,7 @@ class PoolManager:
             self.metrics.cold_starts.inc(record.name)
         discard = True
         try:
-            outcome = await self._call(inst, event, request_id)
+            outcome = await self._call(inst, event, request_id, attempt)
             discard = outcome.error == UNHANDLED
         finally:
             self._release(pool, inst, discard)
@@ -294,9 +294,11 @@ class PoolManager:
                 inst.paused_in_docker = False
                 log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
 
-    async def _call(self, inst: Instance, event: bytes, request_id: str) -> Outcome:
+    async def _call(self, inst: Instance, event: bytes, request_id: str, attempt: int) -> Outcome:
         spec = inst.record.spec
         headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
+        if attempt > 1:
+            headers["x-fc-attempt"] = str(attempt)
         try:
             async with asyncio.timeout(spec.timeout_s):
                 reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES)

@@ -1,0 +1,130 @@
+"""Async events in Redis: accepting one, the record of its life, retries, and its end at a destination.
+
+An accepted event lives in its record (`inv:{id}`) and in `pending` until it ends; meanwhile exactly one
+of `ready`, `delayed` or a worker's `inflight` list holds its id. Every move between them is one
+MULTI/EXEC, so a crash leaves it in one place or the other, never nowhere; the sweeper puts back what a
+dead worker held and audits for anything no list holds (keys.py has the key names).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+
+from ..models import FunctionRecord
+from .keys import Keys
+from .policy import Condition
+
+QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = "queued", "running", "retrying", "succeeded", "failed"
+TERMINAL = (SUCCEEDED, FAILED)
+
+
+def new_event(record: FunctionRecord, event: bytes, now: float) -> dict[str, str | bytes]:
+    """The fields of a new event's record: the event, and the function's async settings as they are now."""
+    spec = record.spec
+    cfg = spec.async_config
+    return {
+        "function": spec.name,
+        "event": event,
+        "status": QUEUED,
+        "acceptedAt": repr(now),
+        "updatedAt": repr(now),
+        "attempts": "0",
+        "functionErrors": "0",
+        "systemRetries": "0",
+        "retries": str(cfg.retries),
+        "maxEventAge": "" if cfg.max_event_age_s is None else str(cfg.max_event_age_s),
+        "onSuccess": cfg.on_success or "",
+        "onFailure": cfg.on_failure or "",
+        "timeout": str(spec.timeout_s),
+    }
+
+
+def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float) -> None:
+    """Add the commands that store a new event and make it ready, to a MULTI pipeline (sync or async)."""
+    pipe.hset(keys.invocation(request_id), mapping=fields)
+    pipe.zadd(keys.pending, {request_id: now})
+    pipe.lpush(keys.ready, request_id)
+
+
+def _text(raw: bytes) -> tuple[str, str | None]:
+    """(payload, encoding): utf-8 text as it is, anything else in base64."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode(), "base64"
+
+
+def destination_record(request_id: str, function: str, condition: Condition, invoke_count: int, event: bytes,
+                       status_code: int | None, function_error: str | None, response: bytes | None,
+                       now: float) -> dict:
+    """The record sent to a destination, in Function Compute's destination event format."""
+    payload, payload_encoding = _text(event)
+    record = {
+        "timestamp": int(now * 1000),
+        "requestContext": {"requestId": request_id, "functionName": function, "condition": condition.value,
+                           "approximateInvokeCount": invoke_count},
+        "requestPayload": payload,
+        "responseContext": {"statusCode": status_code, "functionError": function_error},
+        "responsePayload": None,
+    }
+    if payload_encoding:
+        record["requestPayloadEncoding"] = payload_encoding
+    if response is not None:
+        record["responsePayload"], response_encoding = _text(response)
+        if response_encoding:
+            record["responsePayloadEncoding"] = response_encoding
+    return record
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event's record as the API shows it."""
+
+    fields: dict[bytes, bytes]
+
+    def get(self, name: str, default: str = "") -> str:
+        raw = self.fields.get(name.encode())
+        return default if raw is None else raw.decode("utf-8", "replace")
+
+    def number(self, name: str) -> float | None:
+        raw = self.get(name)
+        return float(raw) if raw else None
+
+    def to_api(self, request_id: str) -> dict:
+        out = {
+            "requestId": request_id,
+            "functionName": self.get("function"),
+            "status": self.get("status"),
+            "attempts": int(self.get("attempts", "0")),
+            "functionErrors": int(self.get("functionErrors", "0")),
+            "systemRetries": int(self.get("systemRetries", "0")),
+            "acceptedAt": self.number("acceptedAt"),
+            "startedAt": self.number("startedAt"),
+            "updatedAt": self.number("updatedAt"),
+            "endedAt": self.number("endedAt"),
+            "nextAttemptAt": self.number("nextAttemptAt"),
+            "condition": self.get("condition") or None,
+            "destination": self.get("destination") or None,
+            "lastError": json.loads(self.get("lastError")) if self.get("lastError") else None,
+            "result": None,
+        }
+        result = self.fields.get(b"result")
+        if result is not None:
+            out["result"], encoding = _text(result)
+            if encoding:
+                out["resultEncoding"] = encoding
+            out["resultContentType"] = self.get("resultType") or None
+        return out
+
+
+def parse_destination(target: str) -> tuple[str, str]:
+    """('queue' | 'function', name) of 'queue:<name>' or 'function:<name>'."""
+    kind, _, name = target.partition(":")
+    return kind, name
+
+
+def now() -> float:
+    return time.time()

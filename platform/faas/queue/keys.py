@@ -1,0 +1,40 @@
+"""Redis key names of the async machinery. Documented: direct consumers may read destination streams.
+
+| key | type | holds |
+|---|---|---|
+| `{prefix}:inv:{requestId}` | hash | one event and its record: status, attempts, result, timestamps |
+| `{prefix}:async:pending` | sorted set | every event not yet ended, scored by acceptance time |
+| `{prefix}:async:ready` | list | events to run now |
+| `{prefix}:async:delayed` | sorted set | events waiting for a retry, scored by when it is due |
+| `{prefix}:async:inflight:{worker}` | list | events a worker process holds |
+| `{prefix}:async:worker:{worker}` | string with TTL | the worker's lease; gone means the worker died |
+| `{prefix}:async:workers` | set | worker ids that have held events |
+| `{prefix}:async:drain` | string with TTL | set while drain jobs are queued or running |
+| `{prefix}:queue:{name}` | stream | destination queue `queue:{name}`: one entry per record, field `record` (JSON) |
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.pending = f"{prefix}:async:pending"
+        self.ready = f"{prefix}:async:ready"
+        self.delayed = f"{prefix}:async:delayed"
+        self.workers = f"{prefix}:async:workers"
+        self.drain = f"{prefix}:async:drain"
+        self.rq_queue = f"{prefix}-async"
+        """Name of the RQ queue that carries drain jobs."""
+
+    def invocation(self, request_id: str) -> str:
+        return f"{self.prefix}:inv:{request_id}"
+
+    def inflight(self, worker: str) -> str:
+        return f"{self.prefix}:async:inflight:{worker}"
+
+    def lease(self, worker: str) -> str:
+        return f"{self.prefix}:async:worker:{worker}"
+
+    def destination(self, name: str) -> str:
+        return f"{self.prefix}:queue:{name}"

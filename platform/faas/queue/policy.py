@@ -1,0 +1,56 @@
+"""Retry decisions as plain functions: what an attempt's answer means, and how long to wait. No I/O."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tenacity import RetryCallState, wait_exponential_jitter
+
+
+class Kind(str, Enum):
+    SUCCESS = "success"
+    FUNCTION_ERROR = "function_error"
+    """The function raised, crashed, timed out or ran out of memory: counted against async.retries."""
+    SYSTEM_ERROR = "system_error"
+    """The platform could not run it (no capacity, start failure, control plane unreachable): retried
+    with backoff, without limit unless maxEventAgeSeconds is set."""
+    FATAL = "fatal"
+    """It can never run (the function is gone, the event is refused): no retry."""
+
+
+class Condition(str, Enum):
+    """requestContext.condition of a destination record."""
+
+    SUCCESS = "Success"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+    FUNCTION_NOT_FOUND = "FunctionNotFound"
+    REJECTED = "Rejected"
+
+
+def classify(status: int | None, error_header: str | None) -> Kind:
+    """What the control plane's answer to one attempt means. `status` None: no answer at all."""
+    if status is None or status == 429 or status >= 500:
+        return Kind.SYSTEM_ERROR
+    if status == 200:
+        return Kind.FUNCTION_ERROR if error_header else Kind.SUCCESS
+    return Kind.FATAL
+
+
+def function_retry_delay(failures: int, base: float) -> float:
+    """Wait before the next attempt after `failures` function errors: base, 2 base, 4 base..."""
+    return base * 2 ** max(0, failures - 1)
+
+
+def system_retry_delay(retries: int, initial: float, max_wait: float) -> float:
+    """Wait before system retry number `retries` (1-based): exponential from `initial`, plus up to
+    `initial` of jitter, capped at `max_wait` (tenacity's wait_exponential_jitter)."""
+    wait = wait_exponential_jitter(initial=initial, max=max_wait, exp_base=2, jitter=initial)
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+    state.attempt_number = max(1, retries)
+    return min(max_wait, wait(state))
+
+
+def expired(accepted_at: float, max_age: float | None, now: float) -> bool:
+    """True when an event is older than maxEventAgeSeconds (None: never)."""
+    return max_age is not None and now - accepted_at > max_age

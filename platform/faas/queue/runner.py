@@ -1,0 +1,285 @@
+"""Runs async events in a worker process: claims them from `ready`, invokes the function through the
+control plane (which owns the containers), and records the outcome: done, retry later, or a destination."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+import requests
+from rq import Queue, Worker
+
+from .. import defaults
+from ..config import Settings
+from ..models import FunctionRecord
+from . import events as ev
+from .keys import Keys
+from .policy import Condition, Kind, classify, expired, function_retry_delay, system_retry_delay
+
+log = logging.getLogger(__name__)
+
+DRAIN_BUDGET_S = 60.0
+"""Seconds one drain job takes new events before it hands over to a fresh job."""
+
+DRAIN_TOKEN_TTL_S = 10
+"""Seconds the drain token lives unless a running drain refreshes it."""
+
+IDLE_POLLS = 2
+"""Empty one-second polls after which a drain thread stops."""
+
+DRAIN_JOB = "faas.queue.runner.drain"
+
+
+def kick(conn: redis.Redis, keys: Keys) -> int:
+    """Make sure drain jobs will run: when none is queued or running, enqueue one per live worker."""
+    if not conn.set(keys.drain, "1", nx=True, ex=DRAIN_TOKEN_TTL_S):
+        return 0
+    queue = Queue(keys.rq_queue, connection=conn)
+    count = max(1, Worker.count(queue=queue))
+    queue.enqueue_many([Queue.prepare_data(DRAIN_JOB, result_ttl=0, failure_ttl=3600, timeout=-1,
+                                           description="faas: run ready async events")
+                        for _ in range(count)])
+    return count
+
+
+class EventRunner:
+    """One per worker process: its identity, its lease, its connections."""
+
+    def __init__(self, settings: Settings, conn: redis.Redis | None = None):
+        self.settings = settings
+        self.keys = Keys(settings.redis_prefix)
+        self.conn = conn or redis.Redis.from_url(settings.redis_url)
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.inflight = self.keys.inflight(self.id)
+        self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=settings.worker_concurrency * 2)
+        self.http.mount("http://", adapter)
+        self.control = settings.control_plane_url
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # -- lease
+    def start(self) -> None:
+        self.renew_lease()
+        self.conn.sadd(self.keys.workers, self.id)
+        self._heartbeat = threading.Thread(target=self._beat, name="lease", daemon=True)
+        self._heartbeat.start()
+
+    def renew_lease(self) -> None:
+        self.conn.set(self.keys.lease(self.id), "1", px=int(self.settings.worker_lease * 1000))
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.settings.worker_lease / 3):
+            try:
+                self.renew_lease()
+            except redis.RedisError as exc:
+                log.warning("Worker %s: lease renewal failed: %s", self.id, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- draining
+    def drain(self, budget: float = DRAIN_BUDGET_S) -> int:
+        """Run ready events with `worker_concurrency` threads until none is left or the budget is spent."""
+        deadline = time.monotonic() + budget
+        done = [0]
+
+        def work() -> None:
+            idle = 0
+            while time.monotonic() < deadline and idle < IDLE_POLLS and not self._stop.is_set():
+                try:
+                    raw = self.conn.blmove(self.keys.ready, self.inflight, 1, "RIGHT", "LEFT")
+                except redis.RedisError as exc:
+                    log.warning("Worker %s: cannot take events: %s", self.id, exc)
+                    time.sleep(1)
+                    continue
+                if raw is None:
+                    idle += 1
+                    continue
+                idle = 0
+                request_id = raw.decode()
+                try:
+                    self.conn.expire(self.keys.drain, DRAIN_TOKEN_TTL_S)
+                    self.run(request_id)
+                except Exception as exc:  # Redis went away mid-event, or a bug: give the event back
+                    log.warning("Worker %s: event %s interrupted (%s); it will run again", self.id, request_id, exc)
+                    self.give_back(request_id, f"{type(exc).__name__}: {exc}")
+                done[0] += 1
+
+        with ThreadPoolExecutor(self.settings.worker_concurrency, thread_name_prefix="event") as pool:
+            for _ in range(self.settings.worker_concurrency):
+                pool.submit(work)
+        # Hand over: release the token, and take it again at once if events arrived meanwhile.
+        self.conn.delete(self.keys.drain)
+        if self.conn.llen(self.keys.ready):
+            kick(self.conn, self.keys)
+        return done[0]
+
+    # -- one event
+    def run(self, request_id: str) -> None:
+        key = self.keys.invocation(request_id)
+        rec = ev.EventView(self.conn.hgetall(key))
+        status = rec.get("status")
+        if not rec.fields or status in ev.TERMINAL:  # a duplicate after a crash, or an expired record
+            self.conn.lrem(self.inflight, 0, request_id)
+            return
+        now = time.time()
+        accepted = rec.number("acceptedAt") or now
+        max_age = rec.number("maxEventAge")
+        if expired(accepted, max_age, now):
+            self.finish(request_id, rec, ev.FAILED, Condition.EVENT_AGE_EXCEEDED, None, None, None, now)
+            return
+        with self.conn.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "attempts", 1)
+            pipe.hset(key, mapping={"status": ev.RUNNING, "updatedAt": repr(now), "worker": self.id})
+            pipe.hsetnx(key, "startedAt", repr(now))
+            attempt = pipe.execute()[0]
+        function = rec.get("function")
+        timeout = float(rec.get("timeout") or 60) + 60
+        try:
+            resp = self.http.post(f"{self.control}/v1/functions/{function}/invocations", data=rec.fields[b"event"],
+                                  headers={"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id,
+                                           "X-Fc-Attempt": str(attempt)}, timeout=(5, timeout))
+            status_code, error, body = resp.status_code, resp.headers.get("X-Fc-Error-Type"), resp.content
+        except requests.RequestException as exc:
+            status_code, error, body = None, None, json.dumps({"errorType": "ControlPlaneUnreachable",
+                                                               "errorMessage": str(exc)}).encode()
+        kind = classify(status_code, error)
+        now = time.time()
+        if kind is Kind.SUCCESS:
+            self.finish(request_id, rec, ev.SUCCEEDED, Condition.SUCCESS, 200, None, body, now,
+                        content_type=resp.headers.get("Content-Type", ""))
+        elif kind is Kind.FUNCTION_ERROR:
+            failures = self.conn.hincrby(key, "functionErrors", 1)
+            if failures <= int(rec.get("retries") or 0):
+                delay = function_retry_delay(failures, self.settings.function_retry_base)
+                self.retry_later(request_id, now + delay, body)
+            else:
+                self.finish(request_id, rec, ev.FAILED, Condition.RETRIES_EXHAUSTED, 200, error, body, now)
+        elif kind is Kind.SYSTEM_ERROR:
+            retries = self.conn.hincrby(key, "systemRetries", 1)
+            due = now + system_retry_delay(retries, self.settings.system_retry_initial,
+                                           self.settings.system_retry_max_wait)
+            if expired(accepted, max_age, due):
+                self.finish(request_id, rec, ev.FAILED, Condition.EVENT_AGE_EXCEEDED, status_code, None, body, now)
+            else:
+                self.retry_later(request_id, due, self._system_error(status_code, body))
+        else:
+            condition = Condition.FUNCTION_NOT_FOUND if status_code == 404 else Condition.REJECTED
+            self.finish(request_id, rec, ev.FAILED, condition, status_code, None, body, now)
+
+    def give_back(self, request_id: str, reason: str) -> None:
+        """Return an event this worker holds to `delayed` as a system retry; keep trying while Redis is away."""
+        while True:
+            try:
+                retries = int(self.conn.hget(self.keys.invocation(request_id), "systemRetries") or 0) + 1
+                due = time.time() + system_retry_delay(retries, self.settings.system_retry_initial,
+                                                       self.settings.system_retry_max_wait)
+                error = json.dumps({"errorType": "WorkerInterrupted", "errorMessage": reason}).encode()
+                self.retry_later(request_id, due, error, systemRetries=str(retries))
+                return
+            except redis.RedisError:
+                if self._stop.wait(1.0):
+                    return  # stopping: the lease runs out and the sweeper takes the event back
+
+    @staticmethod
+    def _system_error(status_code: int | None, body: bytes) -> bytes:
+        try:
+            error = json.loads(body).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if isinstance(error, dict):  # the platform's error shape: keep its code and message
+            return json.dumps({"errorType": error.get("code"), "errorMessage": error.get("message"),
+                               "statusCode": status_code}).encode()
+        return body
+
+    def retry_later(self, request_id: str, due: float, error: bytes, **fields: str) -> None:
+        key = self.keys.invocation(request_id)
+        with self.conn.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"status": ev.RETRYING, "nextAttemptAt": repr(due), "updatedAt": repr(time.time()),
+                                    "lastError": _error_json(error), **fields})
+            pipe.zadd(self.keys.delayed, {request_id: due})
+            pipe.lrem(self.inflight, 0, request_id)
+            pipe.execute()
+
+    def finish(self, request_id: str, rec: ev.EventView, status: str, condition: Condition,
+               status_code: int | None, function_error: str | None, body: bytes | None, now: float,
+               content_type: str = "") -> None:
+        """End the event: its record, its destination and its removal from every list, in one transaction."""
+        key = self.keys.invocation(request_id)
+        target = rec.get("onSuccess") if status == ev.SUCCEEDED else rec.get("onFailure")
+        attempts = int(self.conn.hget(key, "attempts") or 0)
+        record = ev.destination_record(request_id, rec.get("function"), condition, attempts,
+                                       rec.fields.get(b"event", b""), status_code, function_error, body, now)
+        fields = {"status": status, "condition": condition.value, "endedAt": repr(now), "updatedAt": repr(now),
+                  "destination": target or ""}
+        if status == ev.SUCCEEDED and body is not None:
+            fields |= {"result": body, "resultType": content_type}
+        elif body:
+            fields["lastError"] = _error_json(body)
+        chained = self._chained_event(target, record, now) if target else None
+        with self.conn.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.hdel(key, "nextAttemptAt")
+            pipe.expire(key, self.settings.result_ttl)
+            if target:
+                kind, name = ev.parse_destination(target)
+                if kind == "queue":
+                    pipe.xadd(self.keys.destination(name), {"record": json.dumps(record)},
+                              maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+                elif chained is not None:
+                    ev.queue_event(pipe, self.keys, *chained)
+            pipe.zrem(self.keys.pending, request_id)
+            pipe.lrem(self.inflight, 0, request_id)
+            pipe.execute()
+        if chained is not None:
+            kick(self.conn, self.keys)
+
+    def _chained_event(self, target: str, record: dict, now: float) -> tuple[str, dict, float] | None:
+        """A new async event for a `function:<name>` destination; None for a queue (or a dead-letter fallback)."""
+        kind, name = ev.parse_destination(target)
+        if kind != "function":
+            return None
+        raw = self.conn.get(f"{self.settings.redis_prefix}:fn:{name}")
+        if raw is None:
+            log.warning("Destination function %s does not exist: record goes to queue:dead-letter", name)
+            self.conn.xadd(self.keys.destination("dead-letter"),
+                           {"record": json.dumps(record | {"undeliveredTo": target})},
+                           maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+            return None
+        function = FunctionRecord.from_api(json.loads(raw))
+        return str(uuid.uuid4()), ev.new_event(function, json.dumps(record).encode(), now), now
+
+
+def _error_json(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict):
+            return json.dumps(doc)
+    except ValueError:
+        pass
+    return json.dumps({"errorMessage": body.decode("utf-8", "replace")[:4096]})
+
+
+_RUNNER: EventRunner | None = None
+
+
+def set_runner(runner: EventRunner) -> None:
+    global _RUNNER
+    _RUNNER = runner
+
+
+def drain() -> int:
+    """The RQ job: run ready events until none is left (or the budget is spent)."""
+    global _RUNNER
+    if _RUNNER is None:  # run by a worker that is not faas-worker: make a runner for this process
+        _RUNNER = EventRunner(Settings.from_env())
+        _RUNNER.start()
+    return _RUNNER.drain()

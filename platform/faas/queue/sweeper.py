@@ -1,0 +1,171 @@
+"""The control plane's side of async events: accept, status, destination queues, and the sweeper that
+starts due retries, wakes workers, takes back what dead workers held, and audits for lost events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+import redis
+from redis.asyncio import Redis
+
+from ..config import Settings
+from ..models import FunctionRecord
+from . import events as ev
+from .keys import Keys
+from .policy import system_retry_delay
+from .runner import kick
+
+log = logging.getLogger(__name__)
+
+AUDIT_MIN_AGE_S = 60.0
+"""An event is audited only once it is this old (younger ones are still on their way)."""
+
+_MOVE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('LPUSH', KEYS[2], id)
+end
+return #due
+"""
+
+
+class AsyncEvents:
+    def __init__(self, settings: Settings, conn: Redis):
+        self.settings = settings
+        self.conn = conn
+        self.keys = Keys(settings.redis_prefix)
+        self._sync = redis.Redis.from_url(settings.redis_url)  # for RQ, which is synchronous
+        self._move_due = conn.register_script(_MOVE_DUE)
+        self._task: asyncio.Task | None = None
+        self._kicking = False
+
+    # -- API
+    async def accept(self, record: FunctionRecord, event: bytes) -> str:
+        """Store the event and make it ready; returns its request id. Stored before this returns."""
+        request_id = str(uuid.uuid4())
+        now = time.time()
+        async with self.conn.pipeline(transaction=True) as pipe:
+            ev.queue_event(pipe, self.keys, request_id, ev.new_event(record, event, now), now)
+            await pipe.execute()
+        await self.wake()
+        return request_id
+
+    async def status(self, request_id: str) -> dict | None:
+        fields = await self.conn.hgetall(self.keys.invocation(request_id))
+        return ev.EventView(fields).to_api(request_id) if fields else None
+
+    async def read_queue(self, name: str, after: str, count: int) -> list[dict]:
+        entries = await self.conn.xrange(self.keys.destination(name), min=f"({after}" if after else "-",
+                                         count=count)
+        return [{"id": eid.decode(), "record": json.loads(fields[b"record"])} for eid, fields in entries]
+
+    async def wake(self) -> None:
+        """Make sure drain jobs run (cheap when they already do: one SET NX)."""
+        if self._kicking or await self.conn.exists(self.keys.drain):
+            return
+        self._kicking = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, kick, self._sync, self.keys)
+        finally:
+            self._kicking = False
+
+    # -- sweeper
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sweep_forever(), name="async-sweeper")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        self._sync.close()
+
+    async def _sweep_forever(self) -> None:
+        next_reclaim = next_audit = 0.0
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                await self.sweep()
+                now = time.monotonic()
+                if now >= next_reclaim:
+                    next_reclaim = now + max(1.0, self.settings.worker_lease / 3)
+                    await self.reclaim()
+                if now >= next_audit:
+                    next_audit = now + self.settings.audit_interval
+                    await self.audit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away for a moment: the next pass tries again
+                log.warning("Async sweeper pass failed: %s", exc)
+
+    async def sweep(self) -> None:
+        """Move due retries to `ready`; wake workers when events wait."""
+        await self._move_due(keys=[self.keys.delayed, self.keys.ready], args=[repr(time.time())])
+        if await self.conn.llen(self.keys.ready):
+            await self.wake()
+
+    async def reclaim(self) -> None:
+        """Events held by a worker whose lease ran out (it died): a system retry each."""
+        for raw in await self.conn.smembers(self.keys.workers):
+            worker = raw.decode()
+            if await self.conn.exists(self.keys.lease(worker)):
+                continue
+            inflight = self.keys.inflight(worker)
+            for rid in await self.conn.lrange(inflight, 0, -1):
+                await self._retry_lost(rid.decode(), inflight, "WorkerLost",
+                                       f"worker {worker} stopped while it ran the event")
+            if not await self.conn.llen(inflight):
+                await self.conn.srem(self.keys.workers, worker)
+
+    async def _retry_lost(self, request_id: str, holder: str | None, error_type: str, message: str) -> None:
+        key = self.keys.invocation(request_id)
+        retries = int(await self.conn.hget(key, "systemRetries") or 0) + 1
+        due = time.time() + system_retry_delay(retries, self.settings.system_retry_initial,
+                                               self.settings.system_retry_max_wait)
+        async with self.conn.pipeline(transaction=True) as pipe:
+            if holder:
+                pipe.lrem(holder, 0, request_id)
+            pipe.hset(key, mapping={"status": ev.RETRYING, "systemRetries": str(retries), "nextAttemptAt": repr(due),
+                                    "lastError": json.dumps({"errorType": error_type, "errorMessage": message})})
+            pipe.zadd(self.keys.delayed, {request_id: due})
+            await pipe.execute()
+        log.warning("Async event %s: %s; retried at +%.1fs", request_id, message, due - time.time())
+
+    async def audit(self) -> int:
+        """Run again every event older than a minute that no list holds: nothing accepted is lost."""
+        cutoff = time.time() - AUDIT_MIN_AGE_S
+        old = {r.decode() for r in await self.conn.zrangebyscore(self.keys.pending, "-inf", cutoff)}
+        if not old:
+            return 0
+        # Read in the order events move (ready -> inflight -> delayed), so one moving meanwhile is still seen.
+        held = {r.decode() for r in await self.conn.lrange(self.keys.ready, 0, -1)}
+        holders: dict[str, str] = {}
+        for worker in await self.conn.smembers(self.keys.workers):
+            inflight = self.keys.inflight(worker.decode())
+            for raw in await self.conn.lrange(inflight, 0, -1):
+                holders[raw.decode()] = inflight
+        held |= set(holders)
+        held |= {r.decode() for r in await self.conn.zrange(self.keys.delayed, 0, -1)}
+        requeued = 0
+        # Held by a live worker but not running for a minute: it took the event and then lost it.
+        for request_id in old & set(holders):
+            status, updated = await self.conn.hmget(self.keys.invocation(request_id), "status", "updatedAt")
+            if status is not None and status.decode() not in (ev.RUNNING, *ev.TERMINAL) and \
+                    float(updated or 0) < cutoff:
+                await self._retry_lost(request_id, holders[request_id], "EventStuck",
+                                       "a worker held the event without running it")
+                requeued += 1
+        for request_id in old - held:
+            status = await self.conn.hget(self.keys.invocation(request_id), "status")
+            if status is None:
+                log.error("Async event %s is pending but its record is gone", request_id)
+                await self.conn.zrem(self.keys.pending, request_id)
+            elif status.decode() in ev.TERMINAL:
+                await self.conn.zrem(self.keys.pending, request_id)
+            else:
+                await self._retry_lost(request_id, None, "EventLost", "no queue or worker held the event")
+                requeued += 1
+        return requeued

@@ -1,0 +1,244 @@
+"""Async invocations with real Redis, real RQ workers and real containers."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PlatformProcess, WorkerProcess, _clean_up
+from helpers import free_port, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
+
+# Short waits through settings: retries after 0.2 s (function) and from 0.2 s up to 1 s (system);
+# a dead worker's lease runs out after 3 s.
+FAST = {"FAAS_FUNCTION_RETRY_BASE": "0.2", "FAAS_SYSTEM_RETRY_INITIAL": "0.2", "FAAS_SYSTEM_RETRY_MAX_WAIT": "1",
+        "FAAS_WORKER_LEASE": "3", "FAAS_SWEEP_INTERVAL": "0.2", "FAAS_AUDIT_INTERVAL": "2",
+        "FAAS_QUEUE_TIMEOUT": "1", "FAAS_HEALTH_INTERVAL": "1"}
+
+ECHO = "def handler(event, context):\n    return {'event': event.decode(), 'attempt': context.attempt}\n"
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client, redis_server, tmp_path_factory):
+    """A control plane and two worker processes of their own."""
+    plat = PlatformProcess(redis_server, tmp_path_factory.mktemp("async") / "server.log", **FAST)
+    plat.start()
+    workers = WorkerProcess(plat)
+    workers.start()
+    yield plat, workers
+    workers.stop()
+    left = _clean_up(docker_client, plat)
+    assert not left
+
+
+@pytest.fixture
+def api(stack):
+    return stack[0].api
+
+
+def submit(api, name, event=b"", **headers):
+    resp = api.invoke(name, event, {"X-Fc-Invocation-Type": "Async", **headers})
+    assert resp.status_code == 202, resp.text
+    request_id = resp.json()["requestId"]
+    assert resp.headers["X-Fc-Request-Id"] == request_id
+    return request_id
+
+
+def status(api, request_id):
+    resp = api.request("GET", f"/v1/invocations/{request_id}")
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def wait_ended(api, request_id, timeout=60):
+    def ended():
+        resp = api.request("GET", f"/v1/invocations/{request_id}")
+        if resp.status_code == 503:  # Redis restarting: the platform says so, and the test asks again
+            return None
+        assert resp.status_code == 200, resp.text
+        return resp.json() if resp.json()["status"] in ("succeeded", "failed") else None
+
+    return wait_for(ended, timeout=timeout, what=f"async event {request_id} to end")
+
+
+def messages(api, queue):
+    resp = api.request("GET", f"/v1/queues/{queue}/messages", params={"count": 1000})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["messages"]
+
+
+def records_for(api, queue, request_id):
+    return [m["record"] for m in messages(api, queue) if m["record"]["requestContext"]["requestId"] == request_id]
+
+
+def test_accept_validates(api, fn_name):
+    api.deploy(fn_name, {"index.py": ECHO})
+    assert api.invoke("nobody-here", b"x", {"X-Fc-Invocation-Type": "Async"}).status_code == 404
+    big = api.invoke(fn_name, b"x" * (256 * 1024 + 1), {"X-Fc-Invocation-Type": "Async"})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "PayloadTooLarge"
+    bad = api.invoke(fn_name, b"x", {"X-Fc-Invocation-Type": "Maybe"})
+    assert bad.status_code == 400
+    assert api.request("GET", "/v1/invocations/no-such-id").status_code == 404
+    assert api.request("GET", "/v1/invocations/bad id!").status_code == 400
+
+
+def test_success_goes_to_on_success(api, fn_name):
+    api.deploy(fn_name, {"index.py": ECHO}, **{"async": {"onSuccess": f"queue:{fn_name}-ok"}})
+    rid = submit(api, fn_name, b"hello")
+    ended = wait_ended(api, rid)
+    assert ended["status"] == "succeeded" and ended["attempts"] == 1 and ended["condition"] == "Success"
+    assert json.loads(ended["result"]) == {"event": "hello", "attempt": 1}
+    (record,) = records_for(api, f"{fn_name}-ok", rid)
+    assert record["requestContext"] == {"requestId": rid, "functionName": fn_name, "condition": "Success",
+                                        "approximateInvokeCount": 1}
+    assert record["requestPayload"] == "hello"
+    assert record["responseContext"] == {"statusCode": 200, "functionError": None}
+    assert json.loads(record["responsePayload"])["event"] == "hello"
+
+
+def test_always_failing_reaches_on_failure_after_4_attempts(api, fn_name):
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    raise RuntimeError('always')\n"},
+               **{"async": {"onFailure": f"queue:{fn_name}-bad"}})
+    rid = submit(api, fn_name, b"x")
+    ended = wait_ended(api, rid)
+    assert ended["status"] == "failed" and ended["condition"] == "RetriesExhausted"
+    assert ended["attempts"] == 4 and ended["functionErrors"] == 4 and ended["systemRetries"] == 0
+    assert ended["lastError"]["errorType"] == "RuntimeError"
+    (record,) = records_for(api, f"{fn_name}-bad", rid)
+    assert record["requestContext"]["approximateInvokeCount"] == 4
+    assert record["responseContext"]["functionError"] == "HandledInvocationError"
+
+
+def test_default_on_failure_is_the_dead_letter_queue(api, fn_name):
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    raise RuntimeError('x')\n"}, **{"async": {"retries": 0}})
+    rid = submit(api, fn_name)
+    assert wait_ended(api, rid)["attempts"] == 1
+    assert records_for(api, "dead-letter", rid)
+
+
+def test_fails_twice_then_succeeds(api, fn_name):
+    api.deploy(fn_name, {"index.py": ("def handler(event, context):\n"
+                                      "    if context.attempt < 3:\n"
+                                      "        raise ValueError('not yet: attempt %d' % context.attempt)\n"
+                                      "    return 'made it'\n")})
+    rid = submit(api, fn_name)
+    ended = wait_ended(api, rid)
+    assert ended["status"] == "succeeded" and ended["attempts"] == 3 and ended["functionErrors"] == 2
+    assert ended["result"] == "made it"
+
+
+def test_system_error_retried_until_the_cause_is_gone(api, fn_name, docker_client):
+    created = api.deploy(fn_name, {"index.py": ECHO}, **{"async": {"onSuccess": f"queue:{fn_name}-ok"}})
+    docker_client.images.remove(created["image"], force=True)  # from outside: no container can start
+    rid = submit(api, fn_name, b"patient")
+    wait_for(lambda: status(api, rid)["systemRetries"] >= 3, timeout=30, what="system retries")
+    mid = status(api, rid)
+    assert mid["status"] in ("retrying", "running", "queued") and mid["functionErrors"] == 0
+    assert mid["lastError"]["errorType"] == "ServiceUnavailable"
+    # The cause goes away: the same code deployed again builds the image again.
+    assert api.update(fn_name, {"index.py": ECHO}).status_code == 200
+    ended = wait_ended(api, rid)
+    assert ended["status"] == "succeeded" and ended["functionErrors"] == 0 and ended["systemRetries"] >= 3
+    assert json.loads(ended["result"])["event"] == "patient"
+    assert records_for(api, f"{fn_name}-ok", rid)
+
+
+def test_max_event_age(api, fn_name, docker_client):
+    created = api.deploy(fn_name, {"index.py": ECHO},
+                         **{"async": {"maxEventAgeSeconds": 2, "onFailure": f"queue:{fn_name}-old"}})
+    docker_client.images.remove(created["image"], force=True)
+    rid = submit(api, fn_name)
+    ended = wait_ended(api, rid, timeout=30)
+    assert ended["status"] == "failed" and ended["condition"] == "EventAgeExceeded"
+    assert ended["functionErrors"] == 0
+    (record,) = records_for(api, f"{fn_name}-old", rid)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+def test_function_destination_chains(api, fn_name):
+    target = fn_name[:50] + "-next"
+    api.deploy(target, {"index.py": ("import json\n"
+                                     "def handler(event, context):\n"
+                                     "    record = json.loads(event)\n"
+                                     "    return record['requestContext']['requestId']\n")},
+               **{"async": {"onSuccess": f"queue:{target}-done"}})
+    api.deploy(fn_name, {"index.py": ECHO}, **{"async": {"onSuccess": f"function:{target}"}})
+    rid = submit(api, fn_name, b"first")
+    assert wait_ended(api, rid)["destination"] == f"function:{target}"
+    done = wait_for(lambda: messages(api, f"{target}-done"), timeout=30, what="the chained invocation")
+    (record,) = done
+    assert record["record"]["requestContext"]["functionName"] == target
+    assert record["record"]["responsePayload"] == rid  # the chained function got the first one's record
+
+
+def test_worker_killed_mid_event_loses_nothing(api, fn_name, stack):
+    _, workers = stack
+    api.deploy(fn_name, {"index.py": ("import time\n"
+                                      "def handler(event, context):\n"
+                                      "    time.sleep(2)\n"
+                                      "    return 'slept %d' % context.attempt\n")})
+    api.invoke(fn_name)  # warm
+    rid = submit(api, fn_name)
+    wait_for(lambda: status(api, rid)["status"] == "running", timeout=30, what="the event to run")
+    for pid in workers.children():
+        os.kill(pid, signal.SIGKILL)
+    ended = wait_ended(api, rid, timeout=60)
+    assert ended["status"] == "succeeded"
+    assert ended["systemRetries"] >= 1 and ended["lastError"]["errorType"] == "WorkerLost"
+    assert ended["result"].startswith("slept")
+    wait_for(lambda: len(workers.children()) == 2, timeout=30, what="the supervisor to restart its workers")
+
+
+def test_control_plane_restart_with_events_queued(stack, fn_name):
+    plat, _ = stack
+    api = plat.api
+    api.deploy(fn_name, {"index.py": ("import time\n"
+                                      "def handler(event, context):\n"
+                                      "    time.sleep(0.2)\n"
+                                      "    return event\n")})
+    ids = [submit(api, fn_name, str(i).encode()) for i in range(20)]
+    plat.stop()
+    time.sleep(1)
+    plat.start()
+    results = {rid: wait_ended(plat.api, rid, timeout=90) for rid in ids}
+    assert all(r["status"] == "succeeded" for r in results.values())
+    assert sorted(int(r["result"]) for r in results.values()) == list(range(20))
+
+
+def test_redis_restart_loses_nothing(docker_client, tmp_path, fn_name):
+    """A Redis of its own, restarted (SIGTERM, AOF on) while events are queued and running."""
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", "",
+           "--dir", str(data)]
+    redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    plat = PlatformProcess(f"redis://127.0.0.1:{port}/0", tmp_path / "server.log", **FAST)
+    workers = WorkerProcess(plat)
+    try:
+        plat.start()
+        workers.start()
+        api = plat.api
+        api.deploy(fn_name, {"index.py": ("import time\n"
+                                          "def handler(event, context):\n"
+                                          "    time.sleep(0.1)\n"
+                                          "    return event\n")})
+        ids = [submit(api, fn_name, str(i).encode()) for i in range(30)]
+        redis_proc.send_signal(signal.SIGTERM)
+        redis_proc.wait(timeout=30)
+        time.sleep(1)
+        redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        results = {rid: wait_ended(api, rid, timeout=120) for rid in ids}
+        assert all(r["status"] == "succeeded" for r in results.values()), results
+        assert sorted(int(r["result"]) for r in results.values()) == list(range(30))
+    finally:
+        workers.stop()
+        left = _clean_up(docker_client, plat)
+        redis_proc.terminate()
+        redis_proc.wait(timeout=30)
+    assert not left

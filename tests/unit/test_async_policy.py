@@ -1,0 +1,71 @@
+import pytest
+
+from faas.models import FunctionRecord, FunctionSpec, FunctionState
+from faas.queue import events as ev
+from faas.queue.policy import Condition, Kind, classify, expired, function_retry_delay, system_retry_delay
+
+
+@pytest.mark.parametrize("status,header,kind", [
+    (200, None, Kind.SUCCESS),
+    (200, "HandledInvocationError", Kind.FUNCTION_ERROR),
+    (200, "UnhandledInvocationError", Kind.FUNCTION_ERROR),
+    (429, None, Kind.SYSTEM_ERROR),
+    (503, None, Kind.SYSTEM_ERROR),
+    (500, None, Kind.SYSTEM_ERROR),
+    (None, None, Kind.SYSTEM_ERROR),
+    (404, None, Kind.FATAL),
+    (400, None, Kind.FATAL),
+    (413, None, Kind.FATAL),
+])
+def test_classify(status, header, kind):
+    assert classify(status, header) is kind
+
+
+def test_function_retries_grow():
+    assert [function_retry_delay(n, 0.5) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_system_retries_grow_with_jitter_and_a_cap():
+    for n in range(1, 15):
+        delay = system_retry_delay(n, 1.0, 300.0)
+        base = min(300.0, 2 ** (n - 1))
+        assert base <= delay <= min(300.0, base + 1.0)
+    assert system_retry_delay(40, 1.0, 300.0) == 300.0
+
+
+def test_expired():
+    assert not expired(100.0, None, 10_000.0)
+    assert not expired(100.0, 60, 150.0)
+    assert expired(100.0, 60, 161.0)
+
+
+def record(**spec):
+    return FunctionRecord(spec=FunctionSpec.from_api({"name": "f", **spec}), state=FunctionState.ACTIVE, version=1,
+                          code_sha256=None, image="i", created_at=0.0, updated_at=0.0)
+
+
+def test_new_event_snapshots_the_async_settings():
+    fields = ev.new_event(record(timeoutSeconds=7, **{"async": {"retries": 1, "maxEventAgeSeconds": 30,
+                                                                 "onSuccess": "queue:ok"}}), b"e", 5.0)
+    assert fields["status"] == "queued" and fields["event"] == b"e" and fields["timeout"] == "7"
+    assert (fields["retries"], fields["maxEventAge"], fields["onSuccess"], fields["onFailure"]) == \
+        ("1", "30", "queue:ok", "queue:dead-letter")
+
+
+def test_destination_record_follows_fc():
+    rec = ev.destination_record("r1", "f", Condition.RETRIES_EXHAUSTED, 4, b"\xff\x00", 200,
+                                "HandledInvocationError", b'{"errorType": "X"}', 1.5)
+    assert rec["timestamp"] == 1500
+    assert rec["requestContext"] == {"requestId": "r1", "functionName": "f", "condition": "RetriesExhausted",
+                                     "approximateInvokeCount": 4}
+    assert rec["requestPayload"] == "/wA=" and rec["requestPayloadEncoding"] == "base64"
+    assert rec["responseContext"] == {"statusCode": 200, "functionError": "HandledInvocationError"}
+    assert rec["responsePayload"] == '{"errorType": "X"}'
+
+
+def test_event_view_to_api():
+    view = ev.EventView({b"function": b"f", b"status": b"succeeded", b"attempts": b"2", b"acceptedAt": b"1.0",
+                         b"result": b"ok", b"resultType": b"text/plain", b"lastError": b'{"errorType": "E"}'})
+    api = view.to_api("r1")
+    assert api["status"] == "succeeded" and api["attempts"] == 2 and api["acceptedAt"] == 1.0
+    assert api["result"] == "ok" and api["lastError"] == {"errorType": "E"} and api["endedAt"] is None
