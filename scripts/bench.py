@@ -6,7 +6,10 @@ cold     sync invocations of a no-op function that each need a new container, be
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
          p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each).
 unpause  the latency of an invocation that finds its container paused, beside a warm one.
-burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered."""
+burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered.
+async    events/s accepted by the API (wrk); events/s completed end to end by the default 2 workers, beside
+         RQ's stock forking Worker (2 processes, one job per event) on the same events; and a loss check:
+         2,000 events with a worker process killed twice."""
 
 from __future__ import annotations
 
@@ -70,8 +73,8 @@ class Platform:
         self.procs.append(subprocess.Popen(
             [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
              "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        env = os.environ | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-                            "FAAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
+        self.env = env = os.environ | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
+                                       "FAAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
         log = open(self.workdir / "server.log", "wb")
         self.procs.append(subprocess.Popen([sys.executable, "-m", "faas.server"], env=env, stdout=log, stderr=log))
         wait_until(self._healthy, 120, "the platform to answer /healthz")
@@ -277,11 +280,101 @@ def bench_burst(platform: Platform) -> None:
           f"(slowest {max(r[2] for r in results) * 1000:.0f} ms, fastest {min(r[2] for r in results) * 1000:.0f} ms)")
 
 
+def bench_async(platform: Platform, seconds: int) -> None:
+    import redis as redis_lib
+
+    name = "bench-async"
+    deploy(platform, name, instanceConcurrency=32, maxInstances=2, **{"async": {"onSuccess": "queue:bench-ok"}})
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url).raise_for_status()
+    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    log = open(platform.workdir / "workers.log", "ab")
+
+    def pending() -> int:
+        return conn.zcard("faas:async:pending")
+
+    def run_until_done(cmd: list[str], count: int) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=platform.env, stdout=log, stderr=log)
+        wait_until(lambda: pending() == 0, 600, f"{count} events to complete")
+        elapsed = time.perf_counter() - t0
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+        return elapsed
+
+    def submit(count: int) -> list[str]:
+        session = requests.Session()
+        return [session.post(url, data=b"e", headers={"X-Fc-Invocation-Type": "Async"}).json()["requestId"]
+                for _ in range(count)]
+
+    # 1. Accept, with no worker running: the API alone.
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.body = "e"\nwrk.headers["X-Fc-Invocation-Type"] = "Async"\n')
+    out = subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "-s", script.name, url],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    accepted_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    backlog = pending()
+    # 2. That backlog, run by the default workers (2 processes of faas-worker).
+    ours = run_until_done([sys.executable, "-m", "faas.queue.worker", "--count", "2"], backlog)
+    # 3. The baseline: RQ's stock forking Worker, one job per event, 2 processes, on fresh events.
+    base_n = 1000
+    submit(base_n)
+    from rq import Queue
+
+    queue = Queue("bench-baseline", connection=conn)
+    queue.enqueue_many([Queue.prepare_data("faas.queue.runner.run_one_event", result_ttl=0)
+                        for _ in range(base_n)])
+    rq_bin = str(Path(sys.executable).with_name("rq"))
+    conn.delete("faas:async:drain")
+    conn.set("faas:async:drain", "1")  # keep drain jobs out of it: the baseline runs one job per event
+    t0 = time.perf_counter()
+    baseline_procs = [subprocess.Popen([rq_bin, "worker", "--burst", "--url", platform.env["FAAS_REDIS_URL"],
+                                        "--logging_level", "WARNING", "bench-baseline"],
+                                       env=platform.env, stdout=log, stderr=log) for _ in range(2)]
+    wait_until(lambda: pending() == 0, 600, "the baseline to complete")
+    base = time.perf_counter() - t0
+    for proc in baseline_procs:
+        proc.wait(timeout=120)
+    conn.delete("faas:async:drain")
+    ours_rps, base_rps = backlog / ours, base_n / base
+    print("Async invocations of a no-op function")
+    print(f"  accepted by the API (wrk, 16 connections, {seconds} s): {accepted_rps:7.0f} events/s   (target >= 1000)")
+    print(f"  completed end to end, 2 faas-worker processes:    {ours_rps:7.0f} events/s ({backlog} events)")
+    print(f"  completed by RQ's forking Worker, 2 processes:    {base_rps:7.0f} events/s ({base_n} events)")
+    print(f"  ratio: {ours_rps / base_rps:.1f}x   (target: >= 250 events/s and >= 5x)")
+
+    # 4. Loss check: 2,000 events, a worker process killed with SIGKILL twice while they run.
+    conn.delete("faas:queue:bench-ok")
+    ids = submit(2000)
+    supervisor = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--count", "2"], env=platform.env,
+                                  stdout=log, stderr=log)
+    kills = 0
+    for fraction in (0.66, 0.33):
+        wait_until(lambda f=fraction: pending() <= 2000 * f, 600, "progress")
+        children = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout
+        if children.split():
+            os.kill(int(children.split()[0]), signal.SIGKILL)
+            kills += 1
+    wait_until(lambda: pending() == 0, 600, "the loss check to complete")
+    supervisor.send_signal(signal.SIGTERM)
+    supervisor.wait(timeout=120)
+    statuses, attempts = {}, 0
+    for rid in ids:
+        status, tries = conn.hmget(f"faas:inv:{rid}", "status", "attempts")
+        statuses[status] = statuses.get(status, 0) + 1
+        attempts += int(tries or 0)
+    delivered = conn.xlen("faas:queue:bench-ok")
+    print(f"  loss check: 2000 events, {kills} worker kills: {dict((k.decode(), v) for k, v in statuses.items())}, "
+          f"{delivered} records in queue:bench-ok, {attempts - 2000} duplicate executions")
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,warm,unpause,burst", help="comma-separated benchmarks to run")
+    parser.add_argument("--only", default="cold,warm,unpause,burst,async", help="comma-separated benchmarks to run")
     args = parser.parse_args()
     only = set(args.only.split(","))
     client = docker.from_env()
@@ -297,6 +390,8 @@ def main() -> int:
                 bench_unpause(platform, 10)
             if "burst" in only:
                 bench_burst(platform)
+            if "async" in only:
+                bench_async(platform, args.seconds)
         finally:
             platform.stop()
     return 0

@@ -276,10 +276,25 @@ def set_runner(runner: EventRunner) -> None:
     _RUNNER = runner
 
 
-def drain() -> int:
-    """The RQ job: run ready events until none is left (or the budget is spent)."""
+def _runner() -> EventRunner:
+    """This process's runner; one is made here when the job runs in a worker that is not faas-worker."""
     global _RUNNER
-    if _RUNNER is None:  # run by a worker that is not faas-worker: make a runner for this process
+    if _RUNNER is None:
         _RUNNER = EventRunner(Settings.from_env())
         _RUNNER.start()
-    return _RUNNER.drain()
+    return _RUNNER
+
+
+def drain() -> int:
+    """The RQ job: run ready events until none is left (or the budget is spent)."""
+    return _runner().drain()
+
+
+def run_one_event() -> bool:
+    """An RQ job that runs a single ready event: the one-job-per-event way (the benchmark's baseline)."""
+    runner = _runner()
+    raw = runner.conn.lmove(runner.keys.ready, runner.inflight, "RIGHT", "LEFT")
+    if raw is None:
+        return False
+    runner.run(raw.decode())
+    return True
