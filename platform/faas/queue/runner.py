@@ -31,8 +31,8 @@ DRAIN_BUDGET_S = 60.0
 DRAIN_TOKEN_TTL_S = 10
 """Seconds the drain token lives unless a running drain refreshes it."""
 
-IDLE_POLLS = 2
-"""Empty one-second polls after which a drain thread stops."""
+TOKEN_REFRESH_S = 2.0
+"""How often a running drain renews the drain token."""
 
 DRAIN_JOB = "faas.queue.runner.drain"
 
@@ -87,26 +87,27 @@ class EventRunner:
 
     # -- draining
     def drain(self, budget: float = DRAIN_BUDGET_S) -> int:
-        """Run ready events with `worker_concurrency` threads until none is left or the budget is spent."""
+        """Run ready events with `worker_concurrency` threads for `budget` seconds. The threads wait on
+        `ready` (an event pushed meanwhile starts at once) and the drain token is renewed while they do."""
         deadline = time.monotonic() + budget
         done = [0]
+        renewed = [0.0]
 
         def work() -> None:
-            idle = 0
-            while time.monotonic() < deadline and idle < IDLE_POLLS and not self._stop.is_set():
+            while time.monotonic() < deadline and not self._stop.is_set():
                 try:
+                    if time.monotonic() - renewed[0] > TOKEN_REFRESH_S:
+                        renewed[0] = time.monotonic()
+                        self.conn.set(self.keys.drain, "1", ex=DRAIN_TOKEN_TTL_S)
                     raw = self.conn.blmove(self.keys.ready, self.inflight, 1, "RIGHT", "LEFT")
                 except redis.RedisError as exc:
                     log.warning("Worker %s: cannot take events: %s", self.id, exc)
-                    time.sleep(1)
+                    self._stop.wait(1)
                     continue
                 if raw is None:
-                    idle += 1
                     continue
-                idle = 0
                 request_id = raw.decode()
                 try:
-                    self.conn.expire(self.keys.drain, DRAIN_TOKEN_TTL_S)
                     self.run(request_id)
                 except Exception as exc:  # Redis went away mid-event, or a bug: give the event back
                     log.warning("Worker %s: event %s interrupted (%s); it will run again", self.id, request_id, exc)
