@@ -95,8 +95,9 @@ def test_concurrent_requests_are_served_in_parallel(runtime):
 def test_invocation_markers_in_stdout(runtime):
     container, url = runtime
     requests.post(url + "/invoke", data=b"x", headers={"x-fc-request-id": "marker-42"})
-    stdout, _ = container.get_logs()
-    text = stdout.decode()
+    # The End marker is written just after the answer: wait for it to reach the log.
+    text = wait_for(lambda: (out := container.get_logs()[0].decode()) and
+                    "FC Invoke End RequestId: marker-42" in out and out, timeout=10, what="the End marker")
     start, end = text.find("FC Invoke Start RequestId: marker-42"), text.find("FC Invoke End RequestId: marker-42")
     assert 0 <= start < end
 
