@@ -4,6 +4,7 @@ import asyncio
 import io
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -17,15 +18,17 @@ from helpers import wait_for
 pytestmark = [pytest.mark.docker]
 
 CODE = """
+import threading
 import time
 INITS = []
+FOUR = threading.Barrier(4, timeout=20)
 
 def init(context):
     INITS.append(context.request_id)
 
 def handler(event, context):
-    if event == b"slow":
-        time.sleep(0.3)
+    if event == b"together":
+        FOUR.wait()  # passes only when four invocations run at the same time
     return {"event": event.decode(), "inits": INITS, "function": context.function.name}
 """
 
@@ -80,16 +83,11 @@ def test_initialize_then_invoke(runtime):
 
 def test_concurrent_requests_are_served_in_parallel(runtime):
     _, url = runtime
-
-    async def run():
-        loop = asyncio.get_running_loop()
-        t0 = time.monotonic()
-        await asyncio.gather(*(loop.run_in_executor(None, requests.post, url + "/invoke", b"slow")
-                               for _ in range(4)))
-        return time.monotonic() - t0
-
-    # Four 0.3 s requests in parallel take well under the 1.2 s they would take one after another.
-    assert asyncio.run(run()) < 1.0
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: requests.post(url + "/invoke", data=b"together", timeout=60), range(4)))
+    # Served one after another, the barrier would break: an error, not a result.
+    assert [r.status_code for r in responses] == [200] * 4
+    assert all("x-fc-status" not in r.headers for r in responses), [r.text for r in responses]
 
 
 def test_invocation_markers_in_stdout(runtime):
@@ -109,10 +107,9 @@ def test_stops_promptly_on_sigterm(runtime_image, docker_client, tmp_path):
     container.start()
     wrapped = container.get_wrapped_container()
     time.sleep(0.5)
-    t0 = time.monotonic()
     wrapped.stop(timeout=10)
-    assert time.monotonic() - t0 < 5  # PID 1 handles SIGTERM instead of waiting for SIGKILL
     wrapped.reload()
+    # 0: PID 1 ended on SIGTERM; ignoring it would have meant SIGKILL after 10 s, and 137.
     assert wrapped.attrs["State"]["ExitCode"] == 0
     wrapped.remove(force=True)
 
