@@ -12,6 +12,11 @@ RESERVATION_TTL_S = 1800
 """Seconds a name stays reserved by a create whose build has not finished (a crashed create frees it)."""
 
 
+def function_key(prefix: str, name: str) -> str:
+    """The Redis key of a function's record (a JSON document)."""
+    return f"{prefix}:fn:{name}"
+
+
 class FunctionStore:
     def __init__(self, redis: Redis, prefix: str):
         self.redis = redis
@@ -21,19 +26,19 @@ class FunctionStore:
         return ":".join((self.prefix, *parts))
 
     async def get(self, name: str) -> FunctionRecord | None:
-        raw = await self.redis.get(self._key("fn", name))
+        raw = await self.redis.get(function_key(self.prefix, name))
         return None if raw is None else FunctionRecord.from_api(json.loads(raw))
 
     async def list(self) -> list[FunctionRecord]:
         names = sorted(n.decode() for n in await self.redis.smembers(self._key("functions")))
         if not names:
             return []
-        raws = await self.redis.mget([self._key("fn", n) for n in names])
+        raws = await self.redis.mget([function_key(self.prefix, n) for n in names])
         return [FunctionRecord.from_api(json.loads(r)) for r in raws if r is not None]
 
     async def reserve(self, name: str) -> bool:
         """Claim a name for a create in progress; False when it exists or another create holds it."""
-        if await self.redis.exists(self._key("fn", name)):
+        if await self.redis.exists(function_key(self.prefix, name)):
             return False
         return bool(await self.redis.set(self._key("creating", name), "1", nx=True, ex=RESERVATION_TTL_S))
 
@@ -42,7 +47,7 @@ class FunctionStore:
 
     async def put(self, record: FunctionRecord, build_log: str | None = None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._key("fn", record.name), json.dumps(record.to_api()))
+            pipe.set(function_key(self.prefix, record.name), json.dumps(record.to_api()))
             pipe.sadd(self._key("functions"), record.name)
             if build_log is not None:
                 pipe.set(self._key("build-log", record.name), build_log)
@@ -50,7 +55,7 @@ class FunctionStore:
 
     async def delete(self, name: str) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key("fn", name))
+            pipe.delete(function_key(self.prefix, name))
             pipe.srem(self._key("functions"), name)
             pipe.delete(self._key("build-log", name))
             deleted, _, _ = await pipe.execute()

@@ -19,6 +19,7 @@ from rq import Queue, Worker
 from .. import defaults
 from ..config import Settings
 from ..models import FunctionRecord
+from ..store import function_key
 from . import events as ev
 from .keys import Keys
 from .policy import Condition, Kind, classify, expired, function_retry_delay, system_retry_delay
@@ -248,7 +249,7 @@ class EventRunner:
         kind, name = ev.parse_destination(target)
         if kind != "function":
             return None
-        raw = self.conn.get(f"{self.settings.redis_prefix}:fn:{name}")
+        raw = self.conn.get(function_key(self.settings.redis_prefix, name))
         if raw is None:
             log.warning("Destination function %s does not exist: record goes to queue:dead-letter", name)
             self.conn.xadd(self.keys.destination("dead-letter"),
