@@ -63,7 +63,8 @@ class EventRunner:
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=settings.worker_concurrency * 2)
         self.http.mount("http://", adapter)
         self.control = settings.control_plane_url
-        self._stop = threading.Event()
+        self.stopping = False
+        """Set from a signal handler: a plain flag, since taking a lock there can deadlock."""
         self._heartbeat: threading.Thread | None = None
 
     # -- lease
@@ -77,14 +78,21 @@ class EventRunner:
         self.conn.set(self.keys.lease(self.id), "1", px=int(self.settings.worker_lease * 1000))
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.settings.worker_lease / 3):
+        while not self._sleep(self.settings.worker_lease / 3):
             try:
                 self.renew_lease()
             except redis.RedisError as exc:
                 log.warning("Worker %s: lease renewal failed: %s", self.id, exc)
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping = True
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking early when stopping; True when stopping."""
+        end = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+        return self.stopping
 
     # -- draining
     def drain(self, budget: float = DRAIN_BUDGET_S) -> int:
@@ -95,7 +103,7 @@ class EventRunner:
         renewed = [0.0]
 
         def work() -> None:
-            while time.monotonic() < deadline and not self._stop.is_set():
+            while time.monotonic() < deadline and not self.stopping:
                 try:
                     if time.monotonic() - renewed[0] > TOKEN_REFRESH_S:
                         renewed[0] = time.monotonic()
@@ -103,7 +111,7 @@ class EventRunner:
                     raw = self.conn.blmove(self.keys.ready, self.inflight, 1, "RIGHT", "LEFT")
                 except redis.RedisError as exc:
                     log.warning("Worker %s: cannot take events: %s", self.id, exc)
-                    self._stop.wait(1)
+                    self._sleep(1)
                     continue
                 if raw is None:
                     continue
@@ -188,7 +196,7 @@ class EventRunner:
                 self.retry_later(request_id, due, error, systemRetries=str(retries))
                 return
             except redis.RedisError:
-                if self._stop.wait(1.0):
+                if self._sleep(1.0):
                     return  # stopping: the lease runs out and the sweeper takes the event back
 
     @staticmethod

@@ -77,7 +77,8 @@ def supervise(count: int) -> int:
     stopping = threading.Event()
 
     def spawn(i: int) -> None:
-        procs[i] = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--one"])
+        # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops them once.
+        procs[i] = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--one"], start_new_session=True)
 
     def stop(signum, frame):
         stopping.set()
