@@ -65,7 +65,9 @@ class Platform:
         self.platform_id = "bench" + uuid.uuid4().hex[:6]
         self.redis_port, self.port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = "faas_admin_bench_" + uuid.uuid4().hex
         self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> None:
@@ -74,7 +76,8 @@ class Platform:
             [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
              "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.env = env = os.environ | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-                                       "FAAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
+                                       "FAAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                                       "FAAS_API_TOKEN": self.token}
         log = open(self.workdir / "server.log", "wb")
         self.procs.append(subprocess.Popen([sys.executable, "-m", "faas.server"], env=env, stdout=log, stderr=log))
         wait_until(self._healthy, 120, "the platform to answer /healthz")
@@ -210,10 +213,11 @@ def bench_warm(platform: Platform, client: docker.DockerClient, seconds: int) ->
     protocol = {"x-fc-request-id": str(uuid.uuid4()), "x-fc-function-name": name,
                 "x-fc-function-handler": "index.handler", "x-fc-function-memory": "128",
                 "x-fc-function-timeout": "60", "x-fc-function-initializer": "", "x-fc-initialization-timeout": "30"}
-    wrk(api_url, 1, 2)  # warm-up of both paths
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    wrk(api_url, 1, 2, auth)  # warm-up of both paths
     wrk(direct_url, 1, 2, protocol)
-    api1, direct1 = wrk(api_url, 1, seconds), wrk(direct_url, 1, seconds, protocol)
-    api16, direct16 = wrk(api_url, 16, seconds), wrk(direct_url, 16, seconds, protocol)
+    api1, direct1 = wrk(api_url, 1, seconds, auth), wrk(direct_url, 1, seconds, protocol)
+    api16, direct16 = wrk(api_url, 16, seconds, auth), wrk(direct_url, 16, seconds, protocol)
     bare16 = wrk(direct_url, 16, seconds)
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     us = 1e6
@@ -265,7 +269,7 @@ def bench_burst(platform: Platform) -> None:
 
     def one(_):
         t0 = time.perf_counter()
-        resp = requests.post(url, timeout=120)
+        resp = requests.post(url, timeout=120, headers={"Authorization": f"Bearer {platform.token}"})
         return resp.status_code, resp.headers.get("X-Fc-Instance-Id"), time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -303,13 +307,14 @@ def bench_async(platform: Platform, seconds: int) -> None:
         return elapsed
 
     def submit(count: int) -> list[str]:
-        session = requests.Session()
+        session = platform.http
         return [session.post(url, data=b"e", headers={"X-Fc-Invocation-Type": "Async"}).json()["requestId"]
                 for _ in range(count)]
 
     # 1. Accept, with no worker running: the API alone.
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = "e"\nwrk.headers["X-Fc-Invocation-Type"] = "Async"\n')
+        script.write('wrk.method = "POST"\nwrk.body = "e"\nwrk.headers["X-Fc-Invocation-Type"] = "Async"\n'
+                     f'wrk.headers["Authorization"] = "Bearer {platform.token}"\n')
     out = subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "-s", script.name, url],
                          capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)

@@ -84,6 +84,24 @@ free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# ensure_api_token: FAAS_API_TOKEN as given, else the admin token in var/api-token (made on first run, 0600).
+ensure_api_token() {
+  if [ -n "${FAAS_API_TOKEN:-}" ]; then
+    log "admin token: from FAAS_API_TOKEN"
+    return 0
+  fi
+  local file="$FAAS_VAR_DIR/api-token"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$FAAS_VAR_DIR"
+    (umask 077 && "$VENV/bin/python" -c 'import secrets; print("faas_admin_" + secrets.token_urlsafe(32))' >"$file")
+    log "created an admin API token in $file (mode 0600)"
+  fi
+  chmod 600 "$file"
+  FAAS_API_TOKEN=$(cat "$file")
+  export FAAS_API_TOKEN
+  log "admin token: $file (send it as 'Authorization: Bearer <token>'; faasctl reads it from there)"
+}
+
 # start_redis: a private redis-server on a free loopback port, AOF on, data under var/redis.
 # Sets FAAS_REDIS_URL and REDIS_PID; the caller stops it.
 start_redis() {

@@ -74,8 +74,11 @@ class PlatformProcess:
             "FAAS_REDIS_PREFIX": f"faas-{self.platform_id}",
             "FAAS_PLATFORM_ID": self.platform_id,
             "FAAS_REAPER_INTERVAL": "0.2",
+            "FAAS_API_TOKEN": "faas_admin_test_" + uuid.uuid4().hex,
         } | env
-        self.api = Api(f"http://127.0.0.1:{self.port}")
+        self.env.pop("FAAS_TOKEN", None)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api = Api(self.url, self.env["FAAS_API_TOKEN"])
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -32,9 +32,11 @@ def code_b64(files: dict[str, str | bytes]) -> str:
 class Api:
     """A thin client of the REST API for tests."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, token: str | None = None):
         self.base = base_url.rstrip("/")
         self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
 
     def request(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", 300)

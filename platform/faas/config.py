@@ -74,6 +74,10 @@ class Settings:
     result_ttl: int = defaults.RESULT_TTL_S
     sweep_interval: float = defaults.SWEEP_INTERVAL_S
     audit_interval: float = defaults.AUDIT_INTERVAL_S
+    api_token: str = ""
+    """The admin token given by the operator (FAAS_API_TOKEN); tokens made through the API live in Redis."""
+    client_token: str = ""
+    """The token workers and the CLI send (FAAS_TOKEN, else FAAS_API_TOKEN)."""
     control_url: str = ""
     """Where workers reach the control plane; empty: http://127.0.0.1:<port>."""
 
@@ -122,6 +126,8 @@ class Settings:
             sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
+            api_token=env.get("FAAS_API_TOKEN", ""),
+            client_token=env.get("FAAS_TOKEN") or env.get("FAAS_API_TOKEN", ""),
         )
         values.update(overrides)
         if not _PLATFORM_ID_RE.match(values["platform_id"]):

@@ -20,6 +20,14 @@ class Unauthorized(FaasError):
     code = "Unauthorized"
 
 
+class Forbidden(FaasError):
+    code = "Forbidden"
+
+
+class TokenNotFound(FaasError):
+    code = "TokenNotFound"
+
+
 class FunctionNotFound(FaasError):
     code = "FunctionNotFound"
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from .. import defaults
+from ..auth import TokenStore
 from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
@@ -17,8 +18,8 @@ from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
 from .handlers import add_routes
-from .keys import ASYNC, BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS
-from .middlewares import error_middleware
+from .keys import ASYNC, BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
+from .middlewares import auth_middleware, error_middleware
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ async def resources(app: web.Application):
                               cache_ttl=settings.registry_cache)
     app[SERVICE] = service
     app[ASYNC] = events = AsyncEvents(settings, redis)
+    app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
     try:
         await builder.runtime_image()
         await pool.start(await service.list())
@@ -51,7 +53,7 @@ async def resources(app: web.Application):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[error_middleware])
+    app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources)
     add_routes(app)

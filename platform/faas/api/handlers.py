@@ -10,9 +10,11 @@ import uuid
 from aiohttp import web
 
 from .. import defaults
+from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..models import check_name
-from .keys import ASYNC, DOCKER, METRICS, POOL, REDIS, SERVICE
+from .keys import ASYNC, DOCKER, METRICS, POOL, REDIS, SERVICE, TOKENS
+from .middlewares import role
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -87,6 +89,7 @@ async def get_build_log(request: web.Request) -> web.Response:
 
 
 # -- invocations
+@role(Role.INVOKE)
 async def invoke_function(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
     raw_type = request.headers.get("X-Fc-Invocation-Type", "Sync")
@@ -119,6 +122,7 @@ async def invoke_function(request: web.Request) -> web.Response:
     return web.Response(body=outcome.body, status=200, headers=headers)
 
 
+@role(Role.INVOKE)
 async def get_invocation(request: web.Request) -> web.Response:
     request_id = request.match_info["request_id"]
     if not _REQUEST_ID_RE.match(request_id):
@@ -153,7 +157,26 @@ async def list_instances(request: web.Request) -> web.Response:
                               "reservedInstances": record.spec.reserved_instances, "instances": instances})
 
 
+# -- tokens
+async def create_token(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict) or set(body) - {"role", "name"}:
+        raise InvalidArgument("the body must be an object with role (admin or invoke) and name")
+    token, secret = await request.app[TOKENS].create(body.get("role"), body.get("name"))
+    return web.json_response(token.to_api() | {"token": secret}, status=201)
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    return web.json_response({"tokens": [t.to_api() for t in await request.app[TOKENS].list()]})
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    await request.app[TOKENS].revoke(request.match_info["token_id"])
+    return web.Response(status=204)
+
+
 # -- platform
+@role(None)
 async def healthz(request: web.Request) -> web.Response:
     checks = {"redis": "ok", "docker": "ok"}
     try:
@@ -192,4 +215,7 @@ def add_routes(app: web.Application) -> None:
         web.post("/v1/functions/{name}/invocations", invoke_function),
         web.get("/v1/invocations/{request_id}", get_invocation),
         web.get("/v1/queues/{name}/messages", read_queue),
+        web.post("/v1/tokens", create_token),
+        web.get("/v1/tokens", list_tokens),
+        web.delete("/v1/tokens/{token_id}", revoke_token),
     ])

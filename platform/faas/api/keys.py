@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ..auth import TokenStore
 from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
@@ -21,3 +22,4 @@ POOL = web.AppKey("pool", PoolManager)
 SERVICE = web.AppKey("service", FunctionService)
 BUILDER = web.AppKey("builder", Builder)
 ASYNC = web.AppKey("async", AsyncEvents)
+TOKENS = web.AppKey("tokens", TokenStore)

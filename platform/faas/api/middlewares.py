@@ -10,13 +10,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import defaults, errors
+from ..auth import Role, require
 from ..models import tail
+from .keys import TOKENS
 
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.FaasError], int] = {
     errors.InvalidArgument: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.TokenNotFound: 404,
     errors.FunctionNotFound: 404,
     errors.InvocationNotFound: 404,
     errors.FunctionAlreadyExists: 409,
@@ -41,6 +45,29 @@ def status_of(exc: errors.FaasError) -> int:
     return 500
 
 
+def role(needed: Role | None):
+    """Mark a handler with the role it needs (None: open to anyone). Unmarked handlers need admin."""
+
+    def mark(handler):
+        handler.faas_role = needed
+        return handler
+
+    return mark
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no such route: the error middleware answers 404 or 405
+    target = request.match_info.handler
+    needed = getattr(target, "faas_role", Role.ADMIN)
+    if needed is not None:
+        token = await request.app[TOKENS].authenticate(request.headers.get("Authorization"))
+        require(token, needed)
+        request["token"] = token
+    return await handler(request)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
@@ -49,7 +76,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         extra = {}
         if isinstance(exc, errors.BuildFailed) and exc.details.get("log"):
             extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
-        return error_response(status_of(exc), exc.code, exc.message, **extra)
+        response = error_response(status_of(exc), exc.code, exc.message, **extra)
+        if isinstance(exc, errors.Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="faas"'
+        return response
     except (RedisConnectionError, RedisTimeoutError, BusyLoadingError) as exc:
         log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)
         return error_response(503, "ServiceUnavailable", "the platform's Redis is unavailable; try again shortly")

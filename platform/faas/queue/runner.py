@@ -60,6 +60,8 @@ class EventRunner:
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.inflight = self.keys.inflight(self.id)
         self.http = requests.Session()
+        if settings.client_token:
+            self.http.headers["Authorization"] = f"Bearer {settings.client_token}"
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=settings.worker_concurrency * 2)
         self.http.mount("http://", adapter)
         self.control = settings.control_plane_url

@@ -1,0 +1,115 @@
+"""API tokens: two roles, stored hashed in Redis, compared without leaking timing.
+
+A token is `faas_<role>_<43 random characters>`. Redis keeps only its SHA-256 digest, under which a lookup
+finds it (a hash lookup reveals nothing about how close a wrong token was); the operator's own admin token
+(FAAS_API_TOKEN) is compared with hmac.compare_digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from redis.asyncio import Redis
+
+from .errors import Forbidden, InvalidArgument, TokenNotFound, Unauthorized
+
+CACHE_S = 5.0
+"""Seconds a verified token is trusted without asking Redis again (so a revocation takes up to this long)."""
+
+NAME_MAX = 64
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    """Everything."""
+    INVOKE = "invoke"
+    """Invocations and reading their outcome."""
+
+
+@dataclass(frozen=True)
+class Token:
+    id: str
+    role: Role
+    name: str
+    created_at: float
+
+    def to_api(self) -> dict:
+        return {"id": self.id, "role": self.role.value, "name": self.name, "createdAt": self.created_at}
+
+    def allows(self, needed: Role) -> bool:
+        return self.role is Role.ADMIN or self.role is needed
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, redis: Redis, prefix: str, admin_secret: str = ""):
+        self.redis = redis
+        self.key = f"{prefix}:tokens"
+        self._admin = admin_secret
+        self._cache: dict[str, tuple[float, Token | None]] = {}
+
+    async def create(self, role: object, name: object) -> tuple[Token, str]:
+        try:
+            role = Role(role)
+        except ValueError:
+            raise InvalidArgument("role must be admin or invoke") from None
+        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
+            raise InvalidArgument(f"name must be a string of 1-{NAME_MAX} characters")
+        secret = f"faas_{role.value}_{secrets.token_urlsafe(32)}"
+        token = Token(id=secrets.token_hex(6), role=role, name=name, created_at=time.time())
+        await self.redis.hset(self.key, digest(secret), json.dumps(token.to_api()))
+        return token, secret
+
+    async def list(self) -> list[Token]:
+        raw = await self.redis.hvals(self.key)
+        tokens = [self._load(v) for v in raw]
+        return sorted(tokens, key=lambda t: t.created_at)
+
+    async def revoke(self, token_id: str) -> None:
+        for key, value in (await self.redis.hgetall(self.key)).items():
+            if self._load(value).id == token_id:
+                await self.redis.hdel(self.key, key)
+                self._cache.clear()
+                return
+        raise TokenNotFound(f"no token {token_id}")
+
+    async def authenticate(self, header: str | None) -> Token:
+        """The token of an `Authorization: Bearer ...` header; Unauthorized when missing or wrong."""
+        if not header or not header.startswith("Bearer "):
+            raise Unauthorized("this API needs a bearer token: Authorization: Bearer <token>")
+        secret = header[7:].strip()
+        if self._admin and hmac.compare_digest(secret.encode(), self._admin.encode()):
+            return Token(id="operator", role=Role.ADMIN, name="FAAS_API_TOKEN", created_at=0.0)
+        key = digest(secret)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            token = hit[1]
+        else:
+            raw = await self.redis.hget(self.key, key)
+            token = self._load(raw) if raw else None
+            if len(self._cache) > 10000:
+                self._cache.clear()
+            self._cache[key] = (now + (CACHE_S if token else 1.0), token)
+        if token is None:
+            raise Unauthorized("the bearer token is not valid")
+        return token
+
+    @staticmethod
+    def _load(raw: bytes) -> Token:
+        data = json.loads(raw)
+        return Token(id=data["id"], role=Role(data["role"]), name=data["name"], created_at=data["createdAt"])
+
+
+def require(token: Token, needed: Role) -> None:
+    if not token.allows(needed):
+        raise Forbidden(f"a token of role {token.role.value} may not do this; it needs role {needed.value}")

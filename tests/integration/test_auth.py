@@ -1,0 +1,102 @@
+"""Every route, with no token, a wrong one and one whose role may not: 401, 401, 403, the JSON shape."""
+
+import re
+
+import pytest
+import redis as redis_lib
+import requests
+
+from faas.api import create_app
+from faas.config import Settings
+from helpers import Api, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis]
+
+OPEN = {("GET", "/healthz")}
+INVOKE = {("POST", "/v1/functions/{name}/invocations"), ("GET", "/v1/invocations/{request_id}")}
+SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123"}
+
+
+def routes():
+    """(method, path template) of every route of the app, read from its router."""
+    app = create_app(Settings.from_env({}))
+    out = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        out.add((route.method, route.resource.canonical))
+    return sorted(out)
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLES[m.group(1)], path)
+
+
+@pytest.fixture(scope="module")
+def invoke_token(platform):
+    resp = platform.api.request("POST", "/v1/tokens", json={"role": "invoke", "name": "test-invoker"})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["token"]
+
+
+def assert_error(resp, status, code):
+    assert resp.status_code == status, (resp.request.method, resp.request.url, resp.text)
+    assert resp.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("method,path", routes())
+def test_every_route_needs_the_right_token(platform, invoke_token, method, path):
+    url = platform.url + concrete(path)
+    if (method, path) in OPEN:
+        assert requests.request(method, url, timeout=30).status_code == 200
+        return
+    missing = requests.request(method, url, timeout=30)
+    assert_error(missing, 401, "Unauthorized")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_error(requests.request(method, url, headers={"Authorization": "Bearer faas_admin_wrong"}, timeout=30),
+                 401, "Unauthorized")
+    assert_error(requests.request(method, url, headers={"Authorization": "Basic dXNlcjpwYXNz"}, timeout=30),
+                 401, "Unauthorized")
+    as_invoker = requests.request(method, url, headers={"Authorization": f"Bearer {invoke_token}"}, timeout=30)
+    if (method, path) in INVOKE:
+        assert as_invoker.status_code not in (401, 403), as_invoker.text  # it may pass (and then 404 etc.)
+    else:
+        assert_error(as_invoker, 403, "Forbidden")
+
+
+def test_invoke_role_can_invoke_and_read_outcomes(api, platform, invoke_token, fn_name):
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    return 'hi'\n"})
+    invoker = Api(platform.url, invoke_token)
+    assert invoker.invoke(fn_name).text == "hi"
+    assert invoker.request("GET", f"/v1/functions/{fn_name}").status_code == 403
+    assert invoker.request("DELETE", f"/v1/functions/{fn_name}").status_code == 403
+
+
+def test_tokens_are_stored_hashed_and_can_be_revoked(api, platform):
+    created = api.request("POST", "/v1/tokens", json={"role": "admin", "name": "temporary"}).json()
+    secret, token_id = created["token"], created["id"]
+    assert secret.startswith("faas_admin_") and created["role"] == "admin"
+    listed = api.request("GET", "/v1/tokens").json()["tokens"]
+    assert token_id in [t["id"] for t in listed] and all("token" not in t for t in listed)
+    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    stored = conn.hgetall(f"{platform.env['FAAS_REDIS_PREFIX']}:tokens")
+    assert not any(secret.encode() in k or secret.encode() in v for k, v in stored.items())
+
+    user = Api(platform.url, secret)
+    assert user.request("GET", "/v1/functions").status_code == 200
+    assert api.request("DELETE", f"/v1/tokens/{token_id}").status_code == 204
+    wait_for(lambda: user.request("GET", "/v1/functions").status_code == 401, timeout=15,
+             what="the revoked token to stop working")
+    assert_error(api.request("DELETE", f"/v1/tokens/{token_id}"), 404, "TokenNotFound")
+
+
+@pytest.mark.parametrize("body", [{"role": "root", "name": "x"}, {"role": "admin"}, {"role": "admin", "name": ""},
+                                  {"role": "invoke", "name": "x", "extra": 1}, ["admin"]])
+def test_bad_token_requests(api, body):
+    assert_error(api.request("POST", "/v1/tokens", json=body), 400, "InvalidArgument")
+
+
+def test_containers_never_see_a_token(api, fn_name, platform):
+    api.deploy(fn_name, {"index.py": "import os\ndef handler(e, c):\n    return repr(sorted(os.environ.items()))\n"})
+    env_dump = api.invoke(fn_name).text
+    assert platform.env["FAAS_API_TOKEN"] not in env_dump and "FAAS_" not in env_dump
