@@ -157,6 +157,26 @@ def platform(docker_client, redis_server, tmp_path_factory):
     assert not left, f"containers left behind after shutdown: {left}"
 
 
+# Short waits through settings: retries after 0.2 s (function) and from 0.2 s up to 1 s (system);
+# a dead worker's lease runs out after 3 s.
+FAST = {"FAAS_FUNCTION_RETRY_BASE": "0.2", "FAAS_SYSTEM_RETRY_INITIAL": "0.2", "FAAS_SYSTEM_RETRY_MAX_WAIT": "1",
+        "FAAS_WORKER_LEASE": "3", "FAAS_SWEEP_INTERVAL": "0.2", "FAAS_AUDIT_INTERVAL": "2",
+        "FAAS_QUEUE_TIMEOUT": "1", "FAAS_HEALTH_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="session")
+def async_stack(docker_client, redis_server, tmp_path_factory):
+    """A control plane with short retry settings and two worker processes of their own."""
+    plat = PlatformProcess(redis_server, tmp_path_factory.mktemp("async") / "server.log", **FAST)
+    plat.start()
+    workers = WorkerProcess(plat)
+    workers.start()
+    yield plat, workers
+    workers.stop()
+    left = _clean_up(docker_client, plat)
+    assert not left
+
+
 @pytest.fixture
 def start_platform(docker_client, redis_server, tmp_path):
     """Start control planes of its own for a test, with settings of its own (FAAS_* variables)."""

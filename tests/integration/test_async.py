@@ -8,36 +8,22 @@ import time
 
 import pytest
 
-from conftest import PlatformProcess, WorkerProcess, _clean_up
+from conftest import FAST, PlatformProcess, WorkerProcess, _clean_up
 from helpers import free_port, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
-# Short waits through settings: retries after 0.2 s (function) and from 0.2 s up to 1 s (system);
-# a dead worker's lease runs out after 3 s.
-FAST = {"FAAS_FUNCTION_RETRY_BASE": "0.2", "FAAS_SYSTEM_RETRY_INITIAL": "0.2", "FAAS_SYSTEM_RETRY_MAX_WAIT": "1",
-        "FAAS_WORKER_LEASE": "3", "FAAS_SWEEP_INTERVAL": "0.2", "FAAS_AUDIT_INTERVAL": "2",
-        "FAAS_QUEUE_TIMEOUT": "1", "FAAS_HEALTH_INTERVAL": "1"}
-
 ECHO = "def handler(event, context):\n    return {'event': event.decode(), 'attempt': context.attempt}\n"
 
 
-@pytest.fixture(scope="module")
-def stack(docker_client, redis_server, tmp_path_factory):
-    """A control plane and two worker processes of their own."""
-    plat = PlatformProcess(redis_server, tmp_path_factory.mktemp("async") / "server.log", **FAST)
-    plat.start()
-    workers = WorkerProcess(plat)
-    workers.start()
-    yield plat, workers
-    workers.stop()
-    left = _clean_up(docker_client, plat)
-    assert not left
+@pytest.fixture
+def stack(async_stack):
+    return async_stack
 
 
 @pytest.fixture
-def api(stack):
-    return stack[0].api
+def api(async_stack):
+    return async_stack[0].api
 
 
 def submit(api, name, event=b"", **headers):

@@ -1,0 +1,1 @@
+"""faasctl: the admin command line of the platform."""

@@ -1,0 +1,436 @@
+"""faasctl: deploy, inspect, invoke and operate functions.
+
+Exit codes: 0 success; 1 the function failed (its error type, message and stack trace on stderr);
+2 the platform refused or could not be reached (its message on stderr). Tables and colours on a
+terminal, plain text when piped, JSON with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import sys
+import threading
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+from ..builder.archive import read_zip
+from ..errors import FaasError
+from . import output as out
+from .client import Client, PlatformError
+
+SPEC_FILE = "faas.toml"
+"""The function's spec inside a directory deployed with `faasctl deploy DIR` (the API's camelCase fields)."""
+
+SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".pytest_cache", ".mypy_cache"}
+SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+class CommandError(Exception):
+    """A mistake on the command line or in the spec file: exit 2."""
+
+
+# -- deploy
+def zip_directory(directory: Path) -> bytes:
+    """The code of `directory` as a zip: everything but the spec file, caches and version control."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for name in sorted(files):
+                path = Path(root) / name
+                rel = path.relative_to(directory).as_posix()
+                if rel == SPEC_FILE or name.endswith(SKIP_SUFFIXES) or path.is_symlink():
+                    continue
+                info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def read_spec(directory: Path, args) -> dict:
+    spec: dict = {}
+    path = directory / SPEC_FILE
+    if path.is_file():
+        try:
+            spec = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: {exc}") from None
+    overrides = {"name": args.name, "handler": args.handler, "initializer": args.initializer,
+                 "memoryMB": args.memory, "timeoutSeconds": args.timeout, "reservedInstances": args.reserved,
+                 "instanceConcurrency": args.concurrency, "maxInstances": args.max_instances,
+                 "keepAliveSeconds": args.keep_alive}
+    spec.update({k: v for k, v in overrides.items() if v is not None})
+    if args.env:
+        environment = dict(spec.get("environment") or {})
+        for item in args.env:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise CommandError(f"--env takes KEY=VALUE, not {item!r}")
+            environment[key] = value
+        spec["environment"] = environment
+    if "name" not in spec:
+        spec["name"] = directory.resolve().name.lower().replace("_", "-")
+    return spec
+
+
+def _changed(spec: dict, remote: dict) -> list[str]:
+    """The spec fields whose value differs from the deployed function's."""
+    changed = []
+    for key, value in spec.items():
+        current = remote.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            if any(current.get(k) != v for k, v in value.items()):
+                changed.append(key)
+        elif current != value:
+            changed.append(key)
+    return changed
+
+
+class Progress:
+    """A live line on a terminal (what, and the seconds so far) while a request runs."""
+
+    def __init__(self, text: str):
+        self.text, self._stop = text, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        if out.is_tty(sys.stderr):
+            self._thread.start()
+        else:
+            print(f"{self.text}...", file=sys.stderr)
+        return self
+
+    def _run(self):
+        t0, frames, i = time.monotonic(), "|/-\\", 0
+        while not self._stop.wait(0.1):
+            sys.stderr.write(f"\r{frames[i % 4]} {self.text} {time.monotonic() - t0:5.1f}s")
+            sys.stderr.flush()
+            i += 1
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_deploy(client: Client, args) -> int:
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise CommandError(f"{directory} is not a directory")
+    spec = read_spec(directory, args)
+    raw = zip_directory(directory)
+    try:
+        digest = read_zip(raw).sha256
+    except FaasError as exc:
+        raise CommandError(f"{directory}: {exc.message}") from None
+    name = spec["name"]
+    existing = client.call("GET", f"/v1/functions/{name}", ok=(200, 404))
+    body = spec | {"code": {"zipFile": base64.b64encode(raw).decode()}}
+    t0 = time.monotonic()
+    if existing.status_code == 404:
+        with Progress(f"Creating {name} (building its image)"):
+            result = client.json("POST", "/v1/functions", ok=(201,), json=body)
+        action, built = "created", True
+    else:
+        remote = existing.json()
+        changed = _changed(spec, remote)
+        if remote.get("codeSha256") == digest and not changed:
+            return _report(args, remote, "unchanged", False)
+        built = remote.get("codeSha256") != digest
+        if not built:
+            body.pop("code")  # config only: no build
+        body.pop("name", None)
+        with Progress(f"Updating {name}" + (" (building its image)" if built else "")):
+            result = client.json("PUT", f"/v1/functions/{name}", json=body)
+        action = "updated"
+    return _report(args, result, action, built, time.monotonic() - t0)
+
+
+def _report(args, fn: dict, action: str, built: bool, seconds: float = 0.0) -> int:
+    if args.json:
+        out.print_json({"action": action, "function": fn})
+        return 0
+    build = fn.get("lastBuild") or {}
+    detail = f"version {fn['version']}, image {fn['image']}"
+    if built:
+        detail += f", build {build.get('status')} in {build.get('durationMs', 0) / 1000:.1f}s"
+    detail += f" ({seconds:.1f}s)" if seconds else ""
+    print(f"{out.color(action, out.GREEN)} {fn['name']}: {detail}")
+    return 0
+
+
+# -- functions
+def cmd_list(client: Client, args) -> int:
+    functions = client.json("GET", "/v1/functions")["functions"]
+    if args.json:
+        out.print_json(functions)
+        return 0
+    out.table(["NAME", "RUNTIME", "VERSION", "MEMORY", "TIMEOUT", "RESERVED", "STATE", "UPDATED"],
+              [[f["name"], f["runtime"], f["version"], f["memoryMB"], f["timeoutSeconds"], f["reservedInstances"],
+                f["state"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f["updatedAt"]))] for f in functions])
+    return 0
+
+
+def cmd_get(client: Client, args) -> int:
+    fn = client.json("GET", f"/v1/functions/{args.name}")
+    if args.json:
+        out.print_json(fn)
+        return 0
+    out.fields(fn, ["name", "state", "version", "runtime", "handler", "initializer", "memoryMB", "timeoutSeconds",
+                    "instanceConcurrency", "maxInstances", "reservedInstances", "keepAliveSeconds",
+                    "pauseAfterSeconds", "environment", "async", "image", "codeSha256"])
+    build = fn.get("lastBuild") or {}
+    out.fields({"lastBuild": f"{build.get('status')} in {build.get('durationMs', 0) / 1000:.1f}s"}, ["lastBuild"])
+    return 0
+
+
+def cmd_delete(client: Client, args) -> int:
+    if not args.yes and sys.stdin.isatty():
+        answer = input(f"Delete function {args.name}, its containers and images? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not deleted", file=sys.stderr)
+            return 2
+    client.call("DELETE", f"/v1/functions/{args.name}", ok=(204,))
+    if args.json:
+        out.print_json({"deleted": args.name})
+    else:
+        print(f"{out.color('deleted', out.GREEN)} {args.name}")
+    return 0
+
+
+def cmd_instances(client: Client, args) -> int:
+    data = client.json("GET", f"/v1/functions/{args.name}/instances")
+    if args.json:
+        out.print_json(data)
+        return 0
+    out.table(["INSTANCE", "STATE", "VERSION", "RESERVED", "ACTIVE", "INVOCATIONS", "IDLE", "AGE"],
+              [[i["instanceId"], i["state"], i["version"], "yes" if i["reserved"] else "no", i["activeInvocations"],
+                i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s"] for i in data["instances"]])
+    return 0
+
+
+def cmd_reserve(client: Client, args) -> int:
+    fn = client.json("PUT", f"/v1/functions/{args.name}", json={"reservedInstances": args.count})
+    if args.json:
+        out.print_json(fn)
+    else:
+        print(f"{fn['name']}: {fn['reservedInstances']} reserved instance(s) (version {fn['version']})")
+    return 0
+
+
+# -- invocations
+def _event(args) -> bytes:
+    if args.file:
+        return sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    if args.event is not None:
+        return args.event.encode()
+    if not sys.stdin.isatty():
+        return sys.stdin.buffer.read()
+    return b""
+
+
+def _print_function_error(body: bytes, error_kind: str) -> None:
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = {"errorType": error_kind, "errorMessage": body.decode("utf-8", "replace"), "stackTrace": []}
+    out.error(f"{error.get('errorType')}: {error.get('errorMessage')}  ({error_kind})")
+    for frame in error.get("stackTrace") or []:
+        print(frame, file=sys.stderr)
+
+
+def cmd_invoke(client: Client, args) -> int:
+    event = _event(args)
+    if args.async_:
+        data = client.json("POST", f"/v1/functions/{args.name}/invocations", ok=(202,), data=event,
+                           headers={"X-Fc-Invocation-Type": "Async"})
+        if args.json:
+            out.print_json(data)
+        else:
+            print(data["requestId"])
+        return 0
+    resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event)
+    error_kind = resp.headers.get("X-Fc-Error-Type")
+    if args.json:
+        body = resp.content.decode("utf-8", "replace")
+        out.print_json({"requestId": resp.headers.get("X-Fc-Request-Id"),
+                        "coldStart": resp.headers.get("X-Fc-Cold-Start") == "true",
+                        "instanceId": resp.headers.get("X-Fc-Instance-Id"), "error": error_kind,
+                        "contentType": resp.headers.get("Content-Type"), "body": body})
+        return 1 if error_kind else 0
+    if error_kind:
+        _print_function_error(resp.content, error_kind)
+        return 1
+    sys.stdout.buffer.write(resp.content)
+    if out.is_tty() and resp.content and not resp.content.endswith(b"\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_wait(client: Client, args) -> int:
+    deadline = time.monotonic() + args.timeout
+    while True:
+        data = client.json("GET", f"/v1/invocations/{args.request_id}")
+        if data["status"] in ("succeeded", "failed"):
+            break
+        if time.monotonic() > deadline:
+            raise PlatformError(None, "Timeout", f"{args.request_id} is still {data['status']} after {args.timeout}s")
+        time.sleep(0.5)
+    if args.json:
+        out.print_json(data)
+        return 0 if data["status"] == "succeeded" else 1
+    if data["status"] == "succeeded":
+        print(data.get("result") or "")
+        return 0
+    error = data.get("lastError") or {}
+    out.error(f"failed ({data.get('condition')}) after {data['attempts']} attempt(s): "
+              f"{error.get('errorType')}: {error.get('errorMessage')}")
+    for frame in error.get("stackTrace") or []:
+        print(frame, file=sys.stderr)
+    return 1
+
+
+def cmd_queue_read(client: Client, args) -> int:
+    params = {"count": args.count}
+    if args.after:
+        params["after"] = args.after
+    data = client.json("GET", f"/v1/queues/{args.name}/messages", params=params)
+    if args.json:
+        out.print_json(data)
+        return 0
+    out.table(["ID", "REQUEST", "FUNCTION", "CONDITION", "INVOKES"],
+              [[m["id"], m["record"]["requestContext"]["requestId"], m["record"]["requestContext"]["functionName"],
+                m["record"]["requestContext"]["condition"], m["record"]["requestContext"]["approximateInvokeCount"]]
+               for m in data["messages"]])
+    return 0
+
+
+# -- tokens
+def cmd_token(client: Client, args) -> int:
+    if args.token_command == "create":
+        data = client.json("POST", "/v1/tokens", ok=(201,), json={"role": args.role, "name": args.name})
+        if args.json:
+            out.print_json(data)
+        else:
+            print(data["token"])
+            print(f"token {data['id']} ({data['role']}): shown once, keep it safe", file=sys.stderr)
+    elif args.token_command == "list":
+        tokens = client.json("GET", "/v1/tokens")["tokens"]
+        if args.json:
+            out.print_json(tokens)
+        else:
+            out.table(["ID", "ROLE", "NAME", "CREATED"],
+                      [[t["id"], t["role"], t["name"], time.strftime("%Y-%m-%d %H:%M", time.localtime(t["createdAt"]))]
+                       for t in tokens])
+    else:
+        client.call("DELETE", f"/v1/tokens/{args.id}", ok=(204,))
+        print(f"revoked {args.id}") if not args.json else out.print_json({"revoked": args.id})
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="faasctl", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", help="the platform's API (FAAS_URL, default http://127.0.0.1:8080)")
+    p.add_argument("--token", help="bearer token (FAAS_TOKEN, FAAS_API_TOKEN, or var/api-token)")
+    p.add_argument("--json", action="store_true", help="JSON output, for scripts")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("deploy", help=f"create or update a function from a directory (spec in {SPEC_FILE})")
+    d.add_argument("dir")
+    d.add_argument("--name")
+    d.add_argument("--handler")
+    d.add_argument("--initializer")
+    d.add_argument("--memory", type=int, help="memoryMB")
+    d.add_argument("--timeout", type=int, help="timeoutSeconds")
+    d.add_argument("--reserved", type=int, help="reservedInstances")
+    d.add_argument("--concurrency", type=int, help="instanceConcurrency")
+    d.add_argument("--max-instances", type=int, help="maxInstances")
+    d.add_argument("--keep-alive", type=int, help="keepAliveSeconds")
+    d.add_argument("--env", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
+    d.set_defaults(func=cmd_deploy)
+
+    sub.add_parser("list", help="list functions").set_defaults(func=cmd_list)
+    g = sub.add_parser("get", help="describe a function")
+    g.add_argument("name")
+    g.set_defaults(func=cmd_get)
+    r = sub.add_parser("delete", help="delete a function, its containers and images")
+    r.add_argument("name")
+    r.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    r.set_defaults(func=cmd_delete)
+
+    i = sub.add_parser("invoke", help="invoke a function (event from an argument, --file or standard input)")
+    i.add_argument("name")
+    i.add_argument("event", nargs="?")
+    i.add_argument("--file", "-f", help="read the event from a file ('-': standard input)")
+    i.add_argument("--async", dest="async_", action="store_true", help="invoke asynchronously: print the request id")
+    i.set_defaults(func=cmd_invoke)
+    w = sub.add_parser("wait", help="follow an async invocation to its end and print its result")
+    w.add_argument("request_id")
+    w.add_argument("--timeout", type=float, default=600)
+    w.set_defaults(func=cmd_wait)
+
+    n = sub.add_parser("instances", help="a function's containers")
+    n.add_argument("name")
+    n.set_defaults(func=cmd_instances)
+    s = sub.add_parser("reserve", help="set a function's reserved instances")
+    s.add_argument("name")
+    s.add_argument("count", type=int)
+    s.set_defaults(func=cmd_reserve)
+
+    q = sub.add_parser("queue", help="destination queues")
+    qs = q.add_subparsers(dest="queue_command", required=True)
+    qr = qs.add_parser("read", help="read the records of queue:NAME")
+    qr.add_argument("name")
+    qr.add_argument("--after", help="only messages after this id")
+    qr.add_argument("--count", type=int, default=100)
+    qr.set_defaults(func=cmd_queue_read)
+
+    t = sub.add_parser("token", help="API tokens")
+    ts = t.add_subparsers(dest="token_command", required=True)
+    tc = ts.add_parser("create", help="make a token (printed once)")
+    tc.add_argument("--role", choices=["admin", "invoke"], required=True)
+    tc.add_argument("--name", required=True)
+    ts.add_parser("list", help="list tokens")
+    tr = ts.add_parser("revoke", help="revoke a token")
+    tr.add_argument("id")
+    t.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    client = Client(args.url, args.token)
+    try:
+        return args.func(client, args)
+    except PlatformError as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message, "status": exc.status}}),
+                  file=sys.stderr)
+        else:
+            out.error(f"error: {exc.message}" + (f" ({exc.code})" if exc.code else ""))
+            if exc.extra.get("buildLog"):
+                print(exc.extra["buildLog"], file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        out.error(f"faasctl: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `faasctl list | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

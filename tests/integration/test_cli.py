@@ -1,0 +1,132 @@
+"""faasctl, run as a subprocess against a running platform with its workers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis]
+
+
+@pytest.fixture
+def faasctl(async_stack, tmp_path):
+    plat, _ = async_stack
+
+    def run(*args, input: bytes | None = None, token: str | None = None):
+        env = {"PATH": "/usr/bin:/bin", "FAAS_URL": plat.url, "FAAS_TOKEN": token or plat.env["FAAS_API_TOKEN"],
+               "HOME": str(tmp_path)}
+        proc = subprocess.run([sys.executable, "-m", "faas.cli.main", *args], input=input, capture_output=True,
+                              env=env, cwd=tmp_path, timeout=300)
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+    return run
+
+
+@pytest.fixture
+def fn_dir(tmp_path, fn_name):
+    d = tmp_path / "fn"
+    d.mkdir()
+    (d / "index.py").write_text(
+        "import os\n"
+        "def handler(event, context):\n"
+        "    if event == b'boom':\n"
+        "        raise ValueError('it went boom')\n"
+        "    return os.environ.get('GREETING', 'hello') + ' ' + event.decode()\n")
+    (d / "faas.toml").write_text(f'name = "{fn_name}"\nhandler = "index.handler"\nmemoryMB = 128\n'
+                                 '[environment]\nGREETING = "hi"\n')
+    return d
+
+
+def test_deploy_then_unchanged_then_updated(faasctl, fn_dir, fn_name):
+    code, out, err = faasctl("deploy", str(fn_dir))
+    assert code == 0, err
+    assert out.startswith("created " + fn_name)
+    code, out, _ = faasctl("--json", "deploy", str(fn_dir))
+    assert code == 0 and json.loads(out)["action"] == "unchanged" and json.loads(out)["function"]["version"] == 1
+    code, out, _ = faasctl("--json", "deploy", str(fn_dir), "--memory", "256", "--env", "GREETING=hey")
+    data = json.loads(out)
+    assert code == 0 and data["action"] == "updated" and data["function"]["memoryMB"] == 256
+    assert data["function"]["version"] == 2
+    (fn_dir / "index.py").write_text("def handler(e, c):\n    return 'v3'\n")
+    code, out, _ = faasctl("--json", "deploy", str(fn_dir), "--memory", "256", "--env", "GREETING=hey")
+    assert code == 0 and json.loads(out)["function"]["version"] == 3
+    assert faasctl("invoke", fn_name)[1] == "v3"
+
+
+def test_deploy_build_failure_exits_2_with_the_log(faasctl, fn_dir):
+    (fn_dir / "index.py").write_text("def handler(e, c)\n    return 1\n")
+    code, out, err = faasctl("deploy", str(fn_dir))
+    assert code == 2 and "BuildFailed" in err and "SyntaxError" in err and out == ""
+
+
+def test_invoke_list_get_instances_reserve_delete(faasctl, fn_dir, fn_name):
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    assert faasctl("invoke", fn_name, "world") == (0, "hi world", "")
+    assert faasctl("invoke", fn_name, input=b"from stdin")[1] == "hi from stdin"
+    event_file = fn_dir / "event.txt"
+    event_file.write_text("from a file")
+    assert faasctl("invoke", fn_name, "--file", str(event_file))[1] == "hi from a file"
+
+    code, out, err = faasctl("invoke", fn_name, "boom")
+    assert code == 1 and out == ""
+    assert "ValueError: it went boom" in err and "HandledInvocationError" in err and "index.py" in err
+    code, out, _ = faasctl("--json", "invoke", fn_name, "boom")
+    assert code == 1 and json.loads(out)["error"] == "HandledInvocationError"
+
+    code, out, _ = faasctl("list")
+    assert code == 0 and any(line.split("\t")[0] == fn_name for line in out.splitlines())
+    assert fn_name in [f["name"] for f in json.loads(faasctl("--json", "list")[1])]
+    code, out, _ = faasctl("get", fn_name)
+    assert code == 0 and f"name\t{fn_name}" in out.splitlines()
+    assert json.loads(faasctl("--json", "get", fn_name)[1])["name"] == fn_name
+
+    code, out, _ = faasctl("--json", "instances", fn_name)
+    assert code == 0 and len(json.loads(out)["instances"]) == 1
+    code, out, _ = faasctl("--json", "reserve", fn_name, "1")
+    assert code == 0 and json.loads(out)["reservedInstances"] == 1
+    code, out, _ = faasctl("reserve", fn_name, "0")
+    assert code == 0 and "0 reserved" in out
+
+    assert faasctl("delete", fn_name, "--yes")[0] == 0
+    code, _, err = faasctl("get", fn_name)
+    assert code == 2 and "FunctionNotFound" in err
+    code, _, err = faasctl("--json", "delete", fn_name, "--yes")
+    assert code == 2 and json.loads(err)["error"]["code"] == "FunctionNotFound"
+
+
+def test_async_invoke_wait_and_queue_read(faasctl, fn_dir, fn_name):
+    (fn_dir / "faas.toml").write_text(f'name = "{fn_name}"\n[environment]\nGREETING = "hi"\n'
+                                      f'[async]\nonSuccess = "queue:{fn_name}-done"\nretries = 0\n')
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    code, request_id, _ = faasctl("invoke", "--async", fn_name, "later")
+    request_id = request_id.strip()
+    assert code == 0 and len(request_id) == 36
+    assert faasctl("wait", request_id) == (0, "hi later\n", "")
+    code, out, _ = faasctl("--json", "queue", "read", f"{fn_name}-done")
+    messages = json.loads(out)["messages"]
+    assert code == 0 and [m["record"]["requestContext"]["requestId"] for m in messages] == [request_id]
+
+    code, failing, _ = faasctl("invoke", "--async", fn_name, "boom")
+    code, _, err = faasctl("wait", failing.strip())
+    assert code == 1 and "RetriesExhausted" in err and "it went boom" in err
+
+
+def test_tokens_and_platform_errors(faasctl, fn_dir, fn_name):
+    code, out, _ = faasctl("--json", "token", "create", "--role", "invoke", "--name", "cli-test")
+    created = json.loads(out)
+    assert code == 0 and created["token"].startswith("faas_invoke_")
+    assert created["id"] in [t["id"] for t in json.loads(faasctl("--json", "token", "list")[1])]
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    assert faasctl("invoke", fn_name, "x", token=created["token"])[0] == 0
+    code, _, err = faasctl("list", token=created["token"])
+    assert code == 2 and "Forbidden" in err
+    code, _, err = faasctl("list", token="faas_admin_nope")
+    assert code == 2 and "Unauthorized" in err
+    assert faasctl("token", "revoke", created["id"])[0] == 0
+
+
+def test_unreachable_platform_exits_2(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "FAAS_URL": "http://127.0.0.1:9", "FAAS_TOKEN": "x", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "list"], capture_output=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and b"cannot reach" in proc.stderr
