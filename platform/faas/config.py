@@ -74,6 +74,7 @@ class Settings:
     result_ttl: int = defaults.RESULT_TTL_S
     sweep_interval: float = defaults.SWEEP_INTERVAL_S
     audit_interval: float = defaults.AUDIT_INTERVAL_S
+    log_ttl: int = defaults.LOG_TTL_S
     api_token: str = ""
     """The admin token given by the operator (FAAS_API_TOKEN); tokens made through the API live in Redis."""
     client_token: str = ""
@@ -127,6 +128,7 @@ class Settings:
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
             api_token=env.get("FAAS_API_TOKEN", ""),
+            log_ttl=_number(env, "FAAS_LOG_TTL", defaults.LOG_TTL_S),
             client_token=env.get("FAAS_TOKEN") or env.get("FAAS_API_TOKEN", ""),
         )
         values.update(overrides)

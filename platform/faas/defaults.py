@@ -191,5 +191,21 @@ SWEEP_INTERVAL_S = 0.5
 AUDIT_INTERVAL_S = 15.0
 """Seconds between audits that find events no queue or worker holds (lost by a crash) and run them again."""
 
+# -- logs
+LOG_TTL_S = 86400
+"""Seconds the logs of an invocation are kept."""
+
+LOG_INVOCATION_BYTES = 64 * 1024
+"""Most log bytes kept for one invocation; the rest is dropped (a line says so)."""
+
+LOG_FUNCTION_LINES = 5000
+"""Most recent log lines kept for one function (a Redis stream, trimmed)."""
+
+LOG_LINE_BYTES = 8192
+"""Longest log line kept; a longer one is cut."""
+
+LOG_TAIL_BYTES = 4096
+"""Bytes of an invocation's log returned in X-Fc-Log-Result (base64) for X-Fc-Log-Type: Tail."""
+
 NETWORK = "faas-functions"
 """Docker bridge network of function containers; containers on it cannot reach each other."""

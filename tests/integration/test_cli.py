@@ -130,3 +130,20 @@ def test_unreachable_platform_exits_2(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "FAAS_URL": "http://127.0.0.1:9", "FAAS_TOKEN": "x", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "list"], capture_output=True, env=env, cwd=tmp_path)
     assert proc.returncode == 2 and b"cannot reach" in proc.stderr
+
+
+def test_logs_commands(faasctl, fn_dir, fn_name):
+    (fn_dir / "index.py").write_text("def handler(event, context):\n    print('said', event.decode())\n"
+                                     "    return 'ok'\n")
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    code, out, err = faasctl("invoke", "--log", fn_name, "hello")
+    assert code == 0 and out == "ok" and "said hello" in err and "REPORT RequestId" in err
+    code, out, _ = faasctl("--json", "invoke", "--log", fn_name, "again")
+    data = json.loads(out)
+    assert code == 0 and "said again" in data["log"]
+    code, out, _ = faasctl("logs", fn_name, "--tail", "100")
+    assert code == 0 and "said hello" in out and "said again" in out
+    code, out, _ = faasctl("logs", "--request", data["requestId"])
+    assert code == 0 and out.startswith("said again\n") and "REPORT" in out
+    code, _, err = faasctl("logs")
+    assert code == 2 and "NAME" in err

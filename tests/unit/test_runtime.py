@@ -273,5 +273,32 @@ def test_output_lands_between_the_markers(monkeypatch):
     stream.write("hello\n")
     stream.write("again\n")
     ctx.end_invocation("loud-1")
-    assert "".join(out.writes) == ("FC Invoke Start RequestId: loud-1\nhello\nagain\n"
+    assert "".join(out.writes) == ("FC Invoke Start RequestId: loud-1\nloud-1 hello\nloud-1 again\n"
                                    "FC Invoke End RequestId: loud-1\n")
+
+
+def test_lines_are_tagged_per_thread_and_partial_lines_are_kept(monkeypatch):
+    from fcruntime import context as ctx
+
+    out = _Recorder()
+    monkeypatch.setattr("sys.__stdout__", out)
+    stream = ctx.MarkedStream(out)
+    results = {}
+
+    def invocation(rid):
+        ctx.begin_invocation(rid)
+        stream.write("part ")
+        stream.write("one\nsecond")
+        ctx.end_invocation(rid)
+        results[rid] = True
+
+    threads = [threading.Thread(target=invocation, args=(f"r{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = "".join(out.writes).splitlines()
+    for i in range(4):
+        assert f"r{i} part one" in lines and f"r{i} second" in lines
+    stream.write("outside\n")  # no invocation on this thread: untouched
+    assert out.writes[-1] == "outside\n"

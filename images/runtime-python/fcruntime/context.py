@@ -9,27 +9,54 @@ import time
 _local = threading.local()
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.request_id = getattr(_local, "request_id", "-")
-        return True
+MAX_PARTIAL = 8192
+"""A line longer than this is written in pieces (each tagged) rather than held back."""
 
 
 class MarkedStream(io.TextIOBase):
-    """sys.stdout and sys.stderr of user code. An invocation's Start marker is held back until the
-    invocation writes something, so that a quiet invocation costs one write (Start and End together)
-    instead of two: every write is a message the container's log driver must carry."""
+    """sys.stdout and sys.stderr of user code.
+
+    During an invocation every line its thread writes goes out as `<request id> <line>`, so the platform
+    attributes it to the right invocation even when one container serves several at once. The Start
+    marker is held back until the invocation writes something, so that a quiet invocation costs one
+    write (Start and End together) instead of two: every write is a message for the log driver.
+    Output of other threads (and outside invocations) passes through untouched.
+    """
 
     def __init__(self, inner):
         self.inner = inner
 
     def write(self, text):
+        request_id = getattr(_local, "active", None)
+        if request_id is None:
+            return self.inner.write(text)
+        partials = _local.partials
+        lines = (partials.get(self, "") + text).split("\n")
+        rest = lines.pop()
+        if len(rest) > MAX_PARTIAL:
+            lines.append(rest)
+            rest = ""
+        partials[self] = rest
+        if lines:
+            self._emit("".join(f"{request_id} {line}\n" for line in lines))
+        return len(text)
+
+    def _emit(self, data):
         pending = getattr(_local, "pending_start", None)
         if pending is not None:
             _local.pending_start = None
-            sys.__stdout__.write(pending)
-            sys.__stdout__.flush()
-        return self.inner.write(text)
+            if self.inner is sys.__stdout__:
+                data = pending + data
+            else:
+                sys.__stdout__.write(pending)
+                sys.__stdout__.flush()
+        self.inner.write(data)
+        self.inner.flush()
+
+    def close_invocation(self, request_id):
+        rest = _local.partials.pop(self, "")
+        if rest:
+            self._emit(f"{request_id} {rest}\n")
 
     def writelines(self, lines):
         for line in lines:
@@ -55,10 +82,16 @@ class MarkedStream(io.TextIOBase):
 def begin_invocation(request_id):
     """Mark the start of an invocation on this thread (written with its first output, or with its end)."""
     _local.request_id = request_id
+    _local.active = request_id
+    _local.partials = {}
     _local.pending_start = f"FC Invoke Start RequestId: {request_id}\n"
 
 
 def end_invocation(request_id):
+    """Write what the invocation left unfinished, then the End marker."""
+    for stream in list(getattr(_local, "partials", {})):
+        stream.close_invocation(request_id)
+    _local.active = None
     pending = getattr(_local, "pending_start", None) or ""
     _local.pending_start = None
     sys.__stdout__.write(f"{pending}FC Invoke End RequestId: {request_id}\n")
@@ -77,10 +110,9 @@ def _make_logger():
     logger = logging.getLogger("fc_user")
     handler = logging.StreamHandler(MarkedStream(sys.__stdout__))
     handler.setFormatter(
-        logging.Formatter("%(asctime)s.%(msecs)03dZ %(request_id)s [%(levelname)s] %(message)s", "%Y-%m-%dT%H:%M:%S")
+        logging.Formatter("%(asctime)s.%(msecs)03dZ [%(levelname)s] %(message)s", "%Y-%m-%dT%H:%M:%S")
     )
     handler.formatter.converter = time.gmtime
-    handler.addFilter(_RequestIdFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import socket
 import sys
 import threading
@@ -15,6 +16,11 @@ from .loader import Loader
 MAX_EVENT_BYTES = 32 * 1024 * 1024
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
+
+
+def max_memory_mb():
+    """The most memory this runtime's process has used so far, in MiB (Lambda's "Max Memory Used")."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + 1023) // 1024
 
 
 def encode_result(result):
@@ -129,8 +135,8 @@ class Handler(BaseHTTPRequestHandler):
         lines += [f"{k}: {v}" for k, v in headers]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
-    def _reply_error(self, status, error, unhandled=False):
-        headers = [("x-fc-status", "404")]
+    def _reply_error(self, status, error, unhandled=False, extra=()):
+        headers = [("x-fc-status", "404"), *extra]
         if unhandled:
             headers.append(("x-fc-error-type", "UnhandledInvocationError"))
         self._reply(status, json.dumps(error).encode("utf-8"), "application/json", headers)
@@ -180,10 +186,11 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.flush()
         try:
             # The answer first, the End marker after: the caller does not wait for the log write.
+            usage = [("x-fc-max-memory-used", str(max_memory_mb()))]
             if reply is None:
-                self._reply(200, body, content_type)
+                self._reply(200, body, content_type, usage)
             else:
-                self._reply_error(*reply)
+                self._reply_error(*reply, extra=usage)
         finally:
             ctx.end_invocation(request_id)
         if exit_code is not None:

@@ -13,12 +13,13 @@ from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
+from ..logs import LogCollector, LogReader
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
 from .handlers import add_routes
-from .keys import ASYNC, BUILDER, DOCKER, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
+from .keys import ASYNC, BUILDER, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import auth_middleware, error_middleware
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,15 @@ async def resources(app: web.Application):
     host = DockerHost(settings)
     metrics = Metrics()
     builder = Builder(settings, host)
-    pool = PoolManager(settings, host, metrics)
+    logs = LogCollector(settings)
+    pool = PoolManager(settings, host, metrics, logs)
     app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
     app[BUILDER], app[POOL] = builder, pool
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
                               cache_ttl=settings.registry_cache)
     app[SERVICE] = service
     app[ASYNC] = events = AsyncEvents(settings, redis)
+    app[LOGS] = LogReader(settings, redis)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
     try:
         await builder.runtime_image()
@@ -48,6 +51,7 @@ async def resources(app: web.Application):
         await events.close()
         await app[SERVICE].close()
         await pool.shutdown()
+        logs.close()
         host.close()
         await redis.aclose()
 

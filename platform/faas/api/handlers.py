@@ -13,12 +13,14 @@ from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..models import check_name
-from .keys import ASYNC, DOCKER, METRICS, POOL, REDIS, SERVICE, TOKENS
+from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, TOKENS
 from .middlewares import role
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+FOLLOW_MAX_S = 3600
+"""Longest a `follow` stream of function logs stays open; the client asks again after."""
 
 
 def _attempt(raw: str | None) -> int:
@@ -118,6 +120,11 @@ async def invoke_function(request: web.Request) -> web.Response:
     }
     if outcome.error:
         headers["X-Fc-Error-Type"] = outcome.error
+    log_type = request.headers.get("X-Fc-Log-Type", "None")
+    if log_type.lower() == "tail":
+        headers["X-Fc-Log-Result"] = await request.app[LOGS].tail(request_id)
+    elif log_type.lower() != "none":
+        raise InvalidArgument("X-Fc-Log-Type must be Tail or None")
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
     return web.Response(body=outcome.body, status=200, headers=headers)
 
@@ -131,6 +138,46 @@ async def get_invocation(request: web.Request) -> web.Response:
     if status is None:
         raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
     return web.json_response(status)
+
+
+@role(Role.INVOKE)
+async def get_invocation_logs(request: web.Request) -> web.Response:
+    request_id = request.match_info["request_id"]
+    if not _REQUEST_ID_RE.match(request_id):
+        raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
+    lines = await request.app[LOGS].invocation(request_id)
+    if lines is None:
+        raise InvocationNotFound(f"no logs of invocation {request_id} (none yet, or they expired)")
+    return web.Response(text="".join(line + "\n" for line in lines), content_type="text/plain")
+
+
+async def get_function_logs(request: web.Request) -> web.StreamResponse:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    try:
+        tail = int(request.query.get("tail", "100"))
+    except ValueError:
+        raise InvalidArgument("tail must be a whole number") from None
+    if not 0 <= tail <= defaults.LOG_FUNCTION_LINES:
+        raise InvalidArgument(f"tail must be between 0 and {defaults.LOG_FUNCTION_LINES}")
+    follow = request.query.get("follow", "") in ("1", "true", "yes")
+    reader = request.app[LOGS]
+    lines, last = await reader.function(record.name, tail)
+    if not follow:
+        return web.Response(text=_log_text(lines), content_type="text/plain")
+    resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    await resp.write(_log_text(lines).encode())
+    deadline = time.monotonic() + FOLLOW_MAX_S
+    while time.monotonic() < deadline:
+        lines, last = await reader.follow(record.name, last)
+        if lines:
+            await resp.write(_log_text(lines).encode())  # raises when the client went away: the loop ends
+    await resp.write_eof()
+    return resp
+
+
+def _log_text(lines: list[tuple[str, str]]) -> str:
+    return "".join(f"{rid or '-'} {line}\n" for rid, line in lines)
 
 
 async def read_queue(request: web.Request) -> web.Response:
@@ -214,6 +261,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/functions/{name}/instances", list_instances),
         web.post("/v1/functions/{name}/invocations", invoke_function),
         web.get("/v1/invocations/{request_id}", get_invocation),
+        web.get("/v1/invocations/{request_id}/logs", get_invocation_logs),
+        web.get("/v1/functions/{name}/logs", get_function_logs),
         web.get("/v1/queues/{name}/messages", read_queue),
         web.post("/v1/tokens", create_token),
         web.get("/v1/tokens", list_tokens),

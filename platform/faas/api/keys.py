@@ -10,6 +10,7 @@ from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
+from ..logs import LogReader
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
@@ -23,3 +24,4 @@ SERVICE = web.AppKey("service", FunctionService)
 BUILDER = web.AppKey("builder", Builder)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
+LOGS = web.AppKey("logs", LogReader)

@@ -258,15 +258,20 @@ def cmd_invoke(client: Client, args) -> int:
         else:
             print(data["requestId"])
         return 0
-    resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event)
+    headers = {"X-Fc-Log-Type": "Tail"} if args.log else {}
+    resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event, headers=headers)
     error_kind = resp.headers.get("X-Fc-Error-Type")
+    log_tail = base64.b64decode(resp.headers.get("X-Fc-Log-Result", "")).decode("utf-8", "replace")
     if args.json:
         body = resp.content.decode("utf-8", "replace")
         out.print_json({"requestId": resp.headers.get("X-Fc-Request-Id"),
                         "coldStart": resp.headers.get("X-Fc-Cold-Start") == "true",
                         "instanceId": resp.headers.get("X-Fc-Instance-Id"), "error": error_kind,
-                        "contentType": resp.headers.get("Content-Type"), "body": body})
+                        "contentType": resp.headers.get("Content-Type"), "body": body}
+                       | ({"log": log_tail} if args.log else {}))
         return 1 if error_kind else 0
+    if args.log:
+        print(out.color(log_tail.rstrip("\n"), out.DIM, sys.stderr), file=sys.stderr)
     if error_kind:
         _print_function_error(resp.content, error_kind)
         return 1
@@ -275,6 +280,26 @@ def cmd_invoke(client: Client, args) -> int:
         sys.stdout.write("\n")
     sys.stdout.flush()
     return 0
+
+
+def cmd_logs(client: Client, args) -> int:
+    if args.request:
+        text = client.call("GET", f"/v1/invocations/{args.request}/logs").text
+        sys.stdout.write(text)
+        return 0
+    if not args.name:
+        raise CommandError("logs needs a function NAME, or --request ID")
+    params = {"tail": args.tail}
+    if not args.follow:
+        sys.stdout.write(client.call("GET", f"/v1/functions/{args.name}/logs", params=params).text)
+        return 0
+    params["follow"] = "1"
+    while True:  # the server ends a follow after an hour: ask again
+        resp = client.call("GET", f"/v1/functions/{args.name}/logs", params=params, stream=True, timeout=(5, None))
+        for chunk in resp.iter_content(chunk_size=None):
+            sys.stdout.write(chunk.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        params["tail"] = 0
 
 
 def cmd_wait(client: Client, args) -> int:
@@ -374,7 +399,14 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("event", nargs="?")
     i.add_argument("--file", "-f", help="read the event from a file ('-': standard input)")
     i.add_argument("--async", dest="async_", action="store_true", help="invoke asynchronously: print the request id")
+    i.add_argument("--log", action="store_true", help="print the invocation's log tail (4 KB) to standard error")
     i.set_defaults(func=cmd_invoke)
+    lg = sub.add_parser("logs", help="a function's recent log lines (--follow to stream), or an invocation's")
+    lg.add_argument("name", nargs="?")
+    lg.add_argument("--request", metavar="ID", help="the log of one invocation")
+    lg.add_argument("--tail", type=int, default=100, help="how many recent lines (default 100)")
+    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    lg.set_defaults(func=cmd_logs)
     w = sub.add_parser("wait", help="follow an async invocation to its end and print its result")
     w.add_argument("request_id")
     w.add_argument("--timeout", type=float, default=600)

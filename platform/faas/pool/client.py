@@ -25,13 +25,17 @@ class RuntimeReply:
     """The runtime marked the call failed (x-fc-status: 404, or a non-2xx status)."""
     unhandled: bool
     """The runtime marked the failure unhandled (a crash of loading, the initializer, an exit)."""
+    max_memory_mb: int | None = None
+    """The most memory the runtime has used so far, when it says (x-fc-max-memory-used)."""
 
     @classmethod
     def of(cls, resp: Response) -> "RuntimeReply":
         headers = resp.headers
+        used = headers.get("x-fc-max-memory-used", "")
         return cls(status=resp.status, body=resp.body, content_type=headers.get("content-type", ""),
                    failed=headers.get("x-fc-status") == "404" or resp.status >= 300,
-                   unhandled=headers.get("x-fc-error-type") == "UnhandledInvocationError")
+                   unhandled=headers.get("x-fc-error-type") == "UnhandledInvocationError",
+                   max_memory_mb=int(used) if used.isdigit() else None)
 
 
 def _connections(inst: Instance) -> ConnectionPool:

@@ -32,6 +32,8 @@ class Instance:
     active: int = 0
     """Invocations running on it now."""
     served: int = 0
+    init_ms: float | None = None
+    """Milliseconds from create to initialized, for the REPORT line of its first invocation."""
     warmed: bool = False
     """It has served, or was started ahead of traffic: its next invocation is not a cold start."""
     created_at: float = field(default_factory=time.monotonic)

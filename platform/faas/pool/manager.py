@@ -21,6 +21,7 @@ from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
 from ..errors import FaasError, FunctionNotFound, TooManyRequests
+from ..logs import LogCollector, report_line
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
@@ -96,9 +97,10 @@ class FunctionPool:
 
 
 class PoolManager:
-    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics):
+    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics, logs: LogCollector | None = None):
         self.settings = settings
         self.host = host
+        self.logs = logs
         self.client = RuntimeClient()
         self.metrics = metrics
         self._pools: dict[str, FunctionPool] = {}
@@ -158,6 +160,8 @@ class PoolManager:
             return False
         inst.warmed = True
         inst.transition(S.READY)
+        if self.logs is not None:
+            self.logs.follow(inst.container_id, inst.function, replay=False)
         return True
 
     async def shutdown(self) -> None:
@@ -242,11 +246,17 @@ class PoolManager:
         if cold:
             self.metrics.cold_starts.inc(record.name)
         discard = True
+        call_started = time.monotonic()
+        max_used: list[int | None] = [None]
         try:
-            outcome = await self._call(inst, event, request_id, attempt)
+            outcome = await self._call(inst, event, request_id, attempt, max_used)
             discard = outcome.error == UNHANDLED
         finally:
             self._release(pool, inst, discard)
+        if self.logs is not None:
+            line = report_line(request_id, (time.monotonic() - call_started) * 1000, inst.memory_mb, max_used[0],
+                               inst.init_ms if cold else None)
+            self.logs.report(request_id, record.name, line, final=discard)
         elapsed = time.monotonic() - t0
         outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
                           elapsed * 1000)
@@ -294,7 +304,8 @@ class PoolManager:
                 inst.paused_in_docker = False
                 log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
 
-    async def _call(self, inst: Instance, event: bytes, request_id: str, attempt: int) -> Outcome:
+    async def _call(self, inst: Instance, event: bytes, request_id: str, attempt: int,
+                    max_used: list) -> Outcome:
         spec = inst.record.spec
         headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
         if attempt > 1:
@@ -308,6 +319,7 @@ class PoolManager:
             return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes")
         except OSError:  # connection refused or reset, or not HTTP: the container died or misbehaves
             return await self._crash_outcome(inst, "the function")
+        max_used[0] = reply.max_memory_mb
         if not reply.failed:
             return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream")
         return Outcome(body=reply.body, content_type="application/json",
@@ -420,6 +432,8 @@ class PoolManager:
         record = inst.record
         started = await self.host.start_container(self._container_config(record))
         inst.container_id, inst.address = started.id, started.address
+        if self.logs is not None:
+            self.logs.follow(inst.container_id, inst.function)
         if inst.state is S.REMOVING:
             return
 
@@ -429,6 +443,7 @@ class PoolManager:
 
         await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
         await self._initialize(inst, record, "init-" + inst.id)
+        inst.init_ms = (time.monotonic() - inst.created_at) * 1000
 
     async def _initialize(self, inst: Instance, record: FunctionRecord, request_id: str) -> None:
         spec = record.spec

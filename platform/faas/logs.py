@@ -1,0 +1,257 @@
+"""Function logs: each container's stdout and stderr followed, attributed to invocations, kept bounded.
+
+The runtime marks invocations (`FC Invoke Start/End RequestId: <id>`) and writes each line of an
+invocation as `<id> <line>`, so lines land on the right invocation even with instanceConcurrency > 1;
+a line with no tag is given to the invocation running when exactly one runs. Redis keeps:
+
+| key | type | holds |
+|---|---|---|
+| `{prefix}:logs:inv:{requestId}` | list | the invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
+| `{prefix}:logs:inv:{requestId}:end` | string | set once the invocation's log is complete |
+| `{prefix}:logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`), LOG_FUNCTION_LINES at most |
+
+All expire after FAAS_LOG_TTL. A function that prints without end costs the collector CPU, never memory
+or Redis space beyond these bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+
+import docker
+import redis
+from redis.asyncio import Redis
+
+from . import defaults
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+_START = re.compile(r"^FC Invoke Start RequestId: ([A-Za-z0-9-]{1,64})$")
+_END = re.compile(r"^FC Invoke End RequestId: ([A-Za-z0-9-]{1,64})$")
+_TAGGED = re.compile(r"^([A-Za-z0-9-]{1,64}) (.*)$", re.S)
+_PLATFORM_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|init-[0-9a-f]{12})$")
+"""Request ids the platform makes. stdout and stderr reach the collector through two pipes, so a stderr
+line can come before its invocation's Start marker, or after its End: a tag of this form is trusted."""
+TRUNCATED = "[log truncated: more than {} bytes]"
+
+
+class LogKeys:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def invocation(self, request_id: str) -> str:
+        return f"{self.prefix}:logs:inv:{request_id}"
+
+    def ended(self, request_id: str) -> str:
+        return f"{self.prefix}:logs:inv:{request_id}:end"
+
+    def function(self, name: str) -> str:
+        return f"{self.prefix}:logs:fn:{name}"
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
+                init_ms: float | None) -> str:
+    """Lambda's REPORT line: duration, billed duration (rounded up to 1 ms), memory, max used, init."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
+            f"Max Memory Used: {'-' if max_used_mb is None else max_used_mb} MB")
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    return line
+
+
+class _Attribution:
+    """What one container's log stream is in the middle of: the invocations running, their sizes."""
+
+    def __init__(self):
+        self.active: dict[str, int] = {}
+        self.ended: OrderedDict[str, int] = OrderedDict()
+        """Recently ended invocations and their sizes: their late stderr lines still land on them."""
+
+    def end(self, rid: str) -> None:
+        self.ended[rid] = self.active.pop(rid, 0)
+        while len(self.ended) > 64:
+            self.ended.popitem(last=False)
+
+    def owner(self, tag: str) -> str | None:
+        if tag in self.active or tag in self.ended:
+            return tag
+        if _PLATFORM_ID.match(tag):
+            self.active[tag] = 0  # its Start marker is still on its way through the stdout pipe
+            return tag
+        return None
+
+
+class LogCollector:
+    """Follows containers' output in threads of its own (one per container) and writes it to Redis."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.keys = LogKeys(settings.redis_prefix)
+        self.redis = redis.Redis.from_url(settings.redis_url)
+        self._docker: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._reports: OrderedDict[str, str] = OrderedDict()
+        self._ended: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def _client(self) -> docker.DockerClient:
+        if self._docker is None:  # a client of its own: each followed container holds a connection
+            self._docker = docker.DockerClient(base_url=self.settings.docker_url) if self.settings.docker_url \
+                else docker.from_env(max_pool_size=1024)
+        return self._docker
+
+    def follow(self, container_id: str, function: str, replay: bool = True) -> None:
+        """Follow a container's output from its start (`replay`) or from now (a container adopted)."""
+        threading.Thread(target=self._follow, args=(container_id, function, replay),
+                         name=f"logs-{container_id[:12]}", daemon=True).start()
+
+    def close(self) -> None:
+        if self._docker is not None:
+            self._docker.close()
+        self.redis.close()
+
+    def _follow(self, container_id: str, function: str, replay: bool) -> None:
+        state = _Attribution()
+        buffers = [b"", b""]
+        try:
+            stream = self._client().api.attach(container_id, stdout=True, stderr=True, stream=True, logs=replay,
+                                               demux=True)
+            for chunks in stream:
+                lines: list[str] = []
+                for i, chunk in enumerate(chunks):
+                    if not chunk:
+                        continue
+                    parts = (buffers[i] + chunk).split(b"\n")
+                    buffers[i] = parts.pop()
+                    if len(buffers[i]) > defaults.LOG_LINE_BYTES:
+                        parts.append(buffers[i])
+                        buffers[i] = b""
+                    lines += [p.decode("utf-8", "replace") for p in parts]
+                if lines:
+                    self._store(state, function, lines)
+        except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
+            log.debug("Logs of container %s: stream ended: %s", container_id[:12], exc)
+        rest = [b.decode("utf-8", "replace") for b in buffers if b]
+        if rest:
+            try:
+                self._store(state, function, rest)
+            except redis.RedisError:
+                pass
+
+    def _store(self, state: _Attribution, function: str, lines: list[str]) -> None:
+        ttl = self.settings.log_ttl
+        cap = defaults.LOG_INVOCATION_BYTES
+        fn_key = self.keys.function(function)
+        ended: list[str] = []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for line in lines:
+                line = line[:defaults.LOG_LINE_BYTES]
+                if match := _START.match(line):
+                    state.active.setdefault(match.group(1), 0)
+                    continue
+                if match := _END.match(line):
+                    rid = match.group(1)
+                    state.end(rid)
+                    ended.append(rid)
+                    continue
+                rid, text = "", line
+                match = _TAGGED.match(line)
+                if match and (owner := state.owner(match.group(1))):
+                    rid, text = owner, match.group(2)
+                elif len(state.active) == 1:
+                    rid = next(iter(state.active))
+                pipe.xadd(fn_key, {"rid": rid, "line": text}, maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
+                if rid:
+                    sizes = state.active if rid in state.active else state.ended
+                    size = sizes[rid]
+                    if size <= cap:
+                        key = self.keys.invocation(rid)
+                        pipe.rpush(key, text if size + len(text) <= cap else TRUNCATED.format(cap))
+                        pipe.expire(key, ttl)
+                    sizes[rid] = size + len(text) + 1
+            pipe.expire(fn_key, ttl)
+            for rid in ended:
+                report = self._take_report(rid, ended_now=True)
+                if report:
+                    self._append_report(pipe, rid, function, report)
+            pipe.execute()
+
+    def _append_report(self, pipe, rid: str, function: str, report: str) -> None:
+        ttl = self.settings.log_ttl
+        pipe.rpush(self.keys.invocation(rid), report)
+        pipe.expire(self.keys.invocation(rid), ttl)
+        pipe.xadd(self.keys.function(function), {"rid": rid, "line": report}, maxlen=defaults.LOG_FUNCTION_LINES,
+                  approximate=True)
+        pipe.set(self.keys.ended(rid), "1", ex=ttl)
+
+    def _take_report(self, rid: str, ended_now: bool) -> str | None:
+        """The REPORT line is written by whichever comes second: the End marker or the report itself."""
+        with self._lock:
+            report = self._reports.pop(rid, None)
+            if report is None and ended_now:
+                self._ended[rid] = ("", time.monotonic())
+                while len(self._ended) > 10000:
+                    self._ended.popitem(last=False)
+            return report
+
+    def report(self, rid: str, function: str, line: str, final: bool = False) -> None:
+        """Record an invocation's REPORT line; `final` when no End marker will come (the container is gone)."""
+        with self._lock:
+            ended = self._ended.pop(rid, None) is not None
+            if not ended and not final:
+                self._reports[rid] = line
+                while len(self._reports) > 10000:
+                    self._reports.popitem(last=False)
+                return
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                self._append_report(pipe, rid, function, line)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("Log report of %s not stored: %s", rid, exc)
+
+
+class LogReader:
+    """The API's side: an invocation's log, a function's recent lines, following them, the Tail header."""
+
+    def __init__(self, settings: Settings, conn: Redis):
+        self.keys = LogKeys(settings.redis_prefix)
+        self.conn = conn
+
+    async def invocation(self, request_id: str) -> list[str] | None:
+        lines = await self.conn.lrange(self.keys.invocation(request_id), 0, -1)
+        if not lines and not await self.conn.exists(self.keys.ended(request_id)):
+            return None
+        return [line.decode("utf-8", "replace") for line in lines]
+
+    async def tail(self, request_id: str, wait: float = 1.0) -> str:
+        """The last LOG_TAIL_BYTES of an invocation's log in base64, once complete (or after `wait`)."""
+        deadline = time.monotonic() + wait
+        while not await self.conn.exists(self.keys.ended(request_id)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        text = "\n".join(await self.invocation(request_id) or []) + "\n"
+        return base64.b64encode(text.encode("utf-8")[-defaults.LOG_TAIL_BYTES:]).decode()
+
+    async def function(self, name: str, tail: int) -> tuple[list[tuple[str, str]], str]:
+        """The last `tail` lines of a function as (request id, line), and the id to follow from."""
+        entries = await self.conn.xrevrange(self.keys.function(name), count=max(1, tail))
+        last = entries[0][0].decode() if entries else "0-0"  # newest first: follow from the newest
+        kept = list(reversed(entries[:tail]))
+        return [(f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")) for _, f in kept], last
+
+    async def follow(self, name: str, after: str, block_ms: int = 1000) -> tuple[list[tuple[str, str]], str]:
+        result = await self.conn.xread({self.keys.function(name): after}, block=block_ms, count=500)
+        lines, last = [], after
+        for _, entries in result or []:
+            for eid, f in entries:
+                lines.append((f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")))
+                last = eid.decode()
+        return lines, last
