@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -147,3 +148,21 @@ def test_logs_commands(faasctl, fn_dir, fn_name):
     assert code == 0 and out.startswith("said again\n") and "REPORT" in out
     code, _, err = faasctl("logs")
     assert code == 2 and "NAME" in err
+
+
+def test_logs_follow(async_stack, fn_dir, fn_name, faasctl, tmp_path):
+    plat, _ = async_stack
+    (fn_dir / "index.py").write_text("def handler(event, context):\n    print('followed', event.decode())\n")
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    env = {"PATH": "/usr/bin:/bin", "FAAS_URL": plat.url, "FAAS_TOKEN": plat.env["FAAS_API_TOKEN"],
+           "HOME": str(tmp_path)}
+    follower = subprocess.Popen([sys.executable, "-m", "faas.cli.main", "logs", fn_name, "--follow", "--tail", "0"],
+                                stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        time.sleep(1.5)  # connected: it prints only what comes after
+        assert faasctl("invoke", fn_name, "now")[0] == 0
+        line = follower.stdout.readline().decode()
+        assert line.endswith("followed now\n")
+    finally:
+        follower.kill()
+        follower.wait()
