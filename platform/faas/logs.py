@@ -1,5 +1,9 @@
 """Function logs: each container's stdout and stderr followed, attributed to invocations, kept bounded.
 
+The collector is a process of its own (`python -m faas.logs`, started and watched by the control plane),
+so that reading containers' output never takes the control plane's core. It finds function containers
+through Docker's events, and gets REPORT lines from the control plane through a Redis list.
+
 The runtime marks invocations (`FC Invoke Start/End RequestId: <id>`) and writes each line of an
 invocation as `<id> <line>`, so lines land on the right invocation even with instanceConcurrency > 1;
 a line with no tag is given to the invocation running when exactly one runs. Redis keeps:
@@ -9,6 +13,7 @@ a line with no tag is given to the invocation running when exactly one runs. Red
 | `{prefix}:logs:inv:{requestId}` | list | the invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
 | `{prefix}:logs:inv:{requestId}:end` | string | set once the invocation's log is complete |
 | `{prefix}:logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`), LOG_FUNCTION_LINES at most |
+| `{prefix}:logs:reports` | list | REPORT lines on their way from the control plane to the collector |
 
 All expire after FAAS_LOG_TTL. A function that prints without end costs the collector CPU, never memory
 or Redis space beyond these bounds.
@@ -18,9 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import math
+import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -55,6 +63,10 @@ class LogKeys:
 
     def function(self, name: str) -> str:
         return f"{self.prefix}:logs:fn:{name}"
+
+    @property
+    def reports(self) -> str:
+        return f"{self.prefix}:logs:reports"
 
 
 def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
@@ -202,6 +214,39 @@ class LogCollector:
                     self._ended.popitem(last=False)
             return report
 
+    # -- the process
+    def run_forever(self) -> None:
+        """Follow every function container of this platform, now and as they start; apply reports."""
+        threading.Thread(target=self._consume_reports, name="reports", daemon=True).start()
+        labels = [f"faas.platform={self.settings.platform_id}", "faas.role=function"]
+        while True:
+            try:
+                client = self._client()
+                since = int(time.time())
+                for info in client.api.containers(filters={"label": labels}):
+                    fresh = time.time() - info.get("Created", 0) < 60  # its start may predate this process
+                    self.follow(info["Id"], info["Labels"].get("faas.function", ""), replay=fresh)
+                for event in client.api.events(decode=True, since=since,
+                                               filters={"type": "container", "event": "start", "label": labels}):
+                    attrs = event.get("Actor", {}).get("Attributes", {})
+                    self.follow(event["id"], attrs.get("faas.function", ""))
+            except (docker.errors.DockerException, OSError) as exc:
+                log.warning("Log collector: Docker events ended (%s); listening again", exc)
+                time.sleep(1)
+                self._docker = None
+
+    def _consume_reports(self) -> None:
+        while True:
+            try:
+                item = self.redis.blpop([self.keys.reports], timeout=1)
+            except redis.RedisError as exc:
+                log.warning("Log collector: cannot read reports: %s", exc)
+                time.sleep(1)
+                continue
+            if item:
+                data = json.loads(item[1])
+                self.report(data["rid"], data["function"], data["line"], data.get("final", False))
+
     def report(self, rid: str, function: str, line: str, final: bool = False) -> None:
         """Record an invocation's REPORT line; `final` when no End marker will come (the container is gone)."""
         with self._lock:
@@ -217,6 +262,77 @@ class LogCollector:
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("Log report of %s not stored: %s", rid, exc)
+
+
+class ReportSink:
+    """The control plane's side of REPORT lines: gathered in memory, sent in one write every few ms."""
+
+    FLUSH_S = 0.02
+
+    def __init__(self, settings: Settings, conn: Redis):
+        self.keys = LogKeys(settings.redis_prefix)
+        self.conn = conn
+        self._pending: list[str] = []
+        self._task: asyncio.Task | None = None
+
+    def add(self, rid: str, function: str, line: str, final: bool) -> None:
+        self._pending.append(json.dumps({"rid": rid, "function": function, "line": line, "final": final}))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.FLUSH_S)
+        await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            try:
+                await self.conn.rpush(self.keys.reports, *batch)
+            except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
+                log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
+
+
+class CollectorProcess:
+    """The control plane's child that collects logs: started with it, restarted if it dies, stopped with it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task | None = None
+
+    def _env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ) | {"FAAS_REDIS_URL": s.redis_url, "FAAS_REDIS_PREFIX": s.redis_prefix,
+                                  "FAAS_PLATFORM_ID": s.platform_id, "FAAS_LOG_TTL": str(s.log_ttl)}
+        if s.docker_url:
+            env["DOCKER_HOST"] = s.docker_url
+        return env
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._watch = asyncio.create_task(self._watchdog(), name="log-collector-watchdog")
+
+    async def _spawn(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.logs", env=self._env())
+
+    async def _watchdog(self) -> None:
+        while True:
+            await self.proc.wait()
+            log.warning("Log collector exited with %s; starting it again", self.proc.returncode)
+            await asyncio.sleep(1)
+            await self._spawn()
+
+    async def stop(self) -> None:
+        if self._watch:
+            self._watch.cancel()
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
 
 
 class LogReader:
@@ -255,3 +371,23 @@ class LogReader:
                 lines.append((f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")))
                 last = eid.decode()
         return lines, last
+
+
+def _exit_with_parent() -> None:
+    """The collector lives only as long as the control plane that started it (even one that was killed)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+    LogCollector(settings).run_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

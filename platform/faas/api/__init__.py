@@ -13,7 +13,7 @@ from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
-from ..logs import LogCollector, LogReader
+from ..logs import CollectorProcess, LogReader, ReportSink
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
@@ -32,8 +32,8 @@ async def resources(app: web.Application):
     host = DockerHost(settings)
     metrics = Metrics()
     builder = Builder(settings, host)
-    logs = LogCollector(settings)
-    pool = PoolManager(settings, host, metrics, logs)
+    collector = CollectorProcess(settings)
+    pool = PoolManager(settings, host, metrics, ReportSink(settings, redis))
     app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
     app[BUILDER], app[POOL] = builder, pool
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
@@ -44,6 +44,7 @@ async def resources(app: web.Application):
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
     try:
         await builder.runtime_image()
+        await collector.start()
         await pool.start(await service.list())
         events.start()
         yield
@@ -51,7 +52,8 @@ async def resources(app: web.Application):
         await events.close()
         await app[SERVICE].close()
         await pool.shutdown()
-        logs.close()
+        await pool.logs.flush()
+        await collector.stop()
         host.close()
         await redis.aclose()
 

@@ -21,7 +21,7 @@ from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
 from ..errors import FaasError, FunctionNotFound, TooManyRequests
-from ..logs import LogCollector, report_line
+from ..logs import ReportSink, report_line
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
@@ -97,7 +97,7 @@ class FunctionPool:
 
 
 class PoolManager:
-    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics, logs: LogCollector | None = None):
+    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics, logs: ReportSink | None = None):
         self.settings = settings
         self.host = host
         self.logs = logs
@@ -160,8 +160,6 @@ class PoolManager:
             return False
         inst.warmed = True
         inst.transition(S.READY)
-        if self.logs is not None:
-            self.logs.follow(inst.container_id, inst.function, replay=False)
         return True
 
     async def shutdown(self) -> None:
@@ -256,7 +254,7 @@ class PoolManager:
         if self.logs is not None:
             line = report_line(request_id, (time.monotonic() - call_started) * 1000, inst.memory_mb, max_used[0],
                                inst.init_ms if cold else None)
-            self.logs.report(request_id, record.name, line, final=discard)
+            self.logs.add(request_id, record.name, line, final=discard)
         elapsed = time.monotonic() - t0
         outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
                           elapsed * 1000)
@@ -432,8 +430,6 @@ class PoolManager:
         record = inst.record
         started = await self.host.start_container(self._container_config(record))
         inst.container_id, inst.address = started.id, started.address
-        if self.logs is not None:
-            self.logs.follow(inst.container_id, inst.function)
         if inst.state is S.REMOVING:
             return
 
