@@ -84,7 +84,12 @@ class PlatformProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "faas.server"], env=self.env, stdout=log, stderr=log)
-        wait_for(self._healthy, timeout=120, what=f"faas-server (log: {self.log_path})")
+        try:
+            wait_for(self._healthy, timeout=120, what=f"faas-server (log: {self.log_path})")
+        except BaseException:
+            self.proc.kill()  # never leave a half-started server behind
+            self.proc.wait()
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
