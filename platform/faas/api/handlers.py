@@ -129,11 +129,16 @@ async def invoke_function(request: web.Request) -> web.Response:
     return web.Response(body=outcome.body, status=200, headers=headers)
 
 
-@role(Role.INVOKE)
-async def get_invocation(request: web.Request) -> web.Response:
+def _request_id(request: web.Request) -> str:
     request_id = request.match_info["request_id"]
     if not _REQUEST_ID_RE.match(request_id):
         raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
+    return request_id
+
+
+@role(Role.INVOKE)
+async def get_invocation(request: web.Request) -> web.Response:
+    request_id = _request_id(request)
     status = await request.app[ASYNC].status(request_id)
     if status is None:
         raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
@@ -142,9 +147,7 @@ async def get_invocation(request: web.Request) -> web.Response:
 
 @role(Role.INVOKE)
 async def get_invocation_logs(request: web.Request) -> web.Response:
-    request_id = request.match_info["request_id"]
-    if not _REQUEST_ID_RE.match(request_id):
-        raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
+    request_id = _request_id(request)
     lines = await request.app[LOGS].invocation(request_id)
     if lines is None:
         raise InvocationNotFound(f"no logs of invocation {request_id} (none yet, or they expired)")
