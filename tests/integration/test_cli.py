@@ -1,6 +1,8 @@
 """faasctl, run as a subprocess against a running platform with its workers."""
 
 import json
+import os
+import pty
 import subprocess
 import sys
 import time
@@ -166,3 +168,30 @@ def test_logs_follow(async_stack, fn_dir, fn_name, faasctl, tmp_path):
     finally:
         follower.kill()
         follower.wait()
+
+
+def test_token_file_of_the_project_directory(async_stack, tmp_path):
+    plat, _ = async_stack
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "api-token").write_text(plat.env["FAAS_API_TOKEN"] + "\n")
+    (tmp_path / "sub").mkdir()
+    env = {"PATH": "/usr/bin:/bin", "FAAS_URL": plat.url, "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "--json", "list"], capture_output=True, env=env,
+                          cwd=tmp_path / "sub")
+    assert proc.returncode == 0, proc.stderr
+    assert isinstance(json.loads(proc.stdout), list)
+
+
+def test_delete_asks_on_a_terminal(async_stack, fn_dir, fn_name, faasctl, tmp_path):
+    plat, _ = async_stack
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    env = {"PATH": "/usr/bin:/bin", "FAAS_URL": plat.url, "FAAS_TOKEN": plat.env["FAAS_API_TOKEN"],
+           "HOME": str(tmp_path)}
+    master, slave = pty.openpty()
+    os.write(master, b"n\n")
+    proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "delete", fn_name], stdin=slave,
+                          capture_output=True, env=env, timeout=60)
+    os.close(slave)
+    os.close(master)
+    assert proc.returncode == 2 and b"not deleted" in proc.stderr
+    assert faasctl("get", fn_name)[0] == 0  # still there
