@@ -11,12 +11,11 @@ a line with no tag is given to the invocation running when exactly one runs. Red
 | key | type | holds |
 |---|---|---|
 | `{prefix}:logs:inv:{requestId}` | list | the invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
-| `{prefix}:logs:inv:{requestId}:end` | string | set once the invocation's log is complete |
 | `{prefix}:logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`), LOG_FUNCTION_LINES at most |
 | `{prefix}:logs:reports` | list | REPORT lines on their way from the control plane to the collector |
 
-All expire after FAAS_LOG_TTL. A function that prints without end costs the collector CPU, never memory
-or Redis space beyond these bounds.
+An invocation's log that ends with its REPORT line is complete. All expire after FAAS_LOG_TTL. A function
+that prints without end costs the collector CPU, never memory or Redis space beyond these bounds.
 """
 
 from __future__ import annotations
@@ -57,9 +56,6 @@ class LogKeys:
 
     def invocation(self, request_id: str) -> str:
         return f"{self.prefix}:logs:inv:{request_id}"
-
-    def ended(self, request_id: str) -> str:
-        return f"{self.prefix}:logs:inv:{request_id}:end"
 
     def function(self, name: str) -> str:
         return f"{self.prefix}:logs:fn:{name}"
@@ -112,7 +108,7 @@ class LogCollector:
         self._docker: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._reports: OrderedDict[str, str] = OrderedDict()
-        self._ended: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._ended: OrderedDict[str, float] = OrderedDict()
 
     def _client(self) -> docker.DockerClient:
         if self._docker is None:  # a client of its own: each followed container holds a connection
@@ -163,6 +159,8 @@ class LogCollector:
         cap = defaults.LOG_INVOCATION_BYTES
         fn_key = self.keys.function(function)
         ended: list[str] = []
+        reports: list[tuple[str, str]] = []
+        wrote = False
         with self.redis.pipeline(transaction=False) as pipe:
             for line in lines:
                 line = line[:defaults.LOG_LINE_BYTES]
@@ -181,6 +179,7 @@ class LogCollector:
                 elif len(state.active) == 1:
                     rid = next(iter(state.active))
                 pipe.xadd(fn_key, {"rid": rid, "line": text}, maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
+                wrote = True
                 if rid:
                     sizes = state.active if rid in state.active else state.ended
                     size = sizes[rid]
@@ -189,27 +188,31 @@ class LogCollector:
                         pipe.rpush(key, text if size + len(text) <= cap else TRUNCATED.format(cap))
                         pipe.expire(key, ttl)
                     sizes[rid] = size + len(text) + 1
-            pipe.expire(fn_key, ttl)
+            if wrote:
+                pipe.expire(fn_key, ttl)
             for rid in ended:
-                report = self._take_report(rid, ended_now=True)
+                report = self._take_report(rid)
                 if report:
-                    self._append_report(pipe, rid, function, report)
-            pipe.execute()
+                    reports.append((rid, report))
+            self._append_reports(pipe, function, reports)
+            if wrote or reports:
+                pipe.execute()
 
-    def _append_report(self, pipe, rid: str, function: str, report: str) -> None:
+    def _append_reports(self, pipe, function: str, reports: list[tuple[str, str]]) -> None:
+        """The REPORT lines close their invocations' logs (a log ending with one is complete)."""
         ttl = self.settings.log_ttl
-        pipe.rpush(self.keys.invocation(rid), report)
-        pipe.expire(self.keys.invocation(rid), ttl)
-        pipe.xadd(self.keys.function(function), {"rid": rid, "line": report}, maxlen=defaults.LOG_FUNCTION_LINES,
-                  approximate=True)
-        pipe.set(self.keys.ended(rid), "1", ex=ttl)
+        for rid, report in reports:
+            pipe.rpush(self.keys.invocation(rid), report)
+            pipe.expire(self.keys.invocation(rid), ttl)
+            pipe.xadd(self.keys.function(function), {"rid": rid, "line": report},
+                      maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
 
-    def _take_report(self, rid: str, ended_now: bool) -> str | None:
+    def _take_report(self, rid: str) -> str | None:
         """The REPORT line is written by whichever comes second: the End marker or the report itself."""
         with self._lock:
             report = self._reports.pop(rid, None)
-            if report is None and ended_now:
-                self._ended[rid] = ("", time.monotonic())
+            if report is None:
+                self._ended[rid] = time.monotonic()
                 while len(self._ended) > 10000:
                     self._ended.popitem(last=False)
             return report
@@ -238,30 +241,37 @@ class LogCollector:
     def _consume_reports(self) -> None:
         while True:
             try:
-                item = self.redis.blpop([self.keys.reports], timeout=1)
+                first = self.redis.blpop([self.keys.reports], timeout=1)
+                if not first:
+                    continue
+                items = [first[1]] + (self.redis.lpop(self.keys.reports, 1000) or [])
             except redis.RedisError as exc:
                 log.warning("Log collector: cannot read reports: %s", exc)
                 time.sleep(1)
                 continue
-            if item:
-                data = json.loads(item[1])
-                self.report(data["rid"], data["function"], data["line"], data.get("final", False))
+            ready: dict[str, list[tuple[str, str]]] = {}
+            for raw in items:
+                data = json.loads(raw)
+                if self._report_ready(data["rid"], data["line"], data.get("final", False)):
+                    ready.setdefault(data["function"], []).append((data["rid"], data["line"]))
+            if ready:
+                try:
+                    with self.redis.pipeline(transaction=False) as pipe:
+                        for function, reports in ready.items():
+                            self._append_reports(pipe, function, reports)
+                        pipe.execute()
+                except redis.RedisError as exc:
+                    log.warning("%d REPORT line(s) not stored: %s", len(items), exc)
 
-    def report(self, rid: str, function: str, line: str, final: bool = False) -> None:
-        """Record an invocation's REPORT line; `final` when no End marker will come (the container is gone)."""
+    def _report_ready(self, rid: str, line: str, final: bool) -> bool:
+        """True when the REPORT line can be written now: its End marker came, or none will come (`final`)."""
         with self._lock:
-            ended = self._ended.pop(rid, None) is not None
-            if not ended and not final:
-                self._reports[rid] = line
-                while len(self._reports) > 10000:
-                    self._reports.popitem(last=False)
-                return
-        try:
-            with self.redis.pipeline(transaction=False) as pipe:
-                self._append_report(pipe, rid, function, line)
-                pipe.execute()
-        except redis.RedisError as exc:
-            log.warning("Log report of %s not stored: %s", rid, exc)
+            if self._ended.pop(rid, None) is not None or final:
+                return True
+            self._reports[rid] = line
+            while len(self._reports) > 10000:
+                self._reports.popitem(last=False)
+            return False
 
 
 class ReportSink:
@@ -344,14 +354,18 @@ class LogReader:
 
     async def invocation(self, request_id: str) -> list[str] | None:
         lines = await self.conn.lrange(self.keys.invocation(request_id), 0, -1)
-        if not lines and not await self.conn.exists(self.keys.ended(request_id)):
+        if not lines:
             return None
         return [line.decode("utf-8", "replace") for line in lines]
+
+    async def complete(self, request_id: str) -> bool:
+        last = await self.conn.lindex(self.keys.invocation(request_id), -1)
+        return last is not None and last.startswith(b"REPORT RequestId: ")
 
     async def tail(self, request_id: str, wait: float = 1.0) -> str:
         """The last LOG_TAIL_BYTES of an invocation's log in base64, once complete (or after `wait`)."""
         deadline = time.monotonic() + wait
-        while not await self.conn.exists(self.keys.ended(request_id)) and time.monotonic() < deadline:
+        while not await self.complete(request_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         text = "\n".join(await self.invocation(request_id) or []) + "\n"
         return base64.b64encode(text.encode("utf-8")[-defaults.LOG_TAIL_BYTES:]).decode()
