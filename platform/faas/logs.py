@@ -109,6 +109,7 @@ class LogCollector:
         self._lock = threading.Lock()
         self._reports: OrderedDict[str, str] = OrderedDict()
         self._ended: OrderedDict[str, float] = OrderedDict()
+        self._following: set[str] = set()
 
     def _client(self) -> docker.DockerClient:
         if self._docker is None:  # a client of its own: each followed container holds a connection
@@ -117,7 +118,11 @@ class LogCollector:
         return self._docker
 
     def follow(self, container_id: str, function: str, replay: bool = True) -> None:
-        """Follow a container's output from its start (`replay`) or from now (a container adopted)."""
+        """Follow a container's output from its start (`replay`) or from now; once per container."""
+        with self._lock:
+            if container_id in self._following:
+                return
+            self._following.add(container_id)
         threading.Thread(target=self._follow, args=(container_id, function, replay),
                          name=f"logs-{container_id[:12]}", daemon=True).start()
 
@@ -153,6 +158,8 @@ class LogCollector:
                 self._store(state, function, rest)
             except redis.RedisError:
                 pass
+        with self._lock:
+            self._following.discard(container_id)
 
     def _store(self, state: _Attribution, function: str, lines: list[str]) -> None:
         ttl = self.settings.log_ttl
