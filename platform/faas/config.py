@@ -53,7 +53,6 @@ class Settings:
     base_image: str | None = None
     """Base image for the runtime image; unset means python:3.11-slim if present, else the local build."""
     images_dir: Path = REPO_ROOT / "images"
-    var_dir: Path = REPO_ROOT / "var"
     network: str = defaults.NETWORK
     build_concurrency: int = defaults.BUILD_CONCURRENCY
     reaper_interval: float = defaults.REAPER_INTERVAL_S
@@ -104,7 +103,6 @@ class Settings:
             docker_threads=_number(env, "FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS),
             base_image=env.get("FAAS_BASE_IMAGE") or None,
             images_dir=Path(env.get("FAAS_IMAGES_DIR", REPO_ROOT / "images")),
-            var_dir=Path(env.get("FAAS_VAR_DIR", REPO_ROOT / "var")),
             network=env.get("FAAS_NETWORK", defaults.NETWORK),
             build_concurrency=_number(env, "FAAS_BUILD_CONCURRENCY", defaults.BUILD_CONCURRENCY),
             reaper_interval=_number(env, "FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S, float),

@@ -115,8 +115,8 @@ TMPFS_MB = 512
 CPU_PER_GB = 1.0
 """CPUs a container gets per GiB of memoryMB (CPU in proportion to memory)."""
 
-MIN_CPUS = 0.25
-"""Fewest CPUs a container gets, however small its memory."""
+MIN_CPUS = 1.0
+"""Fewest CPUs a container may use, however small its memory (its weight stays in proportion to memory)."""
 
 LOG_MAX_SIZE = "10m"
 """Largest json-file log of one container before Docker rotates it."""

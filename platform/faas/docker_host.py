@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import docker
@@ -37,9 +37,6 @@ class ContainerConfig:
     environment: dict[str, str]
     memory_mb: int
     command: list[str] | None = None
-    user: str | None = defaults.CONTAINER_USER
-    read_only: bool = True
-    extra_tmpfs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class BuildResult:
 def cpu_limits(memory_mb: int) -> tuple[int, int]:
     """(cpu_shares, nano_cpus): a weight in proportion to memory, and a cap of CPU_PER_GB per GiB (at least 1 CPU)."""
     shares = max(2, memory_mb)  # the default weight of other processes is 1024, the weight of 1 GiB
-    cpus = min(os.cpu_count() or 1, max(1.0, memory_mb / 1024 * defaults.CPU_PER_GB))
+    cpus = min(os.cpu_count() or 1, max(defaults.MIN_CPUS, memory_mb / 1024 * defaults.CPU_PER_GB))
     return shares, int(cpus * 1e9)
 
 
@@ -193,7 +190,7 @@ class DockerHost:
     # -- containers
     def _start(self, config: ContainerConfig) -> StartedContainer:
         shares, nano_cpus = cpu_limits(config.memory_mb)
-        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={defaults.TMPFS_MB}m,mode=1777"} | config.extra_tmpfs
+        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={defaults.TMPFS_MB}m,mode=1777"}
         host_config = self.api.create_host_config(
             mem_limit=f"{config.memory_mb}m",
             memswap_limit=f"{config.memory_mb}m",
@@ -202,7 +199,7 @@ class DockerHost:
             pids_limit=defaults.PIDS_LIMIT,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            read_only=config.read_only,
+            read_only=True,
             tmpfs=tmpfs,
             network_mode=self.settings.network,
             log_config=LogConfig(type="json-file", config={"max-size": defaults.LOG_MAX_SIZE, "max-file": "1"}),
@@ -210,7 +207,7 @@ class DockerHost:
         )
         created = self.api.create_container(
             config.image, command=config.command, name=config.name, labels=config.labels,
-            environment=config.environment, host_config=host_config, user=config.user or "",
+            environment=config.environment, host_config=host_config, user=defaults.CONTAINER_USER,
             detach=True,
         )
         cid = created["Id"]
@@ -244,12 +241,6 @@ class DockerHost:
         except ServiceUnavailable as exc:
             if "already in progress" not in exc.message:
                 raise
-
-    async def stop_container(self, cid: str, timeout: int = 2) -> None:
-        try:
-            await self._run(self.api.stop, cid, timeout=timeout)
-        except NotFound:
-            pass
 
     async def status(self, cid: str) -> ContainerStatus | None:
         try:

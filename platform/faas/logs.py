@@ -126,11 +126,6 @@ class LogCollector:
         threading.Thread(target=self._follow, args=(container_id, function, replay),
                          name=f"logs-{container_id[:12]}", daemon=True).start()
 
-    def close(self) -> None:
-        if self._docker is not None:
-            self._docker.close()
-        self.redis.close()
-
     def _follow(self, container_id: str, function: str, replay: bool) -> None:
         state = _Attribution()
         buffers = [b"", b""]

@@ -19,7 +19,7 @@ from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
 from .handlers import add_routes
-from .keys import ASYNC, BUILDER, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
+from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import auth_middleware, error_middleware
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ async def resources(app: web.Application):
     collector = CollectorProcess(settings)
     pool = PoolManager(settings, host, metrics, ReportSink(settings, redis))
     app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
-    app[BUILDER], app[POOL] = builder, pool
+    app[POOL] = pool
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
                               cache_ttl=settings.registry_cache)
     app[SERVICE] = service

@@ -6,7 +6,6 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ..auth import TokenStore
-from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
@@ -21,7 +20,6 @@ DOCKER = web.AppKey("docker", DockerHost)
 METRICS = web.AppKey("metrics", Metrics)
 POOL = web.AppKey("pool", PoolManager)
 SERVICE = web.AppKey("service", FunctionService)
-BUILDER = web.AppKey("builder", Builder)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
 LOGS = web.AppKey("logs", LogReader)

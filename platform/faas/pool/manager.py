@@ -53,7 +53,6 @@ class Outcome:
     error_type: str | None = None
     cold_start: bool = False
     instance_id: str = ""
-    duration_ms: float = 0.0
 
     @classmethod
     def failure(cls, error_type: str, message: str, **kw) -> "Outcome":
@@ -236,9 +235,8 @@ class PoolManager:
         try:
             inst = await self._acquire(pool)
         except InitFailed as exc:
-            outcome = replace(exc.outcome, duration_ms=(time.monotonic() - t0) * 1000)
-            self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
-            return outcome
+            self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
+            return exc.outcome
         cold = not inst.warmed
         inst.warmed = True
         if cold:
@@ -255,10 +253,8 @@ class PoolManager:
             line = report_line(request_id, (time.monotonic() - call_started) * 1000, inst.memory_mb, max_used[0],
                                inst.init_ms if cold else None)
             self.logs.add(request_id, record.name, line, final=discard)
-        elapsed = time.monotonic() - t0
-        outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
-                          elapsed * 1000)
-        self.metrics.invocation(record.name, outcome, elapsed)
+        outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id)
+        self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
         return outcome
 
     async def _acquire(self, pool: FunctionPool) -> Instance:
