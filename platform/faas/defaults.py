@@ -77,6 +77,9 @@ ON_FAILURE = "queue:dead-letter"
 ENV_TOTAL_BYTES = 4096
 """Largest total size of a function's environment variables (names and values)."""
 
+REQUEST_ID = r"[A-Za-z0-9-]{1,64}"
+"""What a request id may be (a caller may choose its own): the API checks it, the log collector parses it."""
+
 # -- payloads
 SYNC_EVENT_BYTES = 6 * 1024 * 1024
 """Largest event of a sync invocation."""

@@ -41,9 +41,9 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
-_START = re.compile(r"^FC Invoke Start RequestId: ([A-Za-z0-9-]{1,64})$")
-_END = re.compile(r"^FC Invoke End RequestId: ([A-Za-z0-9-]{1,64})$")
-_TAGGED = re.compile(r"^([A-Za-z0-9-]{1,64}) (.*)$", re.S)
+_START = re.compile(f"^FC Invoke Start RequestId: ({defaults.REQUEST_ID})$")
+_END = re.compile(f"^FC Invoke End RequestId: ({defaults.REQUEST_ID})$")
+_TAGGED = re.compile(f"^({defaults.REQUEST_ID}) (.*)$", re.S)
 _PLATFORM_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|init-[0-9a-f]{12})$")
 """Request ids the platform makes. stdout and stderr reach the collector through two pipes, so a stderr
 line can come before its invocation's Start marker, or after its End: a tag of this form is trusted."""
@@ -113,8 +113,10 @@ class LogCollector:
 
     def _client(self) -> docker.DockerClient:
         if self._docker is None:  # a client of its own: each followed container holds a connection
-            self._docker = docker.DockerClient(base_url=self.settings.docker_url) if self.settings.docker_url \
-                else docker.from_env(max_pool_size=1024)
+            if self.settings.docker_url:
+                self._docker = docker.DockerClient(base_url=self.settings.docker_url, max_pool_size=1024)
+            else:
+                self._docker = docker.from_env(max_pool_size=1024)
         return self._docker
 
     def follow(self, container_id: str, function: str, replay: bool = True) -> None:

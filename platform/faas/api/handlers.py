@@ -17,7 +17,7 @@ from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, TOKENS
 from .middlewares import role
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_REQUEST_ID_RE = re.compile(f"^{defaults.REQUEST_ID}$")
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 FOLLOW_MAX_S = 3600
 """Longest a `follow` stream of function logs stays open; the client asks again after."""
