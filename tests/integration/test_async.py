@@ -16,6 +16,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 ECHO = "def handler(event, context):\n    return {'event': event.decode(), 'attempt': context.attempt}\n"
 
 
+def slow_echo(seconds: float) -> dict[str, str]:
+    """Code of a function that takes `seconds`, then returns its event."""
+    return {"index.py": f"import time\ndef handler(event, context):\n    time.sleep({seconds})\n    return event\n"}
+
+
 @pytest.fixture
 def stack(async_stack):
     return async_stack
@@ -182,10 +187,7 @@ def test_worker_killed_mid_event_loses_nothing(api, fn_name, stack):
 def test_control_plane_restart_with_events_queued(stack, fn_name):
     plat, _ = stack
     api = plat.api
-    api.deploy(fn_name, {"index.py": ("import time\n"
-                                      "def handler(event, context):\n"
-                                      "    time.sleep(0.2)\n"
-                                      "    return event\n")})
+    api.deploy(fn_name, slow_echo(0.2))
     ids = [submit(api, fn_name, str(i).encode()) for i in range(20)]
     plat.stop()
     time.sleep(1)
@@ -210,10 +212,7 @@ def test_redis_restart_loses_nothing(docker_client, tmp_path, fn_name):
         plat.start()
         workers.start()
         api = plat.api
-        api.deploy(fn_name, {"index.py": ("import time\n"
-                                          "def handler(event, context):\n"
-                                          "    time.sleep(0.1)\n"
-                                          "    return event\n")})
+        api.deploy(fn_name, slow_echo(0.1))
         ids = [submit(api, fn_name, str(i).encode()) for i in range(30)]
         redis_proc.send_signal(signal.SIGTERM)
         redis_proc.wait(timeout=30)
