@@ -106,6 +106,9 @@ REQUEST_BYTES = 72 * 1024 * 1024
 RUNTIME_PORT = 9000
 """Port of the runtime inside a function container (FC_SERVER_PORT)."""
 
+RUNTIME_SOCKET = "/tmp/.faas-runtime.sock"
+"""Unix socket the runtime also listens on (FC_SERVER_SOCKET); the control plane prefers it to the port."""
+
 CONTAINER_USER = "10001:10001"
 """Unprivileged user function containers run as."""
 

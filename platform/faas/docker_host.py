@@ -43,6 +43,9 @@ class ContainerConfig:
 class StartedContainer:
     id: str
     address: str
+    """Its address on the functions network."""
+    pid: int = 0
+    """Its first process as the host sees it (0: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -213,11 +216,10 @@ class DockerHost:
         cid = created["Id"]
         try:
             self.api.start(cid)
-            info = self.api.inspect_container(cid)
-            address = info["NetworkSettings"]["Networks"][self.settings.network]["IPAddress"]
-            if not address:
+            started = self._started(self.api.inspect_container(cid))
+            if started is None:
                 raise ContainerStartFailed(f"container {cid[:12]} has no address on {self.settings.network}")
-            return StartedContainer(id=cid, address=address)
+            return started
         except BaseException:
             try:
                 self.api.remove_container(cid, force=True)
@@ -270,14 +272,18 @@ class DockerHost:
             for c in found
         ]
 
-    async def address(self, cid: str) -> str | None:
-        """The container's address on the functions network, None when it is gone or not on it."""
+    def _started(self, info: dict) -> StartedContainer | None:
+        network = info["NetworkSettings"]["Networks"].get(self.settings.network) or {}
+        if not network.get("IPAddress"):
+            return None
+        return StartedContainer(id=info["Id"], address=network["IPAddress"], pid=info["State"].get("Pid") or 0)
+
+    async def running(self, cid: str) -> StartedContainer | None:
+        """A running container's address and pid, None when it is gone or not on the functions network."""
         try:
-            info = await self._run(self.api.inspect_container, cid)
+            return self._started(await self._run(self.api.inspect_container, cid))
         except NotFound:
             return None
-        network = info["NetworkSettings"]["Networks"].get(self.settings.network) or {}
-        return network.get("IPAddress") or None
 
     async def pause(self, cid: str) -> None:
         await self._run(self.api.pause, cid)

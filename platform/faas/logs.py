@@ -279,18 +279,21 @@ class LogCollector:
 
 
 class ReportSink:
-    """The control plane's side of REPORT lines: gathered in memory, sent in one write every few ms."""
+    """The control plane's side of REPORT lines: gathered in memory, formatted and sent in one write every
+    few ms, so that an invocation's answer never waits for either."""
 
     FLUSH_S = 0.02
 
     def __init__(self, settings: Settings, conn: Redis):
         self.keys = LogKeys(settings.redis_prefix)
         self.conn = conn
-        self._pending: list[str] = []
+        self._pending: list[tuple] = []
         self._task: asyncio.Task | None = None
 
-    def add(self, rid: str, function: str, line: str, final: bool) -> None:
-        self._pending.append(json.dumps({"rid": rid, "function": function, "line": line, "final": final}))
+    def add(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
+            init_ms: float | None, final: bool) -> None:
+        """One invocation's REPORT; `final`: no End marker will come to close its log."""
+        self._pending.append((rid, function, duration_ms, memory_mb, max_used_mb, init_ms, final))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -301,8 +304,11 @@ class ReportSink:
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
+            lines = [json.dumps({"rid": rid, "function": function, "final": final,
+                                 "line": report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms)})
+                     for rid, function, duration_ms, memory_mb, max_used_mb, init_ms, final in batch]
             try:
-                await self.conn.rpush(self.keys.reports, *batch)
+                await self.conn.rpush(self.keys.reports, *lines)
             except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
                 log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
 

@@ -47,6 +47,7 @@ def test_warm_reuse_and_reclaim_after_keep_alive(api, fn_name, platform, docker_
     (listed,) = instances(api, fn_name)
     assert listed["instanceId"] == first.headers["X-Fc-Instance-Id"]
     assert listed["state"] == "Ready" and listed["invocations"] == 4 and listed["reserved"] is False
+    assert listed["transport"] == "unix"  # the runtime's socket in the container's /tmp, not the bridge
     # Idle past keep-alive: reclaimed.
     wait_for(lambda: not containers(docker_client, platform, fn_name, all=True), timeout=15,
              what="the idle container to be reclaimed")

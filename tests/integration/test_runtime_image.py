@@ -29,6 +29,8 @@ def init(context):
 def handler(event, context):
     if event == b"together":
         FOUR.wait()  # passes only when four invocations run at the same time
+    if event == b"say":
+        print("said something")
     return {"event": event.decode(), "inits": INITS, "function": context.function.name}
 """
 
@@ -92,12 +94,18 @@ def test_concurrent_requests_are_served_in_parallel(runtime):
 
 def test_invocation_markers_in_stdout(runtime):
     container, url = runtime
-    requests.post(url + "/invoke", data=b"x", headers={"x-fc-request-id": "marker-42"})
+    quiet = requests.post(url + "/invoke", data=b"x", headers={"x-fc-request-id": "quiet-41"})
+    assert quiet.headers.get("x-faas-quiet") == "1"
+    loud = requests.post(url + "/invoke", data=b"say", headers={"x-fc-request-id": "marker-42"})
+    assert loud.status_code == 200 and "x-faas-quiet" not in loud.headers
     # The End marker is written just after the answer: wait for it to reach the log.
     text = wait_for(lambda: (out := container.get_logs()[0].decode()) and
                     "FC Invoke End RequestId: marker-42" in out and out, timeout=10, what="the End marker")
-    start, end = text.find("FC Invoke Start RequestId: marker-42"), text.find("FC Invoke End RequestId: marker-42")
-    assert 0 <= start < end
+    start = text.find("FC Invoke Start RequestId: marker-42")
+    line = text.find("marker-42 said something")
+    end = text.find("FC Invoke End RequestId: marker-42")
+    assert 0 <= start < line < end
+    assert "quiet-41" not in text  # an invocation that wrote nothing writes no marker either
 
 
 def test_stops_promptly_on_sigterm(runtime_image, docker_client, tmp_path):

@@ -1,10 +1,11 @@
 """The container HTTP client against a raw socket server that answers canned bytes."""
 
 import asyncio
+import os
 
 import pytest
 
-from faas.pool.http import ConnectionPool, ProtocolError, ResponseTooLarge
+from faas.pool.http import ConnectionPool, ProtocolError, ResponseTooLarge, UnixEndpoint
 
 
 def run(coro):
@@ -133,3 +134,74 @@ def test_cancelled_request_does_not_reuse_the_connection():
         return idle
 
     assert run(main()) == []
+
+
+def test_timeout_closes_the_connection():
+    async def main():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(1)
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        pool = ConnectionPool("127.0.0.1", server.sockets[0].getsockname()[1])
+        with pytest.raises(TimeoutError):
+            await pool.request("GET", "/", {}, timeout=0.05)
+        idle = list(pool._idle)
+        server.close()
+        return idle
+
+    assert run(main()) == []
+
+
+def _own_cgroup() -> str:
+    """Something /proc/<pid>/cgroup of this process holds, standing in for a container id."""
+    with open(f"/proc/{os.getpid()}/cgroup") as f:
+        return f.read().splitlines()[0]
+
+
+async def _unix_and_tcp(path):
+    """One server on a Unix socket at `path` and on a TCP port, telling which one answered."""
+    def handler(name):
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(name), name))
+            await writer.drain()
+        return handle
+
+    unix = await asyncio.start_unix_server(handler(b"unix"), str(path))
+    tcp = await asyncio.start_server(handler(b"tcp"), "127.0.0.1", 0)
+    return unix, tcp, tcp.sockets[0].getsockname()[1]
+
+
+def test_unix_socket_preferred(tmp_path):
+    async def main():
+        unix, tcp, port = await _unix_and_tcp(tmp_path / "rt.sock")
+        pool = ConnectionPool("127.0.0.1", port, UnixEndpoint(os.getpid(), _own_cgroup(), str(tmp_path / "rt.sock")))
+        body = (await pool.request("GET", "/", {})).body
+        pool.close(), unix.close(), tcp.close()
+        return body, pool.transport
+
+    assert run(main()) == (b"unix", "unix")
+
+
+@pytest.mark.parametrize("case", ["symlink", "not-a-socket", "missing", "other-cgroup"])
+def test_unusable_unix_socket_falls_back_to_tcp(tmp_path, case):
+    """A path the function controls never sends the platform elsewhere; TCP serves instead."""
+    async def main():
+        unix, tcp, port = await _unix_and_tcp(tmp_path / "real.sock")
+        path, owner = tmp_path / "rt.sock", _own_cgroup()
+        if case == "symlink":
+            path.symlink_to(tmp_path / "real.sock")
+        elif case == "not-a-socket":
+            path.write_text("x")
+        elif case == "other-cgroup":
+            path, owner = tmp_path / "real.sock", "f" * 64
+        endpoint = UnixEndpoint(os.getpid(), owner, str(path))
+        with pytest.raises(OSError):
+            await endpoint.connect()
+        pool = ConnectionPool("127.0.0.1", port, endpoint)
+        body = (await pool.request("GET", "/", {})).body
+        pool.close(), unix.close(), tcp.close()
+        return body, pool.transport
+
+    assert run(main()) == (b"tcp", "tcp")

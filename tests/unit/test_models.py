@@ -98,3 +98,22 @@ def test_record_round_trips_through_its_api_form():
                             created_at=1.0, updated_at=2.0, last_build=build)
     again = FunctionRecord.from_api(record.to_api())
     assert again.spec == spec and again.version == 3 and again.last_build.image == "img:1"
+
+
+def test_request_ids_are_unique_version_4_uuids_also_after_fork():
+    import os
+    import uuid
+
+    from faas.models import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122
+               for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100).decode() != new_request_id()  # the child did not reuse the parent's randomness

@@ -253,14 +253,23 @@ class _Recorder:
         pass
 
 
-def test_quiet_invocation_writes_its_markers_in_one_write(monkeypatch):
+def test_quiet_invocation_writes_nothing(monkeypatch):
     from fcruntime import context as ctx
 
     out = _Recorder()
     monkeypatch.setattr("sys.__stdout__", out)
+    stream = ctx.MarkedStream(out)
     ctx.begin_invocation("quiet-1")
-    ctx.end_invocation("quiet-1")
-    assert out.writes == ["FC Invoke Start RequestId: quiet-1\nFC Invoke End RequestId: quiet-1\n"]
+    assert ctx.quiet()
+    ctx.end_invocation("quiet-1", ctx.quiet())
+    assert out.writes == []
+    # A partial line is output too: not quiet, and it is written with the markers.
+    ctx.begin_invocation("partial-1")
+    stream.write("no newline")
+    assert not ctx.quiet()
+    ctx.end_invocation("partial-1", ctx.quiet())
+    assert "".join(out.writes) == ("FC Invoke Start RequestId: partial-1\npartial-1 no newline\n"
+                                   "FC Invoke End RequestId: partial-1\n")
 
 
 def test_output_lands_between_the_markers(monkeypatch):
@@ -272,6 +281,7 @@ def test_output_lands_between_the_markers(monkeypatch):
     ctx.begin_invocation("loud-1")
     stream.write("hello\n")
     stream.write("again\n")
+    assert not ctx.quiet()
     ctx.end_invocation("loud-1")
     assert "".join(out.writes) == ("FC Invoke Start RequestId: loud-1\nloud-1 hello\nloud-1 again\n"
                                    "FC Invoke End RequestId: loud-1\n")

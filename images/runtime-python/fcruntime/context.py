@@ -18,8 +18,8 @@ class MarkedStream(io.TextIOBase):
 
     During an invocation every line its thread writes goes out as `<request id> <line>`, so the platform
     attributes it to the right invocation even when one container serves several at once. The Start
-    marker is held back until the invocation writes something, so that a quiet invocation costs one
-    write (Start and End together) instead of two: every write is a message for the log driver.
+    marker is held back until the invocation writes something, and an invocation that writes nothing
+    writes no marker either: every write is a message for the log driver and the log collector.
     Output of other threads (and outside invocations) passes through untouched.
     """
 
@@ -87,8 +87,18 @@ def begin_invocation(request_id):
     _local.pending_start = f"FC Invoke Start RequestId: {request_id}\n"
 
 
-def end_invocation(request_id):
-    """Write what the invocation left unfinished, then the End marker."""
+def quiet():
+    """True while the invocation on this thread has written nothing: it needs no markers at all."""
+    return getattr(_local, "pending_start", None) is not None and not any(getattr(_local, "partials", {}).values())
+
+
+def end_invocation(request_id, quiet=False):
+    """Write what the invocation left unfinished, then the End marker; nothing for a `quiet` one, which the
+    platform was told of in its answer (x-faas-quiet), so that it does not wait for markers."""
+    if quiet:
+        _local.active = _local.pending_start = None
+        _local.partials = {}
+        return
     for stream in list(getattr(_local, "partials", {})):
         stream.close_invocation(request_id)
     _local.active = None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 
 from aiohttp import web
 
 from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
-from ..models import check_name
+from ..models import check_name, new_request_id
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, TOKENS
 from .middlewares import role
 
@@ -105,7 +104,7 @@ async def invoke_function(request: web.Request) -> web.Response:
         return web.json_response({"requestId": request_id}, status=202, headers={"X-Fc-Request-Id": request_id})
     request_id = request.headers.get("X-Fc-Request-Id")
     if request_id is None:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
     elif not _REQUEST_ID_RE.match(request_id):
         raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-'")
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))

@@ -7,8 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .. import defaults
 from ..errors import ContainerStartFailed
-from .http import ConnectionPool, ProtocolError, Response, ResponseTooLarge
+from .http import ConnectionPool, ProtocolError, Response, ResponseTooLarge, UnixEndpoint
 from .instance import Instance
 
 __all__ = ["RuntimeClient", "RuntimeReply", "ResponseTooLarge", "ProtocolError"]
@@ -27,6 +28,8 @@ class RuntimeReply:
     """The runtime marked the failure unhandled (a crash of loading, the initializer, an exit)."""
     max_memory_mb: int | None = None
     """The most memory the runtime has used so far, when it says (x-fc-max-memory-used)."""
+    quiet: bool = False
+    """The invocation wrote no output, so no End marker follows in the container's log (x-faas-quiet)."""
 
     @classmethod
     def of(cls, resp: Response) -> "RuntimeReply":
@@ -35,12 +38,13 @@ class RuntimeReply:
         return cls(status=resp.status, body=resp.body, content_type=headers.get("content-type", ""),
                    failed=headers.get("x-fc-status") == "404" or resp.status >= 300,
                    unhandled=headers.get("x-fc-error-type") == "UnhandledInvocationError",
-                   max_memory_mb=int(used) if used.isdigit() else None)
+                   max_memory_mb=int(used) if used.isdigit() else None, quiet=headers.get("x-faas-quiet") == "1")
 
 
 def _connections(inst: Instance) -> ConnectionPool:
     if inst.conns is None:
-        inst.conns = ConnectionPool(inst.address, inst.port)
+        unix = UnixEndpoint(inst.pid, inst.container_id, defaults.RUNTIME_SOCKET) if inst.pid else None
+        inst.conns = ConnectionPool(inst.address, inst.port, unix)
     return inst.conns
 
 
@@ -72,14 +76,16 @@ class RuntimeClient:
         return RuntimeReply.of(await _connections(inst).request("POST", "/initialize", headers, b"",
                                                                 HOOK_MAX_BYTES))
 
-    async def invoke(self, inst: Instance, event: bytes, headers: dict[str, str], max_bytes: int) -> RuntimeReply:
-        return RuntimeReply.of(await _connections(inst).request("POST", "/invoke", headers, event, max_bytes))
+    async def invoke(self, inst: Instance, event: bytes, headers: dict[str, str], max_bytes: int,
+                     timeout: float) -> RuntimeReply:
+        """The runtime's reply; TimeoutError when it takes longer than `timeout` seconds."""
+        return RuntimeReply.of(await _connections(inst).request("POST", "/invoke", headers, event, max_bytes,
+                                                                timeout))
 
     async def hook(self, inst: Instance, path: str, timeout: float = 2.0) -> bool:
         """Call /pre-stop or /pre-freeze; False when the container did not answer 2xx in time."""
         try:
-            async with asyncio.timeout(timeout):
-                resp = await _connections(inst).request("GET", path, {}, b"", HOOK_MAX_BYTES)
-        except (OSError, ResponseTooLarge, asyncio.TimeoutError):
+            resp = await _connections(inst).request("GET", path, {}, b"", HOOK_MAX_BYTES, timeout)
+        except (OSError, ResponseTooLarge):  # TimeoutError is an OSError
             return False
         return resp.status < 300

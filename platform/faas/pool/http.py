@@ -3,13 +3,23 @@ in one write, responses parsed with Content-Length, chunked encoding or read-to-
 
 It replaces a general-purpose client on the hot path: a warm invocation is two HTTP hops, and this one
 costs a fraction of aiohttp's client per request (see scripts/bench).
+
+Where it can, it reaches the container through the Unix socket the runtime makes in the container's /tmp
+(`UnixEndpoint`), which skips the bridge, iptables and conntrack that every TCP packet to a container
+crosses: a round trip there costs about a quarter of one over the bridge on these machines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import socket
+import stat
+import time
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 """Largest status line plus headers accepted from a container."""
@@ -54,7 +64,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         sock = transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def connection_lost(self, exc) -> None:
@@ -173,36 +183,100 @@ class _Connection(asyncio.Protocol):
             future.set_result(Response(status, headers, bytes(self._body)))
 
     # -- use
+    def _expire(self) -> None:
+        future = self._future
+        if future is not None and not future.done():
+            future.set_exception(TimeoutError("no response in time"))
+
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                      max_bytes: int) -> tuple[Response, bool]:
-        """Send one request; (response, whether the connection can serve another)."""
+                      max_bytes: int, timeout: float | None = None) -> tuple[Response, bool]:
+        """Send one request; (response, whether the connection can serve another). TimeoutError when the
+        response is not complete within `timeout` seconds (a timer of the loop's: cheaper than a scope)."""
         self._reset()
         self._max = max_bytes
-        self._future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._future = loop.create_future()
+        timer = loop.call_later(timeout, self._expire) if timeout is not None else None
         head = [f"{method} {path} HTTP/1.1", "Host: function", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         try:
             response = await self._future
         except BaseException:
-            self.closed = True  # cancelled or failed mid-response: never reuse
+            self.closed = True  # cancelled, timed out or failed mid-response: never reuse
             self.transport.close()
             raise
         finally:
             self._future = None
+            if timer is not None:
+                timer.cancel()
         reusable = self._keep_alive and not self.closed and not self._buf
         return response, reusable
 
 
-class ConnectionPool:
-    """Idle keep-alive connections to one container."""
+class UnixEndpoint:
+    """A Unix socket inside a running container, reached through /proc/<pid>/root.
 
-    def __init__(self, host: str, port: int):
+    The path belongs to untrusted code, so it is opened without following a final symbolic link, must be a
+    socket, and is connected to through that open file (/proc/self/fd/N): a link the function put there
+    cannot send the platform to a socket of the host. That the pid still is the container's first process
+    is checked after the socket is reached; a pid reused by anything else fails the check.
+    """
+
+    def __init__(self, pid: int, container_id: str, path: str):
+        self.pid, self.container_id = pid, container_id
+        self.path = f"/proc/{pid}/root{path}"
+
+    async def connect(self) -> socket.socket:
+        """A connected, non-blocking socket; OSError when the endpoint cannot be used."""
+        fd = os.open(self.path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                raise OSError(f"{self.path} is not a socket")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{fd}")
+                with open(f"/proc/{self.pid}/cgroup", encoding="ascii", errors="replace") as cgroups:
+                    if self.container_id not in cgroups.read():
+                        raise OSError(f"pid {self.pid} is no longer the container's")
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        finally:
+            os.close(fd)
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to one container: over its Unix socket when it can, else over TCP."""
+
+    def __init__(self, host: str, port: int, unix: UnixEndpoint | None = None):
         self.host, self.port = host, port
+        self.unix = unix
         self._idle: list[_Connection] = []
 
+    @property
+    def transport(self) -> str:
+        return "unix" if self.unix is not None else "tcp"
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if self.unix is not None:
+            try:
+                sock = await self.unix.connect()
+            except OSError as exc:  # not our runtime, or no view of the host's processes: TCP serves
+                log.info("Container %s: Unix socket not usable (%s); using TCP", self.unix.container_id[:12], exc)
+                self.unix = None
+            else:
+                _, conn = await loop.create_unix_connection(_Connection, sock=sock)
+                return conn
+        _, conn = await loop.create_connection(_Connection, self.host, self.port)
+        return conn
+
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
-                      max_bytes: int = 1 << 20) -> Response:
+                      max_bytes: int = 1 << 20, timeout: float | None = None) -> Response:
+        """One request on an idle connection or a new one; TimeoutError after `timeout` seconds in all."""
         conn = None
         while self._idle:
             candidate = self._idle.pop()
@@ -210,9 +284,13 @@ class ConnectionPool:
                 conn = candidate
                 break
         if conn is None:
-            loop = asyncio.get_running_loop()
-            _, conn = await loop.create_connection(_Connection, self.host, self.port)
-        response, reusable = await conn.request(method, path, headers, body, max_bytes)
+            if timeout is None:
+                conn = await self._connect()
+            else:
+                started = time.monotonic()
+                conn = await asyncio.wait_for(self._connect(), timeout)
+                timeout = max(0.0, timeout - (time.monotonic() - started))
+        response, reusable = await conn.request(method, path, headers, body, max_bytes, timeout)
         if reusable:
             self._idle.append(conn)
         else:

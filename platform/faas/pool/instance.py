@@ -28,6 +28,8 @@ class Instance:
     container_id: str = ""
     address: str = ""
     port: int = 9000
+    pid: int = 0
+    """The container's first process as the host sees it; 0 when unknown."""
     state: ContainerState = ContainerState.STARTING
     active: int = 0
     """Invocations running on it now."""
@@ -43,9 +45,9 @@ class Instance:
     retiring: bool = False
     """Its function changed or went away: removed as soon as it is idle."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serializes pause and unpause."""
     conns: Any = None
     """Keep-alive connections to the container (pool.http.ConnectionPool), made on first use."""
-    """Serializes pause and unpause."""
 
     @property
     def id(self) -> str:
@@ -82,4 +84,5 @@ class Instance:
             "activeInvocations": self.active, "invocations": self.served,
             "idleSeconds": round(self.idle_seconds(now), 3), "ageSeconds": round(now - self.created_at, 3),
             "memoryMB": self.memory_mb, "retiring": self.retiring,
+            "transport": self.conns.transport if self.conns is not None else None,
         }

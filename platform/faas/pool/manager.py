@@ -21,11 +21,11 @@ from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
 from ..errors import FaasError, FunctionNotFound, TooManyRequests
-from ..logs import ReportSink, report_line
+from ..logs import ReportSink
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
-from .client import ResponseTooLarge, RuntimeClient
+from .client import ResponseTooLarge, RuntimeClient, RuntimeReply
 from .instance import Instance
 from .state import ContainerState
 
@@ -146,9 +146,10 @@ class PoolManager:
         try:
             if status.paused:
                 await self.host.unpause(status.id)
-            inst.address = await self.host.address(status.id) or ""
-            if not inst.address:
+            started = await self.host.running(status.id)
+            if started is None:
                 raise ConnectionError("no address")
+            inst.address, inst.pid = started.address, started.pid
             # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
             # initializer if the earlier run died before it finished.
             await self._initialize(inst, pool.record, "adopt-" + inst.id)
@@ -243,16 +244,17 @@ class PoolManager:
             self.metrics.cold_starts.inc(record.name)
         discard = True
         call_started = time.monotonic()
-        max_used: list[int | None] = [None]
+        reply = None
         try:
-            outcome = await self._call(inst, event, request_id, attempt, max_used)
+            outcome, reply = await self._call(inst, event, request_id, attempt)
             discard = outcome.error == UNHANDLED
         finally:
             self._release(pool, inst, discard)
         if self.logs is not None:
-            line = report_line(request_id, (time.monotonic() - call_started) * 1000, inst.memory_mb, max_used[0],
-                               inst.init_ms if cold else None)
-            self.logs.add(request_id, record.name, line, final=discard)
+            # final: no End marker will come to close the log (the container is gone, or wrote nothing)
+            self.logs.add(request_id, record.name, (time.monotonic() - call_started) * 1000, inst.memory_mb,
+                          reply.max_memory_mb if reply else None, inst.init_ms if cold else None,
+                          final=discard or (reply is not None and reply.quiet))
         outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id)
         self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
         return outcome
@@ -298,26 +300,25 @@ class PoolManager:
                 inst.paused_in_docker = False
                 log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
 
-    async def _call(self, inst: Instance, event: bytes, request_id: str, attempt: int,
-                    max_used: list) -> Outcome:
+    async def _call(self, inst: Instance, event: bytes, request_id: str,
+                    attempt: int) -> tuple[Outcome, RuntimeReply | None]:
+        """The invocation's outcome, and the runtime's reply when there was one."""
         spec = inst.record.spec
         headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
         if attempt > 1:
             headers["x-fc-attempt"] = str(attempt)
         try:
-            async with asyncio.timeout(spec.timeout_s):
-                reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES)
-        except asyncio.TimeoutError:
-            return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s")
+            reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES, spec.timeout_s)
+        except TimeoutError:
+            return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s"), None
         except ResponseTooLarge as exc:
-            return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes")
+            return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes"), None
         except OSError:  # connection refused or reset, or not HTTP: the container died or misbehaves
-            return await self._crash_outcome(inst, "the function")
-        max_used[0] = reply.max_memory_mb
+            return await self._crash_outcome(inst, "the function"), None
         if not reply.failed:
-            return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream")
+            return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream"), reply
         return Outcome(body=reply.body, content_type="application/json",
-                       error=UNHANDLED if reply.unhandled else HANDLED, error_type=_error_type(reply.body))
+                       error=UNHANDLED if reply.unhandled else HANDLED, error_type=_error_type(reply.body)), reply
 
     async def _crash_outcome(self, inst: Instance, what: str) -> Outcome:
         """Why the connection to a container broke: out of memory, an exit, or removal from outside."""
@@ -425,7 +426,7 @@ class PoolManager:
         """Create and start the container, wait until it listens, run its initializer."""
         record = inst.record
         started = await self.host.start_container(self._container_config(record))
-        inst.container_id, inst.address = started.id, started.address
+        inst.container_id, inst.address, inst.pid = started.id, started.address, started.pid
         if inst.state is S.REMOVING:
             return
 
@@ -627,6 +628,7 @@ class PoolManager:
             "FC_FUNCTION_INITIALIZER": spec.initializer or "",
             "FC_INITIALIZATION_TIMEOUT": str(spec.init_timeout_s),
             "FC_SERVER_PORT": str(spec.custom_container.port if spec.custom_container else defaults.RUNTIME_PORT),
+            "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET,
         }
         return ContainerConfig(
             image=record.image,

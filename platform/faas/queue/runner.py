@@ -18,7 +18,7 @@ from rq import Queue, Worker
 
 from .. import defaults
 from ..config import Settings
-from ..models import FunctionRecord
+from ..models import FunctionRecord, new_request_id
 from ..store import function_key
 from . import events as ev
 from .keys import Keys
@@ -267,7 +267,7 @@ class EventRunner:
                            maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
             return None
         function = FunctionRecord.from_api(json.loads(raw))
-        return str(uuid.uuid4()), ev.new_event(function, json.dumps(record).encode(), now), now
+        return new_request_id(), ev.new_event(function, json.dumps(record).encode(), now), now
 
 
 def _error_json(body: bytes) -> str:

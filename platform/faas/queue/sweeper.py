@@ -7,13 +7,12 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 
 import redis
 from redis.asyncio import Redis
 
 from ..config import Settings
-from ..models import FunctionRecord
+from ..models import FunctionRecord, new_request_id
 from . import events as ev
 from .keys import Keys
 from .policy import system_retry_delay
@@ -47,7 +46,7 @@ class AsyncEvents:
     # -- API
     async def accept(self, record: FunctionRecord, event: bytes) -> str:
         """Store the event and make it ready; returns its request id. Stored before this returns."""
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         now = time.time()
         async with self.conn.pipeline(transaction=True) as pipe:
             ev.queue_event(pipe, self.keys, request_id, ev.new_event(record, event, now), now)
