@@ -120,3 +120,13 @@ start_redis() {
   export FAAS_REDIS_URL="redis://127.0.0.1:$port/0"
   log "redis-server on 127.0.0.1:$port (appendonly, data in $FAAS_VAR_DIR/redis)"
 }
+
+# ensure_compose: sets COMPOSE to `docker compose` where that plugin exists, else Debian's docker-compose.
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+    return 0
+  fi
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  COMPOSE=(docker-compose)
+}

@@ -40,6 +40,22 @@ def _host_memory_budget() -> int:
     return int(total_mb * defaults.HOST_MEMORY_FRACTION)
 
 
+def _api_token(env) -> str:
+    """FAAS_API_TOKEN, else the first line of the file FAAS_API_TOKEN_FILE names (a compose or systemd secret)."""
+    if env.get("FAAS_API_TOKEN"):
+        return env["FAAS_API_TOKEN"]
+    path = env.get("FAAS_API_TOKEN_FILE")
+    if not path:
+        return ""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"FAAS_API_TOKEN_FILE: cannot read {path}: {exc.strerror}") from None
+    if not token:
+        raise ValueError(f"FAAS_API_TOKEN_FILE: {path} is empty")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = defaults.HOST
@@ -125,9 +141,9 @@ class Settings:
             sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
-            api_token=env.get("FAAS_API_TOKEN", ""),
+            api_token=_api_token(env),
             log_ttl=_number(env, "FAAS_LOG_TTL", defaults.LOG_TTL_S),
-            client_token=env.get("FAAS_TOKEN") or env.get("FAAS_API_TOKEN", ""),
+            client_token=env.get("FAAS_TOKEN") or _api_token(env),
         )
         values.update(overrides)
         if not _PLATFORM_ID_RE.match(values["platform_id"]):

@@ -136,6 +136,9 @@ class DockerHost:
         except (NotFound, ImageNotFound):
             return None
 
+    async def tag(self, image: str, repository: str, tag: str) -> None:
+        await self._run(self.api.tag, image, repository, tag, force=True)
+
     async def pull(self, ref: str) -> bool:
         repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
         try:

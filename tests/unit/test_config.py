@@ -21,3 +21,16 @@ def test_reads_variables():
 def test_bad_values_say_which_variable(name, value, match):
     with pytest.raises(ValueError, match=f"{name} must be .*{match}"):
         Settings.from_env({name: value})
+
+
+def test_api_token_from_a_file(tmp_path):
+    secret = tmp_path / "api-token"
+    secret.write_text("faas_admin_from_file\n")
+    settings = Settings.from_env({"FAAS_API_TOKEN_FILE": str(secret)})
+    assert settings.api_token == settings.client_token == "faas_admin_from_file"
+    assert Settings.from_env({"FAAS_API_TOKEN": "direct", "FAAS_API_TOKEN_FILE": str(secret)}).api_token == "direct"
+    with pytest.raises(ValueError, match="FAAS_API_TOKEN_FILE: cannot read"):
+        Settings.from_env({"FAAS_API_TOKEN_FILE": str(tmp_path / "missing")})
+    secret.write_text("\n")
+    with pytest.raises(ValueError, match="is empty"):
+        Settings.from_env({"FAAS_API_TOKEN_FILE": str(secret)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 
 from .. import defaults
@@ -14,17 +13,9 @@ from ..errors import BuildFailed
 from ..models import BuildInfo, FunctionSpec, tail
 from .archive import CodePackage, check_syntax
 from .context import function_context, function_tag
-from .images import ensure_runtime_image
+from .images import ensure_runtime_image, proxy_buildargs
 
 log = logging.getLogger(__name__)
-
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-
-
-def proxy_buildargs() -> dict[str, str]:
-    """The host's proxy settings, passed to builds (Docker predefines these build arguments)."""
-    return {k: os.environ[k] for k in PROXY_VARIABLES if os.environ.get(k)}
-
 
 class Builder:
     def __init__(self, settings: Settings, host: DockerHost):

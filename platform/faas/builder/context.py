@@ -81,14 +81,25 @@ def function_tag(name: str, platform_id: str, code: CodePackage, runtime_image_i
 
 def directory_context(directory: Path) -> tuple[bytes, str]:
     """(tar context, sha256 of its content) of a directory, __pycache__ left out."""
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return tree_context({"": directory})
+
+
+def tree_context(sources: dict[str, Path], extra: dict[str, bytes] | None = None) -> tuple[bytes, str]:
+    """(tar context, sha256 of its content): each file or directory of `sources` under its name in the context
+    ("" for the top), then the `extra` files given by content; __pycache__ left out."""
+    entries: list[tuple[str, bytes, int]] = []
+    for prefix, source in sources.items():
+        files = [source] if source.is_file() else sorted(
+            p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in files:
+            rel = prefix if path == source else "/".join(filter(None, [prefix, path.relative_to(source).as_posix()]))
+            entries.append((rel, path.read_bytes(), 0o755 if path.stat().st_mode & 0o111 else 0o644))
+    entries += [(name, data, 0o644) for name, data in (extra or {}).items()]
     digest = hashlib.sha256()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in files:
-            rel = path.relative_to(directory).as_posix()
-            data = path.read_bytes()
+        for rel, data, mode in entries:
             digest.update(f"{rel}\0{len(data)}\0".encode())
             digest.update(data)
-            _add(tar, rel, data, 0o755 if path.stat().st_mode & 0o111 else 0o644)
+            _add(tar, rel, data, mode)
     return buf.getvalue(), digest.hexdigest()

@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import hashlib
 import logging
+import os
 import sys
 
-from ..config import Settings
+from ..config import REPO_ROOT, Settings
 from ..docker_host import LABEL_ROLE, DockerHost
 from ..errors import ServiceUnavailable
-from .context import directory_context
+from .context import directory_context, tree_context
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,18 @@ LOCAL_BASE = "faas-base:python3.11-bookworm"
 """The base built locally by images/base/build.sh when no registry can be reached."""
 
 RUNTIME_REPO = "faas-runtime-python"
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+CONTROL_PLANE_REPO = "faas-control-plane"
+REDIS_REPO = "faas-redis"
+DEPLOY_TAG = "local"
+"""The tag deploy/docker-compose.yml runs; each build also carries a tag of its content digest."""
+
+
+def proxy_buildargs() -> dict[str, str]:
+    """The host's proxy settings, passed to builds (Docker predefines these build arguments)."""
+    return {k: os.environ[k] for k in PROXY_VARIABLES if os.environ.get(k)}
 
 
 async def resolve_base(host: DockerHost, settings: Settings, build: bool) -> str:
@@ -55,7 +68,7 @@ async def ensure_runtime_image(host: DockerHost, settings: Settings, build_base:
     base = await resolve_base(host, settings, build_base)
     base_id = await host.image_id(base)
     context, files_digest = directory_context(settings.images_dir / "runtime-python")
-    digest = hashlib.sha256(f"{files_digest}\0{base_id}".encode()).hexdigest()[:16]
+    digest = _digest(files_digest, base_id)[:16]
     tag = f"{RUNTIME_REPO}:{digest}"
     if await host.image_id(tag):
         return tag
@@ -66,21 +79,65 @@ async def ensure_runtime_image(host: DockerHost, settings: Settings, build_base:
     return tag
 
 
+async def _ensure_deploy_image(host: DockerHost, repo: str, context: bytes, digest: str, base: str) -> str:
+    tag = f"{repo}:{digest[:16]}"
+    if not await host.image_id(tag):
+        log.info("Building %s on %s", tag, base)
+        result = await host.build(context, tag, labels={LABEL_ROLE: "deploy"},
+                                  buildargs={"BASE_IMAGE": base} | proxy_buildargs())
+        if not result.ok:
+            raise ServiceUnavailable(f"building {repo} failed: {result.error}\n{result.log[-2000:]}")
+    await host.tag(tag, repo, DEPLOY_TAG)
+    return f"{repo}:{DEPLOY_TAG}"
+
+
+async def ensure_deploy_images(host: DockerHost, settings: Settings) -> list[str]:
+    """The images deploy/docker-compose.yml runs: the control plane (also the workers') and Redis, built
+    on the same base as the runtime image when their inputs changed, and tagged `local`."""
+    base = await resolve_base(host, settings, build=True)
+    base_id = await host.image_id(base)
+    ca = settings.build_ca_bundle.read_bytes() if settings.build_ca_bundle else b""
+    plane, plane_digest = tree_context(
+        {"Dockerfile": settings.images_dir / "control-plane" / "Dockerfile",
+         "pyproject.toml": REPO_ROOT / "pyproject.toml", "README.md": REPO_ROOT / "README.md",
+         "platform/faas": REPO_ROOT / "platform" / "faas",
+         "images/runtime-python": settings.images_dir / "runtime-python"},
+        extra={"ca.pem": ca})
+    redis, redis_digest = directory_context(settings.images_dir / "redis")
+    return [
+        await _ensure_deploy_image(host, CONTROL_PLANE_REPO, plane, _digest(plane_digest, base_id), base),
+        await _ensure_deploy_image(host, REDIS_REPO, redis, _digest(redis_digest, base_id), base),
+    ]
+
+
+def _digest(files_digest: str, base_id: str | None) -> str:
+    return hashlib.sha256(f"{files_digest}\0{base_id}".encode()).hexdigest()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faas-images", description="Build the platform's images when missing.")
-    parser.add_argument("command", choices=["ensure", "runtime-tag"])
+    parser.add_argument("command", choices=["ensure", "runtime-tag", "deploy"],
+                        help="ensure: the base and runtime images; runtime-tag: print the runtime image's tag; "
+                             "deploy: also the control-plane and Redis images of deploy/docker-compose.yml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[faas] %(message)s")
     settings = Settings.from_env()
     host = DockerHost(settings)
+
+    async def run() -> list[str]:
+        tags = [await ensure_runtime_image(host, settings, build_base=args.command != "runtime-tag")]
+        if args.command == "deploy":
+            tags += await ensure_deploy_images(host, settings)
+        return tags
+
     try:
-        tag = asyncio.run(ensure_runtime_image(host, settings, build_base=args.command == "ensure"))
+        tags = asyncio.run(run())
     except ServiceUnavailable as exc:
         print(f"faas-images: {exc.message}", file=sys.stderr)
         return 1
     finally:
         host.close()
-    print(tag)
+    print("\n".join(tags))
     return 0
 
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the platform as systemd services from this checkout: a virtual environment in /opt/faas/venv,
+# the runtime image's sources in /opt/faas/images, the base and runtime images, /etc/faas/{faas.env,
+# redis.conf,api-token} (kept when present), the units; then enables and starts them. Run as root; run
+# again after `git pull` to upgrade (the services restart on the new code).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+[ "$(id -u)" -eq 0 ] || die "run as root"
+here="$ROOT/deploy/systemd"
+ensure_docker
+apt_install redis-server python3-venv
+[ -x /opt/faas/venv/bin/python ] || python3 -m venv /opt/faas/venv
+/opt/faas/venv/bin/pip install --quiet --disable-pip-version-check --upgrade "$ROOT"
+mkdir -p /opt/faas/images /etc/faas /var/lib/faas/redis
+rm -rf /opt/faas/images/runtime-python
+cp -r "$ROOT/images/runtime-python" /opt/faas/images/
+FAAS_IMAGES_DIR="$ROOT/images" /opt/faas/venv/bin/faas-images ensure >/dev/null || die "building the images failed"
+chown redis:redis /var/lib/faas/redis
+install -m 0644 "$here/redis.conf" /etc/faas/redis.conf
+[ -e /etc/faas/faas.env ] || install -m 0644 "$here/faas.env" /etc/faas/faas.env
+if [ ! -s /etc/faas/api-token ]; then
+  (umask 077 && python3 -c 'import secrets; print("faas_admin_" + secrets.token_urlsafe(32))' >/etc/faas/api-token)
+  log "created the admin API token in /etc/faas/api-token (mode 0600)"
+fi
+install -m 0644 "$here"/faas-*.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable faas-redis.service faas-control-plane.service faas-worker.service
+systemctl restart faas-redis.service faas-control-plane.service faas-worker.service
+log "running: systemctl status faas-control-plane; logs: journalctl -u faas-control-plane -u faas-worker"
