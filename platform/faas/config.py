@@ -90,6 +90,7 @@ class Settings:
     sweep_interval: float = defaults.SWEEP_INTERVAL_S
     audit_interval: float = defaults.AUDIT_INTERVAL_S
     log_ttl: int = defaults.LOG_TTL_S
+    log_follow_s: float = defaults.LOG_FOLLOW_S
     api_token: str = ""
     """The admin token given by the operator (FAAS_API_TOKEN); tokens made through the API live in Redis."""
     client_token: str = ""
@@ -143,6 +144,7 @@ class Settings:
             control_url=env.get("FAAS_CONTROL_URL", ""),
             api_token=_api_token(env),
             log_ttl=_number(env, "FAAS_LOG_TTL", defaults.LOG_TTL_S),
+            log_follow_s=_number(env, "FAAS_LOG_FOLLOW_SECONDS", defaults.LOG_FOLLOW_S, float),
             client_token=env.get("FAAS_TOKEN") or _api_token(env),
         )
         values.update(overrides)

@@ -201,6 +201,9 @@ AUDIT_INTERVAL_S = 15.0
 LOG_TTL_S = 86400
 """Seconds the logs of an invocation are kept."""
 
+LOG_FOLLOW_S = 3600
+"""Longest a `follow` stream of function logs stays open (FAAS_LOG_FOLLOW_SECONDS); faasctl asks again after."""
+
 LOG_INVOCATION_BYTES = 64 * 1024
 """Most log bytes kept for one invocation; the rest is dropped (a line says so)."""
 

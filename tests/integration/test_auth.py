@@ -12,7 +12,7 @@ from helpers import Api, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
-OPEN = {("GET", "/healthz")}
+OPEN = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}
 INVOKE = {("POST", "/v1/functions/{name}/invocations"), ("GET", "/v1/invocations/{request_id}"),
           ("GET", "/v1/invocations/{request_id}/logs")}
 SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123"}

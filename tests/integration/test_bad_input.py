@@ -111,4 +111,18 @@ def test_bad_update(api, fn_name):
 
 def test_unknown_route_and_method(api):
     assert_error(api.request("GET", "/v2/nothing"), 404, "NotFound")
-    assert_error(api.request("PATCH", "/v1/functions"), 405, "MethodNotAllowed")
+    not_allowed = api.request("PATCH", "/v1/functions")
+    assert_error(not_allowed, 405, "MethodNotAllowed")
+    assert set(not_allowed.headers["Allow"].split(",")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("query", ["after=", "after=1-x", "after=18446744073709551616-0", "count=0", "count=x"])
+def test_bad_queue_reads(api, query):
+    """Found by schemathesis: an id beyond Redis' 64-bit range was a 500."""
+    assert_error(api.request("GET", f"/v1/queues/some-queue/messages?{query}"), 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize("query", ["follow=maybe", "tail=-1", "tail=x"])
+def test_bad_log_reads(api, fn_name, query):
+    api.deploy(fn_name, OK_CODE)
+    assert_error(api.request("GET", f"/v1/functions/{fn_name}/logs?{query}"), 400, "InvalidArgument")

@@ -105,5 +105,5 @@ def test_function_and_async_events_survive_a_control_plane_restart(deployed, doc
         return resp.json() if resp.json()["status"] in ("succeeded", "failed") else None
 
     for request_id in accepted:
-        record = wait_for(lambda: ended(request_id), timeout=180, interval=0.5, what=f"async event {request_id}")
+        record = wait_for(lambda rid=request_id: ended(rid), timeout=180, interval=0.5, what=f"event {request_id}")
         assert record["status"] == "succeeded", record

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -12,21 +14,20 @@ from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..models import check_name, new_request_id
-from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, TOKENS
+from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _REQUEST_ID_RE = re.compile(f"^{defaults.REQUEST_ID}$")
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
-FOLLOW_MAX_S = 3600
-"""Longest a `follow` stream of function logs stays open; the client asks again after."""
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _attempt(raw: str | None) -> int:
     """X-Fc-Attempt: which attempt of an async event this is (set by the workers), 1 when absent."""
     if raw is None:
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= 100000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100000:
         raise InvalidArgument("X-Fc-Attempt must be a whole number from 1")
     return int(raw)
 
@@ -161,7 +162,10 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
         raise InvalidArgument("tail must be a whole number") from None
     if not 0 <= tail <= defaults.LOG_FUNCTION_LINES:
         raise InvalidArgument(f"tail must be between 0 and {defaults.LOG_FUNCTION_LINES}")
-    follow = request.query.get("follow", "") in ("1", "true", "yes")
+    follow = request.query.get("follow", "false")
+    if follow not in _FLAGS:
+        raise InvalidArgument("follow must be true or false (or 1, 0, yes, no)")
+    follow = _FLAGS[follow]
     reader = request.app[LOGS]
     lines, last = await reader.function(record.name, tail)
     if not follow:
@@ -169,7 +173,7 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     await resp.write(_log_text(lines).encode())
-    deadline = time.monotonic() + FOLLOW_MAX_S
+    deadline = time.monotonic() + request.app[SETTINGS].log_follow_s
     while time.monotonic() < deadline:
         lines, last = await reader.follow(record.name, last)
         if lines:
@@ -184,8 +188,8 @@ def _log_text(lines: list[tuple[str, str]]) -> str:
 
 async def read_queue(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
-    after = request.query.get("after", "")
-    if after and not _STREAM_ID_RE.match(after):
+    after = request.query.get("after")
+    if after is not None and not (_STREAM_ID_RE.match(after) and all(int(n) < 2 ** 64 for n in after.split("-"))):
         raise InvalidArgument("after must be a message id such as 1700000000000-0")
     try:
         count = int(request.query.get("count", "100"))
@@ -193,7 +197,7 @@ async def read_queue(request: web.Request) -> web.Response:
         raise InvalidArgument("count must be a whole number") from None
     if not 1 <= count <= 1000:
         raise InvalidArgument("count must be between 1 and 1000")
-    messages = await request.app[ASYNC].read_queue(name, after, count)
+    messages = await request.app[ASYNC].read_queue(name, after or "", count)
     return web.json_response({"queue": name, "messages": messages,
                               "next": messages[-1]["id"] if messages else (after or None)})
 
@@ -225,6 +229,20 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 
 # -- platform
+OPENAPI = Path(__file__).with_name("openapi.json")
+"""The API's contract, kept in the repository and served as it is."""
+
+
+@role(None)
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=_openapi_bytes(), content_type="application/json")
+
+
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return OPENAPI.read_bytes()
+
+
 @role(None)
 async def healthz(request: web.Request) -> web.Response:
     checks = {"redis": "ok", "docker": "ok"}
@@ -253,6 +271,7 @@ async def metrics(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_routes([
         web.get("/healthz", healthz),
+        web.get("/v1/openapi.json", openapi),
         web.get("/metrics", metrics),
         web.post("/v1/functions", create_function),
         web.get("/v1/functions", list_functions),

@@ -88,7 +88,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             raise
         code = _HTTP_CODES.get(exc.status, "InvalidArgument" if exc.status < 500 else "InternalError")
         message = exc.reason if exc.status != 413 else "the request body is too large"
-        return error_response(exc.status, code, message)
+        response = error_response(exc.status, code, message)
+        if "Allow" in exc.headers:  # 405 says which methods the route has
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("Unhandled error in %s %s", request.method, request.path)
         return error_response(500, "InternalError", "internal error; the platform log has the details")
