@@ -8,8 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "run as root"
 here="$ROOT/deploy/systemd"
 ensure_docker
-apt_install redis-server python3-venv
-[ -x /opt/faas/venv/bin/python ] || python3 -m venv /opt/faas/venv
+apt_install redis-server python3 python3-venv
+# Debian's Python, which every service user can run (not one under a user's home).
+[ -x /opt/faas/venv/bin/python ] || /usr/bin/python3 -m venv /opt/faas/venv
 /opt/faas/venv/bin/pip install --quiet --disable-pip-version-check --upgrade "$ROOT"
 mkdir -p /opt/faas/images /etc/faas /var/lib/faas/redis
 rm -rf /opt/faas/images/runtime-python
