@@ -86,6 +86,10 @@ def test_invoke_list_get_instances_reserve_delete(faasctl, fn_dir, fn_name):
 
     code, out, _ = faasctl("--json", "instances", fn_name)
     assert code == 0 and len(json.loads(out)["instances"]) == 1
+    instance_id = json.loads(out)["instances"][0]["instanceId"]
+    code, out, _ = faasctl("instances", fn_name)  # piped: tab-separated, the transport last
+    (row,) = [line.split("\t") for line in out.splitlines() if line.startswith(instance_id)]
+    assert code == 0 and row[1] == "Ready" and row[-1] == "unix"
     code, out, _ = faasctl("--json", "reserve", fn_name, "1")
     assert code == 0 and json.loads(out)["reservedInstances"] == 1
     code, out, _ = faasctl("reserve", fn_name, "0")

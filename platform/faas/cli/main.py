@@ -212,9 +212,10 @@ def cmd_instances(client: Client, args) -> int:
     if args.json:
         out.print_json(data)
         return 0
-    out.table(["INSTANCE", "STATE", "VERSION", "RESERVED", "ACTIVE", "INVOCATIONS", "IDLE", "AGE"],
+    out.table(["INSTANCE", "STATE", "VERSION", "RESERVED", "ACTIVE", "INVOCATIONS", "IDLE", "AGE", "TRANSPORT"],
               [[i["instanceId"], i["state"], i["version"], "yes" if i["reserved"] else "no", i["activeInvocations"],
-                i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s"] for i in data["instances"]])
+                i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s", i.get("transport") or "-"]
+               for i in data["instances"]])
     return 0
 
 
