@@ -126,3 +126,10 @@ def test_bad_queue_reads(api, query):
 def test_bad_log_reads(api, fn_name, query):
     api.deploy(fn_name, OK_CODE)
     assert_error(api.request("GET", f"/v1/functions/{fn_name}/logs?{query}"), 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize("attempt", ["0", "x", "\u0663", "100001"])
+def test_bad_attempt_header(api, fn_name, attempt):
+    api.deploy(fn_name, OK_CODE)
+    resp = api.invoke(fn_name, b"", {"X-Fc-Attempt": attempt.encode()})
+    assert_error(resp, 400, "InvalidArgument", "X-Fc-Attempt")
