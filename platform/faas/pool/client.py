@@ -72,9 +72,10 @@ class RuntimeClient:
             writer.close()
             return
 
-    async def initialize(self, inst: Instance, headers: dict[str, str]) -> RuntimeReply:
+    async def initialize(self, inst: Instance, headers: dict[str, str], timeout: float) -> RuntimeReply:
+        """The runtime's reply; TimeoutError when the initializer takes longer than `timeout` seconds."""
         return RuntimeReply.of(await _connections(inst).request("POST", "/initialize", headers, b"",
-                                                                HOOK_MAX_BYTES))
+                                                                HOOK_MAX_BYTES, timeout))
 
     async def invoke(self, inst: Instance, event: bytes, headers: dict[str, str], max_bytes: int,
                      timeout: float) -> RuntimeReply:

@@ -442,9 +442,8 @@ class PoolManager:
         spec = record.spec
         headers = self._headers(record) | {"x-fc-request-id": request_id}
         try:
-            async with asyncio.timeout(spec.init_timeout_s):
-                reply = await self.client.initialize(inst, headers)
-        except asyncio.TimeoutError:
+            reply = await self.client.initialize(inst, headers, spec.init_timeout_s)
+        except TimeoutError:  # before OSError, which it is
             raise InitFailed(Outcome.failure(
                 "InitializationTimeout", f"the initializer did not finish within {spec.init_timeout_s}s",
                 cold_start=True, instance_id=inst.id)) from None
