@@ -66,52 +66,44 @@ async def resolve_base(host: DockerHost, settings: Settings, build: bool) -> str
 async def ensure_runtime_image(host: DockerHost, settings: Settings, build_base: bool = False) -> str:
     """The tag of the runtime image, built when its inputs (files, base image) changed."""
     base = await resolve_base(host, settings, build_base)
-    base_id = await host.image_id(base)
     context, files_digest = directory_context(settings.images_dir / "runtime-python")
-    digest = _digest(files_digest, base_id)[:16]
-    tag = f"{RUNTIME_REPO}:{digest}"
+    return await _build_once(host, RUNTIME_REPO, context, files_digest, base, "runtime", "the runtime image")
+
+
+async def _build_once(host: DockerHost, repo: str, context: bytes, files_digest: str, base: str, role: str,
+                      what: str, buildargs: dict[str, str] | None = None) -> str:
+    """`repo:<digest of the files and the base image>`, built on `base` unless it exists already."""
+    digest = hashlib.sha256(f"{files_digest}\0{await host.image_id(base)}".encode()).hexdigest()[:16]
+    tag = f"{repo}:{digest}"
     if await host.image_id(tag):
         return tag
-    log.info("Building runtime image %s on %s", tag, base)
-    result = await host.build(context, tag, labels={LABEL_ROLE: "runtime"}, buildargs={"BASE_IMAGE": base})
+    log.info("Building %s %s on %s", what, tag, base)
+    result = await host.build(context, tag, labels={LABEL_ROLE: role},
+                              buildargs={"BASE_IMAGE": base} | (buildargs or {}))
     if not result.ok:
-        raise ServiceUnavailable(f"building the runtime image failed: {result.error}\n{result.log[-2000:]}")
+        raise ServiceUnavailable(f"building {what} failed: {result.error}\n{result.log[-2000:]}")
     return tag
-
-
-async def _ensure_deploy_image(host: DockerHost, repo: str, context: bytes, digest: str, base: str) -> str:
-    tag = f"{repo}:{digest[:16]}"
-    if not await host.image_id(tag):
-        log.info("Building %s on %s", tag, base)
-        result = await host.build(context, tag, labels={LABEL_ROLE: "deploy"},
-                                  buildargs={"BASE_IMAGE": base} | proxy_buildargs())
-        if not result.ok:
-            raise ServiceUnavailable(f"building {repo} failed: {result.error}\n{result.log[-2000:]}")
-    await host.tag(tag, repo, DEPLOY_TAG)
-    return f"{repo}:{DEPLOY_TAG}"
 
 
 async def ensure_deploy_images(host: DockerHost, settings: Settings) -> list[str]:
     """The images deploy/docker-compose.yml runs: the control plane (also the workers') and Redis, built
     on the same base as the runtime image when their inputs changed, and tagged `local`."""
     base = await resolve_base(host, settings, build=True)
-    base_id = await host.image_id(base)
     ca = settings.build_ca_bundle.read_bytes() if settings.build_ca_bundle else b""
-    plane, plane_digest = tree_context(
+    plane = tree_context(
         {"Dockerfile": settings.images_dir / "control-plane" / "Dockerfile",
          "pyproject.toml": REPO_ROOT / "pyproject.toml", "README.md": REPO_ROOT / "README.md",
          "platform/faas": REPO_ROOT / "platform" / "faas",
          "images/runtime-python": settings.images_dir / "runtime-python"},
         extra={"ca.pem": ca})
-    redis, redis_digest = directory_context(settings.images_dir / "redis")
-    return [
-        await _ensure_deploy_image(host, CONTROL_PLANE_REPO, plane, _digest(plane_digest, base_id), base),
-        await _ensure_deploy_image(host, REDIS_REPO, redis, _digest(redis_digest, base_id), base),
-    ]
-
-
-def _digest(files_digest: str, base_id: str | None) -> str:
-    return hashlib.sha256(f"{files_digest}\0{base_id}".encode()).hexdigest()
+    redis = directory_context(settings.images_dir / "redis")
+    tags = []
+    for repo, (context, files_digest), what in ((CONTROL_PLANE_REPO, plane, "the control-plane image"),
+                                                (REDIS_REPO, redis, "the Redis image")):
+        built = await _build_once(host, repo, context, files_digest, base, "deploy", what, proxy_buildargs())
+        await host.tag(built, repo, DEPLOY_TAG)
+        tags.append(f"{repo}:{DEPLOY_TAG}")
+    return tags
 
 
 def main(argv: list[str] | None = None) -> int:
