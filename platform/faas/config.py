@@ -110,6 +110,7 @@ class Settings:
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
         env = os.environ if env is None else env
+        api_token = _api_token(env)
         values = dict(
             host=env.get("FAAS_HOST", defaults.HOST),
             port=_number(env, "FAAS_PORT", defaults.PORT),
@@ -142,10 +143,10 @@ class Settings:
             sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
-            api_token=_api_token(env),
+            api_token=api_token,
             log_ttl=_number(env, "FAAS_LOG_TTL", defaults.LOG_TTL_S),
             log_follow_s=_number(env, "FAAS_LOG_FOLLOW_SECONDS", defaults.LOG_FOLLOW_S, float),
-            client_token=env.get("FAAS_TOKEN") or _api_token(env),
+            client_token=env.get("FAAS_TOKEN") or api_token,
         )
         values.update(overrides)
         if not _PLATFORM_ID_RE.match(values["platform_id"]):
