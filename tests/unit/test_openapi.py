@@ -47,3 +47,9 @@ def test_spec_bounds_are_the_code_defaults():
     rid = DOC["paths"]["/v1/invocations/{request_id}"]["get"]["parameters"][0]["schema"]["pattern"]
     assert rid == f"^{defaults.REQUEST_ID}$"
     assert all(re.compile(p) for p in (rid, defaults.NAME_PATTERN))
+
+
+def test_healthz_answers_its_own_shape_when_degraded():
+    responses = DOC["paths"]["/healthz"]["get"]["responses"]
+    for status in ("200", "503"):
+        assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
