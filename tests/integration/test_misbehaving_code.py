@@ -72,6 +72,15 @@ def test_initializer_failure_is_unhandled_and_retried_on_a_new_container(api, fn
     assert second.headers["X-Fc-Instance-Id"] != first.headers["X-Fc-Instance-Id"]
 
 
+def test_initializer_past_its_timeout(api, fn_name):
+    api.deploy(fn_name, {"index.py": "import time\ndef init(c):\n    time.sleep(30)\n"
+                                     "def handler(e, c):\n    return 'never'\n"},
+               initializer="index.init", initializationTimeoutSeconds=1)
+    resp = api.invoke(fn_name)
+    assert resp.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert resp.json()["errorType"] == "InitializationTimeout"
+
+
 @pytest.mark.parametrize("source,error_type", [
     ("def other(e, c): pass\n", "HandlerNotFound"),
     ("import not_installed_anywhere\ndef handler(e, c): pass\n", "ImportModuleError"),
