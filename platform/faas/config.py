@@ -60,6 +60,7 @@ def _api_token(env) -> str:
 class Settings:
     host: str = defaults.HOST
     port: int = defaults.PORT
+    keepalive_timeout: float = defaults.KEEPALIVE_TIMEOUT_S
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = defaults.REDIS_PREFIX
     platform_id: str = "default"
@@ -114,6 +115,7 @@ class Settings:
         values = dict(
             host=env.get("FAAS_HOST", defaults.HOST),
             port=_number(env, "FAAS_PORT", defaults.PORT),
+            keepalive_timeout=_number(env, "FAAS_KEEPALIVE_TIMEOUT", defaults.KEEPALIVE_TIMEOUT_S, float),
             redis_url=env.get("FAAS_REDIS_URL") or cls.redis_url,
             redis_prefix=env.get("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX),
             platform_id=env.get("FAAS_PLATFORM_ID", "default"),
@@ -149,6 +151,6 @@ class Settings:
             client_token=env.get("FAAS_TOKEN") or api_token,
         )
         values.update(overrides)
-        if not _PLATFORM_ID_RE.match(values["platform_id"]):
+        if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):
             raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 LABEL_PLATFORM = "faas.platform"
 LABEL_FUNCTION = "faas.function"
 LABEL_VERSION = "faas.version"
+LABEL_FUNCTION_ID = "faas.function-id"
 LABEL_ROLE = "faas.role"
 
 

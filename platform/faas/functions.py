@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import defaultdict
 
@@ -84,7 +85,8 @@ class FunctionService:
             now = time.time()
             record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=1,
                                     code_sha256=code.sha256 if code else None, image=info.image,
-                                    created_at=now, updated_at=now, last_build=info)
+                                    created_at=now, updated_at=now, last_build=info,
+                                    function_id=secrets.token_hex(8))
             await self.store.put(record, build_log=info.log)
         finally:
             await self.store.release(spec.name)

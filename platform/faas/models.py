@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -20,16 +21,28 @@ _RESERVED_ENV_PREFIXES = ("FC_", "FAAS_")
 
 
 _random = bytearray()
-os.register_at_fork(after_in_child=_random.clear)  # a child must never hand out its parent's ids
+_random_lock = threading.Lock()
+"""Worker threads and the event loop both take ids: without it two could take the same 16 bytes."""
+
+
+def _after_fork() -> None:
+    global _random_lock
+    _random.clear()  # a child must never hand out its parent's ids
+    _random_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def new_request_id() -> str:
     """A random (version 4) UUID, as FC's request ids are, from the OS's generator; fetched 4 KB at a time,
-    since one system call per invocation is a measurable part of a warm one."""
-    if not _random:
-        _random.extend(os.urandom(4096))
-    h = _random[-16:].hex()
-    del _random[-16:]
+    since one system call per invocation is a measurable part of a warm one. Safe to call from any thread."""
+    with _random_lock:
+        if not _random:
+            _random.extend(os.urandom(4096))
+        raw = bytes(_random[-16:])
+        del _random[-16:]
+    h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
@@ -39,7 +52,7 @@ class FunctionState(str, Enum):
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise InvalidArgument(
             f"name must match {defaults.NAME_PATTERN} (lower-case letters, digits and '-', starting with a letter)"
         )
@@ -62,7 +75,7 @@ def _handler(data: dict, key: str, default: str | None, required: bool) -> str |
         if required:
             raise InvalidArgument(f"{key} is required")
         return None
-    if not isinstance(value, str) or not _HANDLER_RE.match(value):
+    if not isinstance(value, str) or not _HANDLER_RE.fullmatch(value):
         raise InvalidArgument(f"{key} must have the form module.function, for example index.handler")
     return value
 
@@ -71,7 +84,7 @@ def _destination(data: dict, key: str, default: str | None) -> str | None:
     value = data.get(key, default)
     if value is None:
         return None
-    if not isinstance(value, str) or not _DEST_RE.match(value):
+    if not isinstance(value, str) or not _DEST_RE.fullmatch(value):
         raise InvalidArgument(f"async.{key} must be 'queue:<name>' or 'function:<name>'")
     return value
 
@@ -127,12 +140,13 @@ class CustomContainer:
             raise InvalidArgument("customContainer must be an object")
         _check_keys(data, cls._KEYS, "customContainer")
         image = data.get("image")
-        if not isinstance(image, str) or not _IMAGE_RE.match(image):
+        if not isinstance(image, str) or not _IMAGE_RE.fullmatch(image):
             raise InvalidArgument("customContainer.image must be an image reference such as my-image:1")
         command = data.get("command")
         if command is not None:
-            if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
-                raise InvalidArgument("customContainer.command must be a non-empty list of strings")
+            if not isinstance(command, list) or not command or \
+                    not all(isinstance(c, str) and "\0" not in c for c in command):
+                raise InvalidArgument("customContainer.command must be a non-empty list of strings (no NUL)")
             command = tuple(command)
         port = _int({"customContainer.port": data.get("port", defaults.RUNTIME_PORT)}, "customContainer.port", 0,
                     (1, 65535))
@@ -263,12 +277,12 @@ def _environment(value: Any) -> dict:
         raise InvalidArgument("environment must be an object of string values")
     total = 0
     for key, val in value.items():
-        if not _ENV_NAME_RE.match(key):
+        if not _ENV_NAME_RE.fullmatch(key):
             raise InvalidArgument(f"environment variable name {key!r} is not valid")
         if key.startswith(_RESERVED_ENV_PREFIXES):
             raise InvalidArgument(f"environment variable {key} uses a reserved prefix (FC_, FAAS_)")
-        if not isinstance(val, str):
-            raise InvalidArgument(f"environment variable {key} must be a string")
+        if not isinstance(val, str) or "\0" in val:
+            raise InvalidArgument(f"environment variable {key} must be a string without NUL characters")
         total += len(key) + len(val.encode("utf-8"))
     if total > defaults.ENV_TOTAL_BYTES:
         raise InvalidArgument(f"environment is larger than {defaults.ENV_TOTAL_BYTES} bytes")
@@ -312,13 +326,22 @@ class FunctionRecord:
     created_at: float
     updated_at: float
     last_build: BuildInfo | None = None
+    function_id: str = ""
+    """Made once at create: a function deleted and created again under its name is another function, whose
+    versions start at 1 again, so caches and containers are keyed by (function_id, version), never the name."""
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def release(self) -> tuple[str, int]:
+        """What one version of one function is: containers and cached headers belong to exactly one."""
+        return self.function_id, self.version
+
     def to_api(self) -> dict:
         return self.spec.to_api() | {
+            "functionId": self.function_id,
             "state": self.state.value,
             "version": self.version,
             "codeSha256": self.code_sha256,
@@ -342,6 +365,7 @@ class FunctionRecord:
             created_at=data["createdAt"],
             updated_at=data["updatedAt"],
             last_build=BuildInfo.from_api(data["lastBuild"]) if data.get("lastBuild") else None,
+            function_id=data.get("functionId") or "",
         )
 
     def evolve(self, **changes) -> "FunctionRecord":

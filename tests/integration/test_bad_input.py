@@ -2,7 +2,11 @@
 
 import base64
 import io
+import json
+import socket
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -133,3 +137,90 @@ def test_bad_attempt_header(api, fn_name, attempt):
     api.deploy(fn_name, OK_CODE)
     resp = api.invoke(fn_name, b"", {"X-Fc-Attempt": attempt.encode()})
     assert_error(resp, 400, "InvalidArgument", "X-Fc-Attempt")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("name", "nl\n"), ("handler", "index.handler\n"), ("initializer", "index.handler\n"),
+    ("runtime", "python3.11\n"), ("environment", {"A\n": "x"}), ("async", {"onFailure": "queue:x\n"}),
+    ("async", {"onSuccess": "function:f\n"}),
+])
+def test_a_trailing_newline_is_refused_in_every_field(api, fn_name, field, value):
+    """`$` matches before a final newline; every check matches the whole value."""
+    body = {"name": fn_name, "code": {"zipFile": code_b64(OK_CODE)}, field: value}
+    assert_error(api.request("POST", "/v1/functions", json=body), 400, "InvalidArgument")
+    api.deploy(fn_name, OK_CODE)
+    if field != "name":
+        assert_error(api.request("PUT", f"/v1/functions/{fn_name}", json={field: value}), 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize("path", ["/v1/functions/nl%0A", "/v1/functions/nl%0A/invocations",
+                                  "/v1/invocations/abc%0A", "/v1/queues/q%0A/messages",
+                                  "/v1/queues/q/messages?after=1-0%0A"])
+def test_a_trailing_newline_in_the_path_or_query_is_refused(api, path):
+    method = "POST" if path.endswith("invocations") else "GET"
+    assert_error(api.request(method, path), 400, "InvalidArgument")
+
+
+@pytest.mark.parametrize("path", ["/v1/functions", "/v1/tokens"])
+def test_json_nested_too_deeply_is_a_400(api, path):
+    assert_error(api.request("POST", path, data=b"[" * 100000 + b"]" * 100000), 400, "InvalidArgument", "nested")
+
+
+@pytest.mark.parametrize("raw,status", [
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 400),
+    (b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"NOT-HTTP\r\n\r\n", 400),
+])
+def test_requests_the_http_parser_refuses_get_the_json_error_shape(platform, raw, status):
+    with socket.create_connection(("127.0.0.1", platform.port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == str(status).encode() and b"application/json" in head.lower(), head
+    assert json.loads(body)["error"]["code"] in ("InvalidArgument", "PayloadTooLarge")
+
+
+def test_silent_connections_are_closed(start_platform):
+    """A client that connects and sends nothing (or half a request) is cut off after FAAS_KEEPALIVE_TIMEOUT."""
+    platform = start_platform(FAAS_KEEPALIVE_TIMEOUT="1")
+    socks = [socket.create_connection(("127.0.0.1", platform.port), timeout=10) for _ in range(50)]
+    socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+    time.sleep(3)
+    for sock in socks:
+        assert sock.recv(100) == b""  # closed by the server
+        sock.close()
+    assert platform.api.request("GET", "/healthz").status_code == 200
+
+
+def test_a_result_json_cannot_hold_is_an_error(api, fn_name):
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    return {'x': float('nan')}\n"})
+    resp = api.invoke(fn_name)
+    assert resp.headers["X-Fc-Error-Type"] == "UnhandledInvocationError"
+    assert resp.json()["errorType"] == "ResponseSerializationError"
+
+
+def test_the_same_request_id_twice_at_once_is_a_409(api, fn_name):
+    api.deploy(fn_name, {"index.py": "import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return 'done'\n"},
+               maxInstances=2)
+    headers = {"X-Fc-Request-Id": "my-own-id-" + fn_name}
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(api.invoke, fn_name, b"", headers)
+        time.sleep(0.5)
+        second = pool.submit(api.invoke, fn_name, b"", headers)
+        assert_error(second.result(), 409, "RequestIdInUse")
+        assert first.result().text == "done"
+    assert api.invoke(fn_name, b"", headers).text == "done"  # free again once the first has ended
+
+
+def test_a_deleted_then_recreated_function_runs_its_new_code(api, fn_name):
+    """Caches and containers belong to one function, not to a name: version 1 of the new one is new."""
+    api.deploy(fn_name, {"index.py": "def a(e, c):\n    return 'a'\n"}, handler="index.a")
+    assert api.invoke(fn_name).text == "a"
+    assert api.delete(fn_name).status_code == 204
+    api.deploy(fn_name, {"index.py": "def a(e, c):\n    return 'a'\ndef b(e, c):\n    return 'b'\n"},
+               handler="index.b", memoryMB=256)
+    resp = api.invoke(fn_name)
+    assert resp.text == "b" and resp.headers["X-Fc-Cold-Start"] == "true"

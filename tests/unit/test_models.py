@@ -17,7 +17,7 @@ def test_defaults_follow_the_design():
                             "onFailure": "queue:dead-letter"}
 
 
-@pytest.mark.parametrize("name", ["", "Hello", "1abc", "a_b", "-a", "a" * 64, None, 5, "a b"])
+@pytest.mark.parametrize("name", ["", "Hello", "1abc", "a_b", "-a", "a" * 64, None, 5, "a b", "nl\n", "a\n\n"])
 def test_bad_names(name):
     with pytest.raises(InvalidArgument, match="name"):
         FunctionSpec.from_api({"name": name})
@@ -57,10 +57,27 @@ def test_good_names(name):
     ("async", {"bogus": 1}, "unknown"),
     ("bogus", 1, "unknown"),
     ("description", "x" * 300, "description"),
+    # `$` matches before a final newline: every pattern must match the whole value.
+    ("handler", "index.handler\n", "module.function"),
+    ("initializer", "index.init\n", "module.function"),
+    ("environment", {"X\n": "a"}, "not valid"),
+    ("environment", {"X": "a\0b"}, "NUL"),
+    ("async", {"onFailure": "queue:x\n"}, "queue:<name>"),
+    ("async", {"onSuccess": "function:f\n"}, "queue:<name>"),
+    ("runtime", "python3.11\n", "runtime"),
 ])
 def test_bad_fields(field, value, match):
     with pytest.raises(InvalidArgument, match=match):
         FunctionSpec.from_api({"name": "f", field: value})
+
+
+@pytest.mark.parametrize("custom,match", [
+    ({"image": "img:1\n"}, "image"),
+    ({"image": "img:1", "command": ["run", "a\0"]}, "command"),
+])
+def test_bad_custom_container(custom, match):
+    with pytest.raises(InvalidArgument, match=match):
+        FunctionSpec.from_api({"name": "f", "runtime": "custom-container", "customContainer": custom})
 
 
 def test_reserved_cannot_exceed_max():
@@ -117,3 +134,37 @@ def test_request_ids_are_unique_version_4_uuids_also_after_fork():
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 100).decode() != new_request_id()  # the child did not reuse the parent's randomness
+
+
+def test_request_ids_are_unique_across_threads():
+    """Worker threads and the event loop take ids from one buffer: never the same one twice."""
+    import sys
+    import threading
+
+    from faas.models import new_request_id
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a race shows within the run
+    start = threading.Barrier(8)
+    taken: list[list[str]] = [[] for _ in range(8)]
+
+    def take(out: list[str]) -> None:
+        start.wait()
+        out.extend(new_request_id() for _ in range(5000))
+
+    threads = [threading.Thread(target=take, args=(out,)) for out in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.setswitchinterval(interval)
+    ids = [i for out in taken for i in out]
+    assert len(ids) == 40000 and len(set(ids)) == 40000
+
+
+def test_release_is_the_function_id_and_version():
+    spec = FunctionSpec.from_api({"name": "f"})
+    one = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=1, code_sha256=None, image="i",
+                         created_at=1.0, updated_at=1.0, function_id="aaa")
+    again = one.evolve(function_id="bbb")  # deleted, then created again under the same name
+    assert one.release != again.release and FunctionRecord.from_api(again.to_api()).release == ("bbb", 1)

@@ -31,7 +31,7 @@ class Loader:
         return func
 
     def _resolve(self, handler):
-        if not handler or not _HANDLER_RE.match(handler):
+        if not handler or not _HANDLER_RE.fullmatch(handler):
             raise RuntimeFault(
                 INVALID_HANDLER,
                 f"Bad handler {handler!r}: expected 'module.function', for example 'index.handler'",

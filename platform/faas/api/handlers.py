@@ -40,6 +40,8 @@ async def read_json(request: web.Request) -> object:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument("the body is JSON nested too deeply") from None
 
 
 async def read_event(request: web.Request, limit: int) -> bytes:
@@ -106,7 +108,7 @@ async def invoke_function(request: web.Request) -> web.Response:
     request_id = request.headers.get("X-Fc-Request-Id")
     if request_id is None:
         request_id = new_request_id()
-    elif not _REQUEST_ID_RE.match(request_id):
+    elif not _REQUEST_ID_RE.fullmatch(request_id):
         raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-'")
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
@@ -131,7 +133,7 @@ async def invoke_function(request: web.Request) -> web.Response:
 
 def _request_id(request: web.Request) -> str:
     request_id = request.match_info["request_id"]
-    if not _REQUEST_ID_RE.match(request_id):
+    if not _REQUEST_ID_RE.fullmatch(request_id):
         raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
     return request_id
 
@@ -189,7 +191,7 @@ def _log_text(lines: list[tuple[str, str]]) -> str:
 async def read_queue(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
     after = request.query.get("after")
-    if after is not None and not (_STREAM_ID_RE.match(after) and all(int(n) < 2 ** 64 for n in after.split("-"))):
+    if after is not None and not (_STREAM_ID_RE.fullmatch(after) and all(int(n) < 2 ** 64 for n in after.split("-"))):
         raise InvalidArgument("after must be a message id such as 1700000000000-0")
     try:
         count = int(request.query.get("count", "100"))

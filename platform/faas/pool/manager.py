@@ -19,8 +19,16 @@ from dataclasses import dataclass, replace
 
 from .. import defaults
 from ..config import Settings
-from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, LABEL_VERSION, ContainerConfig, DockerHost
-from ..errors import FaasError, FunctionNotFound, TooManyRequests
+from ..docker_host import (
+    LABEL_FUNCTION,
+    LABEL_FUNCTION_ID,
+    LABEL_PLATFORM,
+    LABEL_ROLE,
+    LABEL_VERSION,
+    ContainerConfig,
+    DockerHost,
+)
+from ..errors import FaasError, FunctionNotFound, RequestIdInUse, TooManyRequests
 from ..logs import ReportSink
 from ..metrics import Metrics
 from ..models import FunctionRecord
@@ -109,6 +117,8 @@ class PoolManager:
         self._kick_pending = False
         self._closing = False
         self._header_cache: dict[tuple[str, int], dict[str, str]] = {}
+        self._running: set[str] = set()
+        """Request ids of the invocations under way: one id is one invocation's log."""
 
     # -- lifecycle of the manager
     async def start(self, records: list[FunctionRecord]) -> None:
@@ -138,7 +148,8 @@ class PoolManager:
             version = int(status.labels.get(LABEL_VERSION, "0"))
         except ValueError:
             version = 0
-        if pool is None or version != pool.record.version or not status.running:
+        if pool is None or version != pool.record.version or not status.running or \
+                status.labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
             await self.host.remove_container(status.id)
             return False
         inst = self._new_instance(pool, pool.record, reserved=False)
@@ -187,10 +198,10 @@ class PoolManager:
         pool = self._pools.get(record.name)
         if pool is None:
             pool = self._pools[record.name] = FunctionPool(record)
-        elif record.version > pool.record.version:
+        elif record.function_id != pool.record.function_id or record.version > pool.record.version:
             pool.record = record
             for inst in list(pool.instances):
-                if inst.version != record.version:
+                if inst.record.release != record.release:
                     inst.retiring = True
                     inst.reserved = False
                     if inst.idle:
@@ -229,8 +240,17 @@ class PoolManager:
 
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1) -> Outcome:
+        if request_id in self._running:
+            raise RequestIdInUse(f"an invocation with request id {request_id} is running")
+        self._running.add(request_id)
+        try:
+            return await self._invoke(record, event, request_id, attempt)
+        finally:
+            self._running.discard(request_id)
+
+    async def _invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int) -> Outcome:
         pool = self._pools.get(record.name)
-        if pool is None or pool.record.version != record.version:
+        if pool is None or pool.record.release != record.release:
             pool = self.sync_function(record)
         t0 = time.monotonic()
         try:
@@ -597,7 +617,7 @@ class PoolManager:
         task.add_done_callback(self._tasks.discard)
 
     def _headers(self, record: FunctionRecord) -> dict[str, str]:
-        key = (record.name, record.version)
+        key = record.release
         headers = self._header_cache.get(key)
         if headers is None:
             if len(self._header_cache) > 4096:
@@ -633,7 +653,8 @@ class PoolManager:
             image=record.image,
             name=f"faas-{spec.name}-v{record.version}-{secrets.token_hex(4)}",
             labels={LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: spec.name,
-                    LABEL_VERSION: str(record.version), LABEL_ROLE: "function"},
+                    LABEL_VERSION: str(record.version), LABEL_FUNCTION_ID: record.function_id,
+                    LABEL_ROLE: "function"},
             environment=env,
             memory_mb=spec.memory_mb,
             command=list(spec.custom_container.command) if spec.custom_container and spec.custom_container.command
