@@ -62,8 +62,8 @@ class TokenStore:
             role = Role(role)
         except ValueError:
             raise InvalidArgument("role must be admin or invoke") from None
-        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
-            raise InvalidArgument(f"name must be a string of 1-{NAME_MAX} characters")
+        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX or not name.isprintable():
+            raise InvalidArgument(f"name must be a string of 1-{NAME_MAX} printable characters")
         secret = f"faas_{role.value}_{secrets.token_urlsafe(32)}"
         token = Token(id=secrets.token_hex(6), role=role, name=name, created_at=time.time())
         await self.redis.hset(self.key, digest(secret), json.dumps(token.to_api()))
@@ -84,9 +84,10 @@ class TokenStore:
 
     async def authenticate(self, header: str | None) -> Token:
         """The token of an `Authorization: Bearer ...` header; Unauthorized when missing or wrong."""
-        if not header or not header.startswith("Bearer "):
+        scheme, _, secret = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():  # the scheme is case-insensitive (RFC 9110)
             raise Unauthorized("this API needs a bearer token: Authorization: Bearer <token>")
-        secret = header[7:].strip()
+        secret = secret.strip()
         if self._admin and hmac.compare_digest(secret.encode(), self._admin.encode()):
             return Token(id="operator", role=Role.ADMIN, name="FAAS_API_TOKEN", created_at=0.0)
         key = digest(secret)

@@ -7,6 +7,10 @@ PORT = 8080
 HOST = "127.0.0.1"
 """Address the REST API binds to (FAAS_HOST); loopback unless the operator opens it."""
 
+KEEPALIVE_TIMEOUT_S = 15.0
+"""Seconds a client connection may stay silent (no request, or a request's headers not complete) before
+the API closes it (FAAS_KEEPALIVE_TIMEOUT): idle connections cannot pile up."""
+
 REDIS_PREFIX = "faas"
 """Prefix of every Redis key the platform writes (FAAS_REDIS_PREFIX)."""
 

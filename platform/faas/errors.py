@@ -40,6 +40,12 @@ class FunctionAlreadyExists(FaasError):
     code = "FunctionAlreadyExists"
 
 
+class RequestIdInUse(FaasError):
+    """An invocation with the same caller-chosen request id is running: its logs would mix with this one's."""
+
+    code = "RequestIdInUse"
+
+
 class PayloadTooLarge(FaasError):
     code = "PayloadTooLarge"
 

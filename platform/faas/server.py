@@ -6,10 +6,11 @@ import asyncio
 import logging
 import sys
 
-from aiohttp import web
+from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage
 
 from .api import create_app
+from .api.middlewares import error_response
 from .config import Settings
 
 
@@ -34,6 +35,23 @@ class _BadRequestsInOneLine(logging.Filter):
         return True
 
 
+def _json_parser_error(self, request, status: int = 500, exc: BaseException | None = None,
+                       message: str | None = None) -> web.StreamResponse:
+    """aiohttp answers a request its parser refuses (bad header bytes, headers or a URL too long) before
+    any middleware runs, in plain text: answer it in the JSON error shape too, and close the connection."""
+    self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+    if request.writer.output_size > 0:
+        raise ConnectionError("response already sent, cannot send the error")
+    if status >= 500:
+        response = error_response(status, "InternalError", "internal error; the platform log has the details")
+    else:
+        reason = exc.message if isinstance(exc, BadHttpMessage) else (message or "bad request")
+        code = "PayloadTooLarge" if status == 413 else "InvalidArgument"
+        response = error_response(status, code, "the request cannot be parsed: " + " ".join(str(reason).split())[:200])
+    response.force_close()
+    return response
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -49,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faas: listening on http://{settings.host}:{settings.port} "
               f"(redis {settings.redis_url}, platform id {settings.platform_id})", flush=True)
 
+    web_protocol.RequestHandler.handle_error = _json_parser_error
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None,
-                handle_signals=True, shutdown_timeout=10, loop=new_event_loop())
+                handle_signals=True, shutdown_timeout=10, loop=new_event_loop(),
+                keepalive_timeout=settings.keepalive_timeout)
     return 0
 
 

@@ -101,3 +101,21 @@ def test_containers_never_see_a_token(api, fn_name, platform):
     api.deploy(fn_name, {"index.py": "import os\ndef handler(e, c):\n    return repr(sorted(os.environ.items()))\n"})
     env_dump = api.invoke(fn_name).text
     assert platform.env["FAAS_API_TOKEN"] not in env_dump and "FAAS_" not in env_dump
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer", "bEaReR"])
+def test_the_scheme_is_case_insensitive(platform, scheme):
+    headers = {"Authorization": f"{scheme} {platform.env['FAAS_API_TOKEN']}"}
+    assert requests.get(f"{platform.url}/v1/functions", headers=headers, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc", "bearer\tx", "Token x"])
+def test_malformed_authorization_is_401(platform, header):
+    resp = requests.get(f"{platform.url}/v1/functions", headers={"Authorization": header}, timeout=30)
+    assert_error(resp, 401, "Unauthorized")
+
+
+@pytest.mark.parametrize("body", [{"role": "admin\n", "name": "x"}, {"role": "invoke", "name": "x\n"},
+                                  {"role": "invoke", "name": "a\x00b"}])
+def test_token_fields_with_control_characters_are_refused(api, body):
+    assert_error(api.request("POST", "/v1/tokens", json=body), 400, "InvalidArgument")

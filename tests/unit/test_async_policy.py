@@ -10,6 +10,7 @@ from faas.queue.policy import Condition, Kind, classify, expired, function_retry
     (200, "HandledInvocationError", Kind.FUNCTION_ERROR),
     (200, "UnhandledInvocationError", Kind.FUNCTION_ERROR),
     (429, None, Kind.SYSTEM_ERROR),
+    (409, None, Kind.SYSTEM_ERROR),  # the same request id runs elsewhere: a duplicate of this event
     (503, None, Kind.SYSTEM_ERROR),
     (500, None, Kind.SYSTEM_ERROR),
     (None, None, Kind.SYSTEM_ERROR),

@@ -93,9 +93,11 @@ def test_encode_result(result, body, ctype):
     assert encode_result(result) == (body, ctype)
 
 
-def test_encode_result_refuses_what_json_cannot_hold():
+@pytest.mark.parametrize("result", [object(), float("nan"), {"x": float("inf")}, [-float("inf")]])
+def test_encode_result_refuses_what_json_cannot_hold(result):
+    """NaN and Infinity are not JSON: sent as application/json they would break the caller's parser."""
     with pytest.raises(errors.RuntimeFault) as info:
-        encode_result(object())
+        encode_result(result)
     assert info.value.error_type == errors.SERIALIZATION_ERROR
 
 

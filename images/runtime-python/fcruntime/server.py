@@ -37,8 +37,8 @@ def encode_result(result):
     if isinstance(result, str):
         return result.encode("utf-8"), "text/plain; charset=utf-8"
     try:
-        return json.dumps(result).encode("utf-8"), "application/json"
-    except (TypeError, ValueError) as exc:
+        return json.dumps(result, allow_nan=False).encode("utf-8"), "application/json"
+    except (TypeError, ValueError, RecursionError) as exc:  # NaN and Infinity are not JSON either
         raise RuntimeFault(
             SERIALIZATION_ERROR, f"Unable to serialize the handler's result of type {type(result).__name__}: {exc}"
         ) from exc

@@ -24,6 +24,7 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.FunctionNotFound: 404,
     errors.InvocationNotFound: 404,
     errors.FunctionAlreadyExists: 409,
+    errors.RequestIdInUse: 409,
     errors.PayloadTooLarge: 413,
     errors.BuildFailed: 422,
     errors.TooManyRequests: 429,

@@ -30,7 +30,7 @@ class Condition(str, Enum):
 
 def classify(status: int | None, error_header: str | None) -> Kind:
     """What the control plane's answer to one attempt means. `status` None: no answer at all."""
-    if status is None or status == 429 or status >= 500:
+    if status is None or status in (409, 429) or status >= 500:  # 409: the same event runs elsewhere now
         return Kind.SYSTEM_ERROR
     if status == 200:
         return Kind.FUNCTION_ERROR if error_header else Kind.SUCCESS
