@@ -214,6 +214,19 @@ LOG_INVOCATION_BYTES = 64 * 1024
 LOG_FUNCTION_LINES = 5000
 """Most recent log lines kept for one function (a Redis stream, trimmed)."""
 
+LOG_MAX_MB = 256
+"""Most memory all logs may take in Redis (FAAS_LOG_MAX_MB): the largest functions' logs are trimmed first."""
+
+LOG_FUNCTION_MB = 16
+"""Most memory one function's logs may take in Redis (FAAS_LOG_FUNCTION_MB): half for its invocation logs,
+half for its stream of recent lines."""
+
+LOG_FUNCTION_INVOCATIONS = 1000
+"""Most invocation logs kept per function (of invocations that printed); the oldest go first."""
+
+LOG_BUDGET_INTERVAL_S = 5.0
+"""Seconds between the log collector's checks of the log memory against FAAS_LOG_MAX_MB."""
+
 LOG_LINE_BYTES = 8192
 """Longest log line kept; a longer one is cut."""
 

@@ -1,36 +1,55 @@
-"""Function logs: each container's stdout and stderr followed, attributed to invocations, kept bounded.
+"""Function logs: each container's output read from Docker, attributed to invocations, kept bounded.
 
 The collector is a process of its own (`python -m faas.logs`, started and watched by the control plane),
-so that reading containers' output never takes the control plane's core. It finds function containers
-through Docker's events, and gets REPORT lines from the control plane through a Redis list.
+so that reading containers' output never takes the control plane's core.
 
-The runtime marks invocations (`FC Invoke Start/End RequestId: <id>`) and writes each line of an
-invocation as `<id> <line>`, so lines land on the right invocation even with instanceConcurrency > 1;
-a line with no tag is given to the invocation running when exactly one runs. Redis keeps:
+**Attribution comes from what the platform knows, never from what a function prints.** The runtime
+writes each line of an invocation as `<request id> <line>`, but a function can print any text. So the
+control plane tells the collector, through a pipe, which request ids run on which container (`+cid rid`
+before the call, `-cid rid` after it), and a tag counts only when that request id runs (or just ran) on
+the container that printed it. Every other line is the container's own output: it goes to the function's
+stream without a request id, and to no invocation's log. The notice is written to the pipe before the
+request reaches the container, so it is there before any line the invocation prints: the collector reads
+the pipe before it looks at a batch of lines.
+
+Redis keeps, under the platform's prefix:
 
 | key | type | holds |
 |---|---|---|
-| `{prefix}:logs:inv:{requestId}` | list | the invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
-| `{prefix}:logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`), LOG_FUNCTION_LINES at most |
-| `{prefix}:logs:reports` | list | REPORT lines on their way from the control plane to the collector |
+| `logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`) and every REPORT line |
+| `logs:inv:{requestId}` | list | an invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
+| `logs:index:{name}` | list | `"{requestId} {bytes}"` of the function's invocation logs, oldest first |
+| `logs:usage` | hash | bytes of invocation logs per function |
+| `logs:reports` | list | REPORT lines of invocations that printed, on their way to the collector |
+| `logs:reports:held` | list | REPORT lines the collector took and has not written yet |
+| `logs:cursors` | hash | per container, the Docker timestamp of the last line the collector read |
 
-An invocation's log that ends with its REPORT line is complete. All expire after FAAS_LOG_TTL. A function
-that prints without end costs the collector CPU, never memory or Redis space beyond these bounds.
+An invocation that prints nothing costs one stream entry (its REPORT line), written by the control plane
+itself: no key of its own. Bounds: per function, the stream holds LOG_FUNCTION_LINES entries and the
+invocation logs LOG_FUNCTION_INVOCATIONS and half of FAAS_LOG_FUNCTION_MB (the oldest go first); in all,
+a budget pass keeps the logs' memory under FAAS_LOG_MAX_MB by trimming the largest functions. Nothing is
+left to Redis' eviction, which would take async events too. All keys expire after FAAS_LOG_TTL.
+
+The collector reads each container through Docker's log endpoint and remembers where it stopped
+(`logs:cursors`), so a collector that was killed resumes where it was; on a TERM it reads every stream to
+its end and writes the REPORT lines it holds before it exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import json
 import logging
 import math
 import os
 import re
+import signal
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import docker
 import redis
@@ -38,31 +57,85 @@ from redis.asyncio import Redis
 
 from . import defaults
 from .config import Settings
+from .docker_host import docker_time
 
 log = logging.getLogger(__name__)
 
-_START = re.compile(f"^FC Invoke Start RequestId: ({defaults.REQUEST_ID})$")
-_END = re.compile(f"^FC Invoke End RequestId: ({defaults.REQUEST_ID})$")
-_TAGGED = re.compile(f"^({defaults.REQUEST_ID}) (.*)$", re.S)
-_PLATFORM_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|init-[0-9a-f]{12})$")
-"""Request ids the platform makes. stdout and stderr reach the collector through two pipes, so a stderr
-line can come before its invocation's Start marker, or after its End: a tag of this form is trusted."""
+_END = re.compile(f"FC Invoke End RequestId: ({defaults.REQUEST_ID})")
+_START = re.compile(f"FC Invoke Start RequestId: ({defaults.REQUEST_ID})")
+_TAGGED = re.compile(f"({defaults.REQUEST_ID}) (.*)", re.S)
+_NOTICE = re.compile(f"([+-])([0-9a-f]{{12}}) ({defaults.REQUEST_ID})")
 TRUNCATED = "[log truncated: more than {} bytes]"
+
+REPORT_HOLD_S = 5.0
+"""Seconds a REPORT line waits for its invocation's End marker before it is written all the same."""
+
+RECENT_PER_CONTAINER = 64
+"""Ended request ids a container keeps accepting lines for (late stderr lines, lines of the last write)."""
+
+BATCH_PER_CONTAINER = 2000
+"""Lines of one container written in one batch; the others' lines go in the same batch."""
+
+INBOX_LINES = 200_000
+"""Lines read from Docker and not yet written: past this, readers wait (Docker keeps the rest on disk)."""
+
+PIPE_BYTES = 1 << 20
+"""Size asked for the notice pipe (F_SETPIPE_SZ): room for about 15,000 notices while the collector is busy."""
+
+_INDEX_PUSH = """
+local used
+if ARGV[1] ~= '' then
+  redis.call('RPUSH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  used = redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[2])
+else
+  used = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
+end
+local n = redis.call('LLEN', KEYS[1])
+local max_n, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+while n > 0 and (n > max_n or used > max_bytes) do
+  local old = redis.call('LPOP', KEYS[1])
+  local sp = string.find(old, ' ', 1, true)
+  redis.call('DEL', ARGV[7] .. string.sub(old, 1, sp - 1))
+  used = redis.call('HINCRBY', KEYS[2], ARGV[3], -tonumber(string.sub(old, sp + 1)))
+  n = n - 1
+end
+if used <= 0 then redis.call('HDEL', KEYS[2], ARGV[3]) end
+return used
+"""
+"""Register an invocation log in its function's index (none with an empty request id: only trim); evict the
+oldest while over the function's bounds. KEYS: index, usage. ARGV: request id, bytes, function, most logs,
+most bytes, ttl, invocation key prefix. Returns the bytes the function's invocation logs keep."""
+
+_TAKE_REPORTS = """
+local items = redis.call('LPOP', KEYS[1], ARGV[1])
+if items then redis.call('RPUSH', KEYS[2], unpack(items)) end
+return items
+"""
+"""Move up to ARGV[1] REPORT items from the queue to the held list (KEYS: queue, held), and return them."""
+
+PLATFORM_REQUEST_PREFIXES = ("init-", "adopt-")
+"""Request ids of the platform's own calls (a container's initializer): kept in the function's stream only."""
 
 
 class LogKeys:
     def __init__(self, prefix: str):
         self.prefix = prefix
+        self.reports = f"{prefix}:logs:reports"
+        self.held = f"{prefix}:logs:reports:held"
+        """REPORT lines a collector has taken and not yet written: put back in `reports` if it dies."""
+        self.usage = f"{prefix}:logs:usage"
+        self.cursors = f"{prefix}:logs:cursors"
+        self.invocation_prefix = f"{prefix}:logs:inv:"
 
     def invocation(self, request_id: str) -> str:
-        return f"{self.prefix}:logs:inv:{request_id}"
+        return self.invocation_prefix + request_id
 
     def function(self, name: str) -> str:
         return f"{self.prefix}:logs:fn:{name}"
 
-    @property
-    def reports(self) -> str:
-        return f"{self.prefix}:logs:reports"
+    def index(self, name: str) -> str:
+        return f"{self.prefix}:logs:index:{name}"
 
 
 def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
@@ -76,40 +149,85 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
     return line
 
 
-class _Attribution:
-    """What one container's log stream is in the middle of: the invocations running, their sizes."""
+# -- the collector process
+class Attribution:
+    """Which request ids run, or just ran, on which container: fed by the control plane's notices only.
+    Pure bookkeeping (no I/O), so the rules are unit-tested."""
 
     def __init__(self):
-        self.active: dict[str, int] = {}
-        self.ended: OrderedDict[str, int] = OrderedDict()
-        """Recently ended invocations and their sizes: their late stderr lines still land on them."""
+        self.running: dict[str, set[str]] = {}
+        self.recent: dict[str, OrderedDict[str, None]] = {}
 
-    def end(self, rid: str) -> None:
-        self.ended[rid] = self.active.pop(rid, 0)
-        while len(self.ended) > 64:
-            self.ended.popitem(last=False)
+    def apply(self, line: str) -> None:
+        """One notice line: `+<cid> <rid>` (runs from now) or `-<cid> <rid>` (ended); anything else ignored."""
+        match = _NOTICE.fullmatch(line)
+        if match is None:
+            return
+        sign, cid, rid = match.groups()
+        if sign == "+":
+            self.running.setdefault(cid, set()).add(rid)
+            return
+        running = self.running.get(cid)
+        if running is not None:
+            running.discard(rid)
+            if not running:
+                del self.running[cid]
+        recent = self.recent.setdefault(cid, OrderedDict())
+        recent[rid] = None
+        while len(recent) > RECENT_PER_CONTAINER:
+            recent.popitem(last=False)
 
-    def owner(self, tag: str) -> str | None:
-        if tag in self.active or tag in self.ended:
-            return tag
-        if _PLATFORM_ID.match(tag):
-            self.active[tag] = 0  # its Start marker is still on its way through the stdout pipe
-            return tag
-        return None
+    def owns(self, cid: str, rid: str) -> bool:
+        """True when `rid` runs, or just ran, on container `cid` (its first 12 hex digits)."""
+        return rid in self.running.get(cid, ()) or rid in self.recent.get(cid, ())
+
+    def forget(self, cid: str) -> list[str]:
+        """The container is gone: its request ids, which take no more lines."""
+        gone = list(self.running.pop(cid, ())) + list(self.recent.pop(cid, ()))
+        return gone
+
+
+def split_line(line: str, owns) -> tuple[str, str]:
+    """(request id or "", text) of one output line: a tag counts only when `owns(tag)` says it may."""
+    match = _TAGGED.fullmatch(line)
+    if match and owns(match.group(1)):
+        return match.group(1), match.group(2)
+    return "", line
 
 
 class LogCollector:
-    """Follows containers' output in threads of its own (one per container) and writes it to Redis."""
+    """Follows containers' output (a reader thread each) and writes it to Redis (one writer thread)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, notices_fd: int | None = None):
         self.settings = settings
         self.keys = LogKeys(settings.redis_prefix)
         self.redis = redis.Redis.from_url(settings.redis_url)
+        self._index_push = self.redis.register_script(_INDEX_PUSH)
+        self._take_reports = self.redis.register_script(_TAKE_REPORTS)
         self._docker: docker.DockerClient | None = None
         self._lock = threading.Lock()
-        self._reports: OrderedDict[str, str] = OrderedDict()
+        self._wake = threading.Condition(self._lock)
+        self._inbox: dict[str, deque[tuple]] = {}
+        """Per container, (container id, function, timestamp, line) read from Docker and not yet written;
+        (cid, function, None, container id) at the stream's end."""
+        self._queued = 0
+        self._report_inbox: deque[bytes] = deque()
+        self._following: dict[str, threading.Thread] = {}
+        self._notices_fd = notices_fd
+        self._notice_buf = b""
+        self.attribution = Attribution()
+        self._sizes: dict[str, int] = {}
+        """Bytes kept of each invocation that printed and is not yet closed by its REPORT line."""
         self._ended: OrderedDict[str, float] = OrderedDict()
-        self._following: set[str] = set()
+        """End markers seen whose REPORT line has not come yet."""
+        self._held: OrderedDict[str, tuple[dict, bytes, float]] = OrderedDict()
+        """REPORT lines waiting for their End marker: rid -> (report, its raw item, when it came)."""
+        self._stopping = threading.Event()
+        self._final = threading.Event()
+        """Set once every stream has been read to its end on a TERM: the writer writes all it holds, then ends."""
+        self._touched: set[str] = set()
+        """Functions written to since the last budget pass."""
+        self.writer: threading.Thread | None = None
 
     def _client(self) -> docker.DockerClient:
         if self._docker is None:  # a client of its own: each followed container holds a connection
@@ -119,183 +237,415 @@ class LogCollector:
                 self._docker = docker.from_env(max_pool_size=1024)
         return self._docker
 
-    def follow(self, container_id: str, function: str, replay: bool = True) -> None:
-        """Follow a container's output from its start (`replay`) or from now; once per container."""
+    # -- reading containers
+    def follow(self, container_id: str, function: str, since: float | None) -> None:
+        """Follow a container's output from `since` (a Docker timestamp; None: from its start); once each."""
         with self._lock:
             if container_id in self._following:
                 return
-            self._following.add(container_id)
-        threading.Thread(target=self._follow, args=(container_id, function, replay),
-                         name=f"logs-{container_id[:12]}", daemon=True).start()
+            thread = threading.Thread(target=self._read, args=(container_id, function, since),
+                                      name=f"logs-{container_id[:12]}", daemon=True)
+            self._following[container_id] = thread
+        thread.start()
 
-    def _follow(self, container_id: str, function: str, replay: bool) -> None:
-        state = _Attribution()
-        buffers = [b"", b""]
+    def _read(self, container_id: str, function: str, since: float | None) -> None:
+        cid = container_id[:12]
+        partial, stamp = b"", ""
         try:
-            stream = self._client().api.attach(container_id, stdout=True, stderr=True, stream=True, logs=replay,
-                                               demux=True)
-            for chunks in stream:
-                lines: list[str] = []
-                for i, chunk in enumerate(chunks):
-                    if not chunk:
-                        continue
-                    parts = (buffers[i] + chunk).split(b"\n")
-                    buffers[i] = parts.pop()
-                    if len(buffers[i]) > defaults.LOG_LINE_BYTES:
-                        parts.append(buffers[i])
-                        buffers[i] = b""
-                    lines += [p.decode("utf-8", "replace") for p in parts]
-                if lines:
-                    self._store(state, function, lines)
-        except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
-            log.debug("Logs of container %s: stream ended: %s", container_id[:12], exc)
-        rest = [b.decode("utf-8", "replace") for b in buffers if b]
-        if rest:
-            try:
-                self._store(state, function, rest)
-            except redis.RedisError:
-                pass
-        with self._lock:
-            self._following.discard(container_id)
+            stream = self._client().api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True,
+                                             timestamps=True, since=since if since else None)
+            for frame in stream:
+                ts, _, text = frame.partition(b" ")
+                parts = (partial + text).split(b"\n")
+                partial = parts.pop()
+                if len(partial) > defaults.LOG_LINE_BYTES:
+                    parts.append(partial)
+                    partial = b""
+                stamp = ts.decode("ascii", "replace")
+                if parts:
+                    self._put([(cid, function, stamp, p.decode("utf-8", "replace")) for p in parts])
+        except (docker.errors.DockerException, OSError) as exc:
+            log.debug("Logs of container %s: stream ended: %s", cid, exc)
+        if partial:
+            self._put([(cid, function, stamp, partial.decode("utf-8", "replace"))])
+        self._put([(cid, function, None, container_id)])
 
-    def _store(self, state: _Attribution, function: str, lines: list[str]) -> None:
-        ttl = self.settings.log_ttl
-        cap = defaults.LOG_INVOCATION_BYTES
-        fn_key = self.keys.function(function)
-        ended: list[str] = []
-        reports: list[tuple[str, str]] = []
-        wrote = False
-        with self.redis.pipeline(transaction=False) as pipe:
-            for line in lines:
-                line = line[:defaults.LOG_LINE_BYTES]
-                if match := _START.match(line):
-                    state.active.setdefault(match.group(1), 0)
-                    continue
-                if match := _END.match(line):
-                    rid = match.group(1)
-                    state.end(rid)
-                    ended.append(rid)
-                    continue
-                rid, text = "", line
-                match = _TAGGED.match(line)
-                if match and (owner := state.owner(match.group(1))):
-                    rid, text = owner, match.group(2)
-                elif len(state.active) == 1:
-                    rid = next(iter(state.active))
-                pipe.xadd(fn_key, {"rid": rid, "line": text}, maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
-                wrote = True
-                if rid:
-                    sizes = state.active if rid in state.active else state.ended
-                    size = sizes[rid]
-                    if size <= cap:
-                        key = self.keys.invocation(rid)
-                        pipe.rpush(key, text if size + len(text) <= cap else TRUNCATED.format(cap))
-                        pipe.expire(key, ttl)
-                    sizes[rid] = size + len(text) + 1
-            if wrote:
-                pipe.expire(fn_key, ttl)
-            for rid in ended:
-                report = self._take_report(rid)
-                if report:
-                    reports.append((rid, report))
-            self._append_reports(pipe, function, reports)
-            if wrote or reports:
-                pipe.execute()
+    def _put(self, items: list[tuple]) -> None:
+        with self._wake:
+            while self._queued > INBOX_LINES and not self._stopping.is_set():
+                self._wake.wait(0.1)  # the writer is behind: Docker keeps the rest on disk meanwhile
+            self._inbox.setdefault(items[0][0], deque()).extend(items)
+            self._queued += len(items)
+            self._wake.notify_all()
 
-    def _append_reports(self, pipe, function: str, reports: list[tuple[str, str]]) -> None:
-        """The REPORT lines close their invocations' logs (a log ending with one is complete)."""
-        ttl = self.settings.log_ttl
-        for rid, report in reports:
-            pipe.rpush(self.keys.invocation(rid), report)
-            pipe.expire(self.keys.invocation(rid), ttl)
-            pipe.xadd(self.keys.function(function), {"rid": rid, "line": report},
-                      maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
+    def _take(self) -> list[tuple]:
+        """Lines to write now, at most BATCH_PER_CONTAINER of each container: one that prints without end
+        cannot hold up the others' lines (call with the lock held)."""
+        taken: list[tuple] = []
+        for cid in list(self._inbox):
+            queue = self._inbox[cid]
+            n = min(len(queue), BATCH_PER_CONTAINER)
+            taken += [queue.popleft() for _ in range(n)]
+            if not queue:
+                del self._inbox[cid]
+        self._queued -= len(taken)
+        return taken
 
-    def _take_report(self, rid: str) -> str | None:
-        """The REPORT line is written by whichever comes second: the End marker or the report itself."""
-        with self._lock:
-            report = self._reports.pop(rid, None)
-            if report is None:
-                self._ended[rid] = time.monotonic()
-                while len(self._ended) > 10000:
-                    self._ended.popitem(last=False)
-            return report
-
-    # -- the process
-    def run_forever(self) -> None:
-        """Follow every function container of this platform, now and as they start; apply reports."""
-        threading.Thread(target=self._consume_reports, name="reports", daemon=True).start()
-        labels = [f"faas.platform={self.settings.platform_id}", "faas.role=function"]
+    # -- notices and reports
+    def _read_notices(self) -> None:
+        """Apply every notice the control plane has written so far (the pipe is non-blocking)."""
+        if self._notices_fd is None:
+            return
         while True:
             try:
-                client = self._client()
-                since = int(time.time())
-                for info in client.api.containers(filters={"label": labels}):
-                    fresh = time.time() - info.get("Created", 0) < 60  # its start may predate this process
-                    self.follow(info["Id"], info["Labels"].get("faas.function", ""), replay=fresh)
-                for event in client.api.events(decode=True, since=since,
-                                               filters={"type": "container", "event": "start", "label": labels}):
-                    attrs = event.get("Actor", {}).get("Attributes", {})
-                    self.follow(event["id"], attrs.get("faas.function", ""))
-            except (docker.errors.DockerException, OSError) as exc:
-                log.warning("Log collector: Docker events ended (%s); listening again", exc)
-                time.sleep(1)
-                self._docker = None
+                chunk = os.read(self._notices_fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._notices_fd = None
+                break
+            if not chunk:  # the control plane closed it: it is going away
+                self._notices_fd = None
+                break
+            *lines, self._notice_buf = (self._notice_buf + chunk).split(b"\n")
+            for line in lines:
+                self.attribution.apply(line.decode("ascii", "replace"))
+            if len(self._notice_buf) > 256:
+                self._notice_buf = b""
 
     def _consume_reports(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
-                first = self.redis.blpop([self.keys.reports], timeout=1)
-                if not first:
+                first = self.redis.blmove(self.keys.reports, self.keys.held, 1, "LEFT", "RIGHT")
+                if first is None:
                     continue
-                items = [first[1]] + (self.redis.lpop(self.keys.reports, 1000) or [])
+                items = [first] + (self._take_reports(keys=[self.keys.reports, self.keys.held], args=[1000]) or [])
             except redis.RedisError as exc:
                 log.warning("Log collector: cannot read reports: %s", exc)
                 time.sleep(1)
                 continue
-            ready: dict[str, list[tuple[str, str]]] = {}
-            for raw in items:
-                data = json.loads(raw)
-                if self._report_ready(data["rid"], data["line"], data.get("final", False)):
-                    ready.setdefault(data["function"], []).append((data["rid"], data["line"]))
-            if ready:
-                try:
-                    with self.redis.pipeline(transaction=False) as pipe:
-                        for function, reports in ready.items():
-                            self._append_reports(pipe, function, reports)
-                        pipe.execute()
-                except redis.RedisError as exc:
-                    log.warning("%d REPORT line(s) not stored: %s", len(items), exc)
+            with self._wake:
+                self._report_inbox.extend(items)
+                self._wake.notify_all()
 
-    def _report_ready(self, rid: str, line: str, final: bool) -> bool:
-        """True when the REPORT line can be written now: its End marker came, or none will come (`final`)."""
-        with self._lock:
-            if self._ended.pop(rid, None) is not None or final:
-                return True
-            self._reports[rid] = line
-            while len(self._reports) > 10000:
-                self._reports.popitem(last=False)
-            return False
+    # -- writing
+    def _write_forever(self) -> None:
+        next_budget = time.monotonic() + defaults.LOG_BUDGET_INTERVAL_S
+        while True:
+            with self._wake:
+                if not self._inbox and not self._report_inbox and not self._final.is_set():
+                    self._wake.wait(0.25)
+                final = self._final.is_set()
+                lines = self._take()
+                reports = list(self._report_inbox)
+                self._report_inbox.clear()
+                self._wake.notify_all()
+            try:
+                self.write(lines, reports, time.monotonic(), flush_all=final)
+                if time.monotonic() >= next_budget:
+                    next_budget = time.monotonic() + defaults.LOG_BUDGET_INTERVAL_S
+                    self.enforce_budget()
+            except redis.RedisError as exc:
+                log.warning("Log collector: %d line(s) not stored: %s", len(lines), exc)
+                if final:
+                    return
+                time.sleep(0.5)
+                with self._wake:  # try them again
+                    for item in reversed(lines):
+                        self._inbox.setdefault(item[0], deque()).appendleft(item)
+                    self._queued += len(lines)
+                    self._report_inbox.extendleft(reversed(reports))
+                continue
+            if final and not self._inbox:
+                return
+
+    def write(self, lines: list[tuple], raw_reports: list[bytes], now: float, flush_all: bool = False) -> None:
+        """Attribute and store one batch: lines read from containers, REPORT lines from the control plane."""
+        self._read_notices()
+        ttl = self.settings.log_ttl
+        cap = defaults.LOG_INVOCATION_BYTES
+        cursors: dict[str, str] = {}
+        ended_streams: list[str] = []
+        closing: list[tuple[dict, bytes | None]] = []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for cid, function, stamp, line in lines:
+                if stamp is None:
+                    ended_streams.append(line)
+                    continue
+                cursors[cid] = stamp
+                line = line[:defaults.LOG_LINE_BYTES]
+                marker = _END.fullmatch(line) or _START.fullmatch(line)
+                if marker is not None:
+                    rid = marker.group(1)
+                    if line[3] == "I" and line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
+                        self._ended[rid] = now
+                        held = self._held.pop(rid, None)
+                        if held is not None:
+                            closing.append((held[0], held[1]))
+                    continue
+                rid, text = split_line(line, lambda tag, cid=cid: self.attribution.owns(cid, tag))
+                self._xadd(pipe, function, rid, text)
+                if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
+                    size = self._sizes.get(rid, 0)
+                    if size <= cap:
+                        key = self.keys.invocation(rid)
+                        pipe.rpush(key, text if size + len(text) <= cap else TRUNCATED.format(cap))
+                        pipe.expire(key, ttl)
+                    self._sizes[rid] = size + len(text) + 1
+            for raw in raw_reports:
+                report = json.loads(raw)
+                rid = report["rid"]
+                if report.get("final") or self._ended.pop(rid, None) is not None:
+                    closing.append((report, raw))
+                else:
+                    self._held[rid] = (report, raw, now)
+            for rid, (report, raw, since) in list(self._held.items()):
+                if flush_all or now - since >= REPORT_HOLD_S:  # its End marker is lost: close it anyway
+                    del self._held[rid]
+                    closing.append((report, raw))
+            while self._ended and (flush_all or len(self._ended) > 10000 or
+                                   now - next(iter(self._ended.values())) > REPORT_HOLD_S * 4):
+                self._ended.popitem(last=False)
+            for report, raw in closing:
+                self._close(pipe, report, raw)
+            if cursors:
+                pipe.hset(self.keys.cursors, mapping=cursors)
+            for container_id in ended_streams:
+                pipe.hdel(self.keys.cursors, container_id[:12])
+            if len(pipe):
+                pipe.execute()
+        for container_id in ended_streams:
+            for rid in self.attribution.forget(container_id[:12]):
+                self._sizes.pop(rid, None)
+            with self._lock:
+                self._following.pop(container_id, None)
+
+    def _xadd(self, pipe, function: str, rid: str, text: str) -> None:
+        key = self.keys.function(function)
+        pipe.xadd(key, {"rid": rid, "line": text}, maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
+        if function not in self._touched:
+            self._touched.add(function)
+            pipe.expire(key, self.settings.log_ttl)
+
+    def _close(self, pipe, report: dict, raw: bytes) -> None:
+        """The REPORT line ends the invocation's log (a log ending with one is complete), and the log is
+        counted against its function's bounds. An invocation that printed nothing gets no log key."""
+        rid, function, line = report["rid"], report["function"], report["line"]
+        self._xadd(pipe, function, rid, line)
+        size = self._sizes.pop(rid, 0)
+        if size:
+            key = self.keys.invocation(rid)
+            pipe.rpush(key, line)
+            pipe.expire(key, self.settings.log_ttl)
+            self._index_push(keys=[self.keys.index(function), self.keys.usage],
+                             args=[rid, min(size, defaults.LOG_INVOCATION_BYTES) + len(line) + 64, function,
+                                   defaults.LOG_FUNCTION_INVOCATIONS, self.settings.log_function_bytes // 2,
+                                   self.settings.log_ttl, self.keys.invocation_prefix], client=pipe)
+        pipe.lrem(self.keys.held, 1, raw)
+
+    # -- bounds
+    def usage(self) -> dict[str, int]:
+        """Bytes of logs per function: its stream (as Redis measures it) and its invocation logs."""
+        totals = {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.usage).items()}
+        names = set(totals) | self._touched | {n.decode() for n in self.redis.smembers(
+            f"{self.settings.redis_prefix}:functions")}
+        with self.redis.pipeline(transaction=False) as pipe:
+            ordered = sorted(names)
+            for name in ordered:
+                pipe.memory_usage(self.keys.function(name), samples=0)
+            sizes = pipe.execute()
+        return {name: totals.get(name, 0) + (size or 0) for name, size in zip(ordered, sizes)}
+
+    def enforce_budget(self) -> None:
+        """Each function within FAAS_LOG_FUNCTION_MB, all of them within FAAS_LOG_MAX_MB: the largest are
+        trimmed first (their oldest invocation logs and stream entries)."""
+        self._touched.clear()
+        usage = self.usage()
+        for name, used in usage.items():
+            if used > self.settings.log_function_bytes:
+                usage[name] = self._shrink(name, used, self.settings.log_function_bytes)
+        cap = self.settings.log_max_bytes
+        while usage and sum(usage.values()) > cap:
+            name = max(usage, key=usage.get)
+            used = usage.pop(name)
+            if used < 1 << 16:  # what is left is too small to matter: the cap is set too low
+                log.warning("Logs take %d bytes, over FAAS_LOG_MAX_MB", sum(usage.values()) + used)
+                break
+            self._shrink(name, used, used // 2)
+
+    def _shrink(self, name: str, used: int, target: int) -> int:
+        """Trim one function's logs to about `target` bytes: half for invocation logs, half for its stream.
+        Returns what it keeps."""
+        half = target // 2
+        kept = int(self._index_push(keys=[self.keys.index(name), self.keys.usage],
+                                    args=["", 0, name, defaults.LOG_FUNCTION_INVOCATIONS, half,
+                                          self.settings.log_ttl, self.keys.invocation_prefix]) or 0)
+        stream = self.keys.function(name)
+        size = self.redis.memory_usage(stream, samples=0) or 0
+        if size > half:
+            self.redis.xtrim(stream, maxlen=int(self.redis.xlen(stream) * half / size), approximate=False)
+            size = self.redis.memory_usage(stream, samples=0) or 0
+        log.info("Logs of function %s: %d bytes, over its budget: trimmed to %d", name, used, kept + size)
+        return kept + size
+
+    # -- the process
+    def recover(self) -> None:
+        """REPORT lines a collector held when it died go back to the queue (it took them from there)."""
+        while self.redis.lmove(self.keys.held, self.keys.reports, "RIGHT", "LEFT"):
+            pass
+
+    def run_forever(self) -> None:
+        """Follow every function container of this platform, now and as they start; apply reports."""
+        self.recover()
+        threading.Thread(target=self._consume_reports, name="reports", daemon=True).start()
+        writer = self.writer = threading.Thread(target=self._write_forever, name="writer", daemon=True)
+        writer.start()
+        labels = [f"faas.platform={self.settings.platform_id}", "faas.role=function"]
+        while not self._stopping.is_set():
+            try:
+                client = self._client()
+                since = int(time.time())
+                cursors = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.cursors).items()}
+                found = client.api.containers(filters={"label": labels})
+                for info in found:
+                    self.follow(info["Id"], info["Labels"].get("faas.function", ""),
+                                _resume_at(cursors.get(info["Id"][:12])))
+                stale = set(cursors) - {info["Id"][:12] for info in found}
+                if stale:
+                    self.redis.hdel(self.keys.cursors, *stale)
+                for event in client.api.events(decode=True, since=since,
+                                               filters={"type": "container", "event": "start", "label": labels}):
+                    if self._stopping.is_set():
+                        break
+                    attrs = event.get("Actor", {}).get("Attributes", {})
+                    self.follow(event["id"], attrs.get("faas.function", ""), None)
+            except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("Log collector: Docker events ended (%s); listening again", exc)
+                time.sleep(1)
+                self._docker = None
+        writer.join()
+
+    def drain_and_stop(self, writer: threading.Thread, timeout: float = 10.0) -> None:
+        """On TERM: read what the containers printed to the end, write every REPORT line held, then stop."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(t.is_alive() for t in self._following.values()):
+                    break
+            time.sleep(0.05)
+        self._stopping.set()
+        try:  # the last REPORT lines the control plane sent before it stopped us
+            rest = self._take_reports(keys=[self.keys.reports, self.keys.held], args=[100000]) or []
+        except redis.RedisError:
+            rest = []
+        with self._wake:
+            self._report_inbox.extend(rest)
+            self._final.set()
+            self._wake.notify_all()
+        writer.join(timeout)
 
 
-class ReportSink:
-    """The control plane's side of REPORT lines: gathered in memory, formatted and sent in one write every
-    few ms, so that an invocation's answer never waits for either."""
+def _resume_at(cursor: str | None) -> float | None:
+    """Where to read a container from again: just after the last line read (None: from its start)."""
+    seconds = docker_time(cursor)
+    return seconds + 1e-6 if seconds else None
+
+
+def _exit_with_parent() -> None:
+    """The collector lives only as long as the control plane that started it (even one that was killed)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+    fd = sys.stdin.fileno()
+    try:
+        os.set_blocking(fd, False)
+    except OSError:
+        fd = None
+    collector = LogCollector(settings, fd)
+
+    def stop(signum, frame):
+        def drain():
+            collector.drain_and_stop(collector.writer)
+            os._exit(0)
+
+        threading.Thread(target=drain, name="drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    collector.run_forever()
+    return 0
+
+
+# -- the control plane's side
+class LogChannel:
+    """The control plane's side of logs: it runs the collector (restarted if it dies, stopped last), tells it
+    through a pipe which request ids run on which container, and sends REPORT lines: those of quiet
+    invocations straight to the function's stream, the others to the collector, every few ms in one write,
+    so that an invocation's answer never waits for either."""
 
     FLUSH_S = 0.02
 
     def __init__(self, settings: Settings, conn: Redis):
+        self.settings = settings
         self.keys = LogKeys(settings.redis_prefix)
         self.conn = conn
+        self.proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task | None = None
+        self._fd: int | None = None
+        self._open: dict[tuple[str, str], None] = {}
+        self._closed: deque[tuple[str, str]] = deque(maxlen=4096)
+        """Notices of recent invocations, sent again to a new collector: their lines may still be unread."""
         self._pending: list[tuple] = []
         self._task: asyncio.Task | None = None
+        self._expiry: dict[str, float] = {}
+        """When each function's stream had its TTL set last by this side (quiet invocations write only here)."""
+        self.dropped = 0
 
-    def add(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-            init_ms: float | None, final: bool) -> None:
-        """One invocation's REPORT; `final`: no End marker will come to close its log."""
-        self._pending.append((rid, function, duration_ms, memory_mb, max_used_mb, init_ms, final))
+    # -- notices
+    def begin(self, container_id: str, request_id: str) -> None:
+        key = (container_id[:12], request_id)
+        self._open[key] = None
+        self._send(b"+%s %s\n" % (key[0].encode(), request_id.encode()))
+
+    def end(self, container_id: str, request_id: str) -> None:
+        key = (container_id[:12], request_id)
+        self._open.pop(key, None)
+        self._closed.append(key)
+        self._send(b"-%s %s\n" % (key[0].encode(), request_id.encode()))
+
+    def _send(self, data: bytes) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, data)
+        except (BlockingIOError, BrokenPipeError, OSError):
+            self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
+
+    def _replay(self) -> None:
+        lines = [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
+        lines += [b"+%s %s\n" % (c.encode(), r.encode()) for c, r in self._open]
+        data = b"".join(lines)
+        for i in range(0, len(data), 65536):
+            self._send(data[i:i + 65536])
+
+    # -- reports
+    def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
+               init_ms: float | None, quiet: bool, final: bool) -> str:
+        """One invocation's REPORT line (returned). `quiet`: it printed nothing, so its log is this line alone;
+        `final`: no End marker will come to close its log (its container is gone)."""
+        line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms)
+        self._pending.append((rid, function, line, quiet, final))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+        return line
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self.FLUSH_S)
@@ -303,38 +653,56 @@ class ReportSink:
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
-        if batch:
-            lines = [json.dumps({"rid": rid, "function": function, "final": final,
-                                 "line": report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms)})
-                     for rid, function, duration_ms, memory_mb, max_used_mb, init_ms, final in batch]
-            try:
-                await self.conn.rpush(self.keys.reports, *lines)
-            except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
-                log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
+        if not batch:
+            return
+        now = time.monotonic()
+        try:
+            async with self.conn.pipeline(transaction=False) as pipe:
+                queued = []
+                for rid, function, line, quiet, final in batch:
+                    if quiet and not final:
+                        key = self.keys.function(function)
+                        pipe.xadd(key, {"rid": rid, "line": line}, maxlen=defaults.LOG_FUNCTION_LINES,
+                                  approximate=True)
+                        if now - self._expiry.get(function, -3600.0) > 60:
+                            self._expiry[function] = now
+                            pipe.expire(key, self.settings.log_ttl)
+                    else:  # quiet and final: the container is gone; its log is the REPORT line alone
+                        queued.append(json.dumps({"rid": rid, "function": function, "final": final or quiet,
+                                                  "line": line}))
+                if queued:
+                    pipe.rpush(self.keys.reports, *queued)
+                await pipe.execute()
+        except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
+            log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
 
-
-class CollectorProcess:
-    """The control plane's child that collects logs: started with it, restarted if it dies, stopped with it."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.proc: asyncio.subprocess.Process | None = None
-        self._watch: asyncio.Task | None = None
-
-    def _env(self) -> dict[str, str]:
-        s = self.settings
-        env = dict(os.environ) | {"FAAS_REDIS_URL": s.redis_url, "FAAS_REDIS_PREFIX": s.redis_prefix,
-                                  "FAAS_PLATFORM_ID": s.platform_id, "FAAS_LOG_TTL": str(s.log_ttl)}
-        if s.docker_url:
-            env["DOCKER_HOST"] = s.docker_url
-        return env
-
+    # -- the collector process
     async def start(self) -> None:
         await self._spawn()
         self._watch = asyncio.create_task(self._watchdog(), name="log-collector-watchdog")
 
     async def _spawn(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.logs", env=self._env())
+        read, write = os.pipe()
+        try:
+            fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass
+        os.set_blocking(write, False)
+        s = self.settings
+        env = dict(os.environ) | {"FAAS_REDIS_URL": s.redis_url, "FAAS_REDIS_PREFIX": s.redis_prefix,
+                                  "FAAS_PLATFORM_ID": s.platform_id, "FAAS_LOG_TTL": str(s.log_ttl),
+                                  "FAAS_LOG_MAX_MB": str(s.log_max_bytes >> 20),
+                                  "FAAS_LOG_FUNCTION_MB": str(s.log_function_bytes >> 20)}
+        if s.docker_url:
+            env["DOCKER_HOST"] = s.docker_url
+        try:
+            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.logs", env=env, stdin=read)
+        finally:
+            os.close(read)
+        old, self._fd = self._fd, write
+        if old is not None:
+            os.close(old)
+        self._replay()
 
     async def _watchdog(self) -> None:
         while True:
@@ -343,16 +711,22 @@ class CollectorProcess:
             await asyncio.sleep(1)
             await self._spawn()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Flush REPORT lines, then let the collector read every stream to its end and write what it holds.
+        A second call does nothing."""
+        await self.flush()
         if self._watch:
             self._watch.cancel()
         if self.proc and self.proc.returncode is None:
             self.proc.terminate()
             try:
-                await asyncio.wait_for(self.proc.wait(), 5)
+                await asyncio.wait_for(self.proc.wait(), timeout)
             except asyncio.TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class LogReader:
@@ -360,13 +734,36 @@ class LogReader:
 
     def __init__(self, settings: Settings, conn: Redis):
         self.keys = LogKeys(settings.redis_prefix)
+        self.prefix = settings.redis_prefix
         self.conn = conn
 
-    async def invocation(self, request_id: str) -> list[str] | None:
+    async def invocation(self, request_id: str, function: str | None = None) -> list[str] | None:
+        """An invocation's log. One that printed nothing has no key of its own: its REPORT line is found in
+        the function's stream (the function named, or the one its async record names)."""
         lines = await self.conn.lrange(self.keys.invocation(request_id), 0, -1)
-        if not lines:
+        if lines:
+            return [line.decode("utf-8", "replace") for line in lines]
+        if function is None:
+            raw = await self.conn.hget(f"{self.prefix}:inv:{request_id}", "function")
+            function = raw.decode() if raw else None
+        if function is None:
             return None
-        return [line.decode("utf-8", "replace") for line in lines]
+        found = []
+        for _, fields in await self.conn.xrevrange(self.keys.function(function), count=defaults.LOG_FUNCTION_LINES):
+            if fields.get(b"rid") == request_id.encode():
+                found.append(fields[b"line"].decode("utf-8", "replace"))
+        return list(reversed(found)) or None
+
+    async def forget(self, name: str) -> None:
+        """A deleted function's logs go with it (its invocation logs, its stream, its share of the budget)."""
+        index = await self.conn.lrange(self.keys.index(name), 0, -1)
+        keys = [self.keys.invocation(entry.decode().partition(" ")[0]) for entry in index]
+        async with self.conn.pipeline(transaction=False) as pipe:
+            for i in range(0, len(keys), 500):
+                pipe.delete(*keys[i:i + 500])
+            pipe.delete(self.keys.index(name), self.keys.function(name))
+            pipe.hdel(self.keys.usage, name)
+            await pipe.execute()
 
     async def complete(self, request_id: str) -> bool:
         last = await self.conn.lindex(self.keys.invocation(request_id), -1)
@@ -377,8 +774,7 @@ class LogReader:
         deadline = time.monotonic() + wait
         while not await self.complete(request_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        text = "\n".join(await self.invocation(request_id) or []) + "\n"
-        return base64.b64encode(text.encode("utf-8")[-defaults.LOG_TAIL_BYTES:]).decode()
+        return encode_tail(await self.invocation(request_id) or [])
 
     async def function(self, name: str, tail: int) -> tuple[list[tuple[str, str]], str]:
         """The last `tail` lines of a function as (request id, line), and the id to follow from."""
@@ -397,20 +793,10 @@ class LogReader:
         return lines, last
 
 
-def _exit_with_parent() -> None:
-    """The collector lives only as long as the control plane that started it (even one that was killed)."""
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(0)
-
-
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
-    LogCollector(settings).run_forever()
-    return 0
+def encode_tail(lines: list[str]) -> str:
+    """X-Fc-Log-Result: the last LOG_TAIL_BYTES of a log, base64."""
+    text = "".join(line + "\n" for line in lines)
+    return base64.b64encode(text.encode("utf-8")[-defaults.LOG_TAIL_BYTES:]).decode()
 
 
 if __name__ == "__main__":

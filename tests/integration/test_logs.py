@@ -1,7 +1,10 @@
 """Function logs: captured from the container, attributed to invocations, bounded, tailed and followed."""
 
 import base64
+import os
 import re
+import signal
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,3 +132,145 @@ def test_follow_streams_new_lines(api, fn_name, platform):
     stop.set()
     assert any(line.endswith("after line 0") for line in seen)
     assert not any("before line" in line for line in seen)
+
+
+def _redis(platform):
+    return redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"]), platform.env["FAAS_REDIS_PREFIX"]
+
+
+def _invocation_keys(platform) -> set[bytes]:
+    conn, prefix = _redis(platform)
+    return set(conn.scan_iter(f"{prefix}:logs:inv:*", count=1000))
+
+
+FORGER = """
+import os, uuid
+def handler(event, context):
+    target = event.decode()
+    if target == "flood":  # written past the runtime, which would tag them with this invocation's id
+        for _ in range(2000):
+            os.write(1, f"{uuid.uuid4()} forged line\\n".encode())
+        return "flooded"
+    print(f"{target} forged into your log")
+    print(f"FC Invoke End RequestId: {target}")
+    os.write(1, f"{target} forged through the file descriptor\\n".encode())
+    return "forged"
+"""
+
+
+def test_a_function_cannot_write_into_other_invocations_logs(api, fn_name, platform):
+    """Tags count only for request ids the control plane runs on that container: a flood of made-up ids
+    makes no keys, and another invocation's id (even with an End marker) adds nothing to its log."""
+    victim = fn_name + "-v"
+    api.deploy(victim, {"index.py": CHATTY})
+    api.deploy(fn_name, {"index.py": FORGER})
+    rid = api.invoke(victim, "victim").headers["X-Fc-Request-Id"]
+    before = invocation_log(api, rid)
+    keys_before = _invocation_keys(platform)
+    assert api.invoke(fn_name, "flood").text == "flooded"
+    assert api.invoke(fn_name, rid).text == "forged"
+    time.sleep(1.5)  # let the collector write whatever it would write
+    assert api.request("GET", f"/v1/invocations/{rid}/logs").text == before
+    assert len(_invocation_keys(platform) - keys_before) <= 2  # the forger's own invocations, nothing else
+    lines = api.request("GET", f"/v1/functions/{fn_name}/logs", params={"tail": 3000}).text.splitlines()
+    assert sum(1 for line in lines if line.startswith("- ") and line.endswith(" forged line")) == 2000
+    assert f"- {rid} forged through the file descriptor" in lines  # the container's own, untagged output
+
+
+BACKGROUND = """
+import threading, time
+def handler(event, context):
+    if event == b"start":
+        def chatter():
+            for i in range(40):
+                print(f"background {i}")
+                time.sleep(0.05)
+        threading.Thread(target=chatter, daemon=True).start()
+        return "started"
+    print("own line")
+    time.sleep(0.5)
+    return "ok"
+"""
+
+
+def test_output_of_a_background_thread_is_not_the_next_invocations(api, fn_name):
+    api.deploy(fn_name, {"index.py": BACKGROUND})
+    api.invoke(fn_name, "start")
+    resp = api.invoke(fn_name, "next", {"X-Fc-Log-Type": "Tail"})
+    tail = base64.b64decode(resp.headers["X-Fc-Log-Result"]).decode()
+    assert "own line" in tail and "background" not in tail
+    text = invocation_log(api, resp.headers["X-Fc-Request-Id"])
+    assert "background" not in text and text.splitlines()[0] == "own line"
+
+
+def test_quiet_invocations_keep_no_key_of_their_own(api, fn_name, platform):
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    return 'quiet'\n"})
+    keys_before = _invocation_keys(platform)
+    rids = [api.invoke(fn_name).headers["X-Fc-Request-Id"] for _ in range(50)]
+    tail = api.invoke(fn_name, "", {"X-Fc-Log-Type": "Tail"})
+    assert base64.b64decode(tail.headers["X-Fc-Log-Result"]).decode().startswith(
+        f"REPORT RequestId: {tail.headers['X-Fc-Request-Id']}\t")
+    time.sleep(0.5)
+    assert _invocation_keys(platform) == keys_before
+    found = api.request("GET", f"/v1/invocations/{rids[7]}/logs", params={"function": fn_name})
+    assert found.status_code == 200 and found.text.startswith(f"REPORT RequestId: {rids[7]}\t")
+    assert api.request("GET", f"/v1/invocations/{rids[7]}/logs").status_code == 404
+    assert api.request("GET", f"/v1/invocations/{rids[7]}/logs", params={"function": "Bad\n"}).status_code == 400
+
+
+def test_logs_stay_within_their_budget(start_platform, fn_name):
+    """FAAS_LOG_FUNCTION_MB and FAAS_LOG_MAX_MB bound what logs take in Redis, whatever functions print."""
+    platform = start_platform(FAAS_LOG_FUNCTION_MB="1", FAAS_LOG_MAX_MB="1.5")
+    api = platform.api
+    code = {"index.py": "def handler(e, c):\n    for i in range(8):\n        print(str(i) * 1000)\n    return 'ok'\n"}
+    names = [fn_name + "-a", fn_name + "-b"]
+    for name in names:
+        api.deploy(name, code, instanceConcurrency=8)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: api.invoke(names[i % 2]).text, range(600)))
+    conn, prefix = _redis(platform)
+
+    def usage():
+        streams = sum(conn.memory_usage(f"{prefix}:logs:fn:{n}", samples=0) or 0 for n in names)
+        return streams + sum(int(v) for v in conn.hvals(f"{prefix}:logs:usage"))
+
+    wait_for(lambda: usage() <= 1.5 * (1 << 20), timeout=20, what="logs to be trimmed to FAAS_LOG_MAX_MB")
+    for name in names:
+        assert conn.llen(f"{prefix}:logs:index:{name}") < 300
+        kept = [e.decode().split()[0] for e in conn.lrange(f"{prefix}:logs:index:{name}", -3, -1)]
+        assert all(api.request("GET", f"/v1/invocations/{rid}/logs").status_code == 200 for rid in kept)
+
+
+def _collector_pid(platform) -> int:
+    out = subprocess.run(["pgrep", "-P", str(platform.proc.pid), "-f", "faas.logs"], capture_output=True, text=True)
+    return int(out.stdout.split()[0]) if out.stdout.split() else 0
+
+
+def test_lines_printed_while_the_collector_is_down_are_not_lost(start_platform, fn_name):
+    platform = start_platform()
+    api = platform.api
+    api.deploy(fn_name, {"index.py": CHATTY})
+    api.invoke(fn_name, "warm")
+    old = _collector_pid(platform)
+    os.kill(old, signal.SIGKILL)
+    rids = [api.invoke(fn_name, f"gap{i}").headers["X-Fc-Request-Id"] for i in range(3)]
+    wait_for(lambda: _collector_pid(platform) not in (0, old), timeout=15, what="a new collector")
+    for i, rid in enumerate(rids):
+        text = invocation_log(api, rid)
+        assert f"gap{i} line 0" in text and f"gap{i} line 19" in text and f"gap{i} on stderr" in text
+    # Resumed where the old collector stopped: nothing it had written is written again.
+    lines = api.request("GET", f"/v1/functions/{fn_name}/logs", params={"tail": 1000}).text.splitlines()
+    assert sum(1 for line in lines if line.endswith(" warm line 0")) == 1
+
+
+def test_a_graceful_stop_writes_every_log_first(start_platform, fn_name):
+    platform = start_platform()
+    api = platform.api
+    api.deploy(fn_name, {"index.py": CHATTY}, maxInstances=4)
+    with ThreadPoolExecutor(4) as pool:
+        rids = [r.headers["X-Fc-Request-Id"] for r in pool.map(lambda i: api.invoke(fn_name, f"s{i}"), range(8))]
+    assert platform.stop() == 0
+    conn, prefix = _redis(platform)
+    for i, rid in enumerate(rids):
+        lines = [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{rid}", 0, -1)]
+        assert f"s{i} line 19" in lines and lines[-1].startswith(f"REPORT RequestId: {rid}\t"), lines

@@ -13,7 +13,7 @@ from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
-from ..logs import CollectorProcess, LogReader, ReportSink
+from ..logs import LogChannel, LogReader
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
@@ -32,28 +32,27 @@ async def resources(app: web.Application):
     host = DockerHost(settings)
     metrics = Metrics()
     builder = Builder(settings, host)
-    collector = CollectorProcess(settings)
-    pool = PoolManager(settings, host, metrics, ReportSink(settings, redis))
+    logs = LogChannel(settings, redis)
+    pool = PoolManager(settings, host, metrics, logs)
     app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
     app[POOL] = pool
+    app[LOGS] = reader = LogReader(settings, redis)
     service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
-                              cache_ttl=settings.registry_cache)
+                              cache_ttl=settings.registry_cache, logs=reader)
     app[SERVICE] = service
     app[ASYNC] = events = AsyncEvents(settings, redis)
-    app[LOGS] = LogReader(settings, redis)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
     try:
         await builder.runtime_image()
-        await collector.start()
+        await logs.start()
         await pool.start(await service.list())
         events.start()
         yield
     finally:
         await events.close()
         await app[SERVICE].close()
-        await pool.shutdown()
-        await pool.logs.flush()
-        await collector.stop()
+        await pool.shutdown()  # stops the log collector once it has read the containers' output
+        await logs.stop()
         host.close()
         await redis.aclose()
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
+from ..logs import PLATFORM_REQUEST_PREFIXES, encode_tail
 from ..models import check_name, new_request_id
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
@@ -108,8 +109,9 @@ async def invoke_function(request: web.Request) -> web.Response:
     request_id = request.headers.get("X-Fc-Request-Id")
     if request_id is None:
         request_id = new_request_id()
-    elif not _REQUEST_ID_RE.fullmatch(request_id):
-        raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-'")
+    elif not _REQUEST_ID_RE.fullmatch(request_id) or request_id.startswith(PLATFORM_REQUEST_PREFIXES):
+        raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-', and not start with "
+                              + " or ".join(PLATFORM_REQUEST_PREFIXES))
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
     record = await request.app[SERVICE].get_cached(name)
@@ -124,7 +126,8 @@ async def invoke_function(request: web.Request) -> web.Response:
         headers["X-Fc-Error-Type"] = outcome.error
     log_type = request.headers.get("X-Fc-Log-Type", "None")
     if log_type.lower() == "tail":
-        headers["X-Fc-Log-Result"] = await request.app[LOGS].tail(request_id)
+        headers["X-Fc-Log-Result"] = encode_tail([outcome.report]) if outcome.quiet \
+            else await request.app[LOGS].tail(request_id)
     elif log_type.lower() != "none":
         raise InvalidArgument("X-Fc-Log-Type must be Tail or None")
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
@@ -150,9 +153,13 @@ async def get_invocation(request: web.Request) -> web.Response:
 @role(Role.INVOKE)
 async def get_invocation_logs(request: web.Request) -> web.Response:
     request_id = _request_id(request)
-    lines = await request.app[LOGS].invocation(request_id)
+    function = request.query.get("function")
+    if function is not None:
+        check_name(function)
+    lines = await request.app[LOGS].invocation(request_id, function)
     if lines is None:
-        raise InvocationNotFound(f"no logs of invocation {request_id} (none yet, or they expired)")
+        raise InvocationNotFound(f"no logs of invocation {request_id}: none yet, or they expired, or it printed "
+                                 "nothing (then its REPORT line is found with ?function=NAME)")
     return web.Response(text="".join(line + "\n" for line in lines), content_type="text/plain")
 
 
