@@ -6,10 +6,13 @@ import asyncio
 import io
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -59,6 +62,8 @@ class ContainerStatus:
     labels: dict[str, str]
     created: float = 0.0
     paused: bool = False
+    finished_at: float = 0.0
+    """When it last stopped, in seconds since the epoch (0: it has not)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class DockerHost:
         except DockerException as exc:
             raise ServiceUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         self.api = self.client.api
+        self._closed = False
 
     async def _run(self, func: Callable, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -103,6 +109,7 @@ class DockerHost:
             raise ServiceUnavailable(f"Docker engine unreachable: {exc}") from exc
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
@@ -149,28 +156,20 @@ class DockerHost:
             log.info("Pull of %s failed: %s", ref, exc)
             return False
 
-    async def build(self, context_tar: bytes, tag: str, labels: dict[str, str] | None = None,
+    async def build(self, context_tar: bytes | Path, tag: str, labels: dict[str, str] | None = None,
                     buildargs: dict[str, str] | None = None,
                     on_line: Callable[[str], None] | None = None) -> BuildResult:
-        """Build an image from a tar context; the log is streamed line by line to `on_line`, and returned."""
+        """Build an image from a tar context (in memory, or a file streamed to the engine); the log is
+        streamed line by line to `on_line`, and returned."""
 
         def build() -> BuildResult:
-            lines: list[str] = []
-            error = None
-            stream = self.api.build(
-                fileobj=io.BytesIO(context_tar), custom_context=True, tag=tag, rm=True, forcerm=True,
-                pull=False, decode=True, labels=labels or {}, buildargs=buildargs or {},
-            )
-            for chunk in stream:
-                text = chunk.get("stream") or chunk.get("status") or ""
-                if "error" in chunk:
-                    error = chunk.get("error", "").strip()
-                    text = f"ERROR: {error}\n"
-                if text:
-                    lines.append(text)
-                    if on_line is not None:
-                        on_line(text)
-            return BuildResult(ok=error is None, log="".join(lines), error=error)
+            context = open(context_tar, "rb") if isinstance(context_tar, Path) else io.BytesIO(context_tar)
+            with context:
+                stream = self.api.build(
+                    fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+                    pull=False, decode=True, labels=labels or {}, buildargs=buildargs or {},
+                )
+                return _read_build(stream, on_line)
 
         return await self._run(build)
 
@@ -239,6 +238,13 @@ class DockerHost:
         except ServiceUnavailable as exc:
             raise ContainerStartFailed(f"cannot start a container of {config.image}: {exc.message}") from exc
 
+    async def kill(self, cid: str) -> None:
+        """Stop a container at once (its log is complete once it has stopped); gone already is fine."""
+        try:
+            await self._run(self.api.kill, cid)
+        except (NotFound, ServiceUnavailable):
+            pass
+
     async def remove_container(self, cid: str) -> None:
         try:
             await self._run(self.api.remove_container, cid, force=True)
@@ -257,7 +263,7 @@ class DockerHost:
         return ContainerStatus(
             id=info["Id"], running=bool(state.get("Running")), exit_code=state.get("ExitCode"),
             oom_killed=bool(state.get("OOMKilled")), labels=info["Config"].get("Labels") or {},
-            paused=bool(state.get("Paused")),
+            paused=bool(state.get("Paused")), finished_at=docker_time(state.get("FinishedAt")),
         )
 
     async def wait_exit(self, cid: str, timeout: float) -> None:
@@ -289,6 +295,32 @@ class DockerHost:
         except NotFound:
             return None
 
+    def watch(self, labels: dict[str, str], actions: tuple[str, ...], on_event: Callable[[str, str], None],
+              loop: asyncio.AbstractEventLoop) -> threading.Thread:
+        """Follow Docker's events of containers with `labels` in a thread; `on_event(action, container id)` is
+        called in `loop` for each of `actions`. A broken stream is opened again, from where it broke."""
+        filters = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()], "event": list(actions)}
+
+        def run() -> None:
+            since = time.time()
+            while not self._closed:
+                try:
+                    client = docker.APIClient(base_url=self.settings.docker_url, timeout=None) \
+                        if self.settings.docker_url else docker.from_env(timeout=None).api
+                    for event in client.events(decode=True, since=since, filters=filters):
+                        since = event.get("time", since)
+                        loop.call_soon_threadsafe(on_event, event.get("Action") or event.get("status", ""),
+                                                  event.get("id", ""))
+                except Exception as exc:  # the engine went away: listen again once it is back
+                    if self._closed:
+                        return
+                    log.warning("Docker events ended (%s); listening again", exc)
+                    time.sleep(1)
+
+        thread = threading.Thread(target=run, name="docker-events", daemon=True)
+        thread.start()
+        return thread
+
     async def pause(self, cid: str) -> None:
         await self._run(self.api.pause, cid)
 
@@ -301,3 +333,32 @@ class DockerHost:
         except NotFound:
             return ""
         return data.decode("utf-8", "replace")
+
+
+def docker_time(stamp: str | None) -> float:
+    """Docker's RFC 3339 timestamp (nanoseconds, Z) as seconds since the epoch; 0.0 for none or the zero time."""
+    if not stamp or stamp.startswith("0001-"):
+        return 0.0
+    from datetime import datetime
+
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        return datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (frac or "0")[:6])
+    except ValueError:
+        return 0.0
+
+
+def _read_build(stream, on_line: Callable[[str], None] | None) -> BuildResult:
+    """The outcome of an image build from the engine's stream of progress messages."""
+    lines: list[str] = []
+    error = None
+    for chunk in stream:
+        text = chunk.get("stream") or chunk.get("status") or ""
+        if "error" in chunk:
+            error = chunk.get("error", "").strip()
+            text = f"ERROR: {error}\n"
+        if text:
+            lines.append(text)
+            if on_line is not None:
+                on_line(text)
+    return BuildResult(ok=error is None, log="".join(lines), error=error)

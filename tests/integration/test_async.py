@@ -138,6 +138,22 @@ def test_system_error_retried_until_the_cause_is_gone(api, fn_name, docker_clien
     assert records_for(api, f"{fn_name}-ok", rid)
 
 
+def test_a_container_killed_from_outside_is_a_system_error(api, fn_name, stack, docker_client):
+    """`docker kill` mid-event is not the function's fault: retried without using up its retries (0 here)."""
+    api.deploy(fn_name, {"index.py": ("import time\ndef handler(event, context):\n"
+                                      "    if context.attempt == 1:\n        time.sleep(30)\n"
+                                      "    return 'second try'\n")}, **{"async": {"retries": 0}})
+    rid = submit(api, fn_name)
+    wait_for(lambda: status(api, rid)["status"] == "running", timeout=30, what="the event to run")
+    time.sleep(1.0)
+    label = f"faas.function={fn_name}"
+    (container,) = docker_client.containers.list(filters={"label": label})
+    container.kill()
+    ended = wait_ended(api, rid)
+    assert ended["status"] == "succeeded" and ended["result"] == "second try", ended
+    assert ended["functionErrors"] == 0 and ended["systemRetries"] >= 1
+
+
 def test_max_event_age(api, fn_name, docker_client):
     created = api.deploy(fn_name, {"index.py": ECHO},
                          **{"async": {"maxEventAgeSeconds": 2, "onFailure": f"queue:{fn_name}-old"}})

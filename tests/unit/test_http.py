@@ -2,10 +2,11 @@
 
 import asyncio
 import os
+import socket
 
 import pytest
 
-from faas.pool.http import ConnectionPool, ProtocolError, ResponseTooLarge, UnixEndpoint
+from faas.pool.http import ConnectionPool, NotDelivered, ProtocolError, ResponseTooLarge, UnixEndpoint
 
 
 def run(coro):
@@ -184,7 +185,7 @@ def test_unix_socket_preferred(tmp_path):
     assert run(main()) == (b"unix", "unix")
 
 
-@pytest.mark.parametrize("case", ["symlink", "not-a-socket", "missing", "other-cgroup"])
+@pytest.mark.parametrize("case", ["symlink", "not-a-socket", "missing"])
 def test_unusable_unix_socket_falls_back_to_tcp(tmp_path, case):
     """A path the function controls never sends the platform elsewhere; TCP serves instead."""
     async def main():
@@ -194,8 +195,6 @@ def test_unusable_unix_socket_falls_back_to_tcp(tmp_path, case):
             path.symlink_to(tmp_path / "real.sock")
         elif case == "not-a-socket":
             path.write_text("x")
-        elif case == "other-cgroup":
-            path, owner = tmp_path / "real.sock", "f" * 64
         endpoint = UnixEndpoint(os.getpid(), owner, str(path))
         with pytest.raises(OSError):
             await endpoint.connect()
@@ -205,3 +204,32 @@ def test_unusable_unix_socket_falls_back_to_tcp(tmp_path, case):
         return body, pool.transport
 
     assert run(main()) == (b"tcp", "tcp")
+
+
+def test_a_pid_that_is_no_longer_the_containers_is_never_used(tmp_path):
+    """The container's process is gone (its pid now belongs to someone else): nothing is sent anywhere, and
+    the caller learns that the request was not delivered, so another container can take it."""
+    async def main():
+        unix, tcp, port = await _unix_and_tcp(tmp_path / "real.sock")
+        endpoint = UnixEndpoint(os.getpid(), "f" * 64, str(tmp_path / "real.sock"))
+        with pytest.raises(OSError):
+            await endpoint.connect()
+        pool = ConnectionPool("127.0.0.1", port, endpoint)
+        try:
+            with pytest.raises(NotDelivered):
+                await pool.request("GET", "/", {})
+        finally:
+            pool.close(), unix.close(), tcp.close()
+
+    run(main())
+
+
+def test_a_refused_connection_is_not_delivered():
+    async def main():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # nothing listens there once closed
+        with pytest.raises(NotDelivered):
+            await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
+
+    run(main())

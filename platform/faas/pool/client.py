@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from .. import defaults
 from ..errors import ContainerStartFailed
-from .http import ConnectionPool, ProtocolError, Response, ResponseTooLarge, UnixEndpoint
+from .http import ConnectionPool, NotDelivered, ProtocolError, Response, ResponseTooLarge, UnixEndpoint
 from .instance import Instance
 
-__all__ = ["RuntimeClient", "RuntimeReply", "ResponseTooLarge", "ProtocolError"]
+__all__ = ["RuntimeClient", "RuntimeReply", "ResponseTooLarge", "ProtocolError", "NotDelivered"]
 
 HOOK_MAX_BYTES = 64 * 1024
 

@@ -35,6 +35,10 @@ class ProtocolError(ConnectionError):
     """The container answered something that is not HTTP/1.1 this client understands."""
 
 
+class NotDelivered(ConnectionError):
+    """No connection to the container could be made: whatever was to be sent never reached it."""
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -237,15 +241,22 @@ class UnixEndpoint:
             try:
                 sock.setblocking(False)
                 await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{fd}")
-                with open(f"/proc/{self.pid}/cgroup", encoding="ascii", errors="replace") as cgroups:
-                    if self.container_id not in cgroups.read():
-                        raise OSError(f"pid {self.pid} is no longer the container's")
+                if not self.alive():
+                    raise OSError(f"pid {self.pid} is no longer the container's")
             except BaseException:
                 sock.close()
                 raise
             return sock
         finally:
             os.close(fd)
+
+    def alive(self) -> bool:
+        """True while the pid is still the container's first process."""
+        try:
+            with open(f"/proc/{self.pid}/cgroup", encoding="ascii", errors="replace") as cgroups:
+                return self.container_id in cgroups.read()
+        except OSError:
+            return False
 
 
 class ConnectionPool:
@@ -261,17 +272,24 @@ class ConnectionPool:
         return "unix" if self.unix is not None else "tcp"
 
     async def _connect(self) -> _Connection:
+        """A new connection; NotDelivered when none can be made (the container is gone, or refuses)."""
         loop = asyncio.get_running_loop()
         if self.unix is not None:
             try:
                 sock = await self.unix.connect()
-            except OSError as exc:  # not our runtime, or no view of the host's processes: TCP serves
+            except OSError as exc:
+                if not self.unix.alive():  # the container's process is gone: TCP would only wait for it
+                    raise NotDelivered(f"container {self.unix.container_id[:12]} is not running") from exc
+                # not our runtime, or no view of the host's processes: TCP serves
                 log.info("Container %s: Unix socket not usable (%s); using TCP", self.unix.container_id[:12], exc)
                 self.unix = None
             else:
                 _, conn = await loop.create_unix_connection(_Connection, sock=sock)
                 return conn
-        _, conn = await loop.create_connection(_Connection, self.host, self.port)
+        try:
+            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+        except OSError as exc:
+            raise NotDelivered(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return conn
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",

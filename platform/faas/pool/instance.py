@@ -44,6 +44,11 @@ class Instance:
     """Frozen by `docker pause` (or about to be): must be unpaused before it serves."""
     retiring: bool = False
     """Its function changed or went away: removed as soon as it is idle."""
+    exited: bool = False
+    """Docker said it died (or was destroyed)."""
+    killed: bool = False
+    """Docker said it was killed or removed by someone other than the pool (which takes a container out of
+    the pool before it kills it)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serializes pause and unpause."""
     conns: Any = None

@@ -28,12 +28,12 @@ from ..docker_host import (
     ContainerConfig,
     DockerHost,
 )
-from ..errors import FaasError, FunctionNotFound, RequestIdInUse, TooManyRequests
-from ..logs import ReportSink
+from ..errors import FaasError, FunctionNotFound, RequestIdInUse, ServiceUnavailable, TooManyRequests
+from ..logs import LogChannel
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
-from .client import ResponseTooLarge, RuntimeClient, RuntimeReply
+from .client import NotDelivered, ResponseTooLarge, RuntimeClient, RuntimeReply
 from .instance import Instance
 from .state import ContainerState
 
@@ -49,6 +49,15 @@ STRAY_GRACE_S = 60
 RESERVED_RETRY_S = 5.0
 """Seconds before a failed start of a reserved container is tried again."""
 
+DELIVERY_TRIES = 3
+"""Containers an invocation is offered to when the ones before were dead before its request reached them."""
+
+KILLED = "ContainerKilled"
+"""errorType of an invocation whose container was killed or removed from outside the platform meanwhile."""
+
+EVENTS = ("kill", "die", "oom", "destroy")
+"""Docker events of function containers the pool follows."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -61,11 +70,19 @@ class Outcome:
     error_type: str | None = None
     cold_start: bool = False
     instance_id: str = ""
+    report: str = ""
+    """Its REPORT line."""
+    quiet: bool = False
+    """It printed nothing: its log is the REPORT line alone."""
 
     @classmethod
     def failure(cls, error_type: str, message: str, **kw) -> "Outcome":
         body = json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []}).encode()
         return cls(body=body, content_type="application/json", error=UNHANDLED, error_type=error_type, **kw)
+
+
+NOT_DELIVERED = Outcome.failure("NotDelivered", "the container had stopped before the request reached it")
+"""The outcome of a call that never reached the function: it is offered to another container."""
 
 
 class InitFailed(Exception):
@@ -104,7 +121,7 @@ class FunctionPool:
 
 
 class PoolManager:
-    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics, logs: ReportSink | None = None):
+    def __init__(self, settings: Settings, host: DockerHost, metrics: Metrics, logs: LogChannel | None = None):
         self.settings = settings
         self.host = host
         self.logs = logs
@@ -125,6 +142,8 @@ class PoolManager:
         await self.host.ensure_network(self.settings.network)
         for record in records:
             self._pools[record.name] = FunctionPool(record)
+        self.host.watch({LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: "function"}, EVENTS,
+                        self._on_event, asyncio.get_running_loop())
         await self.reconcile()
         for pool in self._pools.values():
             self._ensure_reserved(pool, time.monotonic())
@@ -182,6 +201,12 @@ class PoolManager:
             self._fail_waiters(pool, FunctionNotFound("the platform is shutting down"))
         for inst in doomed:
             self._drop(inst)
+        # Stopped first, removed after the log collector has read their output to its end.
+        await asyncio.gather(*(self.host.kill(i.container_id) for i in doomed if i.container_id),
+                             return_exceptions=True)
+        await self.settle()
+        if self.logs is not None:
+            await self.logs.stop()
         await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         log.info("Pool stopped: %d function container(s) removed", len(doomed))
@@ -253,30 +278,47 @@ class PoolManager:
         if pool is None or pool.record.release != record.release:
             pool = self.sync_function(record)
         t0 = time.monotonic()
-        try:
-            inst = await self._acquire(pool)
-        except InitFailed as exc:
-            self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
-            return exc.outcome
-        cold = not inst.warmed
-        inst.warmed = True
+        for _ in range(DELIVERY_TRIES):
+            try:
+                inst = await self._acquire(pool)
+            except InitFailed as exc:
+                self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
+                return exc.outcome
+            cold = not inst.warmed
+            inst.warmed = True
+            discard = True
+            call_started = time.monotonic()
+            reply = None
+            if self.logs is not None:
+                self.logs.begin(inst.container_id, request_id)
+            try:
+                outcome, reply = await self._call(inst, event, request_id, attempt)
+                discard = outcome.error == UNHANDLED
+            finally:
+                self._release(pool, inst, discard)
+                if self.logs is not None:
+                    self.logs.end(inst.container_id, request_id)
+            if outcome is not NOT_DELIVERED:
+                break
+            log.info("Function %s: container %s died before request %s reached it; offering it to another",
+                     record.name, inst.id, request_id)
+        else:
+            raise ServiceUnavailable(f"{DELIVERY_TRIES} containers of function {record.name} died before the "
+                                     "request reached them")
         if cold:
             self.metrics.cold_starts.inc(record.name)
-        discard = True
-        call_started = time.monotonic()
-        reply = None
-        try:
-            outcome, reply = await self._call(inst, event, request_id, attempt)
-            discard = outcome.error == UNHANDLED
-        finally:
-            self._release(pool, inst, discard)
+        quiet = reply is not None and reply.quiet
+        report = ""
         if self.logs is not None:
-            # final: no End marker will come to close the log (the container is gone, or wrote nothing)
-            self.logs.add(request_id, record.name, (time.monotonic() - call_started) * 1000, inst.memory_mb,
-                          reply.max_memory_mb if reply else None, inst.init_ms if cold else None,
-                          final=discard or (reply is not None and reply.quiet))
-        outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id)
+            # final: no End marker will come to close the log (the container is gone)
+            report = self.logs.report(request_id, record.name, (time.monotonic() - call_started) * 1000,
+                                      inst.memory_mb, reply.max_memory_mb if reply else None,
+                                      inst.init_ms if cold else None, quiet=quiet, final=discard)
+        outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
+                          report, quiet)
         self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
+        if outcome.error_type == KILLED:  # not the function's doing: a platform error, retried as one
+            raise ServiceUnavailable(json.loads(outcome.body)["errorMessage"])
         return outcome
 
     async def _acquire(self, pool: FunctionPool) -> Instance:
@@ -327,23 +369,37 @@ class PoolManager:
         headers = self._headers(inst.record) | {"x-fc-request-id": request_id}
         if attempt > 1:
             headers["x-fc-attempt"] = str(attempt)
+        sent = time.time()
         try:
             reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES, spec.timeout_s)
         except TimeoutError:
             return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s"), None
         except ResponseTooLarge as exc:
             return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes"), None
+        except NotDelivered:  # no connection could be made: the request never reached the function
+            return NOT_DELIVERED, None
         except OSError:  # connection refused or reset, or not HTTP: the container died or misbehaves
-            return await self._crash_outcome(inst, "the function"), None
+            return await self._crash_outcome(inst, "the function", sent), None
         if not reply.failed:
             return Outcome(body=reply.body, content_type=reply.content_type or "application/octet-stream"), reply
         return Outcome(body=reply.body, content_type="application/json",
                        error=UNHANDLED if reply.unhandled else HANDLED, error_type=_error_type(reply.body)), reply
 
-    async def _crash_outcome(self, inst: Instance, what: str) -> Outcome:
-        """Why the connection to a container broke: out of memory, an exit, or removal from outside."""
-        await self.host.wait_exit(inst.container_id, timeout=1.0)
+    async def _crash_outcome(self, inst: Instance, what: str, sent: float | None = None) -> Outcome:
+        """Why the connection to a container broke: out of memory, an exit, a kill or removal from outside
+        (KILLED), or NOT_DELIVERED: it had stopped before the request was `sent` (a time.time())."""
+        for _ in range(50):  # Docker's die event says it exited, and a kill from outside comes before it
+            if inst.exited:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            await self.host.wait_exit(inst.container_id, timeout=1.0)
         status = await self.host.status(inst.container_id)
+        if sent is not None and status is not None and not status.running and 0 < status.finished_at < sent:
+            return NOT_DELIVERED
+        if inst.killed:
+            return Outcome.failure(KILLED, f"the container running {what} was killed or removed from outside "
+                                   "the platform")
         if status is None:
             return Outcome.failure("ContainerGone", f"the container running {what} was removed")
         if status.oom_killed:
@@ -362,6 +418,8 @@ class PoolManager:
         elif discard or (inst.retiring and inst.active == 0):
             self._drop(inst)
             self._spawn(self._remove_container(inst, hook=not discard))
+            if inst.reserved:  # its replacement starts now, and serves the requests that wait
+                self._ensure_reserved(pool, time.monotonic())
         elif inst.active == 0:
             inst.transition(S.READY)
         if pool.waiters:
@@ -378,9 +436,11 @@ class PoolManager:
         return inst
 
     def _start_for_waiters(self, pool: FunctionPool) -> None:
-        """Start as many containers as requests wait beyond the starts under way, within every limit."""
+        """Start as many containers as requests wait beyond the starts under way (reserved ones included: a
+        reserved container being replaced serves the next request), within every limit."""
         record = pool.record
-        wanted = pool.waiting() - pool.starting
+        reserved_starting = sum(1 for i in pool.instances if i.reserved and i.state is S.STARTING)
+        wanted = pool.waiting() - pool.starting - reserved_starting
         while wanted > 0 and not self._closing:
             if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
                 return
@@ -438,8 +498,8 @@ class PoolManager:
                 log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id,
                          inst.version, reason, (time.monotonic() - inst.created_at) * 1000)
                 self._dispatch(pool)
-        # Requests still waiting (another start failed, or more came): start for them.
-        if for_waiters and pool.waiters and not self._closing:
+        # Requests still waiting (a start failed, or more came): start for them.
+        if pool.waiters and not self._closing:
             self._start_for_waiters(pool)
 
     async def _boot(self, inst: Instance) -> None:
@@ -461,6 +521,8 @@ class PoolManager:
     async def _initialize(self, inst: Instance, record: FunctionRecord, request_id: str) -> None:
         spec = record.spec
         headers = self._headers(record) | {"x-fc-request-id": request_id}
+        if self.logs is not None:
+            self.logs.begin(inst.container_id, request_id)
         try:
             reply = await self.client.initialize(inst, headers, spec.init_timeout_s)
         except TimeoutError:  # before OSError, which it is
@@ -470,6 +532,9 @@ class PoolManager:
         except (OSError, ResponseTooLarge):
             raise InitFailed(replace(await self._crash_outcome(inst, "the initializer"), cold_start=True,
                                      instance_id=inst.id)) from None
+        finally:
+            if self.logs is not None:
+                self.logs.end(inst.container_id, request_id)
         if reply.failed:
             raise InitFailed(Outcome(body=reply.body, content_type="application/json", error=UNHANDLED,
                                      error_type=_error_type(reply.body) or "InitializationError",
@@ -576,6 +641,31 @@ class PoolManager:
             if c.id not in known and now - c.created > STRAY_GRACE_S:
                 log.info("Removing stray container %s", c.id[:12])
                 self._spawn(self.host.remove_container(c.id))
+
+    def _on_event(self, action: str, container_id: str) -> None:
+        """Docker saw a container of ours die, get killed or go: an idle one leaves the pool at once (and a
+        reserved one is replaced); a busy one is marked, so that its invocation's outcome says why."""
+        inst = self._by_container(container_id)
+        if inst is None or inst.state is S.REMOVING:
+            return  # not ours any more, or the pool itself is removing it
+        if action == "kill" or action == "destroy":
+            inst.killed = True  # the pool kills only containers it has taken out (Removing)
+        if action in ("die", "destroy"):
+            inst.exited = True
+            if inst.idle:
+                log.warning("Function %s: container %s died; it leaves the pool", inst.function, inst.id)
+                self._drop(inst)
+                self._spawn(self._remove_container(inst, hook=False))
+                pool = self._pools.get(inst.function)
+                if pool is not None:
+                    self._ensure_reserved(pool, time.monotonic())
+
+    def _by_container(self, container_id: str) -> Instance | None:
+        for pool in self._pools.values():
+            for inst in pool.instances:
+                if inst.container_id == container_id:
+                    return inst
+        return None
 
     # -- helpers
     def _drop(self, inst: Instance) -> None:

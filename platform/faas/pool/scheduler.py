@@ -14,13 +14,14 @@ def pick_warm(instances: Iterable[Instance], version: int) -> Instance | None:
     """The container of `version` to serve the next invocation, or None when none has room.
 
     Running containers before paused ones (a paused one costs an unpause); among running ones the busiest
-    with room, then the most recently used, so that the least recently used go idle and are reclaimed first.
+    with room, then reserved ones (they stay anyway), then the most recently used, so that the least recently
+    used on-demand containers go idle and are reclaimed first.
     """
     best, best_key = None, None
     for inst in instances:
         if inst.version != version or inst.retiring or not inst.has_room:
             continue
-        key = (inst.state is not S.PAUSED, inst.active, inst.last_used)
+        key = (inst.state is not S.PAUSED, inst.active, inst.reserved, inst.last_used)
         if best is None or key > best_key:
             best, best_key = inst, key
     return best
