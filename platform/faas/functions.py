@@ -8,9 +8,11 @@ import secrets
 import time
 from collections import defaultdict
 
-from .builder.archive import CodePackage, check_handlers, decode_zip, read_zip
+from .builder.archive import check_handlers
 from .builder.build import Builder
+from .builder.prepare import PreparedCode
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
+from .logs import LogReader
 from .metrics import Metrics
 from .models import FunctionRecord, FunctionSpec, FunctionState, check_name
 from .pool.manager import PoolManager
@@ -19,8 +21,9 @@ from .store import FunctionStore
 log = logging.getLogger(__name__)
 
 
-def parse_code(body: dict, spec: FunctionSpec, required: bool) -> CodePackage | None:
-    """The code package of a create or update body, checked against the spec's handlers."""
+async def parse_code(body: dict, spec: FunctionSpec, required: bool, builder: Builder) -> PreparedCode | None:
+    """The code of a create or update body, unpacked to a build context off the control plane (a zip bomb
+    costs a child process), checked against the spec's handlers. The caller discards it."""
     code = body.get("code")
     if code is None:
         if required and spec.runtime != "custom-container":
@@ -30,14 +33,18 @@ def parse_code(body: dict, spec: FunctionSpec, required: bool) -> CodePackage | 
         raise InvalidArgument("code must be an object with one field, zipFile (a base64 zip)")
     if spec.runtime == "custom-container":
         raise InvalidArgument("runtime custom-container takes no code: its image holds it")
-    package = read_zip(decode_zip(code.get("zipFile")))
-    check_handlers(package, spec.handler, spec.initializer)
-    return package
+    prepared = await builder.prepare(spec, code.get("zipFile"))
+    try:
+        check_handlers(prepared.paths, spec.handler, spec.initializer)
+    except BaseException:
+        prepared.discard()
+        raise
+    return prepared
 
 
 class FunctionService:
     def __init__(self, store: FunctionStore, builder: Builder, pool: PoolManager, metrics: Metrics,
-                 cache_ttl: float = 1.0):
+                 cache_ttl: float = 1.0, logs: LogReader | None = None):
         self.store = store
         self.builder = builder
         self.pool = pool
@@ -45,6 +52,7 @@ class FunctionService:
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._cache: dict[str, tuple[float, FunctionRecord]] = {}
         self.cache_ttl = cache_ttl
+        self.logs = logs
         self._cleanups: set[asyncio.Task] = set()
 
     async def get(self, name: str) -> FunctionRecord:
@@ -66,7 +74,7 @@ class FunctionService:
     async def list(self) -> list[FunctionRecord]:
         return await self.store.list()
 
-    async def _build(self, spec: FunctionSpec, code: CodePackage | None):
+    async def _build(self, spec: FunctionSpec, code: PreparedCode | None):
         try:
             info = await self.builder.build(spec, code)
         except BuildFailed:
@@ -77,7 +85,16 @@ class FunctionService:
 
     async def create(self, body: object) -> FunctionRecord:
         spec = FunctionSpec.from_api(body)
-        code = parse_code(body, spec, required=True)
+        if await self.store.get(spec.name) is not None:  # before the zip is unpacked: cheap
+            raise FunctionAlreadyExists(f"function {spec.name} already exists")
+        code = await parse_code(body, spec, required=True, builder=self.builder)
+        try:
+            return await self._create(spec, code)
+        finally:
+            if code is not None:
+                code.discard()
+
+    async def _create(self, spec: FunctionSpec, code: PreparedCode | None) -> FunctionRecord:
         if not await self.store.reserve(spec.name):
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
         try:
@@ -100,27 +117,35 @@ class FunctionService:
             current = await self.get(name)
             spec = FunctionSpec.from_api(body, base=current.spec)
             needs_code = spec.runtime != current.spec.runtime and spec.runtime != "custom-container"
-            code = parse_code(body, spec, required=needs_code)
-            image, code_sha, info = current.image, current.code_sha256, current.last_build
-            if code is not None or spec.custom_container != current.spec.custom_container:
-                try:
-                    info = await self._build(spec, code)
-                except BuildFailed as exc:
-                    # The previous version keeps serving; the failed build is kept for the user to read.
-                    failed = exc.details.get("build")
-                    if failed is not None:
-                        await self.store.put(current.evolve(last_build=failed), build_log=failed.log)
-                    raise
-                image, code_sha = info.image, code.sha256 if code else None
-            record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
-                                    updated_at=time.time(), last_build=info)
-            await self.store.put(record, build_log=info.log if info is not current.last_build else None)
-            self._cache.pop(name, None)
-            self.pool.sync_function(record)
-            if image != current.image:
-                self._spawn_cleanup(name, keep={image})
-            log.info("Function %s: updated to version %d", name, record.version)
-            return record
+            code = await parse_code(body, spec, required=needs_code, builder=self.builder)
+            try:
+                return await self._update(name, current, spec, code)
+            finally:
+                if code is not None:
+                    code.discard()
+
+    async def _update(self, name: str, current: FunctionRecord, spec: FunctionSpec,
+                      code: PreparedCode | None) -> FunctionRecord:
+        image, code_sha, info = current.image, current.code_sha256, current.last_build
+        if code is not None or spec.custom_container != current.spec.custom_container:
+            try:
+                info = await self._build(spec, code)
+            except BuildFailed as exc:
+                # The previous version keeps serving; the failed build is kept for the user to read.
+                failed = exc.details.get("build")
+                if failed is not None:
+                    await self.store.put(current.evolve(last_build=failed), build_log=failed.log)
+                raise
+            image, code_sha = info.image, code.sha256 if code else None
+        record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
+                                updated_at=time.time(), last_build=info)
+        await self.store.put(record, build_log=info.log if info is not current.last_build else None)
+        self._cache.pop(name, None)
+        self.pool.sync_function(record)
+        if image != current.image:
+            self._spawn_cleanup(name, keep={image})
+        log.info("Function %s: updated to version %d", name, record.version)
+        return record
 
     async def delete(self, name: str) -> None:
         async with self._locks[name]:
@@ -129,6 +154,8 @@ class FunctionService:
             self._cache.pop(name, None)
             await self.pool.remove_function(name)
             await self.builder.remove_images(name)
+            if self.logs is not None:
+                await self.logs.forget(name)
         self._locks.pop(name, None)
         log.info("Function %s: deleted", name)
 

@@ -224,3 +224,36 @@ def test_a_deleted_then_recreated_function_runs_its_new_code(api, fn_name):
                handler="index.b", memoryMB=256)
     resp = api.invoke(fn_name)
     assert resp.text == "b" and resp.headers["X-Fc-Cold-Start"] == "true"
+
+
+def _peak_rss_kb(pid: int) -> int:
+    status = open(f"/proc/{pid}/status").read()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+def test_a_zip_bomb_costs_the_control_plane_no_memory(api, fn_name, platform):
+    """A 200 KB zip that unpacks to 200 MB is unpacked by a child process, streamed to disk: the control
+    plane's peak memory does not grow with it, and it keeps answering meanwhile."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("index.py", OK_CODE["index.py"])
+        with zf.open("zeros.bin", "w", force_zip64=True) as out:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(200):
+                out.write(chunk)
+    assert len(buf.getvalue()) < 400_000
+    api.deploy(fn_name + "-w", OK_CODE)
+    assert api.invoke(fn_name + "-w").text == "ok"
+    before = _peak_rss_kb(platform.proc.pid)
+    answers = []
+    with ThreadPoolExecutor(1) as pool:
+        creating = pool.submit(api.request, "POST", "/v1/functions",
+                               json={"name": fn_name, "code": {"zipFile": base64.b64encode(buf.getvalue()).decode()}})
+        while not creating.done():
+            answers.append(api.invoke(fn_name + "-w").text)
+            time.sleep(0.05)
+        assert creating.result().status_code == 201, creating.result().text
+    assert api.invoke(fn_name).text == "ok"
+    grown_mb = (_peak_rss_kb(platform.proc.pid) - before) / 1024
+    assert grown_mb < 50, f"the control plane's peak memory grew by {grown_mb:.0f} MB"
+    assert answers and set(answers) == {"ok"}

@@ -107,3 +107,38 @@ def test_check_syntax_reports_file_and_line():
 
 def test_check_syntax_ignores_non_python_files():
     check_syntax(read_zip(make_zip({"index.py": "x = 1\n", "data.txt": "def ("})))
+
+
+def _prepare(raw: bytes, tmp_path, monkeypatch=None):
+    from faas.builder.prepare import prepare
+
+    return prepare(base64.b64encode(raw).decode(), tmp_path, "rt:1", {"faas.function": "f"}, None)
+
+
+def test_prepare_streams_the_same_content_as_read_zip(tmp_path):
+    import tarfile
+
+    raw = make_zip({"index.py": "x = 1\n", "lib/data.bin": b"\x00\x01" * 5000, "requirements.txt": "six\n"})
+    answer = _prepare(raw, tmp_path)
+    assert answer["sha256"] == read_zip(raw).sha256 and answer["syntax"] is None
+    assert sorted(answer["paths"]) == ["index.py", "lib/data.bin", "requirements.txt"]
+    with tarfile.open(answer["context"]) as tar:
+        assert tar.extractfile("code/lib/data.bin").read() == b"\x00\x01" * 5000
+        assert tar.extractfile("requirements.txt").read() == b"six\n"
+        assert "pip install" in tar.extractfile("Dockerfile").read().decode()
+
+
+def test_prepare_reports_the_first_syntax_error(tmp_path):
+    answer = _prepare(make_zip({"index.py": "def handler(e, c):\n    return (\n"}), tmp_path)
+    message, log = answer["syntax"]
+    assert message.startswith("SyntaxError in index.py, line 2") and "return (" in log
+
+
+def test_prepare_refuses_what_read_zip_refuses(tmp_path, monkeypatch):
+    with pytest.raises(InvalidArgument, match="symbolic link"):
+        info = zipfile.ZipInfo("link")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        _prepare(_zip_with([(info, b"/etc/passwd")]), tmp_path)
+    monkeypatch.setattr(defaults, "CODE_UNZIPPED_BYTES", 1000)
+    with pytest.raises(InvalidArgument, match="unzips to more"):
+        _prepare(make_zip({"big.txt": b"0" * 5000}), tmp_path)

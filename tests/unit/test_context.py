@@ -10,6 +10,7 @@ from helpers import make_zip
 def test_tag_carries_a_digest_of_code_and_inputs():
     a = read_zip(make_zip({"index.py": "x = 1\n"}))
     b = read_zip(make_zip({"index.py": "x = 2\n"}))
+    a, b = a.sha256, b.sha256
     assert function_tag("f", "p", a, "sha256:r1") == function_tag("f", "p", a, "sha256:r1")
     assert function_tag("f", "p", a, "sha256:r1") != function_tag("f", "p", b, "sha256:r1")
     assert function_tag("f", "p", a, "sha256:r1") != function_tag("f", "p", a, "sha256:r2")

@@ -1,4 +1,5 @@
-"""Checks a code zip and reads it into memory. Pure: no Docker, no disk."""
+"""Checks a code zip: its paths, its size, its syntax. Pure: no Docker. `read_zip` reads one into memory;
+`builder.prepare` streams one to disk in a child process, with the same checks."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class CodePackage:
         """Digest of the content (paths, modes, bytes), not of the zip: re-zipping the same files keeps it."""
         digest = hashlib.sha256()
         for f in sorted(self.files, key=lambda f: f.path):
-            digest.update(f"{f.path}\0{int(f.executable)}\0{len(f.data)}\0".encode())
+            digest.update(digest_header(f.path, f.executable, len(f.data)))
             digest.update(f.data)
         return digest.hexdigest()
 
@@ -44,8 +45,7 @@ class CodePackage:
         return None
 
     def has_module(self, module: str) -> bool:
-        base = module.replace(".", "/")
-        return bool({f"{base}.py", f"{base}/__init__.py"} & self.paths())
+        return has_module(self.paths(), module)
 
 
 def decode_zip(encoded: object) -> bytes:
@@ -76,19 +76,25 @@ def _check_entry_name(name: str) -> str:
     return "/".join(parts)
 
 
-def read_zip(raw: bytes) -> CodePackage:
-    """The files of a code zip; refuses absolute paths, '..', symlinks, duplicates, bombs and corrupt zips."""
+def _open(raw: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        infos = archive.infolist()
+        return zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise InvalidArgument(f"code.zipFile is not a valid zip: {exc}") from None
+
+
+def entries(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo, bool]]:
+    """(path, entry, executable) of every file of a code zip, sorted by path; refuses absolute paths, '..',
+    symlinks, duplicates, too many entries, bombs (by the sizes declared: reading stops at them) and no files."""
+    try:
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise InvalidArgument(f"code.zipFile is not a valid zip: {exc}") from None
     if len(infos) > defaults.CODE_ZIP_ENTRIES:
         raise InvalidArgument(f"the code zip has more than {defaults.CODE_ZIP_ENTRIES} entries")
-    declared = sum(info.file_size for info in infos)
-    if declared > defaults.CODE_UNZIPPED_BYTES:
+    if sum(info.file_size for info in infos) > defaults.CODE_UNZIPPED_BYTES:
         raise InvalidArgument(f"the code unzips to more than {defaults.CODE_UNZIPPED_BYTES // (1024 * 1024)} MB")
-    files: dict[str, CodeFile] = {}
+    found: dict[str, tuple[str, zipfile.ZipInfo, bool]] = {}
     for info in infos:
         path = _check_entry_name(info.filename)
         mode = info.external_attr >> 16
@@ -96,25 +102,52 @@ def read_zip(raw: bytes) -> CodePackage:
             raise InvalidArgument(f"zip entry {info.filename!r} is a symbolic link")
         if info.is_dir():
             continue
-        if path in files:
+        if path in found:
             raise InvalidArgument(f"zip entry {path!r} appears twice")
+        found[path] = (path, info, bool(mode & 0o111))
+    if not found:
+        raise InvalidArgument("the code zip holds no files")
+    return [found[p] for p in sorted(found)]
+
+
+_READ_ERRORS = (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError)
+
+
+def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> InvalidArgument:
+    return InvalidArgument(f"zip entry {info.filename!r} cannot be read: {exc}")
+
+
+def read_zip(raw: bytes) -> CodePackage:
+    """The files of a code zip, in memory (faasctl and tests; the control plane uses `prepare`)."""
+    archive = _open(raw)
+    files = []
+    for path, info, executable in entries(archive):
         try:
             data = archive.read(info)
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError) as exc:
-            raise InvalidArgument(f"zip entry {info.filename!r} cannot be read: {exc}") from None
-        files[path] = CodeFile(path=path, data=data, executable=bool(mode & 0o111))
-    if not files:
-        raise InvalidArgument("the code zip holds no files")
-    return CodePackage(files=tuple(files.values()))
+        except _READ_ERRORS as exc:
+            raise _unreadable(info, exc) from None
+        files.append(CodeFile(path=path, data=data, executable=executable))
+    return CodePackage(files=tuple(files))
 
 
-def check_handlers(code: CodePackage, *handlers: str | None) -> None:
+def digest_header(path: str, executable: bool, size: int) -> bytes:
+    """What the content digest takes of each file before its bytes (files in path order)."""
+    return f"{path}\0{int(executable)}\0{size}\0".encode()
+
+
+def has_module(paths: set[str] | frozenset[str], module: str) -> bool:
+    base = module.replace(".", "/")
+    return bool({f"{base}.py", f"{base}/__init__.py"} & paths)
+
+
+def check_handlers(code: "CodePackage | set[str] | frozenset[str]", *handlers: str | None) -> None:
     """Every handler's module is a file of the code (index.handler needs index.py)."""
+    paths = code.paths() if isinstance(code, CodePackage) else code
     for handler in handlers:
         if not handler:
             continue
         module = handler.rpartition(".")[0]
-        if not code.has_module(module):
+        if not has_module(paths, module):
             path = module.replace(".", "/")
             raise InvalidArgument(
                 f"handler {handler}: the code has no {path}.py (files must sit at the top of the zip, not in a folder)"
@@ -124,17 +157,22 @@ def check_handlers(code: CodePackage, *handlers: str | None) -> None:
 def check_syntax(code: CodePackage) -> None:
     """Compiles every .py file; the first syntax error fails the build with its file, line and text."""
     for f in sorted(code.files, key=lambda f: f.path):
-        if not f.path.endswith(".py"):
-            continue
-        try:
-            compile(f.data, f.path, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            text = (exc.text or "").rstrip()
-            pointer = ""
-            if text and exc.offset:
-                pointer = "\n    " + " " * (exc.offset - 1 - (len(exc.text) - len(exc.text.lstrip()))) + "^"
-            message = f"SyntaxError in {f.path}, line {exc.lineno}: {exc.msg}"
-            log = f"{message}\n    {text.strip()}{pointer}\n" if text else message + "\n"
-            raise BuildFailed(message, log=log) from None
-        except ValueError as exc:  # null bytes in the source
-            raise BuildFailed(f"{f.path} cannot be compiled: {exc}", log=f"{f.path}: {exc}\n") from None
+        syntax_error(f.path, f.data)
+
+
+def syntax_error(path: str, data: bytes) -> None:
+    """BuildFailed with the file, line and text when `path` is a .py file that does not compile."""
+    if not path.endswith(".py"):
+        return
+    try:
+        compile(data, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        text = (exc.text or "").rstrip()
+        pointer = ""
+        if text and exc.offset:
+            pointer = "\n    " + " " * (exc.offset - 1 - (len(exc.text) - len(exc.text.lstrip()))) + "^"
+        message = f"SyntaxError in {path}, line {exc.lineno}: {exc.msg}"
+        log = f"{message}\n    {text.strip()}{pointer}\n" if text else message + "\n"
+        raise BuildFailed(message, log=log) from None
+    except ValueError as exc:  # null bytes in the source
+        raise BuildFailed(f"{path} cannot be compiled: {exc}", log=f"{path}: {exc}\n") from None

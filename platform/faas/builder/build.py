@@ -11,9 +11,9 @@ from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, DockerHost
 from ..errors import BuildFailed
 from ..models import BuildInfo, FunctionSpec, tail
-from .archive import CodePackage, check_syntax
-from .context import function_context, function_tag
+from .context import function_tag
 from .images import ensure_runtime_image, proxy_buildargs
+from .prepare import PreparedCode, prepare_in_child
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +34,31 @@ class Builder:
     def labels(self, name: str) -> dict[str, str]:
         return {LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: name, LABEL_ROLE: "function-image"}
 
-    async def build(self, spec: FunctionSpec, code: CodePackage | None) -> BuildInfo:
+    async def prepare(self, spec: FunctionSpec, encoded: object) -> PreparedCode:
+        """A code zip (base64) checked and made into the build context of `spec`, in a child process."""
+        async with self._slots:
+            return await prepare_in_child(encoded, await self.runtime_image(), self.labels(spec.name),
+                                          self._ca_bundle())
+
+    async def build(self, spec: FunctionSpec, code: PreparedCode | None) -> BuildInfo:
         """Build (or find) the image of `spec` with `code`. Raises BuildFailed with the log on failure."""
         started = time.time()
         t0 = time.monotonic()
         if spec.runtime == "custom-container":
             return await self._custom_image(spec, started, t0)
         assert code is not None
-        try:
-            check_syntax(code)
-        except BuildFailed as exc:
-            raise BuildFailed(exc.message, log=exc.details.get("log", ""),
-                              build=self._info("failed", None, started, t0, exc.details.get("log", ""))) from None
+        if code.syntax is not None:
+            message, build_log = code.syntax
+            raise BuildFailed(message, log=build_log, build=self._info("failed", None, started, t0, build_log))
         runtime = await self.runtime_image()
         runtime_id = await self.host.image_id(runtime)
-        tag = function_tag(spec.name, self.settings.platform_id, code, runtime_id or runtime)
+        tag = function_tag(spec.name, self.settings.platform_id, code.sha256, runtime_id or runtime)
         if await self.host.image_id(tag):
             log.info("Function %s: image %s already built", spec.name, tag)
             return self._info("cached", tag, started, t0, "")
         async with self._slots:
             log.info("Function %s: building %s", spec.name, tag)
-            context = function_context(code, runtime, self.labels(spec.name), self._ca_bundle())
-            result = await self.host.build(context, tag, buildargs=proxy_buildargs())
+            result = await self.host.build(code.context, tag, buildargs=proxy_buildargs())
         if not result.ok:
             build_log = tail(result.log, defaults.BUILD_LOG_BYTES)
             log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)

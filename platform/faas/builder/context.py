@@ -1,4 +1,4 @@
-"""Build contexts as in-memory tarballs. Pure: no Docker."""
+"""Build contexts as tarballs. Pure: no Docker."""
 
 from __future__ import annotations
 
@@ -54,28 +54,37 @@ def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dic
     return "\n".join(lines) + "\n"
 
 
+def write_context(tar: tarfile.TarFile, runtime_image: str, labels: dict[str, str], requirements: bytes | None,
+                  ca_bundle: bytes | None, files) -> None:
+    """The tar context of a function image: Dockerfile, code/, and requirements.txt (with the CA bundle pip
+    should trust, if any) when the code has one. `files`: (path, size, executable, readable file), in order."""
+    with_ca = requirements is not None and ca_bundle is not None
+    dockerfile = function_dockerfile(runtime_image, requirements is not None, labels, with_ca)
+    _add(tar, "Dockerfile", dockerfile.encode())
+    if requirements is not None:
+        _add(tar, "requirements.txt", requirements)
+    if with_ca:
+        _add(tar, CA_BUNDLE, ca_bundle)
+    for path, size, executable, fileobj in files:
+        info = tarfile.TarInfo(f"code/{path}")
+        info.size, info.mode, info.mtime = size, 0o755 if executable else 0o644, 0
+        tar.addfile(info, fileobj)
+
+
 def function_context(code: CodePackage, runtime_image: str, labels: dict[str, str],
                      ca_bundle: bytes | None = None) -> bytes:
-    """The tar context of a function image: Dockerfile, code/, and requirements.txt (with the CA bundle pip
-    should trust, if any) when the code has one."""
-    requirements = code.get("requirements.txt")
-    with_ca = requirements is not None and ca_bundle is not None
+    """The tar context of a function image from code in memory (builder.prepare streams one to disk)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        dockerfile = function_dockerfile(runtime_image, requirements is not None, labels, with_ca)
-        _add(tar, "Dockerfile", dockerfile.encode())
-        if requirements is not None:
-            _add(tar, "requirements.txt", requirements)
-        if with_ca:
-            _add(tar, CA_BUNDLE, ca_bundle)
-        for f in sorted(code.files, key=lambda f: f.path):
-            _add(tar, f"code/{f.path}", f.data, 0o755 if f.executable else 0o644)
+        write_context(tar, runtime_image, labels, code.get("requirements.txt"), ca_bundle,
+                      ((f.path, len(f.data), f.executable, io.BytesIO(f.data))
+                       for f in sorted(code.files, key=lambda f: f.path)))
     return buf.getvalue()
 
 
-def function_tag(name: str, platform_id: str, code: CodePackage, runtime_image_id: str) -> str:
+def function_tag(name: str, platform_id: str, code_sha256: str, runtime_image_id: str) -> str:
     """Image tag of a function: it carries a digest of the code and every build input."""
-    digest = hashlib.sha256(f"{BUILDER_VERSION}\0{runtime_image_id}\0{code.sha256}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{BUILDER_VERSION}\0{runtime_image_id}\0{code_sha256}".encode()).hexdigest()
     return f"faas-fn-{name}:{platform_id}-{digest[:16]}"
 
 

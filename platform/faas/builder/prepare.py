@@ -1,0 +1,150 @@
+"""A code zip made into a build context by a child process (`python -m faas.builder.prepare`), streamed to
+disk: a zip that unpacks to hundreds of MB costs that process CPU and disk (up to CODE_UNZIPPED_BYTES),
+never the control plane's memory or its event loop. The checks are archive.py's, as for `read_zip`.
+
+The child reads a line of JSON (where, and for which runtime image) and then the zip in base64 on stdin, and
+writes one JSON answer on stdout:
+`{"sha256", "paths", "context", "syntax"}`, or `{"error": code, "message"}` for a zip it refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import errors
+from ..errors import BuildFailed, FaasError, InvalidArgument
+from .archive import _READ_ERRORS, _open, decode_zip, digest_header, entries, syntax_error
+from .context import write_context
+
+REQUIREMENTS_BYTES = 1 << 20
+"""Largest requirements.txt accepted."""
+
+
+@dataclass(frozen=True)
+class PreparedCode:
+    sha256: str
+    """Digest of the content (paths, modes, bytes): the same as CodePackage.sha256 of the same zip."""
+    paths: frozenset[str]
+    context: Path
+    """The build context, a tar file in a directory of its own."""
+    syntax: tuple[str, str] | None = None
+    """(message, log) of the first .py file that does not compile."""
+
+    def discard(self) -> None:
+        shutil.rmtree(self.context.parent, ignore_errors=True)
+
+
+class _Hashing:
+    """A readable file that feeds what is read through it to a digest."""
+
+    def __init__(self, inner, digest):
+        self.inner, self.digest = inner, digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.digest.update(data)
+        return data
+
+
+def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str, str],
+            ca_bundle: bytes | None) -> dict:
+    """The child's work: check the zip, write the context to `workdir`/context.tar, digest the content."""
+    archive = _open(decode_zip(encoded))
+    files = entries(archive)
+    requirements = None
+    for path, info, _ in files:
+        if path == "requirements.txt":
+            if info.file_size > REQUIREMENTS_BYTES:
+                raise InvalidArgument(f"requirements.txt is larger than {REQUIREMENTS_BYTES} bytes")
+            requirements = archive.read(info)
+    digest = hashlib.sha256()
+    syntax = None
+
+    def streams():
+        nonlocal syntax
+        for path, info, executable in files:
+            digest.update(digest_header(path, executable, info.file_size))
+            if path.endswith(".py") and syntax is None:
+                data = archive.read(info)
+                try:
+                    syntax_error(path, data)
+                except BuildFailed as exc:
+                    syntax = (exc.message, exc.details.get("log", ""))
+                digest.update(data)
+                yield path, len(data), executable, _Bytes(data)
+            else:
+                yield path, info.file_size, executable, _Hashing(archive.open(info), digest)
+
+    context = workdir / "context.tar"
+    try:
+        with tarfile.open(context, "w") as tar:
+            write_context(tar, runtime_image, labels, requirements, ca_bundle, streams())
+    except _READ_ERRORS as exc:
+        raise InvalidArgument(f"the code zip cannot be read: {exc}") from None
+    return {"sha256": digest.hexdigest(), "paths": [p for p, _, _ in files], "context": str(context),
+            "syntax": syntax}
+
+
+class _Bytes:
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size < 0 else self.at + size
+        chunk, self.at = self.data[self.at:end], min(end, len(self.data))
+        return chunk
+
+
+async def prepare_in_child(encoded: object, runtime_image: str, labels: dict[str, str],
+                           ca_bundle: bytes | None) -> PreparedCode:
+    """Run `prepare` in a child process; InvalidArgument or PayloadTooLarge for a zip it refuses."""
+    if not isinstance(encoded, str):
+        decode_zip(encoded)  # raises the same error the child would
+    workdir = Path(tempfile.mkdtemp(prefix="faas-build-"))
+    header = json.dumps({"workdir": str(workdir), "runtime": runtime_image, "labels": labels,
+                         "ca": base64.b64encode(ca_bundle).decode() if ca_bundle else None})
+    request = header.encode() + b"\n" + encoded.encode("ascii", "replace")
+    try:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.builder.prepare",
+                                                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate(request)
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            raise errors.ServiceUnavailable(f"preparing the code failed: {err.decode(errors='replace')[-500:]}") \
+                from None
+        if "error" in answer:
+            raise getattr(errors, answer["error"], InvalidArgument)(answer["message"])
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return PreparedCode(sha256=answer["sha256"], paths=frozenset(answer["paths"]), context=Path(answer["context"]),
+                        syntax=tuple(answer["syntax"]) if answer["syntax"] else None)
+
+
+def main() -> int:
+    header, _, encoded = sys.stdin.buffer.read().partition(b"\n")
+    request = json.loads(header)
+    try:
+        answer = prepare(encoded.decode("ascii"), Path(request["workdir"]), request["runtime"], request["labels"],
+                         base64.b64decode(request["ca"]) if request["ca"] else None)
+    except FaasError as exc:
+        answer = {"error": type(exc).__name__, "message": exc.message}
+    except _READ_ERRORS as exc:
+        answer = {"error": "InvalidArgument", "message": f"the code zip cannot be read: {exc}"}
+    sys.stdout.write(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
