@@ -102,23 +102,38 @@ ensure_api_token() {
   log "admin token: $file (send it as 'Authorization: Bearer <token>'; faasctl reads it from there)"
 }
 
-# start_redis: a private redis-server on a free loopback port, AOF on, data under var/redis.
-# Sets FAAS_REDIS_URL and REDIS_PID; the caller stops it.
-start_redis() {
+# prepare_redis: the configuration of a private redis-server (var/redis.conf, 0600): a free loopback port,
+# append-only data in var/redis (0700), a password made on first run (var/redis-password, 0600), so that no
+# other local user can read or write the platform's data. Sets REDIS_CONF, FAAS_REDIS_URL and
+# FAAS_REDIS_PASSWORD_FILE; faas-up runs redis-server with it.
+prepare_redis() {
   apt_install redis-server
   mkdir -p "$FAAS_VAR_DIR/redis" "$FAAS_VAR_DIR/log"
-  local port i
+  chmod 700 "$FAAS_VAR_DIR" "$FAAS_VAR_DIR/redis"
+  local secret="$FAAS_VAR_DIR/redis-password" port
+  if [ ! -s "$secret" ]; then
+    (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$secret")
+    log "created a Redis password in $secret (mode 0600)"
+  fi
+  chmod 600 "$secret"
   port=$(free_port)
-  setsid redis-server --port "$port" --bind 127.0.0.1 --appendonly yes --appendfsync everysec --save "" \
-    --dir "$FAAS_VAR_DIR/redis" --logfile "$FAAS_VAR_DIR/log/redis.log" --daemonize no </dev/null &
-  REDIS_PID=$!
-  for i in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
-    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server did not start; see $FAAS_VAR_DIR/log/redis.log"
-    sleep 0.1
-  done
-  export FAAS_REDIS_URL="redis://127.0.0.1:$port/0"
-  log "redis-server on 127.0.0.1:$port (appendonly, data in $FAAS_VAR_DIR/redis)"
+  REDIS_CONF="$FAAS_VAR_DIR/redis.conf"
+  (umask 077 && cat >"$REDIS_CONF" <<CONF
+# Written by scripts/up on each start: the private Redis of the platform.
+port $port
+bind 127.0.0.1
+protected-mode yes
+appendonly yes
+appendfsync everysec
+save ""
+dir "$FAAS_VAR_DIR/redis"
+logfile "$FAAS_VAR_DIR/log/redis.log"
+daemonize no
+requirepass $(cat "$secret")
+CONF
+  )
+  export FAAS_REDIS_URL="redis://127.0.0.1:$port/0" FAAS_REDIS_PASSWORD_FILE="$secret"
+  log "redis-server on 127.0.0.1:$port (appendonly, data in $FAAS_VAR_DIR/redis, password in $secret)"
 }
 
 # ensure_compose: sets COMPOSE to `docker compose` where that plugin exists, else Debian's docker-compose.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the platform as systemd services from this checkout: a virtual environment in /opt/faas/venv,
 # the runtime image's sources in /opt/faas/images, the base and runtime images, /etc/faas/{faas.env,
-# redis.conf,api-token} (kept when present), the units; then enables and starts them. Run as root; run
+# redis.conf,api-token,redis-password} (the secrets kept when present), the units; then enables and starts them. Run as root; run
 # again after `git pull` to upgrade (the services restart on the new code).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -17,7 +17,15 @@ rm -rf /opt/faas/images/runtime-python
 cp -r "$ROOT/images/runtime-python" /opt/faas/images/
 FAAS_IMAGES_DIR="$ROOT/images" /opt/faas/venv/bin/faas-images ensure >/dev/null || die "building the images failed"
 chown redis:redis /var/lib/faas/redis
+chmod 700 /var/lib/faas/redis
 install -m 0644 "$here/redis.conf" /etc/faas/redis.conf
+if [ ! -s /etc/faas/redis-password ]; then
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >/etc/faas/redis-password)
+  log "created the Redis password in /etc/faas/redis-password (mode 0600)"
+fi
+(umask 027 && printf 'requirepass %s\n' "$(cat /etc/faas/redis-password)" >/etc/faas/redis-auth.conf)
+chown root:redis /etc/faas/redis-auth.conf
+chmod 640 /etc/faas/redis-auth.conf
 [ -e /etc/faas/faas.env ] || install -m 0644 "$here/faas.env" /etc/faas/faas.env
 if [ ! -s /etc/faas/api-token ]; then
   (umask 077 && python3 -c 'import secrets; print("faas_admin_" + secrets.token_urlsafe(32))' >/etc/faas/api-token)

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from . import defaults
 
@@ -38,6 +39,25 @@ def _host_memory_budget() -> int:
     except (ValueError, OSError):
         total_mb = 4096
     return int(total_mb * defaults.HOST_MEMORY_FRACTION)
+
+
+def _redis_url(env) -> str:
+    """FAAS_REDIS_URL, with the password of FAAS_REDIS_PASSWORD_FILE (a 0600 file, a compose or systemd
+    secret) put in when the URL has none: the password never needs to be in an environment or a command line."""
+    url = env.get("FAAS_REDIS_URL") or Settings.redis_url
+    path = env.get("FAAS_REDIS_PASSWORD_FILE")
+    if not path:
+        return url
+    try:
+        password = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"FAAS_REDIS_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from None
+    if not password:
+        raise ValueError(f"FAAS_REDIS_PASSWORD_FILE: {path} is empty")
+    parts = urlsplit(url)
+    if parts.password or "@" in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{parts.netloc}"))
 
 
 def _api_token(env) -> str:
@@ -92,6 +112,8 @@ class Settings:
     audit_interval: float = defaults.AUDIT_INTERVAL_S
     log_ttl: int = defaults.LOG_TTL_S
     log_follow_s: float = defaults.LOG_FOLLOW_S
+    log_max_bytes: int = defaults.LOG_MAX_MB << 20
+    log_function_bytes: int = defaults.LOG_FUNCTION_MB << 20
     api_token: str = ""
     """The admin token given by the operator (FAAS_API_TOKEN); tokens made through the API live in Redis."""
     client_token: str = ""
@@ -116,7 +138,7 @@ class Settings:
             host=env.get("FAAS_HOST", defaults.HOST),
             port=_number(env, "FAAS_PORT", defaults.PORT),
             keepalive_timeout=_number(env, "FAAS_KEEPALIVE_TIMEOUT", defaults.KEEPALIVE_TIMEOUT_S, float),
-            redis_url=env.get("FAAS_REDIS_URL") or cls.redis_url,
+            redis_url=_redis_url(env),
             redis_prefix=env.get("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX),
             platform_id=env.get("FAAS_PLATFORM_ID", "default"),
             docker_url=env.get("DOCKER_HOST") or None,
@@ -148,6 +170,8 @@ class Settings:
             api_token=api_token,
             log_ttl=_number(env, "FAAS_LOG_TTL", defaults.LOG_TTL_S),
             log_follow_s=_number(env, "FAAS_LOG_FOLLOW_SECONDS", defaults.LOG_FOLLOW_S, float),
+            log_max_bytes=int(_number(env, "FAAS_LOG_MAX_MB", defaults.LOG_MAX_MB, float) * (1 << 20)),
+            log_function_bytes=int(_number(env, "FAAS_LOG_FUNCTION_MB", defaults.LOG_FUNCTION_MB, float) * (1 << 20)),
             client_token=env.get("FAAS_TOKEN") or api_token,
         )
         values.update(overrides)

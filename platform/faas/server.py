@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 
 from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage
@@ -12,6 +13,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from .api import create_app
 from .api.middlewares import error_response
 from .config import Settings
+from .supervisor import wait_for_redis
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"faas-server: {exc}", file=sys.stderr)
         return 2
+    wait_for_redis(settings.redis_url, threading.Event(), "faas-server")  # it may be loading its data
     app = create_app(settings)
 
     def ready(*_):

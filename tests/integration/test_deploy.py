@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
 import requests
 
 from helpers import Api, free_port, wait_for
@@ -24,10 +25,13 @@ def deployed(tmp_path_factory, docker_client):
     token = "faas_admin_" + secrets.token_urlsafe(16)
     (tmp / "api-token").write_text(token + "\n")
     (tmp / "api-token").chmod(0o600)
+    (tmp / "redis-password").write_text(secrets.token_urlsafe(16) + "\n")
+    (tmp / "redis-password").chmod(0o600)
     suffix = secrets.token_hex(3)
     env = os.environ | {"FAAS_PROJECT": f"faas-test-{suffix}", "FAAS_PLATFORM_ID": f"deploy{suffix}",
                         "FAAS_PORT": str(free_port()), "FAAS_REDIS_PORT": str(free_port()),
-                        "FAAS_TOKEN_FILE": str(tmp / "api-token"), "FAAS_WORKERS": "2"}
+                        "FAAS_TOKEN_FILE": str(tmp / "api-token"), "FAAS_WORKERS": "2",
+                        "FAAS_REDIS_PASSWORD_FILE": str(tmp / "redis-password")}
     env.pop("FAAS_API_TOKEN", None)
 
     def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -77,6 +81,13 @@ def test_deployed_as_compose_services(deployed, docker_client):
     token = api.http.headers["Authorization"].removeprefix("Bearer ")
     assert not any(token in e for c in (plane, worker) for e in c.attrs["Config"]["Env"])
     assert api.request("GET", "/v1/functions", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    # Redis answers only with its password, which is in no environment or command line either.
+    password = Path(env["FAAS_REDIS_PASSWORD_FILE"]).read_text().strip()
+    with pytest.raises(redis_lib.AuthenticationError):
+        redis_lib.Redis(port=int(env["FAAS_REDIS_PORT"])).set("faas:tokens", "forged")
+    assert redis_lib.Redis(port=int(env["FAAS_REDIS_PORT"]), password=password).ping()
+    for c in (plane, worker, redis):
+        assert not any(password in part for part in c.attrs["Config"]["Env"] + (c.attrs["Args"] or []))
 
 
 def test_function_and_async_events_survive_a_control_plane_restart(deployed, docker_client):

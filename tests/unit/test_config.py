@@ -34,3 +34,23 @@ def test_api_token_from_a_file(tmp_path):
     secret.write_text("\n")
     with pytest.raises(ValueError, match="is empty"):
         Settings.from_env({"FAAS_API_TOKEN_FILE": str(secret)})
+
+
+def test_the_redis_password_comes_from_its_file(tmp_path):
+    secret = tmp_path / "redis-password"
+    secret.write_text("s3cr/t+x\n")
+    settings = Settings.from_env({"FAAS_REDIS_URL": "redis://127.0.0.1:6390/0",
+                                  "FAAS_REDIS_PASSWORD_FILE": str(secret)})
+    assert settings.redis_url == "redis://:s3cr%2Ft%2Bx@127.0.0.1:6390/0"
+    import redis
+
+    assert redis.Redis.from_url(settings.redis_url).connection_pool.connection_kwargs["password"] == "s3cr/t+x"
+    # A URL with a password of its own keeps it; no file, no password.
+    assert Settings.from_env({"FAAS_REDIS_URL": "redis://:own@h:1/0", "FAAS_REDIS_PASSWORD_FILE": str(secret)}
+                             ).redis_url == "redis://:own@h:1/0"
+    assert Settings.from_env({"FAAS_REDIS_URL": "redis://h:1/0"}).redis_url == "redis://h:1/0"
+    with pytest.raises(ValueError, match="FAAS_REDIS_PASSWORD_FILE: cannot read"):
+        Settings.from_env({"FAAS_REDIS_PASSWORD_FILE": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match="is empty"):
+        Settings.from_env({"FAAS_REDIS_PASSWORD_FILE": str(tmp_path / "empty")})

@@ -18,6 +18,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from ..config import Settings
+from ..supervisor import wait_for_redis
 from .keys import Keys
 from .runner import EventRunner, set_runner
 
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    wait_for_redis(settings.redis_url, threading.Event(), "faas-worker")  # it may be loading its data
     if args.one:
         run_one(settings)
         return 0

@@ -1,0 +1,190 @@
+"""`faas-up`: what `scripts/up` runs in the foreground. It starts the platform's parts (a private Redis when
+asked, the control plane, the async workers), restarts a part that dies (with a growing wait, logged) while
+the others keep running, and on TERM or Ctrl-C stops them in order: workers, control plane (which removes its
+function containers once their invocations are done), Redis. Function containers that a killed control
+plane could not remove are removed on the way out.
+
+    faas-up [--redis-conf FILE]     # FILE: a redis.conf for the private Redis (scripts/up writes one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+
+from .config import Settings
+
+log = logging.getLogger("faas.up")
+
+RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+"""Waits before a part that died is started again, growing while it keeps dying."""
+
+HEALTHY_AFTER_S = 60.0
+"""A part that has run this long is healthy again: its next restart waits the shortest time."""
+
+STOP_TIMEOUT_S = 90.0
+"""Seconds a part has to stop after TERM (the control plane waits for invocations, then removes containers)."""
+
+REDIS_WAIT_LOG_S = 5.0
+"""Seconds between two log lines while Redis is not ready yet."""
+
+
+@dataclass
+class Part:
+    name: str
+    command: list[str]
+    proc: subprocess.Popen | None = None
+    deaths: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops the parts in order.
+        self.proc = subprocess.Popen(self.command, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        log.info("%s started (pid %d)", self.name, self.proc.pid)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        if not self.running():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def restart_delay(deaths: int, ran_for: float) -> float:
+    """The wait before restarting a part that died for the `deaths`-th time in a row after running `ran_for`."""
+    if ran_for >= HEALTHY_AFTER_S:
+        return RESTART_BACKOFF_S[0]
+    return RESTART_BACKOFF_S[min(deaths, len(RESTART_BACKOFF_S)) - 1]
+
+
+def wait_for_redis(url: str, stopping: threading.Event, what: str = "faas-up") -> bool:
+    """Block until Redis answers a PING (it may be loading its data, restarting, or not started yet);
+    a log line says so every few seconds. False when `stopping` was set first."""
+    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    last_log = 0.0
+    try:
+        while not stopping.is_set():
+            try:
+                conn.ping()
+                return True
+            except redis.BusyLoadingError:
+                reason = "Redis is loading its data into memory"
+            except redis.AuthenticationError as exc:
+                reason = f"Redis refuses the password ({exc}); check FAAS_REDIS_PASSWORD_FILE"
+            except redis.RedisError as exc:
+                reason = f"Redis does not answer ({exc})"
+            if time.monotonic() - last_log >= REDIS_WAIT_LOG_S:
+                log.warning("%s: waiting for Redis: %s", what, reason)
+                last_log = time.monotonic()
+            stopping.wait(0.2)
+        return False
+    finally:
+        conn.close()
+
+
+def remove_left_containers(platform_id: str) -> int:
+    """Remove this platform's function containers (a control plane that was killed left them)."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        left = client.containers.list(all=True, filters={"label": [f"faas.platform={platform_id}",
+                                                                    "faas.role=function"]})
+        for container in left:
+            container.remove(force=True)
+        client.close()
+        return len(left)
+    except Exception as exc:  # the engine is away: nothing to remove that we could reach
+        log.warning("could not remove function containers: %s", exc)
+        return 0
+
+
+class Supervisor:
+    def __init__(self, parts: list[Part], settings: Settings, redis_part: Part | None):
+        self.parts = parts
+        self.settings = settings
+        self.redis_part = redis_part
+        self.stopping = threading.Event()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        if self.redis_part is not None:
+            self.redis_part.start()
+        if not wait_for_redis(self.settings.redis_url, self.stopping):
+            self.shutdown()
+            return 0
+        for part in self.parts:
+            part.start()
+        print(f"faas: up; API on http://{self.settings.host}:{self.settings.port} (Ctrl-C stops it)", flush=True)
+        while not self.stopping.is_set():
+            self.watch(time.monotonic())
+            self.stopping.wait(0.2)
+        self.shutdown()
+        return 0
+
+    def watch(self, now: float) -> None:
+        """Restart what died, each after its wait; the others keep running."""
+        every = ([self.redis_part] if self.redis_part else []) + self.parts
+        for part in every:
+            if part.restart_at is not None:
+                if now >= part.restart_at:
+                    part.start()
+                continue
+            if part.running():
+                continue
+            ran_for = now - part.started_at
+            part.deaths = 1 if ran_for >= HEALTHY_AFTER_S else part.deaths + 1
+            delay = restart_delay(part.deaths, ran_for)
+            log.warning("%s exited with %s after %.1fs; starting it again in %.1fs", part.name,
+                        part.proc.returncode, ran_for, delay)
+            part.restart_at = now + delay
+
+    def shutdown(self) -> None:
+        log.info("stopping: workers, control plane, then Redis")
+        for part in reversed(self.parts):  # workers first: they invoke through the control plane
+            part.stop()
+        removed = remove_left_containers(self.settings.platform_id)
+        if removed:
+            log.info("removed %d function container(s) left by a control plane that was killed", removed)
+        if self.redis_part is not None:
+            self.redis_part.stop()
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="faas-up", description="Run and supervise the platform's parts.")
+    parser.add_argument("--redis-conf", help="start a private redis-server with this configuration file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"faas-up: {exc}", file=sys.stderr)
+        return 2
+    redis_part = Part("redis-server", ["redis-server", args.redis_conf]) if args.redis_conf else None
+    parts = [Part("faas-server", [sys.executable, "-m", "faas.server"]),
+             Part("faas-worker", [sys.executable, "-m", "faas.queue.worker"])]
+    return Supervisor(parts, settings, redis_part).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

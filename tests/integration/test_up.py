@@ -1,0 +1,160 @@
+"""scripts/up as a user runs it: a supervised platform with a private, password-protected Redis. A part that
+dies comes back while the rest keeps running; a TERM removes every function container, busy ones too; it
+starts on a Redis that is still loading a large data set."""
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+
+from helpers import Api, free_port, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = "import time\ndef handler(event, context):\n    time.sleep(float(event or 0))\n    return 'slept'\n"
+
+
+class Up:
+    def __init__(self, var: Path):
+        self.var = var
+        self.port = free_port()
+        self.platform_id = "up" + uuid.uuid4().hex[:8]
+        self.token = "faas_admin_up_" + uuid.uuid4().hex
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")} | {
+            "FAAS_VAR_DIR": str(var), "FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
+            "FAAS_API_TOKEN": self.token, "FAAS_REDIS_PREFIX": self.platform_id, "FAAS_WORKERS": "1",
+            "FAAS_VENV": str(ROOT / ".venv")}
+        self.api = Api(f"http://127.0.0.1:{self.port}", self.token)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = var / "up.log"
+
+    def start(self) -> None:
+        self.var.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(ROOT / "scripts" / "up")], env=self.env, stdout=out, stderr=out,
+                                     stdin=subprocess.DEVNULL)
+        wait_for(self.healthy, timeout=180, interval=0.2, what=f"scripts/up (log: {self.log_path})")
+
+    def healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"scripts/up exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+        try:
+            return self.api.request("GET", "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def child(self, pattern: str) -> int:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", pattern], capture_output=True, text=True)
+        pids = out.stdout.split()
+        return int(pids[0]) if pids else 0
+
+    def redis_port(self) -> int:
+        return int(re.search(r"^port (\d+)$", (self.var / "redis.conf").read_text(), re.M).group(1))
+
+    def redis(self) -> redis_lib.Redis:
+        password = (self.var / "redis-password").read_text().strip()
+        return redis_lib.Redis(port=self.redis_port(), password=password)
+
+    def stop(self, timeout: float = 120) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                raise
+        return self.proc.returncode
+
+
+@pytest.fixture
+def up(tmp_path, docker_client):
+    started = Up(tmp_path / "var")
+    yield started
+    if started.proc is not None and started.proc.poll() is None:
+        started.stop()
+    for container in docker_client.containers.list(all=True, filters={"label": f"faas.platform={started.platform_id}"}):
+        container.remove(force=True)
+
+
+def containers(docker_client, up) -> list:
+    return docker_client.containers.list(all=True, filters={"label": [f"faas.platform={up.platform_id}",
+                                                                      "faas.role=function"]})
+
+
+def test_redis_is_private_to_the_platform(up):
+    up.start()
+    with pytest.raises(redis_lib.AuthenticationError):
+        redis_lib.Redis(port=up.redis_port()).hset("faas:tokens", "forged", "{}")
+    assert up.redis().ping()
+    for path, mode in ((up.var / "redis", 0o700), (up.var / "redis-password", 0o600), (up.var / "redis.conf", 0o600),
+                       (up.var, 0o700)):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+    # The password is in no process's command line.
+    password = (up.var / "redis-password").read_text().strip()
+    cmdlines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert password not in cmdlines
+
+
+def test_a_part_that_dies_comes_back_and_the_rest_keeps_running(up, docker_client, fn_name):
+    up.start()
+    up.api.deploy(fn_name, {"index.py": SLOW})
+    assert up.api.invoke(fn_name, "0").text == "slept"
+    redis_pid, worker_pid = up.child("redis-server"), up.child("faas.queue.worker")
+    server = up.child("faas.server")
+    killed_at = time.monotonic()
+    os.kill(server, signal.SIGKILL)
+    wait_for(lambda: up.child("faas.server") not in (0, server) and up.healthy(), timeout=60, interval=0.1,
+             what="the control plane to be started again")
+    print(f"faas-server back {time.monotonic() - killed_at:.2f}s after SIGKILL")
+    assert up.child("redis-server") == redis_pid and up.child("faas.queue.worker") == worker_pid
+    assert up.api.invoke(fn_name, "0").text == "slept"  # its container was adopted, or a new one started
+    assert len(containers(docker_client, up)) == 1
+    os.kill(worker_pid, signal.SIGKILL)
+    wait_for(lambda: up.child("faas.queue.worker") not in (0, worker_pid), timeout=30,
+             what="the workers to be started again")
+    resp = up.api.invoke(fn_name, "0", {"X-Fc-Invocation-Type": "Async"})
+    rid = resp.json()["requestId"]
+    wait_for(lambda: up.api.request("GET", f"/v1/invocations/{rid}").json()["status"] == "succeeded", timeout=60,
+             what="an async event after the workers' restart")
+    assert "starting it again" in up.log()
+
+
+def test_term_removes_busy_containers_too(up, docker_client, fn_name):
+    up.start()
+    up.api.deploy(fn_name, {"index.py": SLOW}, maxInstances=3)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(up.api.invoke(fn_name, "4"))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(containers(docker_client, up)) == 3, timeout=60, what="three busy containers")
+    time.sleep(0.5)
+    assert up.stop() == 0
+    for thread in threads:
+        thread.join(timeout=30)
+    assert containers(docker_client, up) == []
+    assert up.child("redis-server") == 0
+
+
+def test_it_starts_on_a_redis_still_loading_a_large_data_set(up):
+    up.start()
+    conn = up.redis()
+    value = "x" * 40
+    for batch in range(800):  # about 1.6 million keys, ~100 MB of append-only file
+        conn.mset({f"filler:{batch}:{i}": value for i in range(2000)})
+    assert up.stop() == 0
+    up.start()  # Redis loads the file again while faas-server and the workers wait for it
+    assert up.api.request("GET", "/v1/functions").status_code == 200
+    assert "BusyLoadingError" not in up.log()
