@@ -199,3 +199,37 @@ def test_delete_asks_on_a_terminal(async_stack, fn_dir, fn_name, faasctl, tmp_pa
     os.close(master)
     assert proc.returncode == 2 and b"not deleted" in proc.stderr
     assert faasctl("get", fn_name)[0] == 0  # still there
+
+
+def test_invoke_on_a_terminal_ends_the_result_with_a_newline(faasctl, fn_dir, fn_name, async_stack):
+    """The prompt after `faasctl invoke` starts on a line of its own."""
+    plat, _ = async_stack
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    env = {"PATH": "/usr/bin:/bin", "FAAS_URL": plat.url, "FAAS_TOKEN": plat.env["FAAS_API_TOKEN"],
+           "TERM": "xterm"}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "faas.cli.main", "invoke", fn_name, "world"], stdin=slave,
+                            stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert output.endswith(b"\r\n") and output.strip(), output
+
+
+@pytest.mark.parametrize("args", [["list", "--json"], ["--json", "list"], ["list", "--json", "--url", "{url}"],
+                                  ["get", "{name}", "--json"]])
+def test_global_options_go_anywhere(faasctl, fn_dir, fn_name, async_stack, args):
+    plat, _ = async_stack
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    code, out, err = faasctl(*[a.format(url=plat.url, name=fn_name) for a in args])
+    assert code == 0, err
+    json.loads(out)

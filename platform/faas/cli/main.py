@@ -367,9 +367,7 @@ def cmd_token(client: Client, args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faasctl", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", help="the platform's API (FAAS_URL, default http://127.0.0.1:8080)")
-    p.add_argument("--token", help="bearer token (FAAS_TOKEN, FAAS_API_TOKEN, or var/api-token)")
-    p.add_argument("--json", action="store_true", help="JSON output, for scripts")
+    _global_options(p, None)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("deploy", help=f"create or update a function from a directory (spec in {SPEC_FILE})")
@@ -438,7 +436,28 @@ def parser() -> argparse.ArgumentParser:
     tr = ts.add_parser("revoke", help="revoke a token")
     tr.add_argument("id")
     t.set_defaults(func=cmd_token)
+    for command in _subparsers(p):  # --json, --url and --token go before or after the command alike
+        _global_options(command, argparse.SUPPRESS)
     return p
+
+
+def _global_options(p: argparse.ArgumentParser, default) -> None:
+    """The options of every command; on a command's own parser they default to SUPPRESS, so that one given
+    before the command is not overwritten."""
+    p.add_argument("--url", default=default, help="the platform's API (FAAS_URL, default http://127.0.0.1:8080)")
+    p.add_argument("--token", default=default, help="bearer token (FAAS_TOKEN, FAAS_API_TOKEN, or var/api-token)")
+    p.add_argument("--json", action="store_true", default=False if default is None else default,
+                   help="JSON output, for scripts")
+
+
+def _subparsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.append(child)
+                found += _subparsers(child)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
