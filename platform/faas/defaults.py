@@ -120,7 +120,11 @@ PIDS_LIMIT = 256
 """Most processes and threads in one function container."""
 
 TMPFS_MB = 512
-"""Size of the writable /tmp of a function container, in MiB."""
+"""Largest writable /tmp of a function container, in MiB. It is memory (a tmpfs), counted against memoryMB:
+a container's /tmp is half its memoryMB, up to this."""
+
+SHM_MB = 64
+"""Largest /dev/shm of a function container, in MiB; it is a quarter of memoryMB, up to this."""
 
 CPU_PER_GB = 1.0
 """CPUs a container gets per GiB of memoryMB (CPU in proportion to memory)."""

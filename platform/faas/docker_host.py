@@ -80,6 +80,12 @@ def cpu_limits(memory_mb: int) -> tuple[int, int]:
     return shares, int(cpus * 1e9)
 
 
+def scratch_sizes(memory_mb: int) -> tuple[int, int]:
+    """(/tmp, /dev/shm) sizes in MiB of a container with `memory_mb`: both are memory, counted against its
+    limit, so /tmp is half of it (at most TMPFS_MB) and /dev/shm a quarter (at most SHM_MB)."""
+    return min(defaults.TMPFS_MB, memory_mb // 2), min(defaults.SHM_MB, memory_mb // 4)
+
+
 class DockerHost:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -196,7 +202,8 @@ class DockerHost:
     # -- containers
     def _start(self, config: ContainerConfig) -> StartedContainer:
         shares, nano_cpus = cpu_limits(config.memory_mb)
-        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={defaults.TMPFS_MB}m,mode=1777"}
+        tmp_mb, shm_mb = scratch_sizes(config.memory_mb)
+        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={tmp_mb}m,mode=1777"}
         host_config = self.api.create_host_config(
             mem_limit=f"{config.memory_mb}m",
             memswap_limit=f"{config.memory_mb}m",
@@ -210,6 +217,7 @@ class DockerHost:
             network_mode=self.settings.network,
             log_config=LogConfig(type="json-file", config={"max-size": defaults.LOG_MAX_SIZE, "max-file": "1"}),
             ipc_mode="private",
+            shm_size=f"{shm_mb}m",
         )
         created = self.api.create_container(
             config.image, command=config.command, name=config.name, labels=config.labels,

@@ -173,13 +173,18 @@ def test_containers_run_unprivileged(api, fn_name, platform, docker_client):
         "    except OSError:\n"
         "        writable = False\n"
         "    open('/tmp/ok', 'w').write('fine')\n"
+        "    st, shm = os.statvfs('/tmp'), os.statvfs('/dev/shm')\n"
         "    return {'uid': os.getuid(), 'rootfs_writable': writable,"
-        " 'docker_sock': os.path.exists('/var/run/docker.sock')}\n")}, memoryMB=256)
-    assert api.invoke(fn_name).json() == {"uid": 10001, "rootfs_writable": False, "docker_sock": False}
+        " 'docker_sock': os.path.exists('/var/run/docker.sock'),"
+        " 'tmp_mb': st.f_blocks * st.f_frsize >> 20, 'shm_mb': shm.f_blocks * shm.f_frsize >> 20}\n")},
+               memoryMB=256)
+    assert api.invoke(fn_name).json() == {"uid": 10001, "rootfs_writable": False, "docker_sock": False,
+                                          "tmp_mb": 128, "shm_mb": 64}
     (container,) = docker_client.containers.list(filters={"label": f"faas.function={fn_name}"})
     host = container.attrs["HostConfig"]
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
-    assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"]
+    assert host["ReadonlyRootfs"] is True and "size=128m" in host["Tmpfs"]["/tmp"]  # half of memoryMB
+    assert host["ShmSize"] == 64 * 1024 * 1024  # a quarter of memoryMB: /dev/shm is bounded too
     assert host["Memory"] == 256 * 1024 * 1024 and host["PidsLimit"] > 0 and not host["Privileged"]
     assert not any("docker.sock" in m.get("Source", "") for m in container.attrs["Mounts"])
     labels = container.labels
