@@ -41,39 +41,35 @@ def _host_memory_budget() -> int:
     return int(total_mb * defaults.HOST_MEMORY_FRACTION)
 
 
-def _redis_url(env) -> str:
-    """FAAS_REDIS_URL, with the password of FAAS_REDIS_PASSWORD_FILE (a 0600 file, a compose or systemd
-    secret) put in when the URL has none: the password never needs to be in an environment or a command line."""
-    url = env.get("FAAS_REDIS_URL") or Settings.redis_url
-    path = env.get("FAAS_REDIS_PASSWORD_FILE")
+def _secret(env, name: str) -> str:
+    """The first line of the file the variable `name` names (a 0600 file, a compose or systemd secret);
+    "" when the variable is unset."""
+    path = env.get(name)
     if not path:
-        return url
+        return ""
     try:
-        password = Path(path).read_text().strip()
+        secret = Path(path).read_text().strip()
     except OSError as exc:
-        raise ValueError(f"FAAS_REDIS_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from None
-    if not password:
-        raise ValueError(f"FAAS_REDIS_PASSWORD_FILE: {path} is empty")
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    if not secret:
+        raise ValueError(f"{name}: {path} is empty")
+    return secret
+
+
+def _redis_url(env) -> str:
+    """FAAS_REDIS_URL, with the password of FAAS_REDIS_PASSWORD_FILE put in when the URL has none: the
+    password never needs to be in an environment or a command line."""
+    url = env.get("FAAS_REDIS_URL") or Settings.redis_url
+    password = _secret(env, "FAAS_REDIS_PASSWORD_FILE")
     parts = urlsplit(url)
-    if parts.password or "@" in parts.netloc:
+    if not password or parts.password or "@" in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{parts.netloc}"))
 
 
 def _api_token(env) -> str:
     """FAAS_API_TOKEN, else the first line of the file FAAS_API_TOKEN_FILE names (a compose or systemd secret)."""
-    if env.get("FAAS_API_TOKEN"):
-        return env["FAAS_API_TOKEN"]
-    path = env.get("FAAS_API_TOKEN_FILE")
-    if not path:
-        return ""
-    try:
-        token = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"FAAS_API_TOKEN_FILE: cannot read {path}: {exc.strerror}") from None
-    if not token:
-        raise ValueError(f"FAAS_API_TOKEN_FILE: {path} is empty")
-    return token
+    return env.get("FAAS_API_TOKEN") or _secret(env, "FAAS_API_TOKEN_FILE")
 
 
 @dataclass(frozen=True)
