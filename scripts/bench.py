@@ -9,7 +9,13 @@ unpause  the latency of an invocation that finds its container paused, beside a 
 burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered.
 async    events/s accepted by the API (wrk); events/s completed end to end by the default 2 workers, beside
          RQ's stock forking Worker (2 processes, one job per event) on the same events; and a loss check:
-         2,000 events with a worker process killed twice."""
+         2,000 events with a worker process killed twice.
+logs     Redis memory per no-op and per printing invocation, and all logs' memory after them, beside the cap.
+zipbomb  warm p99 while a 500 MB zip bomb is deployed, beside warm p99 alone; the control plane's RSS.
+restart  seconds until scripts/up has a SIGKILLed faas-server answering again.
+
+Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,6 @@ import base64
 import io
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -58,43 +63,62 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 
 class Platform:
-    """A private redis-server and faas-server for the run."""
+    """The platform as users run it: `scripts/up` (faas-up supervising a private Redis with its password, the
+    control plane and FAAS_WORKERS async workers, all with their default settings), in a directory of its own."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.platform_id = "bench" + uuid.uuid4().hex[:6]
-        self.redis_port, self.port = free_port(), free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = "faas_admin_bench_" + uuid.uuid4().hex
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {self.token}"
-        self.procs: list[subprocess.Popen] = []
+        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        redis = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.procs.append(subprocess.Popen(
-            [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        self.env = env = os.environ | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-                                       "FAAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-                                       "FAAS_API_TOKEN": self.token}
-        log = open(self.workdir / "server.log", "wb")
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "faas.server"], env=env, stdout=log, stderr=log))
-        wait_until(self._healthy, 120, "the platform to answer /healthz")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
+        self.env = env | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
+                          "FAAS_API_TOKEN": self.token, "FAAS_VAR_DIR": str(self.workdir / "var")}
+        log = open(self.workdir / "up.log", "wb")
+        self.proc = subprocess.Popen([str(ROOT / "scripts" / "up")], env=self.env, stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        wait_until(self._healthy, 300, "scripts/up to answer /healthz")
+        var = self.workdir / "var"
+        port = re.search(r"^port (\d+)$", (var / "redis.conf").read_text(), re.M).group(1)
+        password = (var / "redis-password").read_text().strip()
+        self.env["FAAS_REDIS_URL"] = f"redis://:{password}@127.0.0.1:{port}/0"
 
     def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise SystemExit(f"bench: scripts/up exited; see {self.workdir / 'up.log'}")
         try:
             return self.http.get(self.url + "/healthz", timeout=1).status_code == 200
         except requests.RequestException:
             return False
 
+    def part(self, pattern: str) -> int:
+        """The pid of one of faas-up's parts (0: none running)."""
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", pattern], capture_output=True, text=True)
+        return int(out.stdout.split()[0]) if out.stdout.split() else 0
+
+    def workers(self) -> list[int]:
+        """faas-up's worker supervisor and its worker processes."""
+        top = self.part("faas.queue.worker")
+        out = subprocess.run(["pgrep", "-P", str(top)], capture_output=True, text=True).stdout if top else ""
+        return [top, *map(int, out.split())] if top else []
+
+    def signal_workers(self, sig: int) -> None:
+        for pid in self.workers():
+            os.kill(pid, sig)
+
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.send_signal(signal.SIGTERM)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=60)
+                self.proc.wait(timeout=180)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                self.proc.kill()
 
 
 def code_zip(source: str) -> str:
@@ -297,21 +321,13 @@ def bench_async(platform: Platform, seconds: int) -> None:
     def pending() -> int:
         return conn.zcard("faas:async:pending")
 
-    def run_until_done(cmd: list[str], count: int) -> float:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=platform.env, stdout=log, stderr=log)
-        wait_until(lambda: pending() == 0, 600, f"{count} events to complete")
-        elapsed = time.perf_counter() - t0
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-        return elapsed
-
     def submit(count: int) -> list[str]:
         session = platform.http
         return [session.post(url, data=b"e", headers={"X-Fc-Invocation-Type": "Async"}).json()["requestId"]
                 for _ in range(count)]
 
-    # 1. Accept, with no worker running: the API alone.
+    # 1. Accept, with scripts/up's workers stopped (SIGSTOP): the API alone.
+    platform.signal_workers(signal.SIGSTOP)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\nwrk.body = "e"\nwrk.headers["X-Fc-Invocation-Type"] = "Async"\n'
                      f'wrk.headers["Authorization"] = "Bearer {platform.token}"\n')
@@ -320,8 +336,12 @@ def bench_async(platform: Platform, seconds: int) -> None:
     os.unlink(script.name)
     accepted_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     backlog = pending()
-    # 2. That backlog, run by the default workers (2 processes of faas-worker).
-    ours = run_until_done([sys.executable, "-m", "faas.queue.worker", "--count", "2"], backlog)
+    # 2. That backlog, run by scripts/up's workers (FAAS_WORKERS, 2 by default) once they go on.
+    t0 = time.perf_counter()
+    platform.signal_workers(signal.SIGCONT)
+    wait_until(lambda: pending() == 0, 600, f"{backlog} events to complete")
+    ours = time.perf_counter() - t0
+    platform.signal_workers(signal.SIGSTOP)
     # 3. The baseline: RQ's stock forking Worker, one job per event, 2 processes, on fresh events.
     base_n = 1000
     submit(base_n)
@@ -342,28 +362,27 @@ def bench_async(platform: Platform, seconds: int) -> None:
     for proc in baseline_procs:
         proc.wait(timeout=120)
     conn.delete("faas:async:drain")
+    platform.signal_workers(signal.SIGCONT)
     ours_rps, base_rps = backlog / ours, base_n / base
     print("Async invocations of a no-op function")
     print(f"  accepted by the API (wrk, 16 connections, {seconds} s): {accepted_rps:7.0f} events/s   (target >= 1000)")
-    print(f"  completed end to end, 2 faas-worker processes:    {ours_rps:7.0f} events/s ({backlog} events)")
+    print(f"  completed end to end by scripts/up's 2 workers:   {ours_rps:7.0f} events/s ({backlog} events)")
     print(f"  completed by RQ's forking Worker, 2 processes:    {base_rps:7.0f} events/s ({base_n} events)")
     print(f"  ratio: {ours_rps / base_rps:.1f}x   (target: >= 250 events/s and >= 5x)")
 
-    # 4. Loss check: 2,000 events, a worker process killed with SIGKILL twice while they run.
+    # 4. Loss check: 2,000 events, a worker process of scripts/up killed with SIGKILL twice while they run.
     conn.delete("faas:queue:bench-ok")
+    platform.signal_workers(signal.SIGSTOP)
     ids = submit(2000)
-    supervisor = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--count", "2"], env=platform.env,
-                                  stdout=log, stderr=log)
+    platform.signal_workers(signal.SIGCONT)
     kills = 0
     for fraction in (0.66, 0.33):
         wait_until(lambda f=fraction: pending() <= 2000 * f, 600, "progress")
-        children = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout
-        if children.split():
-            os.kill(int(children.split()[0]), signal.SIGKILL)
+        children = platform.workers()[1:]
+        if children:
+            os.kill(children[0], signal.SIGKILL)
             kills += 1
     wait_until(lambda: pending() == 0, 600, "the loss check to complete")
-    supervisor.send_signal(signal.SIGTERM)
-    supervisor.wait(timeout=120)
     statuses, attempts = {}, 0
     for rid in ids:
         status, tries = conn.hmget(f"faas:inv:{rid}", "status", "attempts")
@@ -375,11 +394,121 @@ def bench_async(platform: Platform, seconds: int) -> None:
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
 
 
+def wrk_count(url: str, connections: int, seconds: int, headers: dict[str, str]) -> int:
+    """Requests wrk completed in `seconds` (POST, empty body), all of them answered 2xx."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.body = ""\n')
+        for name, value in headers.items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
+    try:
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"bench: wrk saw errors:\n{out}")
+    return int(re.search(r"(\d+) requests in", out).group(1))
+
+
+def bench_logs(platform: Platform, invocations: int) -> None:
+    """Redis memory per invocation, quiet and printing, and the log memory after many invocations."""
+    import redis as redis_lib
+
+    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    cap = 256 << 20  # FAAS_LOG_MAX_MB's default, which scripts/up uses
+
+    def log_bytes() -> int:
+        names = [k.decode() for k in conn.scan_iter("faas:logs:fn:*", count=1000)]
+        inv = sum(int(v) for v in conn.hvals("faas:logs:usage"))
+        return inv + sum(conn.memory_usage(n, samples=0) or 0 for n in names)
+
+    print(f"Logs in Redis (scripts/up's Redis; about {invocations} invocations each, wrk 16 connections)")
+    for label, source in (("no-op (prints nothing)", NOOP),
+                          ("prints one 60-byte line", "def handler(event, context):\n    print('x' * 60)\n"
+                                                     "    return ''\n")):
+        name = "bench-logs-" + uuid.uuid4().hex[:6]
+        deploy(platform, name, source, instanceConcurrency=16, maxInstances=1)
+        url = f"{platform.url}/v1/functions/{name}/invocations"
+        platform.http.post(url).raise_for_status()
+        time.sleep(6.0)
+        before, keys_before = conn.info("memory")["used_memory"], conn.dbsize()
+        done, t0 = 0, time.perf_counter()
+        while done < invocations:
+            done += wrk_count(url, 16, max(2, min(30, int((invocations - done) / 2500) + 1)), auth)
+        took = time.perf_counter() - t0
+        time.sleep(6.0)  # REPORT lines flushed, a budget pass done
+        grown, keys = conn.info("memory")["used_memory"] - before, conn.dbsize() - keys_before
+        print(f"  {label:<26} {done:8d} invocations in {took:5.1f} s: Redis +{grown / 1e6:6.2f} MB = "
+              f"{grown / done:6.1f} B/invocation, +{keys} keys; per 100,000: {grown / done * 1e5 / 1e6:5.2f} MB"
+              + ("   (target <= 4 MB)" if source == NOOP else ""))
+        print(f"  {'':<26} all logs then: {log_bytes() / 1e6:.2f} MB (FAAS_LOG_MAX_MB cap {cap / 1e6:.0f} MB)")
+        platform.http.delete(f"{platform.url}/v1/functions/{name}")
+
+
+def bench_zip_bomb(platform: Platform, seconds: int) -> None:
+    """Warm latency at 1 connection while a 500 MB zip bomb is deployed, beside the same without it."""
+    name = "bench-zb-warm"
+    deploy(platform, name)
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url).raise_for_status()
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("index.py", NOOP)
+        with zf.open("zeros.bin", "w", force_zip64=True) as out:
+            for _ in range(500):
+                out.write(b"\0" * (1 << 20))
+    bomb = base64.b64encode(buf.getvalue()).decode()
+    server = platform.part("faas.server")
+
+    def rss_mb() -> float:
+        status = Path(f"/proc/{server}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+
+    normal = wrk(url, 1, seconds, auth)
+    rss_before, peak = rss_mb(), 0.0
+    with ThreadPoolExecutor(2) as pool:
+        creating = pool.submit(platform.http.post, platform.url + "/v1/functions",
+                               json={"name": "bench-zb", "code": {"zipFile": bomb}})
+        during = pool.submit(wrk, url, 1, seconds, auth)
+        while not (creating.done() and during.done()):
+            peak = max(peak, rss_mb())
+            time.sleep(0.05)
+    status = creating.result().status_code
+    during = during.result()
+    platform.http.delete(f"{platform.url}/v1/functions/bench-zb")
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"A zip bomb ({len(buf.getvalue()) // 1024} KB zip, 500 MB unzipped) deployed while warm invocations run "
+          f"(wrk, 1 connection, {seconds} s)")
+    print(f"  warm p99 alone {normal['p99'] * 1000:6.2f} ms   |   during the deploy {during['p99'] * 1000:6.2f} ms "
+          f"(+{(during['p99'] - normal['p99']) * 1000:.2f} ms; target: within 50 ms)   |   deploy answered {status}")
+    print(f"  control plane RSS {rss_before:.0f} MB before, at most {peak:.0f} MB during")
+
+
+def bench_restart(platform: Platform, rounds: int) -> None:
+    """Seconds until scripts/up has a SIGKILLed faas-server answering again."""
+    times = []
+    for _ in range(rounds):
+        pid = platform.part("faas.server")
+        t0 = time.perf_counter()
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda pid=pid: platform.part("faas.server") not in (0, pid) and platform._healthy(), 120,
+                   "faas-server to be back")
+        times.append(time.perf_counter() - t0)
+        time.sleep(2)
+    print(f"faas-server killed (SIGKILL) under scripts/up: answering again after "
+          f"{', '.join(f'{t:.2f}' for t in times)} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,warm,unpause,burst,async", help="comma-separated benchmarks to run")
+    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart",
+                        help="comma-separated benchmarks to run")
+    parser.add_argument("--log-invocations", type=int, default=100_000,
+                        help="invocations of each function of the logs benchmark")
     args = parser.parse_args()
     only = set(args.only.split(","))
     client = docker.from_env()
@@ -397,6 +526,12 @@ def main() -> int:
                 bench_burst(platform)
             if "async" in only:
                 bench_async(platform, args.seconds)
+            if "logs" in only:
+                bench_logs(platform, args.log_invocations)
+            if "zipbomb" in only:
+                bench_zip_bomb(platform, args.seconds)
+            if "restart" in only:
+                bench_restart(platform, 3)
         finally:
             platform.stop()
     return 0
