@@ -377,7 +377,7 @@ class LogCollector:
                 marker = _END.fullmatch(line) or _START.fullmatch(line)
                 if marker is not None:
                     rid = marker.group(1)
-                    if line[3] == "I" and line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
+                    if line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
                         self._ended[rid] = now
                         held = self._held.pop(rid, None)
                         if held is not None:

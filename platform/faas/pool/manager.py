@@ -283,6 +283,8 @@ class PoolManager:
                 inst = await self._acquire(pool)
             except InitFailed as exc:
                 self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
+                if exc.outcome.error_type == KILLED:
+                    raise ServiceUnavailable(json.loads(exc.outcome.body)["errorMessage"]) from None
                 return exc.outcome
             cold = not inst.warmed
             inst.warmed = True
