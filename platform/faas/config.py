@@ -118,6 +118,14 @@ class Settings:
     """Where workers reach the control plane; empty: http://127.0.0.1:<port>."""
 
     @property
+    def redis_url_shown(self) -> str:
+        """The Redis URL without its password, for logs."""
+        parts = urlsplit(self.redis_url)
+        if parts.password is None:
+            return self.redis_url
+        return urlunsplit(parts._replace(netloc=f":***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
+
+    @property
     def control_plane_url(self) -> str:
         if self.control_url:
             return self.control_url.rstrip("/")

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ready(*_):
         print(f"faas: listening on http://{settings.host}:{settings.port} "
-              f"(redis {settings.redis_url}, platform id {settings.platform_id})", flush=True)
+              f"(redis {settings.redis_url_shown}, platform id {settings.platform_id})", flush=True)
 
     web_protocol.RequestHandler.handle_error = _json_parser_error
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None,

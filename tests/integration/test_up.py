@@ -106,6 +106,7 @@ def test_redis_is_private_to_the_platform(up):
     password = (up.var / "redis-password").read_text().strip()
     cmdlines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert password not in cmdlines
+    assert password not in up.log()  # nor in what the platform prints
 
 
 def test_a_part_that_dies_comes_back_and_the_rest_keeps_running(up, docker_client, fn_name):

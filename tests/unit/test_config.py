@@ -45,6 +45,7 @@ def test_the_redis_password_comes_from_its_file(tmp_path):
     import redis
 
     assert redis.Redis.from_url(settings.redis_url).connection_pool.connection_kwargs["password"] == "s3cr/t+x"
+    assert settings.redis_url_shown == "redis://:***@127.0.0.1:6390/0"  # what the logs may show
     # A URL with a password of its own keeps it; no file, no password.
     assert Settings.from_env({"FAAS_REDIS_URL": "redis://:own@h:1/0", "FAAS_REDIS_PASSWORD_FILE": str(secret)}
                              ).redis_url == "redis://:own@h:1/0"
