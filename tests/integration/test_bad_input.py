@@ -257,3 +257,11 @@ def test_a_zip_bomb_costs_the_control_plane_no_memory(api, fn_name, platform):
     grown_mb = (_peak_rss_kb(platform.proc.pid) - before) / 1024
     assert grown_mb < 50, f"the control plane's peak memory grew by {grown_mb:.0f} MB"
     assert answers and set(answers) == {"ok"}
+
+
+@pytest.mark.parametrize("request_id", ["init-abc", "adopt-1", "a" * 65, "has space", "ünï"])
+def test_request_ids_the_caller_may_not_choose(api, fn_name, request_id):
+    """init- and adopt- are the platform's own calls (a container's initializer): a caller cannot take them."""
+    api.deploy(fn_name, OK_CODE)
+    resp = api.invoke(fn_name, b"", {"X-Fc-Request-Id": request_id.encode()})
+    assert_error(resp, 400, "InvalidArgument", "X-Fc-Request-Id")
