@@ -108,7 +108,7 @@ def test_a_function_printing_10_mb_is_bounded(api, fn_name, platform):
 
 def test_follow_streams_new_lines(api, fn_name, platform):
     api.deploy(fn_name, {"index.py": CHATTY})
-    api.invoke(fn_name, "before")
+    invocation_log(api, api.invoke(fn_name, "before").headers["X-Fc-Request-Id"])  # all of it written first
     seen: list[str] = []
     stop = threading.Event()
 
@@ -131,7 +131,7 @@ def test_follow_streams_new_lines(api, fn_name, platform):
     thread.join(timeout=20)
     stop.set()
     assert any(line.endswith("after line 0") for line in seen)
-    assert not any("before line" in line for line in seen)
+    assert not any("before line" in line for line in seen), seen
 
 
 def _redis(platform):
