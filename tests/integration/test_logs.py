@@ -104,6 +104,7 @@ def test_a_function_printing_10_mb_is_bounded(api, fn_name, platform):
     assert conn.memory_usage(f"{prefix}:logs:fn:{fn_name}") < 16 * 1024 * 1024
     assert api.request("GET", "/healthz").status_code == 200
     assert api.invoke(fn_name).text == "printed"  # and it keeps working
+    _settled(conn, f"{prefix}:logs:fn:{fn_name}")  # the next tests' logs are not behind this flood
 
 
 def test_follow_streams_new_lines(api, fn_name, platform):
@@ -132,6 +133,19 @@ def test_follow_streams_new_lines(api, fn_name, platform):
     stop.set()
     assert any(line.endswith("after line 0") for line in seen)
     assert not any("before line" in line for line in seen), seen
+
+
+def _settled(conn, stream: str, quiet_s: float = 1.5, timeout: float = 60) -> None:
+    """Wait until nothing has been added to `stream` for `quiet_s` seconds: the collector has caught up."""
+    last, since = None, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        newest = conn.xrevrange(stream, count=1)
+        if newest != last:
+            last, since = newest, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.1)
 
 
 def _redis(platform):
