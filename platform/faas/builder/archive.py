@@ -76,7 +76,7 @@ def _check_entry_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _open(raw: bytes) -> zipfile.ZipFile:
+def open_zip(raw: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
@@ -110,7 +110,7 @@ def entries(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo, bool]]
     return [found[p] for p in sorted(found)]
 
 
-_READ_ERRORS = (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError)
+READ_ERRORS = (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError)
 
 
 def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> InvalidArgument:
@@ -119,12 +119,12 @@ def _unreadable(info: zipfile.ZipInfo, exc: Exception) -> InvalidArgument:
 
 def read_zip(raw: bytes) -> CodePackage:
     """The files of a code zip, in memory (faasctl and tests; the control plane uses `prepare`)."""
-    archive = _open(raw)
+    archive = open_zip(raw)
     files = []
     for path, info, executable in entries(archive):
         try:
             data = archive.read(info)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise _unreadable(info, exc) from None
         files.append(CodeFile(path=path, data=data, executable=executable))
     return CodePackage(files=tuple(files))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import shutil
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from .. import errors
 from ..errors import BuildFailed, FaasError, InvalidArgument
-from .archive import _READ_ERRORS, _open, decode_zip, digest_header, entries, syntax_error
+from .archive import READ_ERRORS, decode_zip, digest_header, entries, open_zip, syntax_error
 from .context import write_context
 
 REQUIREMENTS_BYTES = 1 << 20
@@ -58,7 +59,7 @@ class _Hashing:
 def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str, str],
             ca_bundle: bytes | None) -> dict:
     """The child's work: check the zip, write the context to `workdir`/context.tar, digest the content."""
-    archive = _open(decode_zip(encoded))
+    archive = open_zip(decode_zip(encoded))
     files = entries(archive)
     requirements = None
     for path, info, _ in files:
@@ -80,7 +81,7 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
                 except BuildFailed as exc:
                     syntax = (exc.message, exc.details.get("log", ""))
                 digest.update(data)
-                yield path, len(data), executable, _Bytes(data)
+                yield path, len(data), executable, io.BytesIO(data)
             else:
                 yield path, info.file_size, executable, _Hashing(archive.open(info), digest)
 
@@ -88,20 +89,10 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
     try:
         with tarfile.open(context, "w") as tar:
             write_context(tar, runtime_image, labels, requirements, ca_bundle, streams())
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise InvalidArgument(f"the code zip cannot be read: {exc}") from None
     return {"sha256": digest.hexdigest(), "paths": [p for p, _, _ in files], "context": str(context),
             "syntax": syntax}
-
-
-class _Bytes:
-    def __init__(self, data: bytes):
-        self.data, self.at = data, 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self.data) if size < 0 else self.at + size
-        chunk, self.at = self.data[self.at:end], min(end, len(self.data))
-        return chunk
 
 
 async def prepare_in_child(encoded: object, runtime_image: str, labels: dict[str, str],
@@ -140,7 +131,7 @@ def main() -> int:
                          base64.b64decode(request["ca"]) if request["ca"] else None)
     except FaasError as exc:
         answer = {"error": type(exc).__name__, "message": exc.message}
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         answer = {"error": "InvalidArgument", "message": f"the code zip cannot be read: {exc}"}
     sys.stdout.write(json.dumps(answer))
     return 0
