@@ -11,7 +11,7 @@ from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage
 
 from .api import create_app
-from .api.middlewares import error_response
+from .api.middlewares import code_of, error_response
 from .config import Settings
 from .supervisor import wait_for_redis
 
@@ -45,11 +45,11 @@ def _json_parser_error(self, request, status: int = 500, exc: BaseException | No
     if request.writer.output_size > 0:
         raise ConnectionError("response already sent, cannot send the error")
     if status >= 500:
-        response = error_response(status, "InternalError", "internal error; the platform log has the details")
+        text = "internal error; the platform log has the details"
     else:
         reason = exc.message if isinstance(exc, BadHttpMessage) else (message or "bad request")
-        code = "PayloadTooLarge" if status == 413 else "InvalidArgument"
-        response = error_response(status, code, "the request cannot be parsed: " + " ".join(str(reason).split())[:200])
+        text = "the request cannot be parsed: " + " ".join(str(reason).split())[:200]
+    response = error_response(status, code_of(status), text)
     response.force_close()
     return response
 

@@ -35,6 +35,11 @@ _HTTP_CODES = {400: "InvalidArgument", 401: "Unauthorized", 404: "NotFound", 405
                413: "PayloadTooLarge", 429: "TooManyRequests", 503: "ServiceUnavailable"}
 
 
+def code_of(status: int) -> str:
+    """The error code of an HTTP status the platform did not choose itself (aiohttp's, or its parser's)."""
+    return _HTTP_CODES.get(status, "InvalidArgument" if status < 500 else "InternalError")
+
+
 def error_response(status: int, code: str, message: str, **extra) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
@@ -87,7 +92,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "InvalidArgument" if exc.status < 500 else "InternalError")
+        code = code_of(exc.status)
         message = exc.reason if exc.status != 413 else "the request body is too large"
         response = error_response(exc.status, code, message)
         if "Allow" in exc.headers:  # 405 says which methods the route has
