@@ -86,16 +86,19 @@ def scratch_sizes(memory_mb: int) -> tuple[int, int]:
     return min(defaults.TMPFS_MB, memory_mb // 2), min(defaults.SHM_MB, memory_mb // 4)
 
 
+def make_client(docker_url: str | None, **kwargs) -> docker.DockerClient:
+    """A Docker SDK client of the engine at `docker_url` (DOCKER_HOST), else of the environment's."""
+    if docker_url:
+        return docker.DockerClient(base_url=docker_url, **kwargs)
+    return docker.from_env(**kwargs)
+
+
 class DockerHost:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=settings.docker_threads, thread_name_prefix="docker")
         try:
-            kwargs = {"max_pool_size": settings.docker_threads, "timeout": 300}
-            if settings.docker_url:
-                self.client = docker.DockerClient(base_url=settings.docker_url, **kwargs)
-            else:
-                self.client = docker.from_env(**kwargs)
+            self.client = make_client(settings.docker_url, max_pool_size=settings.docker_threads, timeout=300)
         except DockerException as exc:
             raise ServiceUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         self.api = self.client.api
@@ -312,10 +315,10 @@ class DockerHost:
         def run() -> None:
             since = time.time()
             while not self._closed:
+                client = None
                 try:
-                    client = docker.APIClient(base_url=self.settings.docker_url, timeout=None) \
-                        if self.settings.docker_url else docker.from_env(timeout=None).api
-                    for event in client.events(decode=True, since=since, filters=filters):
+                    client = make_client(self.settings.docker_url, timeout=None)
+                    for event in client.api.events(decode=True, since=since, filters=filters):
                         since = event.get("time", since)
                         loop.call_soon_threadsafe(on_event, event.get("Action") or event.get("status", ""),
                                                   event.get("id", ""))
@@ -324,6 +327,9 @@ class DockerHost:
                         return
                     log.warning("Docker events ended (%s); listening again", exc)
                     time.sleep(1)
+                finally:
+                    if client is not None:
+                        client.close()
 
         thread = threading.Thread(target=run, name="docker-events", daemon=True)
         thread.start()

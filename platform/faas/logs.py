@@ -57,7 +57,9 @@ from redis.asyncio import Redis
 
 from . import defaults
 from .config import Settings
-from .docker_host import docker_time
+from .docker_host import docker_time, make_client
+from .queue.keys import Keys as EventKeys
+from .store import functions_key
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +185,7 @@ class Attribution:
 
     def forget(self, cid: str) -> list[str]:
         """The container is gone: its request ids, which take no more lines."""
-        gone = list(self.running.pop(cid, ())) + list(self.recent.pop(cid, ()))
-        return gone
+        return list(self.running.pop(cid, ())) + list(self.recent.pop(cid, ()))
 
 
 def split_line(line: str, owns) -> tuple[str, str]:
@@ -231,10 +232,7 @@ class LogCollector:
 
     def _client(self) -> docker.DockerClient:
         if self._docker is None:  # a client of its own: each followed container holds a connection
-            if self.settings.docker_url:
-                self._docker = docker.DockerClient(base_url=self.settings.docker_url, max_pool_size=1024)
-            else:
-                self._docker = docker.from_env(max_pool_size=1024)
+            self._docker = make_client(self.settings.docker_url, max_pool_size=1024)
         return self._docker
 
     # -- reading containers
@@ -437,18 +435,23 @@ class LogCollector:
             key = self.keys.invocation(rid)
             pipe.rpush(key, line)
             pipe.expire(key, self.settings.log_ttl)
-            self._index_push(keys=[self.keys.index(function), self.keys.usage],
-                             args=[rid, min(size, defaults.LOG_INVOCATION_BYTES) + len(line) + 64, function,
-                                   defaults.LOG_FUNCTION_INVOCATIONS, self.settings.log_function_bytes // 2,
-                                   self.settings.log_ttl, self.keys.invocation_prefix], client=pipe)
+            self._index(function, self.settings.log_function_bytes // 2, rid,
+                        min(size, defaults.LOG_INVOCATION_BYTES) + len(line) + 64, client=pipe)
         pipe.lrem(self.keys.held, 1, raw)
 
     # -- bounds
+    def _index(self, function: str, max_bytes: int, rid: str = "", size: int = 0, client=None):
+        """Register invocation log `rid` of `size` bytes (none: only trim), then evict the function's oldest
+        while over LOG_FUNCTION_INVOCATIONS or `max_bytes`; the bytes its invocation logs keep."""
+        return self._index_push(keys=[self.keys.index(function), self.keys.usage],
+                                args=[rid, size, function, defaults.LOG_FUNCTION_INVOCATIONS, max_bytes,
+                                      self.settings.log_ttl, self.keys.invocation_prefix], client=client)
+
     def usage(self) -> dict[str, int]:
         """Bytes of logs per function: its stream (as Redis measures it) and its invocation logs."""
         totals = {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.usage).items()}
-        names = set(totals) | self._touched | {n.decode() for n in self.redis.smembers(
-            f"{self.settings.redis_prefix}:functions")}
+        names = set(totals) | self._touched | {
+            n.decode() for n in self.redis.smembers(functions_key(self.settings.redis_prefix))}
         with self.redis.pipeline(transaction=False) as pipe:
             ordered = sorted(names)
             for name in ordered:
@@ -477,9 +480,7 @@ class LogCollector:
         """Trim one function's logs to about `target` bytes: half for invocation logs, half for its stream.
         Returns what it keeps."""
         half = target // 2
-        kept = int(self._index_push(keys=[self.keys.index(name), self.keys.usage],
-                                    args=["", 0, name, defaults.LOG_FUNCTION_INVOCATIONS, half,
-                                          self.settings.log_ttl, self.keys.invocation_prefix]) or 0)
+        kept = int(self._index(name, half) or 0)
         stream = self.keys.function(name)
         size = self.redis.memory_usage(stream, samples=0) or 0
         if size > half:
@@ -734,7 +735,7 @@ class LogReader:
 
     def __init__(self, settings: Settings, conn: Redis):
         self.keys = LogKeys(settings.redis_prefix)
-        self.prefix = settings.redis_prefix
+        self.events = EventKeys(settings.redis_prefix)
         self.conn = conn
 
     async def invocation(self, request_id: str, function: str | None = None) -> list[str] | None:
@@ -744,7 +745,7 @@ class LogReader:
         if lines:
             return [line.decode("utf-8", "replace") for line in lines]
         if function is None:
-            raw = await self.conn.hget(f"{self.prefix}:inv:{request_id}", "function")
+            raw = await self.conn.hget(self.events.invocation(request_id), "function")
             function = raw.decode() if raw else None
         if function is None:
             return None

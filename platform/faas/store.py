@@ -17,6 +17,11 @@ def function_key(prefix: str, name: str) -> str:
     return f"{prefix}:fn:{name}"
 
 
+def functions_key(prefix: str) -> str:
+    """The Redis key of the set of every function's name."""
+    return f"{prefix}:functions"
+
+
 class FunctionStore:
     def __init__(self, redis: Redis, prefix: str):
         self.redis = redis
@@ -30,7 +35,7 @@ class FunctionStore:
         return None if raw is None else FunctionRecord.from_api(json.loads(raw))
 
     async def list(self) -> list[FunctionRecord]:
-        names = sorted(n.decode() for n in await self.redis.smembers(self._key("functions")))
+        names = sorted(n.decode() for n in await self.redis.smembers(functions_key(self.prefix)))
         if not names:
             return []
         raws = await self.redis.mget([function_key(self.prefix, n) for n in names])
@@ -48,7 +53,7 @@ class FunctionStore:
     async def put(self, record: FunctionRecord, build_log: str | None = None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(function_key(self.prefix, record.name), json.dumps(record.to_api()))
-            pipe.sadd(self._key("functions"), record.name)
+            pipe.sadd(functions_key(self.prefix), record.name)
             if build_log is not None:
                 pipe.set(self._key("build-log", record.name), build_log)
             await pipe.execute()
@@ -56,7 +61,7 @@ class FunctionStore:
     async def delete(self, name: str) -> bool:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(function_key(self.prefix, name))
-            pipe.srem(self._key("functions"), name)
+            pipe.srem(functions_key(self.prefix), name)
             pipe.delete(self._key("build-log", name))
             deleted, _, _ = await pipe.execute()
         return bool(deleted)

@@ -100,13 +100,13 @@ def wait_for_redis(url: str, stopping: threading.Event, what: str = "faas-up") -
         conn.close()
 
 
-def remove_left_containers(platform_id: str) -> int:
+def remove_left_containers(settings: Settings) -> int:
     """Remove this platform's function containers (a control plane that was killed left them)."""
     try:
-        import docker
+        from .docker_host import make_client  # here: the workers import this module, and need no Docker
 
-        client = docker.from_env()
-        left = client.containers.list(all=True, filters={"label": [f"faas.platform={platform_id}",
+        client = make_client(settings.docker_url)
+        left = client.containers.list(all=True, filters={"label": [f"faas.platform={settings.platform_id}",
                                                                     "faas.role=function"]})
         for container in left:
             container.remove(force=True)
@@ -162,7 +162,7 @@ class Supervisor:
         log.info("stopping: workers, control plane, then Redis")
         for part in reversed(self.parts):  # workers first: they invoke through the control plane
             part.stop()
-        removed = remove_left_containers(self.settings.platform_id)
+        removed = remove_left_containers(self.settings)
         if removed:
             log.info("removed %d function container(s) left by a control plane that was killed", removed)
         if self.redis_part is not None:
