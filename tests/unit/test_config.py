@@ -17,7 +17,11 @@ def test_reads_variables():
 
 @pytest.mark.parametrize("name,value,match", [("FAAS_PORT", "eighty", "integer"),
                                               ("FAAS_REAPER_INTERVAL", "soon", "number"),
-                                              ("FAAS_PLATFORM_ID", "Has Spaces", "lower-case")])
+                                              ("FAAS_PLATFORM_ID", "Has Spaces", "lower-case"),
+                                              ("FAAS_PLATFORM_ID", "ok\n", "lower-case"),
+                                              ("FAAS_KEEPALIVE_TIMEOUT", "15s", "number"),
+                                              ("FAAS_LOG_MAX_MB", "lots", "number"),
+                                              ("FAAS_LOG_FUNCTION_MB", "16\n16", "number")])
 def test_bad_values_say_which_variable(name, value, match):
     with pytest.raises(ValueError, match=f"{name} must be .*{match}"):
         Settings.from_env({name: value})
