@@ -80,6 +80,17 @@ def _handler(data: dict, key: str, default: str | None, required: bool) -> str |
     return value
 
 
+def _initializer_flag(data: dict, default: str | None) -> str | None:
+    """A custom container's initializer: FC uses it as a flag (any non-empty string means call
+    /initialize), so it is not a module.function there."""
+    value = data.get("initializer", default)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 128 or not value.isprintable():
+        raise InvalidArgument("initializer must be a string of at most 128 printable characters")
+    return value
+
+
 def _destination(data: dict, key: str, default: str | None) -> str | None:
     value = data.get(key, default)
     if value is None:
@@ -226,7 +237,8 @@ class FunctionSpec:
             name=base.name,
             runtime=runtime,
             handler=_handler(data, "handler", base.handler, required=True),
-            initializer=_handler(data, "initializer", base.initializer, required=False),
+            initializer=_initializer_flag(data, base.initializer) if runtime == "custom-container"
+            else _handler(data, "initializer", base.initializer, required=False),
             description=description,
             memory_mb=memory,
             timeout_s=_int(data, "timeoutSeconds", base.timeout_s, defaults.TIMEOUT_S_RANGE),

@@ -116,20 +116,37 @@ def install_streams():
         sys.stderr = MarkedStream(sys.__stderr__)
 
 
-def _make_logger():
-    logger = logging.getLogger("fc_user")
+def _log_handler():
+    """A handler whose lines go to stdout, tagged with the invocation of the thread that logs them."""
     handler = logging.StreamHandler(MarkedStream(sys.__stdout__))
     handler.setFormatter(
         logging.Formatter("%(asctime)s.%(msecs)03dZ [%(levelname)s] %(message)s", "%Y-%m-%dT%H:%M:%S")
     )
     handler.formatter.converter = time.gmtime
-    logger.addHandler(handler)
+    return handler
+
+
+def _make_logger():
+    logger = logging.getLogger("fc_user")
+    logger.addHandler(_log_handler())
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
 
 
 LOGGER = _make_logger()
+
+
+def configure_root_logger():
+    """Function Compute's Python runtime sets the root logger to INFO with a handler of its own, so
+    `logging.getLogger().info(...)` in a handler reaches the invocation's log (and a later
+    `logging.basicConfig()` in user code changes nothing, as there). Idempotent."""
+    root = logging.getLogger()
+    if not any(getattr(h, "fc_root", False) for h in root.handlers):
+        handler = _log_handler()
+        handler.fc_root = True
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def set_request_id(request_id):

@@ -240,6 +240,7 @@ class UnixServer(_Quiet, socketserver.ThreadingUnixStreamServer):
 def serve(env=None):
     env = dict(os.environ if env is None else env)
     ctx.install_streams()
+    ctx.configure_root_logger()
     Handler.runtime = Runtime(env)
     port = int(env.get("FC_SERVER_PORT", "9000"))
     path = env.get("FC_SERVER_SOCKET")

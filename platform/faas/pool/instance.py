@@ -51,6 +51,8 @@ class Instance:
     the pool before it kills it)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serializes pause and unpause."""
+    memory_file: Any = None
+    """Where its cgroup keeps its peak memory (a Path), for containers whose runtime does not report it."""
     conns: Any = None
     """Keep-alive connections to the container (pool.http.ConnectionPool), made on first use."""
 
