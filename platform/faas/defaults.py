@@ -239,3 +239,36 @@ LOG_TAIL_BYTES = 4096
 
 NETWORK = "faas-functions"
 """Docker bridge network of function containers; containers on it cannot reach each other."""
+
+# -- triggers
+TRIGGERS_PER_FUNCTION = 10
+"""Most triggers one function may have."""
+TRIGGER_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9_-]{0,127}"
+"""What a trigger name may be."""
+TRIGGER_BODY_BYTES = 64 * 1024
+"""Largest body of a trigger create or update request."""
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+"""Methods an HTTP trigger may accept (all of them by default)."""
+HTTP_TRIGGER_HEADER_BYTES = 8 * 1024
+"""Largest total size of the headers of a request through an HTTP trigger (names and values)."""
+HTTP_TRIGGER_URL_BYTES = 4 * 1024
+"""Largest path plus query string of a request through an HTTP trigger."""
+TIMER_MIN_INTERVAL_S = 1
+"""Shortest interval of an `@every` timer."""
+TIMER_MAX_INTERVAL_S = 366 * 86400
+"""Longest interval of an `@every` timer."""
+TIMER_PAYLOAD_BYTES = 64 * 1024
+"""Largest payload of a timer trigger."""
+TIMER_MAX_SLEEP_S = 0.5
+"""Longest a timer scheduler sleeps before it looks for due timers again (changes by other control planes)."""
+QUEUE_MESSAGE_BYTES = 256 * 1024
+"""Largest message published to a queue."""
+QUEUE_BATCH_RANGE = (1, 100)
+"""Smallest and largest batchSize of a queue trigger."""
+QUEUE_WINDOW_S_RANGE = (0, 60)
+"""Smallest and largest batchWindowSeconds of a queue trigger."""
+QUEUE_INFLIGHT_BATCHES = 64
+"""Batches of one queue trigger that may be on their way (accepted, not yet ended) at once; the rest of the
+queue waits in the stream, where its backlog is visible."""
+QUEUE_POLL_S = 0.05
+"""Seconds a queue trigger poller waits before it looks again when a queue had nothing to deliver."""

@@ -64,3 +64,21 @@ class ServiceUnavailable(FaasError):
 
 class ContainerStartFailed(ServiceUnavailable):
     """A container could not be created, started or did not become ready: a system error."""
+
+
+class TriggerNotFound(FaasError):
+    code = "TriggerNotFound"
+
+
+class TriggerAlreadyExists(FaasError):
+    code = "TriggerAlreadyExists"
+
+
+class TriggerLimitExceeded(FaasError):
+    code = "TriggerLimitExceeded"
+
+
+class MethodNotAllowed(FaasError):
+    """An HTTP trigger does not accept the request's method; `details["allow"]` lists those it does."""
+
+    code = "MethodNotAllowed"

@@ -53,6 +53,8 @@ class FunctionService:
         self._cache: dict[str, tuple[float, FunctionRecord]] = {}
         self.cache_ttl = cache_ttl
         self.logs = logs
+        self.triggers = None
+        """The TriggerService: a deleted function's triggers go with it."""
         self._cleanups: set[asyncio.Task] = set()
 
     async def get(self, name: str) -> FunctionRecord:
@@ -152,6 +154,8 @@ class FunctionService:
             await self.get(name)
             await self.store.delete(name)
             self._cache.pop(name, None)
+            if self.triggers is not None:
+                await self.triggers.delete_function(name)
             await self.pool.remove_function(name)
             await self.builder.remove_images(name)
             if self.logs is not None:

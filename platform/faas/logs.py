@@ -141,13 +141,16 @@ class LogKeys:
 
 
 def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-                init_ms: float | None) -> str:
-    """Lambda's REPORT line: duration, billed duration (rounded up to 1 ms), memory, max used, init."""
+                init_ms: float | None, trigger: str | None = None) -> str:
+    """Lambda's REPORT line: duration, billed duration (rounded up to 1 ms), memory, max used, init; and the
+    trigger that caused the invocation, when one did."""
     line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
             f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
             f"Max Memory Used: {'-' if max_used_mb is None else max_used_mb} MB")
     if init_ms is not None:
         line += f"\tInit Duration: {init_ms:.2f} ms"
+    if trigger:
+        line += f"\tTrigger: {trigger}"
     return line
 
 
@@ -639,10 +642,10 @@ class LogChannel:
 
     # -- reports
     def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-               init_ms: float | None, quiet: bool, final: bool) -> str:
+               init_ms: float | None, quiet: bool, final: bool, trigger: str | None = None) -> str:
         """One invocation's REPORT line (returned). `quiet`: it printed nothing, so its log is this line alone;
         `final`: no End marker will come to close its log (its container is gone)."""
-        line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms)
+        line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms, trigger)
         self._pending.append((rid, function, line, quiet, final))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_soon())

@@ -75,6 +75,10 @@ class Metrics:
         self.duration = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
                                   ("function",))
         self.builds = Counter("faas_builds_total", "Image builds by outcome.", ("status",))
+        self.trigger_invocations = Counter(
+            "faas_trigger_invocations_total",
+            "Invocations caused by triggers, by function and trigger type (http: requests; timer: firings; "
+            "queue: batches delivered).", ("function", "type"))
 
     def invocation(self, function: str, outcome, seconds: float) -> None:
         label = "success" if outcome.error is None else ("handled_error" if outcome.error.startswith("Handled")
@@ -84,7 +88,8 @@ class Metrics:
 
     def render(self, gauges: list[str] = ()) -> str:
         lines = []
-        for metric in (self.invocations, self.cold_starts, self.container_starts, self.duration, self.builds):
+        for metric in (self.invocations, self.cold_starts, self.container_starts, self.duration, self.builds,
+                       self.trigger_invocations):
             lines += metric.render()
         lines += gauges
         return "\n".join(lines) + "\n"

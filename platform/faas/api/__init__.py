@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from redis.asyncio import Redis
 
 from .. import defaults
@@ -18,9 +18,13 @@ from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
+from ..triggers.queue import QueuePoller
+from ..triggers.service import TriggerService
+from ..triggers.timer import TimerScheduler
 from .handlers import add_routes
-from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
+from .keys import ASYNC, DOCKER, HTTP_CLIENT, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS, TRIGGERS
 from .middlewares import auth_middleware, error_middleware
+from .triggers import add_trigger_routes
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +46,25 @@ async def resources(app: web.Application):
     app[SERVICE] = service
     app[ASYNC] = events = AsyncEvents(settings, redis)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
+    app[TRIGGERS] = service.triggers = triggers = TriggerService(redis, settings.redis_prefix)
+    timers = TimerScheduler(redis, settings.redis_prefix, service, events, metrics)
+    triggers.changed = timers.changed
+    queues = QueuePoller(redis, settings.redis_prefix, service, events, metrics)
+    # Web functions' requests: no total timeout here (the function's own applies), no pooled-connection cap.
+    app[HTTP_CLIENT] = client = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False,
+                                              connector=TCPConnector(limit=0, force_close=False))
     try:
         await builder.runtime_image()
         await logs.start()
         await pool.start(await service.list())
         events.start()
+        timers.start()
+        queues.start()
         yield
     finally:
+        await timers.close()
+        await queues.close()
+        await client.close()
         await events.close()
         await app[SERVICE].close()
         await pool.shutdown()  # stops the log collector once it has read the containers' output
@@ -62,4 +78,5 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources)
     add_routes(app)
+    add_trigger_routes(app)
     return app

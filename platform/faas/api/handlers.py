@@ -21,6 +21,8 @@ from .middlewares import role
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _REQUEST_ID_RE = re.compile(f"^{defaults.REQUEST_ID}$")
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+_TRIGGER_LABEL_RE = re.compile(f"(?:http|timer|queue)/{defaults.TRIGGER_NAME_PATTERN}")
+"""X-Faas-Trigger: the trigger an async worker's invocation comes from, for its REPORT line."""
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
@@ -33,10 +35,10 @@ def _attempt(raw: str | None) -> int:
     return int(raw)
 
 
-async def read_json(request: web.Request) -> object:
-    if request.content_length is not None and request.content_length > defaults.REQUEST_BYTES:
-        raise PayloadTooLarge(f"the request body is larger than {defaults.REQUEST_BYTES // (1024 * 1024)} MB")
-    raw = await request.read()
+async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -> object:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    raw = await read_event(request, limit)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -113,9 +115,12 @@ async def invoke_function(request: web.Request) -> web.Response:
         raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-', and not start with "
                               + " or ".join(PLATFORM_REQUEST_PREFIXES))
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
+    trigger = request.headers.get("X-Faas-Trigger")
+    if trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger):
+        raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
     record = await request.app[SERVICE].get_cached(name)
-    outcome = await request.app[POOL].invoke(record, event, request_id, attempt)
+    outcome = await request.app[POOL].invoke(record, event, request_id, attempt, trigger)
     headers = {
         "X-Fc-Request-Id": request_id,
         "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",

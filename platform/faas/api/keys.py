@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
 from ..auth import TokenStore
@@ -13,6 +13,7 @@ from ..logs import LogReader
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
+from ..triggers.service import TriggerService
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
@@ -23,3 +24,6 @@ SERVICE = web.AppKey("service", FunctionService)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
 LOGS = web.AppKey("logs", LogReader)
+TRIGGERS = web.AppKey("triggers", TriggerService)
+HTTP_CLIENT = web.AppKey("http_client", ClientSession)
+"""The client that carries web functions' requests to their containers."""

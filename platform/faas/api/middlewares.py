@@ -24,6 +24,10 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.FunctionNotFound: 404,
     errors.InvocationNotFound: 404,
     errors.FunctionAlreadyExists: 409,
+    errors.TriggerNotFound: 404,
+    errors.TriggerAlreadyExists: 409,
+    errors.TriggerLimitExceeded: 409,
+    errors.MethodNotAllowed: 405,
     errors.RequestIdInUse: 409,
     errors.PayloadTooLarge: 413,
     errors.BuildFailed: 422,
@@ -85,6 +89,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         response = error_response(status_of(exc), exc.code, exc.message, **extra)
         if isinstance(exc, errors.Unauthorized):
             response.headers["WWW-Authenticate"] = 'Bearer realm="faas"'
+        elif isinstance(exc, errors.MethodNotAllowed):
+            response.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
         return response
     except (RedisConnectionError, RedisTimeoutError, BusyLoadingError) as exc:
         log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)

@@ -10,12 +10,14 @@ sum of memoryMB, and idle containers of other functions are evicted (least recen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 
 from .. import defaults
 from ..config import Settings
@@ -33,6 +35,7 @@ from ..logs import LogChannel
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
+from .cgroup import memory_peak_file, read_peak_mb
 from .client import NotDelivered, ResponseTooLarge, RuntimeClient, RuntimeReply
 from .instance import Instance
 from .state import ContainerState
@@ -83,6 +86,18 @@ class Outcome:
 
 NOT_DELIVERED = Outcome.failure("NotDelivered", "the container had stopped before the request reached it")
 """The outcome of a call that never reached the function: it is offered to another container."""
+
+
+@dataclass
+class Lease:
+    """A container held for one request its holder sends itself (a web function's HTTP request)."""
+
+    instance: Instance
+    cold_start: bool
+    error: str | None = None
+    """Set by the holder: UNHANDLED when the container failed the request (it is then removed)."""
+    error_type: str | None = None
+    extra: dict = field(default_factory=dict)
 
 
 class InitFailed(Exception):
@@ -183,6 +198,7 @@ class PoolManager:
             # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
             # initializer if the earlier run died before it finished.
             await self._initialize(inst, pool.record, "adopt-" + inst.id)
+            self._find_memory_file(inst)
         except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
             log.info("Container %s not adopted: %s", inst.id, exc)
             self._drop(inst)
@@ -264,16 +280,19 @@ class PoolManager:
         return sum(i.memory_mb for p in self._pools.values() for i in p.instances if i.state is not S.REMOVING)
 
     # -- invocations
-    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1) -> Outcome:
+    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
+                     trigger: str | None = None) -> Outcome:
+        """Run one invocation. `trigger` ("<type>/<name>") names the trigger that caused it, for its log."""
         if request_id in self._running:
             raise RequestIdInUse(f"an invocation with request id {request_id} is running")
         self._running.add(request_id)
         try:
-            return await self._invoke(record, event, request_id, attempt)
+            return await self._invoke(record, event, request_id, attempt, trigger)
         finally:
             self._running.discard(request_id)
 
-    async def _invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int) -> Outcome:
+    async def _invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int,
+                      trigger: str | None) -> Outcome:
         pool = self._pools.get(record.name)
         if pool is None or pool.record.release != record.release:
             pool = self.sync_function(record)
@@ -312,16 +331,61 @@ class PoolManager:
         quiet = reply is not None and reply.quiet
         report = ""
         if self.logs is not None:
+            max_used = reply.max_memory_mb if reply else None
+            if max_used is None:  # a custom container does not say: its cgroup does
+                max_used = read_peak_mb(inst.memory_file)
             # final: no End marker will come to close the log (the container is gone)
             report = self.logs.report(request_id, record.name, (time.monotonic() - call_started) * 1000,
-                                      inst.memory_mb, reply.max_memory_mb if reply else None,
-                                      inst.init_ms if cold else None, quiet=quiet, final=discard)
+                                      inst.memory_mb, max_used, inst.init_ms if cold else None, quiet=quiet,
+                                      final=discard, trigger=trigger)
         outcome = Outcome(outcome.body, outcome.content_type, outcome.error, outcome.error_type, cold, inst.id,
                           report, quiet)
         self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
         if outcome.error_type == KILLED:  # not the function's doing: a platform error, retried as one
             raise ServiceUnavailable(json.loads(outcome.body)["errorMessage"])
         return outcome
+
+    @contextlib.asynccontextmanager
+    async def lease(self, record: FunctionRecord, request_id: str,
+                    trigger: str | None = None) -> AsyncIterator[Lease]:
+        """Hold a container of `record` (started if none is free) while the caller talks to it, as one
+        invocation: counted, logged with a REPORT line, limited like any other. InitFailed when a new
+        container's initializer failed; the holder marks the lease failed to have the container removed."""
+        if request_id in self._running:
+            raise RequestIdInUse(f"an invocation with request id {request_id} is running")
+        self._running.add(request_id)
+        try:
+            pool = self._pools.get(record.name)
+            if pool is None or pool.record.release != record.release:
+                pool = self.sync_function(record)
+            t0 = time.monotonic()
+            try:
+                inst = await self._acquire(pool)
+            except InitFailed as exc:
+                self.metrics.invocation(record.name, exc.outcome, time.monotonic() - t0)
+                raise
+            lease = Lease(inst, cold_start=not inst.warmed)
+            inst.warmed = True
+            if self.logs is not None:
+                self.logs.begin(inst.container_id, request_id)
+            call_started = time.monotonic()
+            try:
+                yield lease
+            finally:
+                # quiet: a web function's own output carries no invocation markers, so its log is this line
+                discard = lease.error == UNHANDLED
+                self._release(pool, inst, discard)
+                if self.logs is not None:
+                    self.logs.end(inst.container_id, request_id)
+                    self.logs.report(request_id, record.name, (time.monotonic() - call_started) * 1000,
+                                     inst.memory_mb, read_peak_mb(inst.memory_file),
+                                     inst.init_ms if lease.cold_start else None, quiet=True, final=discard,
+                                     trigger=trigger)
+                if lease.cold_start:
+                    self.metrics.cold_starts.inc(record.name)
+                self.metrics.invocation(record.name, lease, time.monotonic() - t0)
+        finally:
+            self._running.discard(request_id)
 
     async def _acquire(self, pool: FunctionPool) -> Instance:
         inst = scheduler.pick_warm(pool.instances, pool.record.version)
@@ -519,9 +583,19 @@ class PoolManager:
         await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
         await self._initialize(inst, record, "init-" + inst.id)
         inst.init_ms = (time.monotonic() - inst.created_at) * 1000
+        self._find_memory_file(inst)
+
+    @staticmethod
+    def _find_memory_file(inst: Instance) -> None:
+        if inst.record.spec.custom_container is not None and inst.pid:
+            inst.memory_file = memory_peak_file(inst.pid, inst.container_id)
 
     async def _initialize(self, inst: Instance, record: FunctionRecord, request_id: str) -> None:
+        """Run the initializer: only when the function has one (FC's protocol; a custom container may
+        serve /invoke alone)."""
         spec = record.spec
+        if not spec.initializer:
+            return
         headers = self._headers(record) | {"x-fc-request-id": request_id}
         if self.logs is not None:
             self.logs.begin(inst.container_id, request_id)

@@ -109,8 +109,13 @@ class EventView:
             "condition": self.get("condition") or None,
             "destination": self.get("destination") or None,
             "lastError": json.loads(self.get("lastError")) if self.get("lastError") else None,
+            "trigger": None,
             "result": None,
         }
+        trigger = self.get("trigger")
+        if trigger:
+            kind, _, name = trigger.partition("/")
+            out["trigger"] = {"triggerType": kind, "triggerName": name}
         result = self.fields.get(b"result")
         if result is not None:
             out["result"], encoding = _text(result)

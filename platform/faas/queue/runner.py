@@ -155,10 +155,12 @@ class EventRunner:
             attempt = pipe.execute()[0]
         function = rec.get("function")
         timeout = float(rec.get("timeout") or 60) + 60
+        headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt)}
+        if rec.get("trigger"):
+            headers["X-Faas-Trigger"] = rec.get("trigger")
         try:
             resp = self.http.post(f"{self.control}/v1/functions/{function}/invocations", data=rec.fields[b"event"],
-                                  headers={"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id,
-                                           "X-Fc-Attempt": str(attempt)}, timeout=(5, timeout))
+                                  headers=headers, timeout=(5, timeout))
             status_code, error, body = resp.status_code, resp.headers.get("X-Fc-Error-Type"), resp.content
         except requests.RequestException as exc:
             status_code, error, body = None, None, json.dumps({"errorType": "ControlPlaneUnreachable",
@@ -248,6 +250,9 @@ class EventRunner:
                               maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
                 elif chained is not None:
                     ev.queue_event(pipe, self.keys, *chained)
+            ack_ids = rec.get("ackIds").split()
+            if ack_ids:  # a queue trigger's batch: its messages are done with only now
+                pipe.xack(rec.get("ackStream"), rec.get("ackGroup"), *ack_ids)
             pipe.zrem(self.keys.pending, request_id)
             pipe.lrem(self.inflight, 0, request_id)
             pipe.execute()

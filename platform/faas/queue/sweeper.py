@@ -11,6 +11,7 @@ import time
 import redis
 from redis.asyncio import Redis
 
+from .. import defaults
 from ..config import Settings
 from ..models import FunctionRecord, new_request_id
 from . import events as ev
@@ -44,12 +45,16 @@ class AsyncEvents:
         self._kicking = False
 
     # -- API
-    async def accept(self, record: FunctionRecord, event: bytes) -> str:
-        """Store the event and make it ready; returns its request id. Stored before this returns."""
+    async def accept(self, record: FunctionRecord, event: bytes, trigger: str | None = None) -> str:
+        """Store the event and make it ready; returns its request id. Stored before this returns.
+        `trigger`: the trigger ("<type>/<name>") that caused it, kept in its record."""
         request_id = new_request_id()
         now = time.time()
+        fields = ev.new_event(record, event, now)
+        if trigger:
+            fields["trigger"] = trigger
         async with self.conn.pipeline(transaction=True) as pipe:
-            ev.queue_event(pipe, self.keys, request_id, ev.new_event(record, event, now), now)
+            ev.queue_event(pipe, self.keys, request_id, fields, now)
             await pipe.execute()
         await self.wake()
         return request_id
@@ -59,9 +64,22 @@ class AsyncEvents:
         return ev.EventView(fields).to_api(request_id) if fields else None
 
     async def read_queue(self, name: str, after: str, count: int) -> list[dict]:
+        """Messages of a queue: destination records (`record`, JSON) and published messages (`body`, text)."""
         entries = await self.conn.xrange(self.keys.destination(name), min=f"({after}" if after else "-",
                                          count=count)
-        return [{"id": eid.decode(), "record": json.loads(fields[b"record"])} for eid, fields in entries]
+        out = []
+        for eid, fields in entries:
+            if b"record" in fields:
+                out.append({"id": eid.decode(), "record": json.loads(fields[b"record"])})
+            else:
+                out.append({"id": eid.decode(), "body": fields.get(b"body", b"").decode("utf-8", "replace")})
+        return out
+
+    async def publish(self, name: str, body: str) -> str:
+        """Add a message to queue `name` (a Redis stream, as destinations write); its id."""
+        eid = await self.conn.xadd(self.keys.destination(name), {"body": body},
+                                   maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+        return eid.decode()
 
     async def wake(self) -> None:
         """Make sure drain jobs run (cheap when they already do: one SET NX)."""

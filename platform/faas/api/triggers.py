@@ -1,0 +1,231 @@
+"""Handlers of triggers: the trigger resource, requests through HTTP triggers (events for built-in runtimes,
+a proxy for web functions), and publishing to queues."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+from aiohttp import web
+
+from .. import defaults
+from ..auth import Role, require
+from ..errors import (
+    InvalidArgument,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    TriggerNotFound,
+)
+from ..models import FunctionRecord, check_name, new_request_id
+from ..pool.manager import UNHANDLED, InitFailed
+from ..triggers import http as th
+from ..triggers.model import Trigger
+from .handlers import INVOCATION_TYPES, read_event, read_json
+from .keys import ASYNC, HTTP_CLIENT, METRICS, POOL, SERVICE, TOKENS, TRIGGERS
+from .middlewares import role
+
+
+# -- the trigger resource
+async def _read_body(request: web.Request) -> object:
+    if request.content_length is not None and request.content_length > defaults.TRIGGER_BODY_BYTES:
+        raise PayloadTooLarge(f"a trigger's body is at most {defaults.TRIGGER_BODY_BYTES} bytes")
+    return await read_json(request, defaults.TRIGGER_BODY_BYTES)
+
+
+async def create_trigger(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    service = request.app[TRIGGERS]
+    trigger = await service.create(record, await _read_body(request))
+    return web.json_response(await service.describe(trigger), status=201,
+                             headers={"Location": f"/v1/functions/{record.name}/triggers/{trigger.name}"})
+
+
+async def list_triggers(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    service = request.app[TRIGGERS]
+    return web.json_response({"triggers": [await service.describe(t) for t in await service.list(record.name)]})
+
+
+async def get_trigger(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    service = request.app[TRIGGERS]
+    return web.json_response(await service.describe(await service.get(record.name, request.match_info["trigger"])))
+
+
+async def update_trigger(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    service = request.app[TRIGGERS]
+    body = await _read_body(request)
+    trigger = await service.update(record, request.match_info["trigger"], body)
+    return web.json_response(await service.describe(trigger))
+
+
+async def delete_trigger(request: web.Request) -> web.Response:
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    await request.app[TRIGGERS].delete(record.name, request.match_info["trigger"])
+    return web.Response(status=204)
+
+
+# -- queues
+@role(Role.INVOKE)
+async def publish_message(request: web.Request) -> web.Response:
+    name = check_name(request.match_info["name"])
+    body = await read_event(request, defaults.QUEUE_MESSAGE_BYTES)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument("a message is UTF-8 text (encode binary data, for example in base64)") from None
+    message_id = await request.app[ASYNC].publish(name, text)
+    return web.json_response({"queue": name, "messageId": message_id}, status=201)
+
+
+# -- requests through HTTP triggers
+def _check_size(request: web.Request) -> None:
+    if len(request.raw_path) > defaults.HTTP_TRIGGER_URL_BYTES:
+        raise InvalidArgument(f"the path and query string are longer than {defaults.HTTP_TRIGGER_URL_BYTES} bytes")
+    size = sum(len(k) + len(v) for k, v in request.raw_headers)
+    if size > defaults.HTTP_TRIGGER_HEADER_BYTES:
+        raise InvalidArgument(f"the request's headers are larger than {defaults.HTTP_TRIGGER_HEADER_BYTES} bytes")
+
+
+async def _http_trigger_of(request: web.Request, record: FunctionRecord) -> Trigger:
+    for trigger in await request.app[TRIGGERS].cached(record.name):
+        if trigger.type == "http":
+            return trigger
+    raise TriggerNotFound(f"function {record.name} has no HTTP trigger")
+
+
+@role(None)  # the trigger's authType decides
+async def http_trigger(request: web.Request) -> web.StreamResponse:
+    _check_size(request)
+    name = check_name(request.match_info["name"])
+    record = await request.app[SERVICE].get_cached(name)
+    trigger = await _http_trigger_of(request, record)
+    config = trigger.config
+    if config.auth_type == "function":
+        require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
+    if request.method not in config.methods:
+        raise MethodNotAllowed(f"the HTTP trigger of {name} does not accept {request.method}",
+                               allow=config.methods)
+    invocation_type = INVOCATION_TYPES.get(request.headers.get("X-Fc-Invocation-Type", "Sync").strip().lower())
+    if invocation_type is None:
+        raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
+    request_app = request.app
+    request_app[METRICS].trigger_invocations.inc(name, "http")
+    drop_auth = config.auth_type == "function"
+    if record.spec.custom_container is not None and invocation_type == "Sync":
+        return await _proxy(request, record, trigger, drop_auth)
+    body = await read_event(request, defaults.SYNC_EVENT_BYTES)
+    raw_path, query = th.split_raw_path(request.raw_path)
+    tail = request.match_info.get("tail", "")
+    request_id = new_request_id()
+    peer = request.remote or ""
+    info = th.RequestInfo(method=request.method, raw_path=raw_path, path="/" + tail, query=query,
+                          headers=list(request.headers.items()), body=body,
+                          protocol=f"HTTP/{request.version.major}.{request.version.minor}", source_ip=peer,
+                          domain=request.host, request_id=request_id, now=time.time())
+    event = json.dumps(th.http_event(info, drop_auth)).encode()
+    if invocation_type == "Async":
+        if len(event) > defaults.ASYNC_EVENT_BYTES:
+            raise PayloadTooLarge(f"the request's event is larger than {defaults.ASYNC_EVENT_BYTES} bytes, the "
+                                  "limit of an async invocation")
+        rid = await request_app[ASYNC].accept(record, event, trigger=trigger.label)
+        return web.json_response({"requestId": rid}, status=202, headers={"X-Fc-Request-Id": rid})
+    outcome = await request_app[POOL].invoke(record, event, request_id, trigger=trigger.label)
+    headers = {"X-Fc-Request-Id": request_id}
+    if outcome.error:
+        headers["X-Fc-Error-Type"] = outcome.error
+        return web.Response(body=outcome.body, status=502, headers=headers, content_type="application/json")
+    try:
+        answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
+    except th.InvalidResponse as exc:
+        message = {"errorMessage": f"the function's result is not a valid HTTP response: {exc}",
+                   "errorType": "InvalidHttpResponse", "stackTrace": []}
+        headers["X-Fc-Error-Type"] = UNHANDLED
+        return web.Response(body=json.dumps(message).encode(), status=502, headers=headers,
+                            content_type="application/json")
+    response = web.Response(body=answer.body, status=answer.status, headers=headers)
+    for key, value in answer.headers:
+        response.headers.add(key, value)
+    return response
+
+
+async def _limited(request: web.Request, limit: int):
+    """The request's body as it comes, and PayloadTooLarge past `limit` bytes."""
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        yield chunk
+
+
+async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:
+    """A web function (custom container): the request goes to the container's port as it came, and its
+    answer comes back as it is, streamed both ways; the function's timeout bounds the whole exchange."""
+    if request.content_length is not None and request.content_length > defaults.SYNC_EVENT_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {defaults.SYNC_EVENT_BYTES} bytes")
+    request_id = new_request_id()
+    raw_path, query = th.split_raw_path(request.raw_path)
+    target = raw_path + ("?" + query if query else "")
+    spec = record.spec
+    headers = th.proxied_request_headers(request.headers.items(), drop_auth)
+    headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
+                ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
+    client = request.app[HTTP_CLIENT]
+    response: web.StreamResponse | None = None
+    try:
+        async with request.app[POOL].lease(record, request_id, trigger=trigger.label) as lease:
+            inst = lease.instance
+            try:
+                async with asyncio.timeout(spec.timeout_s):
+                    async with client.request(request.method, f"http://{inst.address}:{inst.port}{target}",
+                                              headers=headers, allow_redirects=False, auto_decompress=False,
+                                              data=_limited(request, defaults.SYNC_EVENT_BYTES)
+                                              if request.body_exists else None) as upstream:
+                        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                        for key, value in th.proxied_response_headers(upstream.headers.items()):
+                            response.headers.add(key, value)
+                        response.headers["X-Fc-Request-Id"] = request_id
+                        if upstream.content_length is not None:
+                            response.content_length = upstream.content_length
+                        await response.prepare(request)
+                        async for chunk in upstream.content.iter_any():
+                            await response.write(chunk)
+                        await response.write_eof()
+                        return response
+            except PayloadTooLarge:
+                raise
+            except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+                lease.error = UNHANDLED
+                if response is not None and response.prepared:
+                    raise ConnectionResetError("the web function's answer broke off") from exc
+                kind, message = ("FunctionTimeout", f"the function did not answer within {spec.timeout_s}s") \
+                    if isinstance(exc, TimeoutError) else ("ConnectionLost", f"the web function's container did "
+                                                           f"not answer: {exc}")
+                return _error(502, request_id, kind, message)
+    except InitFailed as exc:
+        return web.Response(body=exc.outcome.body, status=502, content_type="application/json",
+                            headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": exc.outcome.error or UNHANDLED})
+
+
+def _error(status: int, request_id: str, error_type: str, message: str) -> web.Response:
+    body = json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []}).encode()
+    return web.Response(body=body, status=status, content_type="application/json",
+                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": UNHANDLED})
+
+
+def add_trigger_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.post("/v1/functions/{name}/triggers", create_trigger),
+        web.get("/v1/functions/{name}/triggers", list_triggers),
+        web.get("/v1/functions/{name}/triggers/{trigger}", get_trigger),
+        web.put("/v1/functions/{name}/triggers/{trigger}", update_trigger),
+        web.delete("/v1/functions/{name}/triggers/{trigger}", delete_trigger),
+        web.post("/v1/queues/{name}/messages", publish_message),
+        web.route("*", "/function/{name}", http_trigger),
+        web.route("*", "/function/{name}/{tail:.*}", http_trigger),
+    ])
+

@@ -1,0 +1,1 @@
+"""Event sources: HTTP, timer and queue triggers."""

@@ -1,0 +1,183 @@
+"""HTTP triggers as pure mappings: a request to FC 3.0's HTTP event, a function's result to an HTTP response,
+and which headers pass a web function's proxy. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from .model import iso_utc
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
+"""Headers of one connection (RFC 9110 7.6.1): never forwarded."""
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+_RESULT_KEYS = {"statusCode", "headers", "body", "isBase64Encoded"}
+RESPONSE_HEADER_BYTES = 8192
+"""Largest single header value a function may set on its HTTP response."""
+
+
+class InvalidResponse(Exception):
+    """The function's result is shaped like an HTTP response but cannot be one."""
+
+
+def canonical(name: str) -> str:
+    """Header names as FC 3.0 gives them: each dash-separated word capitalised (content-type -> Content-Type)."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def client_headers(pairs: Iterable[tuple[str, str]], drop_authorization: bool) -> dict[str, str]:
+    """The request's headers for the event: canonical names, repeated values joined with ',', without
+    the platform's own (x-fc-*), hop-by-hop ones, and the platform token when the platform checked it."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        lower = name.lower()
+        if lower.startswith("x-fc-") or lower in HOP_BY_HOP or (drop_authorization and lower == "authorization"):
+            continue
+        key = canonical(name)
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+def query_parameters(query: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+def split_raw_path(raw: str) -> tuple[str, str]:
+    """(rawPath after /function/<name>, as sent, '/' when empty; the raw query string)."""
+    path, _, query = raw.partition("?")
+    rest = path.split("/", 3)  # '', 'function', name, rest
+    return "/" + (rest[3] if len(rest) > 3 else ""), query
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    method: str
+    raw_path: str
+    """The path after the function's name, URL-encoded as sent."""
+    path: str
+    """The same, decoded."""
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    protocol: str
+    source_ip: str
+    domain: str
+    request_id: str
+    now: float
+
+
+def http_event(req: RequestInfo, drop_authorization: bool) -> dict:
+    """FC 3.0's HTTP trigger event for a built-in runtime."""
+    try:
+        body, encoded = req.body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        body, encoded = base64.b64encode(req.body).decode(), True
+    headers = client_headers(req.headers, drop_authorization)
+    return {
+        "version": "v1",
+        "rawPath": req.raw_path,
+        "body": body,
+        "isBase64Encoded": encoded,
+        "headers": headers,
+        "queryParameters": query_parameters(req.query),
+        "requestContext": {
+            "accountId": "",
+            "domainName": req.domain,
+            "domainPrefix": "",
+            "http": {"method": req.method, "path": req.path, "protocol": req.protocol, "sourceIp": req.source_ip,
+                     "userAgent": headers.get("User-Agent", "")},
+            "requestId": req.request_id,
+            "time": iso_utc(req.now),
+            "timeEpoch": str(int(req.now * 1000)),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _header_pairs(raw: object) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise InvalidResponse("headers must be an object")
+    pairs = []
+    for name, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                raise InvalidResponse(f"header {name!r} must be a string")
+            text = str(item)
+            if not _TOKEN_RE.fullmatch(name) or any(c in text for c in "\r\n\0") or \
+                    len(text) > RESPONSE_HEADER_BYTES:
+                raise InvalidResponse(f"header {name[:64]!r} is not a valid HTTP header")
+            if name.lower() in HOP_BY_HOP or name.lower() == "content-length":
+                continue  # the platform frames the response itself
+            pairs.append((name, text))
+    return pairs
+
+
+def http_answer(body: bytes, content_type: str) -> HttpAnswer:
+    """The HTTP response for a function's successful result: a result shaped {statusCode, headers, body,
+    isBase64Encoded} is that response; anything else is a 200 with the result as the body."""
+    result = None
+    if content_type.startswith("application/json"):
+        try:
+            result = json.loads(body)
+        except ValueError:
+            result = None
+    if not (isinstance(result, dict) and "statusCode" in result and set(result) <= _RESULT_KEYS):
+        return HttpAnswer(200, [("Content-Type", content_type or "application/octet-stream")], body)
+    status = result["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise InvalidResponse("statusCode must be a whole number from 100 to 599")
+    headers = _header_pairs(result.get("headers"))
+    raw = result.get("body", "")
+    encoded = result.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool):
+        raise InvalidResponse("isBase64Encoded must be true or false")
+    if raw is None:
+        data = b""
+    elif encoded:
+        if not isinstance(raw, str):
+            raise InvalidResponse("a base64 body must be a string")
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidResponse("body is not valid base64") from None
+    elif isinstance(raw, str):
+        data = raw.encode("utf-8")
+    else:
+        data = json.dumps(raw).encode("utf-8")
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream" if encoded else "text/plain; charset=utf-8"))
+    return HttpAnswer(status, headers, data)
+
+
+def proxied_request_headers(pairs: Iterable[tuple[str, str]], drop_authorization: bool) -> list[tuple[str, str]]:
+    """A web function's request headers: the client's (Content-Length too: the body is streamed with the
+    length it was sent with), without hop-by-hop and x-fc-* ones (the platform sets its own), and without
+    the platform token when the platform checked it."""
+    return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-fc-")
+            and not (drop_authorization and k.lower() == "authorization")]
+
+
+def proxied_response_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A web function's response headers, as it sent them, without hop-by-hop ones (aiohttp frames the body)."""
+    return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]

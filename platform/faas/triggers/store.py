@@ -1,0 +1,61 @@
+"""Triggers in Redis.
+
+| key | type | holds |
+|---|---|---|
+| `{prefix}:triggers:{function}` | hash | the function's triggers: name -> JSON |
+| `{prefix}:timers` | sorted set | enabled timer triggers (`<function>/<name>`), scored by their next firing |
+| `{prefix}:queue-triggers` | set | queue triggers (`<function>/<name>`) the pollers serve |
+| `{prefix}:queue:{name}` (group `trigger:<functionId>:<name>`) | stream | a queue trigger's consumer group |
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from .model import Trigger
+
+_ADD = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'limit' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'ok'
+"""
+
+
+def group_name(trigger: Trigger) -> str:
+    """The consumer group of a queue trigger: a function made again under the same name starts afresh."""
+    return f"trigger:{trigger.function_id}:{trigger.name}"
+
+
+class TriggerStore:
+    def __init__(self, redis: Redis, prefix: str):
+        self.redis = redis
+        self.prefix = prefix
+        self.timers = f"{prefix}:timers"
+        self.queue_triggers = f"{prefix}:queue-triggers"
+        self._add = redis.register_script(_ADD)
+
+    def key(self, function: str) -> str:
+        return f"{self.prefix}:triggers:{function}"
+
+    def stream(self, queue: str) -> str:
+        return f"{self.prefix}:queue:{queue}"
+
+    async def list(self, function: str) -> list[Trigger]:
+        raw = await self.redis.hgetall(self.key(function))
+        return sorted((Trigger.from_json(v) for v in raw.values()), key=lambda t: t.created_at)
+
+    async def get(self, function: str, name: str) -> Trigger | None:
+        raw = await self.redis.hget(self.key(function), name)
+        return None if raw is None else Trigger.from_json(raw)
+
+    async def add(self, trigger: Trigger, limit: int) -> str:
+        """'ok', 'exists' (the name is taken) or 'limit' (the function has `limit` triggers already)."""
+        result = await self._add(keys=[self.key(trigger.function)], args=[trigger.name, trigger.to_json(), limit])
+        return result.decode() if isinstance(result, bytes) else result
+
+    async def put(self, trigger: Trigger) -> None:
+        await self.redis.hset(self.key(trigger.function), trigger.name, trigger.to_json())
+
+    async def delete(self, function: str, name: str) -> bool:
+        return bool(await self.redis.hdel(self.key(function), name))
