@@ -233,3 +233,42 @@ def test_global_options_go_anywhere(faasctl, fn_dir, fn_name, async_stack, args)
     code, out, err = faasctl(*[a.format(url=plat.url, name=fn_name) for a in args])
     assert code == 0, err
     json.loads(out)
+
+
+def test_triggers_from_the_cli_and_the_spec_file(faasctl, fn_dir, fn_name, async_stack):
+    spec = (f'name = "{fn_name}"\nhandler = "index.handler"\n\n'
+            '[[triggers]]\ntriggerName = "web"\ntriggerType = "http"\n'
+            '[triggers.triggerConfig]\nauthType = "anonymous"\nmethods = ["GET"]\n\n'
+            '[[triggers]]\ntriggerName = "nightly"\ntriggerType = "timer"\n'
+            '[triggers.triggerConfig]\ncronExpression = "CRON_TZ=Asia/Shanghai 0 0 2 * * *"\npayload = "p"\n')
+    (fn_dir / "faas.toml").write_text(spec)
+    code, out, err = faasctl("--json", "deploy", str(fn_dir))
+    assert code == 0, err
+    assert sorted(json.loads(out)["triggers"]) == ["trigger nightly created", "trigger web created"]
+    code, out, _ = faasctl("trigger", "list", fn_name)
+    rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
+    assert rows["web"][1] == "http" and f"/function/{fn_name}" in rows["web"][2]
+    assert rows["nightly"][1] == "timer" and "next 20" in rows["nightly"][2] and rows["nightly"][2].endswith(":00:00Z")
+    import requests
+
+    assert requests.get(f"{async_stack[0].url}/function/{fn_name}").status_code == 200
+    code, out, err = faasctl("trigger", "create", fn_name, "jobs", "--type", "queue", "--queue", f"{fn_name}-q",
+                             "--batch-size", "5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["triggerConfig"]["batchSize"] == 5
+    code, out, _ = faasctl("queue", "publish", f"{fn_name}-other", "a message")
+    assert code == 0 and out.strip().split("-")[0].isdigit()
+    code, out, _ = faasctl("trigger", "list", fn_name)
+    assert "pending=" in out and "lag=" in out
+    code, _, err = faasctl("trigger", "create", fn_name, "bad", "--type", "timer", "--cron", "every minute")
+    assert code == 2 and "cronExpression" in err
+    code, out, _ = faasctl("--json", "trigger", "update", fn_name, "nightly", "--cron", "@every 1h", "--disable")
+    assert code == 0 and json.loads(out)["nextFiring"] is None
+    code, out, _ = faasctl("--json", "trigger", "get", fn_name, "nightly")
+    assert json.loads(out)["triggerConfig"] == {"cronExpression": "@every 1h", "payload": "", "enable": False}
+    # the spec file is the truth: a deploy makes the triggers its own again (the queue trigger goes)
+    code, out, err = faasctl("--json", "deploy", str(fn_dir))
+    assert code == 0, err
+    assert sorted(json.loads(out)["triggers"]) == ["trigger jobs deleted", "trigger nightly updated"]
+    assert faasctl("trigger", "delete", fn_name, "web")[0] == 0
+    assert faasctl("trigger", "get", fn_name, "web")[0] == 2

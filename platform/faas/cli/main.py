@@ -80,6 +80,42 @@ def read_spec(directory: Path, args) -> dict:
     return spec
 
 
+def spec_triggers(spec: dict, path: Path) -> list[dict] | None:
+    """Take the `[[triggers]]` tables out of a spec (the function API does not know them); None when the
+    file lists none."""
+    triggers = spec.pop("triggers", None)
+    if triggers is None:
+        return None
+    if not isinstance(triggers, list) or not all(isinstance(t, dict) and "triggerName" in t for t in triggers):
+        raise CommandError(f"{path}: triggers must be [[triggers]] tables, each with triggerName and triggerType")
+    return triggers
+
+
+def sync_triggers(client: Client, name: str, wanted: list[dict]) -> list[str]:
+    """Make the function's triggers those of its spec file: create, update, delete. What was done."""
+    current = {t["triggerName"]: t for t in client.json("GET", f"/v1/functions/{name}/triggers")["triggers"]}
+    done = []
+    for trigger in wanted:
+        tname = trigger["triggerName"]
+        have = current.pop(tname, None)
+        if have is None:
+            client.call("POST", f"/v1/functions/{name}/triggers", ok=(201,), json=trigger)
+            done.append(f"trigger {tname} created")
+        elif have["triggerType"] != trigger.get("triggerType"):
+            client.call("DELETE", f"/v1/functions/{name}/triggers/{tname}", ok=(204,))
+            client.call("POST", f"/v1/functions/{name}/triggers", ok=(201,), json=trigger)
+            done.append(f"trigger {tname} replaced")
+        else:
+            update = {k: v for k, v in trigger.items() if k in ("triggerConfig", "description")}
+            result = client.json("PUT", f"/v1/functions/{name}/triggers/{tname}", json=update)
+            if result["triggerConfig"] != have["triggerConfig"] or result["description"] != have["description"]:
+                done.append(f"trigger {tname} updated")
+    for tname in current:
+        client.call("DELETE", f"/v1/functions/{name}/triggers/{tname}", ok=(204,))
+        done.append(f"trigger {tname} deleted")
+    return done
+
+
 def _changed(spec: dict, remote: dict) -> list[str]:
     """The spec fields whose value differs from the deployed function's."""
     changed = []
@@ -127,6 +163,7 @@ def cmd_deploy(client: Client, args) -> int:
     if not directory.is_dir():
         raise CommandError(f"{directory} is not a directory")
     spec = read_spec(directory, args)
+    triggers = spec_triggers(spec, directory / SPEC_FILE)
     raw = zip_directory(directory)
     try:
         digest = read_zip(raw).sha256
@@ -144,7 +181,8 @@ def cmd_deploy(client: Client, args) -> int:
         remote = existing.json()
         changed = _changed(spec, remote)
         if remote.get("codeSha256") == digest and not changed:
-            return _report(args, remote, "unchanged", False)
+            synced = sync_triggers(client, name, triggers) if triggers is not None else []
+            return _report(args, remote, "unchanged", False, triggers=synced)
         built = remote.get("codeSha256") != digest
         if not built:
             body.pop("code")  # config only: no build
@@ -152,13 +190,16 @@ def cmd_deploy(client: Client, args) -> int:
         with Progress(f"Updating {name}" + (" (building its image)" if built else "")):
             result = client.json("PUT", f"/v1/functions/{name}", json=body)
         action = "updated"
-    return _report(args, result, action, built, time.monotonic() - t0)
+    synced = sync_triggers(client, name, triggers) if triggers is not None else []
+    return _report(args, result, action, built, time.monotonic() - t0, synced)
 
 
-def _report(args, fn: dict, action: str, built: bool, seconds: float = 0.0) -> int:
+def _report(args, fn: dict, action: str, built: bool, seconds: float = 0.0, triggers: list[str] = ()) -> int:
     if args.json:
-        out.print_json({"action": action, "function": fn})
+        out.print_json({"action": action, "function": fn} | ({"triggers": list(triggers)} if triggers else {}))
         return 0
+    for line in triggers:
+        print(f"{fn['name']}: {line}")
     build = fn.get("lastBuild") or {}
     detail = f"version {fn['version']}, image {fn['image']}"
     if built:
@@ -341,6 +382,88 @@ def cmd_queue_read(client: Client, args) -> int:
     return 0
 
 
+# -- triggers
+def _trigger_config(args) -> dict | None:
+    """triggerConfig from --config JSON and the per-type options (which win)."""
+    config: dict = {}
+    if args.config:
+        try:
+            config = json.loads(args.config)
+        except ValueError as exc:
+            raise CommandError(f"--config is not JSON: {exc}") from None
+        if not isinstance(config, dict):
+            raise CommandError("--config must be a JSON object")
+    options = {"authType": args.auth, "cronExpression": args.cron, "payload": args.payload,
+               "queueName": args.queue, "batchSize": args.batch_size, "batchWindowSeconds": args.batch_window,
+               "startFrom": args.start_from}
+    if args.methods:
+        options["methods"] = [m.strip().upper() for m in args.methods.split(",") if m.strip()]
+    if args.disable:
+        options["enable"] = False
+    config.update({k: v for k, v in options.items() if v is not None})
+    return config or None
+
+
+def _trigger_detail(t: dict) -> str:
+    config = t["triggerConfig"]
+    if t["triggerType"] == "http":
+        return f"{t.get('urlPath')} auth={config['authType']} methods={','.join(config['methods'])}"
+    if t["triggerType"] == "timer":
+        state = f"next {t.get('nextFiring')}" if config.get("enable", True) else "disabled"
+        return f"{config['cronExpression']!r} {state}"
+    backlog = t.get("backlog") or {}
+    return (f"queue:{config['queueName']} batch={config['batchSize']} window={config['batchWindowSeconds']}s "
+            f"pending={backlog.get('pending')} lag={backlog.get('lag')}")
+
+
+def cmd_trigger(client: Client, args) -> int:
+    base = f"/v1/functions/{args.name}/triggers"
+    command = args.trigger_command
+    if command == "list":
+        triggers = client.json("GET", base)["triggers"]
+        if args.json:
+            out.print_json(triggers)
+        else:
+            out.table(["TRIGGER", "TYPE", "DETAIL"], [[t["triggerName"], t["triggerType"], _trigger_detail(t)]
+                                                      for t in triggers])
+        return 0
+    if command == "delete":
+        client.call("DELETE", f"{base}/{args.trigger}", ok=(204,))
+        print(f"deleted trigger {args.trigger}") if not args.json else out.print_json({"deleted": args.trigger})
+        return 0
+    if command == "get":
+        trigger = client.json("GET", f"{base}/{args.trigger}")
+    elif command == "create":
+        body = {"triggerName": args.trigger, "triggerType": args.type}
+        config = _trigger_config(args)
+        if config is not None:
+            body["triggerConfig"] = config
+        if args.description is not None:
+            body["description"] = args.description
+        trigger = client.json("POST", base, ok=(201,), json=body)
+    else:  # update
+        body = {}
+        config = _trigger_config(args)
+        if config is not None:
+            body["triggerConfig"] = config
+        if args.description is not None:
+            body["description"] = args.description
+        trigger = client.json("PUT", f"{base}/{args.trigger}", json=body)
+    if args.json:
+        out.print_json(trigger)
+    else:
+        out.fields(trigger | {"detail": _trigger_detail(trigger)},
+                   ["triggerName", "triggerType", "triggerConfig", "description", "detail"])
+    return 0
+
+
+def cmd_queue_publish(client: Client, args) -> int:
+    message = _event(args)
+    data = client.json("POST", f"/v1/queues/{args.name}/messages", ok=(201,), data=message)
+    print(data["messageId"]) if not args.json else out.print_json(data)
+    return 0
+
+
 # -- tokens
 def cmd_token(client: Client, args) -> int:
     if args.token_command == "create":
@@ -426,6 +549,38 @@ def parser() -> argparse.ArgumentParser:
     qr.add_argument("--after", help="only messages after this id")
     qr.add_argument("--count", type=int, default=100)
     qr.set_defaults(func=cmd_queue_read)
+    qp = qs.add_parser("publish", help="publish one message to queue:NAME (from an argument, --file or stdin)")
+    qp.add_argument("name")
+    qp.add_argument("event", nargs="?", metavar="MESSAGE")
+    qp.add_argument("--file", "-f", help="read the message from a file ('-': standard input)")
+    qp.set_defaults(func=cmd_queue_publish)
+
+    tg = sub.add_parser("trigger", help="a function's triggers (http, timer, queue)")
+    tgs = tg.add_subparsers(dest="trigger_command", required=True)
+    tl = tgs.add_parser("list", help="list a function's triggers, with a timer's next firing and a queue's backlog")
+    tl.add_argument("name")
+    for verb, text in (("get", "describe a trigger"), ("delete", "delete a trigger")):
+        tx = tgs.add_parser(verb, help=text)
+        tx.add_argument("name")
+        tx.add_argument("trigger")
+    for verb, text in (("create", "add a trigger"), ("update", "change a trigger's config or description")):
+        tx = tgs.add_parser(verb, help=text)
+        tx.add_argument("name")
+        tx.add_argument("trigger")
+        if verb == "create":
+            tx.add_argument("--type", required=True, choices=["http", "timer", "queue"])
+        tx.add_argument("--config", help="triggerConfig as JSON (the options below change it)")
+        tx.add_argument("--description")
+        tx.add_argument("--auth", choices=["anonymous", "function"], help="http: who may call it")
+        tx.add_argument("--methods", help="http: methods it accepts, comma-separated (default all)")
+        tx.add_argument("--cron", help="timer: '@every 1m' or 6-field cron with seconds ('0 0/5 * * * *')")
+        tx.add_argument("--payload", help="timer: the payload of its events")
+        tx.add_argument("--disable", action="store_true", help="timer: do not fire")
+        tx.add_argument("--queue", help="queue: the queue (a name, as in queue:NAME)")
+        tx.add_argument("--batch-size", type=int, help="queue: messages per invocation (1-100)")
+        tx.add_argument("--batch-window", type=int, help="queue: seconds to wait for a full batch (0-60)")
+        tx.add_argument("--start-from", choices=["latest", "earliest"], help="queue: where a new trigger starts")
+    tg.set_defaults(func=cmd_trigger)
 
     t = sub.add_parser("token", help="API tokens")
     ts = t.add_subparsers(dest="token_command", required=True)
