@@ -13,6 +13,12 @@ async    events/s accepted by the API (wrk); events/s completed end to end by th
 logs     Redis memory per no-op and per printing invocation, and all logs' memory after them, beside the cap.
 zipbomb  warm p99 while a 500 MB zip bomb is deployed, beside warm p99 alone; the control plane's RSS.
 restart  seconds until scripts/up has a SIGKILLed faas-server answering again.
+http     warm requests through an HTTP trigger beside the invoke API on the same function and container:
+         p50 at 1 connection, throughput at 16 connections (wrk), runs alternated.
+timer    firing delay (the handler's start minus the scheduled time) over 60 firings of `@every 1s`, beside
+         the delay from acceptance to start of 60 async invocations of the same function.
+queue    messages/s end to end through a queue trigger (batch 1 and 10: from the trigger's creation on a
+         preloaded queue until every message is acknowledged), beside async invocations of the same function.
 
 Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
 """
@@ -486,6 +492,132 @@ def bench_zip_bomb(platform: Platform, seconds: int) -> None:
     print(f"  control plane RSS {rss_before:.0f} MB before, at most {peak:.0f} MB during")
 
 
+def bench_http_trigger(platform: Platform, seconds: int) -> None:
+    """An HTTP trigger beside the invoke API: the same no-op function, the same container, the same token."""
+    name = "bench-http"
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    platform.http.post(f"{platform.url}/v1/functions/{name}/triggers",
+                       json={"triggerName": "web", "triggerType": "http"}).raise_for_status()
+    api_url = f"{platform.url}/v1/functions/{name}/invocations"
+    trigger_url = f"{platform.url}/function/{name}/path"
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    platform.http.post(api_url).raise_for_status()
+    wrk(api_url, 1, 2, auth)
+    wrk(trigger_url, 1, 2, auth)
+    runs: dict[str, list[dict]] = {"api1": [], "trig1": [], "api16": [], "trig16": []}
+    half = max(2, seconds // 2)
+    for _ in range(2):  # alternated, so that both see the same noise
+        runs["api1"].append(wrk(api_url, 1, half, auth))
+        runs["trig1"].append(wrk(trigger_url, 1, half, auth))
+        runs["api16"].append(wrk(api_url, 16, half, auth))
+        runs["trig16"].append(wrk(trigger_url, 16, half, auth))
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    p50 = {k: statistics.mean(r["p50"] for r in v) * 1e6 for k, v in runs.items()}
+    rps = {k: statistics.mean(r["rps"] for r in v) for k, v in runs.items()}
+    print(f"HTTP trigger beside the invoke API (no-op function, one container, wrk, 2 x {half} s each, alternated)")
+    print(f"  1 connection    trigger p50 {p50['trig1']:6.0f} us   |   invoke API p50 {p50['api1']:6.0f} us")
+    print(f"  16 connections  trigger {rps['trig16']:7.0f} req/s   |   invoke API {rps['api16']:7.0f} req/s   |   "
+          f"{rps['trig16'] / rps['api16'] * 100:.0f}% of it   (target: >= 90%)")
+
+
+TIMER_RECORDER = "import time\ndef handler(event, context):\n    return {'at': time.time(), 'event': event.decode()}\n"
+
+
+def bench_timer(platform: Platform, firings: int) -> None:
+    """How late timer firings start their handler, beside how late async invocations start theirs."""
+    import json
+
+    import redis as redis_lib
+
+    from faas.triggers.model import iso_utc  # noqa: F401 - the format parsed below
+
+    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    name = "bench-timer"
+    deploy(platform, name, TIMER_RECORDER, **{"async": {"onSuccess": "queue:bench-timer"}})
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url).raise_for_status()  # warm: the delay measured is the platform's, not a cold start
+    conn.delete("faas:queue:bench-timer")
+
+    def records() -> list[dict]:
+        return [json.loads(fields[b"record"]) for _, fields in conn.xrange("faas:queue:bench-timer")]
+
+    # Baseline: async invocations one a second, their start minus their acceptance.
+    accepted = []
+    for _ in range(firings):
+        t0 = time.time()
+        platform.http.post(url, data=b"async", headers={"X-Fc-Invocation-Type": "Async"}).raise_for_status()
+        accepted.append(t0)
+        time.sleep(1.0)
+    wait_until(lambda: len(records()) >= firings, 120, "the async baseline")
+    ran = sorted(json.loads(r["responsePayload"])["at"] for r in records())
+    async_delays = [r - a for r, a in zip(ran, accepted)]
+    conn.delete("faas:queue:bench-timer")
+    platform.http.post(f"{platform.url}/v1/functions/{name}/triggers",
+                       json={"triggerName": "tick", "triggerType": "timer",
+                             "triggerConfig": {"cronExpression": "@every 1s"}}).raise_for_status()
+    wait_until(lambda: len(records()) >= firings, firings + 60, f"{firings} firings")
+    platform.http.delete(f"{platform.url}/v1/functions/{name}/triggers/tick")
+    delays = []
+    for record in records()[:firings]:
+        result = json.loads(record["responsePayload"])
+        scheduled = time.mktime(time.strptime(json.loads(result["event"])["triggerTime"], "%Y-%m-%dT%H:%M:%SZ"))
+        delays.append(result["at"] - (scheduled - time.timezone))
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Timer trigger '@every 1s': {len(delays)} firings, the handler's start minus the scheduled time")
+    print(row("timer firing delay", delays) + "   (target: p99 <= 500 ms)")
+    print(row(f"async accept-to-start ({len(async_delays)} events)", async_delays) + "   (baseline)")
+
+
+QUEUE_CONSUMER = "import json\ndef handler(event, context):\n    return str(len(json.loads(event)))\n"
+
+
+def bench_queue_trigger(platform: Platform, messages: int) -> None:
+    """Messages/s through a queue trigger (batch 1 and 10), beside async invocations of the same function."""
+    import redis as redis_lib
+
+    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    name = "bench-queue"
+    deploy(platform, name, QUEUE_CONSUMER, instanceConcurrency=32, maxInstances=2)
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url, data=b"[]").raise_for_status()
+    results = []
+    for batch, count in ((1, messages), (10, messages * 5)):
+        queue = f"bench-q{batch}"
+        with conn.pipeline(transaction=False) as pipe:
+            for i in range(count):
+                pipe.xadd(f"faas:queue:{queue}", {"body": f"message {i}"})
+            pipe.execute()
+        t0 = time.perf_counter()
+        platform.http.post(f"{platform.url}/v1/functions/{name}/triggers",
+                           json={"triggerName": f"b{batch}", "triggerType": "queue",
+                                 "triggerConfig": {"queueName": queue, "batchSize": batch,
+                                                   "startFrom": "earliest"}}).raise_for_status()
+
+        def drained(batch=batch) -> bool:
+            t = platform.http.get(f"{platform.url}/v1/functions/{name}/triggers/b{batch}").json()
+            return t["backlog"] == {"pending": 0, "lag": 0}
+
+        wait_until(drained, 900, f"{count} messages through batch {batch}")
+        results.append((batch, count, count / (time.perf_counter() - t0)))
+        platform.http.delete(f"{platform.url}/v1/functions/{name}/triggers/b{batch}")
+        conn.delete(f"faas:queue:{queue}")
+    # Baseline: the same number of async invocations of the same function, accepted first, then run.
+    platform.signal_workers(signal.SIGSTOP)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: platform.http.post(url, data=b"[0]", headers={"X-Fc-Invocation-Type": "Async"}),
+                      range(messages)))
+    t0 = time.perf_counter()
+    platform.signal_workers(signal.SIGCONT)
+    wait_until(lambda: conn.zcard("faas:async:pending") == 0, 900, "the async baseline")
+    base = messages / (time.perf_counter() - t0)
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print("Queue trigger: messages/s from the trigger's creation on a preloaded queue until all are acknowledged")
+    for batch, count, rate in results:
+        target = 300 if batch == 1 else 1500
+        print(f"  batchSize {batch:<3} {count:6d} messages: {rate:7.0f} messages/s   (target >= {target})")
+    print(f"  baseline: {messages} async invocations of the same function run by the same workers: {base:7.0f}/s")
+
+
 def bench_restart(platform: Platform, rounds: int) -> None:
     """Seconds until scripts/up has a SIGKILLed faas-server answering again."""
     times = []
@@ -505,8 +637,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart",
+    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue",
                         help="comma-separated benchmarks to run")
+    parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
+    parser.add_argument("--messages", type=int, default=3000,
+                        help="messages through a queue trigger with batch 1 (5 times as many with batch 10)")
     parser.add_argument("--log-invocations", type=int, default=100_000,
                         help="invocations of each function of the logs benchmark")
     args = parser.parse_args()
@@ -530,6 +665,12 @@ def main() -> int:
                 bench_logs(platform, args.log_invocations)
             if "zipbomb" in only:
                 bench_zip_bomb(platform, args.seconds)
+            if "http" in only:
+                bench_http_trigger(platform, args.seconds)
+            if "timer" in only:
+                bench_timer(platform, args.firings)
+            if "queue" in only:
+                bench_queue_trigger(platform, args.messages)
             if "restart" in only:
                 bench_restart(platform, 3)
         finally:

@@ -2,7 +2,7 @@
 
 | key | type | holds |
 |---|---|---|
-| `{prefix}:inv:{requestId}` | hash | one event and its record: status, attempts, result, timestamps; `trigger` (`<type>/<name>`) when a trigger caused it; `ackStream`, `ackGroup`, `ackIds` when it carries a queue trigger's batch (acknowledged when it ends) |
+| `{prefix}:inv:{requestId}` | hash | one event and its record: status, attempts, result, timestamps (1) |
 | `{prefix}:async:pending` | sorted set | every event not yet ended, scored by acceptance time |
 | `{prefix}:async:ready` | list | events to run now |
 | `{prefix}:async:delayed` | sorted set | events waiting for a retry, scored by when it is due |
@@ -10,7 +10,12 @@
 | `{prefix}:async:worker:{worker}` | string with TTL | the worker's lease; gone means the worker died |
 | `{prefix}:async:workers` | set | worker ids that have held events |
 | `{prefix}:async:drain` | string with TTL | set while drain jobs are queued or running |
-| `{prefix}:queue:{name}` | stream | queue `queue:{name}`: field `record` (a destination's JSON record) or `body` (a published message); queue triggers read it through consumer groups |
+| `{prefix}:queue:{name}` | stream | queue `queue:{name}`: one entry per message (2) |
+
+(1) and `trigger` (`<type>/<name>`) when a trigger caused it; `ackStream`, `ackGroup` and `ackIds` when it
+carries a queue trigger's batch, whose messages are acknowledged when it ends.
+(2) field `record` (a destination's JSON record) or `body` (a published message); queue triggers read it
+through a consumer group each.
 """
 
 from __future__ import annotations
