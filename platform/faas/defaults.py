@@ -245,7 +245,7 @@ TRIGGERS_PER_FUNCTION = 10
 """Most triggers one function may have."""
 TRIGGER_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9_-]{0,127}"
 """What a trigger name may be."""
-TRIGGER_BODY_BYTES = 64 * 1024
+TRIGGER_BODY_BYTES = 256 * 1024
 """Largest body of a trigger create or update request."""
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 """Methods an HTTP trigger may accept (all of them by default)."""

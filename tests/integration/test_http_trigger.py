@@ -212,7 +212,7 @@ def test_trigger_resource(api, fn_name):
     assert api.request("DELETE", f"{base}/t1").status_code == 404
     assert len(api.request("GET", base).json()["triggers"]) == 9
     assert api.request("GET", "/v1/functions/no-such-fn/triggers").status_code == 404
-    too_big = api.request("POST", base, data=b"{" + b" " * 70000 + b"}")
+    too_big = api.request("POST", base, data=b"{" + b" " * 300000 + b"}")
     assert too_big.status_code == 413
     # deleting the function deletes its triggers: made again, it has none
     assert api.delete(fn_name).status_code == 204

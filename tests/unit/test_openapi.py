@@ -58,3 +58,11 @@ def test_healthz_answers_its_own_shape_when_degraded():
     responses = DOC["paths"]["/healthz"]["get"]["responses"]
     for status in ("200", "503"):
         assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
+
+
+def test_every_error_code_is_documented():
+    from faas import errors
+
+    codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.FaasError)}
+    documented = set(DOC["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
+    assert codes <= documented, codes - documented

@@ -141,11 +141,8 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
     except th.InvalidResponse as exc:
-        message = {"errorMessage": f"the function's result is not a valid HTTP response: {exc}",
-                   "errorType": "InvalidHttpResponse", "stackTrace": []}
-        headers["X-Fc-Error-Type"] = UNHANDLED
-        return web.Response(body=json.dumps(message).encode(), status=502, headers=headers,
-                            content_type="application/json")
+        return _error(502, request_id, "InvalidHttpResponse", f"the function's result is not a valid HTTP response: "
+                      f"{exc}")
     response = web.Response(body=answer.body, status=answer.status, headers=headers)
     for key, value in answer.headers:
         response.headers.add(key, value)

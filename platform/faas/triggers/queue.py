@@ -10,7 +10,6 @@ failed into its onFailure destination. Until then they stay pending in the group
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -19,10 +18,9 @@ from redis.exceptions import ResponseError
 
 from .. import defaults
 from ..models import new_request_id
-from ..queue import events as ev
-from ..queue.keys import Keys
 from .model import Trigger
-from .store import TriggerStore, group_name
+from .source import EventSource, record_fields
+from .store import group_name
 
 log = logging.getLogger(__name__)
 
@@ -84,37 +82,16 @@ Returns the messages delivered; 0: none waiting; -1: too many pending; -2: waiti
 -3: the stream or the group is missing."""
 
 
-class QueuePoller:
+class QueuePoller(EventSource):
+    name = "queue-triggers"
+
     def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
-        self.redis = redis
-        self.store = TriggerStore(redis, prefix)
-        self.keys = Keys(prefix)
-        self.functions = functions
-        self.events = events
-        self.metrics = metrics
+        super().__init__(redis, prefix, functions, events, metrics)
         self._deliver = redis.register_script(_DELIVER)
-        self._task: asyncio.Task | None = None
         self.delivered = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="queue-triggers")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away for a moment: the next pass tries again
-                log.warning("Queue trigger poller pass failed: %s", exc)
-                busy = False
-                await asyncio.sleep(1.0)
-            if not busy:
-                await asyncio.sleep(defaults.QUEUE_POLL_S)
+    async def run_once(self) -> float:
+        return 0.0 if await self.poll() else defaults.QUEUE_POLL_S
 
     async def poll(self) -> bool:
         """One round over every queue trigger; True when any delivered a full round (more may wait)."""
@@ -146,11 +123,7 @@ class QueuePoller:
         while batches < ROUND_BATCHES:
             now = time.time()
             request_id = new_request_id()
-            fields = ev.new_event(record, b"", now) | {"trigger": trigger.label}
-            fields.pop("event")
-            flat: list = []
-            for key, value in fields.items():
-                flat += [key, value]
+            flat = record_fields(record, trigger, None, now)
             result = await self._deliver(
                 keys=[stream, self.keys.invocation(request_id), self.keys.pending, self.keys.ready],
                 args=[group, config.batch_size, config.batch_window_s * 1000, int(now * 1000),

@@ -9,7 +9,6 @@ firing), then goes on from the present: missed firings are not replayed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -18,10 +17,8 @@ from redis.asyncio import Redis
 
 from .. import defaults
 from ..models import new_request_id
-from ..queue import events as ev
-from ..queue.keys import Keys
 from .model import Schedule, iso_utc
-from .store import TriggerStore
+from .source import EventSource, record_fields
 
 log = logging.getLogger(__name__)
 
@@ -44,47 +41,15 @@ def next_due(schedule: Schedule, due: float, now: float) -> float:
     return schedule.next_after(max(due, now), anchor=due)
 
 
-class TimerScheduler:
+class TimerScheduler(EventSource):
+    name = "timer-triggers"
+
     def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
-        """`functions`: the FunctionService (records by name); `events`: AsyncEvents (to wake workers)."""
-        self.redis = redis
-        self.store = TriggerStore(redis, prefix)
-        self.keys = Keys(prefix)
-        self.functions = functions
-        self.events = events
-        self.metrics = metrics
+        super().__init__(redis, prefix, functions, events, metrics)
         self._fire = redis.register_script(_FIRE)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
         self.fired = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="timer-triggers")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    def changed(self) -> None:
-        """A timer was created or changed here: look again now rather than after the current sleep."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                delay = await self.fire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away for a moment: the next pass tries again
-                log.warning("Timer scheduler pass failed: %s", exc)
-                delay = 1.0
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
-
-    async def fire_due(self) -> float:
+    async def run_once(self) -> float:
         """Fire every due timer; return how long to sleep before the next one is due."""
         now = time.time()
         due = await self.redis.zrangebyscore(self.store.timers, "-inf", repr(now), start=0, num=100,
@@ -119,10 +84,7 @@ class TimerScheduler:
         request_id = new_request_id()
         event = json.dumps({"triggerTime": iso_utc(due), "triggerName": trigger.name,
                             "payload": trigger.config.payload}).encode()
-        fields = ev.new_event(record, event, now) | {"trigger": trigger.label}
-        flat: list = []
-        for key, value in fields.items():
-            flat += [key, value]
+        flat = record_fields(record, trigger, event, now)
         fired = await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
                                        self.keys.ready],
                                  args=[member, score, repr(following), repr(now), request_id, *flat])

@@ -1,0 +1,76 @@
+"""What timer and queue triggers share: a loop in every control plane that turns trigger events into async
+invocations, and the fields of such an invocation's record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+
+from ..models import FunctionRecord
+from ..queue import events as ev
+from ..queue.keys import Keys
+from .model import Trigger
+from .store import TriggerStore
+
+log = logging.getLogger(__name__)
+
+
+def record_fields(record: FunctionRecord, trigger: Trigger, event: bytes | None, now: float) -> list:
+    """The fields of an async event's record caused by `trigger`, flattened (name, value, ...) for a Lua
+    script; without `event` when the script adds it."""
+    fields = ev.new_event(record, event or b"", now) | {"trigger": trigger.label}
+    if event is None:
+        del fields["event"]
+    flat: list = []
+    for key, value in fields.items():
+        flat += [key, value]
+    return flat
+
+
+class EventSource:
+    """A loop that calls `run_once` and waits for as long as it says (or until `changed`)."""
+
+    name = "event-source"
+
+    def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
+        """`functions`: the FunctionService (records by name); `events`: AsyncEvents (to wake workers)."""
+        self.redis = redis
+        self.store = TriggerStore(redis, prefix)
+        self.keys = Keys(prefix)
+        self.functions = functions
+        self.events = events
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def changed(self) -> None:
+        """Something changed here: look again now rather than after the current wait."""
+        self._wake.set()
+
+    async def run_once(self) -> float:
+        """One pass; how many seconds to wait before the next."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away for a moment: the next pass tries again
+                log.warning("%s: pass failed: %s", self.name, exc)
+                delay = 1.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
