@@ -11,6 +11,7 @@ from collections import defaultdict
 from .builder.archive import check_handlers
 from .builder.build import Builder
 from .builder.prepare import PreparedCode
+from .cache import TtlCache
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
 from .logs import LogReader
 from .metrics import Metrics
@@ -50,8 +51,7 @@ class FunctionService:
         self.pool = pool
         self.metrics = metrics
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._cache: dict[str, tuple[float, FunctionRecord]] = {}
-        self.cache_ttl = cache_ttl
+        self._cache: TtlCache[FunctionRecord] = TtlCache(cache_ttl)
         self.logs = logs
         self.triggers = None
         """The TriggerService: a deleted function's triggers go with it."""
@@ -65,13 +65,7 @@ class FunctionService:
 
     async def get_cached(self, name: str) -> FunctionRecord:
         """The record for an invocation: read from Redis at most once per REGISTRY_CACHE_S per function."""
-        hit = self._cache.get(name)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.cache_ttl:
-            return hit[1]
-        record = await self.get(name)
-        self._cache[name] = (now, record)
-        return record
+        return await self._cache.get(name, lambda: self.get(name))
 
     async def list(self) -> list[FunctionRecord]:
         return await self.store.list()
@@ -109,7 +103,7 @@ class FunctionService:
             await self.store.put(record, build_log=info.log)
         finally:
             await self.store.release(spec.name)
-        self._cache.pop(spec.name, None)
+        self._cache.pop(spec.name)
         self.pool.sync_function(record)
         log.info("Function %s: created (image %s)", spec.name, record.image)
         return record
@@ -142,7 +136,7 @@ class FunctionService:
         record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
                                 updated_at=time.time(), last_build=info)
         await self.store.put(record, build_log=info.log if info is not current.last_build else None)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         self.pool.sync_function(record)
         if image != current.image:
             self._spawn_cleanup(name, keep={image})
@@ -153,7 +147,7 @@ class FunctionService:
         async with self._locks[name]:
             await self.get(name)
             await self.store.delete(name)
-            self._cache.pop(name, None)
+            self._cache.pop(name)
             if self.triggers is not None:
                 await self.triggers.delete_function(name)
             await self.pool.remove_function(name)

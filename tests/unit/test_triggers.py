@@ -146,12 +146,12 @@ def request(**kw):
 
 
 def test_http_event_fields():
-    event = th.http_event(request(method="POST", raw_path="/a%20b/c", path="/a b/c", query="x=1&x=2&y=&z=%2F",
-                                  headers=[("content-type", "text/plain"), ("Cookie", "a"), ("cookie", "b"),
-                                           ("User-Agent", "ua/1"), ("X-Fc-Request-Id", "forged"),
-                                           ("x-fc-anything", "x"), ("Authorization", "Bearer t"),
-                                           ("Connection", "keep-alive")],
-                                  body=b"hello"), drop_authorization=True)
+    req = request(method="POST", raw_path="/a%20b/c", path="/a b/c", query="x=1&x=2&y=&z=%2F",
+                  headers=[("content-type", "text/plain"), ("Cookie", "a"), ("cookie", "b"), ("User-Agent", "ua/1"),
+                           ("X-Fc-Request-Id", "forged"), ("x-fc-anything", "x"), ("Authorization", "Bearer t"),
+                           ("Connection", "keep-alive")],
+                  body=b"hello")
+    event = json.loads(th.http_event(req, drop_authorization=True))
     assert event["version"] == "v1" and event["rawPath"] == "/a%20b/c"
     assert event["body"] == "hello" and event["isBase64Encoded"] is False
     assert event["headers"] == {"Content-Type": "text/plain", "Cookie": "a,b", "User-Agent": "ua/1"}
@@ -163,9 +163,19 @@ def test_http_event_fields():
     assert ctx["domainName"] == "localhost:8080"
 
 
+def test_http_event_escapes_what_it_is_given():
+    hostile = '"},"injected":{"x":"\\\n\u2028\x00'
+    req = request(raw_path="/" + hostile, path="/" + hostile, query="q=" + hostile, domain=hostile,
+                  headers=[("X-Evil", hostile), ("User-Agent", hostile)], body=hostile.encode())
+    event = json.loads(th.http_event(req, drop_authorization=True))
+    assert "injected" not in event and event["body"] == hostile and event["rawPath"] == "/" + hostile
+    assert event["headers"]["X-Evil"] == hostile and event["requestContext"]["http"]["userAgent"] == hostile
+    assert event["requestContext"]["domainName"] == hostile and event["queryParameters"] == {"q": hostile}
+
+
 def test_http_event_binary_body_and_anonymous_authorization():
-    event = th.http_event(request(body=b"\xff\x00\x01", headers=[("Authorization", "Basic x")]),
-                          drop_authorization=False)
+    event = json.loads(th.http_event(request(body=b"\xff\x00\x01", headers=[("Authorization", "Basic x")]),
+                                     drop_authorization=False))
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\xff\x00\x01"
     assert event["headers"] == {"Authorization": "Basic x"}  # the function's own auth scheme passes
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from itertools import chain
 
 import aiohttp
-from aiohttp import web
+from aiohttp import HttpVersion10, HttpVersion11, web
 
 from .. import defaults
 from ..auth import Role, require
@@ -85,67 +86,62 @@ async def publish_message(request: web.Request) -> web.Response:
 def _check_size(request: web.Request) -> None:
     if len(request.raw_path) > defaults.HTTP_TRIGGER_URL_BYTES:
         raise InvalidArgument(f"the path and query string are longer than {defaults.HTTP_TRIGGER_URL_BYTES} bytes")
-    size = sum(len(k) + len(v) for k, v in request.raw_headers)
+    size = sum(map(len, chain.from_iterable(request.raw_headers)))
     if size > defaults.HTTP_TRIGGER_HEADER_BYTES:
         raise InvalidArgument(f"the request's headers are larger than {defaults.HTTP_TRIGGER_HEADER_BYTES} bytes")
 
 
-async def _http_trigger_of(request: web.Request, record: FunctionRecord) -> Trigger:
-    for trigger in await request.app[TRIGGERS].cached(record.name):
-        if trigger.type == "http":
-            return trigger
-    raise TriggerNotFound(f"function {record.name} has no HTTP trigger")
+_PROTOCOLS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 
 
 @role(None)  # the trigger's authType decides
 async def http_trigger(request: web.Request) -> web.StreamResponse:
     _check_size(request)
+    app = request.app
     name = check_name(request.match_info["name"])
-    record = await request.app[SERVICE].get_cached(name)
-    trigger = await _http_trigger_of(request, record)
+    record = await app[SERVICE].get_cached(name)
+    trigger = next((t for t in await app[TRIGGERS].cached(name) if t.type == "http"), None)
+    if trigger is None:
+        raise TriggerNotFound(f"function {name} has no HTTP trigger")
     config = trigger.config
+    headers = request.headers
     if config.auth_type == "function":
-        require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
+        require(await app[TOKENS].authenticate(headers.get("Authorization")), Role.INVOKE)
     if request.method not in config.methods:
         raise MethodNotAllowed(f"the HTTP trigger of {name} does not accept {request.method}",
                                allow=config.methods)
-    invocation_type = INVOCATION_TYPES.get(request.headers.get("X-Fc-Invocation-Type", "Sync").strip().lower())
+    invocation_type = INVOCATION_TYPES.get(headers.get("X-Fc-Invocation-Type", "Sync").strip().lower())
     if invocation_type is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
-    request_app = request.app
-    request_app[METRICS].trigger_invocations.inc(name, "http")
+    app[METRICS].trigger_invocations.inc(name, "http")
     drop_auth = config.auth_type == "function"
     if record.spec.custom_container is not None and invocation_type == "Sync":
         return await _proxy(request, record, trigger, drop_auth)
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
     raw_path, query = th.split_raw_path(request.raw_path)
-    tail = request.match_info.get("tail", "")
     request_id = new_request_id()
-    peer = request.remote or ""
-    info = th.RequestInfo(method=request.method, raw_path=raw_path, path="/" + tail, query=query,
-                          headers=list(request.headers.items()), body=body,
-                          protocol=f"HTTP/{request.version.major}.{request.version.minor}", source_ip=peer,
-                          domain=request.host, request_id=request_id, now=time.time())
-    event = json.dumps(th.http_event(info, drop_auth)).encode()
+    version = request.version
+    info = th.RequestInfo(request.method, raw_path, "/" + request.match_info.get("tail", ""), query, headers.items(),
+                          body, _PROTOCOLS.get(version) or f"HTTP/{version.major}.{version.minor}",
+                          request.remote or "", request.host, request_id, time.time())
+    event = th.http_event(info, drop_auth)
     if invocation_type == "Async":
         if len(event) > defaults.ASYNC_EVENT_BYTES:
             raise PayloadTooLarge(f"the request's event is larger than {defaults.ASYNC_EVENT_BYTES} bytes, the "
                                   "limit of an async invocation")
-        rid = await request_app[ASYNC].accept(record, event, trigger=trigger.label)
+        rid = await app[ASYNC].accept(record, event, trigger=trigger.label)
         return web.json_response({"requestId": rid}, status=202, headers={"X-Fc-Request-Id": rid})
-    outcome = await request_app[POOL].invoke(record, event, request_id, trigger=trigger.label)
-    headers = {"X-Fc-Request-Id": request_id}
+    outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
-        headers["X-Fc-Error-Type"] = outcome.error
-        return web.Response(body=outcome.body, status=502, headers=headers, content_type="application/json")
+        return web.Response(body=outcome.body, status=502, content_type="application/json",
+                            headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error})
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
     except th.InvalidResponse as exc:
         return _error(502, request_id, "InvalidHttpResponse", f"the function's result is not a valid HTTP response: "
                       f"{exc}")
-    response = web.Response(body=answer.body, status=answer.status, headers=headers)
-    for key, value in answer.headers:
-        response.headers.add(key, value)
+    response = web.Response(body=answer.body, status=answer.status, headers=answer.headers)
+    response.headers["X-Fc-Request-Id"] = request_id
     return response
 
 

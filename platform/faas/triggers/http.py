@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from .model import iso_utc
@@ -27,6 +30,7 @@ class InvalidResponse(Exception):
     """The function's result is shaped like an HTTP response but cannot be one."""
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical(name: str) -> str:
     """Header names as FC 3.0 gives them: each dash-separated word capitalised (content-type -> Content-Type)."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
@@ -59,8 +63,9 @@ def split_raw_path(raw: str) -> tuple[str, str]:
     return "/" + (rest[3] if len(rest) > 3 else ""), query
 
 
-@dataclass(frozen=True)
-class RequestInfo:
+class RequestInfo(NamedTuple):
+    """What an HTTP event is made of (a tuple: made once per request, on the hot path)."""
+
     method: str
     raw_path: str
     """The path after the function's name, URL-encoded as sent."""
@@ -76,31 +81,34 @@ class RequestInfo:
     now: float
 
 
-def http_event(req: RequestInfo, drop_authorization: bool) -> dict:
-    """FC 3.0's HTTP trigger event for a built-in runtime."""
+_EVENT = ('{"version":"v1","rawPath":%s,"body":%s,"isBase64Encoded":%s,"headers":%s,"queryParameters":%s,'
+          '"requestContext":{"accountId":"","domainName":%s,"domainPrefix":"","http":{"method":%s,"path":%s,'
+          '"protocol":%s,"sourceIp":%s,"userAgent":%s},"requestId":%s,"time":"%s","timeEpoch":"%d"}}')
+"""FC 3.0's HTTP event, filled with JSON-encoded strings: one template and a C string encoder per field cost
+about a third of building the dict and encoding it, on a path that runs once per request."""
+
+_str = encode_basestring_ascii
+_dict = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+
+
+def http_event(req: RequestInfo, drop_authorization: bool) -> bytes:
+    """FC 3.0's HTTP trigger event for a built-in runtime, as the JSON the function receives."""
     try:
-        body, encoded = req.body.decode("utf-8"), False
+        body, encoded = req.body.decode("utf-8"), "false"
     except UnicodeDecodeError:
-        body, encoded = base64.b64encode(req.body).decode(), True
+        body, encoded = base64.b64encode(req.body).decode(), "true"
     headers = client_headers(req.headers, drop_authorization)
-    return {
-        "version": "v1",
-        "rawPath": req.raw_path,
-        "body": body,
-        "isBase64Encoded": encoded,
-        "headers": headers,
-        "queryParameters": query_parameters(req.query),
-        "requestContext": {
-            "accountId": "",
-            "domainName": req.domain,
-            "domainPrefix": "",
-            "http": {"method": req.method, "path": req.path, "protocol": req.protocol, "sourceIp": req.source_ip,
-                     "userAgent": headers.get("User-Agent", "")},
-            "requestId": req.request_id,
-            "time": iso_utc(req.now),
-            "timeEpoch": str(int(req.now * 1000)),
-        },
-    }
+    query = _dict(query_parameters(req.query)) if req.query else "{}"
+    return (_EVENT % (_str(req.raw_path), _str(body), encoded, _dict(headers), query, _str(req.domain),
+                      _str(req.method), _str(req.path), _str(req.protocol), _str(req.source_ip),
+                      _str(headers.get("User-Agent", "")), _str(req.request_id), _iso_second(int(req.now)),
+                      int(req.now * 1000))).encode()
+
+
+@functools.lru_cache(maxsize=4)
+def _iso_second(second: int) -> str:
+    """iso_utc of a whole second, formatted once per second rather than once per request."""
+    return iso_utc(second)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ timer fires next. No I/O."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -216,7 +217,7 @@ class Trigger:
 
     _CREATE_KEYS = {"triggerName", "triggerType", "triggerConfig", "description"}
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """`<type>/<name>`: how invocation records, logs and metrics name it."""
         return f"{self.type}/{self.name}"

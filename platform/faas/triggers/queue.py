@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from .. import defaults
+from ..errors import FunctionNotFound
 from ..models import new_request_id
 from .model import Trigger
 from .source import EventSource, record_fields
@@ -114,7 +115,7 @@ class QueuePoller(EventSource):
         """Deliver up to ROUND_BATCHES batches of `trigger`; the number delivered."""
         try:
             record = await self.functions.get_cached(trigger.function)
-        except Exception:  # noqa: BLE001 - deleted meanwhile: its triggers go with it
+        except FunctionNotFound:  # deleted meanwhile: its triggers go with it
             return 0
         config = trigger.config
         stream = self.store.stream(config.queue_name)

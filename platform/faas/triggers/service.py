@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from .. import defaults
+from ..cache import TtlCache
 from ..errors import TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound
 from ..models import FunctionRecord
 from .model import QueueConfig, TimerConfig, Trigger, check_trigger_name, iso_utc
@@ -25,7 +26,7 @@ class TriggerService:
     def __init__(self, redis: Redis, prefix: str):
         self.store = TriggerStore(redis, prefix)
         self.redis = redis
-        self._cache: dict[str, tuple[float, list[Trigger]]] = {}
+        self._cache: TtlCache[list[Trigger]] = TtlCache(CACHE_S)
         self.changed = None
         """Called (no arguments) after a timer changed, so that this process's scheduler looks again."""
 
@@ -40,7 +41,7 @@ class TriggerService:
             raise TriggerLimitExceeded(f"function {record.name} has {defaults.TRIGGERS_PER_FUNCTION} triggers "
                                        "already, the most it may have")
         await self._activate(trigger, None)
-        self._cache.pop(record.name, None)
+        self._cache.pop(record.name)
         log.info("Function %s: trigger %s (%s) created", record.name, trigger.name, trigger.type)
         return trigger
 
@@ -58,14 +59,14 @@ class TriggerService:
         trigger = current.updated(body, time.time())
         await self.store.put(trigger)
         await self._activate(trigger, current)
-        self._cache.pop(record.name, None)
+        self._cache.pop(record.name)
         return trigger
 
     async def delete(self, function: str, name: str) -> None:
         trigger = await self.get(function, name)
         await self.store.delete(function, trigger.name)
         await self._deactivate(trigger)
-        self._cache.pop(function, None)
+        self._cache.pop(function)
         log.info("Function %s: trigger %s deleted", function, trigger.name)
 
     async def delete_function(self, function: str) -> None:
@@ -73,19 +74,11 @@ class TriggerService:
         for trigger in await self.store.list(function):
             await self._deactivate(trigger)
         await self.redis.delete(self.store.key(function))
-        self._cache.pop(function, None)
+        self._cache.pop(function)
 
     async def cached(self, function: str) -> list[Trigger]:
         """The function's triggers, read from Redis at most once a second (HTTP trigger requests)."""
-        hit = self._cache.get(function)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < CACHE_S:
-            return hit[1]
-        triggers = await self.store.list(function)
-        if len(self._cache) > 10000:
-            self._cache.clear()
-        self._cache[function] = (now, triggers)
-        return triggers
+        return await self._cache.get(function, lambda: self.store.list(function))
 
     async def describe(self, trigger: Trigger) -> dict:
         """The API's view: the trigger, with a timer's next firing or a queue trigger's backlog."""

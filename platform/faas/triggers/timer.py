@@ -16,6 +16,7 @@ import time
 from redis.asyncio import Redis
 
 from .. import defaults
+from ..errors import FunctionNotFound
 from ..models import new_request_id
 from .model import Schedule, iso_utc
 from .source import EventSource, record_fields
@@ -74,7 +75,7 @@ class TimerScheduler(EventSource):
             return 0
         try:
             record = await self.functions.get_cached(function)
-        except Exception:  # noqa: BLE001 - the function is gone (its triggers go with it) or Redis is away
+        except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
             log.info("Timer %s: function %s not found; the timer is dropped", member, function)
             await self.redis.zrem(self.store.timers, member)
             return 0
