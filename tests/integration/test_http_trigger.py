@@ -377,3 +377,22 @@ def test_custom_container_initializer_is_a_flag_and_memory_is_reported(api, plat
     assert re.search(r"Max Memory Used: \d+ MB", line) and "Trigger: http/web" in line
     bad = api.update(fn_name, initializer="x" * 200)
     assert bad.status_code == 400 and "initializer" in bad.json()["error"]["message"]
+
+
+def test_web_function_body_limit_and_forged_trigger_labels(api, platform, web_image, fn_name):
+    api.deploy(fn_name, None, runtime="custom-container", customContainer={"image": web_image})
+    add_trigger(api, fn_name, authType="anonymous")
+
+    def chunks():  # chunked: no Content-Length to refuse early, the limit is counted as it comes
+        for _ in range(7):
+            yield b"x" * (1024 * 1024)
+
+    big = requests.post(url(platform, fn_name, "/echo"), data=chunks())
+    assert big.status_code == 413 and big.json()["error"]["code"] == "PayloadTooLarge"
+    declared = requests.post(url(platform, fn_name, "/echo"), data=b"x" * (6 * 1024 * 1024 + 1))
+    assert declared.status_code == 413
+    assert requests.post(url(platform, fn_name, "/echo"), data=b"still here").content == b"ereh llits"
+    # The trigger label an invocation's REPORT line shows is checked like every other header
+    for forged in ("cron/x", "timer/", "timer/a b", "timer/" + "x" * 200, "http/web/../x"):
+        resp = api.invoke(fn_name, b"x", {"X-Faas-Trigger": forged})
+        assert resp.status_code == 400 and "X-Faas-Trigger" in resp.json()["error"]["message"], forged

@@ -145,14 +145,21 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _limited(request: web.Request, limit: int):
-    """The request's body as it comes, and PayloadTooLarge past `limit` bytes."""
-    size = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        yield chunk
+class _LimitedBody:
+    """The request's body as it comes, ending with PayloadTooLarge past `limit` bytes. The client that
+    streams it reports that as its own error, so `too_large` says what happened."""
+
+    def __init__(self, request: web.Request, limit: int):
+        self.request, self.limit, self.too_large = request, limit, False
+
+    async def chunks(self):
+        size = 0
+        async for chunk in self.request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > self.limit:
+                self.too_large = True
+                raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
+            yield chunk
 
 
 async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:
@@ -168,6 +175,7 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
     headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
                 ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
     client = request.app[HTTP_CLIENT]
+    body = _LimitedBody(request, defaults.SYNC_EVENT_BYTES)
     response: web.StreamResponse | None = None
     try:
         async with request.app[POOL].lease(record, request_id, trigger=trigger.label) as lease:
@@ -176,8 +184,7 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
                 async with asyncio.timeout(spec.timeout_s):
                     async with client.request(request.method, f"http://{inst.address}:{inst.port}{target}",
                                               headers=headers, allow_redirects=False, auto_decompress=False,
-                                              data=_limited(request, defaults.SYNC_EVENT_BYTES)
-                                              if request.body_exists else None) as upstream:
+                                              data=body.chunks() if request.body_exists else None) as upstream:
                         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                         for key, value in th.proxied_response_headers(upstream.headers.items()):
                             response.headers.add(key, value)
@@ -192,6 +199,8 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
             except PayloadTooLarge:
                 raise
             except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+                if body.too_large:  # the client's doing, not the function's: its container stays
+                    raise PayloadTooLarge(f"the request body is larger than {body.limit} bytes") from None
                 lease.error = UNHANDLED
                 if response is not None and response.prepared:
                     raise ConnectionResetError("the web function's answer broke off") from exc
