@@ -505,8 +505,8 @@ def bench_http_trigger(platform: Platform, seconds: int) -> None:
     wrk(api_url, 1, 2, auth)
     wrk(trigger_url, 1, 2, auth)
     runs: dict[str, list[dict]] = {"api1": [], "trig1": [], "api16": [], "trig16": []}
-    pairs = 4
-    each = max(2, seconds // 2)
+    pairs = 8
+    each = max(2, seconds // 3)
     for _ in range(pairs):  # alternated, so that both see the same noise; the ratio is taken pair by pair
         runs["api1"].append(wrk(api_url, 1, each, auth))
         runs["trig1"].append(wrk(trigger_url, 1, each, auth))

@@ -10,6 +10,7 @@ from itertools import chain
 
 import aiohttp
 from aiohttp import HttpVersion10, HttpVersion11, web
+from multidict import CIMultiDict
 
 from .. import defaults
 from ..auth import Role, require
@@ -100,7 +101,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     app = request.app
     name = check_name(request.match_info["name"])
     record = await app[SERVICE].get_cached(name)
-    trigger = next((t for t in await app[TRIGGERS].cached(name) if t.type == "http"), None)
+    trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
         raise TriggerNotFound(f"function {name} has no HTTP trigger")
     config = trigger.config
@@ -140,9 +141,9 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     except th.InvalidResponse as exc:
         return _error(502, request_id, "InvalidHttpResponse", f"the function's result is not a valid HTTP response: "
                       f"{exc}")
-    response = web.Response(body=answer.body, status=answer.status, headers=answer.headers)
-    response.headers["X-Fc-Request-Id"] = request_id
-    return response
+    headers = CIMultiDict(answer.headers)
+    headers["X-Fc-Request-Id"] = request_id
+    return web.Response(body=answer.body, status=answer.status, headers=headers)
 
 
 class _LimitedBody:

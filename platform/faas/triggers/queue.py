@@ -89,7 +89,6 @@ class QueuePoller(EventSource):
     def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
         super().__init__(redis, prefix, functions, events, metrics)
         self._deliver = redis.register_script(_DELIVER)
-        self.delivered = 0
 
     async def run_once(self) -> float:
         return 0.0 if await self.poll() else defaults.QUEUE_POLL_S
@@ -140,6 +139,5 @@ class QueuePoller(EventSource):
             if result <= 0:
                 return batches
             batches += 1
-            self.delivered += result
             self.metrics.trigger_invocations.inc(trigger.function, "queue")
         return batches

@@ -26,7 +26,7 @@ class TriggerService:
     def __init__(self, redis: Redis, prefix: str):
         self.store = TriggerStore(redis, prefix)
         self.redis = redis
-        self._cache: TtlCache[list[Trigger]] = TtlCache(CACHE_S)
+        self._cache: TtlCache[Trigger | None] = TtlCache(CACHE_S)
         self.changed = None
         """Called (no arguments) after a timer changed, so that this process's scheduler looks again."""
 
@@ -76,9 +76,12 @@ class TriggerService:
         await self.redis.delete(self.store.key(function))
         self._cache.pop(function)
 
-    async def cached(self, function: str) -> list[Trigger]:
-        """The function's triggers, read from Redis at most once a second (HTTP trigger requests)."""
-        return await self._cache.get(function, lambda: self.store.list(function))
+    async def http_trigger(self, function: str) -> Trigger | None:
+        """The function's HTTP trigger (None: it has none), read from Redis at most once a second."""
+        return await self._cache.get(function, lambda: self._http_trigger(function))
+
+    async def _http_trigger(self, function: str) -> Trigger | None:
+        return next((t for t in await self.store.list(function) if t.type == "http"), None)
 
     async def describe(self, trigger: Trigger) -> dict:
         """The API's view: the trigger, with a timer's next firing or a queue trigger's backlog."""

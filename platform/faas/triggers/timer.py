@@ -48,7 +48,6 @@ class TimerScheduler(EventSource):
     def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
         super().__init__(redis, prefix, functions, events, metrics)
         self._fire = redis.register_script(_FIRE)
-        self.fired = 0
 
     async def run_once(self) -> float:
         """Fire every due timer; return how long to sleep before the next one is due."""
@@ -90,7 +89,6 @@ class TimerScheduler(EventSource):
                                        self.keys.ready],
                                  args=[member, score, repr(following), repr(now), request_id, *flat])
         if fired:
-            self.fired += 1
             self.metrics.trigger_invocations.inc(function, "timer")
             late = now - due
             if late > 5:
