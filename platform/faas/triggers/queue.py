@@ -117,7 +117,7 @@ class QueuePoller(EventSource):
         except FunctionNotFound:  # deleted meanwhile: its triggers go with it
             return 0
         config = trigger.config
-        stream = self.store.stream(config.queue_name)
+        stream = self.store.keys.destination(config.queue_name)
         group = group_name(trigger)
         batches = 0
         while batches < ROUND_BATCHES:

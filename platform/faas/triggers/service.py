@@ -95,7 +95,7 @@ class TriggerService:
 
     async def backlog(self, trigger: Trigger) -> dict:
         """`pending`: messages delivered to invocations that have not ended; `lag`: messages not delivered yet."""
-        stream = self.store.stream(trigger.config.queue_name)
+        stream = self.store.keys.destination(trigger.config.queue_name)
         try:
             groups = await self.redis.xinfo_groups(stream)
         except ResponseError:
@@ -123,7 +123,7 @@ class TriggerService:
         elif isinstance(trigger.config, QueueConfig):
             if before is not None and before.config.queue_name != trigger.config.queue_name:
                 await self._destroy_group(before)
-            stream = self.store.stream(trigger.config.queue_name)
+            stream = self.store.keys.destination(trigger.config.queue_name)
             start = "0" if trigger.config.start_from == "earliest" else "$"
             try:
                 await self.redis.xgroup_create(stream, group_name(trigger), id=start, mkstream=True)
@@ -141,6 +141,6 @@ class TriggerService:
 
     async def _destroy_group(self, trigger: Trigger) -> None:
         try:
-            await self.redis.xgroup_destroy(self.store.stream(trigger.config.queue_name), group_name(trigger))
+            await self.redis.xgroup_destroy(self.store.keys.destination(trigger.config.queue_name), group_name(trigger))
         except ResponseError:
             pass  # the stream is gone, and its groups with it

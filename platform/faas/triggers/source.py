@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 
 from ..models import FunctionRecord
 from ..queue import events as ev
-from ..queue.keys import Keys
 from .model import Trigger
 from .store import TriggerStore
 
@@ -38,7 +37,7 @@ class EventSource:
         """`functions`: the FunctionService (records by name); `events`: AsyncEvents (to wake workers)."""
         self.redis = redis
         self.store = TriggerStore(redis, prefix)
-        self.keys = Keys(prefix)
+        self.keys = self.store.keys
         self.functions = functions
         self.events = events
         self.metrics = metrics

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from ..queue.keys import Keys
 from .model import Trigger
 
 _ADD = """
@@ -31,15 +32,14 @@ class TriggerStore:
     def __init__(self, redis: Redis, prefix: str):
         self.redis = redis
         self.prefix = prefix
+        self.keys = Keys(prefix)
+        """The async machinery's keys: a queue trigger reads the stream a `queue:` destination writes."""
         self.timers = f"{prefix}:timers"
         self.queue_triggers = f"{prefix}:queue-triggers"
         self._add = redis.register_script(_ADD)
 
     def key(self, function: str) -> str:
         return f"{self.prefix}:triggers:{function}"
-
-    def stream(self, queue: str) -> str:
-        return f"{self.prefix}:queue:{queue}"
 
     async def list(self, function: str) -> list[Trigger]:
         raw = await self.redis.hgetall(self.key(function))
