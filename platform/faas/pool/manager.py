@@ -17,7 +17,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .. import defaults
 from ..config import Settings
@@ -96,8 +96,6 @@ class Lease:
     cold_start: bool
     error: str | None = None
     """Set by the holder: UNHANDLED when the container failed the request (it is then removed)."""
-    error_type: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class InitFailed(Exception):
@@ -283,9 +281,7 @@ class PoolManager:
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
                      trigger: str | None = None) -> Outcome:
         """Run one invocation. `trigger` ("<type>/<name>") names the trigger that caused it, for its log."""
-        if request_id in self._running:
-            raise RequestIdInUse(f"an invocation with request id {request_id} is running")
-        self._running.add(request_id)
+        self._claim_request_id(request_id)
         try:
             return await self._invoke(record, event, request_id, attempt, trigger)
         finally:
@@ -293,9 +289,7 @@ class PoolManager:
 
     async def _invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int,
                       trigger: str | None) -> Outcome:
-        pool = self._pools.get(record.name)
-        if pool is None or pool.record.release != record.release:
-            pool = self.sync_function(record)
+        pool = self._pool_of(record)
         t0 = time.monotonic()
         for _ in range(DELIVERY_TRIES):
             try:
@@ -351,13 +345,9 @@ class PoolManager:
         """Hold a container of `record` (started if none is free) while the caller talks to it, as one
         invocation: counted, logged with a REPORT line, limited like any other. InitFailed when a new
         container's initializer failed; the holder marks the lease failed to have the container removed."""
-        if request_id in self._running:
-            raise RequestIdInUse(f"an invocation with request id {request_id} is running")
-        self._running.add(request_id)
+        self._claim_request_id(request_id)
         try:
-            pool = self._pools.get(record.name)
-            if pool is None or pool.record.release != record.release:
-                pool = self.sync_function(record)
+            pool = self._pool_of(record)
             t0 = time.monotonic()
             try:
                 inst = await self._acquire(pool)
@@ -386,6 +376,20 @@ class PoolManager:
                 self.metrics.invocation(record.name, lease, time.monotonic() - t0)
         finally:
             self._running.discard(request_id)
+
+    def _claim_request_id(self, request_id: str) -> None:
+        """Mark `request_id` running (the caller discards it from `_running` when it ends): one id is one
+        invocation's log, so a second invocation with it is refused while the first runs."""
+        if request_id in self._running:
+            raise RequestIdInUse(f"an invocation with request id {request_id} is running")
+        self._running.add(request_id)
+
+    def _pool_of(self, record: FunctionRecord) -> FunctionPool:
+        """The pool of `record`'s function, serving `record`'s release."""
+        pool = self._pools.get(record.name)
+        if pool is None or pool.record.release != record.release:
+            pool = self.sync_function(record)
+        return pool
 
     async def _acquire(self, pool: FunctionPool) -> Instance:
         inst = scheduler.pick_warm(pool.instances, pool.record.version)
