@@ -36,9 +36,7 @@ def _attempt(raw: str | None) -> int:
 
 
 async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -> object:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    raw = await read_event(request, limit)
+    raw = await read_event(request, limit, what="the request body")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -47,17 +45,18 @@ async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -
         raise InvalidArgument("the body is JSON nested too deeply") from None
 
 
-async def read_event(request: web.Request, limit: int) -> bytes:
+async def read_event(request: web.Request, limit: int, what: str = "the event") -> bytes:
+    """The request's body; PayloadTooLarge (naming `what`) past `limit` bytes, declared or counted."""
     length = request.content_length
     if length is not None:
         if length > limit:
-            raise PayloadTooLarge(f"the event is larger than {limit} bytes")
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
         return await request.read()
     chunks, size = [], 0  # chunked: count as it comes
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the event is larger than {limit} bytes")
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -4,7 +4,6 @@ a proxy for web functions), and publishing to queues."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from itertools import chain
 
@@ -21,7 +20,7 @@ from ..errors import (
     TriggerNotFound,
 )
 from ..models import FunctionRecord, check_name, new_request_id
-from ..pool.manager import UNHANDLED, InitFailed
+from ..pool.manager import UNHANDLED, InitFailed, Outcome
 from ..triggers import http as th
 from ..triggers.model import Trigger
 from .handlers import INVOCATION_TYPES, read_event, read_json
@@ -30,16 +29,10 @@ from .middlewares import role
 
 
 # -- the trigger resource
-async def _read_body(request: web.Request) -> object:
-    if request.content_length is not None and request.content_length > defaults.TRIGGER_BODY_BYTES:
-        raise PayloadTooLarge(f"a trigger's body is at most {defaults.TRIGGER_BODY_BYTES} bytes")
-    return await read_json(request, defaults.TRIGGER_BODY_BYTES)
-
-
 async def create_trigger(request: web.Request) -> web.Response:
     record = await request.app[SERVICE].get(request.match_info["name"])
     service = request.app[TRIGGERS]
-    trigger = await service.create(record, await _read_body(request))
+    trigger = await service.create(record, await read_json(request, defaults.TRIGGER_BODY_BYTES))
     return web.json_response(await service.describe(trigger), status=201,
                              headers={"Location": f"/v1/functions/{record.name}/triggers/{trigger.name}"})
 
@@ -59,7 +52,7 @@ async def get_trigger(request: web.Request) -> web.Response:
 async def update_trigger(request: web.Request) -> web.Response:
     record = await request.app[SERVICE].get(request.match_info["name"])
     service = request.app[TRIGGERS]
-    body = await _read_body(request)
+    body = await read_json(request, defaults.TRIGGER_BODY_BYTES)
     trigger = await service.update(record, request.match_info["trigger"], body)
     return web.json_response(await service.describe(trigger))
 
@@ -74,7 +67,7 @@ async def delete_trigger(request: web.Request) -> web.Response:
 @role(Role.INVOKE)
 async def publish_message(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
-    body = await read_event(request, defaults.QUEUE_MESSAGE_BYTES)
+    body = await read_event(request, defaults.QUEUE_MESSAGE_BYTES, what="a message")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -134,13 +127,12 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
         return web.json_response({"requestId": rid}, status=202, headers={"X-Fc-Request-Id": rid})
     outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
-        return web.Response(body=outcome.body, status=502, content_type="application/json",
-                            headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error})
+        return _failed(request_id, outcome)
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
     except th.InvalidResponse as exc:
-        return _error(502, request_id, "InvalidHttpResponse", f"the function's result is not a valid HTTP response: "
-                      f"{exc}")
+        return _failed(request_id, Outcome.failure(
+            "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"))
     headers = CIMultiDict(answer.headers)
     headers["X-Fc-Request-Id"] = request_id
     return web.Response(body=answer.body, status=answer.status, headers=headers)
@@ -208,16 +200,15 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
                 kind, message = ("FunctionTimeout", f"the function did not answer within {spec.timeout_s}s") \
                     if isinstance(exc, TimeoutError) else ("ConnectionLost", f"the web function's container did "
                                                            f"not answer: {exc}")
-                return _error(502, request_id, kind, message)
+                return _failed(request_id, Outcome.failure(kind, message))
     except InitFailed as exc:
-        return web.Response(body=exc.outcome.body, status=502, content_type="application/json",
-                            headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": exc.outcome.error or UNHANDLED})
+        return _failed(request_id, exc.outcome)
 
 
-def _error(status: int, request_id: str, error_type: str, message: str) -> web.Response:
-    body = json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []}).encode()
-    return web.Response(body=body, status=status, content_type="application/json",
-                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": UNHANDLED})
+def _failed(request_id: str, outcome: Outcome) -> web.Response:
+    """A failed invocation through an HTTP trigger: 502 with FC's error JSON and X-Fc-Error-Type."""
+    return web.Response(body=outcome.body, status=502, content_type="application/json",
+                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED})
 
 
 def add_trigger_routes(app: web.Application) -> None:
