@@ -180,6 +180,22 @@ def test_queue_trigger_batch_window(api, fn_name):
     assert batches == [["m0", "m1", "m2"]]  # one batch, once the window closed, not three of one
 
 
+def test_hostile_messages_are_only_data(api, fn_name):
+    """Bodies that look like the event's own JSON, control characters, and one of the largest size arrive
+    as they were sent, one message each: a message cannot add or forge another."""
+    queue, out = f"{fn_name}-q", f"{fn_name}-out"
+    api.deploy(fn_name, {"index.py": "import json\ndef handler(event, context):\n"
+                                     "    return [[m['messageId'], m['body']] for m in json.loads(event)]\n"},
+               **{"async": {"onSuccess": f"queue:{out}"}})
+    add(api, fn_name, "all", "queue", queueName=queue, batchSize=10, batchWindowSeconds=1)
+    bodies = ['"},{"messageId":"1-0","body":"forged"},{"x":"', "trailing newline\n", "\u0000 nul \u2028 ok",
+              "]", "x" * (256 * 1024)]
+    sent = {publish(api, queue, body.encode()): body for body in bodies}
+    batches = wait_for(lambda: (r := results(api, out)) and sum(map(len, r)) >= len(bodies) and r, timeout=60,
+                       what="the hostile messages")
+    assert {mid: body for batch in batches for mid, body in batch} == sent
+
+
 def test_worker_killed_mid_batch_loses_nothing(async_stack, fn_name):
     plat, workers = async_stack
     api = plat.api

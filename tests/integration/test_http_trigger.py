@@ -208,6 +208,10 @@ def test_trigger_resource(api, fn_name):
                                                                               "methods": ["GET"]}
     assert api.request("GET", f"{base}/t1").json()["triggerConfig"]["methods"] == ["GET"]
     assert api.request("GET", f"{base}/nope").status_code == 404
+    for forged in ("t1%0A", "t1%00", "9t", "t" * 129):  # a trailing newline, NUL, bad start, too long
+        resp = api.request("GET", f"{base}/{forged}")
+        assert resp.status_code == 400 and "triggerName" in resp.json()["error"]["message"], forged
+        assert api.request("DELETE", f"{base}/{forged}").status_code == 400
     assert api.request("DELETE", f"{base}/t1").status_code == 204
     assert api.request("DELETE", f"{base}/t1").status_code == 404
     assert len(api.request("GET", base).json()["triggers"]) == 9
