@@ -7,7 +7,7 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,6 +133,8 @@ class Schedule:
 @dataclass(frozen=True)
 class TimerConfig:
     cron_expression: str
+    schedule: Schedule = field(compare=False, repr=False)
+    """The expression parsed: once, where it is validated."""
     payload: str = ""
     enable: bool = True
 
@@ -141,7 +143,7 @@ class TimerConfig:
         _keys(data, {"cronExpression", "payload", "enable"}, "triggerConfig")
         if "cronExpression" not in data:
             raise InvalidArgument("triggerConfig.cronExpression is required")
-        Schedule.parse(data["cronExpression"])
+        schedule = Schedule.parse(data["cronExpression"])
         payload = data.get("payload", "")
         if payload is None:
             payload = ""
@@ -151,11 +153,7 @@ class TimerConfig:
         enable = data.get("enable", True)
         if not isinstance(enable, bool):
             raise InvalidArgument("triggerConfig.enable must be true or false")
-        return cls(cron_expression=data["cronExpression"], payload=payload, enable=enable)
-
-    @property
-    def schedule(self) -> Schedule:
-        return Schedule.parse(self.cron_expression)
+        return cls(cron_expression=data["cronExpression"], schedule=schedule, payload=payload, enable=enable)
 
     def to_api(self) -> dict:
         return {"cronExpression": self.cron_expression, "payload": self.payload, "enable": self.enable}

@@ -98,9 +98,8 @@ class QueuePoller(EventSource):
         members = await self.redis.smembers(self.store.queue_triggers)
         busy = delivered = False
         for raw in members:
-            function, _, name = raw.decode().partition("/")
-            trigger = await self.store.get(function, name)
-            if trigger is None or trigger.type != "queue":
+            trigger = await self.store.by_member(raw.decode(), "queue")
+            if trigger is None:  # deleted meanwhile: drop it from the index
                 await self.redis.srem(self.store.queue_triggers, raw)
                 continue
             batches = await self.deliver(trigger)

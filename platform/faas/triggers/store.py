@@ -49,6 +49,12 @@ class TriggerStore:
         raw = await self.redis.hget(self.key(function), name)
         return None if raw is None else Trigger.from_json(raw)
 
+    async def by_member(self, member: str, kind: str) -> Trigger | None:
+        """The `kind` trigger an index entry (`<function>/<name>`) names; None when it is gone."""
+        function, _, name = member.partition("/")
+        trigger = await self.get(function, name)
+        return trigger if trigger is not None and trigger.type == kind else None
+
     async def add(self, trigger: Trigger, limit: int) -> str:
         """'ok', 'exists' (the name is taken) or 'limit' (the function has `limit` triggers already)."""
         result = await self._add(keys=[self.key(trigger.function)], args=[trigger.name, trigger.to_json(), limit])

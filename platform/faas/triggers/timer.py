@@ -67,11 +67,11 @@ class TimerScheduler(EventSource):
         return min(defaults.TIMER_MAX_SLEEP_S, max(0.0, first[0][1] - time.time()))
 
     async def _fire_one(self, member: str, score: str) -> int:
-        function, _, name = member.partition("/")
-        trigger = await self.store.get(function, name)
-        if trigger is None or trigger.type != "timer":  # deleted meanwhile: drop it from the index
+        trigger = await self.store.by_member(member, "timer")
+        if trigger is None:  # deleted meanwhile: drop it from the index
             await self.redis.zrem(self.store.timers, member)
             return 0
+        function = trigger.function
         try:
             record = await self.functions.get_cached(function)
         except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
