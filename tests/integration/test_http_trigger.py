@@ -398,5 +398,9 @@ def test_web_function_body_limit_and_forged_trigger_labels(api, platform, web_im
     assert requests.post(url(platform, fn_name, "/echo"), data=b"still here").content == b"ereh llits"
     # The trigger label an invocation's REPORT line shows is checked like every other header
     for forged in ("cron/x", "timer/", "timer/a b", "timer/" + "x" * 200, "http/web/../x"):
-        resp = api.invoke(fn_name, b"x", {"X-Faas-Trigger": forged})
-        assert resp.status_code == 400 and "X-Faas-Trigger" in resp.json()["error"]["message"], forged
+        for kind in ("Sync", "Async"):  # an async invocation checks every header too
+            resp = api.invoke(fn_name, b"x", {"X-Faas-Trigger": forged, "X-Fc-Invocation-Type": kind})
+            assert resp.status_code == 400 and "X-Faas-Trigger" in resp.json()["error"]["message"], forged
+    for header, value in (("X-Fc-Attempt", "!!Ok)W"), ("X-Fc-Request-Id", "init-x"), ("X-Fc-Request-Id", "a b")):
+        resp = api.invoke(fn_name, b"x", {header: value, "X-Fc-Invocation-Type": "Async"})
+        assert resp.status_code == 400 and header in resp.json()["error"]["message"], (header, value)

@@ -102,21 +102,23 @@ async def invoke_function(request: web.Request) -> web.Response:
     invocation_type = INVOCATION_TYPES.get(raw_type.strip().lower())
     if invocation_type is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
-    if invocation_type == "Async":
-        event = await read_event(request, defaults.ASYNC_EVENT_BYTES)
-        record = await request.app[SERVICE].get_cached(name)
-        request_id = await request.app[ASYNC].accept(record, event)
-        return web.json_response({"requestId": request_id}, status=202, headers={"X-Fc-Request-Id": request_id})
+    # Every header is checked whatever the invocation type (an async one ignores a caller's request id).
     request_id = request.headers.get("X-Fc-Request-Id")
-    if request_id is None:
-        request_id = new_request_id()
-    elif not _REQUEST_ID_RE.fullmatch(request_id) or request_id.startswith(PLATFORM_REQUEST_PREFIXES):
+    if request_id is not None and (not _REQUEST_ID_RE.fullmatch(request_id)
+                                   or request_id.startswith(PLATFORM_REQUEST_PREFIXES)):
         raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-', and not start with "
                               + " or ".join(PLATFORM_REQUEST_PREFIXES))
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     trigger = request.headers.get("X-Faas-Trigger")
     if trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger):
         raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
+    if invocation_type == "Async":
+        event = await read_event(request, defaults.ASYNC_EVENT_BYTES)
+        record = await request.app[SERVICE].get_cached(name)
+        request_id = await request.app[ASYNC].accept(record, event, trigger=trigger)
+        return web.json_response({"requestId": request_id}, status=202, headers={"X-Fc-Request-Id": request_id})
+    if request_id is None:
+        request_id = new_request_id()
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
     record = await request.app[SERVICE].get_cached(name)
     outcome = await request.app[POOL].invoke(record, event, request_id, attempt, trigger)
