@@ -51,7 +51,11 @@ def test_spec_bounds_are_the_code_defaults():
                                                                             defaults.ASYNC_RETRIES)
     rid = DOC["paths"]["/v1/invocations/{request_id}"]["get"]["parameters"][0]["schema"]["pattern"]
     assert rid == f"^{defaults.REQUEST_ID}$"
-    assert all(re.compile(p) for p in (rid, defaults.NAME_PATTERN))
+    for pattern, good, bad in ((rid, ["a", "A-9" * 21 + "z"], ["", "a" * 65, "a_b", "a\n", "é"]),
+                               (defaults.NAME_PATTERN, ["f", "my-fn-2", "a" * 63], ["", "9f", "F", "a" * 64, "f\n"])):
+        ecma = re.compile(pattern.removesuffix("$") + r"\Z")  # JSON Schema's `$` is the end of the input
+        assert [g for g in good if not ecma.search(g)] == [], pattern
+        assert [b for b in bad if ecma.search(b)] == [], pattern
 
 
 def test_healthz_answers_its_own_shape_when_degraded():

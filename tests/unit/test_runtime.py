@@ -63,9 +63,14 @@ def test_missing_handler(code_dir):
     assert load_error(code_dir, "rt_nohandler.x").error_type == errors.HANDLER_NOT_FOUND  # not callable
 
 
-def test_error_types_are_distinct():
-    kinds = {errors.INVALID_HANDLER, errors.IMPORT_MODULE_ERROR, errors.SYNTAX_ERROR, errors.HANDLER_NOT_FOUND}
-    assert len(kinds) == 4
+def test_each_load_failure_has_fc_error_type(code_dir):
+    """What FC's runtimes answer for each way loading fails, as the error document names it."""
+    write(code_dir, "rt_kinds.py", "x = 1\n")
+    write(code_dir, "rt_broken.py", "def handler(:\n")
+    cases = {"no-dot": "InvalidHandler", "rt_absent.handler": "ImportModuleError",
+             "rt_kinds.handler": "HandlerNotFound", "rt_broken.handler": "UserCodeSyntaxError"}
+    assert {handler: errors.make_error(load_error(code_dir, handler))["errorType"]
+            for handler in cases} == cases
 
 
 def test_make_error_removes_runtime_frames(code_dir):
