@@ -1,8 +1,25 @@
+import os
+import pathlib
+import subprocess
+import sys
+
 import pytest
 
 from faas.models import FunctionRecord, FunctionSpec, FunctionState
 from faas.queue import events as ev
-from faas.queue.policy import Condition, Kind, classify, expired, function_retry_delay, system_retry_delay
+from faas.queue.keys import Keys
+from faas.queue.policy import (
+    TERMINAL,
+    Condition,
+    EventStatus,
+    Kind,
+    classify,
+    expired,
+    function_retry_delay,
+    system_retry_delay,
+)
+
+PLATFORM = pathlib.Path(__file__).resolve().parents[2] / "platform"
 
 
 @pytest.mark.parametrize("status,header,kind", [
@@ -32,6 +49,7 @@ def test_system_retries_grow_with_jitter_and_a_cap():
         base = min(300.0, 2 ** (n - 1))
         assert base <= delay <= min(300.0, base + 1.0)
     assert system_retry_delay(40, 1.0, 300.0) == 300.0
+    assert system_retry_delay(100_000, 1.0, 300.0) == 300.0  # no overflow however long it has failed
 
 
 def test_expired():
@@ -70,3 +88,42 @@ def test_event_view_to_api():
     api = view.to_api("r1")
     assert api["status"] == "succeeded" and api["attempts"] == 2 and api["acceptedAt"] == 1.0
     assert api["result"] == "ok" and api["lastError"] == {"errorType": "E"} and api["endedAt"] is None
+
+
+class RecordingPipe:
+    """Stands for a MULTI pipeline: records the commands added to it."""
+
+    def __init__(self):
+        self.commands = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.commands.append((name, args, kwargs))
+
+
+def test_schedule_retry_moves_the_event_from_its_holder_to_delayed():
+    keys = Keys("p")
+    pipe = RecordingPipe()
+    ev.schedule_retry(pipe, keys, "r1", 20.5, '{"errorType": "E"}', 10.0, holder="p:async:inflight:w",
+                      systemRetries="3")
+    assert pipe.commands == [
+        ("lrem", ("p:async:inflight:w", 0, "r1"), {}),
+        ("hset", ("p:inv:r1",), {"mapping": {"status": "retrying", "nextAttemptAt": "20.5", "updatedAt": "10.0",
+                                             "lastError": '{"errorType": "E"}', "systemRetries": "3"}}),
+        ("zadd", ("p:async:delayed", {"r1": 20.5}), {}),
+    ]
+    alone = RecordingPipe()
+    ev.schedule_retry(alone, keys, "r2", 1.0, "{}", 0.5)
+    assert [name for name, *_ in alone.commands] == ["hset", "zadd"]  # held by no list: nothing to take it from
+
+
+def test_statuses_compare_with_what_redis_gives_back():
+    assert "failed" in TERMINAL and "running" not in TERMINAL
+    assert EventStatus("retrying") is EventStatus.RETRYING
+    assert ev.new_event(record(), b"", 0.0)["status"] == "queued"
+
+
+def test_the_control_plane_does_not_load_the_worker_side():
+    """The API's modules wake workers with faas.queue.kick: the runner (and its HTTP client) is the workers'."""
+    code = "import sys, faas.api; sys.exit('faas.queue.runner' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(PLATFORM)})
+    assert done.returncode == 0

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from dataclasses import dataclass
 
 from ..models import FunctionRecord
 from .keys import Keys
-from .policy import Condition
-
-QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = "queued", "running", "retrying", "succeeded", "failed"
-TERMINAL = (SUCCEEDED, FAILED)
+from .policy import Condition, EventStatus
 
 
 def new_event(record: FunctionRecord, event: bytes, now: float) -> dict[str, str | bytes]:
@@ -28,7 +24,7 @@ def new_event(record: FunctionRecord, event: bytes, now: float) -> dict[str, str
     return {
         "function": spec.name,
         "event": event,
-        "status": QUEUED,
+        "status": EventStatus.QUEUED.value,
         "acceptedAt": repr(now),
         "updatedAt": repr(now),
         "attempts": "0",
@@ -47,6 +43,24 @@ def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float) -> 
     pipe.hset(keys.invocation(request_id), mapping=fields)
     pipe.zadd(keys.pending, {request_id: now})
     pipe.lpush(keys.ready, request_id)
+
+
+def schedule_retry(pipe, keys: Keys, request_id: str, due: float, last_error: str, now: float,
+                   holder: str | None = None, **fields: str) -> None:
+    """Add the commands that put an event in `delayed` until `due` (a time.time()), out of the list that
+    held it (`holder`, a worker's inflight list), to a MULTI pipeline (sync or async). `last_error` is
+    the JSON of the error that made it wait; `fields` more fields of its record."""
+    if holder:
+        pipe.lrem(holder, 0, request_id)
+    pipe.hset(keys.invocation(request_id), mapping={
+        "status": EventStatus.RETRYING.value, "nextAttemptAt": repr(due), "updatedAt": repr(now),
+        "lastError": last_error, **fields})
+    pipe.zadd(keys.delayed, {request_id: due})
+
+
+def error_json(error_type: str, message: str) -> str:
+    """The `lastError` of an attempt that the platform, not the function, ended."""
+    return json.dumps({"errorType": error_type, "errorMessage": message})
 
 
 def _text(raw: bytes) -> tuple[str, str | None]:
@@ -129,7 +143,3 @@ def parse_destination(target: str) -> tuple[str, str]:
     """('queue' | 'function', name) of 'queue:<name>' or 'function:<name>'."""
     kind, _, name = target.partition(":")
     return kind, name
-
-
-def now() -> float:
-    return time.time()

@@ -1,10 +1,29 @@
-"""Retry decisions as plain functions: what an attempt's answer means, and how long to wait. No I/O."""
+"""Retry decisions as plain functions: what an attempt's answer means, and how long to wait. No I/O.
+
+The waits are computed here and kept in Redis (the `delayed` set), not slept: an event's next attempt may
+run in another worker process, after a restart. So the backoff is written as a formula, not as a tenacity
+`Retrying`, which sleeps in the process that failed (the workers use tenacity where that is what they want:
+retrying a Redis call in place).
+"""
 
 from __future__ import annotations
 
+import random
 from enum import Enum
 
-from tenacity import RetryCallState, wait_exponential_jitter
+
+class EventStatus(str, Enum):
+    """An async event's status in its record (`status`) and in the API."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({EventStatus.SUCCEEDED, EventStatus.FAILED})
+"""Statuses an event ends in (a str compares equal to its member, so a decoded field can be looked up)."""
 
 
 class Kind(str, Enum):
@@ -44,11 +63,9 @@ def function_retry_delay(failures: int, base: float) -> float:
 
 def system_retry_delay(retries: int, initial: float, max_wait: float) -> float:
     """Wait before system retry number `retries` (1-based): exponential from `initial`, plus up to
-    `initial` of jitter, capped at `max_wait` (tenacity's wait_exponential_jitter)."""
-    wait = wait_exponential_jitter(initial=initial, max=max_wait, exp_base=2, jitter=initial)
-    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
-    state.attempt_number = max(1, retries)
-    return min(max_wait, wait(state))
+    `initial` of jitter, capped at `max_wait`."""
+    exponent = min(max(1, retries) - 1, 64)  # 2**64 s is past any cap: no float overflow however many
+    return min(max_wait, initial * 2 ** exponent + random.uniform(0, initial))
 
 
 def expired(accepted_at: float, max_age: float | None, now: float) -> bool:

@@ -3,6 +3,7 @@ control plane (which owns the containers), and records the outcome: done, retry 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -10,11 +11,13 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 import redis
 import requests
-from rq import Queue, Worker
+from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from .. import defaults
 from ..config import Settings
@@ -22,32 +25,18 @@ from ..models import FunctionRecord, new_request_id
 from ..store import function_key
 from . import events as ev
 from .keys import Keys
-from .policy import Condition, Kind, classify, expired, function_retry_delay, system_retry_delay
+from .kick import DRAIN_TOKEN_TTL_S, kick
+from .policy import TERMINAL, Condition, EventStatus, Kind, classify, expired, function_retry_delay, system_retry_delay
 
 log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_S = 60.0
 """Seconds one drain job takes new events before it hands over to a fresh job."""
 
-DRAIN_TOKEN_TTL_S = 10
-"""Seconds the drain token lives unless a running drain refreshes it."""
-
 TOKEN_REFRESH_S = 2.0
 """How often a running drain renews the drain token."""
 
-DRAIN_JOB = "faas.queue.runner.drain"
-
-
-def kick(conn: redis.Redis, keys: Keys) -> int:
-    """Make sure drain jobs will run: when none is queued or running, enqueue one per live worker."""
-    if not conn.set(keys.drain, "1", nx=True, ex=DRAIN_TOKEN_TTL_S):
-        return 0
-    queue = Queue(keys.rq_queue, connection=conn)
-    count = max(1, Worker.count(queue=queue))
-    queue.enqueue_many([Queue.prepare_data(DRAIN_JOB, result_ttl=0, failure_ttl=3600, timeout=-1,
-                                           description="faas: run ready async events")
-                        for _ in range(count)])
-    return count
+S = EventStatus
 
 
 class EventRunner:
@@ -139,18 +128,18 @@ class EventRunner:
         key = self.keys.invocation(request_id)
         rec = ev.EventView(self.conn.hgetall(key))
         status = rec.get("status")
-        if not rec.fields or status in ev.TERMINAL:  # a duplicate after a crash, or an expired record
+        if not rec.fields or status in TERMINAL:  # a duplicate after a crash, or an expired record
             self.conn.lrem(self.inflight, 0, request_id)
             return
         now = time.time()
         accepted = rec.number("acceptedAt") or now
         max_age = rec.number("maxEventAge")
         if expired(accepted, max_age, now):
-            self.finish(request_id, rec, ev.FAILED, Condition.EVENT_AGE_EXCEEDED, None, None, None, now)
+            self.finish(request_id, rec, S.FAILED, Condition.EVENT_AGE_EXCEEDED, None, None, None, now)
             return
         with self.conn.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, "attempts", 1)
-            pipe.hset(key, mapping={"status": ev.RUNNING, "updatedAt": repr(now), "worker": self.id})
+            pipe.hset(key, mapping={"status": S.RUNNING.value, "updatedAt": repr(now), "worker": self.id})
             pipe.hsetnx(key, "startedAt", repr(now))
             attempt = pipe.execute()[0]
         function = rec.get("function")
@@ -168,40 +157,42 @@ class EventRunner:
         kind = classify(status_code, error)
         now = time.time()
         if kind is Kind.SUCCESS:
-            self.finish(request_id, rec, ev.SUCCEEDED, Condition.SUCCESS, 200, None, body, now,
+            self.finish(request_id, rec, S.SUCCEEDED, Condition.SUCCESS, 200, None, body, now,
                         content_type=resp.headers.get("Content-Type", ""))
         elif kind is Kind.FUNCTION_ERROR:
             failures = self.conn.hincrby(key, "functionErrors", 1)
             if failures <= int(rec.get("retries") or 0):
                 delay = function_retry_delay(failures, self.settings.function_retry_base)
-                self.retry_later(request_id, now + delay, body)
+                self.retry_later(request_id, now + delay, _error_json(body), now)
             else:
-                self.finish(request_id, rec, ev.FAILED, Condition.RETRIES_EXHAUSTED, 200, error, body, now)
+                self.finish(request_id, rec, S.FAILED, Condition.RETRIES_EXHAUSTED, 200, error, body, now)
         elif kind is Kind.SYSTEM_ERROR:
             retries = self.conn.hincrby(key, "systemRetries", 1)
-            due = now + system_retry_delay(retries, self.settings.system_retry_initial,
-                                           self.settings.system_retry_max_wait)
+            due = now + self.system_delay(retries)
             if expired(accepted, max_age, due):
-                self.finish(request_id, rec, ev.FAILED, Condition.EVENT_AGE_EXCEEDED, status_code, None, body, now)
+                self.finish(request_id, rec, S.FAILED, Condition.EVENT_AGE_EXCEEDED, status_code, None, body, now)
             else:
-                self.retry_later(request_id, due, self._system_error(status_code, body))
+                self.retry_later(request_id, due, _error_json(self._system_error(status_code, body)), now)
         else:
             condition = Condition.FUNCTION_NOT_FOUND if status_code == 404 else Condition.REJECTED
-            self.finish(request_id, rec, ev.FAILED, condition, status_code, None, body, now)
+            self.finish(request_id, rec, S.FAILED, condition, status_code, None, body, now)
+
+    def system_delay(self, retries: int) -> float:
+        return system_retry_delay(retries, self.settings.system_retry_initial, self.settings.system_retry_max_wait)
 
     def give_back(self, request_id: str, reason: str) -> None:
-        """Return an event this worker holds to `delayed` as a system retry; keep trying while Redis is away."""
-        while True:
-            try:
-                retries = int(self.conn.hget(self.keys.invocation(request_id), "systemRetries") or 0) + 1
-                due = time.time() + system_retry_delay(retries, self.settings.system_retry_initial,
-                                                       self.settings.system_retry_max_wait)
-                error = json.dumps({"errorType": "WorkerInterrupted", "errorMessage": reason}).encode()
-                self.retry_later(request_id, due, error, systemRetries=str(retries))
-                return
-            except redis.RedisError:
-                if self._sleep(1.0):
-                    return  # stopping: the lease runs out and the sweeper takes the event back
+        """Return an event this worker holds to `delayed` as a system retry; keep trying while Redis is away,
+        until the worker stops (then its lease runs out and the sweeper takes the event back)."""
+        retrying = Retrying(retry=retry_if_exception_type(redis.RedisError), wait=wait_exponential_jitter(max=5),
+                            stop=lambda _: self.stopping, sleep=self._sleep, reraise=True)
+        with contextlib.suppress(redis.RedisError):
+            retrying(self._give_back, request_id, reason)
+
+    def _give_back(self, request_id: str, reason: str) -> None:
+        retries = int(self.conn.hget(self.keys.invocation(request_id), "systemRetries") or 0) + 1
+        now = time.time()
+        self.retry_later(request_id, now + self.system_delay(retries), ev.error_json("WorkerInterrupted", reason),
+                         now, systemRetries=str(retries))
 
     @staticmethod
     def _system_error(status_code: int | None, body: bytes) -> bytes:
@@ -214,27 +205,23 @@ class EventRunner:
                                "statusCode": status_code}).encode()
         return body
 
-    def retry_later(self, request_id: str, due: float, error: bytes, **fields: str) -> None:
-        key = self.keys.invocation(request_id)
+    def retry_later(self, request_id: str, due: float, last_error: str, now: float, **fields: str) -> None:
         with self.conn.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"status": ev.RETRYING, "nextAttemptAt": repr(due), "updatedAt": repr(time.time()),
-                                    "lastError": _error_json(error), **fields})
-            pipe.zadd(self.keys.delayed, {request_id: due})
-            pipe.lrem(self.inflight, 0, request_id)
+            ev.schedule_retry(pipe, self.keys, request_id, due, last_error, now, holder=self.inflight, **fields)
             pipe.execute()
 
-    def finish(self, request_id: str, rec: ev.EventView, status: str, condition: Condition,
+    def finish(self, request_id: str, rec: ev.EventView, status: EventStatus, condition: Condition,
                status_code: int | None, function_error: str | None, body: bytes | None, now: float,
                content_type: str = "") -> None:
         """End the event: its record, its destination and its removal from every list, in one transaction."""
         key = self.keys.invocation(request_id)
-        target = rec.get("onSuccess") if status == ev.SUCCEEDED else rec.get("onFailure")
+        target = rec.get("onSuccess") if status is S.SUCCEEDED else rec.get("onFailure")
         attempts = int(self.conn.hget(key, "attempts") or 0)
         record = ev.destination_record(request_id, rec.get("function"), condition, attempts,
                                        rec.fields.get(b"event", b""), status_code, function_error, body, now)
-        fields = {"status": status, "condition": condition.value, "endedAt": repr(now), "updatedAt": repr(now),
+        fields = {"status": status.value, "condition": condition.value, "endedAt": repr(now), "updatedAt": repr(now),
                   "destination": target or ""}
-        if status == ev.SUCCEEDED and body is not None:
+        if status is S.SUCCEEDED and body is not None:
             fields |= {"result": body, "resultType": content_type}
         elif body:
             fields["lastError"] = _error_json(body)
@@ -285,33 +272,38 @@ def _error_json(body: bytes) -> str:
     return json.dumps({"errorMessage": body.decode("utf-8", "replace")[:4096]})
 
 
-_RUNNER: EventRunner | None = None
+CURRENT: ContextVar[EventRunner | None] = ContextVar("faas_event_runner", default=None)
+"""The runner of the faas-worker running the job now: the worker holds it, and sets it here for the length
+of each job (RQ calls a job by its function's name, with no way to hand it the worker)."""
 
 
-def set_runner(runner: EventRunner) -> None:
-    global _RUNNER
-    _RUNNER = runner
-
-
-def _runner() -> EventRunner:
-    """This process's runner; one is made here when the job runs in a worker that is not faas-worker."""
-    global _RUNNER
-    if _RUNNER is None:
-        _RUNNER = EventRunner(Settings.from_env())
-        _RUNNER.start()
-    return _RUNNER
+@contextlib.contextmanager
+def _runner() -> Iterator[EventRunner]:
+    """The worker's runner; in a worker that is not faas-worker (RQ's stock one), one for this job."""
+    runner = CURRENT.get()
+    if runner is not None:
+        yield runner
+        return
+    runner = EventRunner(Settings.from_env())
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        runner.conn.delete(runner.keys.lease(runner.id))  # it holds nothing now: no need to wait for the TTL
 
 
 def drain() -> int:
     """The RQ job: run ready events until none is left (or the budget is spent)."""
-    return _runner().drain()
+    with _runner() as runner:
+        return runner.drain()
 
 
 def run_one_event() -> bool:
     """An RQ job that runs a single ready event: the one-job-per-event way (the benchmark's baseline)."""
-    runner = _runner()
-    raw = runner.conn.lmove(runner.keys.ready, runner.inflight, "RIGHT", "LEFT")
-    if raw is None:
-        return False
-    runner.run(raw.decode())
-    return True
+    with _runner() as runner:
+        raw = runner.conn.lmove(runner.keys.ready, runner.inflight, "RIGHT", "LEFT")
+        if raw is None:
+            return False
+        runner.run(raw.decode())
+        return True

@@ -16,8 +16,8 @@ from ..config import Settings
 from ..models import FunctionRecord, new_request_id
 from . import events as ev
 from .keys import Keys
-from .policy import system_retry_delay
-from .runner import kick
+from .kick import kick
+from .policy import TERMINAL, EventStatus, system_retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +138,14 @@ class AsyncEvents:
                 await self.conn.srem(self.keys.workers, worker)
 
     async def _retry_lost(self, request_id: str, holder: str | None, error_type: str, message: str) -> None:
-        key = self.keys.invocation(request_id)
-        retries = int(await self.conn.hget(key, "systemRetries") or 0) + 1
-        due = time.time() + system_retry_delay(retries, self.settings.system_retry_initial,
-                                               self.settings.system_retry_max_wait)
+        retries = int(await self.conn.hget(self.keys.invocation(request_id), "systemRetries") or 0) + 1
+        now = time.time()
+        due = now + system_retry_delay(retries, self.settings.system_retry_initial, self.settings.system_retry_max_wait)
         async with self.conn.pipeline(transaction=True) as pipe:
-            if holder:
-                pipe.lrem(holder, 0, request_id)
-            pipe.hset(key, mapping={"status": ev.RETRYING, "systemRetries": str(retries), "nextAttemptAt": repr(due),
-                                    "lastError": json.dumps({"errorType": error_type, "errorMessage": message})})
-            pipe.zadd(self.keys.delayed, {request_id: due})
+            ev.schedule_retry(pipe, self.keys, request_id, due, ev.error_json(error_type, message), now,
+                              holder=holder, systemRetries=str(retries))
             await pipe.execute()
-        log.warning("Async event %s: %s; retried at +%.1fs", request_id, message, due - time.time())
+        log.warning("Async event %s: %s; retried at +%.1fs", request_id, message, due - now)
 
     async def audit(self) -> int:
         """Run again every event older than a minute that no list holds: nothing accepted is lost."""
@@ -170,7 +166,7 @@ class AsyncEvents:
         # Held by a live worker but not running for a minute: it took the event and then lost it.
         for request_id in old & set(holders):
             status, updated = await self.conn.hmget(self.keys.invocation(request_id), "status", "updatedAt")
-            if status is not None and status.decode() not in (ev.RUNNING, *ev.TERMINAL) and \
+            if status is not None and status.decode() not in (EventStatus.RUNNING, *TERMINAL) and \
                     float(updated or 0) < cutoff:
                 await self._retry_lost(request_id, holders[request_id], "EventStuck",
                                        "a worker held the event without running it")
@@ -180,7 +176,7 @@ class AsyncEvents:
             if status is None:
                 log.error("Async event %s is pending but its record is gone", request_id)
                 await self.conn.zrem(self.keys.pending, request_id)
-            elif status.decode() in ev.TERMINAL:
+            elif status.decode() in TERMINAL:
                 await self.conn.zrem(self.keys.pending, request_id)
             else:
                 await self._retry_lost(request_id, None, "EventLost", "no queue or worker held the event")

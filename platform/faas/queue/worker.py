@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from ..config import Settings
 from ..supervisor import wait_for_redis
 from .keys import Keys
-from .runner import EventRunner, set_runner
+from .runner import CURRENT, EventRunner
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ class FaasWorker(SimpleWorker):
     """An RQ SimpleWorker (no fork per job) that keeps its heartbeat during long drain jobs and stops its
     event runner on a warm shutdown."""
 
-    runner: EventRunner | None = None
+    def __init__(self, *args, runner: EventRunner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.runner = runner
 
     def execute_job(self, job, queue):
         stop = threading.Event()
@@ -46,14 +48,15 @@ class FaasWorker(SimpleWorker):
 
         thread = threading.Thread(target=beat, name="rq-heartbeat", daemon=True)
         thread.start()
+        token = CURRENT.set(self.runner)  # the job's way to this worker's runner
         try:
             return super().execute_job(job, queue)
         finally:
+            CURRENT.reset(token)
             stop.set()
 
     def request_stop(self, signum, frame):
-        if self.runner is not None:
-            self.runner.stop()
+        self.runner.stop()
         return super().request_stop(signum, frame)
 
 
@@ -62,10 +65,8 @@ def run_one(settings: Settings) -> None:
     conn = redis.Redis.from_url(settings.redis_url)
     runner = EventRunner(settings, conn)
     runner.start()
-    set_runner(runner)
     queue = Queue(Keys(settings.redis_prefix).rq_queue, connection=conn)
-    worker = FaasWorker([queue], connection=conn, name=runner.id)
-    worker.runner = runner
+    worker = FaasWorker([queue], connection=conn, name=runner.id, runner=runner)
     log.info("Worker %s: taking drain jobs from %s", runner.id, queue.name)
     worker.work(with_scheduler=False, logging_level="WARNING")
     runner.stop()
