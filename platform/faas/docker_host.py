@@ -1,4 +1,10 @@
-"""The only module that talks to Docker. Blocking SDK calls run in a bounded thread pool."""
+"""Docker, for every part of the platform: the labels that mark what it made, and the clients.
+
+`DockerHost` is the control plane's access to its engine (builds, function containers, events); its
+blocking SDK calls run in a bounded thread pool. The log collector process and `faas-up` (which removes the
+containers a killed control plane left) make their own clients here with `make_client`, and find function
+containers by `function_filter`.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +35,22 @@ LABEL_FUNCTION = "faas.function"
 LABEL_VERSION = "faas.version"
 LABEL_FUNCTION_ID = "faas.function-id"
 LABEL_ROLE = "faas.role"
+"""What a labelled object is: ROLE_FUNCTION, `function-image`, `network`, or a base image's role."""
+ROLE_FUNCTION = "function"
+"""The role of a function container."""
+
+
+def function_filter(platform_id: str, function: str | None = None) -> dict[str, str]:
+    """The labels of the function containers of platform `platform_id` (of one function, if named)."""
+    labels = {LABEL_PLATFORM: platform_id, LABEL_ROLE: ROLE_FUNCTION}
+    if function is not None:
+        labels[LABEL_FUNCTION] = function
+    return labels
+
+
+def label_filter(labels: dict[str, str]) -> list[str]:
+    """Docker's `label` filter for objects that carry all of `labels`."""
+    return [f"{k}={v}" for k, v in labels.items()]
 
 
 @dataclass(frozen=True)
@@ -186,7 +208,7 @@ class DockerHost:
         """Remove images with all of `labels`, except those tagged in `keep`; returns how many went."""
 
         def remove() -> int:
-            filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+            filters = {"label": label_filter(labels)}
             removed = 0
             for image in self.api.images(filters=filters):
                 if keep & set(image.get("RepoTags") or ()):
@@ -284,7 +306,7 @@ class DockerHost:
             pass
 
     async def list_containers(self, labels: dict[str, str]) -> list[ContainerStatus]:
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        filters = {"label": label_filter(labels)}
         found = await self._run(self.api.containers, all=True, filters=filters)
         return [
             ContainerStatus(id=c["Id"], running=c.get("State") in ("running", "paused"), exit_code=None,
@@ -310,7 +332,7 @@ class DockerHost:
               loop: asyncio.AbstractEventLoop) -> threading.Thread:
         """Follow Docker's events of containers with `labels` in a thread; `on_event(action, container id)` is
         called in `loop` for each of `actions`. A broken stream is opened again, from where it broke."""
-        filters = {"type": "container", "label": [f"{k}={v}" for k, v in labels.items()], "event": list(actions)}
+        filters = {"type": "container", "label": label_filter(labels), "event": list(actions)}
 
         def run() -> None:
             since = time.time()

@@ -13,7 +13,7 @@ from .builder.build import Builder
 from .builder.prepare import PreparedCode
 from .cache import TtlCache
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
-from .logs import LogReader
+from .logs.reader import LogReader
 from .metrics import Metrics
 from .models import FunctionRecord, FunctionSpec, FunctionState, check_name
 from .pool.manager import PoolManager

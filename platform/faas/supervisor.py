@@ -103,11 +103,11 @@ def wait_for_redis(url: str, stopping: threading.Event, what: str = "faas-up") -
 def remove_left_containers(settings: Settings) -> int:
     """Remove this platform's function containers (a control plane that was killed left them)."""
     try:
-        from .docker_host import make_client  # here: the workers import this module, and need no Docker
+        # here: the workers import this module, and need no Docker
+        from .docker_host import function_filter, label_filter, make_client
 
         client = make_client(settings.docker_url)
-        left = client.containers.list(all=True, filters={"label": [f"faas.platform={settings.platform_id}",
-                                                                    "faas.role=function"]})
+        left = client.containers.list(all=True, filters={"label": label_filter(function_filter(settings.platform_id))})
         for container in left:
             container.remove(force=True)
         client.close()

@@ -3,7 +3,8 @@ said runs on that container."""
 
 import pytest
 
-from faas.logs import Attribution, encode_tail, split_line
+from faas.logs.collector import Attribution, split_line
+from faas.logs.reader import encode_tail
 
 CID, OTHER = "a" * 12, "b" * 12
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"

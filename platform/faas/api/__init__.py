@@ -13,7 +13,8 @@ from ..builder.build import Builder
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
-from ..logs import LogChannel, LogReader
+from ..logs.reader import LogReader
+from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents

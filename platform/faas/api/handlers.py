@@ -13,7 +13,8 @@ from aiohttp import web
 from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
-from ..logs import PLATFORM_REQUEST_PREFIXES, encode_tail
+from ..logs.keys import PLATFORM_REQUEST_PREFIXES
+from ..logs.reader import encode_tail
 from ..models import check_name, new_request_id
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import role

@@ -9,7 +9,7 @@ from ..auth import TokenStore
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
-from ..logs import LogReader
+from ..logs.reader import LogReader
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents

@@ -27,11 +27,13 @@ from ..docker_host import (
     LABEL_PLATFORM,
     LABEL_ROLE,
     LABEL_VERSION,
+    ROLE_FUNCTION,
     ContainerConfig,
     DockerHost,
+    function_filter,
 )
 from ..errors import FaasError, FunctionNotFound, RequestIdInUse, ServiceUnavailable, TooManyRequests
-from ..logs import LogChannel
+from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
@@ -155,7 +157,7 @@ class PoolManager:
         await self.host.ensure_network(self.settings.network)
         for record in records:
             self._pools[record.name] = FunctionPool(record)
-        self.host.watch({LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: "function"}, EVENTS,
+        self.host.watch(function_filter(self.settings.platform_id), EVENTS,
                         self._on_event, asyncio.get_running_loop())
         await self.reconcile()
         for pool in self._pools.values():
@@ -166,8 +168,7 @@ class PoolManager:
 
     async def reconcile(self) -> None:
         """Adopt the healthy containers an earlier run left for current versions; remove the rest."""
-        found = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id,
-                                                 LABEL_ROLE: "function"})
+        found = await self.host.list_containers(function_filter(self.settings.platform_id))
         results = await asyncio.gather(*(self._adopt(c) for c in found), return_exceptions=True)
         adopted = sum(1 for r in results if r is True)
         if found:
@@ -264,7 +265,7 @@ class PoolManager:
         await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         # Containers whose start was under way when the function went: found by label.
-        stray = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: name})
+        stray = await self.host.list_containers(function_filter(self.settings.platform_id, name))
         await asyncio.gather(*(self.host.remove_container(c.id) for c in stray), return_exceptions=True)
 
     def instances(self, name: str) -> list[Instance]:
@@ -702,8 +703,7 @@ class PoolManager:
 
     async def check_health(self) -> None:
         """Drop idle containers that died or were removed from outside; remove labelled strays."""
-        found = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id,
-                                                 LABEL_ROLE: "function"})
+        found = await self.host.list_containers(function_filter(self.settings.platform_id))
         alive = {c.id for c in found if c.running}
         known = set()
         for pool in list(self._pools.values()):
@@ -824,7 +824,7 @@ class PoolManager:
             name=f"faas-{spec.name}-v{record.version}-{secrets.token_hex(4)}",
             labels={LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: spec.name,
                     LABEL_VERSION: str(record.version), LABEL_FUNCTION_ID: record.function_id,
-                    LABEL_ROLE: "function"},
+                    LABEL_ROLE: ROLE_FUNCTION},
             environment=env,
             memory_mb=spec.memory_mb,
             command=list(spec.custom_container.command) if spec.custom_container and spec.custom_container.command

@@ -1,48 +1,13 @@
-"""Function logs: each container's output read from Docker, attributed to invocations, kept bounded.
-
-The collector is a process of its own (`python -m faas.logs`, started and watched by the control plane),
-so that reading containers' output never takes the control plane's core.
-
-**Attribution comes from what the platform knows, never from what a function prints.** The runtime
-writes each line of an invocation as `<request id> <line>`, but a function can print any text. So the
-control plane tells the collector, through a pipe, which request ids run on which container (`+cid rid`
-before the call, `-cid rid` after it), and a tag counts only when that request id runs (or just ran) on
-the container that printed it. Every other line is the container's own output: it goes to the function's
-stream without a request id, and to no invocation's log. The notice is written to the pipe before the
-request reaches the container, so it is there before any line the invocation prints: the collector reads
-the pipe before it looks at a batch of lines.
-
-Redis keeps, under the platform's prefix:
-
-| key | type | holds |
-|---|---|---|
-| `logs:fn:{name}` | stream | the function's recent lines (fields `rid`, `line`) and every REPORT line |
-| `logs:inv:{requestId}` | list | an invocation's lines (LOG_INVOCATION_BYTES at most), then its REPORT line |
-| `logs:index:{name}` | list | `"{requestId} {bytes}"` of the function's invocation logs, oldest first |
-| `logs:usage` | hash | bytes of invocation logs per function |
-| `logs:reports` | list | REPORT lines of invocations that printed, on their way to the collector |
-| `logs:reports:held` | list | REPORT lines the collector took and has not written yet |
-| `logs:cursors` | hash | per container, the Docker timestamp of the last line the collector read |
-
-An invocation that prints nothing costs one stream entry (its REPORT line), written by the control plane
-itself: no key of its own. Bounds: per function, the stream holds LOG_FUNCTION_LINES entries and the
-invocation logs LOG_FUNCTION_INVOCATIONS and half of FAAS_LOG_FUNCTION_MB (the oldest go first); in all,
-a budget pass keeps the logs' memory under FAAS_LOG_MAX_MB by trimming the largest functions. Nothing is
-left to Redis' eviction, which would take async events too. All keys expire after FAAS_LOG_TTL.
-
-The collector reads each container through Docker's log endpoint and remembers where it stopped
-(`logs:cursors`), so a collector that was killed resumes where it was; on a TERM it reads every stream to
-its end and writes the REPORT lines it holds before it exits.
+"""The log collector: a process of its own (`python -m faas.logs.collector`, started and watched by the
+control plane's LogChannel), so that reading containers' output never takes the control plane's core. It
+follows each function container's output through Docker, attributes lines to invocations by the control
+plane's notices (see faas.logs), and writes them to Redis within the bounds faas.logs describes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import fcntl
 import json
 import logging
-import math
 import os
 import re
 import signal
@@ -53,13 +18,12 @@ from collections import OrderedDict, deque
 
 import docker
 import redis
-from redis.asyncio import Redis
 
-from . import defaults
-from .config import Settings
-from .docker_host import docker_time, make_client
-from .queue.keys import Keys as EventKeys
-from .store import functions_key
+from .. import defaults
+from ..config import Settings
+from ..docker_host import LABEL_FUNCTION, docker_time, function_filter, label_filter, make_client
+from ..store import functions_key
+from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +44,6 @@ BATCH_PER_CONTAINER = 2000
 
 INBOX_LINES = 200_000
 """Lines read from Docker and not yet written: past this, readers wait (Docker keeps the rest on disk)."""
-
-PIPE_BYTES = 1 << 20
-"""Size asked for the notice pipe (F_SETPIPE_SZ): room for about 15,000 notices while the collector is busy."""
 
 _INDEX_PUSH = """
 local used
@@ -115,44 +76,6 @@ if items then redis.call('RPUSH', KEYS[2], unpack(items)) end
 return items
 """
 """Move up to ARGV[1] REPORT items from the queue to the held list (KEYS: queue, held), and return them."""
-
-PLATFORM_REQUEST_PREFIXES = ("init-", "adopt-")
-"""Request ids of the platform's own calls (a container's initializer): kept in the function's stream only."""
-
-
-class LogKeys:
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-        self.reports = f"{prefix}:logs:reports"
-        self.held = f"{prefix}:logs:reports:held"
-        """REPORT lines a collector has taken and not yet written: put back in `reports` if it dies."""
-        self.usage = f"{prefix}:logs:usage"
-        self.cursors = f"{prefix}:logs:cursors"
-        self.invocation_prefix = f"{prefix}:logs:inv:"
-
-    def invocation(self, request_id: str) -> str:
-        return self.invocation_prefix + request_id
-
-    def function(self, name: str) -> str:
-        return f"{self.prefix}:logs:fn:{name}"
-
-    def index(self, name: str) -> str:
-        return f"{self.prefix}:logs:index:{name}"
-
-
-def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-                init_ms: float | None, trigger: str | None = None) -> str:
-    """Lambda's REPORT line: duration, billed duration (rounded up to 1 ms), memory, max used, init; and the
-    trigger that caused the invocation, when one did."""
-    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
-            f"Max Memory Used: {'-' if max_used_mb is None else max_used_mb} MB")
-    if init_ms is not None:
-        line += f"\tInit Duration: {init_ms:.2f} ms"
-    if trigger:
-        line += f"\tTrigger: {trigger}"
-    return line
-
 
 # -- the collector process
 class Attribution:
@@ -504,7 +427,7 @@ class LogCollector:
         threading.Thread(target=self._consume_reports, name="reports", daemon=True).start()
         writer = self.writer = threading.Thread(target=self._write_forever, name="writer", daemon=True)
         writer.start()
-        labels = [f"faas.platform={self.settings.platform_id}", "faas.role=function"]
+        labels = label_filter(function_filter(self.settings.platform_id))
         while not self._stopping.is_set():
             try:
                 client = self._client()
@@ -512,7 +435,7 @@ class LogCollector:
                 cursors = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.cursors).items()}
                 found = client.api.containers(filters={"label": labels})
                 for info in found:
-                    self.follow(info["Id"], info["Labels"].get("faas.function", ""),
+                    self.follow(info["Id"], info["Labels"].get(LABEL_FUNCTION, ""),
                                 _resume_at(cursors.get(info["Id"][:12])))
                 stale = set(cursors) - {info["Id"][:12] for info in found}
                 if stale:
@@ -522,7 +445,7 @@ class LogCollector:
                     if self._stopping.is_set():
                         break
                     attrs = event.get("Actor", {}).get("Attributes", {})
-                    self.follow(event["id"], attrs.get("faas.function", ""), None)
+                    self.follow(event["id"], attrs.get(LABEL_FUNCTION, ""), None)
             except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
                 if self._stopping.is_set():
                     break
@@ -588,219 +511,6 @@ def main() -> int:
     return 0
 
 
-# -- the control plane's side
-class LogChannel:
-    """The control plane's side of logs: it runs the collector (restarted if it dies, stopped last), tells it
-    through a pipe which request ids run on which container, and sends REPORT lines: those of quiet
-    invocations straight to the function's stream, the others to the collector, every few ms in one write,
-    so that an invocation's answer never waits for either."""
-
-    FLUSH_S = 0.02
-
-    def __init__(self, settings: Settings, conn: Redis):
-        self.settings = settings
-        self.keys = LogKeys(settings.redis_prefix)
-        self.conn = conn
-        self.proc: asyncio.subprocess.Process | None = None
-        self._watch: asyncio.Task | None = None
-        self._fd: int | None = None
-        self._open: dict[tuple[str, str], None] = {}
-        self._closed: deque[tuple[str, str]] = deque(maxlen=4096)
-        """Notices of recent invocations, sent again to a new collector: their lines may still be unread."""
-        self._pending: list[tuple] = []
-        self._task: asyncio.Task | None = None
-        self._expiry: dict[str, float] = {}
-        """When each function's stream had its TTL set last by this side (quiet invocations write only here)."""
-        self.dropped = 0
-
-    # -- notices
-    def begin(self, container_id: str, request_id: str) -> None:
-        key = (container_id[:12], request_id)
-        self._open[key] = None
-        self._send(b"+%s %s\n" % (key[0].encode(), request_id.encode()))
-
-    def end(self, container_id: str, request_id: str) -> None:
-        key = (container_id[:12], request_id)
-        self._open.pop(key, None)
-        self._closed.append(key)
-        self._send(b"-%s %s\n" % (key[0].encode(), request_id.encode()))
-
-    def _send(self, data: bytes) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.write(self._fd, data)
-        except (BlockingIOError, BrokenPipeError, OSError):
-            self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
-
-    def _replay(self) -> None:
-        lines = [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
-        lines += [b"+%s %s\n" % (c.encode(), r.encode()) for c, r in self._open]
-        data = b"".join(lines)
-        for i in range(0, len(data), 65536):
-            self._send(data[i:i + 65536])
-
-    # -- reports
-    def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-               init_ms: float | None, quiet: bool, final: bool, trigger: str | None = None) -> str:
-        """One invocation's REPORT line (returned). `quiet`: it printed nothing, so its log is this line alone;
-        `final`: no End marker will come to close its log (its container is gone)."""
-        line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms, trigger)
-        self._pending.append((rid, function, line, quiet, final))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
-        return line
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(self.FLUSH_S)
-        await self.flush()
-
-    async def flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        now = time.monotonic()
-        try:
-            async with self.conn.pipeline(transaction=False) as pipe:
-                queued = []
-                for rid, function, line, quiet, final in batch:
-                    if quiet and not final:
-                        key = self.keys.function(function)
-                        pipe.xadd(key, {"rid": rid, "line": line}, maxlen=defaults.LOG_FUNCTION_LINES,
-                                  approximate=True)
-                        if now - self._expiry.get(function, -3600.0) > 60:
-                            self._expiry[function] = now
-                            pipe.expire(key, self.settings.log_ttl)
-                    else:  # quiet and final: the container is gone; its log is the REPORT line alone
-                        queued.append(json.dumps({"rid": rid, "function": function, "final": final or quiet,
-                                                  "line": line}))
-                if queued:
-                    pipe.rpush(self.keys.reports, *queued)
-                await pipe.execute()
-        except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
-            log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
-
-    # -- the collector process
-    async def start(self) -> None:
-        await self._spawn()
-        self._watch = asyncio.create_task(self._watchdog(), name="log-collector-watchdog")
-
-    async def _spawn(self) -> None:
-        read, write = os.pipe()
-        try:
-            fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-        except OSError:
-            pass
-        os.set_blocking(write, False)
-        s = self.settings
-        env = dict(os.environ) | {"FAAS_REDIS_URL": s.redis_url, "FAAS_REDIS_PREFIX": s.redis_prefix,
-                                  "FAAS_PLATFORM_ID": s.platform_id, "FAAS_LOG_TTL": str(s.log_ttl),
-                                  "FAAS_LOG_MAX_MB": str(s.log_max_bytes >> 20),
-                                  "FAAS_LOG_FUNCTION_MB": str(s.log_function_bytes >> 20)}
-        if s.docker_url:
-            env["DOCKER_HOST"] = s.docker_url
-        try:
-            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.logs", env=env, stdin=read)
-        finally:
-            os.close(read)
-        old, self._fd = self._fd, write
-        if old is not None:
-            os.close(old)
-        self._replay()
-
-    async def _watchdog(self) -> None:
-        while True:
-            await self.proc.wait()
-            log.warning("Log collector exited with %s; starting it again", self.proc.returncode)
-            await asyncio.sleep(1)
-            await self._spawn()
-
-    async def stop(self, timeout: float = 15.0) -> None:
-        """Flush REPORT lines, then let the collector read every stream to its end and write what it holds.
-        A second call does nothing."""
-        await self.flush()
-        if self._watch:
-            self._watch.cancel()
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-class LogReader:
-    """The API's side: an invocation's log, a function's recent lines, following them, the Tail header."""
-
-    def __init__(self, settings: Settings, conn: Redis):
-        self.keys = LogKeys(settings.redis_prefix)
-        self.events = EventKeys(settings.redis_prefix)
-        self.conn = conn
-
-    async def invocation(self, request_id: str, function: str | None = None) -> list[str] | None:
-        """An invocation's log. One that printed nothing has no key of its own: its REPORT line is found in
-        the function's stream (the function named, or the one its async record names)."""
-        lines = await self.conn.lrange(self.keys.invocation(request_id), 0, -1)
-        if lines:
-            return [line.decode("utf-8", "replace") for line in lines]
-        if function is None:
-            raw = await self.conn.hget(self.events.invocation(request_id), "function")
-            function = raw.decode() if raw else None
-        if function is None:
-            return None
-        found = []
-        for _, fields in await self.conn.xrevrange(self.keys.function(function), count=defaults.LOG_FUNCTION_LINES):
-            if fields.get(b"rid") == request_id.encode():
-                found.append(fields[b"line"].decode("utf-8", "replace"))
-        return list(reversed(found)) or None
-
-    async def forget(self, name: str) -> None:
-        """A deleted function's logs go with it (its invocation logs, its stream, its share of the budget)."""
-        index = await self.conn.lrange(self.keys.index(name), 0, -1)
-        keys = [self.keys.invocation(entry.decode().partition(" ")[0]) for entry in index]
-        async with self.conn.pipeline(transaction=False) as pipe:
-            for i in range(0, len(keys), 500):
-                pipe.delete(*keys[i:i + 500])
-            pipe.delete(self.keys.index(name), self.keys.function(name))
-            pipe.hdel(self.keys.usage, name)
-            await pipe.execute()
-
-    async def complete(self, request_id: str) -> bool:
-        last = await self.conn.lindex(self.keys.invocation(request_id), -1)
-        return last is not None and last.startswith(b"REPORT RequestId: ")
-
-    async def tail(self, request_id: str, wait: float = 1.0) -> str:
-        """The last LOG_TAIL_BYTES of an invocation's log in base64, once complete (or after `wait`)."""
-        deadline = time.monotonic() + wait
-        while not await self.complete(request_id) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return encode_tail(await self.invocation(request_id) or [])
-
-    async def function(self, name: str, tail: int) -> tuple[list[tuple[str, str]], str]:
-        """The last `tail` lines of a function as (request id, line), and the id to follow from."""
-        entries = await self.conn.xrevrange(self.keys.function(name), count=max(1, tail))
-        last = entries[0][0].decode() if entries else "0-0"  # newest first: follow from the newest
-        kept = list(reversed(entries[:tail]))
-        return [(f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")) for _, f in kept], last
-
-    async def follow(self, name: str, after: str, block_ms: int = 1000) -> tuple[list[tuple[str, str]], str]:
-        result = await self.conn.xread({self.keys.function(name): after}, block=block_ms, count=500)
-        lines, last = [], after
-        for _, entries in result or []:
-            for eid, f in entries:
-                lines.append((f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")))
-                last = eid.decode()
-        return lines, last
-
-
-def encode_tail(lines: list[str]) -> str:
-    """X-Fc-Log-Result: the last LOG_TAIL_BYTES of a log, base64."""
-    text = "".join(line + "\n" for line in lines)
-    return base64.b64encode(text.encode("utf-8")[-defaults.LOG_TAIL_BYTES:]).decode()
 
 
 if __name__ == "__main__":

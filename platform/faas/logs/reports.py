@@ -1,0 +1,184 @@
+"""The control plane's side of logs: REPORT lines, the notices that attribute output to invocations, and
+the collector process it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections import deque
+
+from redis.asyncio import Redis
+
+from .. import defaults
+from ..config import Settings
+from .keys import LogKeys
+
+log = logging.getLogger(__name__)
+
+PIPE_BYTES = 1 << 20
+"""Size asked for the notice pipe (F_SETPIPE_SZ): room for about 15,000 notices while the collector is busy."""
+
+
+def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
+                init_ms: float | None, trigger: str | None = None) -> str:
+    """Lambda's REPORT line: duration, billed duration (rounded up to 1 ms), memory, max used, init; and the
+    trigger that caused the invocation, when one did."""
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_mb} MB\t"
+            f"Max Memory Used: {'-' if max_used_mb is None else max_used_mb} MB")
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    if trigger:
+        line += f"\tTrigger: {trigger}"
+    return line
+
+
+class LogChannel:
+    """The control plane's side of logs: it runs the collector (restarted if it dies, stopped last), tells it
+    through a pipe which request ids run on which container, and sends REPORT lines: those of quiet
+    invocations straight to the function's stream, the others to the collector, every few ms in one write,
+    so that an invocation's answer never waits for either."""
+
+    FLUSH_S = 0.02
+
+    def __init__(self, settings: Settings, conn: Redis):
+        self.settings = settings
+        self.keys = LogKeys(settings.redis_prefix)
+        self.conn = conn
+        self.proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task | None = None
+        self._fd: int | None = None
+        self._open: dict[tuple[str, str], None] = {}
+        self._closed: deque[tuple[str, str]] = deque(maxlen=4096)
+        """Notices of recent invocations, sent again to a new collector: their lines may still be unread."""
+        self._pending: list[tuple] = []
+        self._task: asyncio.Task | None = None
+        self._expiry: dict[str, float] = {}
+        """When each function's stream had its TTL set last by this side (quiet invocations write only here)."""
+        self.dropped = 0
+
+    # -- notices
+    def begin(self, container_id: str, request_id: str) -> None:
+        key = (container_id[:12], request_id)
+        self._open[key] = None
+        self._send(b"+%s %s\n" % (key[0].encode(), request_id.encode()))
+
+    def end(self, container_id: str, request_id: str) -> None:
+        key = (container_id[:12], request_id)
+        self._open.pop(key, None)
+        self._closed.append(key)
+        self._send(b"-%s %s\n" % (key[0].encode(), request_id.encode()))
+
+    def _send(self, data: bytes) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, data)
+        except (BlockingIOError, BrokenPipeError, OSError):
+            self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
+
+    def _replay(self) -> None:
+        lines = [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
+        lines += [b"+%s %s\n" % (c.encode(), r.encode()) for c, r in self._open]
+        data = b"".join(lines)
+        for i in range(0, len(data), 65536):
+            self._send(data[i:i + 65536])
+
+    # -- reports
+    def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
+               init_ms: float | None, quiet: bool, final: bool, trigger: str | None = None) -> str:
+        """One invocation's REPORT line (returned). `quiet`: it printed nothing, so its log is this line alone;
+        `final`: no End marker will come to close its log (its container is gone)."""
+        line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms, trigger)
+        self._pending.append((rid, function, line, quiet, final))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+        return line
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.FLUSH_S)
+        await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        now = time.monotonic()
+        try:
+            async with self.conn.pipeline(transaction=False) as pipe:
+                queued = []
+                for rid, function, line, quiet, final in batch:
+                    if quiet and not final:
+                        key = self.keys.function(function)
+                        pipe.xadd(key, {"rid": rid, "line": line}, maxlen=defaults.LOG_FUNCTION_LINES,
+                                  approximate=True)
+                        if now - self._expiry.get(function, -3600.0) > 60:
+                            self._expiry[function] = now
+                            pipe.expire(key, self.settings.log_ttl)
+                    else:  # quiet and final: the container is gone; its log is the REPORT line alone
+                        queued.append(json.dumps({"rid": rid, "function": function, "final": final or quiet,
+                                                  "line": line}))
+                if queued:
+                    pipe.rpush(self.keys.reports, *queued)
+                await pipe.execute()
+        except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
+            log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
+
+    # -- the collector process
+    async def start(self) -> None:
+        await self._spawn()
+        self._watch = asyncio.create_task(self._watchdog(), name="log-collector-watchdog")
+
+    async def _spawn(self) -> None:
+        read, write = os.pipe()
+        try:
+            fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass
+        os.set_blocking(write, False)
+        s = self.settings
+        env = dict(os.environ) | {"FAAS_REDIS_URL": s.redis_url, "FAAS_REDIS_PREFIX": s.redis_prefix,
+                                  "FAAS_PLATFORM_ID": s.platform_id, "FAAS_LOG_TTL": str(s.log_ttl),
+                                  "FAAS_LOG_MAX_MB": str(s.log_max_bytes >> 20),
+                                  "FAAS_LOG_FUNCTION_MB": str(s.log_function_bytes >> 20)}
+        if s.docker_url:
+            env["DOCKER_HOST"] = s.docker_url
+        try:
+            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.logs.collector", env=env,
+                                                             stdin=read)
+        finally:
+            os.close(read)
+        old, self._fd = self._fd, write
+        if old is not None:
+            os.close(old)
+        self._replay()
+
+    async def _watchdog(self) -> None:
+        while True:
+            await self.proc.wait()
+            log.warning("Log collector exited with %s; starting it again", self.proc.returncode)
+            await asyncio.sleep(1)
+            await self._spawn()
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Flush REPORT lines, then let the collector read every stream to its end and write what it holds.
+        A second call does nothing."""
+        await self.flush()
+        if self._watch:
+            self._watch.cancel()
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
