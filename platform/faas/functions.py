@@ -74,9 +74,9 @@ class FunctionService:
         try:
             info = await self.builder.build(spec, code)
         except BuildFailed:
-            self.metrics.builds.inc("failed")
+            self.metrics.build("failed")
             raise
-        self.metrics.builds.inc(info.status)
+        self.metrics.build(info.status)
         return info
 
     async def create(self, body: object) -> FunctionRecord:

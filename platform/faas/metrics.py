@@ -1,95 +1,152 @@
-"""Counters and histograms in Prometheus' text format, with no dependency."""
+"""The platform's metrics, through prometheus-client. Names (stable; the README lists them):
+
+| name | type | labels | counted by |
+|---|---|---|---|
+| `faas_invocations_total` | counter | function, outcome | the pool |
+| `faas_invocation_duration_seconds` | histogram | function | the pool |
+| `faas_cold_starts_total` | counter | function | the pool |
+| `faas_container_starts_total` | counter | function, reason | the pool |
+| `faas_builds_total` | counter | status | the function service |
+| `faas_trigger_invocations_total` | counter | function, type | triggers |
+| `faas_containers` | gauge | function, state | the pool, at scrape time |
+| `faas_async_events_total` | counter | status, condition | async workers (in Redis) |
+| `faas_async_retries_total` | counter | kind | async workers and the sweeper (in Redis) |
+| `faas_async_queue_depth` | gauge | queue (ready, delayed, inflight) | Redis, at scrape time |
+| `faas_async_pending_events` | gauge | | Redis, at scrape time |
+| `faas_async_oldest_pending_age_seconds` | gauge | | Redis, at scrape time |
+| `faas_async_workers` | gauge | | live worker leases in Redis, at scrape time |
+
+The async workers are other processes (and may be on other hosts), so their counters live in Redis, where
+they write them in the same transaction as the event's change; the control plane reads them when scraped.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
-def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    if not names:
-        return ""
-    inner = ",".join(f'{n}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                     for n, v in zip(names, values))
-    return "{" + inner + "}"
+disable_created_metrics()  # no `*_created` series: the exposition keeps the names it always had
 
 
-class Counter:
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...] = ()):
-        self.name, self.help, self.label_names = name, help_text, labels
-        self.values: dict[tuple[str, ...], float] = defaultdict(float)
+@dataclass
+class AsyncStats:
+    """What Redis says of async events when scraped."""
 
-    def inc(self, *labels: str, amount: float = 1.0) -> None:
-        self.values[labels] += amount
-
-    def render(self) -> list[str]:
-        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        out += [f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.values.items())]
-        return out
-
-
-class Histogram:
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...] = (),
-                 buckets: tuple[float, ...] = DURATION_BUCKETS):
-        self.name, self.help, self.label_names, self.buckets = name, help_text, labels, buckets
-        self.counts: dict[tuple[str, ...], list[int]] = {}
-        self.sums: dict[tuple[str, ...], float] = defaultdict(float)
-
-    def observe(self, value: float, *labels: str) -> None:
-        counts = self.counts.get(labels)
-        if counts is None:
-            counts = self.counts[labels] = [0] * (len(self.buckets) + 1)
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                counts[i] += 1
-                break
-        else:
-            counts[-1] += 1
-        self.sums[labels] += value
-
-    def render(self) -> list[str]:
-        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        for key in sorted(self.counts):
-            names = self.label_names + ("le",)
-            running = 0
-            for bound, count in zip(self.buckets + (float("inf"),), self.counts[key]):
-                running += count
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                out.append(f"{self.name}_bucket{_labels(names, key + (le,))} {running}")
-            out.append(f"{self.name}_sum{_labels(self.label_names, key)} {self.sums[key]:.6f}")
-            out.append(f"{self.name}_count{_labels(self.label_names, key)} {running}")
-        return out
+    ended: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Events ended, by (status, condition)."""
+    retries: dict[str, int] = field(default_factory=dict)
+    """Retries scheduled, by kind (function_error, system_error)."""
+    ready: int = 0
+    delayed: int = 0
+    inflight: int = 0
+    pending: int = 0
+    oldest_pending_age: float = 0.0
+    workers: int = 0
 
 
 class Metrics:
-    """The platform's metrics; one object per control plane."""
+    """The control plane's metrics: one object, one registry, per control plane."""
 
     def __init__(self):
-        self.invocations = Counter("faas_invocations_total", "Invocations by function and outcome.",
-                                   ("function", "outcome"))
-        self.cold_starts = Counter("faas_cold_starts_total", "Invocations served by a container's first use.",
-                                   ("function",))
-        self.container_starts = Counter("faas_container_starts_total", "Containers started, by reason.",
-                                        ("function", "reason"))
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.invocations = Counter("faas_invocations", "Invocations by function and outcome.",
+                                   ("function", "outcome"), registry=r)
+        self.cold_starts = Counter("faas_cold_starts", "Invocations served by a container's first use.",
+                                   ("function",), registry=r)
+        self.container_starts = Counter("faas_container_starts", "Containers started, by reason.",
+                                        ("function", "reason"), registry=r)
         self.duration = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
-                                  ("function",))
-        self.builds = Counter("faas_builds_total", "Image builds by outcome.", ("status",))
+                                  ("function",), buckets=DURATION_BUCKETS, registry=r)
+        self.builds = Counter("faas_builds", "Image builds by outcome.", ("status",), registry=r)
         self.trigger_invocations = Counter(
-            "faas_trigger_invocations_total",
+            "faas_trigger_invocations",
             "Invocations caused by triggers, by function and trigger type (http: requests; timer: firings; "
-            "queue: batches delivered).", ("function", "type"))
+            "queue: batches delivered).", ("function", "type"), registry=r)
+        self._children: dict[tuple[str, str], tuple] = {}
+        """(function, outcome) -> its counter and histogram children: labels() costs a lock and a lookup."""
 
     def invocation(self, function: str, outcome, seconds: float) -> None:
         label = "success" if outcome.error is None else ("handled_error" if outcome.error.startswith("Handled")
                                                          else "unhandled_error")
-        self.invocations.inc(function, label)
-        self.duration.observe(seconds, function)
+        children = self._children.get((function, label))
+        if children is None:
+            if len(self._children) > 65536:  # functions come and go: do not keep every one forever here
+                self._children.clear()
+            children = self._children[(function, label)] = (self.invocations.labels(function, label),
+                                                             self.duration.labels(function))
+        children[0].inc()
+        children[1].observe(seconds)
 
-    def render(self, gauges: list[str] = ()) -> str:
-        lines = []
-        for metric in (self.invocations, self.cold_starts, self.container_starts, self.duration, self.builds,
-                       self.trigger_invocations):
-            lines += metric.render()
-        lines += gauges
-        return "\n".join(lines) + "\n"
+    def cold_start(self, function: str) -> None:
+        self.cold_starts.labels(function).inc()
+
+    def container_start(self, function: str, reason: str) -> None:
+        self.container_starts.labels(function, reason).inc()
+
+    def build(self, status: str) -> None:
+        self.builds.labels(status).inc()
+
+    def trigger_invocation(self, function: str, kind: str) -> None:
+        self.trigger_invocations.labels(function, kind).inc()
+
+    def render(self, *scraped: Iterable[Metric]) -> bytes:
+        """The exposition: the registry's metrics, then those read at scrape time."""
+        return generate_latest(_Scrape(self.registry, scraped))
+
+
+class _Scrape:
+    """What generate_latest reads: the registry and the metric families of this scrape."""
+
+    def __init__(self, registry: CollectorRegistry, scraped: tuple[Iterable[Metric], ...]):
+        self.registry, self.scraped = registry, scraped
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+        for families in self.scraped:
+            yield from families
+
+
+def container_families(instances: Iterable) -> list[Metric]:
+    """faas_containers{function,state} of the pool's containers now."""
+    counts: dict[tuple[str, str], int] = {}
+    for inst in instances:
+        key = (inst.function, inst.state.value)
+        counts[key] = counts.get(key, 0) + 1
+    gauge = GaugeMetricFamily("faas_containers", "Function containers by function and state.",
+                              labels=("function", "state"))
+    for key, n in sorted(counts.items()):
+        gauge.add_metric(key, n)
+    return [gauge]
+
+
+def async_families(stats: AsyncStats) -> list[Metric]:
+    """The async workers' metrics, from what Redis holds now."""
+    ended = CounterMetricFamily("faas_async_events", "Async events ended, by status and condition.",
+                                labels=("status", "condition"))
+    for key, n in sorted(stats.ended.items()):
+        ended.add_metric(key, n)
+    retries = CounterMetricFamily("faas_async_retries", "Async retries scheduled, by kind (function_error: "
+                                  "counted against async.retries; system_error: the platform could not run it).",
+                                  labels=("kind",))
+    for kind, n in sorted(stats.retries.items()):
+        retries.add_metric((kind,), n)
+    depth = GaugeMetricFamily("faas_async_queue_depth", "Async events by where they wait: ready to run, delayed "
+                              "until a retry is due, or held by a worker.", labels=("queue",))
+    for name in ("ready", "delayed", "inflight"):
+        depth.add_metric((name,), getattr(stats, name))
+    return [ended, retries, depth,
+            GaugeMetricFamily("faas_async_pending_events", "Async events accepted and not yet ended.",
+                              value=stats.pending),
+            GaugeMetricFamily("faas_async_oldest_pending_age_seconds",
+                              "Age of the oldest async event not yet ended (0: none).", value=stats.oldest_pending_age),
+            GaugeMetricFamily("faas_async_workers", "Async worker processes whose lease is live.",
+                              value=stats.workers)]

@@ -91,11 +91,25 @@ def test_success_goes_to_on_success(api, fn_name):
     assert json.loads(record["responsePayload"])["event"] == "hello"
 
 
+def metric(api, line_start: str) -> float:
+    """The value of the /metrics series whose line starts with `line_start` (0 when it is not there)."""
+    for line in api.request("GET", "/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
 def test_always_failing_reaches_on_failure_after_4_attempts(api, fn_name):
     api.deploy(fn_name, {"index.py": "def handler(e, c):\n    raise RuntimeError('always')\n"},
                **{"async": {"onFailure": f"queue:{fn_name}-bad"}})
+    exhausted = 'faas_async_events_total{condition="RetriesExhausted",status="failed"}'
+    retried = 'faas_async_retries_total{kind="function_error"}'
+    before = metric(api, exhausted), metric(api, retried)
     rid = submit(api, fn_name, b"x")
     ended = wait_ended(api, rid)
+    # The workers' counters, kept in Redis, reach the control plane's /metrics (other tests may add to them).
+    assert metric(api, exhausted) >= before[0] + 1 and metric(api, retried) >= before[1] + 3
+    assert metric(api, "faas_async_workers") >= 1
     assert ended["status"] == "failed" and ended["condition"] == "RetriesExhausted"
     assert ended["attempts"] == 4 and ended["functionErrors"] == 4 and ended["systemRetries"] == 0
     assert ended["lastError"]["errorType"] == "RuntimeError"

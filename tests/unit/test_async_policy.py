@@ -103,17 +103,18 @@ class RecordingPipe:
 def test_schedule_retry_moves_the_event_from_its_holder_to_delayed():
     keys = Keys("p")
     pipe = RecordingPipe()
-    ev.schedule_retry(pipe, keys, "r1", 20.5, '{"errorType": "E"}', 10.0, holder="p:async:inflight:w",
-                      systemRetries="3")
+    ev.schedule_retry(pipe, keys, "r1", Kind.SYSTEM_ERROR, 20.5, '{"errorType": "E"}', 10.0,
+                      holder="p:async:inflight:w", systemRetries="3")
     assert pipe.commands == [
         ("lrem", ("p:async:inflight:w", 0, "r1"), {}),
         ("hset", ("p:inv:r1",), {"mapping": {"status": "retrying", "nextAttemptAt": "20.5", "updatedAt": "10.0",
                                              "lastError": '{"errorType": "E"}', "systemRetries": "3"}}),
         ("zadd", ("p:async:delayed", {"r1": 20.5}), {}),
+        ("hincrby", ("p:async:stats", "retry:system_error", 1), {}),
     ]
     alone = RecordingPipe()
-    ev.schedule_retry(alone, keys, "r2", 1.0, "{}", 0.5)
-    assert [name for name, *_ in alone.commands] == ["hset", "zadd"]  # held by no list: nothing to take it from
+    ev.schedule_retry(alone, keys, "r2", Kind.FUNCTION_ERROR, 1.0, "{}", 0.5)
+    assert [name for name, *_ in alone.commands] == ["hset", "zadd", "hincrby"]  # held by no list: nothing to take it from
 
 
 def test_statuses_compare_with_what_redis_gives_back():

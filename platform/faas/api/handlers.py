@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import time
 from pathlib import Path
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from .. import defaults
 from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
+from ..metrics import CONTENT_TYPE, async_families, container_families
 from ..models import check_name, new_request_id
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
+
+log = logging.getLogger(__name__)
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _REQUEST_ID_RE = re.compile(f"^{defaults.REQUEST_ID}$")
@@ -273,15 +278,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    counts: dict[tuple[str, str], int] = {}
-    for inst in request.app[POOL].all_instances():
-        key = (inst.function, inst.state.value)
-        counts[key] = counts.get(key, 0) + 1
-    gauges = ["# HELP faas_containers Function containers by function and state.", "# TYPE faas_containers gauge"]
-    gauges += [f'faas_containers{{function="{f}",state="{s}"}} {n}' for (f, s), n in sorted(counts.items())]
-    text = request.app[METRICS].render(gauges)
-    return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    app = request.app
+    try:
+        queued = async_families(await app[ASYNC].stats())
+    except RedisError as exc:  # the pool's metrics still answer while Redis is away
+        log.warning("/metrics: async metrics left out: %s", exc)
+        queued = []
+    body = app[METRICS].render(container_families(app[POOL].all_instances()), queued)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 
 def add_routes(app: web.Application) -> None:

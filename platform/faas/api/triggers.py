@@ -107,7 +107,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     invocation_type = INVOCATION_TYPES.get(headers.get("X-Fc-Invocation-Type", "Sync").strip().lower())
     if invocation_type is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
-    app[METRICS].trigger_invocations.inc(name, "http")
+    app[METRICS].trigger_invocation(name, "http")
     drop_auth = config.auth_type == "function"
     if record.spec.custom_container is not None and invocation_type == "Sync":
         return await _proxy(request, record, trigger, drop_auth)

@@ -322,7 +322,7 @@ class PoolManager:
             raise ServiceUnavailable(f"{DELIVERY_TRIES} containers of function {record.name} died before the "
                                      "request reached them")
         if cold:
-            self.metrics.cold_starts.inc(record.name)
+            self.metrics.cold_start(record.name)
         quiet = reply is not None and reply.quiet
         report = ""
         if self.logs is not None:
@@ -373,7 +373,7 @@ class PoolManager:
                                      inst.init_ms if lease.cold_start else None, quiet=True, final=discard,
                                      trigger=trigger)
                 if lease.cold_start:
-                    self.metrics.cold_starts.inc(record.name)
+                    self.metrics.cold_start(record.name)
                 self.metrics.invocation(record.name, lease, time.monotonic() - t0)
         finally:
             self._running.discard(request_id)
@@ -539,7 +539,7 @@ class PoolManager:
             async with self._start_slots:
                 if inst.state is S.REMOVING:  # its function went away while it waited for a slot
                     return
-                self.metrics.container_starts.inc(inst.function, reason)
+                self.metrics.container_start(inst.function, reason)
                 await self._boot(inst)
                 booted = True
         except (InitFailed, FaasError) as exc:

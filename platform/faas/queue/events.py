@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..models import FunctionRecord
 from .keys import Keys
-from .policy import Condition, EventStatus
+from .policy import Condition, EventStatus, Kind
 
 
 def new_event(record: FunctionRecord, event: bytes, now: float) -> dict[str, str | bytes]:
@@ -45,17 +45,18 @@ def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float) -> 
     pipe.lpush(keys.ready, request_id)
 
 
-def schedule_retry(pipe, keys: Keys, request_id: str, due: float, last_error: str, now: float,
+def schedule_retry(pipe, keys: Keys, request_id: str, kind: Kind, due: float, last_error: str, now: float,
                    holder: str | None = None, **fields: str) -> None:
     """Add the commands that put an event in `delayed` until `due` (a time.time()), out of the list that
-    held it (`holder`, a worker's inflight list), to a MULTI pipeline (sync or async). `last_error` is
-    the JSON of the error that made it wait; `fields` more fields of its record."""
+    held it (`holder`, a worker's inflight list), to a MULTI pipeline (sync or async), and count the retry
+    by `kind`. `last_error` is the JSON of the error that made it wait; `fields` more fields of its record."""
     if holder:
         pipe.lrem(holder, 0, request_id)
     pipe.hset(keys.invocation(request_id), mapping={
         "status": EventStatus.RETRYING.value, "nextAttemptAt": repr(due), "updatedAt": repr(now),
         "lastError": last_error, **fields})
     pipe.zadd(keys.delayed, {request_id: due})
+    pipe.hincrby(keys.stats, f"retry:{kind.value}", 1)
 
 
 def error_json(error_type: str, message: str) -> str:

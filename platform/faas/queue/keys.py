@@ -10,6 +10,7 @@
 | `{prefix}:async:worker:{worker}` | string with TTL | the worker's lease; gone means the worker died |
 | `{prefix}:async:workers` | set | worker ids that have held events |
 | `{prefix}:async:drain` | string with TTL | set while drain jobs are queued or running |
+| `{prefix}:async:stats` | hash | counters for /metrics: `ended:{status}:{condition}`, `retry:{kind}` |
 | `{prefix}:queue:{name}` | stream | queue `queue:{name}`: one entry per message (2) |
 
 (1) and `trigger` (`<type>/<name>`) when a trigger caused it; `ackStream`, `ackGroup` and `ackIds` when it
@@ -29,6 +30,7 @@ class Keys:
         self.delayed = f"{prefix}:async:delayed"
         self.workers = f"{prefix}:async:workers"
         self.drain = f"{prefix}:async:drain"
+        self.stats = f"{prefix}:async:stats"
         self.rq_queue = f"{prefix}-async"
         """Name of the RQ queue that carries drain jobs."""
 

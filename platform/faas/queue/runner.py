@@ -163,7 +163,7 @@ class EventRunner:
             failures = self.conn.hincrby(key, "functionErrors", 1)
             if failures <= int(rec.get("retries") or 0):
                 delay = function_retry_delay(failures, self.settings.function_retry_base)
-                self.retry_later(request_id, now + delay, _error_json(body), now)
+                self.retry_later(request_id, Kind.FUNCTION_ERROR, now + delay, _error_json(body), now)
             else:
                 self.finish(request_id, rec, S.FAILED, Condition.RETRIES_EXHAUSTED, 200, error, body, now)
         elif kind is Kind.SYSTEM_ERROR:
@@ -172,7 +172,8 @@ class EventRunner:
             if expired(accepted, max_age, due):
                 self.finish(request_id, rec, S.FAILED, Condition.EVENT_AGE_EXCEEDED, status_code, None, body, now)
             else:
-                self.retry_later(request_id, due, _error_json(self._system_error(status_code, body)), now)
+                self.retry_later(request_id, Kind.SYSTEM_ERROR, due, _error_json(self._system_error(status_code, body)),
+                                 now)
         else:
             condition = Condition.FUNCTION_NOT_FOUND if status_code == 404 else Condition.REJECTED
             self.finish(request_id, rec, S.FAILED, condition, status_code, None, body, now)
@@ -191,8 +192,8 @@ class EventRunner:
     def _give_back(self, request_id: str, reason: str) -> None:
         retries = int(self.conn.hget(self.keys.invocation(request_id), "systemRetries") or 0) + 1
         now = time.time()
-        self.retry_later(request_id, now + self.system_delay(retries), ev.error_json("WorkerInterrupted", reason),
-                         now, systemRetries=str(retries))
+        self.retry_later(request_id, Kind.SYSTEM_ERROR, now + self.system_delay(retries),
+                         ev.error_json("WorkerInterrupted", reason), now, systemRetries=str(retries))
 
     @staticmethod
     def _system_error(status_code: int | None, body: bytes) -> bytes:
@@ -205,9 +206,11 @@ class EventRunner:
                                "statusCode": status_code}).encode()
         return body
 
-    def retry_later(self, request_id: str, due: float, last_error: str, now: float, **fields: str) -> None:
+    def retry_later(self, request_id: str, kind: Kind, due: float, last_error: str, now: float,
+                    **fields: str) -> None:
         with self.conn.pipeline(transaction=True) as pipe:
-            ev.schedule_retry(pipe, self.keys, request_id, due, last_error, now, holder=self.inflight, **fields)
+            ev.schedule_retry(pipe, self.keys, request_id, kind, due, last_error, now, holder=self.inflight,
+                              **fields)
             pipe.execute()
 
     def finish(self, request_id: str, rec: ev.EventView, status: EventStatus, condition: Condition,
@@ -242,6 +245,7 @@ class EventRunner:
                 pipe.xack(rec.get("ackStream"), rec.get("ackGroup"), *ack_ids)
             pipe.zrem(self.keys.pending, request_id)
             pipe.lrem(self.inflight, 0, request_id)
+            pipe.hincrby(self.keys.stats, f"ended:{status.value}:{condition.value}", 1)
             pipe.execute()
         if chained is not None:
             kick(self.conn, self.keys)

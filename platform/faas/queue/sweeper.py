@@ -13,11 +13,12 @@ from redis.asyncio import Redis
 
 from .. import defaults
 from ..config import Settings
+from ..metrics import AsyncStats
 from ..models import FunctionRecord, new_request_id
 from . import events as ev
 from .keys import Keys
 from .kick import kick
-from .policy import TERMINAL, EventStatus, system_retry_delay
+from .policy import TERMINAL, EventStatus, Kind, system_retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,35 @@ class AsyncEvents:
                                    maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
         return eid.decode()
 
+    async def stats(self) -> AsyncStats:
+        """Counters the workers keep in Redis, and where events are now: for /metrics."""
+        async with self.conn.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.stats)
+            pipe.llen(self.keys.ready)
+            pipe.zcard(self.keys.delayed)
+            pipe.zcard(self.keys.pending)
+            pipe.zrange(self.keys.pending, 0, 0, withscores=True)
+            pipe.smembers(self.keys.workers)
+            counts, ready, delayed, pending, oldest, workers = await pipe.execute()
+        stats = AsyncStats(ready=ready, delayed=delayed, pending=pending,
+                           oldest_pending_age=max(0.0, time.time() - oldest[0][1]) if oldest else 0.0)
+        for raw, value in counts.items():
+            kind, _, rest = raw.decode().partition(":")
+            if kind == "ended":
+                status, _, condition = rest.partition(":")
+                stats.ended[(status, condition)] = int(value)
+            elif kind == "retry":
+                stats.retries[rest] = int(value)
+        if workers:
+            async with self.conn.pipeline(transaction=False) as pipe:
+                for worker in workers:
+                    pipe.llen(self.keys.inflight(worker.decode()))
+                    pipe.exists(self.keys.lease(worker.decode()))
+                found = await pipe.execute()
+            stats.inflight = sum(found[0::2])
+            stats.workers = sum(found[1::2])
+        return stats
+
     async def wake(self) -> None:
         """Make sure drain jobs run (cheap when they already do: one SET NX)."""
         if self._kicking or await self.conn.exists(self.keys.drain):
@@ -142,8 +172,8 @@ class AsyncEvents:
         now = time.time()
         due = now + system_retry_delay(retries, self.settings.system_retry_initial, self.settings.system_retry_max_wait)
         async with self.conn.pipeline(transaction=True) as pipe:
-            ev.schedule_retry(pipe, self.keys, request_id, due, ev.error_json(error_type, message), now,
-                              holder=holder, systemRetries=str(retries))
+            ev.schedule_retry(pipe, self.keys, request_id, Kind.SYSTEM_ERROR, due, ev.error_json(error_type, message),
+                              now, holder=holder, systemRetries=str(retries))
             await pipe.execute()
         log.warning("Async event %s: %s; retried at +%.1fs", request_id, message, due - now)
 

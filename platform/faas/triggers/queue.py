@@ -138,5 +138,5 @@ class QueuePoller(EventSource):
             if result <= 0:
                 return batches
             batches += 1
-            self.metrics.trigger_invocations.inc(trigger.function, "queue")
+            self.metrics.trigger_invocation(trigger.function, "queue")
         return batches

@@ -89,7 +89,7 @@ class TimerScheduler(EventSource):
                                        self.keys.ready],
                                  args=[member, score, repr(following), repr(now), request_id, *flat])
         if fired:
-            self.metrics.trigger_invocations.inc(function, "timer")
+            self.metrics.trigger_invocation(function, "timer")
             late = now - due
             if late > 5:
                 log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", member, late,
