@@ -1,4 +1,4 @@
-"""The REST API: one app factory, resources opened and closed in a cleanup context."""
+"""The REST API: one app factory; each resource opened and closed in a cleanup context of its own."""
 
 from __future__ import annotations
 
@@ -23,61 +23,130 @@ from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
 from ..triggers.timer import TimerScheduler
 from .handlers import add_routes
-from .keys import ASYNC, DOCKER, HTTP_CLIENT, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS, TRIGGERS
+from .keys import (
+    ASYNC,
+    DOCKER,
+    HTTP_CLIENT,
+    LOG_CHANNEL,
+    LOGS,
+    METRICS,
+    POOL,
+    REDIS,
+    SERVICE,
+    SETTINGS,
+    TOKENS,
+    TRIGGERS,
+)
 from .middlewares import auth_middleware, error_middleware
 from .triggers import add_trigger_routes
 
 log = logging.getLogger(__name__)
 
 
-async def resources(app: web.Application):
+# One cleanup context per resource: aiohttp closes them in the reverse order and goes on past one whose
+# close fails, so that nothing (above all the pool's shutdown, which removes the containers) is skipped.
+
+async def redis_ctx(app: web.Application):
     settings = app[SETTINGS]
-    redis = Redis.from_url(settings.redis_url)
-    await redis.ping()
-    host = DockerHost(settings)
-    metrics = Metrics()
-    builder = Builder(settings, host)
-    logs = LogChannel(settings, redis)
-    pool = PoolManager(settings, host, metrics, logs)
-    app[REDIS], app[DOCKER], app[METRICS] = redis, host, metrics
-    app[POOL] = pool
-    app[LOGS] = reader = LogReader(settings, redis)
-    service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool, metrics,
-                              cache_ttl=settings.registry_cache, logs=reader)
-    app[SERVICE] = service
-    app[ASYNC] = events = AsyncEvents(settings, redis)
+    app[REDIS] = redis = Redis.from_url(settings.redis_url)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
-    app[TRIGGERS] = service.triggers = triggers = TriggerService(redis, settings.redis_prefix)
-    timers = TimerScheduler(redis, settings.redis_prefix, service, events, metrics)
-    triggers.changed = timers.changed
-    queues = QueuePoller(redis, settings.redis_prefix, service, events, metrics)
+    try:
+        await redis.ping()
+        yield
+    finally:
+        await redis.aclose()
+
+
+async def docker_ctx(app: web.Application):
+    app[DOCKER] = host = DockerHost(app[SETTINGS])
+    try:
+        yield
+    finally:
+        host.close()
+
+
+async def log_channel_ctx(app: web.Application):
+    app[LOG_CHANNEL] = channel = LogChannel(app[SETTINGS], app[REDIS])
+    app[LOGS] = LogReader(app[SETTINGS], app[REDIS])
+    try:
+        await channel.start()
+        yield
+    finally:
+        await channel.stop()  # after the pool's shutdown, which stops it once it has read the containers
+
+
+async def pool_ctx(app: web.Application):
+    app[POOL] = pool = PoolManager(app[SETTINGS], app[DOCKER], app[METRICS], app[LOG_CHANNEL])
+    try:
+        yield
+    finally:
+        await pool.shutdown()
+
+
+async def service_ctx(app: web.Application):
+    """Functions and their triggers; the pool starts with the functions there are."""
+    settings, redis = app[SETTINGS], app[REDIS]
+    builder = Builder(settings, app[DOCKER])
+    app[SERVICE] = service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, app[POOL],
+                                             app[METRICS], cache_ttl=settings.registry_cache, logs=app[LOGS])
+    app[TRIGGERS] = service.triggers = TriggerService(redis, settings.redis_prefix)
+    try:
+        await builder.runtime_image()
+        await app[POOL].start(await service.list())
+        yield
+    finally:
+        await service.close()
+
+
+async def async_events_ctx(app: web.Application):
+    app[ASYNC] = events = AsyncEvents(app[SETTINGS], app[REDIS])
+    events.start()
+    try:
+        yield
+    finally:
+        await events.close()
+
+
+async def timers_ctx(app: web.Application):
+    settings = app[SETTINGS]
+    timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
+    app[TRIGGERS].changed = timers.changed
+    timers.start()
+    try:
+        yield
+    finally:
+        await timers.close()
+
+
+async def queue_triggers_ctx(app: web.Application):
+    queues = QueuePoller(app[REDIS], app[SETTINGS].redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
+    queues.start()
+    try:
+        yield
+    finally:
+        await queues.close()
+
+
+async def http_client_ctx(app: web.Application):
     # Web functions' requests: no total timeout here (the function's own applies), no pooled-connection cap.
     app[HTTP_CLIENT] = client = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False,
                                               connector=TCPConnector(limit=0, force_close=False))
     try:
-        await builder.runtime_image()
-        await logs.start()
-        await pool.start(await service.list())
-        events.start()
-        timers.start()
-        queues.start()
         yield
     finally:
-        await timers.close()
-        await queues.close()
         await client.close()
-        await events.close()
-        await app[SERVICE].close()
-        await pool.shutdown()  # stops the log collector once it has read the containers' output
-        await logs.stop()
-        host.close()
-        await redis.aclose()
+
+
+RESOURCES = (redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, service_ctx, async_events_ctx, timers_ctx,
+             queue_triggers_ctx, http_client_ctx)
+"""Opened in this order, closed in the reverse one."""
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(resources)
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
     add_trigger_routes(app)
     return app

@@ -10,6 +10,7 @@ from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
 from ..logs.reader import LogReader
+from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
@@ -24,6 +25,8 @@ SERVICE = web.AppKey("service", FunctionService)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
 LOGS = web.AppKey("logs", LogReader)
+LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
+"""The control plane's side of logs: notices, REPORT lines, the collector process."""
 TRIGGERS = web.AppKey("triggers", TriggerService)
 HTTP_CLIENT = web.AppKey("http_client", ClientSession)
 """The client that carries web functions' requests to their containers."""
