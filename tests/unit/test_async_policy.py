@@ -114,7 +114,8 @@ def test_schedule_retry_moves_the_event_from_its_holder_to_delayed():
     ]
     alone = RecordingPipe()
     ev.schedule_retry(alone, keys, "r2", Kind.FUNCTION_ERROR, 1.0, "{}", 0.5)
-    assert [name for name, *_ in alone.commands] == ["hset", "zadd", "hincrby"]  # held by no list: nothing to take it from
+    # held by no list: nothing to take it from
+    assert [name for name, *_ in alone.commands] == ["hset", "zadd", "hincrby"]
 
 
 def test_statuses_compare_with_what_redis_gives_back():

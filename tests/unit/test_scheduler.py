@@ -8,11 +8,9 @@ S = ContainerState
 
 
 def inst(version=1, state=S.READY, active=0, last_used=0.0, concurrency=1, keep_alive=300, reserved=False,
-         retiring=False, cid="c"):
-    i = Instance(function="f", version=version, concurrency=concurrency, memory_mb=128, keep_alive_s=keep_alive,
-                 reserved=reserved, container_id=cid, state=state, active=active, last_used=last_used)
-    i.retiring = retiring
-    return i
+         cid="c"):
+    return Instance(function="f", version=version, concurrency=concurrency, memory_mb=128, keep_alive_s=keep_alive,
+                    reserved=reserved, container_id=cid, state=state, active=active, last_used=last_used)
 
 
 def test_pick_warm_needs_the_same_version_and_room():
@@ -23,9 +21,19 @@ def test_pick_warm_needs_the_same_version_and_room():
     assert scheduler.pick_warm([old, busy, ready], version=2) is ready
 
 
-def test_pick_warm_skips_starting_removing_and_retiring():
-    candidates = [inst(state=S.STARTING), inst(state=S.REMOVING), inst(retiring=True)]
+def test_pick_warm_skips_starting_removing_and_draining():
+    candidates = [inst(state=S.STARTING), inst(state=S.REMOVING), inst(state=S.DRAINING, active=1, concurrency=4)]
     assert scheduler.pick_warm(candidates, version=1) is None
+
+
+def test_pick_warm_takes_frozen_ones_last():
+    """A Pausing or Thawing container has room as a Paused one has: it costs a thaw, so it comes last."""
+    for frozen in (S.PAUSING, S.PAUSED):
+        running = inst(state=S.BUSY, active=1, concurrency=2, last_used=0)
+        assert scheduler.pick_warm([inst(state=frozen, last_used=9), running], version=1) is running
+    thawing = inst(state=S.THAWING, active=1, concurrency=2)
+    assert scheduler.pick_warm([thawing], version=1) is thawing
+    assert scheduler.pick_warm([inst(state=S.THAWING, active=1)], version=1) is None  # no room left
 
 
 def test_pick_warm_prefers_running_to_paused():
@@ -49,8 +57,8 @@ def test_expired_respects_keep_alive_reserved_and_activity():
     fresh = inst(last_used=95, keep_alive=10)
     reserved = inst(last_used=0, keep_alive=10, reserved=True)
     busy = inst(state=S.BUSY, active=1, last_used=0, keep_alive=10)
-    retiring = inst(last_used=99, retiring=True)
-    assert scheduler.expired([old, fresh, reserved, busy, retiring], now=100) == [old, retiring]
+    draining = inst(state=S.DRAINING, active=1, last_used=0, keep_alive=10)  # removed when its last call ends
+    assert scheduler.expired([old, fresh, reserved, busy, draining], now=100) == [old]
 
 
 def test_expired_includes_paused_idle_containers():
@@ -112,12 +120,18 @@ def test_keep_alive_zero_reclaims_at_once():
 
 def test_transition_table():
     assert TRANSITIONS[S.REMOVING] == frozenset()
-    check_transition(S.STARTING, S.BUSY)
-    check_transition(S.BUSY, S.READY)
-    with pytest.raises(IllegalTransition):
-        check_transition(S.REMOVING, S.READY)
-    with pytest.raises(IllegalTransition):
-        check_transition(S.STARTING, S.PAUSED)
+    assert all(S.REMOVING in TRANSITIONS[s] for s in S if s is not S.REMOVING)  # any container may be lost
+    for current, new in ((S.STARTING, S.READY), (S.BUSY, S.READY), (S.READY, S.PAUSING), (S.PAUSING, S.PAUSED),
+                         (S.PAUSING, S.THAWING), (S.PAUSED, S.THAWING), (S.THAWING, S.BUSY),
+                         (S.THAWING, S.DRAINING), (S.BUSY, S.DRAINING)):
+        check_transition(current, new)
+    # Named phases instead of flags: nothing is marked Paused before Docker froze it, nothing serves frozen,
+    # and a Draining container never serves again.
+    for current, new in ((S.REMOVING, S.READY), (S.STARTING, S.PAUSED), (S.READY, S.PAUSED), (S.PAUSED, S.BUSY),
+                         (S.PAUSED, S.READY), (S.PAUSING, S.BUSY), (S.DRAINING, S.READY), (S.DRAINING, S.BUSY),
+                         (S.STARTING, S.BUSY)):
+        with pytest.raises(IllegalTransition):
+            check_transition(current, new)
 
 
 def test_instance_transition_goes_through_the_table():

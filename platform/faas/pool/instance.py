@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .state import ContainerState, check_transition
+from .state import IDLE, SERVING, ContainerState, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,13 @@ class Instance:
     """It has served, or was started ahead of traffic: its next invocation is not a cold start."""
     created_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
-    paused_in_docker: bool = False
-    """Frozen by `docker pause` (or about to be): must be unpaused before it serves."""
-    retiring: bool = False
-    """Its function changed or went away: removed as soon as it is idle."""
     exited: bool = False
     """Docker said it died (or was destroyed)."""
     killed: bool = False
     """Docker said it was killed or removed by someone other than the pool (which takes a container out of
     the pool before it kills it)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Serializes pause and unpause."""
+    """Serializes freezing and thawing: a thaw waits for a freeze under way to finish."""
     memory_file: Any = None
     """Where its cgroup keeps its peak memory (a Path), for containers whose runtime does not report it."""
     conns: Any = None
@@ -66,12 +62,15 @@ class Instance:
 
     @property
     def has_room(self) -> bool:
-        return self.state in (ContainerState.READY, ContainerState.BUSY, ContainerState.PAUSED) \
-            and self.active < self.concurrency
+        return self.state in SERVING and self.active < self.concurrency
 
     @property
     def idle(self) -> bool:
-        return self.active == 0 and self.state in (ContainerState.READY, ContainerState.PAUSED)
+        return self.state in IDLE
+
+    @property
+    def retiring(self) -> bool:
+        return self.state is ContainerState.DRAINING
 
     def idle_seconds(self, now: float | None = None) -> float:
         if self.active or self.state is ContainerState.STARTING:

@@ -40,7 +40,7 @@ from . import scheduler
 from .cgroup import memory_peak_file, read_peak_mb
 from .client import NotDelivered, ResponseTooLarge, RuntimeClient, RuntimeReply
 from .instance import Instance
-from .state import ContainerState
+from .state import FROZEN, ContainerState
 
 log = logging.getLogger(__name__)
 S = ContainerState
@@ -242,11 +242,7 @@ class PoolManager:
             pool.record = record
             for inst in list(pool.instances):
                 if inst.record.release != record.release:
-                    inst.retiring = True
-                    inst.reserved = False
-                    if inst.idle:
-                        self._drop(inst)
-                        self._spawn(self._remove_container(inst, hook=True))
+                    self._retire(inst)
             self._dispatch(pool)
         elif record.version < pool.record.version:
             return pool
@@ -260,7 +256,6 @@ class PoolManager:
         if pool:
             self._fail_waiters(pool, FunctionNotFound(f"function {name} was deleted"))
         for inst in doomed:
-            inst.retiring = True
             self._drop(inst)
         await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
@@ -416,21 +411,31 @@ class PoolManager:
                         pool.waiters.remove(future)
                     except ValueError:
                         pass
-        if inst.paused_in_docker:
-            await self._thaw(inst)
+        if inst.state is S.THAWING:
+            try:
+                await self._thaw(pool, inst)
+            except BaseException:
+                self._release(pool, inst, discard=True)
+                raise
         return inst
 
     def _claim(self, inst: Instance) -> None:
-        if inst.state is not S.BUSY:
+        if inst.state in FROZEN:
+            if inst.state is not S.THAWING:
+                inst.transition(S.THAWING)
+        elif inst.state is not S.BUSY:
             inst.transition(S.BUSY)
         inst.active += 1
 
-    async def _thaw(self, inst: Instance) -> None:
+    async def _thaw(self, pool: FunctionPool, inst: Instance) -> None:
+        """Unpause a container claimed while frozen (once a freeze under way is done); the first of its
+        claimers does it, the others wait for it."""
         async with inst.lock:
-            if inst.paused_in_docker:
+            if inst.state is S.THAWING:
                 t0 = time.monotonic()
                 await self.host.unpause(inst.container_id)
-                inst.paused_in_docker = False
+                # Its function changed while it thawed: it serves what it has taken, then goes.
+                inst.transition(S.BUSY if inst.record.release == pool.record.release else S.DRAINING)
                 log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
 
     async def _call(self, inst: Instance, event: bytes, request_id: str,
@@ -486,9 +491,8 @@ class PoolManager:
         inst.last_used = time.monotonic()
         if inst.state is S.REMOVING:
             pass
-        elif discard or (inst.retiring and inst.active == 0):
-            self._drop(inst)
-            self._spawn(self._remove_container(inst, hook=not discard))
+        elif discard or (inst.state is S.DRAINING and inst.active == 0):
+            self._discard(inst, hook=not discard)
             if inst.reserved:  # its replacement starts now, and serves the requests that wait
                 self._ensure_reserved(pool, time.monotonic())
         elif inst.active == 0:
@@ -528,8 +532,7 @@ class PoolManager:
         victims = scheduler.choose_evictions(self.all_instances(), need, exclude=function)
         for inst in victims:
             log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, function)
-            self._drop(inst)
-            self._spawn(self._remove_container(inst, hook=True))
+            self._discard(inst, hook=True)
         return bool(victims)
 
     async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
@@ -543,9 +546,7 @@ class PoolManager:
                 await self._boot(inst)
                 booted = True
         except (InitFailed, FaasError) as exc:
-            self._drop(inst)
-            if inst.container_id:
-                self._spawn(self._remove_container(inst, hook=False))
+            self._discard(inst, hook=False)
             if for_waiters:
                 log.info("Function %s: container start failed: %s", inst.function, exc)
                 self._fail_waiters(pool, exc, count=1)
@@ -553,9 +554,7 @@ class PoolManager:
                 log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
                 pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
         except BaseException:
-            self._drop(inst)
-            if inst.container_id:
-                self._spawn(self._remove_container(inst, hook=False))
+            self._discard(inst, hook=False)
             raise
         finally:
             if for_waiters:
@@ -659,8 +658,7 @@ class PoolManager:
             for inst in scheduler.expired(pool.instances, now):
                 log.info("Function %s: reclaiming container %s (idle %.0fs)", pool.name, inst.id,
                          inst.idle_seconds(now))
-                self._drop(inst)
-                self._spawn(self._remove_container(inst, hook=True))
+                self._discard(inst, hook=True)
             for inst in scheduler.to_pause(pool.instances, now):
                 self._spawn(self._pause(inst))
             self._ensure_reserved(pool, now)
@@ -686,20 +684,24 @@ class PoolManager:
                 self._spawn(self._start(pool, inst, for_waiters=False))
 
     async def _pause(self, inst: Instance) -> None:
+        """Freeze an idle container. Claimed meanwhile (Thawing), it is thawed by its claimer after this."""
         async with inst.lock:
-            if inst.state is not S.READY or inst.active:
+            if inst.state is not S.READY:
                 return
-            inst.transition(S.PAUSED)
-            inst.paused_in_docker = True
+            inst.transition(S.PAUSING)
             await self.client.hook(inst, "/pre-freeze")
             try:
                 await self.host.pause(inst.container_id)
             except FaasError as exc:
-                log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
-                inst.paused_in_docker = False
-                if inst.active == 0:
-                    self._drop(inst)
-                    self._spawn(self._remove_container(inst, hook=False))
+                if inst.state is S.THAWING:  # not frozen after all: its claimer may use it as it is
+                    inst.transition(S.BUSY)
+                    return
+                if inst.state is S.PAUSING:
+                    log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
+                    self._discard(inst, hook=False)
+                return
+            if inst.state is S.PAUSING:
+                inst.transition(S.PAUSED)
 
     async def check_health(self) -> None:
         """Drop idle containers that died or were removed from outside; remove labelled strays."""
@@ -713,8 +715,7 @@ class PoolManager:
                 known.add(inst.container_id)
                 if inst.container_id not in alive and inst.idle:
                     log.warning("Function %s: container %s is gone or dead; it leaves the pool", pool.name, inst.id)
-                    self._drop(inst)
-                    self._spawn(self._remove_container(inst, hook=False))
+                    self._discard(inst, hook=False)
             self._ensure_reserved(pool, time.monotonic())
         now = time.time()
         for c in found:
@@ -734,8 +735,7 @@ class PoolManager:
             inst.exited = True
             if inst.idle:
                 log.warning("Function %s: container %s died; it leaves the pool", inst.function, inst.id)
-                self._drop(inst)
-                self._spawn(self._remove_container(inst, hook=False))
+                self._discard(inst, hook=False)
                 pool = self._pools.get(inst.function)
                 if pool is not None:
                     self._ensure_reserved(pool, time.monotonic())
@@ -748,6 +748,15 @@ class PoolManager:
         return None
 
     # -- helpers
+    def _retire(self, inst: Instance) -> None:
+        """`inst` serves an older release of its function: removed now if idle, else when it is. A Thawing one
+        turns Draining once thawed (its claimers need it unpaused)."""
+        inst.reserved = False
+        if inst.idle:
+            self._discard(inst, hook=True)
+        elif inst.state is S.BUSY:
+            inst.transition(S.DRAINING)
+
     def _drop(self, inst: Instance) -> None:
         """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
         if inst.state is not S.REMOVING:
@@ -771,8 +780,16 @@ class PoolManager:
 
         asyncio.get_running_loop().call_soon(kick)
 
+    def _discard(self, inst: Instance, hook: bool) -> None:
+        """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
+        when `hook` (never on a frozen container, which cannot answer it)."""
+        hook = hook and inst.state not in FROZEN
+        self._drop(inst)
+        if inst.container_id:
+            self._spawn(self._remove_container(inst, hook))
+
     async def _remove_container(self, inst: Instance, hook: bool) -> None:
-        if hook and inst.address and not inst.paused_in_docker:
+        if hook and inst.address:
             await self.client.hook(inst, "/pre-stop")
         if inst.conns is not None:
             inst.conns.close()

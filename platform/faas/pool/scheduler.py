@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .instance import Instance
-from .state import ContainerState
+from .state import FROZEN, ContainerState
 
 S = ContainerState
 
@@ -19,25 +19,24 @@ def pick_warm(instances: Iterable[Instance], version: int) -> Instance | None:
     """
     best, best_key = None, None
     for inst in instances:
-        if inst.version != version or inst.retiring or not inst.has_room:
+        if inst.version != version or not inst.has_room:
             continue
-        key = (inst.state is not S.PAUSED, inst.active, inst.reserved, inst.last_used)
+        key = (inst.state not in FROZEN, inst.active, inst.reserved, inst.last_used)
         if best is None or key > best_key:
             best, best_key = inst, key
     return best
 
 
 def expired(instances: Iterable[Instance], now: float) -> list[Instance]:
-    """Containers to reclaim now: idle past their keep-alive (never reserved ones), or idle and retiring."""
+    """Containers to reclaim now: idle past their keep-alive (never reserved ones)."""
     return [inst for inst in instances
-            if inst.idle and (inst.retiring or (not inst.reserved and now - inst.last_used >= inst.keep_alive_s))]
+            if inst.idle and not inst.reserved and now - inst.last_used >= inst.keep_alive_s]
 
 
 def to_pause(instances: Iterable[Instance], now: float) -> list[Instance]:
     """Running idle containers whose function pauses them, idle for at least pauseAfterSeconds."""
     return [inst for inst in instances
-            if inst.state is S.READY and inst.active == 0 and inst.pause_after_s is not None
-            and not inst.retiring and now - inst.last_used >= inst.pause_after_s]
+            if inst.state is S.READY and inst.pause_after_s is not None and now - inst.last_used >= inst.pause_after_s]
 
 
 def choose_evictions(instances: Iterable[Instance], need_mb: int, exclude: str | None = None) -> list[Instance]:
@@ -64,7 +63,7 @@ def reserved_plan(instances: Iterable[Instance], version: int,
     """(containers to make reserved, containers to start reserved, reserved containers to release) so that
     `wanted` containers of `version` are reserved. Containers already there are promoted before any new
     one is started; a surplus is released idle ones first, least recently used first."""
-    current = [i for i in instances if i.version == version and not i.retiring and i.state is not S.REMOVING]
+    current = [i for i in instances if i.version == version and i.state not in (S.DRAINING, S.REMOVING)]
     have = [i for i in current if i.reserved]
     if len(have) >= wanted:
         surplus = sorted(have, key=lambda i: (i.active > 0, i.last_used))[:len(have) - wanted]
