@@ -162,7 +162,7 @@ class FunctionService:
 
         async def cleanup():
             for _ in range(3600):
-                if not any(i.retiring for i in self.pool.instances(name)):
+                if not self.pool.retiring(name):
                     break
                 await asyncio.sleep(1)
             await self.pool.settle()

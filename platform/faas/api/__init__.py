@@ -16,6 +16,7 @@ from ..functions import FunctionService
 from ..logs.reader import LogReader
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
+from ..pool.client import RuntimeClient
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..store import FunctionStore
@@ -76,7 +77,7 @@ async def log_channel_ctx(app: web.Application):
 
 
 async def pool_ctx(app: web.Application):
-    app[POOL] = pool = PoolManager(app[SETTINGS], app[DOCKER], app[METRICS], app[LOG_CHANNEL])
+    app[POOL] = pool = PoolManager(app[SETTINGS], app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL])
     try:
         yield
     finally:

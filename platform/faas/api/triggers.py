@@ -20,7 +20,7 @@ from ..errors import (
     TriggerNotFound,
 )
 from ..models import FunctionRecord, check_name, new_request_id
-from ..pool.manager import UNHANDLED, InitFailed, Outcome
+from ..pool.outcome import UNHANDLED, InitFailed, Outcome
 from ..triggers import http as th
 from ..triggers.model import Trigger
 from .handlers import INVOCATION_TYPES, read_event, read_json

@@ -1,0 +1,82 @@
+"""What a function container is made of: its Docker config, its first Instance, the runtime's x-fc-* headers."""
+
+from __future__ import annotations
+
+import secrets
+
+from .. import defaults
+from ..docker_host import (
+    LABEL_FUNCTION,
+    LABEL_FUNCTION_ID,
+    LABEL_PLATFORM,
+    LABEL_ROLE,
+    LABEL_VERSION,
+    ROLE_FUNCTION,
+    ContainerConfig,
+)
+from ..models import FunctionRecord
+from .instance import Instance
+
+
+def runtime_port(record: FunctionRecord) -> int:
+    custom = record.spec.custom_container
+    return custom.port if custom else defaults.RUNTIME_PORT
+
+
+def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfig:
+    """The container of `record`: its image, labels (found again by them after a restart), environment
+    (FC's FC_* variables after the function's own) and memory."""
+    spec = record.spec
+    env = dict(spec.environment) | {
+        "FC_FUNCTION_NAME": spec.name,
+        "FC_FUNCTION_HANDLER": spec.handler,
+        "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "FC_FUNCTION_TIMEOUT": str(spec.timeout_s),
+        "FC_FUNCTION_INITIALIZER": spec.initializer or "",
+        "FC_INITIALIZATION_TIMEOUT": str(spec.init_timeout_s),
+        "FC_SERVER_PORT": str(runtime_port(record)),
+        "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET,
+    }
+    custom = spec.custom_container
+    return ContainerConfig(
+        image=record.image,
+        name=f"faas-{spec.name}-v{record.version}-{secrets.token_hex(4)}",
+        labels={LABEL_PLATFORM: platform_id, LABEL_FUNCTION: spec.name, LABEL_VERSION: str(record.version),
+                LABEL_FUNCTION_ID: record.function_id, LABEL_ROLE: ROLE_FUNCTION},
+        environment=env,
+        memory_mb=spec.memory_mb,
+        command=list(custom.command) if custom and custom.command else None,
+    )
+
+
+def new_instance(record: FunctionRecord, reserved: bool) -> Instance:
+    """The pool's view of a container about to start for `record` (Starting)."""
+    spec = record.spec
+    return Instance(function=record.name, version=record.version, concurrency=spec.instance_concurrency,
+                    memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s, pause_after_s=spec.pause_after_s,
+                    reserved=reserved, record=record, port=runtime_port(record))
+
+
+class RuntimeHeaders:
+    """The x-fc-* headers of FC's protocol that tell the runtime about its function, made once per release."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self):
+        self._cache: dict[tuple[str, int], dict[str, str]] = {}
+
+    def __call__(self, record: FunctionRecord) -> dict[str, str]:
+        headers = self._cache.get(record.release)
+        if headers is None:
+            if len(self._cache) > self.MAX_ENTRIES:
+                self._cache.clear()
+            spec = record.spec
+            headers = self._cache[record.release] = {
+                "x-fc-function-name": spec.name,
+                "x-fc-function-handler": spec.handler,
+                "x-fc-function-memory": str(spec.memory_mb),
+                "x-fc-function-timeout": str(spec.timeout_s),
+                "x-fc-function-initializer": spec.initializer or "",
+                "x-fc-initialization-timeout": str(spec.init_timeout_s),
+            }
+        return headers
