@@ -493,6 +493,7 @@ class PoolManager:
 
     async def check_health(self) -> None:
         """Drop idle containers that died or were removed from outside; remove labelled strays."""
+        asked = time.monotonic()
         found = await self.host.list_containers(function_filter(self.settings.platform_id))
         alive = {c.id for c in found if c.running}
         known = set()
@@ -501,7 +502,8 @@ class PoolManager:
                 if not inst.container_id:
                     continue
                 known.add(inst.container_id)
-                if inst.container_id not in alive and inst.idle:
+                # One made after Docker was asked is missing from its answer, not gone.
+                if inst.container_id not in alive and inst.idle and inst.created_at < asked:
                     log.warning("Function %s: container %s is gone or dead; it leaves the pool", pool.name, inst.id)
                     self._discard(inst, hook=False)
             self._ensure_reserved(pool, time.monotonic())
