@@ -5,8 +5,13 @@ Requests take a warm container when one has room; otherwise they wait in a bound
 not tied to the request that asked for them. Idle containers are paused (optional) and reclaimed after
 keep-alive; reserved ones are started ahead of traffic and replaced when they die. A host memory budget
 bounds the sum of memoryMB, and idle containers of other functions are evicted (least recently used) to
-make room. Decisions are plain functions (scheduler.py), states one table (state.py); the Docker host and
-the runtime client are given to it, so that tests can give it fakes.
+make room.
+
+The parts: this manager decides when things happen (requests, function changes, keep-alive, health,
+Docker's events); Containers (containers.py) does them (claim, start, freeze, thaw, drain, remove);
+FunctionPool (function_pool.py) is one function's containers and waiting requests; ContainerCalls
+(calls.py) talks to a runtime. Decisions are plain functions (scheduler.py), states one table (state.py).
+The Docker host and the runtime client are given to it, so that tests can give it fakes.
 """
 
 from __future__ import annotations
@@ -26,22 +31,19 @@ from ..metrics import Metrics
 from ..models import FunctionRecord
 from . import scheduler
 from .calls import ContainerCalls
-from .cgroup import memory_peak_file, read_peak_mb
+from .cgroup import read_peak_mb
 from .client import RuntimeClient
-from .container import container_config
+from .containers import Containers, find_memory_file
 from .function_pool import FunctionPool
 from .instance import Instance
 from .outcome import KILLED, NOT_DELIVERED, UNHANDLED, InitFailed, Lease, Outcome
-from .state import FROZEN, ContainerState
+from .state import ContainerState
 
 log = logging.getLogger(__name__)
 S = ContainerState
 
 STRAY_GRACE_S = 60
 """A labelled container the pool does not know is removed once it is this old (a start may still own it)."""
-
-RESERVED_RETRY_S = 5.0
-"""Seconds before a failed start of a reserved container is tried again."""
 
 DELIVERY_TRIES = 3
 """Containers an invocation is offered to when the ones before were dead before its request reached them."""
@@ -59,12 +61,9 @@ class PoolManager:
         self.logs = logs
         self.metrics = metrics
         self.calls = ContainerCalls(client, host, logs)
-        self._pools: dict[str, FunctionPool] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self.containers = Containers(settings, host, client, self.calls, metrics)
+        self._pools = self.containers.pools
         self._loops: list[asyncio.Task] = []
-        self._start_slots = asyncio.Semaphore(settings.max_concurrent_starts)
-        self._kick_pending = False
-        self._closing = False
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
 
@@ -77,7 +76,7 @@ class PoolManager:
                         asyncio.get_running_loop())
         await self.reconcile()
         for pool in self._pools.values():
-            self._ensure_reserved(pool, time.monotonic())
+            self.containers.ensure_reserved(pool, time.monotonic())
         self._loops = [asyncio.create_task(self._every(self.settings.reaper_interval, self.maintain), name="pool"),
                        asyncio.create_task(self._every(self.settings.health_interval, self.check_health),
                                            name="pool-health")]
@@ -113,10 +112,10 @@ class PoolManager:
             # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
             # initializer if the earlier run died before it finished.
             await self.calls.initialize(inst, pool.record, "adopt-" + inst.id)
-            self._find_memory_file(inst)
+            find_memory_file(inst)
         except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
             log.info("Container %s not adopted: %s", inst.id, exc)
-            self._drop(inst)
+            self.containers.drop(inst)
             await self.host.remove_container(status.id)
             return False
         inst.warmed = True
@@ -124,29 +123,24 @@ class PoolManager:
         return True
 
     async def shutdown(self) -> None:
-        self._closing = True
+        self.containers.closing = True
         for task in self._loops:
             task.cancel()
-        doomed = self.all_instances()
+        doomed = self.containers.all_instances()
         for pool in self._pools.values():
             pool.fail_waiters(FunctionNotFound("the platform is shutting down"))
         for inst in doomed:
-            self._drop(inst)
+            self.containers.drop(inst)
         # Stopped first, removed after the log collector has read their output to its end.
         await asyncio.gather(*(self.host.kill(i.container_id) for i in doomed if i.container_id),
                              return_exceptions=True)
-        await self.settle()
+        await self.containers.settle()
         if self.logs is not None:
             await self.logs.stop()
-        await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
+        await asyncio.gather(*(self.containers.remove(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         log.info("Pool stopped: %d function container(s) removed", len(doomed))
-        await self.settle()
-
-    async def settle(self) -> None:
-        """Wait for the container starts and removals under way."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.containers.settle()
 
     # -- functions
     def sync_function(self, record: FunctionRecord) -> FunctionPool:
@@ -158,11 +152,11 @@ class PoolManager:
             pool.record = record
             for inst in list(pool.instances):
                 if not pool.current(inst):
-                    self._retire(inst)
+                    self.containers.retire(inst)
             pool.dispatch()
         elif record.version < pool.record.version:
             return pool
-        self._ensure_reserved(pool, time.monotonic())
+        self.containers.ensure_reserved(pool, time.monotonic())
         return pool
 
     async def remove_function(self, name: str) -> None:
@@ -172,8 +166,8 @@ class PoolManager:
         if pool:
             pool.fail_waiters(FunctionNotFound(f"function {name} was deleted"))
         for inst in doomed:
-            self._drop(inst)
-        await asyncio.gather(*(self._remove_container(i, hook=False) for i in doomed if i.container_id),
+            self.containers.drop(inst)
+        await asyncio.gather(*(self.containers.remove(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         # Containers whose start was under way when the function went: found by label.
         stray = await self.host.list_containers(function_filter(self.settings.platform_id, name))
@@ -183,16 +177,20 @@ class PoolManager:
         pool = self._pools.get(name)
         return list(pool.instances) if pool else []
 
+    def all_instances(self) -> list[Instance]:
+        return self.containers.all_instances()
+
+    def memory_used(self) -> int:
+        return self.containers.memory_used()
+
+    async def settle(self) -> None:
+        """Wait for the container starts and removals under way."""
+        await self.containers.settle()
+
     def retiring(self, name: str) -> bool:
         """Containers of an older release of `name` are still there (draining, or thawing to drain)."""
         pool = self._pools.get(name)
         return pool is not None and any(not pool.current(i) for i in pool.instances)
-
-    def all_instances(self) -> list[Instance]:
-        return [inst for pool in self._pools.values() for inst in pool.instances]
-
-    def memory_used(self) -> int:
-        return sum(i.memory_mb for p in self._pools.values() for i in p.instances if i.state is not S.REMOVING)
 
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
@@ -263,7 +261,7 @@ class PoolManager:
         removed when the holder marks the lease UNHANDLED). InitFailed, counted, when a new container's
         initializer failed (`t0`: when the invocation began)."""
         try:
-            inst = await self._acquire(pool)
+            inst = await self.containers.acquire(pool)
         except InitFailed as exc:
             self.metrics.invocation(pool.name, exc.outcome, time.monotonic() - t0)
             raise
@@ -275,7 +273,7 @@ class PoolManager:
             yield lease
         finally:
             lease.ended = time.monotonic()
-            self._release(pool, inst, discard=lease.error == UNHANDLED)
+            self.containers.release(pool, inst, discard=lease.error == UNHANDLED)
             if self.logs is not None:
                 self.logs.end(inst.container_id, request_id)
 
@@ -306,129 +304,6 @@ class PoolManager:
             pool = self.sync_function(record)
         return pool
 
-    async def _acquire(self, pool: FunctionPool) -> Instance:
-        """A claimed container of `pool`, thawed if it was frozen."""
-        inst = await pool.acquire(lambda: self._start_for_waiters(pool))
-        if inst.state is S.THAWING:
-            try:
-                await self._thaw(pool, inst)
-            except BaseException:
-                self._release(pool, inst, discard=True)
-                raise
-        return inst
-
-    async def _thaw(self, pool: FunctionPool, inst: Instance) -> None:
-        """Unpause a container claimed while frozen (once a freeze under way is done); the first of its
-        claimers does it, the others wait for it."""
-        async with inst.lock:
-            if inst.state is S.THAWING:
-                t0 = time.monotonic()
-                await self.host.unpause(inst.container_id)
-                # Its function changed while it thawed: it serves what it has taken, then goes.
-                inst.transition(S.BUSY if pool.current(inst) else S.DRAINING)
-                log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
-
-    def _release(self, pool: FunctionPool, inst: Instance, discard: bool) -> None:
-        inst.active -= 1
-        inst.served += 1
-        inst.last_used = time.monotonic()
-        if inst.state is S.REMOVING:
-            pass
-        elif discard or (inst.active == 0 and inst.state is S.DRAINING):
-            self._discard(inst, hook=not discard)
-            if inst.reserved:  # its replacement starts now, and serves the requests that wait
-                self._ensure_reserved(pool, time.monotonic())
-        elif inst.active == 0:
-            inst.transition(S.READY)
-        if pool.waiters:
-            pool.dispatch()
-
-    # -- starting containers
-    def _start_for_waiters(self, pool: FunctionPool) -> None:
-        """Start as many containers as requests wait beyond the starts under way (reserved ones included: a
-        reserved container being replaced serves the next request), within every limit."""
-        record = pool.record
-        reserved_starting = sum(1 for i in pool.instances if i.reserved and i.state is S.STARTING)
-        wanted = pool.waiting() - pool.starting - reserved_starting
-        while wanted > 0 and not self._closing:
-            if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
-                return
-            pool.starting += 1
-            self._spawn(self._start(pool, pool.add(reserved=False), for_waiters=True))
-            wanted -= 1
-
-    def _make_room(self, memory_mb: int, function: str) -> bool:
-        """True when `memory_mb` fits in the host budget, after evicting idle containers of other functions."""
-        need = self.memory_used() + memory_mb - self.settings.host_memory_mb
-        if need <= 0:
-            return True
-        victims = scheduler.choose_evictions(self.all_instances(), need, exclude=function)
-        for inst in victims:
-            log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, function)
-            self._discard(inst, hook=True)
-        return bool(victims)
-
-    async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
-        reason = "demand" if for_waiters else "reserved"
-        booted = False
-        try:
-            async with self._start_slots:
-                if inst.state is S.REMOVING:  # its function went away while it waited for a slot
-                    return
-                self.metrics.container_start(inst.function, reason)
-                await self._boot(inst)
-                booted = True
-        except (InitFailed, FaasError) as exc:
-            self._discard(inst, hook=False)
-            if for_waiters:
-                log.info("Function %s: container start failed: %s", inst.function, exc)
-                pool.fail_waiters(exc, count=1)
-            else:
-                log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
-                pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
-        except BaseException:
-            self._discard(inst, hook=False)
-            raise
-        finally:
-            if for_waiters:
-                pool.starting -= 1
-        if booted:
-            if inst.state is S.REMOVING:  # its function was deleted while it started
-                self._spawn(self._remove_container(inst, hook=False))
-            elif not pool.current(inst):  # its function was updated while it started
-                self._discard(inst, hook=True)
-            else:
-                inst.last_used = time.monotonic()
-                inst.transition(S.READY)
-                log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id,
-                         inst.version, reason, (time.monotonic() - inst.created_at) * 1000)
-                pool.dispatch()
-        # Requests still waiting (a start failed, or more came): start for them.
-        if pool.waiters and not self._closing:
-            self._start_for_waiters(pool)
-
-    async def _boot(self, inst: Instance) -> None:
-        """Create and start the container, wait until it listens, run its initializer."""
-        record = inst.record
-        started = await self.host.start_container(container_config(record, self.settings.platform_id))
-        inst.container_id, inst.address, inst.pid = started.id, started.address, started.pid
-        if inst.state is S.REMOVING:
-            return
-
-        async def alive() -> bool:
-            status = await self.host.status(inst.container_id)
-            return status is not None and status.running
-
-        await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
-        await self.calls.initialize(inst, record, "init-" + inst.id)
-        inst.init_ms = (time.monotonic() - inst.created_at) * 1000
-        self._find_memory_file(inst)
-
-    @staticmethod
-    def _find_memory_file(inst: Instance) -> None:
-        if inst.record.spec.custom_container is not None and inst.pid:
-            inst.memory_file = memory_peak_file(inst.pid, inst.container_id)
-
     # -- maintenance
     async def _every(self, interval: float, func) -> None:
         while True:
@@ -447,49 +322,13 @@ class PoolManager:
             for inst in scheduler.expired(pool.instances, now):
                 log.info("Function %s: reclaiming container %s (idle %.0fs)", pool.name, inst.id,
                          inst.idle_seconds(now))
-                self._discard(inst, hook=True)
+                self.containers.discard(inst, hook=True)
             for inst in scheduler.to_pause(pool.instances, now):
-                self._spawn(self._pause(inst))
-            self._ensure_reserved(pool, now)
+                self.containers.spawn(self.containers.pause(inst))
+            self.containers.ensure_reserved(pool, now)
             if pool.waiters:
                 pool.dispatch()
-                self._start_for_waiters(pool)
-
-    def _ensure_reserved(self, pool: FunctionPool, now: float) -> None:
-        record = pool.record
-        promote, start, release = scheduler.reserved_plan(pool.instances, record.version,
-                                                          record.spec.reserved_instances)
-        for inst in release:
-            inst.reserved = False
-            inst.last_used = now  # from here on, an ordinary container with its keep-alive
-        for inst in promote:
-            inst.reserved = True
-        if start and now >= pool.reserve_retry_at and not self._closing:
-            for _ in range(start):
-                if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
-                    break
-                inst = pool.add(reserved=True)
-                inst.warmed = True
-                self._spawn(self._start(pool, inst, for_waiters=False))
-
-    async def _pause(self, inst: Instance) -> None:
-        """Freeze an idle container. Claimed meanwhile (Thawing), it is thawed by its claimer after this."""
-        async with inst.lock:
-            if inst.state is not S.READY:
-                return
-            inst.transition(S.PAUSING)
-            await self.client.hook(inst, "/pre-freeze")
-            try:
-                await self.host.pause(inst.container_id)
-            except FaasError as exc:
-                if inst.state is S.THAWING:  # not frozen after all: its claimer may use it as it is
-                    inst.transition(S.BUSY)
-                elif inst.state is S.PAUSING:
-                    log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
-                    self._discard(inst, hook=False)
-                return
-            if inst.state is S.PAUSING:
-                inst.transition(S.PAUSED)
+                self.containers.start_for_waiters(pool)
 
     async def check_health(self) -> None:
         """Drop idle containers that died or were removed from outside; remove labelled strays."""
@@ -505,18 +344,18 @@ class PoolManager:
                 # One made after Docker was asked is missing from its answer, not gone.
                 if inst.container_id not in alive and inst.idle and inst.created_at < asked:
                     log.warning("Function %s: container %s is gone or dead; it leaves the pool", pool.name, inst.id)
-                    self._discard(inst, hook=False)
-            self._ensure_reserved(pool, time.monotonic())
+                    self.containers.discard(inst, hook=False)
+            self.containers.ensure_reserved(pool, time.monotonic())
         now = time.time()
         for c in found:
             if c.id not in known and now - c.created > STRAY_GRACE_S:
                 log.info("Removing stray container %s", c.id[:12])
-                self._spawn(self.host.remove_container(c.id))
+                self.containers.spawn(self.host.remove_container(c.id))
 
     def _on_event(self, action: str, container_id: str) -> None:
         """Docker saw a container of ours die, get killed or go: an idle one leaves the pool at once (and a
         reserved one is replaced); a busy one is marked, so that its invocation's outcome says why."""
-        inst = self._by_container(container_id)
+        inst = self.containers.by_container(container_id)
         if inst is None or inst.state is S.REMOVING:
             return  # not ours any more, or the pool itself is removing it
         if action == "kill" or action == "destroy":
@@ -525,70 +364,7 @@ class PoolManager:
             inst.exited = True
             if inst.idle:
                 log.warning("Function %s: container %s died; it leaves the pool", inst.function, inst.id)
-                self._discard(inst, hook=False)
+                self.containers.discard(inst, hook=False)
                 pool = self._pools.get(inst.function)
                 if pool is not None:
-                    self._ensure_reserved(pool, time.monotonic())
-
-    def _by_container(self, container_id: str) -> Instance | None:
-        for pool in self._pools.values():
-            for inst in pool.instances:
-                if inst.container_id == container_id:
-                    return inst
-        return None
-
-    # -- helpers
-    def _retire(self, inst: Instance) -> None:
-        """`inst` serves an older release of its function: removed now if idle, else Draining. A Thawing one
-        turns Draining once thawed (its claimers need it unpaused first)."""
-        inst.reserved = False
-        if inst.idle:
-            self._discard(inst, hook=True)
-        elif inst.state is S.BUSY:
-            inst.transition(S.DRAINING)
-
-    def _discard(self, inst: Instance, hook: bool) -> None:
-        """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
-        when `hook` (never on a frozen container, which cannot answer it)."""
-        hook = hook and inst.state not in FROZEN
-        self._drop(inst)
-        if inst.container_id:
-            self._spawn(self._remove_container(inst, hook))
-
-    def _drop(self, inst: Instance) -> None:
-        """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
-        if inst.state is not S.REMOVING:
-            inst.transition(S.REMOVING)
-        pool = self._pools.get(inst.function)
-        if pool is not None:
-            pool.remove(inst)
-        self._kick_soon()
-
-    def _kick_soon(self) -> None:
-        """Capacity was freed: let requests waiting in any pool start containers (once per loop turn)."""
-        if self._kick_pending or self._closing:
-            return
-        self._kick_pending = True
-
-        def kick():
-            self._kick_pending = False
-            for pool in list(self._pools.values()):
-                if pool.waiters:
-                    self._start_for_waiters(pool)
-
-        asyncio.get_running_loop().call_soon(kick)
-
-    async def _remove_container(self, inst: Instance, hook: bool) -> None:
-        if hook and inst.address:
-            await self.client.hook(inst, "/pre-stop")
-        if inst.conns is not None:
-            inst.conns.close()
-        try:
-            await self.host.remove_container(inst.container_id)
-        except Exception as exc:
-            log.warning("Container %s: removal failed: %s", inst.id, exc)
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+                    self.containers.ensure_reserved(pool, time.monotonic())

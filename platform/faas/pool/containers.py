@@ -1,0 +1,287 @@
+"""The containers of every function on this host, and the mechanics of their lives: claim and release,
+start (slots, memory budget, evictions, reserved ones), freeze and thaw, drain and removal. The policy of
+when these happen (requests, function changes, keep-alive, health, Docker's events) is the PoolManager's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ..config import Settings
+from ..docker_host import DockerHost
+from ..errors import FaasError
+from ..metrics import Metrics
+from . import scheduler
+from .calls import ContainerCalls
+from .cgroup import memory_peak_file
+from .client import RuntimeClient
+from .container import container_config
+from .function_pool import FunctionPool
+from .instance import Instance
+from .outcome import InitFailed
+from .state import FROZEN, ContainerState
+
+log = logging.getLogger(__name__)
+S = ContainerState
+
+RESERVED_RETRY_S = 5.0
+"""Seconds before a failed start of a reserved container is tried again."""
+
+
+def find_memory_file(inst: Instance) -> None:
+    """Where the cgroup of a custom container keeps its peak memory (its runtime does not report it)."""
+    if inst.record.spec.custom_container is not None and inst.pid:
+        inst.memory_file = memory_peak_file(inst.pid, inst.container_id)
+
+
+class Containers:
+    """Every function container of the host, grouped by function (FunctionPool), and what happens to one:
+    it is claimed and released, starts (within the start slots and the memory budget, evicting idle ones of
+    other functions for room), freezes and thaws, drains, and goes. The PoolManager decides when."""
+
+    def __init__(self, settings: Settings, host: DockerHost, client: RuntimeClient, calls: ContainerCalls,
+                 metrics: Metrics):
+        self.settings = settings
+        self.host = host
+        self.client = client
+        self.calls = calls
+        self.metrics = metrics
+        self.pools: dict[str, FunctionPool] = {}
+        self.closing = False
+        """Set on shutdown: nothing starts any more."""
+        self._tasks: set[asyncio.Task] = set()
+        self._start_slots = asyncio.Semaphore(settings.max_concurrent_starts)
+        self._kick_pending = False
+
+    # -- what there is
+    def all_instances(self) -> list[Instance]:
+        return [inst for pool in self.pools.values() for inst in pool.instances]
+
+    def memory_used(self) -> int:
+        return sum(i.memory_mb for p in self.pools.values() for i in p.instances if i.state is not S.REMOVING)
+
+    def by_container(self, container_id: str) -> Instance | None:
+        for pool in self.pools.values():
+            for inst in pool.instances:
+                if inst.container_id == container_id:
+                    return inst
+        return None
+
+    # -- background work
+    def spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for the container starts and removals under way."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- calls
+    async def acquire(self, pool: FunctionPool) -> Instance:
+        """A claimed container of `pool`, thawed if it was frozen."""
+        inst = await pool.acquire(lambda: self.start_for_waiters(pool))
+        if inst.state is S.THAWING:
+            try:
+                await self._thaw(pool, inst)
+            except BaseException:
+                self.release(pool, inst, discard=True)
+                raise
+        return inst
+
+    async def _thaw(self, pool: FunctionPool, inst: Instance) -> None:
+        """Unpause a container claimed while frozen (once a freeze under way is done); the first of its
+        claimers does it, the others wait for it."""
+        async with inst.lock:
+            if inst.state is S.THAWING:
+                t0 = time.monotonic()
+                await self.host.unpause(inst.container_id)
+                # Its function changed while it thawed: it serves what it has taken, then goes.
+                inst.transition(S.BUSY if pool.current(inst) else S.DRAINING)
+                log.debug("Container %s: unpaused in %.1f ms", inst.id, (time.monotonic() - t0) * 1000)
+
+    def release(self, pool: FunctionPool, inst: Instance, discard: bool) -> None:
+        inst.active -= 1
+        inst.served += 1
+        inst.last_used = time.monotonic()
+        if inst.state is S.REMOVING:
+            pass
+        elif discard or (inst.active == 0 and inst.state is S.DRAINING):
+            self.discard(inst, hook=not discard)
+            if inst.reserved:  # its replacement starts now, and serves the requests that wait
+                self.ensure_reserved(pool, time.monotonic())
+        elif inst.active == 0:
+            inst.transition(S.READY)
+        if pool.waiters:
+            pool.dispatch()
+
+    # -- starting
+    def start_for_waiters(self, pool: FunctionPool) -> None:
+        """Start as many containers as requests wait beyond the starts under way (reserved ones included: a
+        reserved container being replaced serves the next request), within every limit."""
+        record = pool.record
+        reserved_starting = sum(1 for i in pool.instances if i.reserved and i.state is S.STARTING)
+        wanted = pool.waiting() - pool.starting - reserved_starting
+        while wanted > 0 and not self.closing:
+            if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+                return
+            pool.starting += 1
+            self.spawn(self._start(pool, pool.add(reserved=False), for_waiters=True))
+            wanted -= 1
+
+    def _make_room(self, memory_mb: int, function: str) -> bool:
+        """True when `memory_mb` fits in the host budget, after evicting idle containers of other functions."""
+        need = self.memory_used() + memory_mb - self.settings.host_memory_mb
+        if need <= 0:
+            return True
+        victims = scheduler.choose_evictions(self.all_instances(), need, exclude=function)
+        for inst in victims:
+            log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, function)
+            self.discard(inst, hook=True)
+        return bool(victims)
+
+    async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
+        reason = "demand" if for_waiters else "reserved"
+        booted = False
+        try:
+            async with self._start_slots:
+                if inst.state is S.REMOVING:  # its function went away while it waited for a slot
+                    return
+                self.metrics.container_start(inst.function, reason)
+                await self._boot(inst)
+                booted = True
+        except (InitFailed, FaasError) as exc:
+            self.discard(inst, hook=False)
+            if for_waiters:
+                log.info("Function %s: container start failed: %s", inst.function, exc)
+                pool.fail_waiters(exc, count=1)
+            else:
+                log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
+                pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
+        except BaseException:
+            self.discard(inst, hook=False)
+            raise
+        finally:
+            if for_waiters:
+                pool.starting -= 1
+        if booted:
+            if inst.state is S.REMOVING:  # its function was deleted while it started
+                self.spawn(self.remove(inst, hook=False))
+            elif not pool.current(inst):  # its function was updated while it started
+                self.discard(inst, hook=True)
+            else:
+                inst.last_used = time.monotonic()
+                inst.transition(S.READY)
+                log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id,
+                         inst.version, reason, (time.monotonic() - inst.created_at) * 1000)
+                pool.dispatch()
+        # Requests still waiting (a start failed, or more came): start for them.
+        if pool.waiters and not self.closing:
+            self.start_for_waiters(pool)
+
+    async def _boot(self, inst: Instance) -> None:
+        """Create and start the container, wait until it listens, run its initializer."""
+        record = inst.record
+        started = await self.host.start_container(container_config(record, self.settings.platform_id))
+        inst.container_id, inst.address, inst.pid = started.id, started.address, started.pid
+        if inst.state is S.REMOVING:
+            return
+
+        async def alive() -> bool:
+            status = await self.host.status(inst.container_id)
+            return status is not None and status.running
+
+        await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
+        await self.calls.initialize(inst, record, "init-" + inst.id)
+        inst.init_ms = (time.monotonic() - inst.created_at) * 1000
+        find_memory_file(inst)
+
+    def ensure_reserved(self, pool: FunctionPool, now: float) -> None:
+        record = pool.record
+        promote, start, release = scheduler.reserved_plan(pool.instances, record.version,
+                                                          record.spec.reserved_instances)
+        for inst in release:
+            inst.reserved = False
+            inst.last_used = now  # from here on, an ordinary container with its keep-alive
+        for inst in promote:
+            inst.reserved = True
+        if start and now >= pool.reserve_retry_at and not self.closing:
+            for _ in range(start):
+                if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+                    break
+                inst = pool.add(reserved=True)
+                inst.warmed = True
+                self.spawn(self._start(pool, inst, for_waiters=False))
+
+    # -- freezing
+    async def pause(self, inst: Instance) -> None:
+        """Freeze an idle container. Claimed meanwhile (Thawing), it is thawed by its claimer after this."""
+        async with inst.lock:
+            if inst.state is not S.READY:
+                return
+            inst.transition(S.PAUSING)
+            await self.client.hook(inst, "/pre-freeze")
+            try:
+                await self.host.pause(inst.container_id)
+            except FaasError as exc:
+                if inst.state is S.THAWING:  # not frozen after all: its claimer may use it as it is
+                    inst.transition(S.BUSY)
+                elif inst.state is S.PAUSING:
+                    log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
+                    self.discard(inst, hook=False)
+                return
+            if inst.state is S.PAUSING:
+                inst.transition(S.PAUSED)
+
+    # -- leaving
+    def retire(self, inst: Instance) -> None:
+        """`inst` serves an older release of its function: removed now if idle, else Draining. A Thawing one
+        turns Draining once thawed (its claimers need it unpaused first)."""
+        inst.reserved = False
+        if inst.idle:
+            self.discard(inst, hook=True)
+        elif inst.state is S.BUSY:
+            inst.transition(S.DRAINING)
+
+    def discard(self, inst: Instance, hook: bool) -> None:
+        """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
+        when `hook` (never on a frozen container, which cannot answer it)."""
+        hook = hook and inst.state not in FROZEN
+        self.drop(inst)
+        if inst.container_id:
+            self.spawn(self.remove(inst, hook))
+
+    def drop(self, inst: Instance) -> None:
+        """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
+        if inst.state is not S.REMOVING:
+            inst.transition(S.REMOVING)
+        pool = self.pools.get(inst.function)
+        if pool is not None:
+            pool.remove(inst)
+        self._kick_soon()
+
+    def _kick_soon(self) -> None:
+        """Capacity was freed: let requests waiting in any pool start containers (once per loop turn)."""
+        if self._kick_pending or self.closing:
+            return
+        self._kick_pending = True
+
+        def kick():
+            self._kick_pending = False
+            for pool in list(self.pools.values()):
+                if pool.waiters:
+                    self.start_for_waiters(pool)
+
+        asyncio.get_running_loop().call_soon(kick)
+
+    async def remove(self, inst: Instance, hook: bool) -> None:
+        if hook and inst.address:
+            await self.client.hook(inst, "/pre-stop")
+        if inst.conns is not None:
+            inst.conns.close()
+        try:
+            await self.host.remove_container(inst.container_id)
+        except Exception as exc:
+            log.warning("Container %s: removal failed: %s", inst.id, exc)
