@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from redis.asyncio import Redis
@@ -46,6 +48,16 @@ log = logging.getLogger(__name__)
 
 # One cleanup context per resource: aiohttp closes them in the reverse order and goes on past one whose
 # close fails, so that nothing (above all the pool's shutdown, which removes the containers) is skipped.
+
+@contextlib.asynccontextmanager
+async def _started(part) -> AsyncIterator[None]:
+    """A part that runs in the background: started, and closed at the end."""
+    part.start()
+    try:
+        yield
+    finally:
+        await part.close()
+
 
 async def redis_ctx(app: web.Application):
     settings = app[SETTINGS]
@@ -101,31 +113,22 @@ async def service_ctx(app: web.Application):
 
 async def async_events_ctx(app: web.Application):
     app[ASYNC] = events = AsyncEvents(app[SETTINGS], app[REDIS])
-    events.start()
-    try:
+    async with _started(events):
         yield
-    finally:
-        await events.close()
 
 
 async def timers_ctx(app: web.Application):
     settings = app[SETTINGS]
     timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
     app[TRIGGERS].changed = timers.changed
-    timers.start()
-    try:
+    async with _started(timers):
         yield
-    finally:
-        await timers.close()
 
 
 async def queue_triggers_ctx(app: web.Application):
     queues = QueuePoller(app[REDIS], app[SETTINGS].redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
-    queues.start()
-    try:
+    async with _started(queues):
         yield
-    finally:
-        await queues.close()
 
 
 async def http_client_ctx(app: web.Application):
