@@ -1,12 +1,14 @@
 """Function logs: captured from the container, attributed to invocations, bounded, tailed and followed."""
 
 import base64
+import json
 import os
 import re
 import signal
 import subprocess
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -288,3 +290,25 @@ def test_a_graceful_stop_writes_every_log_first(start_platform, fn_name):
     for i, rid in enumerate(rids):
         lines = [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{rid}", 0, -1)]
         assert f"s{i} line 19" in lines and lines[-1].startswith(f"REPORT RequestId: {rid}\t"), lines
+
+
+def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_server):
+    """Docker copies stdout and stderr apart: a line printed to stderr before the End marker may be read
+    after it, once the REPORT line closed the log. It still goes into the log, and REPORT stays last."""
+    from faas.config import Settings
+    from faas.logs.collector import LogCollector
+
+    prefix = "faas-late-" + uuid.uuid4().hex[:8]
+    collector = LogCollector(Settings(redis_url=redis_server, redis_prefix=prefix))
+    cid, rid, now = "c0ffee000001", "late-rid-1", time.time()
+    for notice in (f"+{cid} {rid}", f"-{cid} {rid}"):
+        collector.attribution.apply(notice)
+    report = json.dumps({"rid": rid, "function": "f", "final": False, "line": f"REPORT RequestId: {rid}\tx"})
+    collector.write([(cid, "f", "t1", f"{rid} on stdout"), (cid, "f", "t2", f"FC Invoke End RequestId: {rid}")],
+                    [report.encode()], now)
+    collector.write([(cid, "f", "t3", f"{rid} on stderr")], [], now)
+    collector.redis.close()
+    conn = redis_lib.Redis.from_url(redis_server)
+    assert [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{rid}", 0, -1)] == \
+        ["on stdout", "on stderr", f"REPORT RequestId: {rid}\tx"]
+    conn.close()

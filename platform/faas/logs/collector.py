@@ -70,6 +70,22 @@ return used
 oldest while over the function's bounds. KEYS: index, usage. ARGV: request id, bytes, function, most logs,
 most bytes, ttl, invocation key prefix. Returns the bytes the function's invocation logs keep."""
 
+_LATE_LINE = """
+local last = redis.call('LINDEX', KEYS[1], -1)
+if last and string.sub(last, 1, 18) == 'REPORT RequestId: ' then
+  redis.call('RPOP', KEYS[1])
+  redis.call('RPUSH', KEYS[1], ARGV[1], last)
+else
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+"""Add a line to an invocation log that its REPORT line may already close: before the REPORT line, which
+stays last (KEYS: the log; ARGV: the line, the ttl)."""
+
+CLOSED_REMEMBERED = 10_000
+"""Invocation logs closed lately whose late lines still go before their REPORT line."""
+
 _TAKE_REPORTS = """
 local items = redis.call('LPOP', KEYS[1], ARGV[1])
 if items then redis.call('RPUSH', KEYS[2], unpack(items)) end
@@ -131,6 +147,7 @@ class LogCollector:
         self.redis = redis.Redis.from_url(settings.redis_url)
         self._index_push = self.redis.register_script(_INDEX_PUSH)
         self._take_reports = self.redis.register_script(_TAKE_REPORTS)
+        self._late_line = self.redis.register_script(_LATE_LINE)
         self._docker: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -145,6 +162,9 @@ class LogCollector:
         self.attribution = Attribution()
         self._sizes: dict[str, int] = {}
         """Bytes kept of each invocation that printed and is not yet closed by its REPORT line."""
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        """Invocation logs a REPORT line closed lately: Docker copies stdout and stderr apart, so a line
+        printed to stderr before the End marker (on stdout) may be read after it."""
         self._ended: OrderedDict[str, float] = OrderedDict()
         """End markers seen whose REPORT line has not come yet."""
         self._held: OrderedDict[str, tuple[dict, bytes, float]] = OrderedDict()
@@ -313,8 +333,12 @@ class LogCollector:
                     size = self._sizes.get(rid, 0)
                     if size <= cap:
                         key = self.keys.invocation(rid)
-                        pipe.rpush(key, text if size + len(text) <= cap else TRUNCATED.format(cap))
-                        pipe.expire(key, ttl)
+                        kept = text if size + len(text) <= cap else TRUNCATED.format(cap)
+                        if rid in self._closed:
+                            self._late_line(keys=[key], args=[kept, ttl], client=pipe)
+                        else:
+                            pipe.rpush(key, kept)
+                            pipe.expire(key, ttl)
                     self._sizes[rid] = size + len(text) + 1
             for raw in raw_reports:
                 report = json.loads(raw)
@@ -358,6 +382,9 @@ class LogCollector:
         self._xadd(pipe, function, rid, line)
         size = self._sizes.pop(rid, 0)
         if size:
+            self._closed[rid] = None
+            while len(self._closed) > CLOSED_REMEMBERED:
+                self._closed.popitem(last=False)
             key = self.keys.invocation(rid)
             pipe.rpush(key, line)
             pipe.expire(key, self.settings.log_ttl)

@@ -169,6 +169,8 @@ class LogChannel:
     async def stop(self, timeout: float = 15.0) -> None:
         """Flush REPORT lines, then let the collector read every stream to its end and write what it holds.
         A second call does nothing."""
+        if self._task is not None:  # a flush under way: its lines must reach Redis before the collector's last look
+            await asyncio.gather(self._task, return_exceptions=True)
         await self.flush()
         if self._watch:
             self._watch.cancel()
