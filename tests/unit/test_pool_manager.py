@@ -16,7 +16,7 @@ import pytest
 
 from faas.config import Settings
 from faas.docker_host import LABEL_FUNCTION, ContainerStatus, StartedContainer
-from faas.errors import ContainerStartFailed, FunctionNotFound
+from faas.errors import ContainerStartFailed, FunctionNotFound, ServiceUnavailable
 from faas.metrics import Metrics
 from faas.models import FunctionRecord, FunctionSpec, FunctionState
 from faas.pool.client import RuntimeReply
@@ -59,6 +59,7 @@ class FakeHost:
         self.list_gate = Gate()
         self.pause_gate = Gate()
         self.fail_starts = 0
+        self.fail_unpauses = 0
         self.on_event = None
         self._ids = itertools.count(1)
 
@@ -112,6 +113,9 @@ class FakeHost:
         self.containers[cid]["paused"] = True
 
     async def unpause(self, cid: str) -> None:
+        if self.fail_unpauses:
+            self.fail_unpauses -= 1
+            raise ServiceUnavailable("Docker engine error: cannot unpause")
         self.containers[cid]["paused"] = False
 
     def die(self, cid: str) -> None:
@@ -342,6 +346,25 @@ def test_a_container_claimed_while_it_pauses_is_thawed_before_it_serves():
         await pool.maintain()
         await until(lambda: inst.state is S.PAUSED)  # idle again, it is frozen, and only then Paused
         assert host.containers[inst.container_id]["paused"]
+
+    run(scenario)
+
+
+def test_a_container_that_cannot_be_thawed_is_replaced_for_every_claimer():
+    async def scenario(pool, host, runtime):
+        fn = record(pauseAfterSeconds=1, instanceConcurrency=2)
+        await pool.invoke(fn, b"warm", "r0")
+        (frozen,) = pool.instances("f")
+        frozen.last_used -= 2
+        await pool.maintain()
+        await until(lambda: frozen.state is S.PAUSED)
+        host.fail_unpauses = 1
+        results = await asyncio.gather(pool.invoke(fn, b"a", "r1"), pool.invoke(fn, b"b", "r2"))
+        assert [r.body for r in results] == [b"a", b"b"] and all(r.error is None for r in results)
+        await pool.settle()
+        assert frozen.state is S.REMOVING and frozen.container_id in host.removed
+        assert all(cid != frozen.container_id for cid, event in runtime.served if event in (b"a", b"b"))
+        assert frozen.active == 0 and frozen not in pool.instances("f")
 
     run(scenario)
 

@@ -10,7 +10,7 @@ import time
 
 from ..config import Settings
 from ..docker_host import DockerHost
-from ..errors import FaasError
+from ..errors import FaasError, FunctionNotFound
 from ..metrics import Metrics
 from . import scheduler
 from .calls import ContainerCalls
@@ -81,15 +81,24 @@ class Containers:
 
     # -- calls
     async def acquire(self, pool: FunctionPool) -> Instance:
-        """A claimed container of `pool`, thawed if it was frozen."""
-        inst = await pool.acquire(lambda: self.start_for_waiters(pool))
-        if inst.state is S.THAWING:
+        """A claimed container of `pool`, thawed if it was frozen. One that cannot be thawed (or that another
+        claimer failed to thaw) is removed, and another is taken: a frozen container is never called."""
+        while True:
+            inst = await pool.acquire(lambda: self.start_for_waiters(pool))
+            if inst.state is not S.THAWING:
+                return inst
             try:
                 await self._thaw(pool, inst)
+            except FaasError as exc:
+                log.warning("Container %s: unpause failed, removing it: %s", inst.id, exc)
             except BaseException:
                 self.release(pool, inst, discard=True)
                 raise
-        return inst
+            if inst.state is not S.REMOVING and inst.state is not S.THAWING:
+                return inst
+            self.release(pool, inst, discard=True)  # removed, and a reserved one replaced
+            if self.pools.get(pool.name) is not pool:  # its function went away meanwhile
+                raise FunctionNotFound(f"function {pool.name} was deleted")
 
     async def _thaw(self, pool: FunctionPool, inst: Instance) -> None:
         """Unpause a container claimed while frozen (once a freeze under way is done); the first of its
