@@ -72,9 +72,7 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     target = request.match_info.handler
     needed = getattr(target, "faas_role", Role.ADMIN)
     if needed is not None:
-        token = await request.app[TOKENS].authenticate(request.headers.get("Authorization"))
-        require(token, needed)
-        request["token"] = token
+        require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), needed)
     return await handler(request)
 
 
