@@ -94,7 +94,7 @@ class Containers:
             except BaseException:
                 self.release(pool, inst, discard=True)
                 raise
-            if inst.state is not S.REMOVING and inst.state is not S.THAWING:
+            if inst.state not in (S.REMOVING, S.THAWING):
                 return inst
             self.release(pool, inst, discard=True)  # removed, and a reserved one replaced
             if self.pools.get(pool.name) is not pool:  # its function went away meanwhile
@@ -130,15 +130,20 @@ class Containers:
     def start_for_waiters(self, pool: FunctionPool) -> None:
         """Start as many containers as requests wait beyond the starts under way (reserved ones included: a
         reserved container being replaced serves the next request), within every limit."""
-        record = pool.record
         reserved_starting = sum(1 for i in pool.instances if i.reserved and i.state is S.STARTING)
         wanted = pool.waiting() - pool.starting - reserved_starting
         while wanted > 0 and not self.closing:
-            if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+            if not self._room_for_one(pool):
                 return
             pool.starting += 1
             self.spawn(self._start(pool, pool.add(reserved=False), for_waiters=True))
             wanted -= 1
+
+    def _room_for_one(self, pool: FunctionPool) -> bool:
+        """True when one more container of `pool` may start: under maxInstances, and within the memory budget
+        (after evictions)."""
+        spec = pool.record.spec
+        return pool.live() < spec.max_instances and self._make_room(spec.memory_mb, pool.name)
 
     def _make_room(self, memory_mb: int, function: str) -> bool:
         """True when `memory_mb` fits in the host budget, after evicting idle containers of other functions."""
@@ -218,7 +223,7 @@ class Containers:
             inst.reserved = True
         if start and now >= pool.reserve_retry_at and not self.closing:
             for _ in range(start):
-                if pool.live() >= record.spec.max_instances or not self._make_room(record.spec.memory_mb, pool.name):
+                if not self._room_for_one(pool):
                     break
                 inst = pool.add(reserved=True)
                 inst.warmed = True
