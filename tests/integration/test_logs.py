@@ -296,7 +296,8 @@ def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_serv
     """Docker copies stdout and stderr apart: a line printed to stderr before the End marker may be read
     after it, once the REPORT line closed the log. It still goes into the log, and REPORT stays last."""
     from faas.config import Settings
-    from faas.logs.collector import LogCollector
+    from faas.defaults import LOG_INVOCATION_BYTES
+    from faas.logs.collector import TRUNCATED, LogCollector
 
     prefix = "faas-late-" + uuid.uuid4().hex[:8]
     collector = LogCollector(Settings(redis_url=redis_server, redis_prefix=prefix))
@@ -307,8 +308,22 @@ def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_serv
     collector.write([(cid, "f", "t1", f"{rid} on stdout"), (cid, "f", "t2", f"FC Invoke End RequestId: {rid}")],
                     [report.encode()], now)
     collector.write([(cid, "f", "t3", f"{rid} on stderr")], [], now)
-    collector.redis.close()
     conn = redis_lib.Redis.from_url(redis_server)
-    assert [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{rid}", 0, -1)] == \
-        ["on stdout", "on stderr", f"REPORT RequestId: {rid}\tx"]
+    key = f"{prefix}:logs:inv:{rid}"
+    assert [line.decode() for line in conn.lrange(key, 0, -1)] == ["on stdout", "on stderr",
+                                                                  f"REPORT RequestId: {rid}\tx"]
+    # Late lines count against the same bound as the lines before the end: a flood of them is cut.
+    flood, big = "x" * 1000, "late-rid-2"
+    for notice in (f"+{cid} {big}", f"-{cid} {big}"):
+        collector.attribution.apply(notice)
+    many = LOG_INVOCATION_BYTES // 1000 - 4  # nearly the whole bound before the end
+    collector.write([(cid, "f", f"u{i}", f"{big} {flood}") for i in range(many)]
+                    + [(cid, "f", "u-end", f"FC Invoke End RequestId: {big}")],
+                    [json.dumps({"rid": big, "function": "f", "final": False, "line": f"REPORT RequestId: {big}"})
+                     .encode()], now)
+    collector.write([(cid, "f", f"v{i}", f"{big} {flood}") for i in range(many)], [], now)
+    lines = [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{big}", 0, -1)]
+    assert sum(len(line) + 1 for line in lines[:-2]) <= LOG_INVOCATION_BYTES, len(lines)
+    assert lines[-2:] == [TRUNCATED.format(LOG_INVOCATION_BYTES), f"REPORT RequestId: {big}"]
+    collector.redis.close()
     conn.close()

@@ -162,9 +162,10 @@ class LogCollector:
         self.attribution = Attribution()
         self._sizes: dict[str, int] = {}
         """Bytes kept of each invocation that printed and is not yet closed by its REPORT line."""
-        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._closed: OrderedDict[str, int] = OrderedDict()
         """Invocation logs a REPORT line closed lately: Docker copies stdout and stderr apart, so a line
-        printed to stderr before the End marker (on stdout) may be read after it."""
+        printed to stderr before the End marker (on stdout) may be read after it. Their sizes: late lines
+        count against the same LOG_INVOCATION_BYTES."""
         self._ended: OrderedDict[str, float] = OrderedDict()
         """End markers seen whose REPORT line has not come yet."""
         self._held: OrderedDict[str, tuple[dict, bytes, float]] = OrderedDict()
@@ -330,7 +331,7 @@ class LogCollector:
                 rid, text = split_line(line, lambda tag, cid=cid: self.attribution.owns(cid, tag))
                 self._xadd(pipe, function, rid, text)
                 if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
-                    size = self._sizes.get(rid, 0)
+                    size = self._sizes.get(rid) or self._closed.get(rid, 0)
                     if size <= cap:
                         key = self.keys.invocation(rid)
                         kept = text if size + len(text) <= cap else TRUNCATED.format(cap)
@@ -382,7 +383,7 @@ class LogCollector:
         self._xadd(pipe, function, rid, line)
         size = self._sizes.pop(rid, 0)
         if size:
-            self._closed[rid] = None
+            self._closed[rid] = size
             while len(self._closed) > CLOSED_REMEMBERED:
                 self._closed.popitem(last=False)
             key = self.keys.invocation(rid)
