@@ -272,3 +272,19 @@ QUEUE_INFLIGHT_BATCHES = 64
 queue waits in the stream, where its backlog is visible."""
 QUEUE_POLL_S = 0.05
 """Seconds a queue trigger poller waits before it looks again when a queue had nothing to deliver."""
+
+# -- versions and aliases
+LATEST = "LATEST"
+"""The qualifier of what PUT /v1/functions/{name} changes: the function as it is now."""
+VERSIONS_PER_FUNCTION = 100
+"""Most published versions one function may keep (delete old ones to publish more)."""
+ALIASES_PER_FUNCTION = 50
+"""Most aliases one function may have."""
+ALIAS_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9_-]{0,127}"
+"""What an alias name may be (never LATEST, and never all digits, which is a version id)."""
+VERSION_ID_PATTERN = r"[1-9][0-9]{0,9}"
+"""What a version id is: 1, 2, ..."""
+VERSION_LIST_LIMIT = 100
+"""Most versions one page of GET .../versions lists."""
+ALIAS_WARM_TIMEOUT_S = 60.0
+"""Longest an alias move waits for the reserved containers of its new version to be ready before it moves."""

@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 LABEL_PLATFORM = "faas.platform"
 LABEL_FUNCTION = "faas.function"
-LABEL_VERSION = "faas.version"
+LABEL_REVISION = "faas.version"
+"""The revision of LATEST a container runs (its name from before versions existed)."""
+LABEL_VERSION_ID = "faas.version-id"
+"""LATEST or a published version's id; absent on containers from before versions existed (LATEST)."""
 LABEL_FUNCTION_ID = "faas.function-id"
 LABEL_ROLE = "faas.role"
 """What a labelled object is: ROLE_FUNCTION, `function-image`, `network`, or a base image's role."""
@@ -40,11 +43,14 @@ ROLE_FUNCTION = "function"
 """The role of a function container."""
 
 
-def function_filter(platform_id: str, function: str | None = None) -> dict[str, str]:
-    """The labels of the function containers of platform `platform_id` (of one function, if named)."""
+def function_filter(platform_id: str, function: str | None = None, version_id: str | None = None) -> dict[str, str]:
+    """The labels of the function containers of platform `platform_id` (of one function, if named, and one of
+    its versions, if named)."""
     labels = {LABEL_PLATFORM: platform_id, LABEL_ROLE: ROLE_FUNCTION}
     if function is not None:
         labels[LABEL_FUNCTION] = function
+    if version_id is not None:
+        labels[LABEL_VERSION_ID] = version_id
     return labels
 
 

@@ -82,3 +82,31 @@ class MethodNotAllowed(FaasError):
     """An HTTP trigger does not accept the request's method; `details["allow"]` lists those it does."""
 
     code = "MethodNotAllowed"
+
+
+class VersionNotFound(FaasError):
+    code = "VersionNotFound"
+
+
+class AliasNotFound(FaasError):
+    code = "AliasNotFound"
+
+
+class AliasAlreadyExists(FaasError):
+    code = "AliasAlreadyExists"
+
+
+class VersionLimitExceeded(FaasError):
+    code = "VersionLimitExceeded"
+
+
+class NothingToPublish(FaasError):
+    """LATEST is what the newest version already is."""
+
+    code = "NothingToPublish"
+
+
+class ResourceInUse(FaasError):
+    """A version or alias that an alias or a trigger refers to cannot be deleted."""
+
+    code = "ResourceInUse"

@@ -55,6 +55,9 @@ class FunctionService:
         self.logs = logs
         self.triggers = None
         """The TriggerService: a deleted function's triggers go with it."""
+        self.releases = None
+        """The ReleaseService: a deleted function's versions and aliases go with it, and images of versions
+        are kept while they exist."""
         self._cleanups: set[asyncio.Task] = set()
 
     async def get(self, name: str) -> FunctionRecord:
@@ -96,7 +99,7 @@ class FunctionService:
         try:
             info = await self._build(spec, code)
             now = time.time()
-            record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=1,
+            record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1,
                                     code_sha256=code.sha256 if code else None, image=info.image,
                                     created_at=now, updated_at=now, last_build=info,
                                     function_id=secrets.token_hex(8))
@@ -133,14 +136,14 @@ class FunctionService:
                     await self.store.put(current.evolve(last_build=failed), build_log=failed.log)
                 raise
             image, code_sha = info.image, code.sha256 if code else None
-        record = current.evolve(spec=spec, version=current.version + 1, image=image, code_sha256=code_sha,
+        record = current.evolve(spec=spec, revision=current.revision + 1, image=image, code_sha256=code_sha,
                                 updated_at=time.time(), last_build=info)
         await self.store.put(record, build_log=info.log if info is not current.last_build else None)
         self._cache.pop(name)
         self.pool.sync_function(record)
         if image != current.image:
-            self._spawn_cleanup(name, keep={image})
-        log.info("Function %s: updated to version %d", name, record.version)
+            self.clean_images(name)
+        log.info("Function %s: updated to revision %d", name, record.revision)
         return record
 
     async def delete(self, name: str) -> None:
@@ -150,6 +153,8 @@ class FunctionService:
             self._cache.pop(name)
             if self.triggers is not None:
                 await self.triggers.delete_function(name)
+            if self.releases is not None:
+                await self.releases.delete_function(name)
             await self.pool.remove_function(name)
             await self.builder.remove_images(name)
             if self.logs is not None:
@@ -157,8 +162,9 @@ class FunctionService:
         self._locks.pop(name, None)
         log.info("Function %s: deleted", name)
 
-    def _spawn_cleanup(self, name: str, keep: set[str]) -> None:
-        """Remove a function's older images once the containers that use them are gone."""
+    def clean_images(self, name: str) -> None:
+        """Remove the images of `name` that neither LATEST nor a published version runs, once the containers
+        that use them are gone (in the background)."""
 
         async def cleanup():
             for _ in range(3600):
@@ -166,7 +172,12 @@ class FunctionService:
                     break
                 await asyncio.sleep(1)
             await self.pool.settle()
-            await self.builder.remove_images(name, keep=keep)
+            async with self._locks[name]:  # not while an update builds an image that nothing names yet
+                record = await self.store.get(name)
+                if record is None:
+                    return
+                keep = {record.image} | (await self.releases.images(name) if self.releases is not None else set())
+                await self.builder.remove_images(name, keep=keep)
 
         task = asyncio.create_task(cleanup())
         self._cleanups.add(task)

@@ -328,11 +328,13 @@ class BuildInfo:
 
 @dataclass(frozen=True)
 class FunctionRecord:
-    """A function as the registry keeps it: its spec plus what the platform made of it."""
+    """A function as the registry keeps it: its spec plus what the platform made of it. LATEST is the one
+    PUT changes; a published version is an immutable copy of it (`version_id` "1", "2", ...)."""
 
     spec: FunctionSpec
     state: FunctionState
-    version: int
+    revision: int
+    """LATEST's revision: 1 at create, one more on each update. A version keeps the one it was published from."""
     code_sha256: str | None
     image: str | None
     created_at: float
@@ -340,22 +342,29 @@ class FunctionRecord:
     last_build: BuildInfo | None = None
     function_id: str = ""
     """Made once at create: a function deleted and created again under its name is another function, whose
-    versions start at 1 again, so caches and containers are keyed by (function_id, version), never the name."""
+    versions start at 1 again, so caches and containers are keyed by `release`, never the name."""
+    version_id: str = defaults.LATEST
+    """LATEST, or the id of the published version this is."""
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     @property
-    def release(self) -> tuple[str, int]:
-        """What one version of one function is: containers and cached headers belong to exactly one."""
-        return self.function_id, self.version
+    def release(self) -> tuple[str, str, int]:
+        """What one release of one function is: containers and cached headers belong to exactly one."""
+        return self.function_id, self.version_id, self.revision
+
+    @property
+    def pool_key(self) -> str:
+        """`<name>@<version id>`: the pool of containers of this version (LATEST's revisions share one)."""
+        return f"{self.spec.name}@{self.version_id}"
 
     def to_api(self) -> dict:
         return self.spec.to_api() | {
             "functionId": self.function_id,
             "state": self.state.value,
-            "version": self.version,
+            "revision": self.revision,
             "codeSha256": self.code_sha256,
             "image": self.image,
             "createdAt": self.created_at,
@@ -364,20 +373,22 @@ class FunctionRecord:
         }
 
     @classmethod
-    def from_api(cls, data: dict) -> "FunctionRecord":
+    def from_api(cls, data: dict, version_id: str = defaults.LATEST) -> "FunctionRecord":
         spec_data = {k: data[k] for k in FunctionSpec.API_KEYS if k in data and k != "code"}
         if spec_data.get("customContainer") is None:
             spec_data.pop("customContainer", None)
         return cls(
             spec=FunctionSpec.from_api(spec_data),
             state=FunctionState(data["state"]),
-            version=data["version"],
+            # A record written before versions existed calls its revision "version".
+            revision=data["revision"] if "revision" in data else data["version"],
             code_sha256=data.get("codeSha256"),
             image=data.get("image"),
             created_at=data["createdAt"],
             updated_at=data["updatedAt"],
             last_build=BuildInfo.from_api(data["lastBuild"]) if data.get("lastBuild") else None,
             function_id=data.get("functionId") or "",
+            version_id=version_id,
         )
 
     def evolve(self, **changes) -> "FunctionRecord":

@@ -17,6 +17,11 @@ def function_key(prefix: str, name: str) -> str:
     return f"{prefix}:fn:{name}"
 
 
+def function_part_key(prefix: str, name: str, part: str) -> str:
+    """The Redis key of one part of a function's versions and aliases (faas.releases.store lists them)."""
+    return f"{prefix}:fn:{name}:{part}"
+
+
 def functions_key(prefix: str) -> str:
     """The Redis key of the set of every function's name."""
     return f"{prefix}:functions"

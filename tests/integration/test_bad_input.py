@@ -110,7 +110,7 @@ def test_bad_update(api, fn_name):
     assert_error(api.request("PUT", f"/v1/functions/{fn_name}", json={"name": "other"}), 400, "InvalidArgument", "name")
     assert_error(api.update(fn_name, memoryMB=1), 400, "InvalidArgument", "memoryMB")
     assert_error(api.request("PUT", f"/v1/functions/{fn_name}", data=b"nope"), 400, "InvalidArgument")
-    assert api.request("GET", f"/v1/functions/{fn_name}").json()["version"] == 1
+    assert api.request("GET", f"/v1/functions/{fn_name}").json()["revision"] == 1
 
 
 def test_unknown_route_and_method(api):

@@ -46,14 +46,14 @@ def test_deploy_then_unchanged_then_updated(faasctl, fn_dir, fn_name):
     assert code == 0, err
     assert out.startswith("created " + fn_name)
     code, out, _ = faasctl("--json", "deploy", str(fn_dir))
-    assert code == 0 and json.loads(out)["action"] == "unchanged" and json.loads(out)["function"]["version"] == 1
+    assert code == 0 and json.loads(out)["action"] == "unchanged" and json.loads(out)["function"]["revision"] == 1
     code, out, _ = faasctl("--json", "deploy", str(fn_dir), "--memory", "256", "--env", "GREETING=hey")
     data = json.loads(out)
     assert code == 0 and data["action"] == "updated" and data["function"]["memoryMB"] == 256
-    assert data["function"]["version"] == 2
+    assert data["function"]["revision"] == 2
     (fn_dir / "index.py").write_text("def handler(e, c):\n    return 'v3'\n")
     code, out, _ = faasctl("--json", "deploy", str(fn_dir), "--memory", "256", "--env", "GREETING=hey")
-    assert code == 0 and json.loads(out)["function"]["version"] == 3
+    assert code == 0 and json.loads(out)["function"]["revision"] == 3
     assert faasctl("invoke", fn_name)[1] == "v3"
 
 

@@ -10,7 +10,7 @@ ECHO = "def handler(event, context):\n    return {'event': event.decode(), 'rid'
 
 def test_deploy_and_invoke(api, fn_name):
     created = api.deploy(fn_name, {"index.py": ECHO})
-    assert created["name"] == fn_name and created["version"] == 1 and created["state"] == "Active"
+    assert created["name"] == fn_name and created["revision"] == 1 and created["state"] == "Active"
     assert created["image"].startswith(f"faas-fn-{fn_name}:") and len(created["codeSha256"]) == 64
     assert created["lastBuild"]["status"] == "succeeded"
 
@@ -26,7 +26,7 @@ def test_deploy_and_invoke(api, fn_name):
     assert again.headers["X-Fc-Instance-Id"] == resp.headers["X-Fc-Instance-Id"]
 
     described = api.request("GET", f"/v1/functions/{fn_name}").json()
-    assert described["version"] == 1 and described["image"] == created["image"]
+    assert described["revision"] == 1 and described["image"] == created["image"]
     names = [f["name"] for f in api.request("GET", "/v1/functions").json()["functions"]]
     assert fn_name in names
     build_log = api.request("GET", f"/v1/functions/{fn_name}/build-log")
@@ -117,15 +117,15 @@ def test_update_then_invoke_the_new_version(api, fn_name):
     resp = api.update(fn_name, {"index.py": "import os\ndef handler(e, c):\n    return 'v2 ' + os.environ['COLOR']\n"})
     assert resp.status_code == 200, resp.text
     updated = resp.json()
-    assert updated["version"] == 2 and updated["environment"] == {"COLOR": "red"}
+    assert updated["revision"] == 2 and updated["environment"] == {"COLOR": "red"}
     v2 = api.invoke(fn_name)
     assert v2.text == "v2 red"
     assert v2.headers["X-Fc-Cold-Start"] == "true"
     assert v2.headers["X-Fc-Instance-Id"] != v1.headers["X-Fc-Instance-Id"]
 
-    # A config-only update: same image, new version, new containers with the new environment.
+    # A config-only update: same image, new revision, new containers with the new environment.
     resp = api.update(fn_name, environment={"COLOR": "blue"})
-    assert resp.status_code == 200 and resp.json()["version"] == 3
+    assert resp.status_code == 200 and resp.json()["revision"] == 3
     assert resp.json()["image"] == updated["image"]
     assert api.invoke(fn_name).text == "v2 blue"
 
@@ -135,7 +135,7 @@ def test_failed_update_keeps_the_previous_version_serving(api, fn_name):
     resp = api.update(fn_name, {"index.py": "def handler(e, c)\n    return 'broken'\n"})
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "BuildFailed"
     described = api.request("GET", f"/v1/functions/{fn_name}").json()
-    assert described["version"] == 1 and described["lastBuild"]["status"] == "failed"
+    assert described["revision"] == 1 and described["lastBuild"]["status"] == "failed"
     assert "SyntaxError" in described["lastBuild"]["logTail"]
     assert api.invoke(fn_name).text == "good"
 
@@ -191,4 +191,4 @@ def test_containers_run_unprivileged(api, fn_name, platform, docker_client):
     assert not any("docker.sock" in m.get("Source", "") for m in container.attrs["Mounts"])
     labels = container.labels
     assert labels["faas.platform"] == platform.platform_id and labels["faas.function"] == fn_name
-    assert labels["faas.version"] == "1"
+    assert labels["faas.version"] == "1" and labels["faas.version-id"] == "LATEST"

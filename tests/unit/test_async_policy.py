@@ -59,7 +59,7 @@ def test_expired():
 
 
 def record(**spec):
-    return FunctionRecord(spec=FunctionSpec.from_api({"name": "f", **spec}), state=FunctionState.ACTIVE, version=1,
+    return FunctionRecord(spec=FunctionSpec.from_api({"name": "f", **spec}), state=FunctionState.ACTIVE, revision=1,
                           code_sha256=None, image="i", created_at=0.0, updated_at=0.0)
 
 

@@ -111,10 +111,14 @@ def test_update_keeps_absent_fields_and_refuses_renames():
 def test_record_round_trips_through_its_api_form():
     spec = FunctionSpec.from_api({"name": "f", "initializer": "index.init", "environment": {"A": "b"}})
     build = BuildInfo(status="succeeded", image="img:1", started_at=1.0, duration_ms=5, log="log")
-    record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=3, code_sha256="abc", image="img:1",
+    record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=3, code_sha256="abc", image="img:1",
                             created_at=1.0, updated_at=2.0, last_build=build)
     again = FunctionRecord.from_api(record.to_api())
-    assert again.spec == spec and again.version == 3 and again.last_build.image == "img:1"
+    assert again.spec == spec and again.revision == 3 and again.last_build.image == "img:1"
+    # A record written before versions existed named its revision "version": it reads as LATEST's revision.
+    old = record.to_api()
+    old["version"] = old.pop("revision")
+    assert FunctionRecord.from_api(old).revision == 3 and FunctionRecord.from_api(old).version_id == "LATEST"
 
 
 def test_request_ids_are_unique_version_4_uuids_also_after_fork():
@@ -162,9 +166,11 @@ def test_request_ids_are_unique_across_threads():
     assert len(ids) == 40000 and len(set(ids)) == 40000
 
 
-def test_release_is_the_function_id_and_version():
+def test_release_is_the_function_id_version_and_revision():
     spec = FunctionSpec.from_api({"name": "f"})
-    one = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, version=1, code_sha256=None, image="i",
+    one = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1, code_sha256=None, image="i",
                          created_at=1.0, updated_at=1.0, function_id="aaa")
     again = one.evolve(function_id="bbb")  # deleted, then created again under the same name
-    assert one.release != again.release and FunctionRecord.from_api(again.to_api()).release == ("bbb", 1)
+    assert one.release != again.release and FunctionRecord.from_api(again.to_api()).release == ("bbb", "LATEST", 1)
+    published = FunctionRecord.from_api(one.to_api(), version_id="4")
+    assert published.release == ("aaa", "4", 1) and published.pool_key == "f@4" and one.pool_key == "f@LATEST"

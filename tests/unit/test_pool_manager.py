@@ -161,9 +161,9 @@ class FakeRuntime:
         return True
 
 
-def record(name: str = "f", version: int = 1, **spec) -> FunctionRecord:
+def record(name: str = "f", revision: int = 1, **spec) -> FunctionRecord:
     spec = {"name": name, "memoryMB": 128, "initializer": "index.init", **spec}
-    return FunctionRecord(spec=FunctionSpec.from_api(spec), state=FunctionState.ACTIVE, version=version,
+    return FunctionRecord(spec=FunctionSpec.from_api(spec), state=FunctionState.ACTIVE, revision=revision,
                           code_sha256=None, image="img", created_at=0.0, updated_at=0.0, function_id=f"id-{name}")
 
 
@@ -242,7 +242,7 @@ def test_delete_during_a_start():
 
 def test_update_during_an_invocation():
     async def scenario(pool, host, runtime):
-        v1, v2 = record(version=1), record(version=2)
+        v1, v2 = record(revision=1), record(revision=2)
         await pool.invoke(v1, b"warm", "r0")
         (old,) = pool.instances("f")
         runtime.invoke_gate.close()
@@ -256,7 +256,7 @@ def test_update_during_an_invocation():
         assert new.instance_id != old.id
         await pool.settle()
         assert old.container_id in host.removed and (old.container_id, "/pre-stop") in runtime.hooks
-        assert [i.version for i in pool.instances("f")] == [2]
+        assert [i.revision for i in pool.instances("f")] == [2]
 
     run(scenario)
 

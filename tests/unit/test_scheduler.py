@@ -7,49 +7,49 @@ from faas.pool.state import TRANSITIONS, ContainerState, IllegalTransition, chec
 S = ContainerState
 
 
-def inst(version=1, state=S.READY, active=0, last_used=0.0, concurrency=1, keep_alive=300, reserved=False,
+def inst(revision=1, state=S.READY, active=0, last_used=0.0, concurrency=1, keep_alive=300, reserved=False,
          cid="c"):
-    return Instance(function="f", version=version, concurrency=concurrency, memory_mb=128, keep_alive_s=keep_alive,
+    return Instance(function="f", revision=revision, concurrency=concurrency, memory_mb=128, keep_alive_s=keep_alive,
                     reserved=reserved, container_id=cid, state=state, active=active, last_used=last_used)
 
 
 def test_pick_warm_needs_the_same_version_and_room():
-    old = inst(version=1)
-    busy = inst(version=2, state=S.BUSY, active=1)
-    assert scheduler.pick_warm([old, busy], version=2) is None
-    ready = inst(version=2)
-    assert scheduler.pick_warm([old, busy, ready], version=2) is ready
+    old = inst(revision=1)
+    busy = inst(revision=2, state=S.BUSY, active=1)
+    assert scheduler.pick_warm([old, busy], revision=2) is None
+    ready = inst(revision=2)
+    assert scheduler.pick_warm([old, busy, ready], revision=2) is ready
 
 
 def test_pick_warm_skips_starting_removing_and_draining():
     candidates = [inst(state=S.STARTING), inst(state=S.REMOVING), inst(state=S.DRAINING, active=1, concurrency=4)]
-    assert scheduler.pick_warm(candidates, version=1) is None
+    assert scheduler.pick_warm(candidates, revision=1) is None
 
 
 def test_pick_warm_takes_frozen_ones_last():
     """A Pausing or Thawing container has room as a Paused one has: it costs a thaw, so it comes last."""
     for frozen in (S.PAUSING, S.PAUSED):
         running = inst(state=S.BUSY, active=1, concurrency=2, last_used=0)
-        assert scheduler.pick_warm([inst(state=frozen, last_used=9), running], version=1) is running
+        assert scheduler.pick_warm([inst(state=frozen, last_used=9), running], revision=1) is running
     thawing = inst(state=S.THAWING, active=1, concurrency=2)
-    assert scheduler.pick_warm([thawing], version=1) is thawing
-    assert scheduler.pick_warm([inst(state=S.THAWING, active=1)], version=1) is None  # no room left
+    assert scheduler.pick_warm([thawing], revision=1) is thawing
+    assert scheduler.pick_warm([inst(state=S.THAWING, active=1)], revision=1) is None  # no room left
 
 
 def test_pick_warm_prefers_running_to_paused():
     paused = inst(state=S.PAUSED, last_used=50)
     running = inst(last_used=1)
-    assert scheduler.pick_warm([paused, running], version=1) is running
-    assert scheduler.pick_warm([paused], version=1) is paused
+    assert scheduler.pick_warm([paused, running], revision=1) is running
+    assert scheduler.pick_warm([paused], revision=1) is paused
 
 
 def test_pick_warm_packs_then_prefers_most_recent():
     a = inst(state=S.BUSY, active=1, concurrency=4, last_used=1)
     b = inst(state=S.BUSY, active=2, concurrency=4, last_used=0)
     c = inst(last_used=9)
-    assert scheduler.pick_warm([a, b, c], version=1) is b
+    assert scheduler.pick_warm([a, b, c], revision=1) is b
     d, e = inst(last_used=1), inst(last_used=5)
-    assert scheduler.pick_warm([d, e], version=1) is e
+    assert scheduler.pick_warm([d, e], revision=1) is e
 
 
 def test_expired_respects_keep_alive_reserved_and_activity():
@@ -95,23 +95,23 @@ def test_choose_evictions_lru_first_never_reserved_or_busy():
 def test_choose_evictions_spares_the_function_that_needs_room():
     mine = inst(last_used=0)
     mine.function = "me"
-    assert scheduler.choose_evictions([mine], need_mb=64, exclude="me") == []
+    assert scheduler.choose_evictions([mine], need_mb=64, exclude="me@LATEST") == []
 
 
 def test_reserved_plan_promotes_before_starting():
     warm = inst(last_used=5)
     busy = inst(state=S.BUSY, active=1, last_used=9)
-    old_version = inst(version=0)
-    promote, start, release = scheduler.reserved_plan([warm, busy, old_version], version=1, wanted=3)
+    old_version = inst(revision=0)
+    promote, start, release = scheduler.reserved_plan([warm, busy, old_version], revision=1, wanted=3)
     assert promote == [busy, warm] and start == 1 and release == []
 
 
 def test_reserved_plan_releases_the_surplus_idle_first():
     idle = inst(reserved=True, last_used=5)
     busy = inst(state=S.BUSY, active=1, reserved=True, last_used=0)
-    promote, start, release = scheduler.reserved_plan([idle, busy], version=1, wanted=1)
+    promote, start, release = scheduler.reserved_plan([idle, busy], revision=1, wanted=1)
     assert promote == [] and start == 0 and release == [idle]
-    assert scheduler.reserved_plan([idle, busy], version=1, wanted=2) == ([], 0, [])
+    assert scheduler.reserved_plan([idle, busy], revision=1, wanted=2) == ([], 0, [])
 
 
 def test_keep_alive_zero_reclaims_at_once():

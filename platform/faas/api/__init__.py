@@ -21,6 +21,7 @@ from ..metrics import Metrics
 from ..pool.client import RuntimeClient
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
+from ..releases.service import ReleaseService
 from ..store import FunctionStore
 from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
@@ -35,12 +36,14 @@ from .keys import (
     METRICS,
     POOL,
     REDIS,
+    RELEASES,
     SERVICE,
     SETTINGS,
     TOKENS,
     TRIGGERS,
 )
 from .middlewares import auth_middleware, error_middleware
+from .releases import add_release_routes
 from .triggers import add_trigger_routes
 
 log = logging.getLogger(__name__)
@@ -97,15 +100,20 @@ async def pool_ctx(app: web.Application):
 
 
 async def service_ctx(app: web.Application):
-    """Functions and their triggers; the pool starts with the functions there are."""
+    """Functions, their versions, aliases and triggers; the pool starts with the versions there are."""
     settings, redis = app[SETTINGS], app[REDIS]
     builder = Builder(settings, app[DOCKER])
     app[SERVICE] = service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, app[POOL],
                                              app[METRICS], cache_ttl=settings.registry_cache, logs=app[LOGS])
     app[TRIGGERS] = service.triggers = TriggerService(redis, settings.redis_prefix)
+    app[RELEASES] = service.releases = releases = ReleaseService(redis, settings.redis_prefix, service, app[POOL],
+                                                                 cache_ttl=settings.registry_cache)
     try:
         await builder.runtime_image()
-        await app[POOL].start(await service.list())
+        latest = await service.list()
+        await app[POOL].start(latest + await releases.records(latest))
+        for record in latest:
+            await releases.apply_reserved(record.name)
         yield
     finally:
         await service.close()
@@ -119,14 +127,14 @@ async def async_events_ctx(app: web.Application):
 
 async def timers_ctx(app: web.Application):
     settings = app[SETTINGS]
-    timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
+    timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[RELEASES], app[ASYNC], app[METRICS])
     app[TRIGGERS].changed = timers.changed
     async with _started(timers):
         yield
 
 
 async def queue_triggers_ctx(app: web.Application):
-    queues = QueuePoller(app[REDIS], app[SETTINGS].redis_prefix, app[SERVICE], app[ASYNC], app[METRICS])
+    queues = QueuePoller(app[REDIS], app[SETTINGS].redis_prefix, app[RELEASES], app[ASYNC], app[METRICS])
     async with _started(queues):
         yield
 
@@ -153,4 +161,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
     add_trigger_routes(app)
+    add_release_routes(app)
     return app

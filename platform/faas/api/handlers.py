@@ -19,7 +19,8 @@ from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families, container_families
 from ..models import check_name, new_request_id
-from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, SERVICE, SETTINGS, TOKENS
+from ..releases.model import check_qualifier
+from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ def _attempt(raw: str | None) -> int:
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100000:
         raise InvalidArgument("X-Fc-Attempt must be a whole number from 1")
     return int(raw)
+
+
+def qualifier_of(request: web.Request) -> str:
+    """The `qualifier` query parameter (LATEST, a version id or an alias): LATEST when absent."""
+    if not request.query_string:
+        return defaults.LATEST
+    return check_qualifier(request.query.get("qualifier", defaults.LATEST))
 
 
 async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -> object:
@@ -118,21 +126,24 @@ async def invoke_function(request: web.Request) -> web.Response:
     trigger = request.headers.get("X-Faas-Trigger")
     if trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger):
         raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
+    qualifier = qualifier_of(request)
     if invocation_type == "Async":
         event = await read_event(request, defaults.ASYNC_EVENT_BYTES)
-        record = await request.app[SERVICE].get_cached(name)
-        request_id = await request.app[ASYNC].accept(record, event, trigger=trigger)
-        return web.json_response({"requestId": request_id}, status=202, headers={"X-Fc-Request-Id": request_id})
+        record, config = await request.app[RELEASES].resolve_async(name, qualifier)
+        request_id = await request.app[ASYNC].accept(record, event, trigger=trigger, config=config,
+                                                     qualifier=qualifier)
+        return web.json_response({"requestId": request_id}, status=202,
+                                 headers={"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": record.version_id})
     if request_id is None:
         request_id = new_request_id()
     event = await read_event(request, defaults.SYNC_EVENT_BYTES)
-    record = await request.app[SERVICE].get_cached(name)
+    record = await request.app[RELEASES].resolve(name, qualifier)
     outcome = await request.app[POOL].invoke(record, event, request_id, attempt, trigger)
     headers = {
         "X-Fc-Request-Id": request_id,
         "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",
         "X-Fc-Instance-Id": outcome.instance_id,
-        "X-Fc-Function-Version": str(record.version),
+        "X-Fc-Function-Version": record.version_id,
     }
     if outcome.error:
         headers["X-Fc-Error-Type"] = outcome.error
@@ -187,8 +198,11 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
     if follow not in _FLAGS:
         raise InvalidArgument("follow must be true or false (or 1, 0, yes, no)")
     follow = _FLAGS[follow]
+    versions = None  # every version's lines, unless a qualifier is asked for
+    if request.query.get("qualifier") is not None:
+        versions = await request.app[RELEASES].version_ids(record.name, qualifier_of(request))
     reader = request.app[LOGS]
-    lines, last = await reader.function(record.name, tail)
+    lines, last = await reader.function(record.name, tail, versions)
     if not follow:
         return web.Response(text=_log_text(lines), content_type="text/plain")
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
@@ -196,7 +210,7 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
     await resp.write(_log_text(lines).encode())
     deadline = time.monotonic() + request.app[SETTINGS].log_follow_s
     while time.monotonic() < deadline:
-        lines, last = await reader.follow(record.name, last)
+        lines, last = await reader.follow(record.name, last, versions=versions)
         if lines:
             await resp.write(_log_text(lines).encode())  # raises when the client went away: the loop ends
     await resp.write_eof()
@@ -224,11 +238,15 @@ async def read_queue(request: web.Request) -> web.Response:
 
 
 async def list_instances(request: web.Request) -> web.Response:
+    """The containers of the versions a qualifier runs (LATEST's by default)."""
     record = await request.app[SERVICE].get(request.match_info["name"])
+    qualifier = qualifier_of(request)
+    versions = await request.app[RELEASES].version_ids(record.name, qualifier)
     now = time.monotonic()
-    instances = [inst.describe(now) for inst in request.app[POOL].instances(record.name)]
-    return web.json_response({"functionName": record.name, "version": record.version,
-                              "reservedInstances": record.spec.reserved_instances, "instances": instances})
+    instances = [inst.describe(now) for inst in request.app[POOL].instances(record.name, versions)]
+    reserved = (await request.app[RELEASES].get_provision(record.name, qualifier))["target"]
+    return web.json_response({"functionName": record.name, "qualifier": qualifier, "versionIds": sorted(versions),
+                              "revision": record.revision, "reservedInstances": reserved, "instances": instances})
 
 
 # -- tokens

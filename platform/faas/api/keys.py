@@ -14,6 +14,7 @@ from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
+from ..releases.service import ReleaseService
 from ..triggers.service import TriggerService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,5 +29,6 @@ LOGS = web.AppKey("logs", LogReader)
 LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
 """The control plane's side of logs: notices, REPORT lines, the collector process."""
 TRIGGERS = web.AppKey("triggers", TriggerService)
+RELEASES = web.AppKey("releases", ReleaseService)
 HTTP_CLIENT = web.AppKey("http_client", ClientSession)
 """The client that carries web functions' requests to their containers."""

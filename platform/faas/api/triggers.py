@@ -24,7 +24,7 @@ from ..pool.outcome import UNHANDLED, InitFailed, Outcome
 from ..triggers import http as th
 from ..triggers.model import Trigger
 from .handlers import INVOCATION_TYPES, read_event, read_json
-from .keys import ASYNC, HTTP_CLIENT, METRICS, POOL, SERVICE, TOKENS, TRIGGERS
+from .keys import ASYNC, HTTP_CLIENT, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 
 
@@ -93,7 +93,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     _check_size(request)
     app = request.app
     name = check_name(request.match_info["name"])
-    record = await app[SERVICE].get_cached(name)
+    await app[SERVICE].get_cached(name)  # FunctionNotFound first
     trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
         raise TriggerNotFound(f"function {name} has no HTTP trigger")
@@ -109,6 +109,10 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
     app[METRICS].trigger_invocation(name, "http")
     drop_auth = config.auth_type == "function"
+    if invocation_type == "Async":
+        record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier)
+    else:
+        record, async_config = await app[RELEASES].resolve(name, trigger.qualifier), None
     if record.spec.custom_container is not None and invocation_type == "Sync":
         return await _proxy(request, record, trigger, drop_auth)
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
@@ -123,18 +127,21 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
         if len(event) > defaults.ASYNC_EVENT_BYTES:
             raise PayloadTooLarge(f"the request's event is larger than {defaults.ASYNC_EVENT_BYTES} bytes, the "
                                   "limit of an async invocation")
-        rid = await app[ASYNC].accept(record, event, trigger=trigger.label)
-        return web.json_response({"requestId": rid}, status=202, headers={"X-Fc-Request-Id": rid})
+        rid = await app[ASYNC].accept(record, event, trigger=trigger.label, config=async_config,
+                                      qualifier=trigger.qualifier)
+        return web.json_response({"requestId": rid}, status=202,
+                                 headers={"X-Fc-Request-Id": rid, "X-Fc-Function-Version": record.version_id})
     outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
-        return _failed(request_id, outcome)
+        return _failed(request_id, outcome, record)
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
     except th.InvalidResponse as exc:
         return _failed(request_id, Outcome.failure(
-            "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"))
+            "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"), record)
     headers = CIMultiDict(answer.headers)
     headers["X-Fc-Request-Id"] = request_id
+    headers["X-Fc-Function-Version"] = record.version_id
     return web.Response(body=answer.body, status=answer.status, headers=headers)
 
 
@@ -182,6 +189,7 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
                         for key, value in th.proxied_response_headers(upstream.headers.items()):
                             response.headers.add(key, value)
                         response.headers["X-Fc-Request-Id"] = request_id
+                        response.headers["X-Fc-Function-Version"] = record.version_id
                         if upstream.content_length is not None:
                             response.content_length = upstream.content_length
                         await response.prepare(request)
@@ -200,15 +208,16 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
                 kind, message = ("FunctionTimeout", f"the function did not answer within {spec.timeout_s}s") \
                     if isinstance(exc, TimeoutError) else ("ConnectionLost", f"the web function's container did "
                                                            f"not answer: {exc}")
-                return _failed(request_id, Outcome.failure(kind, message))
+                return _failed(request_id, Outcome.failure(kind, message), record)
     except InitFailed as exc:
-        return _failed(request_id, exc.outcome)
+        return _failed(request_id, exc.outcome, record)
 
 
-def _failed(request_id: str, outcome: Outcome) -> web.Response:
+def _failed(request_id: str, outcome: Outcome, record: FunctionRecord) -> web.Response:
     """A failed invocation through an HTTP trigger: 502 with FC's error JSON and X-Fc-Error-Type."""
     return web.Response(body=outcome.body, status=502, content_type="application/json",
-                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED})
+                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED,
+                                 "X-Fc-Function-Version": record.version_id})
 
 
 def add_trigger_routes(app: web.Application) -> None:

@@ -201,7 +201,7 @@ def _report(args, fn: dict, action: str, built: bool, seconds: float = 0.0, trig
     for line in triggers:
         print(f"{fn['name']}: {line}")
     build = fn.get("lastBuild") or {}
-    detail = f"version {fn['version']}, image {fn['image']}"
+    detail = f"revision {fn['revision']}, image {fn['image']}"
     if built:
         detail += f", build {build.get('status')} in {build.get('durationMs', 0) / 1000:.1f}s"
     detail += f" ({seconds:.1f}s)" if seconds else ""
@@ -215,8 +215,8 @@ def cmd_list(client: Client, args) -> int:
     if args.json:
         out.print_json(functions)
         return 0
-    out.table(["NAME", "RUNTIME", "VERSION", "MEMORY", "TIMEOUT", "RESERVED", "STATE", "UPDATED"],
-              [[f["name"], f["runtime"], f["version"], f["memoryMB"], f["timeoutSeconds"], f["reservedInstances"],
+    out.table(["NAME", "RUNTIME", "REVISION", "MEMORY", "TIMEOUT", "RESERVED", "STATE", "UPDATED"],
+              [[f["name"], f["runtime"], f["revision"], f["memoryMB"], f["timeoutSeconds"], f["reservedInstances"],
                 f["state"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f["updatedAt"]))] for f in functions])
     return 0
 
@@ -226,7 +226,7 @@ def cmd_get(client: Client, args) -> int:
     if args.json:
         out.print_json(fn)
         return 0
-    out.fields(fn, ["name", "state", "version", "runtime", "handler", "initializer", "memoryMB", "timeoutSeconds",
+    out.fields(fn, ["name", "state", "revision", "runtime", "handler", "initializer", "memoryMB", "timeoutSeconds",
                     "instanceConcurrency", "maxInstances", "reservedInstances", "keepAliveSeconds",
                     "pauseAfterSeconds", "environment", "async", "image", "codeSha256"])
     build = fn.get("lastBuild") or {}
@@ -248,24 +248,131 @@ def cmd_delete(client: Client, args) -> int:
     return 0
 
 
+def _qualifier(args) -> dict:
+    """The `qualifier` query parameter of --qualifier (none: LATEST)."""
+    return {"qualifier": args.qualifier} if getattr(args, "qualifier", None) else {}
+
+
 def cmd_instances(client: Client, args) -> int:
-    data = client.json("GET", f"/v1/functions/{args.name}/instances")
+    data = client.json("GET", f"/v1/functions/{args.name}/instances", params=_qualifier(args))
     if args.json:
         out.print_json(data)
         return 0
-    out.table(["INSTANCE", "STATE", "VERSION", "RESERVED", "ACTIVE", "INVOCATIONS", "IDLE", "AGE", "TRANSPORT"],
-              [[i["instanceId"], i["state"], i["version"], "yes" if i["reserved"] else "no", i["activeInvocations"],
-                i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s", i.get("transport") or "-"]
-               for i in data["instances"]])
+    out.table(["INSTANCE", "STATE", "VERSION", "REVISION", "RESERVED", "ACTIVE", "INVOCATIONS", "IDLE", "AGE",
+               "TRANSPORT"],
+              [[i["instanceId"], i["state"], i["versionId"], i["revision"], "yes" if i["reserved"] else "no",
+                i["activeInvocations"], i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s",
+                i.get("transport") or "-"] for i in data["instances"]])
     return 0
 
 
 def cmd_reserve(client: Client, args) -> int:
-    fn = client.json("PUT", f"/v1/functions/{args.name}", json={"reservedInstances": args.count})
+    data = client.json("PUT", f"/v1/functions/{args.name}/provision-config", params=_qualifier(args),
+                       json={"target": args.count})
     if args.json:
-        out.print_json(fn)
+        out.print_json(data)
     else:
-        print(f"{fn['name']}: {fn['reservedInstances']} reserved instance(s) (version {fn['version']})")
+        print(f"{args.name}@{data['qualifier']}: {data['target']} reserved instance(s), {data['current']} ready")
+    return 0
+
+
+# -- versions and aliases
+def cmd_publish(client: Client, args) -> int:
+    body = {"description": args.description} if args.description else {}
+    version = client.json("POST", f"/v1/functions/{args.name}/versions", ok=(201,), json=body)
+    if args.json:
+        out.print_json(version)
+    else:
+        print(f"{out.color('published', out.GREEN)} {args.name}: version {version['versionId']} "
+              f"(revision {version['revision']})")
+    return 0
+
+
+def cmd_versions(client: Client, args) -> int:
+    base = f"/v1/functions/{args.name}/versions"
+    if args.delete:
+        client.call("DELETE", f"{base}/{args.delete}", ok=(204,))
+        print(f"deleted version {args.delete}") if not args.json else out.print_json({"deleted": args.delete})
+        return 0
+    versions, params = [], {}
+    while True:
+        page = client.json("GET", base, params=params)
+        versions += page["versions"]
+        if not page["nextToken"]:
+            break
+        params = {"nextToken": page["nextToken"]}
+    if args.json:
+        out.print_json(versions)
+        return 0
+    out.table(["VERSION", "REVISION", "PUBLISHED", "CODE", "DESCRIPTION"],
+              [[v["versionId"], v["revision"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v["createdAt"])),
+                (v["codeSha256"] or "-")[:12], v["description"]] for v in versions])
+    return 0
+
+
+def _weights(pairs: list[str] | None) -> dict | None:
+    """--weight V=0.1 (at most one): additionalVersionWeight."""
+    if not pairs:
+        return None
+    weights = {}
+    for pair in pairs:
+        version, sep, weight = pair.partition("=")
+        try:
+            weights[version] = float(weight)
+        except ValueError:
+            raise CommandError(f"--weight takes VERSION=WEIGHT (such as 3=0.1), not {pair!r}") from None
+        if not sep:
+            raise CommandError(f"--weight takes VERSION=WEIGHT (such as 3=0.1), not {pair!r}")
+    return weights
+
+
+def _alias_line(a: dict) -> str:
+    extra = "".join(f", {w:g} to version {v}" for v, w in (a.get("additionalVersionWeight") or {}).items())
+    return f"{a['aliasName']} -> version {a['versionId']}{extra}"
+
+
+def cmd_alias(client: Client, args) -> int:
+    base = f"/v1/functions/{args.name}/aliases"
+    command = args.alias_command
+    if command == "list":
+        aliases = client.json("GET", base)["aliases"]
+        if args.json:
+            out.print_json(aliases)
+        else:
+            out.table(["ALIAS", "VERSION", "ADDITIONAL", "PREVIOUS", "DESCRIPTION"],
+                      [[a["aliasName"], a["versionId"],
+                        ", ".join(f"{v}={w:g}" for v, w in a["additionalVersionWeight"].items()) or "-",
+                        a.get("previousVersionId") or "-", a["description"]] for a in aliases])
+        return 0
+    if command == "delete":
+        client.call("DELETE", f"{base}/{args.alias}", ok=(204,))
+        print(f"deleted alias {args.alias}") if not args.json else out.print_json({"deleted": args.alias})
+        return 0
+    if command == "get":
+        alias = client.json("GET", f"{base}/{args.alias}")
+    else:  # set: update it, or create it when it does not exist
+        body = {"versionId": args.version, "additionalVersionWeight": _weights(args.weight) or {}}
+        if args.description is not None:
+            body["description"] = args.description
+        try:
+            alias = client.json("PUT", f"{base}/{args.alias}", json=body)
+        except PlatformError as exc:
+            if exc.code != "AliasNotFound":
+                raise
+            alias = client.json("POST", base, ok=(201,), json=body | {"aliasName": args.alias})
+    print(_alias_line(alias)) if not args.json else out.print_json(alias)
+    return 0
+
+
+def cmd_rollback(client: Client, args) -> int:
+    base = f"/v1/functions/{args.name}/aliases/{args.alias}"
+    alias = client.json("GET", base)
+    previous = alias.get("previousVersionId")
+    if not previous:
+        raise CommandError(f"alias {args.alias} has not moved yet: there is no version to roll back to")
+    alias = client.json("PUT", base, json={"versionId": previous, "additionalVersionWeight": {}})
+    print(f"{out.color('rolled back', out.GREEN)} {args.name}: {_alias_line(alias)}") if not args.json \
+        else out.print_json(alias)
     return 0
 
 
@@ -294,14 +401,15 @@ def cmd_invoke(client: Client, args) -> int:
     event = _event(args)
     if args.async_:
         data = client.json("POST", f"/v1/functions/{args.name}/invocations", ok=(202,), data=event,
-                           headers={"X-Fc-Invocation-Type": "Async"})
+                           headers={"X-Fc-Invocation-Type": "Async"}, params=_qualifier(args))
         if args.json:
             out.print_json(data)
         else:
             print(data["requestId"])
         return 0
     headers = {"X-Fc-Log-Type": "Tail"} if args.log else {}
-    resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event, headers=headers)
+    resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event, headers=headers,
+                       params=_qualifier(args))
     error_kind = resp.headers.get("X-Fc-Error-Type")
     log_tail = base64.b64decode(resp.headers.get("X-Fc-Log-Result", "")).decode("utf-8", "replace")
     if args.json:
@@ -309,6 +417,7 @@ def cmd_invoke(client: Client, args) -> int:
         out.print_json({"requestId": resp.headers.get("X-Fc-Request-Id"),
                         "coldStart": resp.headers.get("X-Fc-Cold-Start") == "true",
                         "instanceId": resp.headers.get("X-Fc-Instance-Id"), "error": error_kind,
+                        "version": resp.headers.get("X-Fc-Function-Version"),
                         "contentType": resp.headers.get("Content-Type"), "body": body}
                        | ({"log": log_tail} if args.log else {}))
         return 1 if error_kind else 0
@@ -331,7 +440,7 @@ def cmd_logs(client: Client, args) -> int:
         return 0
     if not args.name:
         raise CommandError("logs needs a function NAME, or --request ID")
-    params = {"tail": args.tail}
+    params = {"tail": args.tail} | _qualifier(args)
     if not args.follow:
         sys.stdout.write(client.call("GET", f"/v1/functions/{args.name}/logs", params=params).text)
         return 0
@@ -424,8 +533,9 @@ def cmd_trigger(client: Client, args) -> int:
         if args.json:
             out.print_json(triggers)
         else:
-            out.table(["TRIGGER", "TYPE", "DETAIL"], [[t["triggerName"], t["triggerType"], _trigger_detail(t)]
-                                                      for t in triggers])
+            out.table(["TRIGGER", "TYPE", "QUALIFIER", "DETAIL"],
+                      [[t["triggerName"], t["triggerType"], t.get("qualifier", "LATEST"), _trigger_detail(t)]
+                       for t in triggers])
         return 0
     if command == "delete":
         client.call("DELETE", f"{base}/{args.trigger}", ok=(204,))
@@ -440,6 +550,8 @@ def cmd_trigger(client: Client, args) -> int:
             body["triggerConfig"] = config
         if args.description is not None:
             body["description"] = args.description
+        if args.qualifier is not None:
+            body["qualifier"] = args.qualifier
         trigger = client.json("POST", base, ok=(201,), json=body)
     else:  # update
         body = {}
@@ -448,12 +560,14 @@ def cmd_trigger(client: Client, args) -> int:
             body["triggerConfig"] = config
         if args.description is not None:
             body["description"] = args.description
+        if args.qualifier is not None:
+            body["qualifier"] = args.qualifier
         trigger = client.json("PUT", f"{base}/{args.trigger}", json=body)
     if args.json:
         out.print_json(trigger)
     else:
         out.fields(trigger | {"detail": _trigger_detail(trigger)},
-                   ["triggerName", "triggerType", "triggerConfig", "description", "detail"])
+                   ["triggerName", "triggerType", "qualifier", "triggerConfig", "description", "detail"])
     return 0
 
 
@@ -522,12 +636,14 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--file", "-f", help="read the event from a file ('-': standard input)")
     i.add_argument("--async", dest="async_", action="store_true", help="invoke asynchronously: print the request id")
     i.add_argument("--log", action="store_true", help="print the invocation's log tail (4 KB) to standard error")
+    i.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
     i.set_defaults(func=cmd_invoke)
     lg = sub.add_parser("logs", help="a function's recent log lines (--follow to stream), or an invocation's")
     lg.add_argument("name", nargs="?")
     lg.add_argument("--request", metavar="ID", help="the log of one invocation")
     lg.add_argument("--tail", type=int, default=100, help="how many recent lines (default 100)")
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    lg.add_argument("--qualifier", "-q", help="only lines of the versions it runs: a version id or an alias")
     lg.set_defaults(func=cmd_logs)
     w = sub.add_parser("wait", help="follow an async invocation to its end and print its result")
     w.add_argument("request_id")
@@ -536,11 +652,42 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("instances", help="a function's containers")
     n.add_argument("name")
+    n.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
     n.set_defaults(func=cmd_instances)
-    s = sub.add_parser("reserve", help="set a function's reserved instances")
+    s = sub.add_parser("reserve", help="set the reserved instances of a function (or of a version or alias)")
     s.add_argument("name")
     s.add_argument("count", type=int)
+    s.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
     s.set_defaults(func=cmd_reserve)
+
+    pb = sub.add_parser("publish", help="publish LATEST as a new immutable version")
+    pb.add_argument("name")
+    pb.add_argument("--description")
+    pb.set_defaults(func=cmd_publish)
+    vs = sub.add_parser("versions", help="a function's published versions, newest first")
+    vs.add_argument("name")
+    vs.add_argument("--delete", metavar="VERSION", help="delete this version instead")
+    vs.set_defaults(func=cmd_versions)
+    al = sub.add_parser("alias", help="aliases: names of versions, with an optional weighted second version")
+    als = al.add_subparsers(dest="alias_command", required=True)
+    ax = als.add_parser("set", help="point ALIAS at VERSION (created if missing)")
+    ax.add_argument("name")
+    ax.add_argument("alias")
+    ax.add_argument("version")
+    ax.add_argument("--weight", action="append", metavar="VERSION=WEIGHT",
+                    help="send this share (0-1) of the traffic to another version, such as 3=0.1")
+    ax.add_argument("--description")
+    ax = als.add_parser("list", help="list a function's aliases")
+    ax.add_argument("name")
+    for verb, text in (("get", "describe an alias"), ("delete", "delete an alias")):
+        ax = als.add_parser(verb, help=text)
+        ax.add_argument("name")
+        ax.add_argument("alias")
+    al.set_defaults(func=cmd_alias)
+    rb = sub.add_parser("rollback", help="move an alias back to the version it named before its last move")
+    rb.add_argument("name")
+    rb.add_argument("alias")
+    rb.set_defaults(func=cmd_rollback)
 
     q = sub.add_parser("queue", help="destination queues")
     qs = q.add_subparsers(dest="queue_command", required=True)
@@ -571,6 +718,7 @@ def parser() -> argparse.ArgumentParser:
             tx.add_argument("--type", required=True, choices=["http", "timer", "queue"])
         tx.add_argument("--config", help="triggerConfig as JSON (the options below change it)")
         tx.add_argument("--description")
+        tx.add_argument("--qualifier", help="LATEST (default), a version id or an alias")
         tx.add_argument("--auth", choices=["anonymous", "function"], help="http: who may call it")
         tx.add_argument("--methods", help="http: methods it accepts, comma-separated (default all)")
         tx.add_argument("--cron", help="timer: '@every 1m' or 6-field cron with seconds ('0 0/5 * * * *')")

@@ -21,9 +21,10 @@ import redis
 
 from .. import defaults
 from ..config import Settings
-from ..docker_host import LABEL_FUNCTION, docker_time, function_filter, label_filter, make_client
+from ..defaults import LATEST
+from ..docker_host import LABEL_FUNCTION, LABEL_VERSION_ID, docker_time, function_filter, label_filter, make_client
 from ..store import functions_key
-from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys
+from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys, entry
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class LogCollector:
         self._queued = 0
         self._report_inbox: deque[bytes] = deque()
         self._following: dict[str, threading.Thread] = {}
+        self._versions: dict[str, str] = {}
+        """The version each followed container runs (by its first 12 hex digits): its lines are marked with it."""
         self._notices_fd = notices_fd
         self._notice_buf = b""
         self.attribution = Attribution()
@@ -183,11 +186,13 @@ class LogCollector:
         return self._docker
 
     # -- reading containers
-    def follow(self, container_id: str, function: str, since: float | None) -> None:
-        """Follow a container's output from `since` (a Docker timestamp; None: from its start); once each."""
+    def follow(self, container_id: str, function: str, since: float | None, version: str = LATEST) -> None:
+        """Follow a container's output from `since` (a Docker timestamp; None: from its start); once each.
+        `version`: the function's version it runs."""
         with self._lock:
             if container_id in self._following:
                 return
+            self._versions[container_id[:12]] = version
             thread = threading.Thread(target=self._read, args=(container_id, function, since),
                                       name=f"logs-{container_id[:12]}", daemon=True)
             self._following[container_id] = thread
@@ -329,7 +334,7 @@ class LogCollector:
                             closing.append((held[0], held[1]))
                     continue
                 rid, text = split_line(line, lambda tag, cid=cid: self.attribution.owns(cid, tag))
-                self._xadd(pipe, function, rid, text)
+                self._xadd(pipe, function, rid, text, self._versions.get(cid, LATEST))
                 if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
                     size = self._sizes.get(rid) or self._closed.get(rid, 0)
                     if size <= cap:
@@ -368,10 +373,11 @@ class LogCollector:
                 self._sizes.pop(rid, None)
             with self._lock:
                 self._following.pop(container_id, None)
+                self._versions.pop(container_id[:12], None)
 
-    def _xadd(self, pipe, function: str, rid: str, text: str) -> None:
+    def _xadd(self, pipe, function: str, rid: str, text: str, version: str) -> None:
         key = self.keys.function(function)
-        pipe.xadd(key, {"rid": rid, "line": text}, maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
+        pipe.xadd(key, entry(rid, text, version), maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
         if function not in self._touched:
             self._touched.add(function)
             pipe.expire(key, self.settings.log_ttl)
@@ -380,7 +386,7 @@ class LogCollector:
         """The REPORT line ends the invocation's log (a log ending with one is complete), and the log is
         counted against its function's bounds. An invocation that printed nothing gets no log key."""
         rid, function, line = report["rid"], report["function"], report["line"]
-        self._xadd(pipe, function, rid, line)
+        self._xadd(pipe, function, rid, line, report.get("version", LATEST))
         size = self._sizes.pop(rid, 0)
         if size:
             self._closed[rid] = size
@@ -464,7 +470,7 @@ class LogCollector:
                 found = client.api.containers(filters={"label": labels})
                 for info in found:
                     self.follow(info["Id"], info["Labels"].get(LABEL_FUNCTION, ""),
-                                _resume_at(cursors.get(info["Id"][:12])))
+                                _resume_at(cursors.get(info["Id"][:12])), info["Labels"].get(LABEL_VERSION_ID, LATEST))
                 stale = set(cursors) - {info["Id"][:12] for info in found}
                 if stale:
                     self.redis.hdel(self.keys.cursors, *stale)
@@ -473,7 +479,7 @@ class LogCollector:
                     if self._stopping.is_set():
                         break
                     attrs = event.get("Actor", {}).get("Attributes", {})
-                    self.follow(event["id"], attrs.get(LABEL_FUNCTION, ""), None)
+                    self.follow(event["id"], attrs.get(LABEL_FUNCTION, ""), None, attrs.get(LABEL_VERSION_ID, LATEST))
             except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
                 if self._stopping.is_set():
                     break

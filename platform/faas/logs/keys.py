@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from ..defaults import LATEST
+
 PLATFORM_REQUEST_PREFIXES = ("init-", "adopt-")
 """Request ids of the platform's own calls (a container's initializer): kept in the function's stream only."""
 
+
+
+def entry(rid: str, line: str, version: str) -> dict[str, str]:
+    """A line of a function's stream: its request id, the line, and the version that printed it (absent for
+    LATEST, as on lines written before versions existed)."""
+    return {"rid": rid, "line": line} if version == LATEST else {"rid": rid, "line": line, "ver": version}
 
 
 class LogKeys:

@@ -61,21 +61,31 @@ class LogReader:
             await asyncio.sleep(0.01)
         return encode_tail(await self.invocation(request_id) or [])
 
-    async def function(self, name: str, tail: int) -> tuple[list[tuple[str, str]], str]:
-        """The last `tail` lines of a function as (request id, line), and the id to follow from."""
-        entries = await self.conn.xrevrange(self.keys.function(name), count=max(1, tail))
+    async def function(self, name: str, tail: int,
+                       versions: set[str] | None = None) -> tuple[list[tuple[str, str]], str]:
+        """The last `tail` lines of a function (of its `versions` only, unless None) as (request id, line), and
+        the id to follow from."""
+        count = max(1, tail) if versions is None else defaults.LOG_FUNCTION_LINES
+        entries = await self.conn.xrevrange(self.keys.function(name), count=count)
         last = entries[0][0].decode() if entries else "0-0"  # newest first: follow from the newest
-        kept = list(reversed(entries[:tail]))
-        return [(f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")) for _, f in kept], last
+        kept = [f for _, f in entries if _of(f, versions)][:tail]
+        return [(f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")) for f in reversed(kept)], last
 
-    async def follow(self, name: str, after: str, block_ms: int = 1000) -> tuple[list[tuple[str, str]], str]:
+    async def follow(self, name: str, after: str, block_ms: int = 1000,
+                     versions: set[str] | None = None) -> tuple[list[tuple[str, str]], str]:
         result = await self.conn.xread({self.keys.function(name): after}, block=block_ms, count=500)
         lines, last = [], after
         for _, entries in result or []:
             for eid, f in entries:
-                lines.append((f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")))
+                if _of(f, versions):
+                    lines.append((f[b"rid"].decode(), f[b"line"].decode("utf-8", "replace")))
                 last = eid.decode()
         return lines, last
+
+
+def _of(fields: dict[bytes, bytes], versions: set[str] | None) -> bool:
+    """A stream entry printed by one of `versions` (any, when None)."""
+    return versions is None or fields.get(b"ver", b"LATEST").decode() in versions
 
 
 def encode_tail(lines: list[str]) -> str:

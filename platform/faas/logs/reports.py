@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 
 from .. import defaults
 from ..config import Settings
-from .keys import LogKeys
+from ..defaults import LATEST
+from .keys import LogKeys, entry
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,13 @@ class LogChannel:
 
     # -- reports
     def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
-               init_ms: float | None, quiet: bool, final: bool, trigger: str | None = None) -> str:
+               init_ms: float | None, quiet: bool, final: bool, trigger: str | None = None,
+               version: str = LATEST) -> str:
         """One invocation's REPORT line (returned). `quiet`: it printed nothing, so its log is this line alone;
-        `final`: no End marker will come to close its log (its container is gone)."""
+        `final`: no End marker will come to close its log (its container is gone); `version`: the function's
+        version that ran."""
         line = report_line(rid, duration_ms, memory_mb, max_used_mb, init_ms, trigger)
-        self._pending.append((rid, function, line, quiet, final))
+        self._pending.append((rid, function, line, quiet, final, version))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_soon())
         return line
@@ -113,17 +116,17 @@ class LogChannel:
         try:
             async with self.conn.pipeline(transaction=False) as pipe:
                 queued = []
-                for rid, function, line, quiet, final in batch:
+                for rid, function, line, quiet, final, version in batch:
                     if quiet and not final:
                         key = self.keys.function(function)
-                        pipe.xadd(key, {"rid": rid, "line": line}, maxlen=defaults.LOG_FUNCTION_LINES,
+                        pipe.xadd(key, entry(rid, line, version), maxlen=defaults.LOG_FUNCTION_LINES,
                                   approximate=True)
                         if now - self._expiry.get(function, -3600.0) > 60:
                             self._expiry[function] = now
                             pipe.expire(key, self.settings.log_ttl)
                     else:  # quiet and final: the container is gone; its log is the REPORT line alone
                         queued.append(json.dumps({"rid": rid, "function": function, "final": final or quiet,
-                                                  "line": line}))
+                                                  "line": line, "version": version}))
                 if queued:
                     pipe.rpush(self.keys.reports, *queued)
                 await pipe.execute()

@@ -9,8 +9,9 @@ from ..docker_host import (
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
     LABEL_PLATFORM,
+    LABEL_REVISION,
     LABEL_ROLE,
-    LABEL_VERSION,
+    LABEL_VERSION_ID,
     ROLE_FUNCTION,
     ContainerConfig,
 )
@@ -40,9 +41,10 @@ def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfi
     custom = spec.custom_container
     return ContainerConfig(
         image=record.image,
-        name=f"faas-{spec.name}-v{record.version}-{secrets.token_hex(4)}",
-        labels={LABEL_PLATFORM: platform_id, LABEL_FUNCTION: spec.name, LABEL_VERSION: str(record.version),
-                LABEL_FUNCTION_ID: record.function_id, LABEL_ROLE: ROLE_FUNCTION},
+        name=f"faas-{spec.name}-{record.version_id.lower()}-r{record.revision}-{secrets.token_hex(4)}",
+        labels={LABEL_PLATFORM: platform_id, LABEL_FUNCTION: spec.name, LABEL_REVISION: str(record.revision),
+                LABEL_VERSION_ID: record.version_id, LABEL_FUNCTION_ID: record.function_id,
+                LABEL_ROLE: ROLE_FUNCTION},
         environment=env,
         memory_mb=spec.memory_mb,
         command=list(custom.command) if custom and custom.command else None,
@@ -52,9 +54,9 @@ def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfi
 def new_instance(record: FunctionRecord, reserved: bool) -> Instance:
     """The pool's view of a container about to start for `record` (Starting)."""
     spec = record.spec
-    return Instance(function=record.name, version=record.version, concurrency=spec.instance_concurrency,
-                    memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s, pause_after_s=spec.pause_after_s,
-                    reserved=reserved, record=record, port=runtime_port(record))
+    return Instance(function=record.name, revision=record.revision, version_id=record.version_id,
+                    concurrency=spec.instance_concurrency, memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s,
+                    pause_after_s=spec.pause_after_s, reserved=reserved, record=record, port=runtime_port(record))
 
 
 class RuntimeHeaders:
@@ -63,7 +65,7 @@ class RuntimeHeaders:
     MAX_ENTRIES = 4096
 
     def __init__(self):
-        self._cache: dict[tuple[str, int], dict[str, str]] = {}
+        self._cache: dict[tuple[str, str, int], dict[str, str]] = {}
 
     def __call__(self, record: FunctionRecord) -> dict[str, str]:
         headers = self._cache.get(record.release)

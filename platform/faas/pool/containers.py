@@ -36,7 +36,7 @@ def find_memory_file(inst: Instance) -> None:
 
 
 class Containers:
-    """Every function container of the host, grouped by function (FunctionPool), and what happens to one:
+    """Every function container of the host, grouped by function version (FunctionPool), and what happens to one:
     it is claimed and released, starts (within the start slots and the memory budget, evicting idle ones of
     other functions for room), freezes and thaws, drains, and goes. The PoolManager decides when."""
 
@@ -48,6 +48,7 @@ class Containers:
         self.calls = calls
         self.metrics = metrics
         self.pools: dict[str, FunctionPool] = {}
+        """By pool key (`<function>@<version id>`)."""
         self.closing = False
         """Set on shutdown: nothing starts any more."""
         self._tasks: set[asyncio.Task] = set()
@@ -97,8 +98,8 @@ class Containers:
             if inst.state not in (S.REMOVING, S.THAWING):
                 return inst
             self.release(pool, inst, discard=True)  # removed, and a reserved one replaced
-            if self.pools.get(pool.name) is not pool:  # its function went away meanwhile
-                raise FunctionNotFound(f"function {pool.name} was deleted")
+            if self.pools.get(pool.key) is not pool:  # its function (or version) went away meanwhile
+                raise FunctionNotFound(f"function {pool.name} (version {pool.record.version_id}) was deleted")
 
     async def _thaw(self, pool: FunctionPool, inst: Instance) -> None:
         """Unpause a container claimed while frozen (once a freeze under way is done); the first of its
@@ -143,16 +144,16 @@ class Containers:
         """True when one more container of `pool` may start: under maxInstances, and within the memory budget
         (after evictions)."""
         spec = pool.record.spec
-        return pool.live() < spec.max_instances and self._make_room(spec.memory_mb, pool.name)
+        return pool.live() < spec.max_instances and self._make_room(spec.memory_mb, pool.key)
 
-    def _make_room(self, memory_mb: int, function: str) -> bool:
-        """True when `memory_mb` fits in the host budget, after evicting idle containers of other functions."""
+    def _make_room(self, memory_mb: int, pool_key: str) -> bool:
+        """True when `memory_mb` fits in the host budget, after evicting idle containers of other pools."""
         need = self.memory_used() + memory_mb - self.settings.host_memory_mb
         if need <= 0:
             return True
-        victims = scheduler.choose_evictions(self.all_instances(), need, exclude=function)
+        victims = scheduler.choose_evictions(self.all_instances(), need, exclude=pool_key)
         for inst in victims:
-            log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, function)
+            log.info("Function %s: evicting idle container %s to make room for %s", inst.function, inst.id, pool_key)
             self.discard(inst, hook=True)
         return bool(victims)
 
@@ -188,8 +189,8 @@ class Containers:
             else:
                 inst.last_used = time.monotonic()
                 inst.transition(S.READY)
-                log.info("Function %s: container %s ready (v%d, %s) in %.0f ms", inst.function, inst.id,
-                         inst.version, reason, (time.monotonic() - inst.created_at) * 1000)
+                log.info("Function %s: container %s ready (%s r%d, %s) in %.0f ms", inst.function, inst.id,
+                         inst.version_id, inst.revision, reason, (time.monotonic() - inst.created_at) * 1000)
                 pool.dispatch()
         # Requests still waiting (a start failed, or more came): start for them.
         if pool.waiters and not self.closing:
@@ -214,8 +215,7 @@ class Containers:
 
     def ensure_reserved(self, pool: FunctionPool, now: float) -> None:
         record = pool.record
-        promote, start, release = scheduler.reserved_plan(pool.instances, record.version,
-                                                          record.spec.reserved_instances)
+        promote, start, release = scheduler.reserved_plan(pool.instances, record.revision, pool.reserved)
         for inst in release:
             inst.reserved = False
             inst.last_used = now  # from here on, an ordinary container with its keep-alive
@@ -271,7 +271,7 @@ class Containers:
         """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
         if inst.state is not S.REMOVING:
             inst.transition(S.REMOVING)
-        pool = self.pools.get(inst.function)
+        pool = self.pools.get(inst.pool_key)
         if pool is not None:
             pool.remove(inst)
         self._kick_soon()

@@ -1,4 +1,4 @@
-"""One function's containers, and its requests waiting for one: the per-function queue and its dispatch."""
+"""One function version's containers, and its requests waiting for one: the per-version queue and its dispatch."""
 
 from __future__ import annotations
 
@@ -28,13 +28,18 @@ def claim(inst: Instance) -> None:
 
 
 class FunctionPool:
-    """The containers of one function, the requests waiting for one (first come, first served, a bounded
-    queue), and the starts under way for them. Requests take whichever container frees or starts first."""
+    """The containers of one version of a function (LATEST or a published one), the requests waiting for one
+    (first come, first served, a bounded queue), and the starts under way for them. Requests take whichever
+    container frees or starts first. Versions share nothing: each has its own pool."""
 
     def __init__(self, record: FunctionRecord, settings: Settings):
         self.name = record.name
+        self.key = record.pool_key
         self.record = record
-        """The release it serves: a newer one replaces it, and containers of others drain."""
+        """The release it serves: a newer revision of LATEST replaces it, and containers of others drain."""
+        self.reserved = record.spec.reserved_instances
+        """Reserved containers it keeps: LATEST's reservedInstances, or a version's provision config (the sum
+        of the targets of the version and of the aliases that point at it)."""
         self.settings = settings
         self.instances: list[Instance] = []
         self.waiters: deque[asyncio.Future] = deque()
@@ -64,7 +69,7 @@ class FunctionPool:
 
     def claim_warm(self) -> Instance | None:
         """A container of the current release with room, claimed; None when none has room."""
-        inst = scheduler.pick_warm(self.instances, self.record.version)
+        inst = scheduler.pick_warm(self.instances, self.record.revision)
         if inst is not None:
             claim(inst)
         return inst

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..defaults import LATEST
 from .state import IDLE, SERVING, ContainerState, check_transition
 
 log = logging.getLogger(__name__)
@@ -16,11 +17,14 @@ log = logging.getLogger(__name__)
 @dataclass(eq=False)
 class Instance:
     function: str
-    version: int
+    revision: int
+    """The revision of LATEST it runs (a published version's: the one it was published from)."""
     concurrency: int
     memory_mb: int
     keep_alive_s: int
     pause_after_s: int | None = None
+    version_id: str = LATEST
+    """The version it runs: LATEST or a published version's id."""
     reserved: bool = False
     """Started ahead of traffic to keep reservedInstances up; never reclaimed while reserved."""
     record: Any = None
@@ -51,6 +55,11 @@ class Instance:
     """Where its cgroup keeps its peak memory (a Path), for containers whose runtime does not report it."""
     conns: Any = None
     """Keep-alive connections to the container (pool.http.ConnectionPool), made on first use."""
+
+    @property
+    def pool_key(self) -> str:
+        """The pool it belongs to: its function's version (FunctionRecord.pool_key)."""
+        return f"{self.function}@{self.version_id}"
 
     @property
     def id(self) -> str:
@@ -86,7 +95,8 @@ class Instance:
     def describe(self, now: float | None = None) -> dict:
         now = time.monotonic() if now is None else now
         return {
-            "instanceId": self.id, "state": self.state.value, "version": self.version, "reserved": self.reserved,
+            "instanceId": self.id, "state": self.state.value, "versionId": self.version_id, "revision": self.revision,
+            "reserved": self.reserved,
             "activeInvocations": self.active, "invocations": self.served,
             "idleSeconds": round(self.idle_seconds(now), 3), "ageSeconds": round(now - self.created_at, 3),
             "memoryMB": self.memory_mb, "retiring": self.retiring,

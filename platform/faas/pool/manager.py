@@ -1,6 +1,7 @@
 """The pool manager: the only owner of function containers.
 
-Requests take a warm container when one has room; otherwise they wait in a bounded per-function queue
+Each version of a function (LATEST, and every published version) has a pool of its own: versions share
+nothing. Requests take a warm container when one has room; otherwise they wait in a bounded per-version queue
 (FunctionPool) while containers start, and take whichever container frees first, warm or new. Starts are
 not tied to the request that asked for them. Idle containers are paused (optional) and reclaimed after
 keep-alive; reserved ones are started ahead of traffic and replaced when they die. A host memory budget
@@ -24,7 +25,15 @@ import time
 from collections.abc import AsyncIterator
 
 from ..config import Settings
-from ..docker_host import LABEL_FUNCTION, LABEL_FUNCTION_ID, LABEL_VERSION, DockerHost, function_filter
+from ..defaults import LATEST
+from ..docker_host import (
+    LABEL_FUNCTION,
+    LABEL_FUNCTION_ID,
+    LABEL_REVISION,
+    LABEL_VERSION_ID,
+    DockerHost,
+    function_filter,
+)
 from ..errors import FaasError, FunctionNotFound, RequestIdInUse, ServiceUnavailable
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
@@ -37,7 +46,7 @@ from .containers import Containers, find_memory_file
 from .function_pool import FunctionPool
 from .instance import Instance
 from .outcome import KILLED, NOT_DELIVERED, UNHANDLED, InitFailed, Lease, Outcome
-from .state import ContainerState
+from .state import SERVING, ContainerState
 
 log = logging.getLogger(__name__)
 S = ContainerState
@@ -71,7 +80,7 @@ class PoolManager:
     async def start(self, records: list[FunctionRecord]) -> None:
         await self.host.ensure_network(self.settings.network)
         for record in records:
-            self._pools[record.name] = FunctionPool(record, self.settings)
+            self._pools[record.pool_key] = FunctionPool(record, self.settings)
         self.host.watch(function_filter(self.settings.platform_id), EVENTS, self._on_event,
                         asyncio.get_running_loop())
         await self.reconcile()
@@ -91,12 +100,13 @@ class PoolManager:
                      len(found), adopted, len(found) - adopted)
 
     async def _adopt(self, status) -> bool:
-        pool = self._pools.get(status.labels.get(LABEL_FUNCTION, ""))
+        labels = status.labels
+        pool = self._pools.get(f"{labels.get(LABEL_FUNCTION, '')}@{labels.get(LABEL_VERSION_ID, LATEST)}")
         try:
-            version = int(status.labels.get(LABEL_VERSION, "0"))
+            revision = int(labels.get(LABEL_REVISION, "0"))
         except ValueError:
-            version = 0
-        if pool is None or version != pool.record.version or not status.running or \
+            revision = 0
+        if pool is None or revision != pool.record.revision or not status.running or \
                 status.labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
             await self.host.remove_container(status.id)
             return False
@@ -144,38 +154,76 @@ class PoolManager:
 
     # -- functions
     def sync_function(self, record: FunctionRecord) -> FunctionPool:
-        """Make the pool serve `record`: older releases drain, reserved containers follow its spec."""
-        pool = self._pools.get(record.name)
+        """Make the pool of `record`'s version serve `record`: older revisions drain, and LATEST's reserved
+        containers follow its spec."""
+        pool = self._pools.get(record.pool_key)
         if pool is None:
-            pool = self._pools[record.name] = FunctionPool(record, self.settings)
-        elif record.function_id != pool.record.function_id or record.version > pool.record.version:
+            pool = self._pools[record.pool_key] = FunctionPool(record, self.settings)
+        elif record.function_id != pool.record.function_id or record.revision > pool.record.revision:
             pool.record = record
+            pool.reserved = record.spec.reserved_instances
             for inst in list(pool.instances):
                 if not pool.current(inst):
                     self.containers.retire(inst)
             pool.dispatch()
-        elif record.version < pool.record.version:
+        elif record.revision < pool.record.revision:
             return pool
         self.containers.ensure_reserved(pool, time.monotonic())
         return pool
 
+    def provision(self, record: FunctionRecord, reserved: int) -> None:
+        """Keep `reserved` containers of `record`'s version started (a published version's provision config);
+        a surplus becomes ordinary containers, reclaimed after their keep-alive."""
+        pool = self._pool_of(record)
+        pool.reserved = reserved
+        self.containers.ensure_reserved(pool, time.monotonic())
+
+    async def warm(self, record: FunctionRecord, timeout: float) -> bool:
+        """Wait until the reserved containers of `record`'s version are all ready (True), or `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pool = self._pools.get(record.pool_key)
+            if pool is None:
+                return False
+            ready = sum(1 for i in pool.instances if i.reserved and i.state in SERVING and pool.current(i))
+            if ready >= pool.reserved:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    def reserved_of(self, record: FunctionRecord) -> int:
+        pool = self._pools.get(record.pool_key)
+        return pool.reserved if pool is not None and pool.record.release == record.release else 0
+
     async def remove_function(self, name: str) -> None:
-        """Every container of `name` goes now, busy or not; requests waiting for one get 404."""
-        pool = self._pools.pop(name, None)
-        doomed = list(pool.instances) if pool else []
-        if pool:
-            pool.fail_waiters(FunctionNotFound(f"function {name} was deleted"))
+        """Every container of `name` (all its versions) goes now, busy or not; requests waiting get 404."""
+        await self._remove_pools([k for k, p in self._pools.items() if p.name == name],
+                                 FunctionNotFound(f"function {name} was deleted"), name, None)
+
+    async def remove_version(self, record: FunctionRecord) -> None:
+        """Every container of the published version `record` goes now; requests waiting for one get 404."""
+        await self._remove_pools([record.pool_key], FunctionNotFound(
+            f"version {record.version_id} of function {record.name} was deleted"), record.name, record.version_id)
+
+    async def _remove_pools(self, keys: list[str], error: FaasError, name: str, version_id: str | None) -> None:
+        doomed = []
+        for key in keys:
+            pool = self._pools.pop(key, None)
+            if pool is not None:
+                pool.fail_waiters(error)
+                doomed += pool.instances
         for inst in doomed:
             self.containers.drop(inst)
         await asyncio.gather(*(self.containers.remove(i, hook=False) for i in doomed if i.container_id),
                              return_exceptions=True)
         # Containers whose start was under way when the function went: found by label.
-        stray = await self.host.list_containers(function_filter(self.settings.platform_id, name))
+        stray = await self.host.list_containers(function_filter(self.settings.platform_id, name, version_id))
         await asyncio.gather(*(self.host.remove_container(c.id) for c in stray), return_exceptions=True)
 
-    def instances(self, name: str) -> list[Instance]:
-        pool = self._pools.get(name)
-        return list(pool.instances) if pool else []
+    def instances(self, name: str, version_ids: set[str] | None = None) -> list[Instance]:
+        """The containers of `name`'s versions in `version_ids` (all of them when None)."""
+        return [inst for pool in self._pools.values() if pool.name == name and
+                (version_ids is None or pool.record.version_id in version_ids) for inst in pool.instances]
 
     def all_instances(self) -> list[Instance]:
         return self.containers.all_instances()
@@ -189,8 +237,8 @@ class PoolManager:
 
     def retiring(self, name: str) -> bool:
         """Containers of an older release of `name` are still there (draining, or thawing to drain)."""
-        pool = self._pools.get(name)
-        return pool is not None and any(not pool.current(i) for i in pool.instances)
+        return any(not pool.current(i) for pool in self._pools.values() if pool.name == name
+                   for i in pool.instances)
 
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
@@ -288,7 +336,7 @@ class PoolManager:
         # final: no End marker will come to close the log (the container is gone)
         return self.logs.report(request_id, record.name, (lease.ended - lease.started) * 1000, inst.memory_mb,
                                 max_used_mb, inst.init_ms if lease.cold_start else None, quiet=quiet,
-                                final=lease.error == UNHANDLED, trigger=trigger)
+                                final=lease.error == UNHANDLED, trigger=trigger, version=record.version_id)
 
     def _claim_request_id(self, request_id: str) -> None:
         """Mark `request_id` running (the caller discards it from `_running` when it ends): one id is one
@@ -298,8 +346,8 @@ class PoolManager:
         self._running.add(request_id)
 
     def _pool_of(self, record: FunctionRecord) -> FunctionPool:
-        """The pool of `record`'s function, serving `record`'s release."""
-        pool = self._pools.get(record.name)
+        """The pool of `record`'s version, serving `record`'s release."""
+        pool = self._pools.get(record.pool_key)
         if pool is None or pool.record.release != record.release:
             pool = self.sync_function(record)
         return pool
@@ -365,6 +413,6 @@ class PoolManager:
             if inst.idle:
                 log.warning("Function %s: container %s died; it leaves the pool", inst.function, inst.id)
                 self.containers.discard(inst, hook=False)
-                pool = self._pools.get(inst.function)
+                pool = self._pools.get(inst.pool_key)
                 if pool is not None:
                     self.containers.ensure_reserved(pool, time.monotonic())

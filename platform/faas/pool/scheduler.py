@@ -10,8 +10,8 @@ from .state import FROZEN, ContainerState
 S = ContainerState
 
 
-def pick_warm(instances: Iterable[Instance], version: int) -> Instance | None:
-    """The container of `version` to serve the next invocation, or None when none has room.
+def pick_warm(instances: Iterable[Instance], revision: int) -> Instance | None:
+    """The container of `revision` to serve the next invocation, or None when none has room.
 
     Running containers before paused ones (a paused one costs an unpause); among running ones the busiest
     with room, then reserved ones (they stay anyway), then the most recently used, so that the least recently
@@ -19,7 +19,7 @@ def pick_warm(instances: Iterable[Instance], version: int) -> Instance | None:
     """
     best, best_key = None, None
     for inst in instances:
-        if inst.version != version or not inst.has_room:
+        if inst.revision != revision or not inst.has_room:
             continue
         key = (inst.state not in FROZEN, inst.active, inst.reserved, inst.last_used)
         if best is None or key > best_key:
@@ -42,12 +42,13 @@ def to_pause(instances: Iterable[Instance], now: float) -> list[Instance]:
 def choose_evictions(instances: Iterable[Instance], need_mb: int, exclude: str | None = None) -> list[Instance]:
     """Idle containers to remove, least recently used first, that free at least `need_mb` of memory budget.
 
-    Never reserved ones, never those of `exclude` (the function that needs the room). Returns [] when even
-    all candidates together would not free enough: evicting them would cost warm containers for nothing.
+    Never reserved ones, never those of `exclude` (the pool key of the version that needs the room). Returns []
+    when even all candidates together would not free enough: evicting them would cost warm containers for
+    nothing.
     """
     if need_mb <= 0:
         return []
-    candidates = sorted((i for i in instances if i.idle and not i.reserved and i.function != exclude),
+    candidates = sorted((i for i in instances if i.idle and not i.reserved and i.pool_key != exclude),
                         key=lambda i: i.last_used)
     chosen, freed = [], 0
     for inst in candidates:
@@ -58,12 +59,12 @@ def choose_evictions(instances: Iterable[Instance], need_mb: int, exclude: str |
     return []
 
 
-def reserved_plan(instances: Iterable[Instance], version: int,
+def reserved_plan(instances: Iterable[Instance], revision: int,
                   wanted: int) -> tuple[list[Instance], int, list[Instance]]:
     """(containers to make reserved, containers to start reserved, reserved containers to release) so that
-    `wanted` containers of `version` are reserved. Containers already there are promoted before any new
+    `wanted` containers of `revision` are reserved. Containers already there are promoted before any new
     one is started; a surplus is released idle ones first, least recently used first."""
-    current = [i for i in instances if i.version == version and i.state not in (S.DRAINING, S.REMOVING)]
+    current = [i for i in instances if i.revision == revision and i.state not in (S.DRAINING, S.REMOVING)]
     have = [i for i in current if i.reserved]
     if len(have) >= wanted:
         surplus = sorted(have, key=lambda i: (i.active > 0, i.last_used))[:len(have) - wanted]

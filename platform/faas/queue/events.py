@@ -12,17 +12,23 @@ import base64
 import json
 from dataclasses import dataclass
 
-from ..models import FunctionRecord
+from ..defaults import LATEST
+from ..models import AsyncConfig, FunctionRecord
 from .keys import Keys
 from .policy import Condition, EventStatus, Kind
 
 
-def new_event(record: FunctionRecord, event: bytes, now: float) -> dict[str, str | bytes]:
-    """The fields of a new event's record: the event, and the function's async settings as they are now."""
+def new_event(record: FunctionRecord, event: bytes, now: float, config: AsyncConfig | None = None,
+              qualifier: str = LATEST) -> dict[str, str | bytes]:
+    """The fields of a new event's record: the event, the version it runs (`record`'s, chosen now from
+    `qualifier`, so that every attempt runs the same one) and its async settings as they are now (`config`,
+    else the version's own)."""
     spec = record.spec
-    cfg = spec.async_config
+    cfg = config or spec.async_config
     return {
         "function": spec.name,
+        "qualifier": qualifier,
+        "version": record.version_id,
         "event": event,
         "status": EventStatus.QUEUED.value,
         "acceptedAt": repr(now),
@@ -112,6 +118,8 @@ class EventView:
         out = {
             "requestId": request_id,
             "functionName": self.get("function"),
+            "qualifier": self.get("qualifier", LATEST),
+            "versionId": self.get("version", LATEST),
             "status": self.get("status"),
             "attempts": int(self.get("attempts", "0")),
             "functionErrors": int(self.get("functionErrors", "0")),

@@ -21,6 +21,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from .. import defaults
 from ..config import Settings
+from ..defaults import LATEST
 from ..models import FunctionRecord, new_request_id
 from ..store import function_key
 from . import events as ev
@@ -147,8 +148,11 @@ class EventRunner:
         headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt)}
         if rec.get("trigger"):
             headers["X-Faas-Trigger"] = rec.get("trigger")
+        version = rec.get("version", LATEST)
+        query = "" if version == LATEST else f"?qualifier={version}"  # the version chosen when it was accepted
         try:
-            resp = self.http.post(f"{self.control}/v1/functions/{function}/invocations", data=rec.fields[b"event"],
+            resp = self.http.post(f"{self.control}/v1/functions/{function}/invocations{query}",
+                                  data=rec.fields[b"event"],
                                   headers=headers, timeout=(5, timeout))
             status_code, error, body = resp.status_code, resp.headers.get("X-Fc-Error-Type"), resp.content
         except requests.RequestException as exc:

@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 
 from .. import defaults
 from ..config import Settings
+from ..defaults import LATEST
 from ..metrics import AsyncStats
-from ..models import FunctionRecord, new_request_id
+from ..models import AsyncConfig, FunctionRecord, new_request_id
 from . import events as ev
 from .keys import Keys
 from .kick import kick
@@ -46,12 +47,14 @@ class AsyncEvents:
         self._kicking = False
 
     # -- API
-    async def accept(self, record: FunctionRecord, event: bytes, trigger: str | None = None) -> str:
+    async def accept(self, record: FunctionRecord, event: bytes, trigger: str | None = None,
+                     config: AsyncConfig | None = None, qualifier: str = LATEST) -> str:
         """Store the event and make it ready; returns its request id. Stored before this returns.
-        `trigger`: the trigger ("<type>/<name>") that caused it, kept in its record."""
+        `record`: the version it runs; `config`: its async settings; `qualifier`: what the caller asked for;
+        `trigger`: the trigger ("<type>/<name>") that caused it. All are kept in its record."""
         request_id = new_request_id()
         now = time.time()
-        fields = ev.new_event(record, event, now)
+        fields = ev.new_event(record, event, now, config, qualifier)
         if trigger:
             fields["trigger"] = trigger
         async with self.conn.pipeline(transaction=True) as pipe:

@@ -16,6 +16,7 @@ from croniter import croniter
 
 from .. import defaults
 from ..errors import InvalidArgument
+from ..releases.model import LATEST, check_qualifier
 
 TYPES = ("http", "timer", "queue")
 _NAME_RE = re.compile(defaults.TRIGGER_NAME_PATTERN)
@@ -212,8 +213,10 @@ class Trigger:
     trigger_id: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    qualifier: str = LATEST
+    """What its events run: LATEST, a version id or an alias."""
 
-    _CREATE_KEYS = {"triggerName", "triggerType", "triggerConfig", "description"}
+    _CREATE_KEYS = {"triggerName", "triggerType", "triggerConfig", "description", "qualifier"}
 
     @functools.cached_property
     def label(self) -> str:
@@ -236,10 +239,11 @@ class Trigger:
             raise InvalidArgument("triggerType must be one of " + ", ".join(TYPES))
         return cls(function=function, function_id=function_id, name=name, type=kind,
                    config=parse_config(kind, body.get("triggerConfig")), description=_description(body, ""),
-                   trigger_id=trigger_id, created_at=now, updated_at=now)
+                   trigger_id=trigger_id, created_at=now, updated_at=now,
+                   qualifier=check_qualifier(body.get("qualifier", LATEST)))
 
     def updated(self, body: Any, now: float) -> "Trigger":
-        """This trigger with an update body applied: triggerConfig and description may change."""
+        """This trigger with an update body applied: triggerConfig, description and qualifier may change."""
         if not isinstance(body, dict):
             raise InvalidArgument("the body must be a JSON object")
         _keys(body, self._CREATE_KEYS, "the trigger")
@@ -248,12 +252,14 @@ class Trigger:
         if "triggerType" in body and body["triggerType"] != self.type:
             raise InvalidArgument("triggerType cannot be changed: delete the trigger and create another")
         config = parse_config(self.type, body["triggerConfig"]) if "triggerConfig" in body else self.config
-        return replace(self, config=config, description=_description(body, self.description), updated_at=now)
+        qualifier = check_qualifier(body["qualifier"]) if "qualifier" in body else self.qualifier
+        return replace(self, config=config, description=_description(body, self.description), updated_at=now,
+                       qualifier=qualifier)
 
     def to_api(self) -> dict:
         out = {"triggerName": self.name, "triggerType": self.type, "triggerConfig": self.config.to_api(),
                "description": self.description, "triggerId": self.trigger_id, "functionName": self.function,
-               "createdAt": self.created_at, "updatedAt": self.updated_at}
+               "qualifier": self.qualifier, "createdAt": self.created_at, "updatedAt": self.updated_at}
         if self.type == "http":
             out["urlPath"] = f"/function/{self.function}"
         return out
@@ -267,7 +273,8 @@ class Trigger:
         return cls(function=data["functionName"], function_id=data.get("functionId", ""), name=data["triggerName"],
                    type=data["triggerType"], config=parse_config(data["triggerType"], data["triggerConfig"]),
                    description=data.get("description", ""), trigger_id=data.get("triggerId", ""),
-                   created_at=data.get("createdAt", 0.0), updated_at=data.get("updatedAt", 0.0))
+                   created_at=data.get("createdAt", 0.0), updated_at=data.get("updatedAt", 0.0),
+                   qualifier=data.get("qualifier", LATEST))
 
 
 def _description(body: dict, default: str) -> str:

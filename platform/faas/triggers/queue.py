@@ -111,18 +111,18 @@ class QueuePoller(EventSource):
 
     async def deliver(self, trigger: Trigger) -> int:
         """Deliver up to ROUND_BATCHES batches of `trigger`; the number delivered."""
-        try:
-            record = await self.functions.get_cached(trigger.function)
-        except FunctionNotFound:  # deleted meanwhile: its triggers go with it
-            return 0
         config = trigger.config
         stream = self.store.keys.destination(config.queue_name)
         group = group_name(trigger)
         batches = 0
         while batches < ROUND_BATCHES:
+            try:  # per batch: an alias with an additional version chooses for each
+                record, async_config = await self.functions.resolve_async(trigger.function, trigger.qualifier)
+            except FunctionNotFound:  # deleted meanwhile: its triggers go with it
+                return batches
             now = time.time()
             request_id = new_request_id()
-            flat = record_fields(record, trigger, None, now)
+            flat = record_fields(record, async_config, trigger, None, now)
             result = await self._deliver(
                 keys=[stream, self.keys.invocation(request_id), self.keys.pending, self.keys.ready],
                 args=[group, config.batch_size, config.batch_window_s * 1000, int(now * 1000),

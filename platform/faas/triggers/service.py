@@ -11,7 +11,7 @@ from redis.exceptions import ResponseError
 
 from .. import defaults
 from ..cache import TtlCache
-from ..errors import TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound
+from ..errors import AliasNotFound, TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound, VersionNotFound
 from ..models import FunctionRecord
 from .model import QueueConfig, TimerConfig, Trigger, check_trigger_name, iso_utc
 from .store import TriggerStore, group_name
@@ -40,6 +40,7 @@ class TriggerService:
         if result == "limit":
             raise TriggerLimitExceeded(f"function {record.name} has {defaults.TRIGGERS_PER_FUNCTION} triggers "
                                        "already, the most it may have")
+        _check_stored(result, record.name, trigger)
         await self._activate(trigger, None)
         self._cache.pop(record.name)
         log.info("Function %s: trigger %s (%s) created", record.name, trigger.name, trigger.type)
@@ -57,7 +58,7 @@ class TriggerService:
     async def update(self, record: FunctionRecord, name: str, body: object) -> Trigger:
         current = await self.get(record.name, name)
         trigger = current.updated(body, time.time())
-        await self.store.put(trigger)
+        _check_stored(await self.store.put(trigger), record.name, trigger)
         await self._activate(trigger, current)
         self._cache.pop(record.name)
         return trigger
@@ -144,3 +145,14 @@ class TriggerService:
             await self.redis.xgroup_destroy(self.store.keys.destination(trigger.config.queue_name), group_name(trigger))
         except ResponseError:
             pass  # the stream is gone, and its groups with it
+
+
+def _check_stored(result: str, function: str, trigger: Trigger) -> None:
+    """Raise what a store's answer other than ok means."""
+    if result == "qualifier":
+        q = trigger.qualifier
+        if q.isdigit():
+            raise VersionNotFound(f"function {function} has no version {q}")
+        raise AliasNotFound(f"function {function} has no alias {q}")
+    if result == "missing":
+        raise TriggerNotFound(f"function {function} has no trigger {trigger.name}")

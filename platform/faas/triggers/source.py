@@ -8,7 +8,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from ..models import FunctionRecord
+from ..models import AsyncConfig, FunctionRecord
 from ..queue import events as ev
 from .model import Trigger
 from .store import TriggerStore
@@ -16,10 +16,12 @@ from .store import TriggerStore
 log = logging.getLogger(__name__)
 
 
-def record_fields(record: FunctionRecord, trigger: Trigger, event: bytes | None, now: float) -> list:
-    """The fields of an async event's record caused by `trigger`, flattened (name, value, ...) for a Lua
-    script; without `event` when the script adds it."""
-    fields = ev.new_event(record, event or b"", now) | {"trigger": trigger.label}
+def record_fields(record: FunctionRecord, config: AsyncConfig, trigger: Trigger, event: bytes | None,
+                  now: float) -> list:
+    """The fields of an async event's record caused by `trigger` (`record`: the version its qualifier chose;
+    `config`: its async settings), flattened (name, value, ...) for a Lua script; without `event` when the
+    script adds it."""
+    fields = ev.new_event(record, event or b"", now, config, trigger.qualifier) | {"trigger": trigger.label}
     if event is None:
         del fields["event"]
     flat: list = []
@@ -34,7 +36,8 @@ class EventSource:
     name = "event-source"
 
     def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
-        """`functions`: the FunctionService (records by name); `events`: AsyncEvents (to wake workers)."""
+        """`functions`: the ReleaseService (the version a qualifier runs); `events`: AsyncEvents (to wake
+        workers)."""
         self.redis = redis
         self.store = TriggerStore(redis, prefix)
         self.keys = self.store.keys

@@ -13,14 +13,28 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from ..queue.keys import Keys
+from ..store import function_part_key
 from .model import Trigger
 
-_ADD = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'limit' end
+_PUT = """
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
+if ARGV[3] ~= '' then
+  if exists then return 'exists' end
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 'limit' end
+elseif not exists then
+  return 'missing'
+end
+local q = ARGV[4]
+if q ~= 'LATEST' then
+  local found = string.match(q, '^%d+$') and redis.call('HEXISTS', KEYS[2], q) or redis.call('HEXISTS', KEYS[3], q)
+  if found == 0 then return 'qualifier' end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
 """
+"""Add (ARGV[3]: the most triggers) or replace (ARGV[3] empty) a trigger (KEYS: the function's triggers, its
+versions, its aliases; ARGV: name, JSON, limit, qualifier): ok, exists, limit, missing, or qualifier (no such
+version or alias: one is never deleted while a trigger names it)."""
 
 
 def group_name(trigger: Trigger) -> str:
@@ -36,7 +50,7 @@ class TriggerStore:
         """The async machinery's keys: a queue trigger reads the stream a `queue:` destination writes."""
         self.timers = f"{prefix}:timers"
         self.queue_triggers = f"{prefix}:queue-triggers"
-        self._add = redis.register_script(_ADD)
+        self._put = redis.register_script(_PUT)
 
     def key(self, function: str) -> str:
         return f"{self.prefix}:triggers:{function}"
@@ -56,12 +70,20 @@ class TriggerStore:
         return trigger if trigger is not None and trigger.type == kind else None
 
     async def add(self, trigger: Trigger, limit: int) -> str:
-        """'ok', 'exists' (the name is taken) or 'limit' (the function has `limit` triggers already)."""
-        result = await self._add(keys=[self.key(trigger.function)], args=[trigger.name, trigger.to_json(), limit])
-        return result.decode() if isinstance(result, bytes) else result
+        """'ok', 'exists' (the name is taken), 'limit' (the function has `limit` triggers already) or
+        'qualifier' (its qualifier names no version or alias of the function)."""
+        return await self._store(trigger, str(limit))
 
-    async def put(self, trigger: Trigger) -> None:
-        await self.redis.hset(self.key(trigger.function), trigger.name, trigger.to_json())
+    async def put(self, trigger: Trigger) -> str:
+        """Replace a trigger: 'ok', 'missing' (deleted meanwhile) or 'qualifier'."""
+        return await self._store(trigger, "")
+
+    async def _store(self, trigger: Trigger, limit: str) -> str:
+        function = trigger.function
+        result = await self._put(keys=[self.key(function), function_part_key(self.prefix, function, "versions"),
+                                       function_part_key(self.prefix, function, "aliases")],
+                                 args=[trigger.name, trigger.to_json(), limit, trigger.qualifier])
+        return result.decode() if isinstance(result, bytes) else result
 
     async def delete(self, function: str, name: str) -> bool:
         return bool(await self.redis.hdel(self.key(function), name))

@@ -73,7 +73,7 @@ class TimerScheduler(EventSource):
             return 0
         function = trigger.function
         try:
-            record = await self.functions.get_cached(function)
+            record, config = await self.functions.resolve_async(function, trigger.qualifier)
         except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
             log.info("Timer %s: function %s not found; the timer is dropped", member, function)
             await self.redis.zrem(self.store.timers, member)
@@ -84,7 +84,7 @@ class TimerScheduler(EventSource):
         request_id = new_request_id()
         event = json.dumps({"triggerTime": iso_utc(due), "triggerName": trigger.name,
                             "payload": trigger.config.payload}).encode()
-        flat = record_fields(record, trigger, event, now)
+        flat = record_fields(record, config, trigger, event, now)
         fired = await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
                                        self.keys.ready],
                                  args=[member, score, repr(following), repr(now), request_id, *flat])

@@ -1,0 +1,340 @@
+"""Publish versions, keep aliases, resolve qualifiers for invocations, and keep each version's reserved
+containers as its provision configs (and the aliases pointing at it) say."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import replace
+
+from redis.asyncio import Redis
+
+from .. import defaults
+from ..cache import TtlCache
+from ..errors import (
+    AliasAlreadyExists,
+    AliasNotFound,
+    FunctionNotFound,
+    InvalidArgument,
+    NothingToPublish,
+    ResourceInUse,
+    VersionLimitExceeded,
+    VersionNotFound,
+)
+from ..models import AsyncConfig, FunctionRecord
+from ..pool.state import SERVING
+from .model import (
+    LATEST,
+    Alias,
+    ProvisionConfig,
+    Version,
+    check_alias_name,
+    check_qualifier,
+    check_version_id,
+    is_version_id,
+    reserved_targets,
+)
+from .store import ReleaseStore
+
+log = logging.getLogger(__name__)
+
+_ALIAS_RETRIES = 20
+"""Times an alias update is tried again when another changed the alias between its read and its write."""
+
+
+class ReleaseService:
+    def __init__(self, redis: Redis, prefix: str, functions, pool, cache_ttl: float = 1.0):
+        """`functions`: the FunctionService (LATEST); `pool`: the PoolManager."""
+        self.store = ReleaseStore(redis, prefix)
+        self.functions = functions
+        self.pool = pool
+        self._versions: TtlCache[Version | None] = TtlCache(cache_ttl)
+        self._aliases: TtlCache[Alias | None] = TtlCache(cache_ttl)
+        self._async: TtlCache[dict[str, AsyncConfig]] = TtlCache(cache_ttl)
+        self._random = random.Random()
+
+    # -- start
+    async def records(self, latest: list[FunctionRecord]) -> list[FunctionRecord]:
+        """The published versions of these functions (for the pool to find their containers at start)."""
+        out = []
+        for record in latest:
+            out += [v.record for v in (await self.store.versions(record.name)).values()
+                    if v.record.function_id == record.function_id]
+        return out
+
+    async def apply_reserved(self, name: str) -> None:
+        """Give every published version of `name` the reserved containers its provision configs ask for."""
+        versions = await self.store.versions(name)
+        targets = reserved_targets(await self.store.provisions(name), await self.store.aliases(name))
+        for vid, version in versions.items():
+            wanted = targets.get(vid, 0)
+            if wanted or self.pool.reserved_of(version.record):
+                self.pool.provision(version.record, wanted)
+
+    # -- versions
+    async def publish(self, name: str, body: object) -> Version:
+        latest = await self.functions.get(name)
+        version = Version.publish(latest, body, time.time())
+        status, vid = await self.store.publish(name, latest.function_id, version, defaults.VERSIONS_PER_FUNCTION)
+        if status == "gone":
+            raise FunctionNotFound(f"function {name} does not exist")
+        if status == "unchanged":
+            raise NothingToPublish(f"LATEST of function {name} is what version {vid} is already: change it first")
+        if status == "limit":
+            raise VersionLimitExceeded(f"function {name} has {defaults.VERSIONS_PER_FUNCTION} versions, the most it "
+                                       "may keep: delete old ones first")
+        version = replace(version, record=version.record.evolve(version_id=vid))
+        self._versions.pop(self._version_key(latest, vid))
+        log.info("Function %s: published version %s (revision %d)", name, vid, latest.revision)
+        return version
+
+    async def list_versions(self, name: str, limit: int, next_token: str | None) -> tuple[list[Version], str | None]:
+        """Newest first, `limit` of them from `next_token` (a version id: that one and older); and the token of
+        the next page (None: this was the last)."""
+        latest = await self.functions.get(name)
+        start = int(check_version_id(next_token)) if next_token is not None else None
+        versions = sorted(self._own(latest, await self.store.versions(name)), key=lambda v: -int(v.id))
+        if start is not None:
+            versions = [v for v in versions if int(v.id) <= start]
+        page, rest = versions[:limit], versions[limit:]
+        return page, rest[0].id if rest else None
+
+    async def get_version(self, name: str, vid: str) -> Version:
+        latest = await self.functions.get(name)
+        version = await self.store.version(name, check_version_id(vid))
+        if version is None or version.record.function_id != latest.function_id:
+            raise VersionNotFound(f"function {name} has no version {vid}")
+        return version
+
+    async def delete_version(self, name: str, vid: str) -> None:
+        version = await self.get_version(name, vid)
+        result = await self.store.delete_version(name, vid)
+        if result == "missing":
+            raise VersionNotFound(f"function {name} has no version {vid}")
+        if result != "ok":
+            raise ResourceInUse(f"version {vid} of function {name} is used by {result}: point that elsewhere, or "
+                                "delete it, first")
+        self._versions.pop(self._version_key(version.record, vid))
+        await self.pool.remove_version(version.record)
+        self.functions.clean_images(name)
+        log.info("Function %s: version %s deleted", name, vid)
+
+    # -- aliases
+    async def list_aliases(self, name: str) -> list[Alias]:
+        await self.functions.get(name)
+        return sorted((await self.store.aliases(name)).values(), key=lambda a: a.created_at)
+
+    async def get_alias(self, name: str, alias: str) -> Alias:
+        await self.functions.get(name)
+        raw = await self.store.alias_json(name, check_alias_name(alias))
+        if raw is None:
+            raise AliasNotFound(f"function {name} has no alias {alias}")
+        return Alias.from_json(raw)
+
+    async def create_alias(self, name: str, body: object) -> Alias:
+        alias = Alias.from_create(body, time.time())
+        await self.functions.get(name)
+        return await self._put_alias(name, alias, None)
+
+    async def update_alias(self, name: str, alias_name: str, body: object) -> Alias:
+        check_alias_name(alias_name)
+        for _ in range(_ALIAS_RETRIES):
+            await self.functions.get(name)
+            raw = await self.store.alias_json(name, alias_name)
+            if raw is None:
+                raise AliasNotFound(f"function {name} has no alias {alias_name}")
+            alias = Alias.from_json(raw).updated(body, time.time())
+            try:
+                return await self._put_alias(name, alias, raw)
+            except _Changed:
+                continue
+        raise ResourceInUse(f"alias {alias_name} of function {name} changes too often to update it now")
+
+    async def _put_alias(self, name: str, alias: Alias, replaces: bytes | None) -> Alias:
+        """Store `alias` (created when `replaces` is None). Reserved containers it has follow it: those of its
+        new versions are started, and ready, before it moves; the old ones become ordinary after."""
+        versions = await self.store.versions(name)
+        missing = [v for v in alias.versions if v not in versions]
+        if missing:
+            raise VersionNotFound(f"function {name} has no version {missing[0]}")
+        await self._warm_for(name, alias, versions)
+        result = await self.store.put_alias(name, alias, replaces, defaults.ALIASES_PER_FUNCTION)
+        self._aliases.pop(f"{name}/{alias.name}")
+        await self.apply_reserved(name)
+        if result == "ok":
+            log.info("Function %s: alias %s -> version %s%s", name, alias.name, alias.version_id,
+                     f" (+{alias.additional[1]:g} to {alias.additional[0]})" if alias.additional else "")
+            return alias
+        if result == "changed":
+            raise _Changed()
+        if result == "exists":
+            raise AliasAlreadyExists(f"function {name} has an alias {alias.name} already")
+        if result == "missing":
+            raise AliasNotFound(f"function {name} has no alias {alias.name}")
+        if result == "limit":
+            raise ResourceInUse(f"function {name} has {defaults.ALIASES_PER_FUNCTION} aliases, the most it may have")
+        if result == "gone":
+            raise FunctionNotFound(f"function {name} does not exist")
+        raise VersionNotFound(f"function {name} has no {result} (deleted meanwhile)")
+
+    async def _warm_for(self, name: str, alias: Alias, versions: dict[str, Version]) -> None:
+        """Start the reserved containers `alias` will need, and wait until they are ready (or the timeout)."""
+        provisions = await self.store.provisions(name)
+        if not provisions.get(alias.name):
+            return
+        aliases = await self.store.aliases(name)
+        aliases[alias.name] = alias
+        grow = [versions[vid].record for vid, n in reserved_targets(provisions, aliases).items()
+                if vid in versions and n > self.pool.reserved_of(versions[vid].record)]
+        for record, n in ((r, reserved_targets(provisions, aliases)[r.version_id]) for r in grow):
+            self.pool.provision(record, n)
+        ready = await asyncio.gather(*(self.pool.warm(r, defaults.ALIAS_WARM_TIMEOUT_S) for r in grow))
+        if not all(ready):
+            log.warning("Function %s: alias %s moves before all its reserved containers are ready", name, alias.name)
+
+    async def delete_alias(self, name: str, alias_name: str) -> None:
+        await self.get_alias(name, alias_name)
+        result = await self.store.delete_alias(name, alias_name)
+        if result == "missing":
+            raise AliasNotFound(f"function {name} has no alias {alias_name}")
+        if result != "ok":
+            raise ResourceInUse(f"alias {alias_name} of function {name} is used by {result}: point that elsewhere, "
+                                "or delete it, first")
+        self._aliases.pop(f"{name}/{alias_name}")
+        await self.apply_reserved(name)
+        log.info("Function %s: alias %s deleted", name, alias_name)
+
+    # -- qualifiers
+    async def resolve(self, name: str, qualifier: str | None) -> FunctionRecord:
+        """The function version an invocation with `qualifier` runs (an alias with an additional version picks
+        one at random, by weight). Read from Redis at most once per REGISTRY_CACHE_S."""
+        latest = await self.functions.get_cached(name)
+        if qualifier is None or qualifier == LATEST:
+            return latest
+        if is_version_id(qualifier):
+            return await self._version(latest, qualifier)
+        alias = await self._alias(name, check_qualifier(qualifier))
+        return await self._version(latest, alias.pick(self._random.random()))
+
+    async def resolve_async(self, name: str, qualifier: str | None) -> tuple[FunctionRecord, AsyncConfig]:
+        """The version an async event with `qualifier` runs (chosen now, so that its retries run the same one),
+        and its async settings: the qualifier's own, else the version's, else those it was published with."""
+        record = await self.resolve(name, qualifier)
+        if qualifier is None or qualifier == LATEST:
+            return record, record.spec.async_config
+        configs = await self._async.get(name, lambda: self.store.async_configs(name))
+        return record, configs.get(qualifier) or configs.get(record.version_id) or record.spec.async_config
+
+    async def check_exists(self, name: str, qualifier: str) -> None:
+        """VersionNotFound or AliasNotFound unless `qualifier` names something `name` has."""
+        latest = await self.functions.get(name)
+        if check_qualifier(qualifier) == LATEST:
+            return
+        if is_version_id(qualifier):
+            await self.get_version(latest.name, qualifier)
+        else:
+            await self.get_alias(latest.name, qualifier)
+
+    async def version_ids(self, name: str, qualifier: str) -> set[str]:
+        """The versions `qualifier` runs: LATEST, one version, or an alias's one or two."""
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST or is_version_id(qualifier):
+            return {qualifier}
+        return set((await self.get_alias(name, qualifier)).versions)
+
+    def _version_key(self, record: FunctionRecord, vid: str) -> str:
+        return f"{record.name}/{record.function_id}/{vid}"
+
+    async def _version(self, latest: FunctionRecord, vid: str) -> FunctionRecord:
+        version = await self._versions.get(self._version_key(latest, vid),
+                                           lambda: self.store.version(latest.name, vid))
+        if version is None or version.record.function_id != latest.function_id:
+            raise VersionNotFound(f"function {latest.name} has no version {vid}")
+        return version.record
+
+    async def _alias(self, name: str, alias_name: str) -> Alias:
+        async def load() -> Alias | None:
+            raw = await self.store.alias_json(name, alias_name)
+            return None if raw is None else Alias.from_json(raw)
+
+        alias = await self._aliases.get(f"{name}/{alias_name}", load)
+        if alias is None:
+            raise AliasNotFound(f"function {name} has no alias {alias_name}")
+        return alias
+
+    def _own(self, latest: FunctionRecord, versions: dict[str, Version]) -> list[Version]:
+        return [v for v in versions.values() if v.record.function_id == latest.function_id]
+
+    # -- per-qualifier settings
+    async def get_provision(self, name: str, qualifier: str) -> dict:
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST:
+            target = (await self.functions.get(name)).spec.reserved_instances
+        else:
+            target = (await self.store.provisions(name)).get(qualifier, 0)
+        vids = await self.version_ids(name, qualifier)
+        current = sum(1 for i in self.pool.instances(name, vids) if i.reserved and i.state in SERVING)
+        return {"functionName": name, "qualifier": qualifier, "target": target, "current": current}
+
+    async def put_provision(self, name: str, qualifier: str, body: object) -> dict:
+        config = ProvisionConfig.from_api(body)
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST:  # LATEST's reserved containers are its reservedInstances
+            await self.functions.update(name, {"reservedInstances": config.target})
+            return await self.get_provision(name, qualifier)
+        for vid in await self.version_ids(name, qualifier):
+            limit = (await self.get_version(name, vid)).record.spec.max_instances
+            if config.target > limit:
+                raise InvalidArgument(f"target ({config.target}) cannot exceed maxInstances ({limit}) of version "
+                                      f"{vid}")
+        await self.store.set_provision(name, qualifier, config.target)
+        await self.apply_reserved(name)
+        return await self.get_provision(name, qualifier)
+
+    async def get_async_config(self, name: str, qualifier: str) -> dict:
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST:
+            config, source = (await self.functions.get(name)).spec.async_config, "function"
+        else:
+            configs = await self.store.async_configs(name)
+            main = qualifier if is_version_id(qualifier) else (await self.get_alias(name, qualifier)).version_id
+            if qualifier in configs:
+                config, source = configs[qualifier], "qualifier"
+            elif main in configs:
+                config, source = configs[main], "version"
+            else:
+                config, source = (await self.get_version(name, main)).record.spec.async_config, "published"
+        return {"functionName": name, "qualifier": qualifier, "source": source, "config": config.to_api()}
+
+    async def put_async_config(self, name: str, qualifier: str, body: object) -> dict:
+        config = AsyncConfig.from_api(body)
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST:  # LATEST's are the function's own `async` settings
+            await self.functions.update(name, {"async": config.to_api()})
+        else:
+            await self.store.set_async_config(name, qualifier, config)
+            self._async.pop(name)
+        return await self.get_async_config(name, qualifier)
+
+    async def delete_async_config(self, name: str, qualifier: str) -> None:
+        await self.check_exists(name, qualifier)
+        if qualifier == LATEST:
+            await self.functions.update(name, {"async": None})
+        else:
+            await self.store.set_async_config(name, qualifier, None)
+            self._async.pop(name)
+
+    # -- the function goes
+    async def delete_function(self, name: str) -> None:
+        await self.store.redis.delete(*self.store.all_keys(name))
+        self._async.pop(name)
+
+    async def images(self, name: str) -> set[str]:
+        """The images the published versions of `name` run (kept while those versions exist)."""
+        return {v.record.image for v in (await self.store.versions(name)).values() if v.record.image}
+
+
+class _Changed(Exception):
+    """The alias changed between its read and its write: read it again."""
