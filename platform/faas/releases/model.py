@@ -97,7 +97,7 @@ class Version:
     @classmethod
     def publish(cls, latest: FunctionRecord, body: Any, now: float) -> "Version":
         """The version a publish body makes of LATEST; its id ("0" here) is given when it is stored."""
-        body = _keys({} if body is None else body, {"description"}, "the version")
+        body = _keys(body, {"description"}, "the version")
         record = snapshot(latest).evolve(version_id="0")
         return cls(record=record, description=_description(body, ""), created_at=now, fingerprint=fingerprint(record))
 
