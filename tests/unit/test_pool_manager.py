@@ -376,3 +376,34 @@ def test_labels_name_the_function():
         assert host.containers[cid]["labels"][LABEL_FUNCTION] == "f"
 
     run(scenario)
+
+
+def test_versions_share_nothing_and_a_version_keeps_its_own_reserved_containers():
+    async def scenario(pool, host, runtime):
+        latest = record(maxInstances=2)
+        v1 = latest.evolve(version_id="1")
+        a = await pool.invoke(latest, b"a", "r1")
+        b = await pool.invoke(v1, b"b", "r2")
+        assert a.cold_start and b.cold_start and a.instance_id != b.instance_id
+        # LATEST moving to a new revision does not touch a published version's containers.
+        pool.sync_function(latest.evolve(revision=2))
+        await pool.settle()
+        assert [i.version_id for i in pool.instances("f", {"1"})] == ["1"]
+        assert not (await pool.invoke(v1, b"c", "r3")).cold_start
+        # Reserved containers of version 1 only: started, and waited for.
+        pool.provision(v1, 2)
+        assert await pool.warm(v1, timeout=2.0)
+        kept = pool.instances("f", {"1"})
+        assert sorted(i.reserved for i in kept) == [True, True] and pool.reserved_of(v1) == 2
+        assert not any(i.reserved for i in pool.instances("f", {"LATEST"}))
+        # Provisioning fewer makes the surplus ordinary (reclaimed by keep-alive), not gone.
+        pool.provision(v1, 0)
+        assert len(pool.instances("f", {"1"})) == 2 and not any(i.reserved for i in pool.instances("f", {"1"}))
+        # Deleting the version removes its containers alone.
+        await pool.invoke(latest.evolve(revision=2), b"d", "r4")
+        await pool.remove_version(v1)
+        await pool.settle()
+        assert pool.instances("f", {"1"}) == [] and len(pool.instances("f", {"LATEST"})) == 1
+        assert {c["labels"]["faas.version-id"] for c in host.containers.values()} == {"LATEST"}
+
+    run(scenario)
