@@ -19,6 +19,10 @@ timer    firing delay (the handler's start minus the scheduled time) over 60 fir
          the delay from acceptance to start of 60 async invocations of the same function.
 queue    messages/s end to end through a queue trigger (batch 1 and 10: from the trigger's creation on a
          preloaded queue until every message is acknowledged), beside async invocations of the same function.
+split    10,000 invocations through an alias that sends 0.1 to a second version: the share that version got;
+         and warm throughput through the alias beside LATEST (wrk, 8 connections, alternated).
+move     an alias moved to another version under load (8 connections, 30 s, wrk): errors and cold starts
+         after the move with reserved instances on the alias, beside the same move without them.
 
 Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
 """
@@ -622,6 +626,128 @@ def bench_queue_trigger(platform: Platform, messages: int) -> None:
     print(f"  baseline: {messages} async invocations of the same function run by the same workers: {base:7.0f}/s")
 
 
+def publish_two(platform: Platform, name: str, **spec) -> None:
+    """`name` with versions 1 and 2 (different code)."""
+    deploy(platform, name, "def handler(event, context):\n    return 'one'\n", **spec)
+    platform.http.post(f"{platform.url}/v1/functions/{name}/versions", json={}).raise_for_status()
+    platform.http.put(f"{platform.url}/v1/functions/{name}",
+                      json={"code": {"zipFile": code_zip("def handler(event, context):\n    return 'two'\n")}}
+                      ).raise_for_status()
+    platform.http.post(f"{platform.url}/v1/functions/{name}/versions", json={}).raise_for_status()
+
+
+def bench_split(platform: Platform, invocations: int, seconds: int) -> None:
+    name = "bench-split"
+    publish_two(platform, name, instanceConcurrency=16, maxInstances=2)
+    platform.http.post(f"{platform.url}/v1/functions/{name}/aliases", json={
+        "aliasName": "canary", "versionId": "1", "additionalVersionWeight": {"2": 0.1}}).raise_for_status()
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    local = __import__("threading").local()
+
+    def one(_):
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {platform.token}"
+        resp = session.post(url + "?qualifier=canary", timeout=60)
+        resp.raise_for_status()
+        return resp.headers["X-Fc-Function-Version"], resp.text
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(invocations)))
+    took = time.perf_counter() - t0
+    share = sum(1 for v, _ in results if v == "2") / len(results)
+    wrong = sum(1 for v, text in results if text != {"1": "one", "2": "two"}[v])
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    each = max(2, seconds // 2)
+    wrk(url, 8, 2, auth)
+    wrk(url + "?qualifier=canary", 8, 2, auth)
+    alias_runs, latest_runs = [], []
+    for _ in range(3):
+        latest_runs.append(wrk(url, 8, each, auth)["rps"])
+        alias_runs.append(wrk(url + "?qualifier=canary", 8, each, auth)["rps"])
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Traffic split: {invocations} sync invocations through an alias with additionalVersionWeight 0.1 "
+          f"(8 threads, {took:.1f} s)")
+    print(f"  share of the additional version {share:.4f}   (target: 0.1 +- 0.015); answers from the wrong code: "
+          f"{wrong}")
+    print(f"  warm throughput, 8 connections: through the alias {statistics.median(alias_runs):7.0f} req/s   |   "
+          f"LATEST {statistics.median(latest_runs):7.0f} req/s   |   "
+          f"{statistics.median(alias_runs) / statistics.median(latest_runs) * 100:.0f}% "
+          f"(3 alternated pairs of {each} s)")
+
+
+def wrk_errors(url: str, connections: int, seconds: int, headers: dict[str, str]) -> tuple[int, int]:
+    """(requests, errors) of a wrk run: non-2xx answers and socket errors."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.body = ""\n')
+        for key, value in headers.items():
+            script.write(f'wrk.headers["{key}"] = "{value}"\n')
+    try:
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name,
+                              url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return done, errors + (int(non2xx.group(1)) if non2xx else 0)
+
+
+def cold_starts(platform: Platform, name: str) -> float:
+    text = platform.http.get(platform.url + "/metrics").text
+    found = re.search(rf'^faas_cold_starts_total{{function="{name}"}} ([\d.e+]+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _move_under_load(platform: Platform, reserved: int, seconds: int) -> tuple[int, int, float, float]:
+    """(requests, errors, cold starts after the move, seconds the move took) of one alias move under load."""
+    import threading
+
+    name = f"bench-move-{reserved}"
+    publish_two(platform, name, maxInstances=10)
+    base = f"{platform.url}/v1/functions/{name}"
+    platform.http.post(f"{base}/aliases", json={"aliasName": "prod", "versionId": "1"}).raise_for_status()
+    if reserved:
+        platform.http.put(f"{base}/provision-config?qualifier=prod", json={"target": reserved}).raise_for_status()
+        wait_until(lambda: platform.http.get(f"{base}/provision-config?qualifier=prod").json()["current"] == reserved,
+                   120, "the alias's reserved containers")
+    else:  # version 1 warmed to as many containers as the load needs, as the reserved ones are
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: requests.post(f"{base}/invocations?qualifier=prod", timeout=60,
+                                                  headers={"Authorization": f"Bearer {platform.token}"}),
+                          range(64)))
+    out = {}
+
+    def load():
+        out["requests"], out["errors"] = wrk_errors(f"{base}/invocations?qualifier=prod", 8, seconds,
+                                                    {"Authorization": f"Bearer {platform.token}"})
+
+    runner = threading.Thread(target=load)
+    runner.start()
+    time.sleep(seconds / 3)
+    before = cold_starts(platform, name)
+    t0 = time.perf_counter()
+    platform.http.put(f"{base}/aliases/prod", json={"versionId": "2"}).raise_for_status()
+    moved_in = time.perf_counter() - t0
+    runner.join()
+    cold = cold_starts(platform, name) - before
+    platform.http.delete(base)
+    return out["requests"], out["errors"], cold, moved_in
+
+
+def bench_alias_move(platform: Platform, seconds: int = 30) -> None:
+    """Move an alias under load, with reserved containers on it and without (the baseline)."""
+    results = {reserved: _move_under_load(platform, reserved, seconds) for reserved in (8, 0)}
+    print(f"Alias move under load (8 connections, {seconds} s, wrk; the alias moves from version 1 to 2 at "
+          f"{seconds // 3} s)")
+    for reserved, label in ((8, "8 reserved on the alias"), (0, "baseline: no reserved")):
+        done, errors, cold, moved_in = results[reserved]
+        print(f"  {label:<24} {done:7d} requests, {errors} errors, {cold:.0f} cold starts after the move; "
+              f"the move took {moved_in * 1000:.0f} ms   (target with reserved: 0 errors, 0 cold starts)")
+
+
 def bench_restart(platform: Platform, rounds: int) -> None:
     """Seconds until scripts/up has a SIGKILLed faas-server answering again."""
     times = []
@@ -641,11 +767,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue",
+    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
+                        "split,move",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
                         help="messages through a queue trigger with batch 1 (5 times as many with batch 10)")
+    parser.add_argument("--split-invocations", type=int, default=10_000,
+                        help="invocations through the weighted alias of the split benchmark")
     parser.add_argument("--log-invocations", type=int, default=100_000,
                         help="invocations of each function of the logs benchmark")
     args = parser.parse_args()
@@ -675,6 +804,10 @@ def main() -> int:
                 bench_timer(platform, args.firings)
             if "queue" in only:
                 bench_queue_trigger(platform, args.messages)
+            if "split" in only:
+                bench_split(platform, args.split_invocations, args.seconds)
+            if "move" in only:
+                bench_alias_move(platform)
             if "restart" in only:
                 bench_restart(platform, 3)
         finally:
