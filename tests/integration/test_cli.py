@@ -91,7 +91,7 @@ def test_invoke_list_get_instances_reserve_delete(faasctl, fn_dir, fn_name):
     (row,) = [line.split("\t") for line in out.splitlines() if line.startswith(instance_id)]
     assert code == 0 and row[1] == "Ready" and row[-1] == "unix"
     code, out, _ = faasctl("--json", "reserve", fn_name, "1")
-    assert code == 0 and json.loads(out)["reservedInstances"] == 1
+    assert code == 0 and json.loads(out)["target"] == 1 and json.loads(out)["qualifier"] == "LATEST"
     code, out, _ = faasctl("reserve", fn_name, "0")
     assert code == 0 and "0 reserved" in out
 
@@ -272,3 +272,45 @@ def test_triggers_from_the_cli_and_the_spec_file(faasctl, fn_dir, fn_name, async
     assert sorted(json.loads(out)["triggers"]) == ["trigger jobs deleted", "trigger nightly updated"]
     assert faasctl("trigger", "delete", fn_name, "web")[0] == 0
     assert faasctl("trigger", "get", fn_name, "web")[0] == 2
+
+
+def test_publish_versions_alias_and_rollback(faasctl, fn_dir, fn_name):
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    code, out, err = faasctl("publish", fn_name, "--description", "first")
+    assert code == 0 and "version 1" in out, err
+    code, _, err = faasctl("publish", fn_name)
+    assert code == 2 and "NothingToPublish" in err
+    (fn_dir / "index.py").write_text("def handler(e, c):\n    return 'second'\n")
+    assert faasctl("deploy", str(fn_dir))[0] == 0
+    assert json.loads(faasctl("--json", "publish", fn_name)[1])["versionId"] == "2"
+    code, out, _ = faasctl("versions", fn_name)
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["2", "1"]  # piped: no header
+    assert [v["versionId"] for v in json.loads(faasctl("--json", "versions", fn_name)[1])] == ["2", "1"]
+
+    code, out, err = faasctl("alias", "set", fn_name, "prod", "1", "--weight", "2=0.25")
+    assert code == 0 and "prod -> version 1, 0.25 to version 2" in out, err
+    code, _, err = faasctl("alias", "set", fn_name, "prod", "1", "--weight", "2")
+    assert code == 2 and "VERSION=WEIGHT" in err
+    assert faasctl("invoke", fn_name, "x", "--qualifier", "1") == (0, "hi x", "")
+    assert faasctl("alias", "set", fn_name, "prod", "2")[0] == 0
+    data = json.loads(faasctl("--json", "invoke", fn_name, "x", "-q", "prod")[1])
+    assert data["body"] == "second" and data["version"] == "2"
+    aliases = json.loads(faasctl("--json", "alias", "list", fn_name)[1])
+    assert [(a["aliasName"], a["versionId"], a["previousVersionId"]) for a in aliases] == [("prod", "2", "1")]
+    code, out, err = faasctl("rollback", fn_name, "prod")
+    assert code == 0 and "prod -> version 1" in out, err
+    assert faasctl("invoke", fn_name, "y", "-q", "prod")[1] == "hi y"
+    instances = json.loads(faasctl("--json", "instances", fn_name, "--qualifier", "prod")[1])
+    assert instances["versionIds"] == ["1"] and {i["versionId"] for i in instances["instances"]} == {"1"}
+    code, out, _ = faasctl("--json", "reserve", fn_name, "1", "--qualifier", "prod")
+    assert code == 0 and json.loads(out)["target"] == 1
+    assert faasctl("reserve", fn_name, "0", "-q", "prod")[0] == 0
+    code, _, err = faasctl("versions", fn_name, "--delete", "1")
+    assert code == 2 and "ResourceInUse" in err
+    assert faasctl("alias", "delete", fn_name, "prod")[0] == 0
+    code, _, err = faasctl("rollback", fn_name, "prod")
+    assert code == 2 and "AliasNotFound" in err
+    assert faasctl("versions", fn_name, "--delete", "1")[0] == 0
+    assert [v["versionId"] for v in json.loads(faasctl("--json", "versions", fn_name)[1])] == ["2"]
+    code, _, err = faasctl("invoke", fn_name, "x", "-q", "bad qualifier")
+    assert code == 2 and "InvalidArgument" in err
