@@ -357,3 +357,66 @@ def test_logs_of_a_qualifier(api, fn_name):
     assert "printed by two" in of_latest and "printed by one" not in of_latest
     assert api.request("GET", f"/v1/functions/{fn_name}/logs", params={"qualifier": "x\n"}).status_code == 400
     assert api.request("GET", f"/v1/functions/{fn_name}/logs", params={"qualifier": "nope"}).status_code == 404
+
+
+def test_timer_and_queue_triggers_run_their_qualifier_with_its_async_settings(async_stack, fn_name):
+    api = async_stack[0].api
+    api.deploy(fn_name, code("one"))
+    publish(api, fn_name)
+    api.update(fn_name, code("two"))
+    done = f"{fn_name}-done"
+    resp = api.request("PUT", f"/v1/functions/{fn_name}/async-invoke-config", params={"qualifier": "1"},
+                       json={"onSuccess": f"queue:{done}"})
+    assert resp.status_code == 200 and resp.json()["source"] == "qualifier"
+    assert api.request("GET", f"/v1/functions/{fn_name}/async-invoke-config").json()["source"] == "function"
+    for body in ({"triggerName": "tick", "triggerType": "timer", "qualifier": "1",
+                  "triggerConfig": {"cronExpression": "@every 1s", "payload": "t"}},
+                 {"triggerName": "jobs", "triggerType": "queue", "qualifier": "1",
+                  "triggerConfig": {"queueName": f"{fn_name}-in"}}):
+        resp = api.request("POST", f"/v1/functions/{fn_name}/triggers", json=body)
+        assert resp.status_code == 201, resp.text
+    assert api.request("POST", f"/v1/queues/{fn_name}-in/messages", data=b"m").status_code == 201
+
+    def results():
+        sent = api.request("GET", f"/v1/queues/{done}/messages", params={"count": 1000}).json()["messages"]
+        return [m["record"]["responsePayload"] for m in sent]
+
+    wait_for(lambda: any("queueName" in r for r in results()) and any("triggerTime" in r for r in results()),
+             timeout=60, what="a timer and a queue event of version 1 to reach its onSuccess queue")
+    # Version 1's code ran (LATEST's would answer "two:"), and only version 1 has that destination.
+    assert all(r.startswith("one:") for r in results())
+    api.delete(fn_name)
+
+
+def test_a_function_cannot_forge_the_version_header(api, platform, fn_name):
+    api.deploy(fn_name, {"index.py": "def handler(event, context):\n    return {'statusCode': 200, "
+                                     "'headers': {'X-Fc-Function-Version': '99'}, 'body': 'x'}\n"})
+    publish(api, fn_name)
+    resp = api.request("POST", f"/v1/functions/{fn_name}/triggers", json={
+        "triggerName": "web", "triggerType": "http", "qualifier": "1", "triggerConfig": {"authType": "anonymous"}})
+    assert resp.status_code == 201
+    through = requests.get(f"{platform.url}/function/{fn_name}", timeout=60)
+    assert through.status_code == 200 and through.headers["X-Fc-Function-Version"] == "1"
+
+
+def test_restart_adopts_the_reserved_containers_of_a_version(start_platform, docker_client, fn_name):
+    plat = start_platform()
+    api = plat.api
+    api.deploy(fn_name, code("one"))
+    publish(api, fn_name)
+    api.update(fn_name, code("two"))
+    set_alias(api, fn_name, "prod", "1")
+    api.request("PUT", f"/v1/functions/{fn_name}/provision-config", params={"qualifier": "prod"},
+                json={"target": 1}).raise_for_status()
+
+    def reserved():
+        listed = api.request("GET", f"/v1/functions/{fn_name}/instances", params={"qualifier": "prod"}).json()
+        return [i["instanceId"] for i in listed["instances"] if i["reserved"] and i["state"] == "Ready"]
+
+    (before,) = wait_for(reserved, timeout=60, what="version 1's reserved container")
+    plat.kill()  # a crash: the container stays, labelled with its version
+    plat.start()
+    assert reserved() == [before]
+    resp = invoke(api, fn_name, "prod")
+    assert resp.headers["X-Fc-Instance-Id"] == before and resp.headers["X-Fc-Cold-Start"] == "false"
+    assert resp.text == "one:x"
