@@ -100,6 +100,16 @@ def _destination(data: dict, key: str, default: str | None) -> str | None:
     return value
 
 
+def check_description(body: dict, default: str) -> str:
+    """A resource's `description` field (absent: `default`; null: empty)."""
+    value = body.get("description", default)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > 256:
+        raise InvalidArgument("description must be a string of at most 256 characters")
+    return value
+
+
 def _check_keys(data: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import defaults
 from ..errors import InvalidArgument
-from ..models import FunctionRecord
+from ..models import FunctionRecord, check_description
 
 LATEST = defaults.LATEST
 _VERSION_RE = re.compile(defaults.VERSION_ID_PATTERN)
@@ -47,15 +47,6 @@ def check_alias_name(value: Any) -> str:
     if not isinstance(value, str) or not _ALIAS_RE.fullmatch(value) or value.upper() == LATEST:
         raise InvalidArgument("aliasName must be a letter, then up to 127 letters, digits, '_' or '-', and not "
                               "LATEST")
-    return value
-
-
-def _description(body: dict, default: str) -> str:
-    value = body.get("description", default)
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > 256:
-        raise InvalidArgument("description must be a string of at most 256 characters")
     return value
 
 
@@ -99,7 +90,8 @@ class Version:
         """The version a publish body makes of LATEST; its id ("0" here) is given when it is stored."""
         body = _keys(body, {"description"}, "the version")
         record = snapshot(latest).evolve(version_id="0")
-        return cls(record=record, description=_description(body, ""), created_at=now, fingerprint=fingerprint(record))
+        return cls(record=record, description=check_description(body, ""), created_at=now,
+                   fingerprint=fingerprint(record))
 
     def to_api(self) -> dict:
         record = self.record
@@ -158,7 +150,7 @@ class Alias:
         name = check_alias_name(body.get("aliasName"))
         main = check_version_id(body.get("versionId"))
         return cls(name=name, version_id=main, additional=_weights(body.get("additionalVersionWeight"), main),
-                   description=_description(body, ""), created_at=now, updated_at=now)
+                   description=check_description(body, ""), created_at=now, updated_at=now)
 
     def updated(self, body: Any, now: float) -> "Alias":
         """This alias with an update body applied. A new versionId clears the additional version unless the
@@ -174,8 +166,8 @@ class Alias:
         else:
             additional = self.additional
         previous = self.version_id if main != self.version_id else self.previous_version_id
-        return replace(self, version_id=main, additional=additional, description=_description(body, self.description),
-                       updated_at=now, previous_version_id=previous)
+        return replace(self, version_id=main, additional=additional, updated_at=now, previous_version_id=previous,
+                       description=check_description(body, self.description))
 
     @property
     def versions(self) -> tuple[str, ...]:

@@ -110,12 +110,7 @@ class ReleaseService:
 
     async def delete_version(self, name: str, vid: str) -> None:
         version = await self.get_version(name, vid)
-        result = await self.store.delete_version(name, vid)
-        if result == "missing":
-            raise VersionNotFound(f"function {name} has no version {vid}")
-        if result != "ok":
-            raise ResourceInUse(f"version {vid} of function {name} is used by {result}: point that elsewhere, or "
-                                "delete it, first")
+        _deleted(await self.store.delete_version(name, vid), f"version {vid}", name, VersionNotFound)
         self._versions.pop(self._version_key(version.record, vid))
         await self.pool.remove_version(version.record)
         self.functions.clean_images(name)
@@ -196,12 +191,7 @@ class ReleaseService:
 
     async def delete_alias(self, name: str, alias_name: str) -> None:
         await self.get_alias(name, alias_name)
-        result = await self.store.delete_alias(name, alias_name)
-        if result == "missing":
-            raise AliasNotFound(f"function {name} has no alias {alias_name}")
-        if result != "ok":
-            raise ResourceInUse(f"alias {alias_name} of function {name} is used by {result}: point that elsewhere, "
-                                "or delete it, first")
+        _deleted(await self.store.delete_alias(name, alias_name), f"alias {alias_name}", name, AliasNotFound)
         self._aliases.pop(f"{name}/{alias_name}")
         await self.apply_reserved(name)
         log.info("Function %s: alias %s deleted", name, alias_name)
@@ -334,6 +324,16 @@ class ReleaseService:
     async def images(self, name: str) -> set[str]:
         """The images the published versions of `name` run (kept while those versions exist)."""
         return {v.record.image for v in (await self.store.versions(name)).values() if v.record.image}
+
+
+def _deleted(result: str, what: str, function: str, missing: type[Exception]) -> None:
+    """Raise what a delete script's answer other than ok means: `missing`, or ResourceInUse naming the alias or
+    trigger (`result`) that refers to `what`."""
+    if result == "missing":
+        raise missing(f"function {function} has no {what}")
+    if result != "ok":
+        raise ResourceInUse(f"{what} of function {function} is used by {result}: point that elsewhere, or delete "
+                            "it, first")
 
 
 class _Changed(Exception):

@@ -16,6 +16,7 @@ from croniter import croniter
 
 from .. import defaults
 from ..errors import InvalidArgument
+from ..models import check_description
 from ..releases.model import LATEST, check_qualifier
 
 TYPES = ("http", "timer", "queue")
@@ -238,7 +239,7 @@ class Trigger:
         if kind not in TYPES:
             raise InvalidArgument("triggerType must be one of " + ", ".join(TYPES))
         return cls(function=function, function_id=function_id, name=name, type=kind,
-                   config=parse_config(kind, body.get("triggerConfig")), description=_description(body, ""),
+                   config=parse_config(kind, body.get("triggerConfig")), description=check_description(body, ""),
                    trigger_id=trigger_id, created_at=now, updated_at=now,
                    qualifier=check_qualifier(body.get("qualifier", LATEST)))
 
@@ -253,7 +254,7 @@ class Trigger:
             raise InvalidArgument("triggerType cannot be changed: delete the trigger and create another")
         config = parse_config(self.type, body["triggerConfig"]) if "triggerConfig" in body else self.config
         qualifier = check_qualifier(body["qualifier"]) if "qualifier" in body else self.qualifier
-        return replace(self, config=config, description=_description(body, self.description), updated_at=now,
+        return replace(self, config=config, description=check_description(body, self.description), updated_at=now,
                        qualifier=qualifier)
 
     def to_api(self) -> dict:
@@ -275,15 +276,6 @@ class Trigger:
                    description=data.get("description", ""), trigger_id=data.get("triggerId", ""),
                    created_at=data.get("createdAt", 0.0), updated_at=data.get("updatedAt", 0.0),
                    qualifier=data.get("qualifier", LATEST))
-
-
-def _description(body: dict, default: str) -> str:
-    value = body.get("description", default)
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > 256:
-        raise InvalidArgument("description must be a string of at most 256 characters")
-    return value
 
 
 def iso_utc(ts: float) -> str:
