@@ -17,7 +17,8 @@ INVOKE = {("POST", "/v1/functions/{name}/invocations"), ("GET", "/v1/invocations
           ("GET", "/v1/invocations/{request_id}/logs"), ("POST", "/v1/queues/{name}/messages")}
 TRIGGERED = {"/function/{name}", "/function/{name}/{tail}"}
 """HTTP trigger routes: who may call them is the trigger's authType (test_http_trigger checks both)."""
-SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123", "trigger": "t1"}
+SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123", "trigger": "t1",
+           "version_id": "1", "alias": "prod"}
 
 
 def routes():

@@ -247,8 +247,8 @@ def test_triggers_from_the_cli_and_the_spec_file(faasctl, fn_dir, fn_name, async
     assert sorted(json.loads(out)["triggers"]) == ["trigger nightly created", "trigger web created"]
     code, out, _ = faasctl("trigger", "list", fn_name)
     rows = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
-    assert rows["web"][1] == "http" and f"/function/{fn_name}" in rows["web"][2]
-    assert rows["nightly"][1] == "timer" and "next 20" in rows["nightly"][2] and rows["nightly"][2].endswith(":00:00Z")
+    assert rows["web"][1] == "http" and rows["web"][2] == "LATEST" and f"/function/{fn_name}" in rows["web"][3]
+    assert rows["nightly"][1] == "timer" and "next 20" in rows["nightly"][3] and rows["nightly"][3].endswith(":00:00Z")
     import requests
 
     assert requests.get(f"{async_stack[0].url}/function/{fn_name}").status_code == 200

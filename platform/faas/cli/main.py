@@ -106,9 +106,10 @@ def sync_triggers(client: Client, name: str, wanted: list[dict]) -> list[str]:
             client.call("POST", f"/v1/functions/{name}/triggers", ok=(201,), json=trigger)
             done.append(f"trigger {tname} replaced")
         else:
-            update = {k: v for k, v in trigger.items() if k in ("triggerConfig", "description")}
+            fields = ("triggerConfig", "description", "qualifier")
+            update = {k: v for k, v in trigger.items() if k in fields}
             result = client.json("PUT", f"/v1/functions/{name}/triggers/{tname}", json=update)
-            if result["triggerConfig"] != have["triggerConfig"] or result["description"] != have["description"]:
+            if any(result.get(k) != have.get(k) for k in fields):
                 done.append(f"trigger {tname} updated")
     for tname in current:
         client.call("DELETE", f"/v1/functions/{name}/triggers/{tname}", ok=(204,))
