@@ -186,7 +186,7 @@ class PoolManager:
             if pool is None:
                 return False
             ready = sum(1 for i in pool.instances if i.reserved and i.state in SERVING and pool.current(i))
-            if ready >= pool.reserved:
+            if ready >= min(pool.reserved, pool.record.spec.max_instances):  # more could never start
                 return True
             await asyncio.sleep(0.02)
         return False
