@@ -100,6 +100,10 @@ class VersionLimitExceeded(FaasError):
     code = "VersionLimitExceeded"
 
 
+class AliasLimitExceeded(FaasError):
+    code = "AliasLimitExceeded"
+
+
 class NothingToPublish(FaasError):
     """LATEST is what the newest version already is."""
 

@@ -283,6 +283,10 @@ def test_hostile_qualifiers_versions_and_aliases(api, fn_name):
     forged = api.request("POST", f"/v1/functions/{fn_name}/triggers", json={
         "triggerName": "t", "triggerType": "http", "qualifier": "1\n"})
     assert forged.status_code == 400
+    for i in range(49):  # 50 aliases at most ("a" is the first)
+        set_alias(api, fn_name, f"many{i}", "1")
+    over = api.request("POST", f"/v1/functions/{fn_name}/aliases", json={"aliasName": "one-more", "versionId": "1"})
+    assert over.status_code == 409 and error_code(over) == "AliasLimitExceeded"
 
 
 def test_provision_config_on_latest_is_reserved_instances(api, fn_name):

@@ -32,6 +32,7 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.AliasNotFound: 404,
     errors.AliasAlreadyExists: 409,
     errors.VersionLimitExceeded: 409,
+    errors.AliasLimitExceeded: 409,
     errors.NothingToPublish: 409,
     errors.ResourceInUse: 409,
     errors.RequestIdInUse: 409,

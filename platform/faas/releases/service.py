@@ -15,6 +15,7 @@ from .. import defaults
 from ..cache import TtlCache
 from ..errors import (
     AliasAlreadyExists,
+    AliasLimitExceeded,
     AliasNotFound,
     FunctionNotFound,
     InvalidArgument,
@@ -169,7 +170,8 @@ class ReleaseService:
         if result == "missing":
             raise AliasNotFound(f"function {name} has no alias {alias.name}")
         if result == "limit":
-            raise ResourceInUse(f"function {name} has {defaults.ALIASES_PER_FUNCTION} aliases, the most it may have")
+            raise AliasLimitExceeded(f"function {name} has {defaults.ALIASES_PER_FUNCTION} aliases, the most it may "
+                                     "have")
         if result == "gone":
             raise FunctionNotFound(f"function {name} does not exist")
         raise VersionNotFound(f"function {name} has no {result} (deleted meanwhile)")
@@ -279,7 +281,8 @@ class ReleaseService:
             if config.target > limit:
                 raise InvalidArgument(f"target ({config.target}) cannot exceed maxInstances ({limit}) of version "
                                       f"{vid}")
-        await self.store.set_provision(name, qualifier, config.target)
+        if not await self.store.set_provision(name, qualifier, config.target):
+            await self.check_exists(name, qualifier)  # deleted meanwhile: says what is missing
         await self.apply_reserved(name)
         return await self.get_provision(name, qualifier)
 
@@ -304,7 +307,8 @@ class ReleaseService:
         if qualifier == LATEST:  # LATEST's are the function's own `async` settings
             await self.functions.update(name, {"async": config.to_api()})
         else:
-            await self.store.set_async_config(name, qualifier, config)
+            if not await self.store.set_async_config(name, qualifier, config):
+                await self.check_exists(name, qualifier)  # deleted meanwhile: says what is missing
             self._async.pop(name)
         return await self.get_async_config(name, qualifier)
 
@@ -313,7 +317,8 @@ class ReleaseService:
         if qualifier == LATEST:
             await self.functions.update(name, {"async": None})
         else:
-            await self.store.set_async_config(name, qualifier, None)
+            if not await self.store.set_async_config(name, qualifier, None):
+                await self.check_exists(name, qualifier)
             self._async.pop(name)
 
     # -- the function goes

@@ -106,6 +106,18 @@ return 'ok'
 missing, gone (no function), or `version <id>` that does not exist."""
 
 
+_SET_SETTING = """
+local q = ARGV[1]
+local found = string.match(q, '^%d+$') and redis.call('HEXISTS', KEYS[2], q) or redis.call('HEXISTS', KEYS[3], q)
+if found == 0 then return 'missing' end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], q) else redis.call('HSET', KEYS[1], q, ARGV[2]) end
+return 'ok'
+"""
+"""Set (or, with an empty value, drop) a version's or an alias's setting (KEYS: the settings hash, versions,
+aliases; ARGV: qualifier, value), only while it exists: ok or missing. (A delete drops its settings in the
+same script that deletes it, so none is ever left behind for an alias made again under its name.)"""
+
+
 class ReleaseStore:
     def __init__(self, redis: Redis, prefix: str):
         self.redis = redis
@@ -115,6 +127,7 @@ class ReleaseStore:
         self._delete_version = redis.register_script(_DELETE_VERSION)
         self._delete_alias = redis.register_script(_DELETE_ALIAS)
         self._put_alias = redis.register_script(_PUT_ALIAS)
+        self._set_setting = redis.register_script(_SET_SETTING)
 
     def key(self, name: str, part: str) -> str:
         return function_part_key(self.prefix, name, part)
@@ -170,18 +183,18 @@ class ReleaseStore:
         raw = await self.redis.hgetall(self.key(name, "provision"))
         return {k.decode(): int(v) for k, v in raw.items()}
 
-    async def set_provision(self, name: str, qualifier: str, target: int | None) -> None:
-        if target:
-            await self.redis.hset(self.key(name, "provision"), qualifier, target)
-        else:
-            await self.redis.hdel(self.key(name, "provision"), qualifier)
+    async def _set(self, name: str, part: str, qualifier: str, value: str) -> bool:
+        """False when `qualifier` names no version or alias of `name` (deleted meanwhile)."""
+        result = await self._set_setting(keys=[self.key(name, part), self.key(name, "versions"),
+                                               self.key(name, "aliases")], args=[qualifier, value])
+        return result == b"ok"
+
+    async def set_provision(self, name: str, qualifier: str, target: int | None) -> bool:
+        return await self._set(name, "provision", qualifier, str(target) if target else "")
 
     async def async_configs(self, name: str) -> dict[str, AsyncConfig]:
         raw = await self.redis.hgetall(self.key(name, "async-config"))
         return {k.decode(): AsyncConfig.from_api(json.loads(v)) for k, v in raw.items()}
 
-    async def set_async_config(self, name: str, qualifier: str, config: AsyncConfig | None) -> None:
-        if config is not None:
-            await self.redis.hset(self.key(name, "async-config"), qualifier, json.dumps(config.to_api()))
-        else:
-            await self.redis.hdel(self.key(name, "async-config"), qualifier)
+    async def set_async_config(self, name: str, qualifier: str, config: AsyncConfig | None) -> bool:
+        return await self._set(name, "async-config", qualifier, json.dumps(config.to_api()) if config else "")
