@@ -271,3 +271,18 @@ def test_a_killed_reserved_container_costs_no_invocation_and_no_cold_start(api, 
     assert all(i["reserved"] for i in instances(api, fn_name))  # no on-demand container was started
     metrics = api.request("GET", "/metrics").text
     assert f'faas_container_starts_total{{function="{fn_name}",reason="demand"}}' not in metrics
+
+
+def test_a_container_kept_across_a_pool_only_change_is_adopted_after_a_restart(start_platform, fn_name):
+    plat = start_platform()
+    api = plat.api
+    api.deploy(fn_name, {"index.py": SLOW})
+    first = api.invoke(fn_name, "0").headers["X-Fc-Instance-Id"]
+    assert api.update(fn_name, keepAliveSeconds=900, maxInstances=3).status_code == 200  # revision 2
+    resp = api.invoke(fn_name, "0")
+    assert resp.headers["X-Fc-Instance-Id"] == first and resp.headers["X-Fc-Cold-Start"] == "false"
+    plat.kill()  # its container still carries revision 1's label; what it runs is revision 2's
+    plat.start()
+    assert [(i["instanceId"], i["revision"]) for i in instances(plat.api, fn_name)] == [(first, 2)]
+    resp = plat.api.invoke(fn_name, "0")
+    assert resp.headers["X-Fc-Instance-Id"] == first and resp.headers["X-Fc-Cold-Start"] == "false"

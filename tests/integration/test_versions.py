@@ -291,11 +291,19 @@ def test_hostile_qualifiers_versions_and_aliases(api, fn_name):
 
 def test_provision_config_on_latest_is_reserved_instances(api, fn_name):
     api.deploy(fn_name, code("one"))
+    warm = invoke(api, fn_name).headers["X-Fc-Instance-Id"]
     resp = api.request("PUT", f"/v1/functions/{fn_name}/provision-config", json={"target": 1})
     assert resp.status_code == 200 and resp.json()["qualifier"] == "LATEST", resp.text
     assert api.request("GET", f"/v1/functions/{fn_name}").json()["reservedInstances"] == 1
+    # A new revision that changes only what the pool reads keeps the container: it becomes the reserved one.
+    assert resp.json()["current"] == 1
+    again = invoke(api, fn_name)
+    assert again.headers["X-Fc-Instance-Id"] == warm and again.headers["X-Fc-Cold-Start"] == "false"
+    # One that changes what the container is told replaces it.
+    assert api.update(fn_name, environment={"A": "1"}).status_code == 200
     wait_for(lambda: api.request("GET", f"/v1/functions/{fn_name}/provision-config").json()["current"] == 1,
-             timeout=60, what="LATEST's reserved container")
+             timeout=60, what="LATEST's new reserved container")
+    assert invoke(api, fn_name).headers["X-Fc-Instance-Id"] != warm
     assert api.request("DELETE", f"/v1/functions/{fn_name}/provision-config").status_code == 204
     assert api.request("GET", f"/v1/functions/{fn_name}").json()["reservedInstances"] == 0
 

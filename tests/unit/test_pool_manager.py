@@ -242,7 +242,7 @@ def test_delete_during_a_start():
 
 def test_update_during_an_invocation():
     async def scenario(pool, host, runtime):
-        v1, v2 = record(revision=1), record(revision=2)
+        v1, v2 = record(revision=1), record(revision=2, environment={"A": "2"})
         await pool.invoke(v1, b"warm", "r0")
         (old,) = pool.instances("f")
         runtime.invoke_gate.close()
@@ -405,5 +405,29 @@ def test_versions_share_nothing_and_a_version_keeps_its_own_reserved_containers(
         await pool.settle()
         assert pool.instances("f", {"1"}) == [] and len(pool.instances("f", {"LATEST"})) == 1
         assert {c["labels"]["faas.version-id"] for c in host.containers.values()} == {"LATEST"}
+
+    run(scenario)
+
+
+def test_a_change_only_the_pool_reads_keeps_the_containers():
+    async def scenario(pool, host, runtime):
+        from dataclasses import replace
+
+        v1 = record(revision=1)
+        await pool.invoke(v1, b"warm", "r0")
+        (kept,) = pool.instances("f")
+        # Reserved instances, keep-alive and the description: the container serves revision 2 as it is,
+        # promoted to reserved rather than replaced.
+        v2 = v1.evolve(revision=2, spec=replace(v1.spec, reserved_instances=1, keep_alive_s=5, description="d"))
+        pool.sync_function(v2)
+        assert pool.instances("f") == [kept] and kept.revision == 2 and kept.reserved and kept.keep_alive_s == 5
+        again = await pool.invoke(v2, b"x", "r1")
+        assert not again.cold_start and again.instance_id == kept.id and len(host.started) == 1
+        # What the container is told (its environment) changes: a new container, the old one goes.
+        v3 = v2.evolve(revision=3, spec=replace(v2.spec, environment={"A": "1"}))
+        pool.sync_function(v3)
+        new = await pool.invoke(v3, b"y", "r2")
+        await pool.settle()
+        assert new.instance_id != kept.id and kept.container_id in host.removed
 
     run(scenario)

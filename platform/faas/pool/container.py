@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+from dataclasses import replace
 
 from .. import defaults
 from ..docker_host import (
+    LABEL_CONFIG,
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
     LABEL_PLATFORM,
@@ -15,7 +19,7 @@ from ..docker_host import (
     ROLE_FUNCTION,
     ContainerConfig,
 )
-from ..models import FunctionRecord
+from ..models import AsyncConfig, FunctionRecord
 from .instance import Instance
 
 
@@ -44,11 +48,29 @@ def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfi
         name=f"faas-{spec.name}-{record.version_id.lower()}-r{record.revision}-{secrets.token_hex(4)}",
         labels={LABEL_PLATFORM: platform_id, LABEL_FUNCTION: spec.name, LABEL_REVISION: str(record.revision),
                 LABEL_VERSION_ID: record.version_id, LABEL_FUNCTION_ID: record.function_id,
-                LABEL_ROLE: ROLE_FUNCTION},
+                LABEL_CONFIG: config_digest(record), LABEL_ROLE: ROLE_FUNCTION},
         environment=env,
         memory_mb=spec.memory_mb,
         command=list(custom.command) if custom and custom.command else None,
     )
+
+
+POOL_ONLY = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,
+             "async_config": AsyncConfig(), "description": ""}
+"""Spec fields no container sees (the pool and the async machinery read them): a change of these alone keeps
+the containers that run."""
+
+
+def same_containers(a: FunctionRecord, b: FunctionRecord) -> bool:
+    """Containers of `a` are what `b` would start: the same function, image and everything they are told."""
+    return a.function_id == b.function_id and a.version_id == b.version_id and config_digest(a) == config_digest(b)
+
+
+def config_digest(record: FunctionRecord) -> str:
+    """What a container of `record` is: its image and the spec without the fields only the pool reads."""
+    spec = replace(record.spec, **POOL_ONLY).to_api()
+    doc = json.dumps({"image": record.image, "spec": spec}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()[:32]
 
 
 def new_instance(record: FunctionRecord, reserved: bool) -> Instance:

@@ -86,6 +86,11 @@ class Instance:
             return 0.0
         return (time.monotonic() if now is None else now) - self.last_used
 
+    def carry_on(self, record: Any) -> None:
+        """Serve `record`, a newer revision that changed only what the pool reads (its container stays)."""
+        self.record, self.revision = record, record.revision
+        self.keep_alive_s, self.pause_after_s = record.spec.keep_alive_s, record.spec.pause_after_s
+
     def transition(self, new: ContainerState) -> None:
         """The only way a state changes: checked against the table, and logged."""
         check_transition(self.state, new)

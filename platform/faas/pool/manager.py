@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from ..config import Settings
 from ..defaults import LATEST
 from ..docker_host import (
+    LABEL_CONFIG,
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
     LABEL_REVISION,
@@ -42,6 +43,7 @@ from . import scheduler
 from .calls import ContainerCalls
 from .cgroup import read_peak_mb
 from .client import RuntimeClient
+from .container import config_digest, same_containers
 from .containers import Containers, find_memory_file
 from .function_pool import FunctionPool
 from .instance import Instance
@@ -106,8 +108,11 @@ class PoolManager:
             revision = int(labels.get(LABEL_REVISION, "0"))
         except ValueError:
             revision = 0
-        if pool is None or revision != pool.record.revision or not status.running or \
-                status.labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
+        # One of an older revision that runs what the current one would (only what the pool reads changed
+        # since it started) is adopted too.
+        current = pool is not None and (revision == pool.record.revision or
+                                        labels.get(LABEL_CONFIG) == config_digest(pool.record))
+        if not current or not status.running or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
             await self.host.remove_container(status.id)
             return False
         inst = pool.add(reserved=False)
@@ -160,10 +165,16 @@ class PoolManager:
         if pool is None:
             pool = self._pools[record.pool_key] = FunctionPool(record, self.settings)
         elif record.function_id != pool.record.function_id or record.revision > pool.record.revision:
+            # A change of what only the pool reads (reserved or max instances, keep-alive, pause, async,
+            # description) keeps the containers of the revision before: they serve the new one.
+            carry = same_containers(pool.record, record)
+            previous = pool.record.release
             pool.record = record
             pool.reserved = record.spec.reserved_instances
             for inst in list(pool.instances):
-                if not pool.current(inst):
+                if carry and inst.record.release == previous and inst.state not in (S.DRAINING, S.REMOVING):
+                    inst.carry_on(record)
+                elif not pool.current(inst):
                     self.containers.retire(inst)
             pool.dispatch()
         elif record.revision < pool.record.revision:
