@@ -195,11 +195,13 @@ def test_restart_adopts_current_containers(start_platform, docker_client):
 
     plat.kill()  # a crash: the containers stay
     assert len(containers(docker_client, plat, "kept")) == 1
-    # While it is down, "stale" changes revision behind its back: its container is no longer current.
+    # While it is down, "stale" changes behind its back (a new revision with another environment): its
+    # container no longer runs what the function is.
     client = redis_lib.Redis.from_url(plat.env["FAAS_REDIS_URL"])
     key = f"{plat.env['FAAS_REDIS_PREFIX']}:fn:stale"
     record = json.loads(client.get(key))
     record["revision"] += 1
+    record["environment"] = {"V": "2"}
     client.set(key, json.dumps(record))
 
     plat.start()
