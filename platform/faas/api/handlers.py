@@ -244,7 +244,7 @@ async def list_instances(request: web.Request) -> web.Response:
     versions = await request.app[RELEASES].version_ids(record.name, qualifier)
     now = time.monotonic()
     instances = [inst.describe(now) for inst in request.app[POOL].instances(record.name, versions)]
-    reserved = (await request.app[RELEASES].get_provision(record.name, qualifier))["target"]
+    reserved = await request.app[RELEASES].target(record.name, qualifier)
     return web.json_response({"functionName": record.name, "qualifier": qualifier, "versionIds": sorted(versions),
                               "revision": record.revision, "reservedInstances": reserved, "instances": instances})
 

@@ -93,7 +93,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     _check_size(request)
     app = request.app
     name = check_name(request.match_info["name"])
-    await app[SERVICE].get_cached(name)  # FunctionNotFound first
+    latest = await app[SERVICE].get_cached(name)  # FunctionNotFound first
     trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
         raise TriggerNotFound(f"function {name} has no HTTP trigger")
@@ -110,9 +110,9 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     app[METRICS].trigger_invocation(name, "http")
     drop_auth = config.auth_type == "function"
     if invocation_type == "Async":
-        record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier)
+        record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier, latest)
     else:
-        record, async_config = await app[RELEASES].resolve(name, trigger.qualifier), None
+        record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
     if record.spec.custom_container is not None and invocation_type == "Sync":
         return await _proxy(request, record, trigger, drop_auth)
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)

@@ -183,11 +183,11 @@ class ReleaseService:
             return
         aliases = await self.store.aliases(name)
         aliases[alias.name] = alias
-        grow = [versions[vid].record for vid, n in reserved_targets(provisions, aliases).items()
+        grow = [(versions[vid].record, n) for vid, n in reserved_targets(provisions, aliases).items()
                 if vid in versions and n > self.pool.reserved_of(versions[vid].record)]
-        for record, n in ((r, reserved_targets(provisions, aliases)[r.version_id]) for r in grow):
+        for record, n in grow:
             self.pool.provision(record, n)
-        ready = await asyncio.gather(*(self.pool.warm(r, defaults.ALIAS_WARM_TIMEOUT_S) for r in grow))
+        ready = await asyncio.gather(*(self.pool.warm(r, defaults.ALIAS_WARM_TIMEOUT_S) for r, _ in grow))
         if not all(ready):
             log.warning("Function %s: alias %s moves before all its reserved containers are ready", name, alias.name)
 
@@ -199,10 +199,12 @@ class ReleaseService:
         log.info("Function %s: alias %s deleted", name, alias_name)
 
     # -- qualifiers
-    async def resolve(self, name: str, qualifier: str | None) -> FunctionRecord:
+    async def resolve(self, name: str, qualifier: str | None,
+                      latest: FunctionRecord | None = None) -> FunctionRecord:
         """The function version an invocation with `qualifier` runs (an alias with an additional version picks
-        one at random, by weight). Read from Redis at most once per REGISTRY_CACHE_S."""
-        latest = await self.functions.get_cached(name)
+        one at random, by weight). Read from Redis at most once per REGISTRY_CACHE_S. `latest`: LATEST's
+        record, when the caller has read it already."""
+        latest = latest or await self.functions.get_cached(name)
         if qualifier is None or qualifier == LATEST:
             return latest
         if is_version_id(qualifier):
@@ -210,29 +212,24 @@ class ReleaseService:
         alias = await self._alias(name, check_qualifier(qualifier))
         return await self._version(latest, alias.pick(self._random.random()))
 
-    async def resolve_async(self, name: str, qualifier: str | None) -> tuple[FunctionRecord, AsyncConfig]:
+    async def resolve_async(self, name: str, qualifier: str | None,
+                            latest: FunctionRecord | None = None) -> tuple[FunctionRecord, AsyncConfig]:
         """The version an async event with `qualifier` runs (chosen now, so that its retries run the same one),
         and its async settings: the qualifier's own, else the version's, else those it was published with."""
-        record = await self.resolve(name, qualifier)
+        record = await self.resolve(name, qualifier, latest)
         if qualifier is None or qualifier == LATEST:
             return record, record.spec.async_config
         configs = await self._async.get(name, lambda: self.store.async_configs(name))
         return record, configs.get(qualifier) or configs.get(record.version_id) or record.spec.async_config
 
-    async def check_exists(self, name: str, qualifier: str) -> None:
-        """VersionNotFound or AliasNotFound unless `qualifier` names something `name` has."""
-        latest = await self.functions.get(name)
-        if check_qualifier(qualifier) == LATEST:
-            return
-        if is_version_id(qualifier):
-            await self.get_version(latest.name, qualifier)
-        else:
-            await self.get_alias(latest.name, qualifier)
-
     async def version_ids(self, name: str, qualifier: str) -> set[str]:
-        """The versions `qualifier` runs: LATEST, one version, or an alias's one or two."""
-        await self.check_exists(name, qualifier)
-        if qualifier == LATEST or is_version_id(qualifier):
+        """The versions `qualifier` runs: LATEST, one version, or an alias's one or two. FunctionNotFound,
+        VersionNotFound or AliasNotFound unless `qualifier` names something `name` has."""
+        if check_qualifier(qualifier) == LATEST:
+            await self.functions.get(name)
+            return {LATEST}
+        if is_version_id(qualifier):
+            await self.get_version(name, qualifier)
             return {qualifier}
         return set((await self.get_alias(name, qualifier)).versions)
 
@@ -260,66 +257,71 @@ class ReleaseService:
         return [v for v in versions.values() if v.record.function_id == latest.function_id]
 
     # -- per-qualifier settings
-    async def get_provision(self, name: str, qualifier: str) -> dict:
-        await self.check_exists(name, qualifier)
+    async def target(self, name: str, qualifier: str) -> int:
+        """The reserved containers `qualifier` asks for (LATEST: its reservedInstances). The caller has checked
+        that it exists."""
         if qualifier == LATEST:
-            target = (await self.functions.get(name)).spec.reserved_instances
-        else:
-            target = (await self.store.provisions(name)).get(qualifier, 0)
+            return (await self.functions.get(name)).spec.reserved_instances
+        return (await self.store.provisions(name)).get(qualifier, 0)
+
+    async def get_provision(self, name: str, qualifier: str) -> dict:
         vids = await self.version_ids(name, qualifier)
         current = sum(1 for i in self.pool.instances(name, vids) if i.reserved and i.state in SERVING)
-        return {"functionName": name, "qualifier": qualifier, "target": target, "current": current}
+        return {"functionName": name, "qualifier": qualifier, "target": await self.target(name, qualifier),
+                "current": current}
 
     async def put_provision(self, name: str, qualifier: str, body: object) -> dict:
         config = ProvisionConfig.from_api(body)
-        await self.check_exists(name, qualifier)
+        vids = await self.version_ids(name, qualifier)
         if qualifier == LATEST:  # LATEST's reserved containers are its reservedInstances
             await self.functions.update(name, {"reservedInstances": config.target})
             return await self.get_provision(name, qualifier)
-        for vid in await self.version_ids(name, qualifier):
+        for vid in vids:
             limit = (await self.get_version(name, vid)).record.spec.max_instances
             if config.target > limit:
                 raise InvalidArgument(f"target ({config.target}) cannot exceed maxInstances ({limit}) of version "
                                       f"{vid}")
-        if not await self.store.set_provision(name, qualifier, config.target):
-            await self.check_exists(name, qualifier)  # deleted meanwhile: says what is missing
+        await self._set_or_explain(self.store.set_provision, name, qualifier, config.target)
         await self.apply_reserved(name)
         return await self.get_provision(name, qualifier)
 
     async def get_async_config(self, name: str, qualifier: str) -> dict:
-        await self.check_exists(name, qualifier)
-        if qualifier == LATEST:
+        if check_qualifier(qualifier) == LATEST:
             config, source = (await self.functions.get(name)).spec.async_config, "function"
         else:
+            version = await self.get_version(name, qualifier) if is_version_id(qualifier) else None
+            main = version.id if version else (await self.get_alias(name, qualifier)).version_id
             configs = await self.store.async_configs(name)
-            main = qualifier if is_version_id(qualifier) else (await self.get_alias(name, qualifier)).version_id
             if qualifier in configs:
                 config, source = configs[qualifier], "qualifier"
             elif main in configs:
                 config, source = configs[main], "version"
             else:
-                config, source = (await self.get_version(name, main)).record.spec.async_config, "published"
+                version = version or await self.get_version(name, main)
+                config, source = version.record.spec.async_config, "published"
         return {"functionName": name, "qualifier": qualifier, "source": source, "config": config.to_api()}
 
     async def put_async_config(self, name: str, qualifier: str, body: object) -> dict:
         config = AsyncConfig.from_api(body)
-        await self.check_exists(name, qualifier)
-        if qualifier == LATEST:  # LATEST's are the function's own `async` settings
-            await self.functions.update(name, {"async": config.to_api()})
-        else:
-            if not await self.store.set_async_config(name, qualifier, config):
-                await self.check_exists(name, qualifier)  # deleted meanwhile: says what is missing
-            self._async.pop(name)
+        await self._set_async_config(name, qualifier, config)
         return await self.get_async_config(name, qualifier)
 
     async def delete_async_config(self, name: str, qualifier: str) -> None:
-        await self.check_exists(name, qualifier)
+        await self._set_async_config(name, qualifier, None)
+
+    async def _set_async_config(self, name: str, qualifier: str, config: AsyncConfig | None) -> None:
+        """A qualifier's own async settings (None: none of its own; LATEST's are the function's `async`)."""
+        await self.version_ids(name, qualifier)
         if qualifier == LATEST:
-            await self.functions.update(name, {"async": None})
-        else:
-            if not await self.store.set_async_config(name, qualifier, None):
-                await self.check_exists(name, qualifier)
-            self._async.pop(name)
+            await self.functions.update(name, {"async": config.to_api() if config else None})
+            return
+        await self._set_or_explain(self.store.set_async_config, name, qualifier, config)
+        self._async.pop(name)
+
+    async def _set_or_explain(self, setter, name: str, qualifier: str, value) -> None:
+        """Write a version's or alias's setting; if it was deleted meanwhile, say what is missing."""
+        if not await setter(name, qualifier, value):
+            await self.version_ids(name, qualifier)
 
     # -- the function goes
     async def delete_function(self, name: str) -> None:
