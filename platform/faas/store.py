@@ -22,6 +22,16 @@ def function_part_key(prefix: str, name: str, part: str) -> str:
     return f"{prefix}:fn:{name}:{part}"
 
 
+QUALIFIER_EXISTS_LUA = """
+local function qualifier_exists(versions, aliases, q)
+  local key = string.match(q, '^%d+$') and versions or aliases
+  return redis.call('HEXISTS', key, q) == 1
+end
+"""
+"""A Lua function for scripts that write what names a qualifier (a trigger, a version's or alias's setting):
+whether version or alias `q` exists in the function's `versions` or `aliases` hash."""
+
+
 def functions_key(prefix: str) -> str:
     """The Redis key of the set of every function's name."""
     return f"{prefix}:functions"

@@ -19,7 +19,7 @@ import json
 from redis.asyncio import Redis
 
 from ..models import AsyncConfig
-from ..store import function_key, function_part_key
+from ..store import QUALIFIER_EXISTS_LUA, function_key, function_part_key
 from ..triggers.store import TriggerStore
 from .model import Alias, Version
 
@@ -106,10 +106,9 @@ return 'ok'
 missing, gone (no function), or `version <id>` that does not exist."""
 
 
-_SET_SETTING = """
+_SET_SETTING = QUALIFIER_EXISTS_LUA + """
 local q = ARGV[1]
-local found = string.match(q, '^%d+$') and redis.call('HEXISTS', KEYS[2], q) or redis.call('HEXISTS', KEYS[3], q)
-if found == 0 then return 'missing' end
+if not qualifier_exists(KEYS[2], KEYS[3], q) then return 'missing' end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], q) else redis.call('HSET', KEYS[1], q, ARGV[2]) end
 return 'ok'
 """

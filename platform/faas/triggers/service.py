@@ -13,6 +13,7 @@ from .. import defaults
 from ..cache import TtlCache
 from ..errors import AliasNotFound, TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound, VersionNotFound
 from ..models import FunctionRecord
+from ..releases.model import is_version_id
 from .model import QueueConfig, TimerConfig, Trigger, check_trigger_name, iso_utc
 from .store import TriggerStore, group_name
 
@@ -151,7 +152,7 @@ def _check_stored(result: str, function: str, trigger: Trigger) -> None:
     """Raise what a store's answer other than ok means."""
     if result == "qualifier":
         q = trigger.qualifier
-        if q.isdigit():
+        if is_version_id(q):
             raise VersionNotFound(f"function {function} has no version {q}")
         raise AliasNotFound(f"function {function} has no alias {q}")
     if result == "missing":

@@ -13,10 +13,10 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from ..queue.keys import Keys
-from ..store import function_part_key
+from ..store import QUALIFIER_EXISTS_LUA, function_part_key
 from .model import Trigger
 
-_PUT = """
+_PUT = QUALIFIER_EXISTS_LUA + """
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
 if ARGV[3] ~= '' then
   if exists then return 'exists' end
@@ -24,11 +24,7 @@ if ARGV[3] ~= '' then
 elseif not exists then
   return 'missing'
 end
-local q = ARGV[4]
-if q ~= 'LATEST' then
-  local found = string.match(q, '^%d+$') and redis.call('HEXISTS', KEYS[2], q) or redis.call('HEXISTS', KEYS[3], q)
-  if found == 0 then return 'qualifier' end
-end
+if ARGV[4] ~= 'LATEST' and not qualifier_exists(KEYS[2], KEYS[3], ARGV[4]) then return 'qualifier' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 'ok'
 """
