@@ -293,7 +293,7 @@ def cmd_versions(client: Client, args) -> int:
     base = f"/v1/functions/{args.name}/versions"
     if args.delete:
         client.call("DELETE", f"{base}/{args.delete}", ok=(204,))
-        print(f"deleted version {args.delete}") if not args.json else out.print_json({"deleted": args.delete})
+        _print_deleted(args, "version", args.delete)
         return 0
     versions, params = [], {}
     while True:
@@ -319,11 +319,11 @@ def _weights(pairs: list[str] | None) -> dict | None:
     for pair in pairs:
         version, sep, weight = pair.partition("=")
         try:
+            if not sep:
+                raise ValueError(pair)
             weights[version] = float(weight)
         except ValueError:
             raise CommandError(f"--weight takes VERSION=WEIGHT (such as 3=0.1), not {pair!r}") from None
-        if not sep:
-            raise CommandError(f"--weight takes VERSION=WEIGHT (such as 3=0.1), not {pair!r}")
     return weights
 
 
@@ -347,7 +347,7 @@ def cmd_alias(client: Client, args) -> int:
         return 0
     if command == "delete":
         client.call("DELETE", f"{base}/{args.alias}", ok=(204,))
-        print(f"deleted alias {args.alias}") if not args.json else out.print_json({"deleted": args.alias})
+        _print_deleted(args, "alias", args.alias)
         return 0
     if command == "get":
         alias = client.json("GET", f"{base}/{args.alias}")
@@ -526,6 +526,16 @@ def _trigger_detail(t: dict) -> str:
             f"pending={backlog.get('pending')} lag={backlog.get('lag')}")
 
 
+def _trigger_fields(args) -> dict:
+    """The fields of a trigger create or update that its options set (absent ones are left out)."""
+    fields = {"triggerConfig": _trigger_config(args), "description": args.description, "qualifier": args.qualifier}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _print_deleted(args, kind: str, ident: str) -> None:
+    print(f"deleted {kind} {ident}") if not args.json else out.print_json({"deleted": ident})
+
+
 def cmd_trigger(client: Client, args) -> int:
     base = f"/v1/functions/{args.name}/triggers"
     command = args.trigger_command
@@ -540,30 +550,15 @@ def cmd_trigger(client: Client, args) -> int:
         return 0
     if command == "delete":
         client.call("DELETE", f"{base}/{args.trigger}", ok=(204,))
-        print(f"deleted trigger {args.trigger}") if not args.json else out.print_json({"deleted": args.trigger})
+        _print_deleted(args, "trigger", args.trigger)
         return 0
     if command == "get":
         trigger = client.json("GET", f"{base}/{args.trigger}")
     elif command == "create":
-        body = {"triggerName": args.trigger, "triggerType": args.type}
-        config = _trigger_config(args)
-        if config is not None:
-            body["triggerConfig"] = config
-        if args.description is not None:
-            body["description"] = args.description
-        if args.qualifier is not None:
-            body["qualifier"] = args.qualifier
+        body = {"triggerName": args.trigger, "triggerType": args.type} | _trigger_fields(args)
         trigger = client.json("POST", base, ok=(201,), json=body)
     else:  # update
-        body = {}
-        config = _trigger_config(args)
-        if config is not None:
-            body["triggerConfig"] = config
-        if args.description is not None:
-            body["description"] = args.description
-        if args.qualifier is not None:
-            body["qualifier"] = args.qualifier
-        trigger = client.json("PUT", f"{base}/{args.trigger}", json=body)
+        trigger = client.json("PUT", f"{base}/{args.trigger}", json=_trigger_fields(args))
     if args.json:
         out.print_json(trigger)
     else:
