@@ -4,6 +4,7 @@ triggers bound to an alias, delete order, and hostile input on every new surface
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -239,9 +240,14 @@ def test_hostile_qualifiers_versions_and_aliases(api, fn_name):
     assert error_code(invoke(api, fn_name, "nope")) == "AliasNotFound"
     assert error_code(invoke(api, fn_name, "7")) == "VersionNotFound"
     assert error_code(invoke(api, "no-such-function", "1")) == "FunctionNotFound"
-    for vid in ("0", "01", "abc", "1 ", "99999999999"):
-        resp = api.request("GET", f"/v1/functions/{fn_name}/versions/{vid}")
-        assert resp.status_code == 400, (vid, resp.text)
+    for vid in ("0", "01", "abc", "1 ", "1\n", "99999999999"):
+        for method in ("GET", "DELETE"):
+            resp = api.request(method, f"/v1/functions/{fn_name}/versions/{quote(vid)}")
+            assert resp.status_code == 400, (method, vid, resp.text)
+    for alias in ("LATEST", "latest", "7", "a b", "prod\n", "x" * 129, "-a"):
+        for method, body in (("GET", None), ("PUT", {"versionId": "1"}), ("DELETE", None)):
+            resp = api.request(method, f"/v1/functions/{fn_name}/aliases/{quote(alias)}", json=body)
+            assert resp.status_code == 400 and error_code(resp) == "InvalidArgument", (method, alias, resp.text)
     bad_bodies = [
         [], "x", {"aliasName": "LATEST", "versionId": "1"}, {"aliasName": "latest", "versionId": "1"},
         {"aliasName": "7", "versionId": "1"}, {"aliasName": "a", "versionId": 1},
