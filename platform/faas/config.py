@@ -94,6 +94,13 @@ class Settings:
     queue_timeout: float = defaults.QUEUE_TIMEOUT_S
     queue_length: int = defaults.QUEUE_LENGTH
     max_concurrent_starts: int = defaults.MAX_CONCURRENT_STARTS
+    cells_min: int = defaults.CELLS_MIN
+    """Cells kept ready for the default memory class, and for any class with recent cold starts."""
+    cells_max: int = defaults.CELLS_MAX
+    """Most cells kept ready per memory class; 0 turns cells off (every container starts from its image)."""
+    cells_dir: Path = Path(defaults.CELLS_DIR)
+    cells_placement: str = "auto"
+    """How code reaches a cell: `mount` (propagated, read-only), `link` (hard links), `auto` (mount if permitted)."""
     host_memory_mb: int = 0
     """Budget of memoryMB for all function containers (FAAS_HOST_MEMORY_MB); 0 means a share of the host's."""
     registry_cache: float = defaults.REGISTRY_CACHE_S
@@ -158,6 +165,10 @@ class Settings:
             queue_timeout=_number(env, "FAAS_QUEUE_TIMEOUT", defaults.QUEUE_TIMEOUT_S, float),
             queue_length=_number(env, "FAAS_QUEUE_LENGTH", defaults.QUEUE_LENGTH),
             max_concurrent_starts=_number(env, "FAAS_MAX_CONCURRENT_STARTS", defaults.MAX_CONCURRENT_STARTS),
+            cells_min=_number(env, "FAAS_CELLS_MIN", defaults.CELLS_MIN),
+            cells_max=_number(env, "FAAS_CELLS_MAX", defaults.CELLS_MAX),
+            cells_dir=Path(env.get("FAAS_CELLS_DIR") or defaults.CELLS_DIR),
+            cells_placement=env.get("FAAS_CELLS_PLACEMENT") or "auto",
             host_memory_mb=_number(env, "FAAS_HOST_MEMORY_MB", 0) or _host_memory_budget(),
             registry_cache=_number(env, "FAAS_REGISTRY_CACHE", defaults.REGISTRY_CACHE_S, float),
             workers=_number(env, "FAAS_WORKERS", defaults.WORKERS),
@@ -179,6 +190,12 @@ class Settings:
             client_token=env.get("FAAS_TOKEN") or api_token,
         )
         values.update(overrides)
+        if values["cells_placement"] not in ("auto", "mount", "link"):
+            raise ValueError("FAAS_CELLS_PLACEMENT must be auto, mount or link")
+        low, high = values["cells_min"], values["cells_max"]
+        if not (0 <= low and 0 <= high <= 256 and (high == 0 or low <= high)):
+            raise ValueError("FAAS_CELLS_MIN and FAAS_CELLS_MAX must satisfy 0 <= MIN <= MAX <= 256 "
+                             "(MAX 0 turns cells off)")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):
             raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)

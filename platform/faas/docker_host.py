@@ -12,6 +12,8 @@ import asyncio
 import io
 import logging
 import os
+import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import LogConfig
+from docker.types import LogConfig, Mount
 
 from . import defaults
 from .config import Settings
@@ -44,6 +46,8 @@ LABEL_ROLE = "faas.role"
 """What a labelled object is: ROLE_FUNCTION, `function-image`, `network`, or a base image's role."""
 ROLE_FUNCTION = "function"
 """The role of a function container."""
+ROLE_UNPACK = "unpack"
+"""The role of a container made (never started) to copy a function image's files out."""
 
 
 def function_filter(platform_id: str, function: str | None = None, version_id: str | None = None) -> dict[str, str]:
@@ -72,6 +76,10 @@ class ContainerConfig:
     environment: dict[str, str]
     memory_mb: int
     command: list[str] | None = None
+    mounts: tuple[tuple[str, str], ...] = ()
+    """(host directory, container path) bound read-only (a cell's code directories)."""
+    propagation: str | None = None
+    """Their bind propagation (`rslave`: mounts made on the host later appear inside)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,42 @@ class DockerHost:
         except (NotFound, ImageNotFound):
             return None
 
+    async def built_on(self, image: str, base: str) -> bool:
+        """`image`'s layers begin with all of `base`'s: it was built FROM it."""
+        def check() -> bool:
+            mine = self.api.inspect_image(image)["RootFS"].get("Layers") or []
+            theirs = self.api.inspect_image(base)["RootFS"].get("Layers") or []
+            return bool(theirs) and mine[:len(theirs)] == theirs
+        try:
+            return await self._run(check)
+        except (NotFound, ImageNotFound):
+            return False
+
+    async def copy_out(self, image: str, parts: dict[str, str], dest: Path) -> int:
+        """Unpack directories of `image` on the host: `parts` maps a name to a directory of the image, unpacked
+        into `dest`/name (which must be empty), safely (cells.files.unpack). Returns the bytes written."""
+        from .cells.files import unpack
+
+        def copy() -> int:
+            cid = self.api.create_container(image, command=["true"], network_disabled=True,
+                                            labels={LABEL_PLATFORM: self.settings.platform_id,
+                                                    LABEL_ROLE: ROLE_UNPACK})["Id"]
+            written = 0
+            try:
+                for name, path in parts.items():
+                    stream, _ = self.api.get_archive(cid, path)
+                    with tempfile.TemporaryFile() as spool:
+                        for chunk in stream:
+                            spool.write(chunk)
+                        spool.seek(0)
+                        with tarfile.open(fileobj=spool, mode="r:") as archive:
+                            written += unpack(archive, os.path.basename(path), dest / name)
+            finally:
+                self.api.remove_container(cid, force=True)
+            return written
+
+        return await self._run(copy)
+
     async def tag(self, image: str, repository: str, tag: str) -> None:
         await self._run(self.api.tag, image, repository, tag, force=True)
 
@@ -252,6 +296,8 @@ class DockerHost:
             log_config=LogConfig(type="json-file", config={"max-size": defaults.LOG_MAX_SIZE, "max-file": "1"}),
             ipc_mode="private",
             shm_size=f"{shm_mb}m",
+            mounts=[Mount(target, source, type="bind", read_only=True, propagation=config.propagation)
+                    for source, target in config.mounts] or None,
         )
         created = self.api.create_container(
             config.image, command=config.command, name=config.name, labels=config.labels,

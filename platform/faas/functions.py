@@ -80,6 +80,8 @@ class FunctionService:
             self.metrics.build("failed")
             raise
         self.metrics.build(info.status)
+        if spec.custom_container is None:  # its files, unpacked for cells now rather than on its first cold start
+            await self.pool.unpack(info.image)
         return info
 
     async def create(self, body: object) -> FunctionRecord:

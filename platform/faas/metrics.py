@@ -4,8 +4,9 @@
 |---|---|---|---|
 | `faas_invocations_total` | counter | function, outcome | the pool |
 | `faas_invocation_duration_seconds` | histogram | function | the pool |
-| `faas_cold_starts_total` | counter | function | the pool |
-| `faas_container_starts_total` | counter | function, reason | the pool |
+| `faas_cold_starts_total` | counter | function, path (image, cell) | the pool |
+| `faas_container_starts_total` | counter | function, reason, path (image, cell) | the pool |
+| `faas_cells` | gauge | state (ready, starting), memory_mb | the cell pool, at scrape time |
 | `faas_builds_total` | counter | status | the function service |
 | `faas_trigger_invocations_total` | counter | function, type | triggers |
 | `faas_containers` | gauge | function, state | the pool, at scrape time |
@@ -60,10 +61,11 @@ class Metrics:
         r = self.registry
         self.invocations = Counter("faas_invocations", "Invocations by function and outcome.",
                                    ("function", "outcome"), registry=r)
-        self.cold_starts = Counter("faas_cold_starts", "Invocations served by a container's first use.",
-                                   ("function",), registry=r)
-        self.container_starts = Counter("faas_container_starts", "Containers started, by reason.",
-                                        ("function", "reason"), registry=r)
+        self.cold_starts = Counter("faas_cold_starts", "Invocations served by a container's first use, by how "
+                                   "the container started (image or cell).", ("function", "path"), registry=r)
+        self.container_starts = Counter("faas_container_starts", "Containers started, by reason and path (image: "
+                                        "created from the function's image; cell: a ready cell specialised).",
+                                        ("function", "reason", "path"), registry=r)
         self.duration = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
                                   ("function",), buckets=DURATION_BUCKETS, registry=r)
         self.builds = Counter("faas_builds", "Image builds by outcome.", ("status",), registry=r)
@@ -86,11 +88,11 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def cold_start(self, function: str) -> None:
-        self.cold_starts.labels(function).inc()
+    def cold_start(self, function: str, path: str = "image") -> None:
+        self.cold_starts.labels(function, path).inc()
 
-    def container_start(self, function: str, reason: str) -> None:
-        self.container_starts.labels(function, reason).inc()
+    def container_start(self, function: str, reason: str, path: str = "image") -> None:
+        self.container_starts.labels(function, reason, path).inc()
 
     def build(self, status: str) -> None:
         self.builds.labels(status).inc()
@@ -125,6 +127,16 @@ def container_families(instances: Iterable) -> list[Metric]:
                               labels=("function", "state"))
     for key, n in sorted(counts.items()):
         gauge.add_metric(key, n)
+    return [gauge]
+
+
+def cell_families(ready: dict[int, int], starting: dict[int, int]) -> list[Metric]:
+    """faas_cells{state,memory_mb}: cells ready and starting, per memory class."""
+    gauge = GaugeMetricFamily("faas_cells", "Cells (started generic runtime containers) by state and memory class.",
+                              labels=("state", "memory_mb"))
+    for state, counts in (("ready", ready), ("starting", starting)):
+        for mb, n in sorted(counts.items()):
+            gauge.add_metric((state, str(mb)), n)
     return [gauge]
 
 

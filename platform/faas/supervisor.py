@@ -101,13 +101,14 @@ def wait_for_redis(url: str, stopping: threading.Event, what: str = "faas-up") -
 
 
 def remove_left_containers(settings: Settings) -> int:
-    """Remove this platform's function containers (a control plane that was killed left them)."""
+    """Remove this platform's function containers and cells (a control plane that was killed left them)."""
     try:
         # here: the workers import this module, and need no Docker
-        from .docker_host import function_filter, label_filter, make_client
+        from .docker_host import LABEL_PLATFORM, LABEL_ROLE, ROLE_FUNCTION, ROLE_UNPACK, make_client
 
         client = make_client(settings.docker_url)
-        left = client.containers.list(all=True, filters={"label": label_filter(function_filter(settings.platform_id))})
+        ours = client.containers.list(all=True, filters={"label": f"{LABEL_PLATFORM}={settings.platform_id}"})
+        left = [c for c in ours if c.labels.get(LABEL_ROLE) in (ROLE_FUNCTION, "cell", ROLE_UNPACK)]
         for container in left:
             container.remove(force=True)
         client.close()

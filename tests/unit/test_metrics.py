@@ -13,6 +13,8 @@ def test_names_and_values_are_the_documented_ones():
     m.invocation("f", SimpleNamespace(error="UnhandledInvocationError"), 70.0)
     m.cold_start("f")
     m.container_start("f", "demand")
+    m.container_start("f", "reserved", "cell")
+    m.cold_start("f", "cell")
     m.build("ready")
     m.trigger_invocation("f", "http")
     text = m.render().decode()
@@ -23,8 +25,10 @@ def test_names_and_values_are_the_documented_ones():
                  'faas_invocation_duration_seconds_bucket{function="f",le="60.0"} 2.0',
                  'faas_invocation_duration_seconds_bucket{function="f",le="+Inf"} 3.0',
                  'faas_invocation_duration_seconds_count{function="f"} 3.0',
-                 'faas_cold_starts_total{function="f"} 1.0',
-                 'faas_container_starts_total{function="f",reason="demand"} 1.0',
+                 'faas_cold_starts_total{function="f",path="image"} 1.0',
+                 'faas_cold_starts_total{function="f",path="cell"} 1.0',
+                 'faas_container_starts_total{function="f",path="image",reason="demand"} 1.0',
+                 'faas_container_starts_total{function="f",path="cell",reason="reserved"} 1.0',
                  'faas_builds_total{status="ready"} 1.0',
                  'faas_trigger_invocations_total{function="f",type="http"} 1.0',
                  "# TYPE faas_invocations_total counter"):

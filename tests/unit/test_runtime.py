@@ -319,3 +319,62 @@ def test_lines_are_tagged_per_thread_and_partial_lines_are_kept(monkeypatch):
         assert f"r{i} part one" in lines and f"r{i} second" in lines
     stream.write("outside\n")  # no invocation on this thread: untouched
     assert out.writes[-1] == "outside\n"
+
+
+# -- a cell: a runtime with no function until /specialize
+@pytest.fixture
+def cell(tmp_path, monkeypatch):
+    """A runtime started as a cell on an empty code directory; the test places the code, as the host does."""
+    code = tmp_path / "code"
+    code.mkdir()
+    monkeypatch.syspath_prepend(str(code))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RT_CELL_VAR", raising=False)
+    Handler.runtime = Runtime({"FC_CODE_DIR": str(code), "FC_CELL": "1", "FC_FUNCTION_HANDLER": "rt_cell.handler"})
+    srv = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield srv.server_address[1], code
+    srv.shutdown()
+    srv.server_close()
+    import sys
+
+    sys.modules.pop("rt_cell", None)
+
+
+def test_cell_refuses_calls_until_specialized_then_runs_its_function_once(cell):
+    port, code = cell
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert json.loads(http(port, "GET", "/specialize", sock=sock)[2]) == {"specialized": False}
+        status, hdrs, body = http(port, "POST", "/invoke", b"x", sock=sock)
+        assert status == 503 and json.loads(body)["errorType"] == "CellNotSpecialized"
+        assert http(port, "POST", "/initialize", sock=sock)[0] == 503
+        # The code appears only now, as when the host moves it into the cell's code directory.
+        write(code, "rt_cell.py", "import os\ndef handler(event, context):\n"
+                                  "    return os.environ['RT_CELL_VAR'] + ' ' + os.getcwd()\n")
+        status, _, _ = http(port, "POST", "/specialize", json.dumps({"environment": {"RT_CELL_VAR": "v1"}}).encode(),
+                            sock=sock)
+        assert status == 200
+        assert json.loads(http(port, "GET", "/specialize", sock=sock)[2]) == {"specialized": True}
+        status, _, body = http(port, "POST", "/invoke", b"", sock=sock)
+        assert (status, body) == (200, f"v1 {code}".encode())
+        # Once only: a second specialize (the function's own code could send one) is refused.
+        again = http(port, "POST", "/specialize", json.dumps({"environment": {"RT_CELL_VAR": "v2"}}).encode(),
+                     sock=sock)
+        assert again[0] == 409
+        assert http(port, "POST", "/invoke", b"", sock=sock)[2] == f"v1 {code}".encode()
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"environment": []}', b'{"environment": {"A": 1}}',
+                                  b'{"environment": {"A=B": "x"}}', b'{"environment": {"A": "x\\u0000"}}',
+                                  b'{"env": {}}', b"[" * 100000])
+def test_cell_refuses_a_malformed_specialize_and_stays_a_cell(cell, body):
+    port, _ = cell
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        status, _, reply = http(port, "POST", "/specialize", body, sock=sock)
+        assert status == 400 and "bad specialize request" in json.loads(reply)["errorMessage"]
+        assert json.loads(http(port, "GET", "/specialize", sock=sock)[2]) == {"specialized": False}
+
+
+def test_a_function_runtime_refuses_specialize(server):
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        assert http(server, "POST", "/specialize", b'{"environment": {}}', sock=sock)[0] == 409

@@ -2,8 +2,15 @@
 
 It listens on FC_SERVER_PORT and, when FC_SERVER_SOCKET names a path, on that Unix socket too: the
 platform on the same host reaches it there at a fraction of the cost of the bridge network.
+
+With FC_CELL=1 it starts as a cell: a runtime with no function yet. Its code directory is empty until the
+platform places a function version's files there; then `POST /specialize` (a JSON body: the function's
+environment) makes it that function's runtime, once: the environment is set, import caches are dropped and
+the working directory is entered again (it is another directory now). Until then it refuses /initialize and
+/invoke; after it, a second /specialize is refused.
 """
 
+import importlib
 import json
 import os
 import resource
@@ -21,6 +28,8 @@ from .loader import Loader
 MAX_EVENT_BYTES = 32 * 1024 * 1024
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
+MAX_SPECIALIZE_BYTES = 1024 * 1024
+NOT_SPECIALIZED = "CellNotSpecialized"
 
 
 def max_memory_mb():
@@ -49,10 +58,41 @@ class Runtime:
 
     def __init__(self, env):
         self.env = env
-        self.loader = Loader(env.get("FC_CODE_DIR", "/code"))
+        self.code_dir = env.get("FC_CODE_DIR", "/code")
+        self.cell = env.get("FC_CELL") == "1"
+        """Started as a cell: it has no function until /specialize gives it one."""
+        self.loader = None if self.cell else Loader(self.code_dir)
         self._init_lock = threading.Lock()
         self._init_done = False
         self._init_error = None
+
+    @property
+    def ready(self):
+        return self.loader is not None
+
+    def specialize(self, body):
+        """Become the runtime of the function whose files are now in the code directory: `body` is JSON,
+        `{"environment": {name: value}}`. Returns None, or (status, error message) when refused."""
+        with self._init_lock:
+            if not self.cell or self.loader is not None:
+                return 409, "this runtime already runs a function"
+            try:
+                doc = json.loads(body)
+                environment = doc["environment"]
+                if not isinstance(environment, dict) or not all(
+                        isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k + v
+                        for k, v in environment.items()):
+                    raise ValueError("environment must map names to strings")
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                return 400, f"bad specialize request: {exc}"
+            os.environ.update(environment)
+            self.env.update(environment)
+            if "TZ" in environment:
+                time.tzset()
+            os.chdir(self.code_dir)  # the directory entered at start is the empty one the code now covers
+            importlib.invalidate_caches()
+            self.loader = Loader(self.code_dir)
+            return None
 
     def function_meta(self, headers):
         def get(header, env_name, default=""):
@@ -158,7 +198,12 @@ class Handler(BaseHTTPRequestHandler):
         request_id = headers.get("x-fc-request-id", "-")
         meta = self.runtime.function_meta(headers)
         body = self._read_body()
-        if self.path == "/initialize":
+        if self.path == "/specialize":
+            self._specialize(body)
+        elif not self.runtime.ready and self.path in ("/initialize", "/invoke"):
+            self._reply_error(503, make_error(RuntimeFault(NOT_SPECIALIZED, "this cell runs no function yet")),
+                              unhandled=True)
+        elif self.path == "/initialize":
             error = self.runtime.initialize(request_id, meta)
             if error is None:
                 self._reply(200, b"OK")
@@ -168,6 +213,18 @@ class Handler(BaseHTTPRequestHandler):
             self._invoke(request_id, meta, body, int(headers.get("x-fc-attempt") or 1))
         else:
             self._reply(404, b"not found")
+
+    def _specialize(self, body):
+        if len(body) > MAX_SPECIALIZE_BYTES:
+            refused = (413, "specialize request too large")
+        else:
+            refused = self.runtime.specialize(body)
+        if refused is None:
+            self._reply(200, b"OK")
+        else:
+            status, message = refused
+            self._reply(status, json.dumps({"errorMessage": message, "errorType": NOT_SPECIALIZED}).encode(),
+                        "application/json")
 
     def _invoke(self, request_id, meta, event, attempt):
         error = self.runtime.initialize(request_id, meta)
@@ -208,6 +265,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path in ("/pre-stop", "/pre-freeze", "/"):
             self._reply(200, b"OK")
+        elif self.path == "/specialize":  # whether this runtime runs a function (a cell may not, yet)
+            self._reply(200, json.dumps({"specialized": self.runtime.ready}).encode(), "application/json")
         else:
             self._reply(404, b"not found")
 

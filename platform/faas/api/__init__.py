@@ -109,9 +109,9 @@ async def service_ctx(app: web.Application):
     app[RELEASES] = service.releases = releases = ReleaseService(redis, settings.redis_prefix, service, app[POOL],
                                                                  cache_ttl=settings.registry_cache)
     try:
-        await builder.runtime_image()
+        runtime = await builder.runtime_image()
         latest = await service.list()
-        await app[POOL].start(latest + await releases.records(latest))
+        await app[POOL].start(latest + await releases.records(latest), runtime_image=runtime)
         for record in latest:
             await releases.apply_reserved(record.name)
         yield

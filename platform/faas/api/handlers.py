@@ -17,7 +17,7 @@ from ..auth import Role
 from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
-from ..metrics import CONTENT_TYPE, async_families, container_families
+from ..metrics import CONTENT_TYPE, async_families, cell_families, container_families
 from ..models import check_name, new_request_id
 from ..releases.model import check_qualifier
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
@@ -302,7 +302,9 @@ async def metrics(request: web.Request) -> web.Response:
     except RedisError as exc:  # the pool's metrics still answer while Redis is away
         log.warning("/metrics: async metrics left out: %s", exc)
         queued = []
-    body = app[METRICS].render(container_families(app[POOL].all_instances()), queued)
+    cells = app[POOL].cells
+    body = app[METRICS].render(container_families(app[POOL].all_instances()), queued,
+                               cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 

@@ -22,7 +22,17 @@ import redis
 from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
-from ..docker_host import LABEL_FUNCTION, LABEL_VERSION_ID, docker_time, function_filter, label_filter, make_client
+from ..docker_host import (
+    LABEL_FUNCTION,
+    LABEL_PLATFORM,
+    LABEL_ROLE,
+    LABEL_VERSION_ID,
+    ROLE_FUNCTION,
+    docker_time,
+    function_filter,
+    label_filter,
+    make_client,
+)
 from ..store import functions_key
 from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys, entry
 
@@ -32,6 +42,8 @@ _END = re.compile(f"FC Invoke End RequestId: ({defaults.REQUEST_ID})")
 _START = re.compile(f"FC Invoke Start RequestId: ({defaults.REQUEST_ID})")
 _TAGGED = re.compile(f"({defaults.REQUEST_ID}) (.*)", re.S)
 _NOTICE = re.compile(f"([+-])([0-9a-f]{{12}}) ({defaults.REQUEST_ID})")
+_FOLLOW = re.compile(r"=([0-9a-f]{12}) ([a-z][a-z0-9-]{0,62}) (LATEST|[1-9][0-9]{0,8})")
+"""A notice that a container found by no label (a specialised cell) runs a function's version."""
 TRUNCATED = "[log truncated: more than {} bytes]"
 
 REPORT_HOLD_S = 5.0
@@ -198,6 +210,14 @@ class LogCollector:
             self._following[container_id] = thread
         thread.start()
 
+    def _follow_cell(self, cid: str, function: str, version: str) -> None:
+        """Follow a specialised cell (from where an earlier collector stopped reading it, if one did)."""
+        try:
+            cursor = self.redis.hget(self.keys.cursors, cid)
+        except redis.RedisError:
+            cursor = None
+        self.follow(cid, function, _resume_at(cursor.decode() if cursor else None), version)
+
     def _read(self, container_id: str, function: str, since: float | None) -> None:
         cid = container_id[:12]
         partial, stamp = b"", ""
@@ -259,7 +279,12 @@ class LogCollector:
                 break
             *lines, self._notice_buf = (self._notice_buf + chunk).split(b"\n")
             for line in lines:
-                self.attribution.apply(line.decode("ascii", "replace"))
+                text = line.decode("ascii", "replace")
+                follow = _FOLLOW.fullmatch(text)
+                if follow is not None:
+                    self._follow_cell(*follow.groups())
+                else:
+                    self.attribution.apply(text)
             if len(self._notice_buf) > 256:
                 self._notice_buf = b""
 
@@ -467,10 +492,13 @@ class LogCollector:
                 client = self._client()
                 since = int(time.time())
                 cursors = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.cursors).items()}
-                found = client.api.containers(filters={"label": labels})
+                # Every container of the platform: cells too, whose cursors stay (they are followed on notice).
+                found = client.api.containers(filters={"label": [f"{LABEL_PLATFORM}={self.settings.platform_id}"]})
                 for info in found:
-                    self.follow(info["Id"], info["Labels"].get(LABEL_FUNCTION, ""),
-                                _resume_at(cursors.get(info["Id"][:12])), info["Labels"].get(LABEL_VERSION_ID, LATEST))
+                    if info["Labels"].get(LABEL_ROLE) == ROLE_FUNCTION:
+                        self.follow(info["Id"], info["Labels"].get(LABEL_FUNCTION, ""),
+                                    _resume_at(cursors.get(info["Id"][:12])),
+                                    info["Labels"].get(LABEL_VERSION_ID, LATEST))
                 stale = set(cursors) - {info["Id"][:12] for info in found}
                 if stale:
                     self.redis.hdel(self.keys.cursors, *stale)

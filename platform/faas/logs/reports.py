@@ -63,6 +63,8 @@ class LogChannel:
         self._expiry: dict[str, float] = {}
         """When each function's stream had its TTL set last by this side (quiet invocations write only here)."""
         self.dropped = 0
+        self._follows: dict[str, bytes] = {}
+        """The follow notices of live specialised cells, sent again to a new collector."""
 
     # -- notices
     def begin(self, container_id: str, request_id: str) -> None:
@@ -76,6 +78,16 @@ class LogChannel:
         self._closed.append(key)
         self._send(b"-%s %s\n" % (key[0].encode(), request_id.encode()))
 
+    def follow(self, container_id: str, function: str, version: str) -> None:
+        """A container the collector does not find by its labels (a cell, specialised) now runs `function`'s
+        `version`: its output is that function's log."""
+        cid = container_id[:12]
+        self._follows[cid] = b"=%s %s %s\n" % (cid.encode(), function.encode(), version.encode())
+        self._send(self._follows[cid])
+
+    def unfollow(self, container_id: str) -> None:
+        self._follows.pop(container_id[:12], None)
+
     def _send(self, data: bytes) -> None:
         if self._fd is None:
             return
@@ -85,7 +97,8 @@ class LogChannel:
             self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
 
     def _replay(self) -> None:
-        lines = [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
+        lines = list(self._follows.values())
+        lines += [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
         lines += [b"+%s %s\n" % (c.encode(), r.encode()) for c, r in self._open]
         data = b"".join(lines)
         for i in range(0, len(data), 65536):

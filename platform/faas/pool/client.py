@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,6 +83,21 @@ class RuntimeClient:
         """The runtime's reply; TimeoutError when it takes longer than `timeout` seconds."""
         return RuntimeReply.of(await _connections(inst).request("POST", "/invoke", headers, event, max_bytes,
                                                                 timeout))
+
+    async def specialize(self, cell, environment: dict[str, str], timeout: float = 10.0) -> Response:
+        """Tell a cell's runtime (its code now in place) the function's environment: it becomes that
+        function's runtime."""
+        body = json.dumps({"environment": environment}).encode()
+        return await _connections(cell).request("POST", "/specialize", {"content-type": "application/json"}, body,
+                                                HOOK_MAX_BYTES, timeout)
+
+    async def specialized(self, inst: Instance, timeout: float = 5.0) -> bool:
+        """Whether a container started as a cell runs a function (False also when it does not answer)."""
+        try:
+            resp = await _connections(inst).request("GET", "/specialize", {}, b"", HOOK_MAX_BYTES, timeout)
+            return resp.status == 200 and json.loads(resp.body) == {"specialized": True}
+        except (OSError, ResponseTooLarge, ValueError):
+            return False
 
     async def hook(self, inst: Instance, path: str, timeout: float = 2.0) -> bool:
         """Call /pre-stop or /pre-freeze; False when the container did not answer 2xx in time."""

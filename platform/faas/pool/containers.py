@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
+from ..cells.pool import Cell, CellPool
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..errors import FaasError, FunctionNotFound
@@ -16,7 +18,7 @@ from . import scheduler
 from .calls import ContainerCalls
 from .cgroup import memory_peak_file
 from .client import RuntimeClient
-from .container import container_config
+from .container import config_digest, container_config
 from .function_pool import FunctionPool
 from .instance import Instance
 from .outcome import InitFailed
@@ -41,8 +43,10 @@ class Containers:
     other functions for room), freezes and thaws, drains, and goes. The PoolManager decides when."""
 
     def __init__(self, settings: Settings, host: DockerHost, client: RuntimeClient, calls: ContainerCalls,
-                 metrics: Metrics):
+                 metrics: Metrics, cells: CellPool | None = None):
         self.settings = settings
+        self.cells = cells
+        """Ready cells: a cold start takes one when it can (the cell path), else starts from the image."""
         self.host = host
         self.client = client
         self.calls = calls
@@ -60,7 +64,9 @@ class Containers:
         return [inst for pool in self.pools.values() for inst in pool.instances]
 
     def memory_used(self) -> int:
-        return sum(i.memory_mb for p in self.pools.values() for i in p.instances if i.state is not S.REMOVING)
+        """Megabytes of the host budget taken: by containers (not being removed) and by cells."""
+        used = sum(i.memory_mb for p in self.pools.values() for i in p.instances if i.state is not S.REMOVING)
+        return used + (self.cells.memory_used() if self.cells is not None else 0)
 
     def by_container(self, container_id: str) -> Instance | None:
         for pool in self.pools.values():
@@ -134,21 +140,30 @@ class Containers:
         reserved_starting = sum(1 for i in pool.instances if i.reserved and i.state is S.STARTING)
         wanted = pool.waiting() - pool.starting - reserved_starting
         while wanted > 0 and not self.closing:
-            if not self._room_for_one(pool):
+            room, cell = self._room_for_one(pool)
+            if not room:
                 return
             pool.starting += 1
-            self.spawn(self._start(pool, pool.add(reserved=False), for_waiters=True))
+            self.spawn(self._start(pool, pool.add(reserved=False), for_waiters=True, cell=cell))
             wanted -= 1
 
-    def _room_for_one(self, pool: FunctionPool) -> bool:
-        """True when one more container of `pool` may start: under maxInstances, and within the memory budget
-        (after evictions)."""
+    def _room_for_one(self, pool: FunctionPool) -> tuple[bool, tuple | None]:
+        """(True, a cell taken or None) when one more container of `pool` may start: under maxInstances, and
+        with a ready cell (whose memory is counted already) or room in the memory budget (after evictions)."""
         spec = pool.record.spec
-        return pool.live() < spec.max_instances and self._make_room(spec.memory_mb, pool.key)
+        if pool.live() >= spec.max_instances:
+            return False, None
+        cell = self.cells.take(pool.record) if self.cells is not None else None
+        if cell is not None:
+            return True, cell
+        return self._make_room(spec.memory_mb, pool.key), None
 
     def _make_room(self, memory_mb: int, pool_key: str) -> bool:
-        """True when `memory_mb` fits in the host budget, after evicting idle containers of other pools."""
+        """True when `memory_mb` fits in the host budget, after removing ready cells and then evicting idle
+        containers of other pools."""
         need = self.memory_used() + memory_mb - self.settings.host_memory_mb
+        if need > 0 and self.cells is not None:
+            need -= self.cells.evict(need)
         if need <= 0:
             return True
         victims = scheduler.choose_evictions(self.all_instances(), need, exclude=pool_key)
@@ -157,16 +172,23 @@ class Containers:
             self.discard(inst, hook=True)
         return bool(victims)
 
-    async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool) -> None:
+    async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool, cell: tuple | None = None) -> None:
+        """Start a container for `inst`: by specialising `cell` (a ready cell and the version's files, taken
+        for it), else from the function's image within the start slots."""
         reason = "demand" if for_waiters else "reserved"
         booted = False
         try:
-            async with self._start_slots:
-                if inst.state is S.REMOVING:  # its function went away while it waited for a slot
-                    return
-                self.metrics.container_start(inst.function, reason)
-                await self._boot(inst)
+            if cell is not None:  # no start slot: a specialisation costs the engine nothing
+                self.metrics.container_start(inst.function, reason, "cell")
+                await self._boot_cell(inst, *cell)
                 booted = True
+            else:
+                async with self._start_slots:
+                    if inst.state is S.REMOVING:  # its function went away while it waited for a slot
+                        return
+                    self.metrics.container_start(inst.function, reason)
+                    await self._boot(inst)
+                    booted = True
         except (InitFailed, FaasError) as exc:
             self.discard(inst, hook=False)
             if for_waiters:
@@ -213,6 +235,22 @@ class Containers:
         inst.init_ms = (time.monotonic() - inst.created_at) * 1000
         find_memory_file(inst)
 
+    async def _boot_cell(self, inst: Instance, cell: Cell, code: Path) -> None:
+        """Specialise a ready cell as `inst`'s container: the version's files placed, its environment given,
+        then its initializer run, as for any container."""
+        record = inst.record
+        inst.container_id, inst.address, inst.pid = cell.container_id, cell.address, cell.pid
+        inst.start_path, inst.slot, inst.code_dir = "cell", cell.slot, code
+        if self.calls.logs is not None:
+            self.calls.logs.follow(cell.container_id, record.name, record.version_id)
+        await self.cells.specialise(cell, code, record, container_config(record, self.settings.platform_id).environment,
+                                    config_digest(record))
+        inst.conns = cell.conns
+        if inst.state is S.REMOVING:
+            return
+        await self.calls.initialize(inst, record, "init-" + inst.id)
+        inst.init_ms = (time.monotonic() - inst.created_at) * 1000
+
     def ensure_reserved(self, pool: FunctionPool, now: float) -> None:
         record = pool.record
         promote, start, release = scheduler.reserved_plan(pool.instances, record.revision, pool.reserved)
@@ -223,11 +261,12 @@ class Containers:
             inst.reserved = True
         if start and now >= pool.reserve_retry_at and not self.closing:
             for _ in range(start):
-                if not self._room_for_one(pool):
+                room, cell = self._room_for_one(pool)
+                if not room:
                     break
                 inst = pool.add(reserved=True)
                 inst.warmed = True
-                self.spawn(self._start(pool, inst, for_waiters=False))
+                self.spawn(self._start(pool, inst, for_waiters=False, cell=cell))
 
     # -- freezing
     async def pause(self, inst: Instance) -> None:
@@ -299,3 +338,7 @@ class Containers:
             await self.host.remove_container(inst.container_id)
         except Exception as exc:
             log.warning("Container %s: removal failed: %s", inst.id, exc)
+        if inst.slot is not None and self.cells is not None:  # a cell's mounts and host directory go with it
+            self.cells.release_slot(inst.container_id, inst.slot)
+        if self.calls.logs is not None:
+            self.calls.logs.unfollow(inst.container_id)

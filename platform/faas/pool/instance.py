@@ -55,6 +55,12 @@ class Instance:
     """Where its cgroup keeps its peak memory (a Path), for containers whose runtime does not report it."""
     conns: Any = None
     """Keep-alive connections to the container (pool.http.ConnectionPool), made on first use."""
+    start_path: str = "image"
+    """How its container started: `image` (created from the function's image) or `cell` (a cell specialised)."""
+    slot: Any = None
+    """A cell's directory on the host (a Path), released when its container goes; None for an image start."""
+    code_dir: Any = None
+    """The unpacked files a cell runs (a Path, kept while it lives); None for an image start."""
 
     @property
     def pool_key(self) -> str:
@@ -104,6 +110,6 @@ class Instance:
             "reserved": self.reserved,
             "activeInvocations": self.active, "invocations": self.served,
             "idleSeconds": round(self.idle_seconds(now), 3), "ageSeconds": round(now - self.created_at, 3),
-            "memoryMB": self.memory_mb, "retiring": self.retiring,
+            "memoryMB": self.memory_mb, "retiring": self.retiring, "startPath": self.start_path,
             "transport": self.conns.transport if self.conns is not None else None,
         }

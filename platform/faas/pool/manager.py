@@ -24,14 +24,19 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from ..cells.pool import ROLE_CELL, CellPool
 from ..config import Settings
 from ..defaults import LATEST
 from ..docker_host import (
     LABEL_CONFIG,
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
+    LABEL_PLATFORM,
     LABEL_REVISION,
+    LABEL_ROLE,
     LABEL_VERSION_ID,
+    ROLE_FUNCTION,
+    ROLE_UNPACK,
     DockerHost,
     function_filter,
 )
@@ -72,20 +77,26 @@ class PoolManager:
         self.logs = logs
         self.metrics = metrics
         self.calls = ContainerCalls(client, host, logs)
-        self.containers = Containers(settings, host, client, self.calls, metrics)
+        self.cells = CellPool(settings, host, client, lambda: settings.host_memory_mb - self.memory_used())
+        self.containers = Containers(settings, host, client, self.calls, metrics, self.cells)
         self._pools = self.containers.pools
         self._loops: list[asyncio.Task] = []
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
 
     # -- lifecycle of the manager
-    async def start(self, records: list[FunctionRecord]) -> None:
+    async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
+        """Start with the function versions there are; `runtime_image`: the image cells run (None: no cells)."""
         await self.host.ensure_network(self.settings.network)
         for record in records:
             self._pools[record.pool_key] = FunctionPool(record, self.settings)
-        self.host.watch(function_filter(self.settings.platform_id), EVENTS, self._on_event,
+        self.host.watch({LABEL_PLATFORM: self.settings.platform_id}, EVENTS, self._on_event,
                         asyncio.get_running_loop())
+        await self.cells.start(runtime_image)
         await self.reconcile()
+        for record in records:
+            self.cells.prepare(record)
+        self.cells.refill()
         for pool in self._pools.values():
             self.containers.ensure_reserved(pool, time.monotonic())
         self._loops = [asyncio.create_task(self._every(self.settings.reaper_interval, self.maintain), name="pool"),
@@ -93,16 +104,34 @@ class PoolManager:
                                            name="pool-health")]
 
     async def reconcile(self) -> None:
-        """Adopt the healthy containers an earlier run left for current versions; remove the rest."""
+        """Adopt the healthy containers an earlier run left for current versions; remove the rest. A cell
+        that was specialised is adopted as the instance of the version the host recorded for it, or removed;
+        cells never specialised are removed (the pool starts new ones)."""
         found = await self.host.list_containers(function_filter(self.settings.platform_id))
-        results = await asyncio.gather(*(self._adopt(c) for c in found), return_exceptions=True)
+        cells = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: ROLE_CELL})
+        results = await asyncio.gather(*(self._adopt(c) for c in found),
+                                       *(self._adopt_cell(c) for c in cells), return_exceptions=True)
         adopted = sum(1 for r in results if r is True)
-        if found:
-            log.info("Found %d function container(s) from an earlier run: %d adopted, %d removed",
-                     len(found), adopted, len(found) - adopted)
+        if found or cells:
+            log.info("Found %d function container(s) and %d cell(s) from an earlier run: %d adopted, %d removed",
+                     len(found), len(cells), adopted, len(found) + len(cells) - adopted)
+        self.cells.clear_stale({i.slot.name for i in self.all_instances() if i.slot is not None})
 
-    async def _adopt(self, status) -> bool:
-        labels = status.labels
+    async def _adopt_cell(self, status) -> bool:
+        marker = self.cells.state_of(status.id)
+        slot = self.cells.slot_of(marker)
+        if marker is None or slot is None or not self.cells.enabled:
+            await self.host.remove_container(status.id)
+            return False
+        labels = {LABEL_FUNCTION: str(marker.get("function")), LABEL_VERSION_ID: str(marker.get("versionId")),
+                  LABEL_REVISION: str(marker.get("revision")), LABEL_FUNCTION_ID: str(marker.get("functionId")),
+                  LABEL_CONFIG: str(marker.get("config"))}
+        return await self._adopt(status, labels, slot, marker)
+
+    async def _adopt(self, status, labels: dict[str, str] | None = None, slot=None, marker=None) -> bool:
+        """Adopt a container found at start: a function container by its labels, or a specialised cell by the
+        `labels` made from the host's record of it (`marker`), with its `slot`."""
+        labels = status.labels if labels is None else labels
         pool = self._pools.get(f"{labels.get(LABEL_FUNCTION, '')}@{labels.get(LABEL_VERSION_ID, LATEST)}")
         try:
             revision = int(labels.get(LABEL_REVISION, "0"))
@@ -112,11 +141,18 @@ class PoolManager:
         # since it started) is adopted too.
         current = pool is not None and (revision == pool.record.revision or
                                         labels.get(LABEL_CONFIG) == config_digest(pool.record))
+        if slot is not None and current and marker.get("image") != pool.record.image:
+            current = False  # a cell runs the files of the image it was specialised with
         if not current or not status.running or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
             await self.host.remove_container(status.id)
+            if slot is not None:
+                self.cells.release_slot(status.id, slot)
             return False
         inst = pool.add(reserved=False)
         inst.container_id = status.id
+        if slot is not None:
+            inst.start_path, inst.slot = "cell", slot
+            inst.code_dir = await self.cells.code.ensure(pool.record.image)
         try:
             if status.paused:
                 await self.host.unpause(status.id)
@@ -124,6 +160,11 @@ class PoolManager:
             if started is None:
                 raise ConnectionError("no address")
             inst.address, inst.pid = started.address, started.pid
+            if slot is not None:
+                if not await self.client.specialized(inst):
+                    raise ConnectionError("a cell that runs no function")
+                if self.logs is not None:
+                    self.logs.follow(status.id, pool.name, pool.record.version_id)
             # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
             # initializer if the earlier run died before it finished.
             await self.calls.initialize(inst, pool.record, "adopt-" + inst.id)
@@ -131,7 +172,7 @@ class PoolManager:
         except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
             log.info("Container %s not adopted: %s", inst.id, exc)
             self.containers.drop(inst)
-            await self.host.remove_container(status.id)
+            await self.containers.remove(inst, hook=False)
             return False
         inst.warmed = True
         inst.transition(S.READY)
@@ -141,6 +182,7 @@ class PoolManager:
         self.containers.closing = True
         for task in self._loops:
             task.cancel()
+        await self.cells.shutdown()
         doomed = self.containers.all_instances()
         for pool in self._pools.values():
             pool.fail_waiters(FunctionNotFound("the platform is shutting down"))
@@ -156,12 +198,14 @@ class PoolManager:
                              return_exceptions=True)
         log.info("Pool stopped: %d function container(s) removed", len(doomed))
         await self.containers.settle()
+        self.cells.finish()
 
     # -- functions
     def sync_function(self, record: FunctionRecord) -> FunctionPool:
         """Make the pool of `record`'s version serve `record`: older revisions drain, and LATEST's reserved
         containers follow its spec."""
         pool = self._pools.get(record.pool_key)
+        self.cells.prepare(record)
         if pool is None:
             pool = self._pools[record.pool_key] = FunctionPool(record, self.settings)
         elif record.function_id != pool.record.function_id or record.revision > pool.record.revision:
@@ -181,6 +225,11 @@ class PoolManager:
             return pool
         self.containers.ensure_reserved(pool, time.monotonic())
         return pool
+
+    async def unpack(self, image: str) -> None:
+        """Unpack a function image's files for cells (once per image); nothing when cells are off."""
+        if self.cells.enabled:
+            await self.cells.code.ensure(image)
 
     def provision(self, record: FunctionRecord, reserved: int) -> None:
         """Keep `reserved` containers of `record`'s version started (a published version's provision config);
@@ -340,7 +389,7 @@ class PoolManager:
                 trigger: str | None) -> str:
         """The call's REPORT line (sent to its log), and its cold start counted."""
         if lease.cold_start:
-            self.metrics.cold_start(record.name)
+            self.metrics.cold_start(record.name, lease.instance.start_path)
         if self.logs is None:
             return ""
         inst = lease.instance
@@ -390,11 +439,18 @@ class PoolManager:
                 self.containers.start_for_waiters(pool)
 
     async def check_health(self) -> None:
-        """Drop idle containers that died or were removed from outside; remove labelled strays."""
+        """Drop idle containers (and ready cells) that died or were removed from outside; remove labelled
+        strays; remove unpacked files no version needs any more."""
         asked = time.monotonic()
-        found = await self.host.list_containers(function_filter(self.settings.platform_id))
+        found = [c for c in await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id})
+                 if c.labels.get(LABEL_ROLE) in (ROLE_FUNCTION, ROLE_CELL, ROLE_UNPACK)]
         alive = {c.id for c in found if c.running}
-        known = set()
+        for queue in list(self.cells.ready.values()):
+            for cell in list(queue):
+                if cell.container_id not in alive and cell.created_at < asked:
+                    log.warning("Cells: cell %s is gone or dead; it leaves the pool", cell.id)
+                    self.cells.drop(cell)
+        known = self.cells.known()
         for pool in list(self._pools.values()):
             for inst in list(pool.instances):
                 if not inst.container_id:
@@ -409,12 +465,28 @@ class PoolManager:
         for c in found:
             if c.id not in known and now - c.created > STRAY_GRACE_S:
                 log.info("Removing stray container %s", c.id[:12])
-                self.containers.spawn(self.host.remove_container(c.id))
+                self.containers.spawn(self._remove_stray(c.id))
+        instances = self.all_instances()
+        self.cells.code.prune({p.record.image for p in self._pools.values()} | {i.record.image for i in instances},
+                              {i.code_dir for i in instances if i.code_dir is not None})
+        self.cells.refill()
+
+    async def _remove_stray(self, container_id: str) -> None:
+        await self.host.remove_container(container_id)
+        slot = self.cells.slot_of(self.cells.state_of(container_id))
+        if slot is not None:
+            self.cells.release_slot(container_id, slot)
 
     def _on_event(self, action: str, container_id: str) -> None:
         """Docker saw a container of ours die, get killed or go: an idle one leaves the pool at once (and a
         reserved one is replaced); a busy one is marked, so that its invocation's outcome says why."""
         inst = self.containers.by_container(container_id)
+        if inst is None and action in ("die", "destroy"):
+            cell = self.cells.by_container(container_id)
+            if cell is not None and self.cells.drop(cell):
+                log.warning("Cells: cell %s died; it leaves the pool", cell.id)
+                self.cells.refill()
+            return
         if inst is None or inst.state is S.REMOVING:
             return  # not ours any more, or the pool itself is removing it
         if action == "kill" or action == "destroy":

@@ -1,0 +1,90 @@
+"""Function versions' files on the host, for cells: each function image's /code and /opt/fc/deps unpacked
+once into a directory named by the image's id (content-addressed: the same image is unpacked once, whatever
+function or version runs it), owned by root and never writable by a container (cells see it read-only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from ..docker_host import DockerHost
+from ..errors import FaasError
+from . import files
+
+log = logging.getLogger(__name__)
+
+PARTS = {"code": "/code", "deps": "/opt/fc/deps"}
+"""The directories of a function image a cell needs: its code, and its installed requirements."""
+
+
+class CodeStore:
+    def __init__(self, root: Path, host: DockerHost):
+        self.root = root
+        self.host = host
+        self.base_image: str | None = None
+        """The image cells run: a function image built on another (an older runtime) is not unpacked for them."""
+        self._ready: dict[str, Path] = {}
+        """By image reference: where its files are."""
+        self._refused: set[str] = set()
+        self._pending: dict[str, asyncio.Task] = {}
+
+    def ready(self, image: str) -> Path | None:
+        return self._ready.get(image)
+
+    def prepare(self, image: str) -> None:
+        """Unpack `image`'s files in the background, unless done, under way, or refused before."""
+        if image in self._ready or image in self._pending or image in self._refused:
+            return
+        task = asyncio.create_task(self._unpack(image))
+        self._pending[image] = task
+        task.add_done_callback(lambda _: self._pending.pop(image, None))
+
+    async def ensure(self, image: str) -> Path | None:
+        """`image`'s files, unpacked now if need be; None when cells cannot run it."""
+        self.prepare(image)
+        task = self._pending.get(image)
+        if task is not None:
+            await asyncio.shield(task)
+        return self._ready.get(image)
+
+    async def _unpack(self, image: str) -> None:
+        try:
+            image_id = await self.host.image_id(image)
+            if image_id is None or self.base_image is None:
+                return
+            if not await self.host.built_on(image, self.base_image):
+                log.info("Cells: image %s is not built on %s; its containers start from it", image, self.base_image)
+                self._refused.add(image)
+                return
+            dest = self.root / image_id.split(":")[-1][:40]
+            if not dest.is_dir():
+                tmp = self.root / f".{dest.name}-{secrets.token_hex(4)}"
+                tmp.mkdir(mode=0o755)
+                try:
+                    for name in PARTS:
+                        (tmp / name).mkdir(mode=0o755)
+                    size = await self.host.copy_out(image, PARTS, tmp)
+                    os.rename(tmp, dest)
+                except BaseException:
+                    files.clear_tree(tmp)
+                    raise
+                log.info("Cells: files of %s unpacked (%d bytes)", image, size)
+            self._ready[image] = dest
+        except (FaasError, OSError, files.UnsafeArchive) as exc:
+            log.warning("Cells: files of %s not unpacked, its containers start from the image: %s", image, exc)
+            self._refused.add(image)
+
+    def prune(self, keep_images: set[str], in_use: set[Path]) -> None:
+        """Remove unpacked files of images no longer kept (`keep_images`) and used by no cell (`in_use`)."""
+        keep_dirs = set(in_use) | {p for img, p in self._ready.items() if img in keep_images}
+        for image in [i for i in self._ready if i not in keep_images]:
+            del self._ready[image]
+        self._refused &= keep_images
+        if not self.root.is_dir():
+            return
+        for path in self.root.iterdir():
+            if path not in keep_dirs and not path.name.startswith("."):
+                files.clear_tree(path)

@@ -1,0 +1,395 @@
+"""Cells: started, generic runtime containers that wait for a function.
+
+A cell is a container of the Python runtime image, with the isolation of any function container (user,
+capabilities, read-only root, pids, network, memory), started with an empty, read-only code directory and
+no function identity (FC_CELL=1). A cold start that finds a ready cell of its memory class takes it:
+
+1. the function version's files (unpacked once per image on the host, content-addressed; CodeStore) appear
+   in the cell's /code and /opt/fc/deps, read-only: moved there by a mount that propagates into the running
+   container (mounts.place), or hard-linked where mounts are not permitted;
+2. the host records which version the cell now serves (a file under `state/`, never seen by a container);
+3. `POST /specialize` gives the runtime the function's environment; the pool then runs the initializer.
+
+A cell serves that one version for its whole life: it is never returned here. One that fails to specialise
+is removed. Ready cells count against the host memory budget, and go first when room is needed. The number
+kept ready per memory class follows the recent cold starts of that class (`target`), between FAAS_CELLS_MIN
+and FAAS_CELLS_MAX; the default memory class always keeps FAAS_CELLS_MIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import defaults
+from ..config import Settings
+from ..docker_host import LABEL_PLATFORM, LABEL_ROLE, ContainerConfig, DockerHost, StartedContainer
+from ..errors import ContainerStartFailed, FaasError
+from ..models import FunctionRecord
+from . import files, mounts
+from .code import CodeStore
+
+log = logging.getLogger(__name__)
+
+ROLE_CELL = "cell"
+LABEL_CELL_CLASS = "faas.cell-class"
+"""The memory class (memoryMB) a cell was started with."""
+
+CODE_TARGET = "/code"
+DEPS_TARGET = "/opt/fc/deps"
+
+DEMAND_WINDOW_S = 60.0
+"""Cold starts of a memory class within this many seconds set how many cells of it are kept ready."""
+
+FAILED_START_BACKOFF_S = 5.0
+REFILL_CONCURRENCY = 2
+"""Cells started at once: refilling must not take the cores from the containers that serve."""
+
+START_TIME_ENV = ("PYTHON", "LD_")
+"""Environment variables with these prefixes act when the interpreter starts, which a cell has done already:
+functions that set one start from their image."""
+
+
+def target(cold_starts: int, default_class: bool, minimum: int, maximum: int) -> int:
+    """Cells of a memory class to keep ready: as many as its cold starts in the last DEMAND_WINDOW_S, at least
+    `minimum` for the default class and for any class with cold starts, at most `maximum`."""
+    floor = minimum if default_class or cold_starts else 0
+    return max(0, min(maximum, max(floor, cold_starts)))
+
+
+def why_not(record: FunctionRecord) -> str | None:
+    """None when a cell may run `record`; else why its containers start from its image."""
+    spec = record.spec
+    if spec.custom_container is not None or spec.runtime == "custom-container":
+        return "a custom container"
+    if any(name.startswith(START_TIME_ENV) for name in spec.environment):
+        return "its environment sets variables that act when the interpreter starts"
+    return None
+
+
+@dataclass(eq=False)
+class Cell:
+    """One cell: Starting until its runtime listens, then ready in its class's queue."""
+
+    memory_mb: int
+    name: str
+    slot: Path
+    """Its directory on the host: `code` and `deps` below it are its /code and /opt/fc/deps."""
+    container_id: str = ""
+    address: str = ""
+    pid: int = 0
+    port: int = defaults.RUNTIME_PORT
+    conns: object = None
+    created_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def id(self) -> str:
+        return self.container_id[:12]
+
+
+class CellPool:
+    """The cells of one control plane: per memory class, the ready ones and the starts under way."""
+
+    def __init__(self, settings: Settings, host: DockerHost, client, memory_free: Callable[[], int]):
+        self.settings = settings
+        self.host = host
+        self.client = client
+        self.memory_free = memory_free
+        """Megabytes of the host budget not used by function containers and cells: refills stay within it."""
+        self.root = settings.cells_dir / settings.platform_id
+        self.slots = self.root / "slots"
+        self.staging = self.root / "staging"
+        self.state = self.root / "state"
+        self.code = CodeStore(self.root / "code", host)
+        self.enabled = settings.cells_max > 0
+        self.placement = "mount"
+        self.image: str | None = None
+        self.ready: dict[int, deque[Cell]] = {}
+        self.starting: dict[int, int] = {}
+        self.demand: dict[int, deque[float]] = {}
+        self.retry_at = 0.0
+        self.closing = False
+        self._slots = asyncio.Semaphore(REFILL_CONCURRENCY)
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- life of the pool
+    async def start(self, runtime_image: str | None) -> None:
+        if not self.enabled or runtime_image is None:
+            self.enabled = False
+            return
+        self.image = runtime_image
+        for path in (self.slots, self.staging, self.state, self.code.root):
+            path.mkdir(parents=True, exist_ok=True)
+        self.placement = self.settings.cells_placement
+        if self.placement != "link":
+            reason = mounts.usable(self.root)
+            if reason is None:
+                mounts.bind_self(self.slots, mounts.MS_SHARED)
+                mounts.bind_self(self.staging, mounts.MS_PRIVATE)
+                self.placement = "mount"
+            elif self.placement == "mount":
+                raise RuntimeError(f"FAAS_CELLS_PLACEMENT=mount, but {reason}")
+            else:
+                log.info("Cells: code is placed by hard links: %s", reason)
+                self.placement = "link"
+        self.code.base_image = runtime_image
+        log.info("Cells: %d to %d ready per memory class, code placed by %s, in %s", self.settings.cells_min,
+                 self.settings.cells_max, self.placement, self.root)
+        self.refill()
+
+    async def shutdown(self) -> None:
+        """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
+        self.closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        cells = [c for q in self.ready.values() for c in q]
+        self.ready.clear()
+        await asyncio.gather(*(self.remove(c) for c in cells), return_exceptions=True)
+
+    def finish(self) -> None:
+        """Once no container uses them: the mounts of the pool's directories go."""
+        if not self.enabled or self.placement != "mount":
+            return
+        for path in (self.slots, self.staging):
+            mounts.unmount_all(path)
+
+    def spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- what there is
+    def memory_used(self) -> int:
+        return sum(c.memory_mb for q in self.ready.values() for c in q) + \
+            sum(mb * n for mb, n in self.starting.items())
+
+    def count(self) -> int:
+        return sum(len(q) for q in self.ready.values())
+
+    def by_container(self, container_id: str) -> Cell | None:
+        for queue in self.ready.values():
+            for cell in queue:
+                if cell.container_id == container_id:
+                    return cell
+        return None
+
+    def known(self) -> set[str]:
+        return {c.container_id for q in self.ready.values() for c in q if c.container_id}
+
+    # -- taking one
+    def take(self, record: FunctionRecord) -> tuple[Cell, Path] | None:
+        """A ready cell for a cold start of `record`, and the version's unpacked files; None when the start
+        must use the image (not a case for cells, files not unpacked yet, or no cell ready). Counts the
+        demand either way, and refills."""
+        if not self.enabled or self.closing or why_not(record) is not None:
+            return None
+        mb = record.spec.memory_mb
+        now = time.monotonic()
+        self.demand.setdefault(mb, deque()).append(now)
+        code = self.code.ready(record.image)
+        if code is None:
+            self.code.prepare(record.image)
+        queue = self.ready.get(mb)
+        cell = queue.popleft() if code is not None and queue else None
+        self.refill()
+        return (cell, code) if cell is not None else None
+
+    def prepare(self, record: FunctionRecord) -> None:
+        """Unpack `record`'s files ahead of its first cold start."""
+        if self.enabled and why_not(record) is None:
+            self.code.prepare(record.image)
+
+    async def specialise(self, cell: Cell, code: Path, record: FunctionRecord, environment: dict[str, str],
+                         config: str) -> None:
+        """Make `cell` the container of `record`: its files placed, the host's record of it written, the
+        runtime told its environment. ContainerStartFailed when any step fails (the caller removes the cell)."""
+        try:
+            marker = {"function": record.name, "functionId": record.function_id, "versionId": record.version_id,
+                      "revision": record.revision, "config": config, "image": record.image,
+                      "memoryMB": cell.memory_mb, "slot": cell.slot.name}
+            self._write_state(cell.container_id, marker)
+            for name, target_dir in (("code", cell.slot / "code"), ("deps", cell.slot / "deps")):
+                self._place(code / name, target_dir)
+        except OSError as exc:
+            raise ContainerStartFailed(f"cell {cell.id}: placing the code failed: {exc}") from exc
+        try:
+            reply = await self.client.specialize(cell, environment)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise ContainerStartFailed(f"cell {cell.id} did not answer /specialize: {exc}") from exc
+        if reply.status != 200:
+            raise ContainerStartFailed(f"cell {cell.id} refused /specialize: {reply.body[:200]!r}")
+
+    def _place(self, source: Path, target_dir: Path) -> None:
+        if not any(source.iterdir()):
+            return  # nothing to show (no requirements): the empty directory is what the function expects
+        if self.placement == "mount":
+            staging = self.staging / f"{target_dir.parent.name}-{target_dir.name}"
+            staging.mkdir(exist_ok=True)
+            try:
+                mounts.place(source, staging, target_dir)
+            finally:
+                staging.rmdir()
+        else:
+            files.link_tree(source, target_dir)
+
+    # -- the host's record of a specialised cell
+    def _state_file(self, container_id: str) -> Path:
+        return self.state / f"{container_id}.json"
+
+    def _write_state(self, container_id: str, marker: dict) -> None:
+        path = self._state_file(container_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(marker))
+        os.replace(tmp, path)
+
+    def state_of(self, container_id: str) -> dict | None:
+        """What the host recorded when the cell `container_id` was specialised (None: it never was)."""
+        try:
+            doc = json.loads(self._state_file(container_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def release_slot(self, container_id: str, slot: Path | None) -> None:
+        """A cell's container is gone: its mounts, directory and state go too."""
+        if slot is not None and slot.parent == self.slots:
+            for name in ("code", "deps"):
+                if self.placement == "mount":
+                    mounts.unmount_all(slot / name)
+            files.clear_tree(slot)
+        if container_id:
+            try:
+                self._state_file(container_id).unlink()
+            except OSError:
+                pass
+
+    def slot_of(self, marker: dict | None) -> Path | None:
+        name = (marker or {}).get("slot")
+        if not isinstance(name, str) or not name.startswith("faas-cell-") or "/" in name:
+            return None
+        return self.slots / name
+
+    def clear_stale(self, keep: set[str]) -> None:
+        """Slots and state files of cells that are gone (a control plane that was killed left them)."""
+        for slot in list(self.slots.iterdir()) if self.slots.is_dir() else []:
+            if slot.name not in keep:
+                self.release_slot("", slot)
+        for path in list(self.state.iterdir()) if self.state.is_dir() else []:
+            marker = self.state_of(path.stem)
+            if self.slot_of(marker) is None or self.slot_of(marker).name not in keep:
+                path.unlink(missing_ok=True)
+
+    # -- keeping cells ready
+    def targets(self, now: float) -> dict[int, int]:
+        minimum, maximum = self.settings.cells_min, self.settings.cells_max
+        result = {}
+        for mb in set(self.demand) | set(self.ready) | {defaults.MEMORY_MB}:
+            recent = self.demand.get(mb)
+            while recent and now - recent[0] > DEMAND_WINDOW_S:
+                recent.popleft()
+            result[mb] = target(len(recent or ()), mb == defaults.MEMORY_MB, minimum, maximum)
+        return result
+
+    def refill(self) -> None:
+        """Start cells where a class has fewer ready or starting than its target, within the memory budget;
+        remove the surplus of classes whose demand fell."""
+        if not self.enabled or self.closing:
+            return
+        now = time.monotonic()
+        for mb, wanted in self.targets(now).items():
+            queue = self.ready.setdefault(mb, deque())
+            have = len(queue) + self.starting.get(mb, 0)
+            while have > wanted and queue:
+                self.spawn(self.remove(queue.pop()))
+                have -= 1
+            if now < self.retry_at:
+                continue
+            while have < wanted and self.memory_free() >= mb:
+                self.starting[mb] = self.starting.get(mb, 0) + 1
+                self.spawn(self._start(mb))
+                have += 1
+
+    def evict(self, need_mb: int) -> int:
+        """Remove ready cells (the largest classes first) until `need_mb` is freed; returns what was freed."""
+        freed = 0
+        for mb in sorted(self.ready, reverse=True):
+            queue = self.ready[mb]
+            while queue and freed < need_mb:
+                self.spawn(self.remove(queue.pop()))
+                freed += mb
+        return freed
+
+    def drop(self, cell: Cell) -> bool:
+        """Docker says `cell` died: it leaves the ready queue (True when it was there)."""
+        queue = self.ready.get(cell.memory_mb)
+        if queue is not None and cell in queue:
+            queue.remove(cell)
+            self.spawn(self.remove(cell))
+            return True
+        return False
+
+    def config(self, cell: Cell) -> ContainerConfig:
+        return ContainerConfig(
+            image=self.image or "", name=cell.name,
+            labels={LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: ROLE_CELL,
+                    LABEL_CELL_CLASS: str(cell.memory_mb)},
+            environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
+                         "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET},
+            memory_mb=cell.memory_mb,
+            mounts=((str(cell.slot / "code"), CODE_TARGET), (str(cell.slot / "deps"), DEPS_TARGET)),
+            propagation="rslave" if self.placement == "mount" else None,
+        )
+
+    async def _start(self, mb: int) -> None:
+        name = f"faas-cell-{mb}m-{secrets.token_hex(6)}"
+        cell = Cell(memory_mb=mb, name=name, slot=self.slots / name)
+        ok = False
+        try:
+            async with self._slots:
+                if self.closing:
+                    return
+                for sub in ("code", "deps"):
+                    (cell.slot / sub).mkdir(parents=True, mode=0o755)
+                started: StartedContainer = await self.host.start_container(self.config(cell))
+                cell.container_id, cell.address, cell.pid = started.id, started.address, started.pid
+                await self.client.wait_ready(cell, self.settings.ready_timeout, self._alive(cell))
+                ok = True
+        except (FaasError, OSError) as exc:
+            log.warning("Cells: a cell of %d MB did not start: %s", mb, exc)
+            self.retry_at = time.monotonic() + FAILED_START_BACKOFF_S
+        finally:
+            self.starting[mb] -= 1
+            if not ok:
+                await self.remove(cell)
+        if ok:
+            if self.closing:
+                await self.remove(cell)
+            else:
+                self.ready.setdefault(mb, deque()).append(cell)
+                log.debug("Cells: cell %s (%d MB) ready in %.0f ms", cell.id, mb,
+                          (time.monotonic() - cell.created_at) * 1000)
+
+    def _alive(self, cell: Cell):
+        async def alive() -> bool:
+            status = await self.host.status(cell.container_id)
+            return status is not None and status.running
+        return alive
+
+    async def remove(self, cell: Cell) -> None:
+        if cell.conns is not None:
+            cell.conns.close()
+        try:
+            if cell.container_id:
+                await self.host.remove_container(cell.container_id)
+        except Exception as exc:
+            log.warning("Cells: removal of cell %s failed: %s", cell.id, exc)
+        self.release_slot(cell.container_id, cell.slot)
