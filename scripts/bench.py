@@ -1,12 +1,16 @@
 """Benchmarks of the platform, each beside a baseline measured in the same run.
 
-cold     sync invocations of a no-op function that each need a new container, beside the bare baseline
-         (docker create + start + first HTTP response of the same image, no platform in between);
-         rounds alternate so that both see the same machine noise.
+cold     sync invocations of a no-op function that each need a new container: through a ready cell, and
+         from the function's image (a function that cannot use cells), beside the bare baseline (docker
+         create + start + first HTTP response of the same image, no platform in between); rounds alternate
+         so that all three see the same machine noise.
+cells    cold starts of a function with a ~50 MB dependency tree (numpy) through a cell beside its image;
+         a burst (below) through cells beside the same burst from images; the memory of an idle cell.
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
          p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each).
 unpause  the latency of an invocation that finds its container paused, beside a warm one.
-burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered.
+burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered,
+         with the cells the platform keeps ready beside the same burst from images.
 async    events/s accepted by the API (wrk); events/s completed end to end by the default 2 workers, beside
          RQ's stock forking Worker (2 processes, one job per event) on the same events; and a loss check:
          2,000 events with a worker process killed twice.
@@ -132,9 +136,14 @@ class Platform:
 
 
 def code_zip(source: str) -> str:
+    return zip_files({"index.py": source})
+
+
+def zip_files(files: dict[str, str]) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("index.py", source)
+        for path, text in files.items():
+            zf.writestr(path, text)
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -157,38 +166,119 @@ def bare_cold_start(api, image: str, network: str) -> float:
         api.remove_container(cid, force=True)
 
 
+IMAGE_PATH_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
+"""An environment that keeps a function off cells (a PYTHON* variable acts when the interpreter starts) and
+changes nothing else: the runtime image sets this one already. Its cold starts take the image path."""
+
+
+def ready_cells(platform: Platform, memory_mb: int = 128) -> int:
+    text = platform.http.get(platform.url + "/metrics").text
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def start_path(platform: Platform, name: str, instance_id: str) -> str:
+    listed = platform.http.get(f"{platform.url}/v1/functions/{name}/instances").json()["instances"]
+    return next((i["startPath"] for i in listed if i["instanceId"] == instance_id), "?")
+
+
+def cold_invoke(platform: Platform, name: str, round_no: int, path: str, memory_mb: int = 128) -> float:
+    """Seconds of one cold sync invocation of `name` (a config change first makes its containers old), which
+    must take `path` (a ready cell is waited for first when it is `cell`)."""
+    http, url = platform.http, platform.url
+    env = {"ROUND": str(round_no)} | (IMAGE_PATH_ENV if path == "image" else {})
+    http.put(f"{url}/v1/functions/{name}", json={"environment": env}).raise_for_status()
+    time.sleep(0.3)  # let the old container's removal finish outside the measured window
+    if path == "cell":
+        wait_until(lambda: ready_cells(platform, memory_mb) >= 1, 60, "a ready cell")
+    t0 = time.perf_counter()
+    resp = http.post(f"{url}/v1/functions/{name}/invocations", data=b"")
+    elapsed = time.perf_counter() - t0
+    if resp.status_code != 200 or resp.headers.get("X-Fc-Cold-Start") != "true" or "X-Fc-Error-Type" in resp.headers:
+        raise SystemExit(f"bench: invocation {round_no} of {name} was not a cold start: {resp.status_code} "
+                         f"{resp.headers} {resp.text[:300]}")
+    taken = start_path(platform, name, resp.headers["X-Fc-Instance-Id"])
+    if taken != path:
+        raise SystemExit(f"bench: invocation {round_no} of {name} took the {taken} path, not {path}")
+    return elapsed
+
+
 def bench_cold_start(platform: Platform, client: docker.DockerClient, rounds: int) -> None:
-    http, url, name = platform.http, platform.url, "bench-noop"
-    resp = http.post(url + "/v1/functions", json={"name": name, "code": {"zipFile": code_zip(NOOP)}})
-    resp.raise_for_status()
-    image = resp.json()["image"]
+    http, url = platform.http, platform.url
+    image = deploy(platform, "bench-noop")["image"]
+    deploy(platform, "bench-noop-image", environment=IMAGE_PATH_ENV)
     network = "faas-functions"
-    bare_cold_start(client.api, image, network)  # warm the image's page cache for both sides
-    bare, plat = [], []
+    bare_cold_start(client.api, image, network)  # warm the image's page cache for every side
+    bare, cell, from_image = [], [], []
     for i in range(rounds):
         bare.append(bare_cold_start(client.api, image, network))
-        # A config change makes a new version: the next invocation needs a new container.
-        http.put(f"{url}/v1/functions/{name}", json={"environment": {"ROUND": str(i)}}).raise_for_status()
-        time.sleep(0.3)  # let the old container's removal finish outside the measured window
-        t0 = time.perf_counter()
-        resp = http.post(f"{url}/v1/functions/{name}/invocations", data=b"")
-        elapsed = time.perf_counter() - t0
-        if resp.status_code != 200 or resp.headers.get("X-Fc-Cold-Start") != "true":
-            raise SystemExit(f"bench: invocation {i} was not a cold start: {resp.status_code} {resp.headers}")
-        plat.append(elapsed)
+        from_image.append(cold_invoke(platform, "bench-noop-image", i, "image"))
+        cell.append(cold_invoke(platform, "bench-noop", i, "cell"))
     warm = []
     for _ in range(200):
         t0 = time.perf_counter()
-        http.post(f"{url}/v1/functions/{name}/invocations", data=b"").raise_for_status()
+        http.post(f"{url}/v1/functions/bench-noop/invocations", data=b"").raise_for_status()
         warm.append(time.perf_counter() - t0)
-    http.delete(f"{url}/v1/functions/{name}")
+    for name in ("bench-noop", "bench-noop-image"):
+        http.delete(f"{url}/v1/functions/{name}")
 
     print(f"Cold start, {rounds} rounds each, alternating (no-op Python function)")
     print(row("bare: create+start+first response", bare))
-    print(row("platform: sync invocation, cold", plat))
-    print(f"  ratio platform/bare: p50 {percentile(plat, 50) / percentile(bare, 50):.2f}x, "
-          f"p99 {percentile(plat, 99) / percentile(bare, 99):.2f}x   (target: p50 <= 1.30x)")
+    print(row("platform: cold, from the image", from_image))
+    print(row("platform: cold, through a cell", cell))
+    print(f"  image path / bare: p50 {percentile(from_image, 50) / percentile(bare, 50):.2f}x, "
+          f"p99 {percentile(from_image, 99) / percentile(bare, 99):.2f}x")
+    print(f"  cell path: p50 {percentile(cell, 50) * 1000:.1f} ms (target <= 50 ms), "
+          f"{percentile(from_image, 50) / percentile(cell, 50):.1f}x faster than the image path (target >= 8x); "
+          f"{percentile(bare, 50) / percentile(cell, 50):.1f}x faster than bare Docker")
     print(row("platform: sync invocation, warm", warm) + "   (200 sequential requests with requests)")
+
+
+DEPS_SOURCE = ("import numpy\n"
+               "def handler(event, context):\n"
+               "    return str(numpy.arange(3).sum())\n")
+
+
+def bench_cells(platform: Platform, client: docker.DockerClient, rounds: int) -> None:
+    """Cold starts of a function with a large dependency tree, and an idle cell's memory."""
+    http, url = platform.http, platform.url
+    for name in ("bench-deps", "bench-deps-image"):
+        resp = http.post(url + "/v1/functions", json={
+            "name": name, "code": {"zipFile": zip_files({"index.py": DEPS_SOURCE, "requirements.txt": "numpy\n"})},
+            "environment": IMAGE_PATH_ENV if name.endswith("image") else {}}, timeout=600)
+        if resp.status_code != 201:
+            raise SystemExit(f"bench: deploy of {name} failed: {resp.text[-2000:]}")
+    image = http.get(f"{url}/v1/functions/bench-deps").json()["image"]
+    size = client.containers.run(image, ["du", "-sm", "/opt/fc/deps"], remove=True, user="10001:10001",
+                                 entrypoint=[]).decode().split()[0]
+    cell, from_image = [], []
+    for i in range(rounds):
+        from_image.append(cold_invoke(platform, "bench-deps-image", i, "image"))
+        cell.append(cold_invoke(platform, "bench-deps", i, "cell"))
+    for name in ("bench-deps", "bench-deps-image"):
+        http.delete(f"{url}/v1/functions/{name}")
+    print(f"Cold start of a function with {size} MB of dependencies (numpy, imported by the handler's module), "
+          f"{rounds} rounds each, alternating")
+    print(row("platform: cold, from the image", from_image))
+    print(row("platform: cold, through a cell", cell) + "   (target: p50 <= 80 ms)")
+
+    wait_until(lambda: ready_cells(platform) >= 1, 60, "a ready cell")
+    (cell_container, *_) = client.containers.list(filters={"label": [f"faas.platform={platform.platform_id}",
+                                                                    "faas.role=cell"]})
+    stats = client.api.stats(cell_container.id, stream=False)
+    cgroup_mb = stats["memory_stats"]["usage"] / 2**20
+    pid = cell_container.attrs["State"]["Pid"]
+    shim = int(Path(f"/proc/{pid}/status").read_text().split("PPid:")[1].split()[0])
+    rss = sum(_rss_kb(p) for p in (pid, shim)) / 1024
+    print(f"Idle cell: {cgroup_mb:.1f} MiB in its cgroup; {rss:.1f} MiB resident on the host (runtime + its "
+          "containerd shim)")
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def row(label: str, values: list[float]) -> str:
@@ -296,9 +386,20 @@ def bench_unpause(platform: Platform, rounds: int) -> None:
 
 
 def bench_burst(platform: Platform) -> None:
-    name = "bench-burst"
+    for path in ("image", "cell"):
+        _burst(platform, path)
+
+
+def _burst(platform: Platform, path: str) -> None:
+    """The burst on a function that takes the image path (its environment keeps it off cells), or on one that
+    may take cells (after the pool is back to its size at rest)."""
+    name = f"bench-burst-{path}"
     deploy(platform, name, "import time\ndef handler(event, context):\n    time.sleep(0.1)\n    return ''\n",
-           maxInstances=10)
+           maxInstances=10, environment=IMAGE_PATH_ENV if path == "image" else {})
+    if path == "cell":
+        wait_until(lambda: ready_cells(platform) >= 1, 60, "ready cells")
+        time.sleep(2)
+        ready = ready_cells(platform)
     url = f"{platform.url}/v1/functions/{name}/invocations"
 
     def one(_):
@@ -310,12 +411,17 @@ def bench_burst(platform: Platform) -> None:
     with ThreadPoolExecutor(30) as pool:
         results = list(pool.map(one, range(30)))
     total = time.perf_counter() - t0
+    listed = platform.http.get(f"{platform.url}/v1/functions/{name}/instances").json()["instances"]
+    paths = {p: sum(1 for i in listed if i["startPath"] == p) for p in ("cell", "image")}
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     ok = sum(1 for status, _, _ in results if status == 200)
     containers = len({iid for _, iid, _ in results})
-    print("Burst: 30 concurrent sync invocations of a cold function (handler sleeps 100 ms, maxInstances 10)")
-    print(f"  {ok}/30 succeeded on {containers} containers; all answered in {total * 1000:.0f} ms "
-          f"(slowest {max(r[2] for r in results) * 1000:.0f} ms, fastest {min(r[2] for r in results) * 1000:.0f} ms)")
+    print("Burst: 30 concurrent sync invocations of a cold function (handler sleeps 100 ms, maxInstances 10), "
+          + ("from images (baseline)" if path == "image" else f"with {ready} cells ready"))
+    print(f"  {ok}/30 succeeded on {containers} containers ({paths['cell']} from cells, {paths['image']} from "
+          f"the image); all answered in {total * 1000:.0f} ms (slowest {max(r[2] for r in results) * 1000:.0f} ms, "
+          f"fastest {min(r[2] for r in results) * 1000:.0f} ms)"
+          + ("   (target: <= 1000 ms)" if path == "cell" else ""))
 
 
 def bench_async(platform: Platform, seconds: int) -> None:
@@ -697,8 +803,8 @@ def wrk_errors(url: str, connections: int, seconds: int, headers: dict[str, str]
 
 def cold_starts(platform: Platform, name: str) -> float:
     text = platform.http.get(platform.url + "/metrics").text
-    found = re.search(rf'^faas_cold_starts_total{{function="{name}"}} ([\d.e+]+)$', text, re.M)
-    return float(found.group(1)) if found else 0.0
+    found = re.findall(rf'^faas_cold_starts_total{{function="{name}",path="\w+"}} ([\d.e+]+)$', text, re.M)
+    return sum(float(n) for n in found)
 
 
 def _move_under_load(platform: Platform, reserved: int, seconds: int) -> tuple[int, int, float, float]:
@@ -767,7 +873,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
+    parser.add_argument("--only", default="cold,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
                         "split,move",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
@@ -790,6 +896,8 @@ def main() -> int:
                 bench_warm(platform, client, args.seconds)
             if "unpause" in only:
                 bench_unpause(platform, 10)
+            if "cells" in only:
+                bench_cells(platform, client, max(1, min(args.rounds, 15)))
             if "burst" in only:
                 bench_burst(platform)
             if "async" in only:

@@ -75,3 +75,9 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+IMAGE_PATH = {"PYTHONDONTWRITEBYTECODE": "1"}
+"""An environment that keeps a function's containers off cells (a PYTHON* variable acts when the interpreter
+starts, so cells, started already, are not used) and changes nothing else (the runtime image sets it too):
+for tests of what happens when a container cannot start from its image, or that find containers by label."""

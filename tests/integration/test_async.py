@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import FAST, PlatformProcess, WorkerProcess, _clean_up
-from helpers import free_port, wait_for
+from helpers import IMAGE_PATH, free_port, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
@@ -137,7 +137,8 @@ def test_fails_twice_then_succeeds(api, fn_name):
 
 
 def test_system_error_retried_until_the_cause_is_gone(api, fn_name, docker_client):
-    created = api.deploy(fn_name, {"index.py": ECHO}, **{"async": {"onSuccess": f"queue:{fn_name}-ok"}})
+    created = api.deploy(fn_name, {"index.py": ECHO}, environment=IMAGE_PATH,
+                         **{"async": {"onSuccess": f"queue:{fn_name}-ok"}})
     docker_client.images.remove(created["image"], force=True)  # from outside: no container can start
     rid = submit(api, fn_name, b"patient")
     wait_for(lambda: status(api, rid)["systemRetries"] >= 3, timeout=30, what="system retries")
@@ -156,7 +157,8 @@ def test_a_container_killed_from_outside_is_a_system_error(api, fn_name, stack, 
     """`docker kill` mid-event is not the function's fault: retried without using up its retries (0 here)."""
     api.deploy(fn_name, {"index.py": ("import time\ndef handler(event, context):\n"
                                       "    if context.attempt == 1:\n        time.sleep(30)\n"
-                                      "    return 'second try'\n")}, **{"async": {"retries": 0}})
+                                      "    return 'second try'\n")}, environment=IMAGE_PATH,
+               **{"async": {"retries": 0}})
     rid = submit(api, fn_name)
     wait_for(lambda: status(api, rid)["status"] == "running", timeout=30, what="the event to run")
     time.sleep(1.0)
@@ -169,7 +171,7 @@ def test_a_container_killed_from_outside_is_a_system_error(api, fn_name, stack, 
 
 
 def test_max_event_age(api, fn_name, docker_client):
-    created = api.deploy(fn_name, {"index.py": ECHO},
+    created = api.deploy(fn_name, {"index.py": ECHO}, environment=IMAGE_PATH,
                          **{"async": {"maxEventAgeSeconds": 2, "onFailure": f"queue:{fn_name}-old"}})
     docker_client.images.remove(created["image"], force=True)
     rid = submit(api, fn_name)

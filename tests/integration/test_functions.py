@@ -1,7 +1,9 @@
 """Deploy, invoke, update and delete functions through the REST API, on the real engine and Redis."""
 
-
+import docker
 import pytest
+
+from helpers import IMAGE_PATH
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -149,14 +151,17 @@ def test_unchanged_code_is_not_rebuilt(api, fn_name):
 
 def test_delete_leaves_no_container_or_image(api, fn_name, platform, docker_client):
     api.deploy(fn_name, {"index.py": ECHO})
-    assert api.invoke(fn_name).status_code == 200
+    resp = api.invoke(fn_name)
+    assert resp.status_code == 200
+    container = docker_client.containers.get(resp.headers["X-Fc-Instance-Id"])  # started from a cell or its image
     label = {"label": [f"faas.platform={platform.platform_id}", f"faas.function={fn_name}"]}
-    assert docker_client.containers.list(all=True, filters=label)
     assert docker_client.images.list(filters=label)
 
     resp = api.delete(fn_name)
     assert resp.status_code == 204
     assert docker_client.containers.list(all=True, filters=label) == []
+    with pytest.raises(docker.errors.NotFound):
+        container.reload()
     assert docker_client.images.list(filters=label) == []
     assert api.request("GET", f"/v1/functions/{fn_name}").status_code == 404
     assert api.invoke(fn_name).status_code == 404
@@ -179,7 +184,7 @@ def test_containers_run_unprivileged(api, fn_name, platform, docker_client):
         "    return {'uid': os.getuid(), 'rootfs_writable': writable,"
         " 'docker_sock': os.path.exists('/var/run/docker.sock'),"
         " 'tmp_mb': st.f_blocks * st.f_frsize >> 20, 'shm_mb': shm.f_blocks * shm.f_frsize >> 20}\n")},
-               memoryMB=256)
+               memoryMB=256, environment=IMAGE_PATH)  # from its image: the labels are checked
     assert api.invoke(fn_name).json() == {"uid": 10001, "rootfs_writable": False, "docker_sock": False,
                                           "tmp_mb": 128, "shm_mb": 64}
     (container,) = docker_client.containers.list(filters={"label": f"faas.function={fn_name}"})

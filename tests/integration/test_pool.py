@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis as redis_lib
 
-from helpers import wait_for
+from helpers import IMAGE_PATH, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -22,6 +22,12 @@ INIT_COUNT = ("def init(context):\n"
               "    open('/tmp/inits', 'a').write('x')\n"
               "def handler(event, context):\n"
               "    return str(len(open('/tmp/inits').read()))\n")
+
+
+def deploy(api, name, files, **spec):
+    """Deploy a function whose containers start from its image (not from cells), so that the tests of the
+    pool's mechanics, the same on both paths, find its containers by their labels."""
+    return api.deploy(name, files, environment=IMAGE_PATH | spec.pop("environment", {}), **spec)
 
 
 def containers(docker_client, platform, fn_name, all=False):
@@ -37,7 +43,7 @@ def instances(api, fn_name):
 
 
 def test_warm_reuse_and_reclaim_after_keep_alive(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": INIT_COUNT}, initializer="index.init", keepAliveSeconds=2)
+    deploy(api, fn_name, {"index.py": INIT_COUNT}, initializer="index.init", keepAliveSeconds=2)
     first = api.invoke(fn_name)
     assert first.headers["X-Fc-Cold-Start"] == "true"
     for _ in range(3):
@@ -57,7 +63,7 @@ def test_warm_reuse_and_reclaim_after_keep_alive(api, fn_name, platform, docker_
 
 
 def test_instance_concurrency_shares_one_container(api, fn_name):
-    api.deploy(fn_name, {"index.py": SLOW}, instanceConcurrency=4)
+    deploy(api, fn_name, {"index.py": SLOW}, instanceConcurrency=4)
     api.invoke(fn_name, "0")
     with ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(lambda _: api.invoke(fn_name, "0.5"), range(4)))
@@ -67,7 +73,7 @@ def test_instance_concurrency_shares_one_container(api, fn_name):
 
 
 def test_burst_of_30_on_a_cold_function(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": SLOW}, maxInstances=10)
+    deploy(api, fn_name, {"index.py": SLOW}, maxInstances=10)
     with ThreadPoolExecutor(30) as pool:
         responses = list(pool.map(lambda _: api.invoke(fn_name, "0.2"), range(30)))
     assert [r.status_code for r in responses] == [200] * 30
@@ -78,7 +84,7 @@ def test_burst_of_30_on_a_cold_function(api, fn_name, platform, docker_client):
 
 
 def test_reserved_instances(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": INIT_COUNT}, initializer="index.init", reservedInstances=2,
+    deploy(api, fn_name, {"index.py": INIT_COUNT}, initializer="index.init", reservedInstances=2,
                keepAliveSeconds=1)
     wait_for(lambda: len([i for i in instances(api, fn_name) if i["state"] == "Ready"]) == 2, timeout=30,
              what="two reserved containers to be ready")
@@ -109,7 +115,7 @@ def test_reserved_instances(api, fn_name, platform, docker_client):
 
 
 def test_reserved_instances_follow_a_config_change(api, fn_name):
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     assert instances(api, fn_name) == []
     assert api.update(fn_name, reservedInstances=1).status_code == 200
     wait_for(lambda: [i for i in instances(api, fn_name) if i["reserved"] and i["state"] == "Ready"],
@@ -121,7 +127,7 @@ def test_capacity_429_and_eviction(start_platform, docker_client):
     # A small host: a 512 MB budget, and requests wait at most 1 s for a container.
     plat = start_platform(FAAS_HOST_MEMORY_MB="512", FAAS_QUEUE_TIMEOUT="1")
     api = plat.api
-    api.deploy("slow", {"index.py": SLOW}, maxInstances=1, memoryMB=256)
+    deploy(api, "slow", {"index.py": SLOW}, maxInstances=1, memoryMB=256)
     holder = threading.Thread(target=api.invoke, args=("slow", "3"))
     holder.start()
     time.sleep(1.0)
@@ -131,9 +137,9 @@ def test_capacity_429_and_eviction(start_platform, docker_client):
     assert api.invoke("slow", "0").status_code == 200  # capacity is back
 
     # The budget is full with "slow" (256) + "other" (256): a third function evicts the LRU idle one.
-    api.deploy("other", {"index.py": SLOW}, memoryMB=256)
+    deploy(api, "other", {"index.py": SLOW}, memoryMB=256)
     api.invoke("other", "0")
-    api.deploy("third", {"index.py": SLOW}, memoryMB=256)
+    deploy(api, "third", {"index.py": SLOW}, memoryMB=256)
     resp = api.invoke("third", "0")
     if resp.status_code == 429:  # its cold start took longer than this platform's 1 s queue timeout (a busy
         resp = api.invoke("third", "0")  # machine): the container it started serves the next request
@@ -146,17 +152,17 @@ def test_capacity_429_and_eviction(start_platform, docker_client):
 def test_reserved_containers_are_never_evicted(start_platform):
     plat = start_platform(FAAS_HOST_MEMORY_MB="256", FAAS_QUEUE_TIMEOUT="1")
     api = plat.api
-    api.deploy("keep", {"index.py": SLOW}, reservedInstances=1, memoryMB=256)
+    deploy(api, "keep", {"index.py": SLOW}, reservedInstances=1, memoryMB=256)
     wait_for(lambda: [i for i in instances(api, "keep") if i["state"] == "Ready"], timeout=30,
              what="the reserved container")
-    api.deploy("needy", {"index.py": SLOW}, memoryMB=128)
+    deploy(api, "needy", {"index.py": SLOW}, memoryMB=128)
     resp = api.invoke("needy", "0")
     assert resp.status_code == 429
     assert [i["reserved"] for i in instances(api, "keep")] == [True]
 
 
 def test_pause_and_unpause(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": INIT_COUNT}, initializer="index.init", pauseAfterSeconds=1)
+    deploy(api, fn_name, {"index.py": INIT_COUNT}, initializer="index.init", pauseAfterSeconds=1)
     first = api.invoke(fn_name)
     (container,) = containers(docker_client, platform, fn_name)
 
@@ -175,7 +181,7 @@ def test_pause_and_unpause(api, fn_name, platform, docker_client):
 
 
 def test_update_retires_old_containers(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     old = api.invoke(fn_name, "0").headers["X-Fc-Instance-Id"]
     api.update(fn_name, environment={"V": "2"})
     wait_for(lambda: old not in {c.id[:12] for c in containers(docker_client, platform, fn_name, all=True)},
@@ -186,11 +192,11 @@ def test_update_retires_old_containers(api, fn_name, platform, docker_client):
 def test_restart_adopts_current_containers(start_platform, docker_client):
     plat = start_platform(FAAS_PLATFORM_ID="t-restart-" + str(int(time.time()) % 100000))
     api = plat.api
-    api.deploy("kept", {"index.py": INIT_COUNT}, initializer="index.init", reservedInstances=1)
+    deploy(api, "kept", {"index.py": INIT_COUNT}, initializer="index.init", reservedInstances=1)
     wait_for(lambda: [i for i in instances(api, "kept") if i["state"] == "Ready"], timeout=30,
              what="the reserved container")
     (reserved_id,) = [i["instanceId"] for i in instances(api, "kept")]
-    api.deploy("stale", {"index.py": SLOW})
+    deploy(api, "stale", {"index.py": SLOW})
     api.invoke("stale", "0")
     (stale_old,) = [c.id for c in containers(docker_client, plat, "stale")]
 
@@ -215,7 +221,7 @@ def test_restart_adopts_current_containers(start_platform, docker_client):
 
 
 def test_metrics(api, fn_name):
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     api.invoke(fn_name, "0")
     api.invoke(fn_name, "0")
     text = api.request("GET", "/metrics").text
@@ -227,7 +233,7 @@ def test_metrics(api, fn_name):
 
 
 def test_container_removed_from_outside_mid_invocation(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     api.invoke(fn_name, "0")
     (container,) = containers(docker_client, platform, fn_name)
     with ThreadPoolExecutor(1) as pool:
@@ -244,7 +250,7 @@ def test_container_removed_from_outside_mid_invocation(api, fn_name, platform, d
 
 
 def test_idle_container_killed_from_outside_leaves_the_pool(api, fn_name, platform, docker_client):
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     first = api.invoke(fn_name, "0")
     (container,) = containers(docker_client, platform, fn_name)
     container.kill()
@@ -257,7 +263,7 @@ def test_a_killed_reserved_container_costs_no_invocation_and_no_cold_start(api, 
     """Invoked once a second after `docker kill` of its reserved container: no call is sent to the dead one
     (or, sent before Docker said so, it goes to another container), and no on-demand container starts
     while the reserved replacement can serve."""
-    api.deploy(fn_name, {"index.py": SLOW}, reservedInstances=1)
+    deploy(api, fn_name, {"index.py": SLOW}, reservedInstances=1)
     wait_for(lambda: [i for i in instances(api, fn_name) if i["state"] == "Ready"], timeout=60,
              what="the reserved container")
     (container,) = containers(docker_client, platform, fn_name)
@@ -280,7 +286,7 @@ def test_a_killed_reserved_container_costs_no_invocation_and_no_cold_start(api, 
 def test_a_container_kept_across_a_pool_only_change_is_adopted_after_a_restart(start_platform, fn_name):
     plat = start_platform()
     api = plat.api
-    api.deploy(fn_name, {"index.py": SLOW})
+    deploy(api, fn_name, {"index.py": SLOW})
     first = api.invoke(fn_name, "0").headers["X-Fc-Instance-Id"]
     assert api.update(fn_name, keepAliveSeconds=900, maxInstances=3).status_code == 200  # revision 2
     resp = api.invoke(fn_name, "0")

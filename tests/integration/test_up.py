@@ -92,8 +92,12 @@ def up(tmp_path, docker_client):
 
 
 def containers(docker_client, up) -> list:
-    return docker_client.containers.list(all=True, filters={"label": [f"faas.platform={up.platform_id}",
-                                                                      "faas.role=function"]})
+    """Every container of the platform: its functions' and its cells."""
+    return docker_client.containers.list(all=True, sparse=True, filters={"label": [f"faas.platform={up.platform_id}"]})
+
+
+def instances(up, name) -> list:
+    return up.api.request("GET", f"/v1/functions/{name}/instances").json()["instances"]
 
 
 def test_redis_is_private_to_the_platform(up):
@@ -124,7 +128,7 @@ def test_a_part_that_dies_comes_back_and_the_rest_keeps_running(up, docker_clien
     print(f"faas-server back {time.monotonic() - killed_at:.2f}s after SIGKILL")
     assert up.child("redis-server") == redis_pid and up.child("faas.queue.worker") == worker_pid
     assert up.api.invoke(fn_name, "0").text == "slept"  # its container was adopted, or a new one started
-    assert len(containers(docker_client, up)) == 1
+    assert len(instances(up, fn_name)) == 1
     os.kill(worker_pid, signal.SIGKILL)
     wait_for(lambda: up.child("faas.queue.worker") not in (0, worker_pid), timeout=30,
              what="the workers to be started again")
@@ -142,7 +146,8 @@ def test_term_removes_busy_containers_too(up, docker_client, fn_name):
     threads = [threading.Thread(target=lambda: results.append(up.api.invoke(fn_name, "4"))) for _ in range(3)]
     for thread in threads:
         thread.start()
-    wait_for(lambda: len(containers(docker_client, up)) == 3, timeout=60, what="three busy containers")
+    wait_for(lambda: [i["state"] for i in instances(up, fn_name)] == ["Busy"] * 3, timeout=60,
+             what="three busy containers")
     time.sleep(0.5)
     assert up.stop() == 0
     for thread in threads:

@@ -143,7 +143,6 @@ class CellPool:
         self.code.base_image = runtime_image
         log.info("Cells: %d to %d ready per memory class, code placed by %s, in %s", self.settings.cells_min,
                  self.settings.cells_max, self.placement, self.root)
-        self.refill()
 
     async def shutdown(self) -> None:
         """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
@@ -279,7 +278,9 @@ class CellPool:
         return self.slots / name
 
     def clear_stale(self, keep: set[str]) -> None:
-        """Slots and state files of cells that are gone (a control plane that was killed left them)."""
+        """Slots and state files of cells that are gone (a control plane that was killed left them). Call it
+        before the first refill: the slots of cells starting are not in `keep`."""
+        keep = keep | {c.slot.name for q in self.ready.values() for c in q}
         for slot in list(self.slots.iterdir()) if self.slots.is_dir() else []:
             if slot.name not in keep:
                 self.release_slot("", slot)
