@@ -128,6 +128,7 @@ class CellPool:
         self.image = runtime_image
         for path in (self.slots, self.staging, self.state, self.code.root):
             path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)  # functions' code: root's alone on the host (cells see it through mounts)
         self.placement = self.settings.cells_placement
         if self.placement != "link":
             reason = mounts.usable(self.root)
@@ -147,9 +148,10 @@ class CellPool:
     async def shutdown(self) -> None:
         """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
         self.closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Not cancelled: a start cut short in its Docker call would leave its container behind. Each start
+        # under way removes its cell once done, seeing `closing`.
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         cells = [c for q in self.ready.values() for c in q]
         self.ready.clear()
         await asyncio.gather(*(self.remove(c) for c in cells), return_exceptions=True)
@@ -214,7 +216,7 @@ class CellPool:
         try:
             marker = {"function": record.name, "functionId": record.function_id, "versionId": record.version_id,
                       "revision": record.revision, "config": config, "image": record.image,
-                      "memoryMB": cell.memory_mb, "slot": cell.slot.name}
+                      "memoryMB": cell.memory_mb, "slot": cell.slot.name, "code": code.name}
             self._write_state(cell.container_id, marker)
             for name, target_dir in (("code", cell.slot / "code"), ("deps", cell.slot / "deps")):
                 self._place(code / name, target_dir)
@@ -276,6 +278,14 @@ class CellPool:
         if not isinstance(name, str) or not name.startswith("faas-cell-") or "/" in name:
             return None
         return self.slots / name
+
+    def code_of(self, marker: dict | None) -> Path | None:
+        """The unpacked files a specialised cell runs, from the host's record of it (within the store)."""
+        name = (marker or {}).get("code")
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            return None
+        path = self.code.root / name
+        return path if path.is_dir() else None
 
     def clear_stale(self, keep: set[str]) -> None:
         """Slots and state files of cells that are gone (a control plane that was killed left them). Call it

@@ -122,6 +122,8 @@ class PoolManager:
         slot = self.cells.slot_of(marker)
         if marker is None or slot is None or not self.cells.enabled:
             await self.host.remove_container(status.id)
+            if slot is not None:
+                self.cells.release_slot(status.id, slot)
             return False
         labels = {LABEL_FUNCTION: str(marker.get("function")), LABEL_VERSION_ID: str(marker.get("versionId")),
                   LABEL_REVISION: str(marker.get("revision")), LABEL_FUNCTION_ID: str(marker.get("functionId")),
@@ -151,8 +153,7 @@ class PoolManager:
         inst = pool.add(reserved=False)
         inst.container_id = status.id
         if slot is not None:
-            inst.start_path, inst.slot = "cell", slot
-            inst.code_dir = await self.cells.code.ensure(pool.record.image)
+            inst.start_path, inst.slot, inst.code_dir = "cell", slot, self.cells.code_of(marker)
         try:
             if status.paused:
                 await self.host.unpause(status.id)
