@@ -81,3 +81,19 @@ IMAGE_PATH = {"PYTHONDONTWRITEBYTECODE": "1"}
 """An environment that keeps a function's containers off cells (a PYTHON* variable acts when the interpreter
 starts, so cells, started already, are not used) and changes nothing else (the runtime image sets it too):
 for tests of what happens when a container cannot start from its image, or that find containers by label."""
+
+
+def change_behind_its_back(plat, name: str, environment: dict[str, str]) -> None:
+    """While `plat`'s control plane is down, write a new revision of function `name` with `environment`
+    straight to its Redis: the containers it left no longer run what the function is."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(plat.env["FAAS_REDIS_URL"])
+    key = f"{plat.env['FAAS_REDIS_PREFIX']}:fn:{name}"
+    record = json.loads(client.get(key))
+    record["revision"] += 1
+    record["environment"] = environment
+    client.set(key, json.dumps(record))
+    client.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_for
+from helpers import change_behind_its_back, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -230,13 +230,7 @@ def test_a_specialised_cell_is_adopted_after_a_restart_and_idle_cells_are_replac
     assert plat.api.invoke(fn_name).text == "2import"
     cell_id = instances(plat, fn_name)[0]["instanceId"]
     plat.kill()
-    import redis as redis_lib
-    client = redis_lib.Redis.from_url(plat.env["FAAS_REDIS_URL"])
-    key = f"{plat.env['FAAS_REDIS_PREFIX']}:fn:{fn_name}"
-    record = json.loads(client.get(key))
-    record["revision"] += 1
-    record["environment"] = {"V": "3"}
-    client.set(key, json.dumps(record))
+    change_behind_its_back(plat, fn_name, {"V": "3"})
     plat.start()
     assert all(i["instanceId"] != cell_id for i in instances(plat, fn_name))
     assert plat.api.invoke(fn_name).text == "3import"

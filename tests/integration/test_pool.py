@@ -1,15 +1,13 @@
 """The container pool: warm reuse, reclaim, reserved instances, concurrency, bursts, pause, restart."""
 
-import json
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis as redis_lib
 
-from helpers import IMAGE_PATH, wait_for
+from helpers import IMAGE_PATH, change_behind_its_back, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -204,12 +202,7 @@ def test_restart_adopts_current_containers(start_platform, docker_client):
     assert len(containers(docker_client, plat, "kept")) == 1
     # While it is down, "stale" changes behind its back (a new revision with another environment): its
     # container no longer runs what the function is.
-    client = redis_lib.Redis.from_url(plat.env["FAAS_REDIS_URL"])
-    key = f"{plat.env['FAAS_REDIS_PREFIX']}:fn:stale"
-    record = json.loads(client.get(key))
-    record["revision"] += 1
-    record["environment"] = {"V": "2"}
-    client.set(key, json.dumps(record))
+    change_behind_its_back(plat, "stale", {"V": "2"})
 
     plat.start()
     listed = instances(plat.api, "kept")
