@@ -3,6 +3,7 @@ control-plane image, Redis from the local Redis image. A function deployed throu
 async events accepted before a restart of the control-plane container complete after it."""
 
 import os
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -93,10 +94,13 @@ def test_deployed_as_compose_services(deployed, docker_client):
 def test_function_and_async_events_survive_a_control_plane_restart(deployed, docker_client):
     api, compose, healthy, env = deployed
     api.deploy("echo", {"index.py": "def handler(event, context):\n    return event\n"})
+    wait_for(lambda: re.search(r'^faas_cells{memory_mb="128",state="ready"} [1-9]',
+                               api.request("GET", "/metrics").text, re.M), timeout=60, what="a ready cell")
     first = api.invoke("echo", b"before")
     assert first.status_code == 200 and first.content == b"before"
     (listed,) = api.request("GET", "/v1/functions/echo/instances").json()["instances"]
     assert listed["transport"] == "unix"  # pid: host and SYS_PTRACE let the control plane reach the socket
+    assert listed["startPath"] == "cell"  # its code hard-linked into a cell (the cells' directory is shared)
 
     api.deploy("slow", {"index.py": SLOW}, maxInstances=1)
     accepted = []
