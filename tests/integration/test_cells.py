@@ -211,7 +211,7 @@ def test_a_specialised_cell_is_adopted_after_a_restart_and_idle_cells_are_replac
     assert inst["startPath"] == "cell" and first.text == "1import"
     idle_before = {c.id for c in cell_containers(docker_client, plat)} - {
         c.id for c in cell_containers(docker_client, plat) if c.id.startswith(inst["instanceId"])}
-    assert len(idle_before) >= 2  # and the one refilling after the take, if it has started yet
+    assert idle_before  # the cells left after the take (and the refill's, if it has started yet)
 
     plat.kill()
     plat.start()

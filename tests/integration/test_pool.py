@@ -126,9 +126,11 @@ def test_capacity_429_and_eviction(start_platform, docker_client):
     plat = start_platform(FAAS_HOST_MEMORY_MB="512", FAAS_QUEUE_TIMEOUT="1")
     api = plat.api
     deploy(api, "slow", {"index.py": SLOW}, maxInstances=1, memoryMB=256)
+    # Its container first (its cold start may outlast the 1 s queue timeout on a busy machine), then held.
+    wait_for(lambda: api.invoke("slow", "0").status_code == 200, timeout=30, what="slow's container")
     holder = threading.Thread(target=api.invoke, args=("slow", "3"))
     holder.start()
-    time.sleep(1.0)
+    wait_for(lambda: [i["state"] for i in instances(api, "slow")] == ["Busy"], timeout=10, what="slow held")
     over = api.invoke("slow", "0")
     assert over.status_code == 429 and over.json()["error"]["code"] == "TooManyRequests"
     holder.join()
