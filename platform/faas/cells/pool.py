@@ -50,6 +50,9 @@ DEMAND_WINDOW_S = 60.0
 """Cold starts of a memory class within this many seconds set how many cells of it are kept ready."""
 
 FAILED_START_BACKOFF_S = 5.0
+REFILL_AFTER_MISS_S = 2.0
+"""A cold start that found no cell starts from its image now: the cells its demand asks for start after it, not
+beside it on the same cores."""
 REFILL_CONCURRENCY = 2
 """Cells started at once: refilling must not take the cores from the containers that serve."""
 
@@ -118,6 +121,7 @@ class CellPool:
         self.retry_at = 0.0
         self.closing = False
         self._slots = asyncio.Semaphore(REFILL_CONCURRENCY)
+        self._refill_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
 
     # -- life of the pool
@@ -148,6 +152,8 @@ class CellPool:
     async def shutdown(self) -> None:
         """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
         self.closing = True
+        if self._refill_timer is not None:
+            self._refill_timer.cancel()
         # Not cancelled: a start cut short in its Docker call would leave its container behind. Each start
         # under way removes its cell once done, seeing `closing`.
         while self._tasks:
@@ -201,7 +207,13 @@ class CellPool:
             self.code.prepare(record.image)
         queue = self.ready.get(mb)
         cell = queue.popleft() if code is not None and queue else None
-        self.refill()
+        if cell is not None:
+            self.refill()
+        elif self._refill_timer is None:
+            def later() -> None:
+                self._refill_timer = None
+                self.refill()
+            self._refill_timer = asyncio.get_running_loop().call_later(REFILL_AFTER_MISS_S, later)
         return (cell, code) if cell is not None else None
 
     def prepare(self, record: FunctionRecord) -> None:
