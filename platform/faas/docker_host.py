@@ -46,8 +46,12 @@ LABEL_ROLE = "faas.role"
 """What a labelled object is: ROLE_FUNCTION, `function-image`, `network`, or a base image's role."""
 ROLE_FUNCTION = "function"
 """The role of a function container."""
+ROLE_CELL = "cell"
+"""The role of a cell: a started runtime container waiting for a function (faas.cells)."""
 ROLE_UNPACK = "unpack"
 """The role of a container made (never started) to copy a function image's files out."""
+CONTAINER_ROLES = (ROLE_FUNCTION, ROLE_CELL, ROLE_UNPACK)
+"""The roles of the containers a platform makes (and removes when they are left behind)."""
 
 
 def function_filter(platform_id: str, function: str | None = None, version_id: str | None = None) -> dict[str, str]:
@@ -59,6 +63,12 @@ def function_filter(platform_id: str, function: str | None = None, version_id: s
     if version_id is not None:
         labels[LABEL_VERSION_ID] = version_id
     return labels
+
+
+async def is_running(host: "DockerHost", cid: str) -> bool:
+    """The container `cid` exists and its processes run (for RuntimeClient.wait_ready's liveness check)."""
+    status = await host.status(cid)
+    return status is not None and status.running
 
 
 def label_filter(labels: dict[str, str]) -> list[str]:

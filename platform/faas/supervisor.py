@@ -104,11 +104,11 @@ def remove_left_containers(settings: Settings) -> int:
     """Remove this platform's function containers and cells (a control plane that was killed left them)."""
     try:
         # here: the workers import this module, and need no Docker
-        from .docker_host import LABEL_PLATFORM, LABEL_ROLE, ROLE_FUNCTION, ROLE_UNPACK, make_client
+        from .docker_host import CONTAINER_ROLES, LABEL_PLATFORM, LABEL_ROLE, make_client
 
         client = make_client(settings.docker_url)
         ours = client.containers.list(all=True, filters={"label": f"{LABEL_PLATFORM}={settings.platform_id}"})
-        left = [c for c in ours if c.labels.get(LABEL_ROLE) in (ROLE_FUNCTION, "cell", ROLE_UNPACK)]
+        left = [c for c in ours if c.labels.get(LABEL_ROLE) in CONTAINER_ROLES]
         for container in left:
             container.remove(force=True)
         client.close()

@@ -31,20 +31,24 @@ from pathlib import Path
 
 from .. import defaults
 from ..config import Settings
-from ..docker_host import LABEL_PLATFORM, LABEL_ROLE, ContainerConfig, DockerHost, StartedContainer
+from ..docker_host import (
+    LABEL_PLATFORM,
+    LABEL_ROLE,
+    ROLE_CELL,
+    ContainerConfig,
+    DockerHost,
+    StartedContainer,
+    is_running,
+)
 from ..errors import ContainerStartFailed, FaasError
 from ..models import FunctionRecord
 from . import files, mounts
-from .code import CodeStore
+from .code import PARTS, CodeStore
 
 log = logging.getLogger(__name__)
 
-ROLE_CELL = "cell"
 LABEL_CELL_CLASS = "faas.cell-class"
 """The memory class (memoryMB) a cell was started with."""
-
-CODE_TARGET = "/code"
-DEPS_TARGET = "/opt/fc/deps"
 
 DEMAND_WINDOW_S = 60.0
 """Cold starts of a memory class within this many seconds set how many cells of it are kept ready."""
@@ -158,7 +162,7 @@ class CellPool:
         # under way removes its cell once done, seeing `closing`.
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        cells = [c for q in self.ready.values() for c in q]
+        cells = self.all_ready()
         self.ready.clear()
         await asyncio.gather(*(self.remove(c) for c in cells), return_exceptions=True)
 
@@ -175,22 +179,18 @@ class CellPool:
         task.add_done_callback(self._tasks.discard)
 
     # -- what there is
-    def memory_used(self) -> int:
-        return sum(c.memory_mb for q in self.ready.values() for c in q) + \
-            sum(mb * n for mb, n in self.starting.items())
+    def all_ready(self) -> list[Cell]:
+        """The ready cells of every memory class (a copy: the caller may drop some)."""
+        return [c for q in self.ready.values() for c in q]
 
-    def count(self) -> int:
-        return sum(len(q) for q in self.ready.values())
+    def memory_used(self) -> int:
+        return sum(c.memory_mb for c in self.all_ready()) + sum(mb * n for mb, n in self.starting.items())
 
     def by_container(self, container_id: str) -> Cell | None:
-        for queue in self.ready.values():
-            for cell in queue:
-                if cell.container_id == container_id:
-                    return cell
-        return None
+        return next((c for c in self.all_ready() if c.container_id == container_id), None)
 
     def known(self) -> set[str]:
-        return {c.container_id for q in self.ready.values() for c in q if c.container_id}
+        return {c.container_id for c in self.all_ready() if c.container_id}
 
     # -- taking one
     def take(self, record: FunctionRecord) -> tuple[Cell, Path] | None:
@@ -230,8 +230,8 @@ class CellPool:
                       "revision": record.revision, "config": config, "image": record.image,
                       "memoryMB": cell.memory_mb, "slot": cell.slot.name, "code": code.name}
             self._write_state(cell.container_id, marker)
-            for name, target_dir in (("code", cell.slot / "code"), ("deps", cell.slot / "deps")):
-                self._place(code / name, target_dir)
+            for name in PARTS:
+                self._place(code / name, cell.slot / name)
         except OSError as exc:
             raise ContainerStartFailed(f"cell {cell.id}: placing the code failed: {exc}") from exc
         try:
@@ -275,7 +275,7 @@ class CellPool:
     def release_slot(self, container_id: str, slot: Path | None) -> None:
         """A cell's container is gone: its mounts, directory and state go too."""
         if slot is not None and slot.parent == self.slots:
-            for name in ("code", "deps"):
+            for name in PARTS:
                 if self.placement == "mount":
                     mounts.unmount_all(slot / name)
             files.clear_tree(slot)
@@ -302,13 +302,13 @@ class CellPool:
     def clear_stale(self, keep: set[str]) -> None:
         """Slots and state files of cells that are gone (a control plane that was killed left them). Call it
         before the first refill: the slots of cells starting are not in `keep`."""
-        keep = keep | {c.slot.name for q in self.ready.values() for c in q}
+        keep = keep | {c.slot.name for c in self.all_ready()}
         for slot in list(self.slots.iterdir()) if self.slots.is_dir() else []:
             if slot.name not in keep:
                 self.release_slot("", slot)
         for path in list(self.state.iterdir()) if self.state.is_dir() else []:
-            marker = self.state_of(path.stem)
-            if self.slot_of(marker) is None or self.slot_of(marker).name not in keep:
+            slot = self.slot_of(self.state_of(path.stem))
+            if slot is None or slot.name not in keep:
                 path.unlink(missing_ok=True)
 
     # -- keeping cells ready
@@ -368,7 +368,7 @@ class CellPool:
             environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
                          "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET},
             memory_mb=cell.memory_mb,
-            mounts=((str(cell.slot / "code"), CODE_TARGET), (str(cell.slot / "deps"), DEPS_TARGET)),
+            mounts=tuple((str(cell.slot / name), path) for name, path in PARTS.items()),
             propagation="rslave" if self.placement == "mount" else None,
         )
 
@@ -380,11 +380,12 @@ class CellPool:
             async with self._slots:
                 if self.closing:
                     return
-                for sub in ("code", "deps"):
-                    (cell.slot / sub).mkdir(parents=True, mode=0o755)
+                for name in PARTS:
+                    (cell.slot / name).mkdir(parents=True, mode=0o755)
                 started: StartedContainer = await self.host.start_container(self.config(cell))
                 cell.container_id, cell.address, cell.pid = started.id, started.address, started.pid
-                await self.client.wait_ready(cell, self.settings.ready_timeout, self._alive(cell))
+                await self.client.wait_ready(cell, self.settings.ready_timeout,
+                                             lambda: is_running(self.host, cell.container_id))
                 ok = True
         except (FaasError, OSError) as exc:
             log.warning("Cells: a cell of %d MB did not start: %s", mb, exc)
@@ -400,12 +401,6 @@ class CellPool:
                 self.ready.setdefault(mb, deque()).append(cell)
                 log.debug("Cells: cell %s (%d MB) ready in %.0f ms", cell.id, mb,
                           (time.monotonic() - cell.created_at) * 1000)
-
-    def _alive(self, cell: Cell):
-        async def alive() -> bool:
-            status = await self.host.status(cell.container_id)
-            return status is not None and status.running
-        return alive
 
     async def remove(self, cell: Cell) -> None:
         if cell.conns is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..cells.pool import Cell, CellPool
 from ..config import Settings
-from ..docker_host import DockerHost
+from ..docker_host import DockerHost, is_running
 from ..errors import FaasError, FunctionNotFound
 from ..metrics import Metrics
 from . import scheduler
@@ -226,11 +226,8 @@ class Containers:
         if inst.state is S.REMOVING:
             return
 
-        async def alive() -> bool:
-            status = await self.host.status(inst.container_id)
-            return status is not None and status.running
-
-        await self.client.wait_ready(inst, self.settings.ready_timeout, alive)
+        await self.client.wait_ready(inst, self.settings.ready_timeout,
+                                     lambda: is_running(self.host, inst.container_id))
         await self.calls.initialize(inst, record, "init-" + inst.id)
         inst.init_ms = (time.monotonic() - inst.created_at) * 1000
         find_memory_file(inst)

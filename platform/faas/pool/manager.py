@@ -24,10 +24,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from ..cells.pool import ROLE_CELL, CellPool
+from ..cells.pool import CellPool
 from ..config import Settings
 from ..defaults import LATEST
 from ..docker_host import (
+    CONTAINER_ROLES,
     LABEL_CONFIG,
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
@@ -35,8 +36,7 @@ from ..docker_host import (
     LABEL_REVISION,
     LABEL_ROLE,
     LABEL_VERSION_ID,
-    ROLE_FUNCTION,
-    ROLE_UNPACK,
+    ROLE_CELL,
     DockerHost,
     function_filter,
 )
@@ -444,13 +444,12 @@ class PoolManager:
         strays; remove unpacked files no version needs any more."""
         asked = time.monotonic()
         found = [c for c in await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id})
-                 if c.labels.get(LABEL_ROLE) in (ROLE_FUNCTION, ROLE_CELL, ROLE_UNPACK)]
+                 if c.labels.get(LABEL_ROLE) in CONTAINER_ROLES]
         alive = {c.id for c in found if c.running}
-        for queue in list(self.cells.ready.values()):
-            for cell in list(queue):
-                if cell.container_id not in alive and cell.created_at < asked:
-                    log.warning("Cells: cell %s is gone or dead; it leaves the pool", cell.id)
-                    self.cells.drop(cell)
+        for cell in self.cells.all_ready():
+            if cell.container_id not in alive and cell.created_at < asked:
+                log.warning("Cells: cell %s is gone or dead; it leaves the pool", cell.id)
+                self.cells.drop(cell)
         known = self.cells.known()
         for pool in list(self._pools.values()):
             for inst in list(pool.instances):
