@@ -59,3 +59,27 @@ def test_the_redis_password_comes_from_its_file(tmp_path):
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(ValueError, match="is empty"):
         Settings.from_env({"FAAS_REDIS_PASSWORD_FILE": str(tmp_path / "empty")})
+
+
+def test_cells_settings():
+    settings = Settings.from_env({"FAAS_CELLS_MIN": "2", "FAAS_CELLS_MAX": "5", "FAAS_CELLS_DIR": "/srv/cells",
+                                  "FAAS_CELLS_PLACEMENT": "link"})
+    assert (settings.cells_min, settings.cells_max, str(settings.cells_dir), settings.cells_placement) == (
+        2, 5, "/srv/cells", "link")
+    off = Settings.from_env({"FAAS_CELLS_MIN": "4", "FAAS_CELLS_MAX": "0"})  # MAX 0 turns cells off, whatever MIN
+    assert off.cells_max == 0
+
+
+@pytest.mark.parametrize("env,match", [
+    ({"FAAS_CELLS_MIN": "few"}, "FAAS_CELLS_MIN must be an integer"),
+    ({"FAAS_CELLS_MAX": "1e9"}, "FAAS_CELLS_MAX must be an integer"),
+    ({"FAAS_CELLS_MIN": "-1"}, "0 <= MIN <= MAX <= 256"),
+    ({"FAAS_CELLS_MAX": "-1"}, "0 <= MIN <= MAX <= 256"),
+    ({"FAAS_CELLS_MAX": "257"}, "0 <= MIN <= MAX <= 256"),
+    ({"FAAS_CELLS_MIN": "5", "FAAS_CELLS_MAX": "4"}, "0 <= MIN <= MAX <= 256"),
+    ({"FAAS_CELLS_PLACEMENT": "mount\n"}, "FAAS_CELLS_PLACEMENT must be"),
+    ({"FAAS_CELLS_PLACEMENT": "bind"}, "FAAS_CELLS_PLACEMENT must be"),
+])
+def test_bad_cells_settings_are_refused(env, match):
+    with pytest.raises(ValueError, match=match):
+        Settings.from_env(env)

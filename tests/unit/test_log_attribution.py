@@ -3,7 +3,7 @@ said runs on that container."""
 
 import pytest
 
-from faas.logs.collector import Attribution, split_line
+from faas.logs.collector import _FOLLOW, Attribution, split_line
 from faas.logs.reader import encode_tail
 
 CID, OTHER = "a" * 12, "b" * 12
@@ -56,3 +56,21 @@ def test_tail_is_the_last_4_kb_in_base64():
 
     text = base64.b64decode(encode_tail(["a" * 5000, "end"])).decode()
     assert len(text) == 4096 and text.endswith("a\nend\n")
+
+
+@pytest.mark.parametrize("line,ok", [
+    ("=0123456789ab my-fn LATEST", True),
+    ("=0123456789ab my-fn 12", True),
+    ("=0123456789ab my-fn LATEST\n", False),          # a trailing newline: the pipe's lines never keep one
+    ("=0123456789ab my-fn 0", False),                  # not a version id
+    ("=0123456789ab my-fn prod", False),               # an alias is resolved before it gets here
+    ("=0123456789AB my-fn LATEST", False),             # not a container id prefix
+    ("=0123456789a my-fn LATEST", False),
+    ("=0123456789ab My_Fn LATEST", False),             # not a function name
+    ("=0123456789ab ../../x LATEST", False),
+    ("=0123456789ab " + "f" * 64 + " LATEST", False),  # longer than a function name may be
+    ("=0123456789ab my-fn LATEST extra", False),
+    ("+0123456789ab my-fn LATEST", False),
+])
+def test_follow_notices_are_taken_only_whole_and_well_formed(line, ok):
+    assert bool(_FOLLOW.fullmatch(line)) is ok

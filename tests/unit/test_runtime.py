@@ -378,3 +378,12 @@ def test_cell_refuses_a_malformed_specialize_and_stays_a_cell(cell, body):
 def test_a_function_runtime_refuses_specialize(server):
     with socket.create_connection(("127.0.0.1", server)) as sock:
         assert http(server, "POST", "/specialize", b'{"environment": {}}', sock=sock)[0] == 409
+
+
+def test_cell_refuses_an_oversized_specialize(cell):
+    port, _ = cell
+    body = json.dumps({"environment": {"BIG": "x" * (1024 * 1024)}}).encode()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        status, _, reply = http(port, "POST", "/specialize", body, sock=sock)
+        assert status == 413 and "too large" in json.loads(reply)["errorMessage"]
+        assert json.loads(http(port, "GET", "/specialize", sock=sock)[2]) == {"specialized": False}
