@@ -34,6 +34,7 @@ class Api:
 
     def __init__(self, base_url: str, token: str | None = None):
         self.base = base_url.rstrip("/")
+        self.token = token
         self.http = requests.Session()
         if token:
             self.http.headers["Authorization"] = f"Bearer {token}"

@@ -203,6 +203,18 @@ SYSTEM_RETRY_MAX_WAIT_S = 300.0
 RESULT_TTL_S = 86400
 """Seconds an ended invocation's record (status, result) is kept."""
 
+ASYNC_RECENT = 1000
+"""Async events a function's listing (GET /v1/functions/{name}/invocations) can reach, newest first."""
+
+RECENT_TTL_S = 7 * 86400
+"""Seconds the index of a function's recent async events outlives its last write."""
+
+ASYNC_LIST_LIMIT = 100
+"""Most async events one listing returns."""
+
+STATS_WINDOW_S = 3600
+"""The window of GET /v1/stats: each function's invocations, errors and cold starts in the last hour."""
+
 DESTINATION_MAXLEN = 100000
 """Messages a destination queue (Redis stream) keeps, approximately; the oldest go first."""
 

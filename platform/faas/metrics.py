@@ -23,12 +23,15 @@ they write them in the same transaction as the event's change; the control plane
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from . import defaults
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -53,10 +56,73 @@ class AsyncStats:
     workers: int = 0
 
 
+class Activity:
+    """Each function's invocations, errors and cold starts in the last `window` seconds, in one-minute buckets
+    kept in memory (so per control plane, since its start), and when it was last invoked: what a console's
+    list of functions shows. Cheap enough for every invocation: a dict lookup and two increments."""
+
+    BUCKET_S = 60
+
+    def __init__(self, window_s: int = defaults.STATS_WINDOW_S, clock=time.time):
+        self.window_s = window_s
+        self.clock = clock
+        self._buckets = window_s // self.BUCKET_S
+        self._functions: dict[str, dict] = {}
+        """function -> {"last": time of its last invocation, "minutes": {minute: [invocations, errors, colds]}}"""
+
+    def _counts(self, function: str, now: float) -> tuple[dict, list[int]]:
+        """The function's entry and its counts of the current minute."""
+        entry = self._functions.get(function)
+        if entry is None:
+            if len(self._functions) > 65536:  # functions come and go: forget the idlest
+                self._forget_idle(now)
+            entry = self._functions[function] = {"last": None, "minutes": {}}
+        minute = int(now // self.BUCKET_S)
+        minutes = entry["minutes"]
+        counts = minutes.get(minute)
+        if counts is None:
+            for old in [m for m in minutes if m <= minute - self._buckets]:
+                del minutes[old]
+            counts = minutes[minute] = [0, 0, 0]
+        return entry, counts
+
+    def invocation(self, function: str, error: bool) -> None:
+        now = self.clock()
+        entry, counts = self._counts(function, now)
+        counts[0] += 1
+        counts[1] += error
+        entry["last"] = now
+
+    def cold_start(self, function: str) -> None:
+        self._counts(function, self.clock())[1][2] += 1
+
+    def _forget_idle(self, now: float) -> None:
+        cutoff = now - self.window_s
+        for name in [n for n, e in self._functions.items() if (e["last"] or 0) < cutoff]:
+            del self._functions[name]
+
+    def snapshot(self) -> list[dict]:
+        """Every function seen in the window, by name: its counts there and its last invocation."""
+        now = self.clock()
+        first = int(now // self.BUCKET_S) - self._buckets + 1
+        out = []
+        for name in sorted(self._functions):
+            entry = self._functions[name]
+            totals = [0, 0, 0]
+            for minute, counts in entry["minutes"].items():
+                if minute >= first:
+                    totals = [a + b for a, b in zip(totals, counts)]
+            out.append({"functionName": name, "invocations": totals[0], "errors": totals[1],
+                        "errorRate": round(totals[1] / totals[0], 4) if totals[0] else None,
+                        "coldStarts": totals[2], "lastInvocationAt": entry["last"]})
+        return out
+
+
 class Metrics:
     """The control plane's metrics: one object, one registry, per control plane."""
 
     def __init__(self):
+        self.activity = Activity()
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.invocations = Counter("faas_invocations", "Invocations by function and outcome.",
@@ -87,9 +153,11 @@ class Metrics:
                                                              self.duration.labels(function))
         children[0].inc()
         children[1].observe(seconds)
+        self.activity.invocation(function, outcome.error is not None)
 
     def cold_start(self, function: str, path: str = "image") -> None:
         self.cold_starts.labels(function, path).inc()
+        self.activity.cold_start(function)
 
     def container_start(self, function: str, reason: str, path: str = "image") -> None:
         self.container_starts.labels(function, reason, path).inc()

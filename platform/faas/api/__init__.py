@@ -26,6 +26,7 @@ from ..store import FunctionStore
 from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
 from ..triggers.timer import TimerScheduler
+from .console import add_console_routes
 from .handlers import add_routes
 from .keys import (
     ASYNC,
@@ -162,4 +163,5 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     add_trigger_routes(app)
     add_release_routes(app)
+    add_console_routes(app)
     return app

@@ -19,6 +19,7 @@ from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families, cell_families, container_families
 from ..models import check_name, new_request_id
+from ..queue.policy import EventStatus
 from ..releases.model import check_qualifier
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
@@ -237,6 +238,34 @@ async def read_queue(request: web.Request) -> web.Response:
                               "next": messages[-1]["id"] if messages else (after or None)})
 
 
+async def list_async_invocations(request: web.Request) -> web.Response:
+    """The function's newest async invocations (their records without results), newest first."""
+    record = await request.app[SERVICE].get(request.match_info["name"])
+    status = request.query.get("status")
+    if status is not None and status not in _STATUSES:
+        raise InvalidArgument("status must be one of " + ", ".join(_STATUSES))
+    limit = _whole(request.query.get("limit", "50"), "limit", 1, defaults.ASYNC_LIST_LIMIT)
+    found = await request.app[ASYNC].recent(record.name, status, limit)
+    return web.json_response({"functionName": record.name, "invocations": found})
+
+
+_STATUSES = tuple(s.value for s in EventStatus)
+
+
+def _whole(raw: str, name: str, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high`."""
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise InvalidArgument(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+async def stats(request: web.Request) -> web.Response:
+    """Each function's invocations, errors and cold starts in the last hour, as this control plane saw them."""
+    metrics = request.app[METRICS]
+    return web.json_response({"windowSeconds": metrics.activity.window_s,
+                              "functions": metrics.activity.snapshot()})
+
+
 async def list_instances(request: web.Request) -> web.Response:
     """The containers of the versions a qualifier runs (LATEST's by default)."""
     record = await request.app[SERVICE].get(request.match_info["name"])
@@ -321,6 +350,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/functions/{name}/build-log", get_build_log),
         web.get("/v1/functions/{name}/instances", list_instances),
         web.post("/v1/functions/{name}/invocations", invoke_function),
+        web.get("/v1/functions/{name}/invocations", list_async_invocations),
+        web.get("/v1/stats", stats),
         web.get("/v1/invocations/{request_id}", get_invocation),
         web.get("/v1/invocations/{request_id}/logs", get_invocation_logs),
         web.get("/v1/functions/{name}/logs", get_function_logs),

@@ -12,7 +12,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from ..defaults import LATEST
+from ..defaults import ASYNC_RECENT, LATEST, RECENT_TTL_S
 from ..models import AsyncConfig, FunctionRecord
 from .keys import Keys
 from .policy import Condition, EventStatus, Kind
@@ -49,6 +49,18 @@ def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float) -> 
     pipe.hset(keys.invocation(request_id), mapping=fields)
     pipe.zadd(keys.pending, {request_id: now})
     pipe.lpush(keys.ready, request_id)
+    remember(pipe, keys, fields["function"], request_id, now)
+
+
+def remember(pipe, keys: Keys, function: str | bytes, request_id: str, now: float) -> None:
+    """Add the commands that list a new event among its function's recent ones (at most ASYNC_RECENT), to a
+    pipeline. For listings only: the event's life never depends on this index."""
+    if isinstance(function, bytes):
+        function = function.decode()
+    key = keys.recent(function)
+    pipe.zadd(key, {request_id: now})
+    pipe.zremrangebyrank(key, 0, -ASYNC_RECENT - 1)
+    pipe.expire(key, RECENT_TTL_S)
 
 
 def schedule_retry(pipe, keys: Keys, request_id: str, kind: Kind, due: float, last_error: str, now: float,
@@ -114,7 +126,8 @@ class EventView:
         raw = self.get(name)
         return float(raw) if raw else None
 
-    def to_api(self, request_id: str) -> dict:
+    def to_api(self, request_id: str, result: bool = True) -> dict:
+        """The record; without its result (and its type) when `result` is false, as listings show it."""
         out = {
             "requestId": request_id,
             "functionName": self.get("function"),
@@ -139,6 +152,9 @@ class EventView:
         if trigger:
             kind, _, name = trigger.partition("/")
             out["trigger"] = {"triggerType": kind, "triggerName": name}
+        if not result:
+            del out["result"]
+            return out
         result = self.fields.get(b"result")
         if result is not None:
             out["result"], encoding = _text(result)

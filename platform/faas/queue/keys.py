@@ -10,6 +10,7 @@
 | `{prefix}:async:worker:{worker}` | string with TTL | the worker's lease; gone means the worker died |
 | `{prefix}:async:workers` | set | worker ids that have held events |
 | `{prefix}:async:drain` | string with TTL | set while drain jobs are queued or running |
+| `{prefix}:async:recent:{function}` | sorted set | the function's newest async events, for listings (3) |
 | `{prefix}:async:stats` | hash | counters for /metrics: `ended:{status}:{condition}`, `retry:{kind}` |
 | `{prefix}:queue:{name}` | stream | queue `queue:{name}`: one entry per message (2) |
 
@@ -17,6 +18,9 @@
 carries a queue trigger's batch, whose messages are acknowledged when it ends.
 (2) field `record` (a destination's JSON record) or `body` (a published message); queue triggers read it
 through a consumer group each.
+(3) ids (at most ASYNC_RECENT) scored by acceptance time; written beside the event, or right after it where a
+Lua script stores the event; an id whose record expired is dropped when a listing meets it, and the set
+expires RECENT_TTL_S after its last write. Nothing in an event's life depends on it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class Keys:
 
     def invocation(self, request_id: str) -> str:
         return f"{self.prefix}:inv:{request_id}"
+
+    def recent(self, function: str) -> str:
+        return f"{self.prefix}:async:recent:{function}"
 
     def inflight(self, worker: str) -> str:
         return f"{self.prefix}:async:inflight:{worker}"

@@ -67,6 +67,33 @@ class AsyncEvents:
         fields = await self.conn.hgetall(self.keys.invocation(request_id))
         return ev.EventView(fields).to_api(request_id) if fields else None
 
+    async def recent(self, function: str, status: str | None, limit: int) -> list[dict]:
+        """The function's newest async events (at most `limit`, with `status` if given), newest first, without
+        their results; ids whose records expired are dropped from the index on the way."""
+        key = self.keys.recent(function)
+        found: list[dict] = []
+        start = 0
+        while len(found) < limit and start < defaults.ASYNC_RECENT:
+            ids = [i.decode() for i in await self.conn.zrevrange(key, start, start + 199)]
+            if not ids:
+                break
+            start += len(ids)
+            async with self.conn.pipeline(transaction=False) as pipe:
+                for request_id in ids:
+                    pipe.hgetall(self.keys.invocation(request_id))
+                records = await pipe.execute()
+            gone = [i for i, fields in zip(ids, records) if not fields]
+            if gone:
+                await self.conn.zrem(key, *gone)
+                start -= len(gone)
+            for request_id, fields in zip(ids, records):
+                view = ev.EventView(fields)
+                if fields and (status is None or view.get("status") == status):
+                    found.append(view.to_api(request_id, result=False))
+                    if len(found) == limit:
+                        break
+        return found
+
     async def read_queue(self, name: str, after: str, count: int) -> list[dict]:
         """Messages of a queue: destination records (`record`, JSON) and published messages (`body`, text)."""
         entries = await self.conn.xrange(self.keys.destination(name), min=f"({after}" if after else "-",

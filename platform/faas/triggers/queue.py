@@ -137,6 +137,7 @@ class QueuePoller(EventSource):
                 return batches
             if result <= 0:
                 return batches
+            await self.remember(trigger.function, request_id, now)
             batches += 1
             self.metrics.trigger_invocation(trigger.function, "queue")
         return batches

@@ -54,6 +54,12 @@ class EventSource:
         if self._task is not None:
             self._task.cancel()
 
+    async def remember(self, function: str, request_id: str, now: float) -> None:
+        """List an event a Lua script stored among its function's recent ones (for listings only)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            ev.remember(pipe, self.keys, function, request_id, now)
+            await pipe.execute()
+
     def changed(self) -> None:
         """Something changed here: look again now rather than after the current wait."""
         self._wake.set()

@@ -89,6 +89,7 @@ class TimerScheduler(EventSource):
                                        self.keys.ready],
                                  args=[member, score, repr(following), repr(now), request_id, *flat])
         if fired:
+            await self.remember(function, request_id, now)
             self.metrics.trigger_invocation(function, "timer")
             late = now - due
             if late > 5:

@@ -1,0 +1,412 @@
+"""The web console in a real browser: Debian's headless Chromium, driven by selenium through chromium-driver,
+against a real control plane with real containers, Redis and async workers (scripts/test installs both).
+
+Each page is photographed at 1280x800 and at a phone's width into var/test-artifacts/console/ (or
+$FAAS_TEST_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("FAAS_TEST_ARTIFACTS") or ROOT / "var" / "test-artifacts") / "console"
+DESKTOP = {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+CODE = """import json
+
+
+def handler(event, context):
+    data = json.loads(event or b"{}")
+    print("console-marker", data.get("name"))
+    return json.dumps({"greeting": "hi " + str(data.get("name"))})
+"""
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name) or f"/usr/bin/{name}"
+    if not os.path.exists(path):
+        pytest.fail(f"{name} is not installed; run the tests with scripts/test (it installs chromium and "
+                    "chromium-driver)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = _binary("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1280,800"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(_binary("chromedriver")), options=options)
+    driver.set_page_load_timeout(30)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+class Console:
+    """The console at one platform, in one browser."""
+
+    def __init__(self, driver, plat):
+        self.d = driver
+        self.plat = plat
+        self.base = plat.url + "/console/"
+
+    def size(self, metrics: dict) -> None:
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+    def wait(self, condition, timeout: float = 30):
+        return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(condition)
+
+    def find(self, css: str, timeout: float = 30):
+        return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout)
+
+    def click(self, css: str, timeout: float = 30):
+        element = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout)
+        element.click()
+        return element
+
+    def text_in(self, css: str, text: str, timeout: float = 60):
+        try:
+            self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), timeout)
+        except TimeoutException:
+            shown = self.d.find_elements(By.CSS_SELECTOR, css)
+            raise AssertionError(f"{css} never showed {text!r}; it shows "
+                                 f"{shown[0].text[:2000] if shown else '(nothing)'!r}") from None
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def go(self, route: str) -> None:
+        self.d.get(self.base + "#" + route)
+
+    def type_into(self, css: str, text: str) -> None:
+        element = self.find(css)
+        element.clear()
+        element.send_keys(text)
+
+    def login(self, secret: str) -> None:
+        self.d.get(self.base)
+        self.type_into("#token", secret)
+        self.click("#login")
+
+    def shot(self, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        self.d.save_screenshot(str(path))
+        return path
+
+    def shots(self, name: str) -> None:
+        """The page now at 1280x800 and at a phone's width, which must need no sideways scrolling."""
+        self.size(DESKTOP)
+        self.shot(name)
+        self.size(PHONE)
+        time.sleep(0.3)
+        self.shot(name + "-phone")
+        overflow = self.d.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        self.size(DESKTOP)
+        assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone's screen"
+
+    def errors(self) -> list[str]:
+        """The browser's own errors (scripts, CSP), leaving out the failed API calls a test provoked."""
+        return [e["message"] for e in self.d.get_log("browser")
+                if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+
+
+@pytest.fixture
+def console(browser, async_stack):
+    plat, _workers = async_stack
+    c = Console(browser, plat)
+    browser.get(plat.url + "/console/")
+    browser.execute_script("sessionStorage.clear()")
+    c.size(DESKTOP)
+    yield c
+    assert not c.errors()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def test_a_wrong_token_shows_the_401_and_is_not_kept(console):
+    console.login("faas_admin_not-a-real-token")
+    shown = console.text_in(".error", "401").text
+    assert shown == "401 Unauthorized: the bearer token is not valid"
+    assert console.d.execute_script("return sessionStorage.length") == 0
+    assert "not-a-real-token" not in console.d.current_url
+    assert console.d.get_cookies() == []
+    console.shots("login-401")
+
+
+def test_an_invoke_token_is_refused_with_the_platforms_message(console):
+    made = console.plat.api.request("POST", "/v1/tokens", json={"role": "invoke", "name": "console-test"})
+    assert made.status_code == 201
+    console.login(made.json()["token"])
+    shown = console.text_in(".error", "403").text
+    assert shown.startswith("403 Forbidden: a token of role invoke may not do this")
+    assert console.d.execute_script("return sessionStorage.length") == 0
+
+
+def test_the_token_lives_in_session_storage_only(console):
+    secret = console.plat.api.token
+    console.login(secret)
+    console.find("#new-function")
+    assert console.d.execute_script("return sessionStorage.getItem('faas.console.token')") == secret
+    assert console.d.execute_script("return localStorage.length") == 0
+    assert console.d.get_cookies() == []
+    assert secret not in console.d.current_url
+    console.click("#logout")
+    console.find("#token")
+    assert console.d.execute_script("return sessionStorage.getItem('faas.console.token')") is None
+
+
+def test_create_invoke_publish_alias_trigger_and_delete(console):
+    """The whole round: everything a user does in a function's life, through the console alone."""
+    api, name = console.plat.api, unique("web")
+    console.login(api.token)
+    console.find("#new-function")
+    console.shots("functions")
+
+    # Create from the inline editor.
+    console.click("#new-function")
+    console.type_into("#fn-name", name)
+    editor = console.find("#create-code")
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.DELETE)
+    editor.send_keys(CODE)
+    console.shots("create")
+    console.click("#create")
+    console.wait(EC.url_contains(f"#/functions/{name}"), timeout=180)
+    assert api.request("GET", f"/v1/functions/{name}").json()["state"] == "Active"
+    console.text_in("main", "Code SHA-256")
+    console.shots("function-overview")
+
+    # Invoke it: the result, the headers and the log's tail.
+    console.click("#tab-invoke")
+    console.type_into("#inv-payload", json.dumps({"name": "browser"}))
+    console.click("#invoke")
+    assert json.loads(console.text_in("#inv-result", "greeting", timeout=120).text) == {"greeting": "hi browser"}
+    assert "console-marker browser" in console.find("#inv-log").text
+    assert "x-fc-request-id" in console.find("#inv-out").text
+    console.shots("function-invoke")
+
+    # Publish a version and give it an alias.
+    console.click("#tab-versions")
+    console.type_into("#version-description", "first release")
+    console.click("#publish")
+    console.text_in("#banner", "Published version 1")
+    console.type_into("#alias-name", "prod")
+    Select(console.find("#alias-version")).select_by_value("1")
+    console.click("#set-alias")
+    console.text_in("#banner", "Alias prod → version 1")
+    alias = api.request("GET", f"/v1/functions/{name}/aliases/prod").json()
+    assert alias["versionId"] == "1"
+    assert "100 % → 1" in console.find("main").text
+    console.shots("function-versions")
+
+    # An HTTP trigger, which then answers.
+    console.click("#tab-triggers")
+    Select(console.find("#trigger-type")).select_by_value("http")
+    console.type_into("#trigger-name", "web")
+    Select(console.find("#http-auth")).select_by_value("anonymous")
+    console.click("#add-trigger")
+    console.text_in("main table", f"/function/{name}")
+    through = requests.post(f"{console.plat.url}/function/{name}", data=json.dumps({"name": "trigger"}), timeout=60)
+    assert through.status_code == 200 and "greeting" in through.text  # an HTTP trigger's event is FC's HTTP event
+    console.shots("function-triggers")
+
+    # Its containers, with how they started.
+    console.click("#tab-instances")
+    row = console.text_in("main table", "Idle", timeout=30).text
+    assert "cell" in row or "image" in row
+    console.shots("function-instances")
+
+    # The list shows its invocations of the last hour.
+    console.go("/functions")
+    row = console.text_in("main table", name).text
+    assert "r1 · v1" in row
+    assert "just now" in row or "s ago" in row
+
+    # Delete: Cancel keeps it; the name typed and confirmed removes it.
+    console.d.find_element(By.CSS_SELECTOR, f"button[aria-label='Delete {name}']").click()
+    console.find("#confirm-typed")
+    assert not console.find("#confirm-ok").is_enabled()
+    console.shots("delete-confirm")
+    console.click("#confirm-cancel")
+    assert api.request("GET", f"/v1/functions/{name}").status_code == 200
+    console.d.find_element(By.CSS_SELECTOR, f"button[aria-label='Delete {name}']").click()
+    console.type_into("#confirm-typed", name)
+    console.click("#confirm-ok")
+    console.text_in("#banner", f"Deleted {name}")
+    assert api.request("GET", f"/v1/functions/{name}").status_code == 404
+    assert name not in console.find("main").text
+
+
+def test_logs_follow_live_and_filter_by_request_id(console):
+    api, name = console.plat.api, unique("logs")
+    api.deploy(name, {"index.py": CODE})
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/logs/{name}")
+    console.text_in("#logs-out", "(no lines yet)")
+    first = api.invoke(name, json.dumps({"name": "one"}))
+    second = api.invoke(name, json.dumps({"name": "two"}))
+    assert first.status_code == second.status_code == 200
+    console.text_in("#logs-out", "console-marker two")  # arrived while the page followed
+    rid = first.headers["X-Fc-Request-Id"]
+    console.type_into("#logs-filter", rid)
+    console.wait(lambda d: "console-marker two" not in d.find_element(By.ID, "logs-out").text)
+    shown = console.find("#logs-out").text
+    assert "console-marker one" in shown and all(line.startswith(rid) for line in shown.splitlines())
+    console.shots("logs")
+    api.delete(name)
+
+
+def test_async_records_and_destination_queue(console):
+    api, name = console.plat.api, unique("later")
+    queue = unique("done")
+    api.deploy(name, {"index.py": CODE}, **{"async": {"onSuccess": f"queue:{queue}"}})
+    accepted = api.invoke(name, json.dumps({"name": "async"}), headers={"X-Fc-Invocation-Type": "Async"})
+    assert accepted.status_code == 202
+    rid = accepted.json()["requestId"]
+    wait_for(lambda: api.request("GET", f"/v1/invocations/{rid}").json()["status"] == "succeeded", timeout=120)
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/async/{name}")
+    console.text_in("#async-list", rid)
+    console.text_in("#async-list", "succeeded")
+    Select(console.find("#async-status")).select_by_value("failed")
+    console.text_in("#async-list", "No async invocations")
+    Select(console.find("#async-status")).select_by_value("succeeded")
+    console.click("#async-list button.mono")
+    console.text_in("#async-detail", f"queue:{queue}")
+    assert "hi async" in console.find("#async-detail .async-result").text
+    assert console.find("#queue-read").get_attribute("value") == queue
+    console.click("#read-queue")
+    console.text_in("#queue-messages", rid)
+    console.shots("async")
+    api.delete(name)
+
+
+def test_metrics_draw_points_from_samples(console):
+    api, name = console.plat.api, unique("busy")
+    api.deploy(name, {"index.py": CODE})
+    console.login(api.token)
+    console.find("#new-function")
+    console.go("/metrics")
+    console.find("#chart-invocations canvas")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # invocations between two samples make a rate, and a duration
+        assert api.invoke(name, "{}").status_code == 200
+        if int(console.find("#chart-duration").get_attribute("data-points")) >= 1 and \
+                int(console.find("#chart-invocations").get_attribute("data-points")) >= 1:
+            break
+        time.sleep(0.2)
+    for chart in ("invocations", "duration", "cold", "containers", "backlog"):
+        assert int(console.find(f"#chart-{chart}").get_attribute("data-points")) >= 1, chart
+    assert "success" in console.find("#now-invocations").text
+    console.shots("metrics")
+    api.delete(name)
+
+
+def test_output_of_functions_is_shown_as_text_never_run(console):
+    """A function's result and log lines carrying markup appear as characters; no script of theirs runs."""
+    api, name = console.plat.api, unique("evil")
+    api.deploy(name, {"index.py": f"def handler(event, context):\n    print({HOSTILE!r})\n    return {HOSTILE!r}\n"})
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/functions/{name}/invoke")
+    console.click("#invoke")
+    assert console.text_in("#inv-result", "onerror", timeout=120).text == HOSTILE
+    assert HOSTILE in console.find("#inv-log").text
+    console.go(f"/logs/{name}")
+    console.text_in("#logs-out", "onerror")
+    time.sleep(0.5)
+    assert console.d.execute_script("return window.__pwned === undefined")
+    assert not console.d.find_elements(By.CSS_SELECTOR, "main img, main script")
+    api.delete(name)
+
+
+def test_api_errors_are_shown_as_the_platform_sent_them(console):
+    api = console.plat.api
+    name = unique("dup")
+    api.deploy(name, {"index.py": CODE})
+    console.login(api.token)
+    console.click("#new-function")
+    console.type_into("#fn-name", name)
+    console.click("#create")
+    assert console.text_in("main .error", "409").text == \
+        f"409 FunctionAlreadyExists: function {name} already exists"
+    console.go("/functions/no-such-function")
+    assert console.text_in("main .error", "404").text.startswith("404 FunctionNotFound:")
+    broken = unique("broken")
+    console.go("/new")
+    console.type_into("#fn-name", broken)
+    console.type_into("#cfg-memory", "3")
+    console.click("#create")
+    assert console.text_in("main .error", "400").text.startswith("400 InvalidArgument: memoryMB")
+    api.delete(name)
+
+
+def test_usable_with_the_keyboard_alone(console):
+    """Log in, reach a page, indent in the editor, leave it, and cancel a deletion: keys only."""
+    api, name = console.plat.api, unique("keys")
+    api.deploy(name, {"index.py": CODE})
+    d = console.d
+    d.get(console.base)
+    token = console.find("#token")
+    assert d.switch_to.active_element == token  # the page puts the focus there
+    token.send_keys(api.token, Keys.ENTER)
+    console.find("#new-function")
+    assert d.switch_to.active_element.get_attribute("id") == "main"  # a new page puts the focus at its top
+    d.get(console.base)  # loaded anew (still logged in): the first Tab reaches the link that skips the menu
+    console.find("#new-function")
+    ActionChains(d).send_keys(Keys.TAB).perform()
+    assert d.switch_to.active_element.get_attribute("class") == "skip"
+    for _ in range(40):  # Tab onwards until the link to create a function has the focus
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        if d.switch_to.active_element.get_attribute("id") == "new-function":
+            break
+    assert d.switch_to.active_element.get_attribute("id") == "new-function"
+    d.switch_to.active_element.send_keys(Keys.ENTER)
+    assert d.switch_to.active_element == console.find("#fn-name")
+    code = console.find("#create-code")
+    code.click()
+    code.send_keys(Keys.CONTROL, "a")
+    code.send_keys("x", Keys.TAB, "y")
+    assert code.get_attribute("value") == "x    y"  # Tab indents inside the editor
+    code.send_keys(Keys.ESCAPE, Keys.TAB)
+    assert d.switch_to.active_element != code  # Esc, then Tab, leaves it
+    console.go("/functions")
+    delete = console.find(f"button[aria-label='Delete {name}']")
+    delete.send_keys(Keys.ENTER)
+    typed = console.find("#confirm-typed")
+    assert d.switch_to.active_element == typed
+    typed.send_keys(Keys.ESCAPE)
+    console.wait(lambda drv: not drv.find_element(By.ID, "confirm").is_displayed())
+    assert api.request("GET", f"/v1/functions/{name}").status_code == 200
+    api.delete(name)
