@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import wait_for
+from helpers import make_zip, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
@@ -409,4 +409,33 @@ def test_usable_with_the_keyboard_alone(console):
     typed.send_keys(Keys.ESCAPE)
     console.wait(lambda drv: not drv.find_element(By.ID, "confirm").is_displayed())
     assert api.request("GET", f"/v1/functions/{name}").status_code == 200
+    api.delete(name)
+
+
+def test_new_code_from_a_zip_and_a_timers_next_firing(console, tmp_path):
+    api, name = console.plat.api, unique("zip")
+    api.deploy(name, {"index.py": CODE})
+    archive = tmp_path / "code.zip"
+    archive.write_bytes(make_zip({"index.py": "def handler(event, context):\n    return 'from the zip'\n"}))
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/functions/{name}/overview")
+    console.find("input[name='update-source'][value='zip']").click()
+    console.find("#update-zip").send_keys(str(archive))
+    console.type_into("#cfg-description", "uploaded")
+    console.click("#save")
+    console.text_in("main .notice", "Saved: revision 2", timeout=180)
+    record = api.request("GET", f"/v1/functions/{name}").json()
+    assert (record["revision"], record["description"]) == (2, "uploaded")
+    assert api.invoke(name).text == "from the zip"
+
+    console.go(f"/functions/{name}/triggers")
+    Select(console.find("#trigger-type")).select_by_value("timer")
+    console.type_into("#trigger-name", "hourly")
+    console.type_into("#timer-cron", "0 0 * * * *")
+    console.click("#add-trigger")
+    shown = console.find("main table .next-firing").get_attribute("datetime")
+    assert shown == api.request("GET", f"/v1/functions/{name}/triggers/hourly").json()["nextFiring"]
+    assert shown.endswith(":00:00Z")
+    console.shots("function-timer")
     api.delete(name)

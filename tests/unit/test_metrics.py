@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from faas.metrics import AsyncStats, Metrics, async_families, container_families
+from faas.metrics import Activity, AsyncStats, Metrics, async_families, container_families
 from faas.pool.state import ContainerState
 
 
@@ -54,3 +54,46 @@ def test_scrape_time_families():
                  "faas_async_oldest_pending_age_seconds 12.5",
                  "faas_async_workers 2.0"):
         assert line in lines, line
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_activity_counts_each_functions_last_hour():
+    clock = Clock()
+    activity = Activity(window_s=3600, clock=clock)
+    activity.cold_start("a")
+    activity.invocation("a", error=False)
+    activity.invocation("a", error=True)
+    clock.now += 1800
+    activity.invocation("a", error=False)
+    activity.invocation("b", error=False)
+    (a, b) = activity.snapshot()
+    assert a == {"functionName": "a", "invocations": 3, "errors": 1, "errorRate": 0.3333, "coldStarts": 1,
+                 "lastInvocationAt": clock.now}
+    assert (b["functionName"], b["invocations"], b["errorRate"]) == ("b", 1, 0.0)
+    clock.now += 1830  # the first minute's counts leave the window
+    (a, _) = activity.snapshot()
+    assert (a["invocations"], a["errors"], a["coldStarts"]) == (1, 0, 0)
+    clock.now += 3600  # nothing in the window: zero, no rate, but the last invocation is still known
+    (a, _) = activity.snapshot()
+    assert (a["invocations"], a["errorRate"], a["lastInvocationAt"]) == (0, None, 1_001_800.0)
+
+
+def test_activity_keeps_at_most_an_hour_of_buckets_and_forgets_idle_functions():
+    clock = Clock()
+    activity = Activity(window_s=3600, clock=clock)
+    for _ in range(300):  # five hours, one invocation a minute
+        activity.invocation("busy", error=False)
+        clock.now += 60
+    assert len(activity._functions["busy"]["minutes"]) <= 60
+    assert activity.snapshot()[0]["invocations"] == 59  # the minutes of the last hour but this one, just begun
+    for i in range(65537):
+        activity._functions[f"f{i}"] = {"last": 0.0, "minutes": {}}
+    activity.invocation("new", error=False)
+    assert set(activity._functions) == {"busy", "new"}
