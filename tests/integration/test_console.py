@@ -268,7 +268,9 @@ def test_create_invoke_publish_alias_trigger_and_delete(console):
 
 def test_logs_follow_live_and_filter_by_request_id(console):
     api, name = console.plat.api, unique("logs")
+    longest = (unique("long") + "-" * 63)[:62] + "z"  # its name in the picker must not widen a phone's page
     api.deploy(name, {"index.py": CODE})
+    api.deploy(longest, {"index.py": CODE})
     console.login(api.token)
     console.find("#new-function")
     console.go(f"/logs/{name}")
@@ -284,6 +286,7 @@ def test_logs_follow_live_and_filter_by_request_id(console):
     assert "console-marker one" in shown and all(line.startswith(rid) for line in shown.splitlines())
     console.shots("logs")
     api.delete(name)
+    api.delete(longest)
 
 
 def test_async_records_and_destination_queue(console):

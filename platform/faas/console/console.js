@@ -133,6 +133,11 @@ function describe(err) {
   return `Error: ${err && err.message ? err.message : err}`;
 }
 
+let flashed = null;
+
+/* A message for the page the console shows next (route() clears the banner, then shows it). */
+function flash(text) { flashed = text; }
+
 function showBanner(text, kind = "") {
   const b = $("#banner");
   b.className = `banner ${kind}`;
@@ -290,7 +295,8 @@ const ROUTES = [
 
 function route(initial = false) {
   for (const fn of cleanups.splice(0)) { try { fn(); } catch (_) { /* leaving anyway */ } }
-  showBanner("");
+  showBanner(flashed || "", "info");
+  flashed = null;
   const main = $("#main");
   if (!token()) { setNav(null); return loginPage(main); }
   const hash = location.hash.replace(/^#/, "") || "/functions";
@@ -387,9 +393,9 @@ async function deleteFunction(name, button) {
   if (!sure) return;
   await act(button, null, async () => {
     await api("DELETE", fnPath(name));
+    flash(`Deleted ${name}.`);
     if (location.hash === "#/functions" || location.hash === "") route();
     else location.hash = "#/functions";
-    showBanner(`Deleted ${name}.`, "info");
   });
 }
 
@@ -577,8 +583,8 @@ async function versionsTab(f, body) {
       e.preventDefault();
       await act(pub, pubOut, async () => {
         const v = await api("POST", `${fnPath(f.name)}/versions`, { body: { description: desc.value } });
+        flash(`Published version ${v.versionId}.`);
         reload();
-        showBanner(`Published version ${v.versionId}.`, "info");
       });
     },
   }, field("Description", desc), pub, pubOut);
@@ -620,8 +626,8 @@ async function versionsTab(f, body) {
         } else {
           await api("POST", `${fnPath(f.name)}/aliases`, { body: { aliasName: nameText, ...body } });
         }
+        flash(`Alias ${nameText} → version ${body.versionId}.`);
         reload();
-        showBanner(`Alias ${nameText} → version ${body.versionId}.`, "info");
       });
     },
   }, field("Alias", aliasName), field("Version", aliasVersion), field("Additional version", extraVersion),
@@ -820,10 +826,14 @@ async function asyncPage(name) {
   const targets = [f.async.onSuccess, f.async.onFailure].filter((t) => t && t.startsWith("queue:")).map((t) => t.slice(6));
   append(queueNames, targets.map((q) => h("option", { value: q })));
   if (targets.length && !queue.value) queue.value = targets[0];
+  let shown = null;
   const load = async () => {
     try {
       const q = status.value ? `&status=${enc(status.value)}` : "";
       const data = await api("GET", `${fnPath(name)}/invocations?limit=50${q}`);
+      const seen = JSON.stringify(data.invocations);
+      if (seen === shown) return;  // unchanged: the list (and the keyboard's place in it) stays
+      shown = seen;
       replace(list, table(["Request", "Status", "Attempts#", "Accepted", "Ended", "Condition", "Destination", "Trigger"],
         data.invocations.map((r) => [
           h("button.quiet", { type: "button", class: "quiet mono", onclick: () => showRecord(r.requestId, detail) }, r.requestId),
