@@ -161,6 +161,11 @@ async function act(button, where, fn) {
   }
 }
 
+/* A form whose submission runs `action` through act(): its `button` disabled meanwhile, an error in `out`. */
+function actionForm(spec, button, out, action, ...children) {
+  return h(spec, { onsubmit: (e) => { e.preventDefault(); act(button, out, action); } }, ...children);
+}
+
 /* Ask before something destructive: resolves true only on the dialog's confirm button (and, with `word`,
  * once the user typed it). Cancel has the focus first; Escape cancels. */
 function confirmDialog(text, { word = null, action = "Delete" } = {}) {
@@ -347,17 +352,12 @@ function loginPage(main) {
   sessionStorage.removeItem("faas.console.why");
   if (why) append(out, h("div.error", { role: "alert" }, why));
   const submit = h("button", { type: "submit", id: "login" }, "Log in");
-  const form = h("form.card.login", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      const secret = input.value.trim();
-      await act(submit, out, async () => {
-        await api("GET", "/v1/functions", { auth: secret });  // 401 (wrong) or 403 (an invoke token) stop here
-        sessionStorage.setItem(TOKEN_KEY, secret);
-        input.value = "";
-        route();
-      });
-    },
+  const form = actionForm("form.card.login", submit, out, async () => {
+    const secret = input.value.trim();
+    await api("GET", "/v1/functions", { auth: secret });  // 401 (wrong) or 403 (an invoke token) stop here
+    sessionStorage.setItem(TOKEN_KEY, secret);
+    input.value = "";
+    route();
   }, h("h1", "Log in"),
   h("p.muted", "An admin token: FAAS_API_TOKEN, or one made with ", h("code", "faasctl token create --role admin"),
     ". It is kept in this tab's session storage only."),
@@ -438,16 +438,11 @@ function createPage() {
   const code = codeSource("create");
   const out = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", id: "create" }, "Create");
-  const form = h("form.grid.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(submit, out, async () => {
-        replace(out, h("p.muted", "Building the image…"));
-        const body = { name: name.value.trim(), ...config.read(), code: { zipFile: await code.code() } };
-        const created = await api("POST", "/v1/functions", { body });
-        location.hash = `#/functions/${enc(created.name)}`;
-      });
-    },
+  const form = actionForm("form.grid.card", submit, out, async () => {
+    replace(out, h("p.muted", "Building the image…"));
+    const body = { name: name.value.trim(), ...config.read(), code: { zipFile: await code.code() } };
+    const created = await api("POST", "/v1/functions", { body });
+    location.hash = `#/functions/${enc(created.name)}`;
   }, field("Name", name, "lower-case letters, digits and -, starting with a letter; at most 63"), ...config.fields, code.box,
   h("div.actions.wide", submit), h("div.wide", out));
   page("Create a function", form);
@@ -485,17 +480,12 @@ function overviewTab(f, body) {
   const code = codeSource("update", { optional: true });
   const out = h("div", { "aria-live": "polite" });
   const save = h("button", { type: "submit", id: "save" }, "Save");
-  const form = h("form.grid.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(save, out, async () => {
-        const body = config.read();
-        if (code.mode() !== "keep") body.code = { zipFile: await code.code() };
-        replace(out, h("p.muted", "Saving…"));
-        const updated = await api("PUT", fnPath(f.name), { body });
-        replace(out, h("div.notice", `Saved: revision ${updated.revision}.`));
-      });
-    },
+  const form = actionForm("form.grid.card", save, out, async () => {
+    const body = config.read();
+    if (code.mode() !== "keep") body.code = { zipFile: await code.code() };
+    replace(out, h("p.muted", "Saving…"));
+    const updated = await api("PUT", fnPath(f.name), { body });
+    replace(out, h("div.notice", `Saved: revision ${updated.revision}.`));
   }, ...config.fields, code.box, h("div.actions.wide", save), h("div.wide", out));
   const del = h("button.danger", { type: "button", id: "delete-function", onclick: () => deleteFunction(f.name, del) },
     "Delete this function");
@@ -510,12 +500,8 @@ function invokeTab(f, body) {
   const kind = h("select", { id: "inv-type" }, h("option", { value: "Sync" }, "Sync"), h("option", { value: "Async" }, "Async"));
   const out = h("div", { id: "inv-out", "aria-live": "polite" });
   const go = h("button", { type: "submit", id: "invoke" }, "Invoke");
-  const form = h("form.grid.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(go, out, () => invoke(f.name, qualifier.value.trim() || "LATEST", kind.value, payload.value, out));
-    },
-  }, field("Qualifier", qualifier, "LATEST, a version or an alias"), field("Invocation type", kind),
+  const form = actionForm("form.grid.card", go, out,
+    () => invoke(f.name, qualifier.value.trim() || "LATEST", kind.value, payload.value, out), field("Qualifier", qualifier, "LATEST, a version or an alias"), field("Invocation type", kind),
   h("div.wide", field("Payload (the event, sent as it is)", payload)), h("div.actions.wide", go));
   replace(body, form, out);
 }
@@ -578,15 +564,10 @@ async function versionsTab(f, body) {
   const desc = h("input", { id: "version-description", placeholder: "what changed" });
   const pubOut = h("div", { "aria-live": "polite" });
   const pub = h("button", { type: "submit", id: "publish" }, "Publish LATEST");
-  const publishForm = h("form.row.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(pub, pubOut, async () => {
-        const v = await api("POST", `${fnPath(f.name)}/versions`, { body: { description: desc.value } });
-        flash(`Published version ${v.versionId}.`);
-        reload();
-      });
-    },
+  const publishForm = actionForm("form.row.card", pub, pubOut, async () => {
+    const v = await api("POST", `${fnPath(f.name)}/versions`, { body: { description: desc.value } });
+    flash(`Published version ${v.versionId}.`);
+    reload();
   }, field("Description", desc), pub, pubOut);
   const versionRows = versions.map((v) => {
     const del = h("button.danger", { type: "button", "aria-label": `Delete version ${v.versionId}`, onclick: async () => {
@@ -614,22 +595,17 @@ async function versionsTab(f, body) {
   const aliasDesc = h("input", { id: "alias-description" });
   const aliasOut = h("div.wide", { "aria-live": "polite" });
   const setAlias = h("button", { type: "submit", id: "set-alias" }, "Create or move alias");
-  const aliasForm = h("form.grid.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(setAlias, aliasOut, async () => {
-        const nameText = aliasName.value.trim();
-        const body = { versionId: aliasVersion.value, description: aliasDesc.value,
-          additionalVersionWeight: extraVersion.value ? { [extraVersion.value]: Number(weight.value) } : {} };
-        if (aliases.some((a) => a.aliasName === nameText)) {
-          await api("PUT", `${fnPath(f.name)}/aliases/${enc(nameText)}`, { body });
-        } else {
-          await api("POST", `${fnPath(f.name)}/aliases`, { body: { aliasName: nameText, ...body } });
-        }
-        flash(`Alias ${nameText} → version ${body.versionId}.`);
-        reload();
-      });
-    },
+  const aliasForm = actionForm("form.grid.card", setAlias, aliasOut, async () => {
+    const nameText = aliasName.value.trim();
+    const body = { versionId: aliasVersion.value, description: aliasDesc.value,
+      additionalVersionWeight: extraVersion.value ? { [extraVersion.value]: Number(weight.value) } : {} };
+    if (aliases.some((a) => a.aliasName === nameText)) {
+      await api("PUT", `${fnPath(f.name)}/aliases/${enc(nameText)}`, { body });
+    } else {
+      await api("POST", `${fnPath(f.name)}/aliases`, { body: { aliasName: nameText, ...body } });
+    }
+    flash(`Alias ${nameText} → version ${body.versionId}.`);
+    reload();
   }, field("Alias", aliasName), field("Version", aliasVersion), field("Additional version", extraVersion),
   field("Its weight (0-1)", weight), field("Description", aliasDesc), h("div.actions", setAlias), aliasOut,
   h("datalist", { id: "alias-names" }, aliases.map((a) => h("option", { value: a.aliasName }))));
@@ -689,20 +665,15 @@ async function triggersTab(f, body) {
   sync();
   const out = h("div.wide", { "aria-live": "polite" });
   const add = h("button", { type: "submit", id: "add-trigger" }, "Add trigger");
-  const form = h("form.grid.card", {
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await act(add, out, async () => {
-        const config = type.value === "http"
-          ? { authType: auth.value, methods: methods.map((l) => l.firstChild).filter((c) => c.checked).map((c) => c.value) }
-          : type.value === "timer" ? { cronExpression: cron.value, payload: timerPayload.value, enable: enable.checked }
-            : { queueName: queueName.value.trim(), batchSize: Number(batch.value), batchWindowSeconds: Number(windowS.value),
-              startFrom: start.value };
-        await api("POST", `${fnPath(f.name)}/triggers`, { body: { triggerName: name.value.trim(), triggerType: type.value,
-          qualifier: qualifier.value.trim() || "LATEST", triggerConfig: config } });
-        route();
-      });
-    },
+  const form = actionForm("form.grid.card", add, out, async () => {
+    const config = type.value === "http"
+      ? { authType: auth.value, methods: methods.map((l) => l.firstChild).filter((c) => c.checked).map((c) => c.value) }
+      : type.value === "timer" ? { cronExpression: cron.value, payload: timerPayload.value, enable: enable.checked }
+        : { queueName: queueName.value.trim(), batchSize: Number(batch.value), batchWindowSeconds: Number(windowS.value),
+          startFrom: start.value };
+    await api("POST", `${fnPath(f.name)}/triggers`, { body: { triggerName: name.value.trim(), triggerType: type.value,
+      qualifier: qualifier.value.trim() || "LATEST", triggerConfig: config } });
+    route();
   }, field("Type", type), field("Name", name), field("Qualifier", qualifier), groups.http, groups.timer, groups.queue,
   h("div.actions.wide", add), out);
   replace(body, table(["Name", "Type", "Qualifier", "Details", ""], rows, "No triggers yet."), h("h2", "Add a trigger"), form);
@@ -817,10 +788,8 @@ async function asyncPage(name) {
   page("Async invocations",
     h("div.row.card", field("Function", picker), field("Status", status)), list, detail,
     h("h2", "Destination queue"),
-    h("form.row.card", { onsubmit: async (e) => {
-      e.preventDefault();
-      await act(read, messages, () => readQueue(queue.value.trim(), messages));
-    } }, field("Queue", queue), queueNames, read), messages);
+    actionForm("form.row.card", read, messages, () => readQueue(queue.value.trim(), messages),
+      field("Queue", queue), queueNames, read), messages);
   if (!name) { replace(list, h("p.muted", "Choose a function.")); return; }
   const f = await api("GET", fnPath(name));
   const targets = [f.async.onSuccess, f.async.onFailure].filter((t) => t && t.startsWith("queue:")).map((t) => t.slice(6));
