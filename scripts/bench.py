@@ -371,8 +371,12 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None
 
 
 def container_url(client: docker.DockerClient, platform: Platform, name: str) -> str:
-    (container,) = client.containers.list(filters={"label": [f"faas.platform={platform.platform_id}",
-                                                             f"faas.function={name}"]})
+    """The protocol URL of the function's one container, found through the API: a container that started as a
+    cell carries no faas.function label."""
+    resp = platform.http.get(f"{platform.url}/v1/functions/{name}/instances")
+    resp.raise_for_status()
+    (instance,) = resp.json()["instances"]
+    container = client.containers.get(instance["instanceId"])
     address = container.attrs["NetworkSettings"]["Networks"]["faas-functions"]["IPAddress"]
     return f"http://{address}:9000/invoke"
 
