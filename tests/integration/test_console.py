@@ -226,6 +226,23 @@ def test_create_invoke_publish_alias_trigger_and_delete(console):
     alias = api.request("GET", f"/v1/functions/{name}/aliases/prod").json()
     assert alias["versionId"] == "1"
     assert "100 % → 1" in console.find("main").text
+    console.click("#publish")  # nothing changed since version 1: the API's 409, as it sent it
+    assert console.text_in("main .error", "409").text.startswith("409 NothingToPublish:")
+
+    # A second version, and the alias split between the two.
+    assert api.update(name, description="second").status_code == 200
+    console.d.refresh()
+    console.click("#publish")
+    console.text_in("#banner", "Published version 2")
+    console.type_into("#alias-name", "prod")
+    Select(console.find("#alias-version")).select_by_value("2")
+    Select(console.find("#alias-extra")).select_by_value("1")
+    console.type_into("#alias-weight", "0.2")
+    console.click("#set-alias")
+    console.text_in("#banner", "Alias prod → version 2")
+    alias = api.request("GET", f"/v1/functions/{name}/aliases/prod").json()
+    assert (alias["versionId"], alias["additionalVersionWeight"]) == ("2", {"1": 0.2})
+    assert "80 % → 2, 20 % → 1" in console.find("main").text
     console.shots("function-versions")
 
     # An HTTP trigger, which then answers.
@@ -248,7 +265,7 @@ def test_create_invoke_publish_alias_trigger_and_delete(console):
     # The list shows its invocations of the last hour.
     console.go("/functions")
     row = console.text_in("main table", name).text
-    assert "r1 · v1" in row
+    assert "r2 · v2" in row
     assert "just now" in row or "s ago" in row
 
     # Delete: Cancel keeps it; the name typed and confirmed removes it.
@@ -442,3 +459,23 @@ def test_new_code_from_a_zip_and_a_timers_next_firing(console, tmp_path):
     assert shown.endswith(":00:00Z")
     console.shots("function-timer")
     api.delete(name)
+
+
+@pytest.mark.parametrize("route", [
+    "/functions/<img src=x onerror=window.__pwned=1>", "/functions/%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E",
+    "/functions/..%2F..%2Fv1%2Ftokens", "/functions/../../v1/tokens", "/logs/..%2Ftokens", "/async/%0a",
+    "/functions/x%0a/invoke", "/functions/" + "a" * 5000, "/functions/%E0%A4%A", "/nowhere",
+])
+def test_forged_routes_show_an_error_and_run_nothing(console, route):
+    """A link a stranger made: whatever its fragment holds, the console asks the API with it encoded, shows
+    the API's answer as text, and runs nothing of it."""
+    console.login(console.plat.api.token)
+    console.find("#new-function")
+    console.go(route)
+    if route in ("/nowhere", "/functions/../../v1/tokens"):  # no such page: the list of functions
+        console.find("#new-function")
+    else:
+        console.find("main .error")
+    assert console.plat.api.token not in console.find("main").text
+    assert console.d.execute_script("return window.__pwned === undefined")
+    assert not console.d.find_elements(By.CSS_SELECTOR, "main img, main script")

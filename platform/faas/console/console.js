@@ -292,11 +292,20 @@ function every(ms, fn) { const t = setInterval(fn, ms); onLeave(() => clearInter
 const ROUTES = [
   [/^\/functions\/?$/, "functions", () => functionsPage()],
   [/^\/new$/, "functions", () => createPage()],
-  [/^\/functions\/([^/]+)(?:\/([a-z]+))?$/, "functions", (m) => functionPage(decodeURIComponent(m[1]), m[2] || "overview")],
-  [/^\/logs(?:\/([^/]+))?$/, "logs", (m, q) => logsPage(m[1] ? decodeURIComponent(m[1]) : null, q.get("rid") || "")],
-  [/^\/async(?:\/([^/]+))?$/, "async", (m) => asyncPage(m[1] ? decodeURIComponent(m[1]) : null)],
+  [/^\/functions\/([^/]+)(?:\/([a-z]+))?$/, "functions", (m) => functionPage(decoded(m[1]), m[2] || "overview")],
+  [/^\/logs(?:\/([^/]+))?$/, "logs", (m, q) => logsPage(m[1] ? decoded(m[1]) : null, q.get("rid") || "")],
+  [/^\/async(?:\/([^/]+))?$/, "async", (m) => asyncPage(m[1] ? decoded(m[1]) : null)],
   [/^\/metrics$/, "metrics", () => metricsPage()],
 ];
+
+/* A name from the address, which anyone may have written: its %-escapes decoded, or an error. */
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch (_) {
+    throw new Error("the address names something with a malformed %-escape");
+  }
+}
 
 function route(initial = false) {
   for (const fn of cleanups.splice(0)) { try { fn(); } catch (_) { /* leaving anyway */ } }
@@ -315,7 +324,7 @@ function route(initial = false) {
       // Moved to another page: the keyboard (and a screen reader) starts at its top. On the first load the
       // focus stays at the document's start, where Tab reaches the link that skips the menu.
       if (!initial) main.focus({ preventScroll: true });
-      Promise.resolve(render(m, params)).catch((err) => replace(main, errorBox(err)));
+      Promise.resolve().then(() => render(m, params)).catch((err) => replace(main, errorBox(err)));
       return undefined;
     }
   }
@@ -613,6 +622,7 @@ async function versionsTab(f, body) {
     h("h2", "Versions"), table(["Version", "Description", "Revision", "Code", "Published", ""], versionRows,
       "No versions yet: publish LATEST."),
     h("h2", "Aliases"), table(["Alias", "Version", "Traffic", "Description", "Updated", ""], aliasRows, "No aliases yet."),
+    h("h3", "Create or move an alias"),
     versions.length ? aliasForm : h("p.muted", "Publish a version to give it an alias."));
 }
 
