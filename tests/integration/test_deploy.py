@@ -89,6 +89,9 @@ def test_deployed_as_compose_services(deployed, docker_client):
     assert redis_lib.Redis(port=int(env["FAAS_REDIS_PORT"]), password=password).ping()
     for c in (plane, worker, redis):
         assert not any(password in part for part in c.attrs["Config"]["Env"] + (c.attrs["Args"] or []))
+    # The console's files are in the installed package of the control-plane image.
+    for path in ("/console/", "/console/console.js", "/console/vendor/uplot/uPlot.iife.min.js"):
+        assert api.request("GET", path).status_code == 200, path
 
 
 def test_function_and_async_events_survive_a_control_plane_restart(deployed, docker_client):
