@@ -126,3 +126,24 @@ def test_link_tree_links_files_and_copies_links_without_following(tmp_path):
     assert files.link_tree(src, dst) == 4
     assert os.stat(dst / "index.py").st_ino == os.stat(src / "index.py").st_ino
     assert (dst / "pkg" / "m.py").read_text() == "y" and os.readlink(dst / "etc") == "/etc"
+
+
+def test_prune_keeps_files_unpacked_moments_ago_that_the_pool_does_not_know_yet(tmp_path, monkeypatch):
+    """A new version's files are unpacked before the pool hears of it: a health pass in between (a fresh-clone
+    CI run saw one) must not remove them, or its first cold start misses its cell."""
+    from faas.cells import code as code_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(code_mod.time, "monotonic", lambda: clock[0])
+    store = code_mod.CodeStore(tmp_path, host=None)
+    for image in ("old", "new", "used"):
+        (tmp_path / image).mkdir()
+        store._ready[image] = tmp_path / image
+    store._unpacked_at["new"] = clock[0] - 1
+    store._unpacked_at["old"] = clock[0] - code_mod.FRESH_S - 1
+    store.prune(keep_images={"used"}, in_use=set())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "used"]
+    assert store.ready("new") == tmp_path / "new" and store.ready("old") is None
+    clock[0] += code_mod.FRESH_S  # no longer new, and still unknown to the pool: removed
+    store.prune(keep_images={"used"}, in_use=set())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["used"]

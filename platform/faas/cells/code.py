@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 from ..docker_host import DockerHost
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 
 PARTS = {"code": "/code", "deps": "/opt/fc/deps"}
 """The directories of a function image a cell needs: its code, and its installed requirements."""
+
+FRESH_S = 60.0
+"""Seconds newly unpacked files are kept whatever the pool knows: a new version's files are unpacked before
+it is stored and the pool hears of it, and a health pass in between must not remove them."""
 
 
 class CodeStore:
@@ -30,6 +35,8 @@ class CodeStore:
         """By image reference: where its files are."""
         self._refused: set[str] = set()
         self._pending: dict[str, asyncio.Task] = {}
+        self._unpacked_at: dict[str, float] = {}
+        """By image reference: when its files were unpacked (monotonic), for FRESH_S."""
 
     def ready(self, image: str) -> Path | None:
         return self._ready.get(image)
@@ -73,12 +80,17 @@ class CodeStore:
                     raise
                 log.info("Cells: files of %s unpacked (%d bytes)", image, size)
             self._ready[image] = dest
+            self._unpacked_at[image] = time.monotonic()
         except (FaasError, OSError, files.UnsafeArchive) as exc:
             log.warning("Cells: files of %s not unpacked, its containers start from the image: %s", image, exc)
             self._refused.add(image)
 
     def prune(self, keep_images: set[str], in_use: set[Path]) -> None:
-        """Remove unpacked files of images no longer kept (`keep_images`) and used by no cell (`in_use`)."""
+        """Remove unpacked files of images no longer kept (`keep_images`), used by no cell (`in_use`) and not
+        unpacked in the last FRESH_S seconds."""
+        now = time.monotonic()
+        self._unpacked_at = {i: t for i, t in self._unpacked_at.items() if now - t < FRESH_S}
+        keep_images = keep_images | set(self._unpacked_at)
         keep_dirs = set(in_use) | {p for img, p in self._ready.items() if img in keep_images}
         for image in [i for i in self._ready if i not in keep_images]:
             del self._ready[image]
