@@ -316,13 +316,22 @@ def test_async_records_and_destination_queue(console):
     wait_for(lambda: api.request("GET", f"/v1/invocations/{rid}").json()["status"] == "succeeded", timeout=120)
     console.login(api.token)
     console.find("#new-function")
+    console.go(f"/functions/{name}/invoke")  # the Invoke panel, async: followed until the event ends
+    Select(console.find("#inv-type")).select_by_value("Async")
+    console.type_into("#inv-payload", json.dumps({"name": "panel"}))
+    console.click("#invoke")
+    panel_rid = console.find("#inv-request").text
+    console.text_in("#inv-async", "succeeded", timeout=120)
+    assert "hi panel" in console.find("#inv-async .async-result").text
+    assert api.request("GET", f"/v1/invocations/{panel_rid}").json()["status"] == "succeeded"
     console.go(f"/async/{name}")
+    console.text_in("#async-list", panel_rid)
     console.text_in("#async-list", rid)
     console.text_in("#async-list", "succeeded")
     Select(console.find("#async-status")).select_by_value("failed")
     console.text_in("#async-list", "No async invocations")
     Select(console.find("#async-status")).select_by_value("succeeded")
-    console.click("#async-list button.mono")
+    console.d.find_element(By.XPATH, f"//*[@id='async-list']//button[text()='{rid}']").click()
     console.text_in("#async-detail", f"queue:{queue}")
     assert "hi async" in console.find("#async-detail .async-result").text
     assert console.find("#queue-read").get_attribute("value") == queue
