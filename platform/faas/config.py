@@ -67,6 +67,34 @@ def _redis_url(env) -> str:
     return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{parts.netloc}"))
 
 
+_HOST_PORT = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]):([0-9]{1,5})")
+
+
+def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,host:port,...` (FAAS_REDIS_SENTINELS) as (host, port) pairs; ValueError when malformed."""
+    found = []
+    for part in text.split(","):
+        m = _HOST_PORT.fullmatch(part.strip(" "))
+        if m is None or not 1 <= int(m.group(2)) <= 65535:
+            raise ValueError(f"FAAS_REDIS_SENTINELS: {part[:80]!r} is not host:port")
+        found.append((m.group(1).strip("[]"), int(m.group(2))))
+    if len(set(found)) != len(found):
+        raise ValueError("FAAS_REDIS_SENTINELS names a Sentinel twice")
+    return tuple(found)
+
+
+def _sentinels(env) -> tuple[tuple[str, int], ...]:
+    raw = env.get("FAAS_REDIS_SENTINELS", "")
+    return parse_sentinels(raw) if raw else ()
+
+
+def _service(env) -> str:
+    name = env.get("FAAS_REDIS_SERVICE", defaults.REDIS_SERVICE)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise ValueError("FAAS_REDIS_SERVICE must be 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
 def _api_token(env) -> str:
     """FAAS_API_TOKEN, else the first line of the file FAAS_API_TOKEN_FILE names (a compose or systemd secret)."""
     return env.get("FAAS_API_TOKEN") or _secret(env, "FAAS_API_TOKEN_FILE")
@@ -79,6 +107,13 @@ class Settings:
     keepalive_timeout: float = defaults.KEEPALIVE_TIMEOUT_S
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = defaults.REDIS_PREFIX
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    """Redis Sentinels to ask for the primary (FAAS_REDIS_SENTINELS, host:port,...); none: FAAS_REDIS_URL's server."""
+    redis_service: str = defaults.REDIS_SERVICE
+    """The primary's name in the Sentinels' configuration (FAAS_REDIS_SERVICE)."""
+    redis_min_replicas: int = 0
+    """Replicas that must hold an accepted async event before the API acknowledges it (FAAS_REDIS_MIN_REPLICAS):
+    with Sentinel, 1 keeps an event that a failover would otherwise lose."""
     platform_id: str = "default"
     """Label value that marks this platform's containers and images; lets several platforms share an engine."""
     docker_url: str | None = None
@@ -151,6 +186,9 @@ class Settings:
             keepalive_timeout=_number(env, "FAAS_KEEPALIVE_TIMEOUT", defaults.KEEPALIVE_TIMEOUT_S, float),
             redis_url=_redis_url(env),
             redis_prefix=env.get("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX),
+            redis_sentinels=_sentinels(env),
+            redis_service=_service(env),
+            redis_min_replicas=_number(env, "FAAS_REDIS_MIN_REPLICAS", 0),
             platform_id=env.get("FAAS_PLATFORM_ID", "default"),
             docker_url=env.get("DOCKER_HOST") or None,
             docker_threads=_number(env, "FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS),
@@ -196,6 +234,8 @@ class Settings:
         if not (0 <= low and 0 <= high <= 256 and (high == 0 or low <= high)):
             raise ValueError("FAAS_CELLS_MIN and FAAS_CELLS_MAX must satisfy 0 <= MIN <= MAX <= 256 "
                              "(MAX 0 turns cells off)")
+        if not 0 <= values["redis_min_replicas"] <= 16:
+            raise ValueError("FAAS_REDIS_MIN_REPLICAS must be from 0 to 16")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):
             raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)

@@ -14,6 +14,12 @@ the API closes it (FAAS_KEEPALIVE_TIMEOUT): idle connections cannot pile up."""
 REDIS_PREFIX = "faas"
 """Prefix of every Redis key the platform writes (FAAS_REDIS_PREFIX)."""
 
+REDIS_SERVICE = "faas"
+"""The Redis primary's name in the Sentinels' configuration (FAAS_REDIS_SERVICE)."""
+
+REDIS_REPLICA_WAIT_S = 1.0
+"""Longest wait for FAAS_REDIS_MIN_REPLICAS replicas to hold an accepted async event (Redis WAIT)."""
+
 # -- function spec: defaults and ranges (FC's where it has them)
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 """What a function name may be."""

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"faas-server: {exc}", file=sys.stderr)
         return 2
-    wait_for_redis(settings.redis_url, threading.Event(), "faas-server")  # it may be loading its data
+    wait_for_redis(settings, threading.Event(), "faas-server")  # it may be loading its data
     app = create_app(settings)
 
     def ready(*_):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import redis
 
 from .config import Settings
+from .redisconn import connect
 
 log = logging.getLogger("faas.up")
 
@@ -75,10 +76,10 @@ def restart_delay(deaths: int, ran_for: float) -> float:
     return RESTART_BACKOFF_S[min(deaths, len(RESTART_BACKOFF_S)) - 1]
 
 
-def wait_for_redis(url: str, stopping: threading.Event, what: str = "faas-up") -> bool:
+def wait_for_redis(settings: Settings, stopping: threading.Event, what: str = "faas-up") -> bool:
     """Block until Redis answers a PING (it may be loading its data, restarting, or not started yet);
     a log line says so every few seconds. False when `stopping` was set first."""
-    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    conn = connect(settings, socket_connect_timeout=2, socket_timeout=5)
     last_log = 0.0
     try:
         while not stopping.is_set():
@@ -130,7 +131,7 @@ class Supervisor:
             signal.signal(sig, lambda *_: self.stopping.set())
         if self.redis_part is not None:
             self.redis_part.start()
-        if not wait_for_redis(self.settings.redis_url, self.stopping):
+        if not wait_for_redis(self.settings, self.stopping):
             self.shutdown()
             return 0
         for part in self.parts:

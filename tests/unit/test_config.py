@@ -83,3 +83,26 @@ def test_cells_settings():
 def test_bad_cells_settings_are_refused(env, match):
     with pytest.raises(ValueError, match=match):
         Settings.from_env(env)
+
+
+def test_redis_sentinels_service_and_replicas():
+    s = Settings.from_env({"FAAS_REDIS_SENTINELS": "10.0.0.1:26379, sentinel-2.local:26380,[::1]:5",
+                           "FAAS_REDIS_SERVICE": "faas-main", "FAAS_REDIS_MIN_REPLICAS": "1"})
+    assert s.redis_sentinels == (("10.0.0.1", 26379), ("sentinel-2.local", 26380), ("::1", 5))
+    assert (s.redis_service, s.redis_min_replicas) == ("faas-main", 1)
+    plain = Settings.from_env({})
+    assert (plain.redis_sentinels, plain.redis_service, plain.redis_min_replicas) == ((), "faas", 0)
+
+
+@pytest.mark.parametrize("env", [
+    {"FAAS_REDIS_SENTINELS": "host"}, {"FAAS_REDIS_SENTINELS": "host:0"}, {"FAAS_REDIS_SENTINELS": "host:65536"},
+    {"FAAS_REDIS_SENTINELS": "host:26379\n"}, {"FAAS_REDIS_SENTINELS": "a:1,a:1"}, {"FAAS_REDIS_SENTINELS": "a:1,"},
+    {"FAAS_REDIS_SENTINELS": "-a:1"}, {"FAAS_REDIS_SENTINELS": "a b:1"}, {"FAAS_REDIS_SENTINELS": "a:1x"},
+    {"FAAS_REDIS_SENTINELS": "a" * 300 + ":1"}, {"FAAS_REDIS_SENTINELS": "user@a:1"},
+    {"FAAS_REDIS_SENTINELS": "a:１"}, {"FAAS_REDIS_SERVICE": ""}, {"FAAS_REDIS_SERVICE": "faas\n"},
+    {"FAAS_REDIS_SERVICE": "a" * 65}, {"FAAS_REDIS_SERVICE": "fa as"}, {"FAAS_REDIS_MIN_REPLICAS": "-1"},
+    {"FAAS_REDIS_MIN_REPLICAS": "17"}, {"FAAS_REDIS_MIN_REPLICAS": "one"},
+])
+def test_hostile_redis_sentinel_settings_are_refused(env):
+    with pytest.raises(ValueError):
+        Settings.from_env(env)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from redis.asyncio import Redis
 
 from .. import defaults
 from ..auth import TokenStore
@@ -21,6 +20,7 @@ from ..metrics import Metrics
 from ..pool.client import RuntimeClient
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
+from ..redisconn import connect_async
 from ..releases.service import ReleaseService
 from ..store import FunctionStore
 from ..triggers.queue import QueuePoller
@@ -65,7 +65,7 @@ async def _started(part) -> AsyncIterator[None]:
 
 async def redis_ctx(app: web.Application):
     settings = app[SETTINGS]
-    app[REDIS] = redis = Redis.from_url(settings.redis_url)
+    app[REDIS] = redis = connect_async(settings)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
     try:
         await redis.ping()

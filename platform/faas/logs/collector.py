@@ -33,6 +33,7 @@ from ..docker_host import (
     label_filter,
     make_client,
 )
+from ..redisconn import connect
 from ..store import functions_key
 from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys, entry
 
@@ -157,7 +158,7 @@ class LogCollector:
     def __init__(self, settings: Settings, notices_fd: int | None = None):
         self.settings = settings
         self.keys = LogKeys(settings.redis_prefix)
-        self.redis = redis.Redis.from_url(settings.redis_url)
+        self.redis = connect(settings)
         self._index_push = self.redis.register_script(_INDEX_PUSH)
         self._take_reports = self.redis.register_script(_TAKE_REPORTS)
         self._late_line = self.redis.register_script(_LATE_LINE)

@@ -23,6 +23,7 @@ from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
 from ..models import FunctionRecord, new_request_id
+from ..redisconn import connect
 from ..store import function_key
 from . import events as ev
 from .keys import Keys
@@ -46,7 +47,7 @@ class EventRunner:
     def __init__(self, settings: Settings, conn: redis.Redis | None = None):
         self.settings = settings
         self.keys = Keys(settings.redis_prefix)
-        self.conn = conn or redis.Redis.from_url(settings.redis_url)
+        self.conn = conn or connect(settings)
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.inflight = self.keys.inflight(self.id)
         self.http = requests.Session()

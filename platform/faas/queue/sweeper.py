@@ -8,14 +8,15 @@ import json
 import logging
 import time
 
-import redis
 from redis.asyncio import Redis
 
 from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
+from ..errors import ServiceUnavailable
 from ..metrics import AsyncStats
 from ..models import AsyncConfig, FunctionRecord, new_request_id
+from ..redisconn import connect
 from . import events as ev
 from .keys import Keys
 from .kick import kick
@@ -41,7 +42,7 @@ class AsyncEvents:
         self.settings = settings
         self.conn = conn
         self.keys = Keys(settings.redis_prefix)
-        self._sync = redis.Redis.from_url(settings.redis_url)  # for RQ, which is synchronous
+        self._sync = connect(settings)  # for RQ, which is synchronous
         self._move_due = conn.register_script(_MOVE_DUE)
         self._task: asyncio.Task | None = None
         self._kicking = False
@@ -57,11 +58,46 @@ class AsyncEvents:
         fields = ev.new_event(record, event, now, config, qualifier)
         if trigger:
             fields["trigger"] = trigger
-        async with self.conn.pipeline(transaction=True) as pipe:
-            ev.queue_event(pipe, self.keys, request_id, fields, now)
-            await pipe.execute()
+        await self._write(lambda pipe: ev.queue_event(pipe, self.keys, request_id, fields, now), "event")
         await self.wake()
         return request_id
+
+    async def _write(self, add, what: str, transaction: bool = True) -> list:
+        """Run the commands `add` puts in a pipeline (as one MULTI/EXEC when `transaction`); their replies.
+
+        With FAAS_REDIS_MIN_REPLICAS, a WAIT follows on the same connection, in the same batch, and this returns
+        only once that many replicas hold the writes, so that a failover to one of them keeps them; else
+        ServiceUnavailable (the caller may retry). The writes stay on the primary either way: an event may then
+        run although its caller was told 503 (at least once, as every async event)."""
+        need = self.settings.redis_min_replicas
+        async with self.conn.pipeline(transaction=transaction and need <= 0) as pipe:
+            add(pipe)
+            if need <= 0:
+                return await pipe.execute()
+            commands = [args for args, _ in pipe.command_stack]  # staged, not sent: sent below, on one connection
+        if transaction:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        replies = await self._send(commands + [("WAIT", need, int(defaults.REDIS_REPLICA_WAIT_S * 1000))])
+        if replies[-1] < need:
+            log.warning("Redis: a new %s reached %d of %d replicas in %.1fs", what, replies[-1], need,
+                        defaults.REDIS_REPLICA_WAIT_S)
+            raise ServiceUnavailable(f"the platform's Redis did not copy the {what} to {need} replica(s) in "
+                                     "time; it may still be kept and run; try again shortly")
+        return replies[-2] if transaction else replies[:-1]
+
+    async def _send(self, commands: list[tuple]) -> list:
+        """`commands` in one batch on one connection of the pool, and their raw replies (a WAIT counts the
+        writes of its own connection only)."""
+        pool = self.conn.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands))
+            return [await conn.read_response() for _ in commands]
+        except BaseException:
+            await conn.disconnect()  # replies may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
 
     async def status(self, request_id: str) -> dict | None:
         fields = await self.conn.hgetall(self.keys.invocation(request_id))
@@ -108,8 +144,9 @@ class AsyncEvents:
 
     async def publish(self, name: str, body: str) -> str:
         """Add a message to queue `name` (a Redis stream, as destinations write); its id."""
-        eid = await self.conn.xadd(self.keys.destination(name), {"body": body},
-                                   maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+        (eid,) = await self._write(lambda pipe: pipe.xadd(self.keys.destination(name), {"body": body},
+                                                           maxlen=defaults.DESTINATION_MAXLEN, approximate=True),
+                                   "message", transaction=False)
         return eid.decode()
 
     async def stats(self) -> AsyncStats:

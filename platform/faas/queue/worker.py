@@ -18,6 +18,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from ..config import Settings
+from ..redisconn import connect
 from ..supervisor import wait_for_redis
 from .keys import Keys
 from .runner import CURRENT, EventRunner
@@ -62,7 +63,7 @@ class FaasWorker(SimpleWorker):
 
 def run_one(settings: Settings) -> None:
     """One worker process: lease, RQ worker loop."""
-    conn = redis.Redis.from_url(settings.redis_url)
+    conn = connect(settings)
     runner = EventRunner(settings, conn)
     runner.start()
     queue = Queue(Keys(settings.redis_prefix).rq_queue, connection=conn)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    wait_for_redis(settings.redis_url, threading.Event(), "faas-worker")  # it may be loading its data
+    wait_for_redis(settings, threading.Event(), "faas-worker")  # it may be loading its data
     if args.one:
         run_one(settings)
         return 0
