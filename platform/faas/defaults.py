@@ -172,6 +172,7 @@ QUEUE_LENGTH = 200
 """Requests that may wait for a container, per function; one more gets 429 at once."""
 
 MAX_CONCURRENT_STARTS = 8
+"""Containers that start at once on the host; more wait for a slot."""
 
 CELLS_MIN = 4
 """Cells kept ready for the default memory class (FAAS_CELLS_MIN); see the README for the measurements."""
@@ -179,7 +180,6 @@ CELLS_MAX = 16
 """Most cells kept ready per memory class (FAAS_CELLS_MAX); 0 turns cells off."""
 CELLS_DIR = "/var/lib/faas/cells"
 """Where cells' code directories and the unpacked files of function versions live (FAAS_CELLS_DIR)."""
-"""Containers that start at once on the host; more wait for a slot."""
 
 HOST_MEMORY_FRACTION = 0.75
 """Share of the host's memory that function containers may take (the sum of their memoryMB)."""
