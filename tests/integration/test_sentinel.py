@@ -156,3 +156,15 @@ def test_an_event_no_replica_holds_is_not_acknowledged(sentinel_stack, fn_name):
             os.kill(redis_set.procs[port].pid, signal.SIGCONT)
     rid = accept(api, fn_name, b"y", time.monotonic() + 30)
     wait_for(lambda: status(api, rid) == "succeeded", timeout=60, what="the event accepted once replicas answer")
+
+
+def test_a_write_that_fails_inside_the_transaction_is_an_error_with_replicas_too(sentinel_stack, fn_name):
+    """With FAAS_REDIS_MIN_REPLICAS the accept is sent by hand (MULTI/EXEC, WAIT on one connection): a command
+    that fails inside EXEC is still an error, as in a pipeline, never a 202."""
+    plat, redis_set = sentinel_stack
+    api = plat.api
+    api.deploy(fn_name, CODE)
+    conn = redis.Redis(port=redis_set.primary_now())
+    conn.set(f"{plat.env['FAAS_REDIS_PREFIX']}:async:recent:{fn_name}", "not a sorted set")
+    resp = api.invoke(fn_name, b"x", headers={"X-Fc-Invocation-Type": "Async"})
+    assert resp.status_code == 500 and resp.json()["error"]["code"] == "InternalError"

@@ -9,6 +9,7 @@ import logging
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from .. import defaults
 from ..config import Settings
@@ -78,12 +79,16 @@ class AsyncEvents:
         if transaction:
             commands = [("MULTI",), *commands, ("EXEC",)]
         replies = await self._send(commands + [("WAIT", need, int(defaults.REDIS_REPLICA_WAIT_S * 1000))])
+        written = replies[-2] if transaction else replies[:-1]
+        for reply in written:  # a command that failed inside EXEC is a reply, not a raise: as a pipeline does
+            if isinstance(reply, ResponseError):
+                raise reply
         if replies[-1] < need:
             log.warning("Redis: a new %s reached %d of %d replicas in %.1fs", what, replies[-1], need,
                         defaults.REDIS_REPLICA_WAIT_S)
             raise ServiceUnavailable(f"the platform's Redis did not copy the {what} to {need} replica(s) in "
                                      "time; it may still be kept and run; try again shortly")
-        return replies[-2] if transaction else replies[:-1]
+        return written
 
     async def _send(self, commands: list[tuple]) -> list:
         """`commands` in one batch on one connection of the pool, and their raw replies (a WAIT counts the
