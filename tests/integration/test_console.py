@@ -467,6 +467,13 @@ def test_new_code_from_a_zip_and_a_timers_next_firing(console, tmp_path):
     assert shown == api.request("GET", f"/v1/functions/{name}/triggers/hourly").json()["nextFiring"]
     assert shown.endswith(":00:00Z")
     console.shots("function-timer")
+    console.click("button[aria-label='Delete trigger hourly']")  # Cancel keeps it; Delete removes it
+    console.click("#confirm-cancel")
+    assert api.request("GET", f"/v1/functions/{name}/triggers/hourly").status_code == 200
+    console.click("button[aria-label='Delete trigger hourly']")
+    console.click("#confirm-ok")
+    console.text_in("main", "No triggers yet")
+    assert api.request("GET", f"/v1/functions/{name}/triggers/hourly").status_code == 404
     api.delete(name)
 
 

@@ -396,6 +396,15 @@ async function functionsPage() {
     "Cold starts#", "Memory#", ""], rows, "No functions yet: create one."));
 }
 
+/* A button that deletes what `path` names once `question` is confirmed, then shows the page again. */
+function deleteButton(label, question, path) {
+  const button = h("button.danger", { type: "button", "aria-label": label, onclick: async () => {
+    if (!await confirmDialog(question)) return;
+    await act(button, null, async () => { await api("DELETE", path); route(); });
+  } }, "Delete");
+  return button;
+}
+
 async function deleteFunction(name, button) {
   const sure = await confirmDialog(`Delete function ${name}? Its versions, aliases, triggers and containers go with it.`,
     { word: name });
@@ -569,29 +578,26 @@ function invocationView(rec) {
 async function versionsTab(f, body) {
   const [{ versions }, { aliases }] = await Promise.all([
     api("GET", `${fnPath(f.name)}/versions?limit=100`), api("GET", `${fnPath(f.name)}/aliases`)]);
-  const reload = () => route();
   const desc = h("input", { id: "version-description", placeholder: "what changed" });
   const pubOut = h("div", { "aria-live": "polite" });
   const pub = h("button", { type: "submit", id: "publish" }, "Publish LATEST");
   const publishForm = actionForm("form.row.card", pub, pubOut, async () => {
     const v = await api("POST", `${fnPath(f.name)}/versions`, { body: { description: desc.value } });
     flash(`Published version ${v.versionId}.`);
-    reload();
+    route();
   }, field("Description", desc), pub, pubOut);
   const versionRows = versions.map((v) => {
-    const del = h("button.danger", { type: "button", "aria-label": `Delete version ${v.versionId}`, onclick: async () => {
-      if (!await confirmDialog(`Delete version ${v.versionId} of ${f.name}? Its containers and image go with it.`)) return;
-      await act(del, null, async () => { await api("DELETE", `${fnPath(f.name)}/versions/${enc(v.versionId)}`); reload(); });
-    } }, "Delete");
+    const del = deleteButton(`Delete version ${v.versionId}`,
+      `Delete version ${v.versionId} of ${f.name}? Its containers and image go with it.`,
+      `${fnPath(f.name)}/versions/${enc(v.versionId)}`);
     return [h("strong", v.versionId), v.description || "—", `r${v.revision}`, h("code", (v.codeSha256 || "").slice(0, 12) || "—"),
       when(v.createdAt), del];
   });
   const aliasRows = aliases.map((a) => {
     const extra = Object.entries(a.additionalVersionWeight || {});
-    const del = h("button.danger", { type: "button", "aria-label": `Delete alias ${a.aliasName}`, onclick: async () => {
-      if (!await confirmDialog(`Delete alias ${a.aliasName}? Callers that use it will get an error.`)) return;
-      await act(del, null, async () => { await api("DELETE", `${fnPath(f.name)}/aliases/${enc(a.aliasName)}`); reload(); });
-    } }, "Delete");
+    const del = deleteButton(`Delete alias ${a.aliasName}`,
+      `Delete alias ${a.aliasName}? Callers that use it will get an error.`,
+      `${fnPath(f.name)}/aliases/${enc(a.aliasName)}`);
     const weights = extra.length ? `${Math.round((1 - extra[0][1]) * 100)} % → ${a.versionId}, ${Math.round(extra[0][1] * 100)} % → ${extra[0][0]}`
       : `100 % → ${a.versionId}`;
     return [h("strong", a.aliasName), a.versionId, weights, a.description || "—", when(a.updatedAt), del];
@@ -614,7 +620,7 @@ async function versionsTab(f, body) {
       await api("POST", `${fnPath(f.name)}/aliases`, { body: { aliasName: nameText, ...body } });
     }
     flash(`Alias ${nameText} → version ${body.versionId}.`);
-    reload();
+    route();
   }, field("Alias", aliasName), field("Version", aliasVersion), field("Additional version", extraVersion),
   field("Its weight (0-1)", weight), field("Description", aliasDesc), h("div.actions", setAlias), aliasOut,
   h("datalist", { id: "alias-names" }, aliases.map((a) => h("option", { value: a.aliasName }))));
@@ -642,10 +648,8 @@ function triggerSummary(t) {
 async function triggersTab(f, body) {
   const { triggers } = await api("GET", `${fnPath(f.name)}/triggers`);
   const rows = triggers.map((t) => {
-    const del = h("button.danger", { type: "button", "aria-label": `Delete trigger ${t.triggerName}`, onclick: async () => {
-      if (!await confirmDialog(`Delete trigger ${t.triggerName}?`)) return;
-      await act(del, null, async () => { await api("DELETE", `${fnPath(f.name)}/triggers/${enc(t.triggerName)}`); route(); });
-    } }, "Delete");
+    const del = deleteButton(`Delete trigger ${t.triggerName}`, `Delete trigger ${t.triggerName}?`,
+      `${fnPath(f.name)}/triggers/${enc(t.triggerName)}`);
     return [h("strong", t.triggerName), t.triggerType, t.qualifier, h("span", triggerSummary(t)), del];
   });
   const type = h("select", { id: "trigger-type" }, ["http", "timer", "queue"].map((t) => h("option", { value: t }, t)));
@@ -731,7 +735,7 @@ async function logsPage(name, rid) {
   let lines = [];
   const show = () => {
     const want = filter.value.trim();
-    const shown = want ? lines.filter((l) => l.startsWith(want + " ") || l.split(" ", 1)[0].startsWith(want)) : lines;
+    const shown = want ? lines.filter((l) => l.split(" ", 1)[0].startsWith(want)) : lines;
     const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 8;
     out.textContent = shown.length ? shown.join("\n") : (want ? `No lines of ${want} among the last ${lines.length}.` : "(no lines yet)");
     if (stick) out.scrollTop = out.scrollHeight;
