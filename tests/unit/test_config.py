@@ -101,7 +101,8 @@ def test_redis_sentinels_service_and_replicas():
     {"FAAS_REDIS_SENTINELS": "a" * 300 + ":1"}, {"FAAS_REDIS_SENTINELS": "user@a:1"},
     {"FAAS_REDIS_SENTINELS": "a:１"}, {"FAAS_REDIS_SERVICE": ""}, {"FAAS_REDIS_SERVICE": "faas\n"},
     {"FAAS_REDIS_SERVICE": "a" * 65}, {"FAAS_REDIS_SERVICE": "fa as"}, {"FAAS_REDIS_MIN_REPLICAS": "-1"},
-    {"FAAS_REDIS_MIN_REPLICAS": "17"}, {"FAAS_REDIS_MIN_REPLICAS": "one"},
+    {"FAAS_REDIS_MIN_REPLICAS": "17"}, {"FAAS_REDIS_MIN_REPLICAS": "one"}, {"FAAS_REDIS_MIN_REPLICAS": "1\n1"},
+    {"FAAS_REDIS_MIN_REPLICAS": "1.5"}, {"FAAS_REDIS_SENTINELS": "a:1\nb:2"},
 ])
 def test_hostile_redis_sentinel_settings_are_refused(env):
     with pytest.raises(ValueError):
