@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -95,6 +96,34 @@ def _service(env) -> str:
     return name
 
 
+_NODE_ID_RE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
+ROLES = ("all", "frontend", "node")
+
+
+def _node_id(env) -> str:
+    raw = env.get("FAAS_NODE_ID") or socket.gethostname().lower()
+    if not _NODE_ID_RE.fullmatch(raw):
+        raise ValueError("FAAS_NODE_ID must be 1-63 lower-case letters, digits, '.' or '-' (it is the host name "
+                         "when unset)")
+    return raw
+
+
+def parse_address(name: str, text: str) -> str:
+    """A `host:port` setting, checked; ValueError when malformed."""
+    m = _HOST_PORT.fullmatch(text)
+    if m is None or not 1 <= int(m.group(2)) <= 65535:
+        raise ValueError(f"{name}: {text[:80]!r} is not host:port")
+    return text
+
+
+def _node_token(env) -> str:
+    """FAAS_NODE_TOKEN, else the first line of the file FAAS_NODE_TOKEN_FILE names."""
+    token = env.get("FAAS_NODE_TOKEN") or _secret(env, "FAAS_NODE_TOKEN_FILE")
+    if token and not re.fullmatch(r"[\x21-\x7e]{16,256}", token):
+        raise ValueError("the node token must be 16-256 printable characters, without spaces")
+    return token
+
+
 def _api_token(env) -> str:
     """FAAS_API_TOKEN, else the first line of the file FAAS_API_TOKEN_FILE names (a compose or systemd secret)."""
     return env.get("FAAS_API_TOKEN") or _secret(env, "FAAS_API_TOKEN_FILE")
@@ -158,6 +187,19 @@ class Settings:
     """The token workers and the CLI send (FAAS_TOKEN, else FAAS_API_TOKEN)."""
     control_url: str = ""
     """Where workers reach the control plane; empty: http://127.0.0.1:<port>."""
+    role: str = "all"
+    """What this process is (FAAS_ROLE): `all` (the API and the pool, one host), `frontend` (the API, routing
+    invocations to node agents) or `node` (a node agent: the pool of this host's Docker engine)."""
+    node_id: str = ""
+    """This node's name among the nodes (FAAS_NODE_ID; the host name by default)."""
+    node_address: str = ""
+    """host:port where front ends reach this node (FAAS_NODE_ADDRESS; FAAS_HOST:FAAS_PORT by default)."""
+    node_token: str = ""
+    """The secret front ends and nodes share (FAAS_NODE_TOKEN or FAAS_NODE_TOKEN_FILE)."""
+    registry: str = ""
+    """host:port of a registry function images are pushed to at build and pulled from by nodes
+    (FAAS_REGISTRY); none: images go to nodes by docker save | docker load."""
+    image_copies: int = defaults.IMAGE_COPIES
 
     @property
     def redis_url_shown(self) -> str:
@@ -226,6 +268,12 @@ class Settings:
             log_max_bytes=int(_number(env, "FAAS_LOG_MAX_MB", defaults.LOG_MAX_MB, float) * (1 << 20)),
             log_function_bytes=int(_number(env, "FAAS_LOG_FUNCTION_MB", defaults.LOG_FUNCTION_MB, float) * (1 << 20)),
             client_token=env.get("FAAS_TOKEN") or api_token,
+            role=env.get("FAAS_ROLE") or "all",
+            node_id=_node_id(env),
+            node_address=env.get("FAAS_NODE_ADDRESS", ""),
+            node_token=_node_token(env),
+            registry=env.get("FAAS_REGISTRY", ""),
+            image_copies=_number(env, "FAAS_IMAGE_COPIES", defaults.IMAGE_COPIES),
         )
         values.update(overrides)
         if values["cells_placement"] not in ("auto", "mount", "link"):
@@ -236,6 +284,21 @@ class Settings:
                              "(MAX 0 turns cells off)")
         if not 0 <= values["redis_min_replicas"] <= 16:
             raise ValueError("FAAS_REDIS_MIN_REPLICAS must be from 0 to 16")
+        if values["role"] not in ROLES:
+            raise ValueError("FAAS_ROLE must be all, frontend or node")
+        if values["role"] != "all" and not values["node_token"]:
+            raise ValueError(f"FAAS_ROLE={values['role']} needs FAAS_NODE_TOKEN or FAAS_NODE_TOKEN_FILE")
+        if values["node_address"]:
+            parse_address("FAAS_NODE_ADDRESS", values["node_address"])
+        elif values["role"] == "node":
+            if values["host"] in ("0.0.0.0", "::", ""):
+                raise ValueError("FAAS_NODE_ADDRESS must say where front ends reach a node that listens on "
+                                 "every address")
+            values["node_address"] = f"{values['host']}:{values['port']}"
+        if values["registry"]:
+            parse_address("FAAS_REGISTRY", values["registry"])
+        if not 1 <= values["image_copies"] <= 16:
+            raise ValueError("FAAS_IMAGE_COPIES must be from 1 to 16")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):
             raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)

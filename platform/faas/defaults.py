@@ -313,3 +313,25 @@ VERSION_LIST_LIMIT = 100
 """Most versions one page of GET .../versions lists."""
 ALIAS_WARM_TIMEOUT_S = 60.0
 """Longest an alias move waits for the reserved containers of its new version to be ready before it moves."""
+
+# -- several hosts (FAAS_ROLE=frontend and node)
+NODE_PORT = 8090
+"""Where a node agent (faas-node) serves its internal API by default."""
+NODE_HEARTBEAT_S = 1.0
+"""Seconds between two heartbeats of a node agent to Redis."""
+NODE_TTL_MS = 2500
+"""A node's heartbeat expires after this many ms: a node that stops beating leaves every ranking within it,
+plus one NODE_VIEW_S."""
+NODE_VIEW_S = 0.25
+"""Seconds between two reads of the live nodes by a front end."""
+NODE_SUSPECT_S = 3.0
+"""A node a front end could not connect to is left out of its rankings this long (unless it beats again
+after that)."""
+NODE_CONNECT_TIMEOUT_S = 1.0
+"""Longest a front end waits to connect to a node before it tries the next one."""
+NODE_DRAIN_TIMEOUT_S = 120.0
+"""Longest a drain waits for a node's invocations under way to end."""
+IMAGE_COPIES = 2
+"""Nodes that receive a function version's image when it is deployed: the top of its ranking."""
+NODE_REQUEST_BYTES = 64 << 20
+"""Largest body the node API takes (an event, a record); images are streamed, without this limit."""

@@ -242,13 +242,48 @@ class DockerHost:
         await self._run(self.api.tag, image, repository, tag, force=True)
 
     async def pull(self, ref: str) -> bool:
+        return await self._transfer(self.api.pull, "Pull", ref)
+
+    async def push(self, ref: str) -> bool:
+        return await self._transfer(self.api.push, "Push", ref)
+
+    async def _transfer(self, method, what: str, ref: str) -> bool:
+        """Pull or push `ref`; the engine reports a failure in its progress stream, not always as an error."""
         repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
+
+        def run() -> str | None:
+            for line in method(repo, tag=tag, stream=True, decode=True):
+                if isinstance(line, dict) and line.get("error"):
+                    return str(line["error"])
+            return None
+
         try:
-            await self._run(self.api.pull, repo, tag=tag)
-            return True
-        except (ServiceUnavailable, NotFound, ImageNotFound) as exc:
-            log.info("Pull of %s failed: %s", ref, exc)
-            return False
+            error = await self._run(run)
+        except (ServiceUnavailable, APIError, DockerException) as exc:
+            error = str(exc)
+        if error:
+            log.info("%s of %s failed: %s", what, ref, error[:500])
+        return error is None
+
+    async def save_image(self, ref: str, out) -> None:
+        """Write `docker save` of `ref` to the file `out`."""
+        def save() -> None:
+            for chunk in self.api.get_image(ref, chunk_size=1 << 20):
+                out.write(chunk)
+        await self._run(save)
+
+    async def load_image(self, source) -> list[str]:
+        """`docker load` of the file `source`; the references it loaded."""
+        def load() -> list[str]:
+            loaded = []
+            for line in self.api.load_image(source):
+                if line.get("error"):
+                    raise ServiceUnavailable(f"docker load failed: {line['error'][:500]}")
+                stream = line.get("stream", "")
+                if stream.startswith("Loaded image"):
+                    loaded.append(stream.split(":", 1)[1].strip())
+            return loaded
+        return await self._run(load)
 
     async def build(self, context_tar: bytes | Path, tag: str, labels: dict[str, str] | None = None,
                     buildargs: dict[str, str] | None = None,

@@ -114,3 +114,4 @@ class ResourceInUse(FaasError):
     """A version or alias that an alias or a trigger refers to cannot be deleted."""
 
     code = "ResourceInUse"
+

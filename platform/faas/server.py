@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"faas-server: {exc}", file=sys.stderr)
         return 2
+    if settings.role == "node":
+        from .cluster.node import main as node_main
+        return node_main(argv)
     wait_for_redis(settings, threading.Event(), "faas-server")  # it may be loading its data
     app = create_app(settings)
 

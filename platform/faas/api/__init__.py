@@ -11,6 +11,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from .. import defaults
 from ..auth import TokenStore
 from ..builder.build import Builder
+from ..cluster.remote import RemotePool
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
@@ -86,14 +87,19 @@ async def log_channel_ctx(app: web.Application):
     app[LOG_CHANNEL] = channel = LogChannel(app[SETTINGS], app[REDIS])
     app[LOGS] = LogReader(app[SETTINGS], app[REDIS])
     try:
-        await channel.start()
+        if app[SETTINGS].role != "frontend":  # a front end runs no containers: the nodes collect their logs
+            await channel.start()
         yield
     finally:
         await channel.stop()  # after the pool's shutdown, which stops it once it has read the containers
 
 
 async def pool_ctx(app: web.Application):
-    app[POOL] = pool = PoolManager(app[SETTINGS], app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL])
+    settings = app[SETTINGS]
+    if settings.role == "frontend":  # the pool is the nodes'
+        app[POOL] = pool = RemotePool(settings, app[REDIS], app[METRICS], app[DOCKER])
+    else:
+        app[POOL] = pool = PoolManager(settings, app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL])
     try:
         yield
     finally:
@@ -109,12 +115,24 @@ async def service_ctx(app: web.Application):
     app[TRIGGERS] = service.triggers = TriggerService(redis, settings.redis_prefix)
     app[RELEASES] = service.releases = releases = ReleaseService(redis, settings.redis_prefix, service, app[POOL],
                                                                  cache_ttl=settings.registry_cache)
+    pool = app[POOL]
+
+    async def place() -> None:
+        """Every function version to the pool, with the reserved containers it keeps."""
+        latest = await service.list()
+        for record in latest + await releases.records(latest):
+            pool.sync_function(record)
+        for record in latest:
+            await releases.apply_reserved(record.name)
+
     try:
         runtime = await builder.runtime_image()
         latest = await service.list()
-        await app[POOL].start(latest + await releases.records(latest), runtime_image=runtime)
+        await pool.start(latest + await releases.records(latest), runtime_image=runtime)
         for record in latest:
             await releases.apply_reserved(record.name)
+        if isinstance(pool, RemotePool):
+            pool.replace = place
         yield
     finally:
         await service.close()

@@ -271,8 +271,7 @@ async def list_instances(request: web.Request) -> web.Response:
     record = await request.app[SERVICE].get(request.match_info["name"])
     qualifier = qualifier_of(request)
     versions = await request.app[RELEASES].version_ids(record.name, qualifier)
-    now = time.monotonic()
-    instances = [inst.describe(now) for inst in request.app[POOL].instances(record.name, versions)]
+    instances = await request.app[POOL].describe(record.name, versions)
     reserved = await request.app[RELEASES].target(record.name, qualifier)
     return web.json_response({"functionName": record.name, "qualifier": qualifier, "versionIds": sorted(versions),
                               "revision": record.revision, "reservedInstances": reserved, "instances": instances})
@@ -331,9 +330,10 @@ async def metrics(request: web.Request) -> web.Response:
     except RedisError as exc:  # the pool's metrics still answer while Redis is away
         log.warning("/metrics: async metrics left out: %s", exc)
         queued = []
-    cells = app[POOL].cells
+    cells = app[POOL].cells  # None on a front end: each node serves its containers' metrics
     body = app[METRICS].render(container_families(app[POOL].all_instances()), queued,
-                               cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting))
+                               cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting)
+                               if cells is not None else [])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 

@@ -59,6 +59,9 @@ def status_of(exc: errors.FaasError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
+        status = getattr(cls, "status", None)
+        if status is not None:
+            return status
     return 500
 
 

@@ -53,8 +53,11 @@ class Builder:
         runtime = await self.runtime_image()
         runtime_id = await self.host.image_id(runtime)
         tag = function_tag(spec.name, self.settings.platform_id, code.sha256, runtime_id or runtime)
+        if self.settings.registry:  # nodes pull it from there
+            tag = f"{self.settings.registry}/{tag}"
         if await self.host.image_id(tag):
             log.info("Function %s: image %s already built", spec.name, tag)
+            await self._push(tag, started, t0)
             return self._info("cached", tag, started, t0, "")
         async with self._slots:
             log.info("Function %s: building %s", spec.name, tag)
@@ -64,9 +67,16 @@ class Builder:
             log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)
             raise BuildFailed(f"the image build failed: {result.error}", log=build_log,
                               build=self._info("failed", None, started, t0, build_log))
+        await self._push(tag, started, t0)
         info = self._info("succeeded", tag, started, t0, tail(result.log, defaults.BUILD_LOG_BYTES))
         log.info("Function %s: built %s in %.1fs", spec.name, tag, info.duration_ms / 1000)
         return info
+
+    async def _push(self, tag: str, started: float, t0: float) -> None:
+        """With a registry (FAAS_REGISTRY), the image is pushed there, where nodes pull it; BuildFailed if not."""
+        if self.settings.registry and not await self.host.push(tag):
+            message = f"the image {tag} could not be pushed to the registry {self.settings.registry}"
+            raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
 
     async def _custom_image(self, spec: FunctionSpec, started: float, t0: float) -> BuildInfo:
         image = spec.custom_container.image

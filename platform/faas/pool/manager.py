@@ -83,13 +83,16 @@ class PoolManager:
         self._loops: list[asyncio.Task] = []
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
+        self.spec_reserved = True
+        """LATEST keeps the reserved containers its spec asks for; False on a node agent, where front ends
+        say which reserved containers each version keeps (provision), on its home node only."""
 
     # -- lifecycle of the manager
     async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
         """Start with the function versions there are; `runtime_image`: the image cells run (None: no cells)."""
         await self.host.ensure_network(self.settings.network)
         for record in records:
-            self._pools[record.pool_key] = FunctionPool(record, self.settings)
+            self._pools[record.pool_key] = self._new_pool(record)
         self.host.watch({LABEL_PLATFORM: self.settings.platform_id}, EVENTS, self._on_event,
                         asyncio.get_running_loop())
         await self.cells.start(runtime_image)
@@ -208,14 +211,15 @@ class PoolManager:
         pool = self._pools.get(record.pool_key)
         self.cells.prepare(record)
         if pool is None:
-            pool = self._pools[record.pool_key] = FunctionPool(record, self.settings)
+            pool = self._pools[record.pool_key] = self._new_pool(record)
         elif record.function_id != pool.record.function_id or record.revision > pool.record.revision:
             # A change of what only the pool reads (reserved or max instances, keep-alive, pause, async,
             # description) keeps the containers of the revision before: they serve the new one.
             carry = same_containers(pool.record, record)
             previous = pool.record.release
             pool.record = record
-            pool.reserved = record.spec.reserved_instances
+            if self.spec_reserved:
+                pool.reserved = record.spec.reserved_instances
             for inst in list(pool.instances):
                 if carry and inst.record.release == previous and inst.state not in (S.DRAINING, S.REMOVING):
                     inst.carry_on(record)
@@ -226,6 +230,48 @@ class PoolManager:
             return pool
         self.containers.ensure_reserved(pool, time.monotonic())
         return pool
+
+    def _new_pool(self, record: FunctionRecord) -> FunctionPool:
+        pool = FunctionPool(record, self.settings)
+        if not self.spec_reserved:
+            pool.reserved = 0
+        return pool
+
+    def record_of(self, pool_key: str) -> FunctionRecord | None:
+        """The release the pool of `pool_key` (name@version) serves, if there is one."""
+        pool = self._pools.get(pool_key)
+        return pool.record if pool is not None else None
+
+    def room_now(self, record: FunctionRecord) -> bool:
+        """An invocation of `record` would not wait for room: a container has room for it, or one more may
+        start (under maxInstances, in the memory budget with ready cells and idle containers evicted)."""
+        pool = self._pools.get(record.pool_key)
+        if pool is not None:
+            if scheduler.pick_warm(pool.instances, pool.record.revision) is not None:
+                return True
+            if pool.live() >= pool.record.spec.max_instances:
+                return False
+        need = self.memory_used() + record.spec.memory_mb - self.settings.host_memory_mb
+        need -= sum(mb * len(queue) for mb, queue in self.cells.ready.items())
+        return need <= 0 or bool(scheduler.choose_evictions(self.all_instances(), need, exclude=record.pool_key))
+
+    def summary(self) -> dict[str, tuple[int, int]]:
+        """Per pool key: (idle containers of its current release, ready reserved ones): what a node advertises."""
+        found = {}
+        for key, pool in self._pools.items():
+            idle = ready = 0
+            for inst in pool.instances:
+                if inst.state in SERVING and pool.current(inst):
+                    idle += inst.active == 0
+                    ready += inst.reserved
+            if idle or ready:
+                found[key] = (idle, ready)
+        return found
+
+    async def describe(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
+        """The containers of `name`'s versions in `version_ids` (all when None), as the API shows them."""
+        now = time.monotonic()
+        return [inst.describe(now) for inst in self.instances(name, version_ids)]
 
     async def unpack(self, image: str) -> None:
         """Unpack a function image's files for cells (once per image); nothing when cells are off."""

@@ -266,7 +266,8 @@ class ReleaseService:
 
     async def get_provision(self, name: str, qualifier: str) -> dict:
         vids = await self.version_ids(name, qualifier)
-        current = sum(1 for i in self.pool.instances(name, vids) if i.reserved and i.state in SERVING)
+        serving = {state.value for state in SERVING}
+        current = sum(1 for i in await self.pool.describe(name, vids) if i["reserved"] and i["state"] in serving)
         return {"functionName": name, "qualifier": qualifier, "target": await self.target(name, qualifier),
                 "current": current}
 

@@ -1,0 +1,336 @@
+"""`faas-node`: the node agent of one Docker host. It owns the host's function containers (the PoolManager
+of the single-host platform, on the host's own engine, so that cold and warm paths keep their speed) and
+serves an internal API to the front ends, authenticated with the node token:
+
+    POST   /node/v1/invoke                       run an invocation (headers name the release; body: the event)
+    PUT    /node/v1/functions/{name}/{version}   take a release ({"record": ..., "reserved": n}); its image
+                                                 is pulled from the registry, or ImageMissing (409)
+    DELETE /node/v1/functions/{name}[/{version}] remove a function's (or a version's) containers
+    GET    /node/v1/instances?function=&versions= the containers of a function
+    POST   /node/v1/images                       docker load of a `docker save` stream
+    POST   /node/v1/drain                        take no new invocations; answer when those under way ended
+    GET    /node/v1/metrics                      the Prometheus metrics of its containers and invocations
+    GET    /healthz                              open: is it up, is it draining
+
+It is the authority on its own capacity: an invocation sent with `X-Faas-Spill: 1` is refused with 429 at
+once when it would have to wait for room here. It heartbeats to Redis every second (members.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import logging
+import re
+import sys
+import tempfile
+import threading
+
+from aiohttp import web
+
+from .. import defaults
+from ..api import docker_ctx, log_channel_ctx, pool_ctx, redis_ctx
+from ..api.handlers import _REQUEST_ID_RE, _TRIGGER_LABEL_RE, read_json
+from ..api.keys import DOCKER, METRICS, POOL, REDIS, SETTINGS
+from ..api.middlewares import error_middleware
+from ..builder.build import Builder
+from ..config import Settings
+from ..errors import (
+    InvalidArgument,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+from ..metrics import CONTENT_TYPE, Metrics, cell_families, container_families
+from ..models import FunctionRecord, check_name
+from . import members
+from .errors import ImageMissing, NodeDraining, ReleaseUnknown
+
+log = logging.getLogger(__name__)
+
+_VERSION_RE = re.compile(rf"{defaults.LATEST}|{defaults.VERSION_ID_PATTERN}")
+_RELEASE_RE = re.compile(r"([0-9a-f]{1,64}):([1-9][0-9]{0,9})")
+_IMAGE_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}")
+
+
+class NodeAgent:
+    """This node's state beside its pool: draining or not, invocations under way, its heartbeat."""
+
+    def __init__(self, settings: Settings, app: web.Application):
+        self.settings, self.app = settings, app
+        self.draining = False
+        self.busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task | None = None
+
+    def info(self) -> members.NodeInfo:
+        pool = self.app[POOL]
+        budget = self.settings.host_memory_mb
+        return members.NodeInfo(id=self.settings.node_id, address=self.settings.node_address, budget_mb=budget,
+                                free_mb=budget - pool.memory_used(), busy=self.busy, draining=self.draining,
+                                pools=pool.summary())
+
+    async def beat(self) -> None:
+        await members.beat(self.app[REDIS], self.settings.redis_prefix, self.info())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away (a failover): beat again next time
+                log.warning("Heartbeat failed: %s", exc)
+            await asyncio.sleep(defaults.NODE_HEARTBEAT_S)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="heartbeat")
+
+    async def close(self) -> None:
+        self.draining = True
+        if self._task is not None:
+            self._task.cancel()
+        with contextlib.suppress(Exception):
+            await members.leave(self.app[REDIS], self.settings.redis_prefix, self.settings.node_id)
+
+    @contextlib.contextmanager
+    def running(self):
+        self.busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            if self.busy == 0:
+                self._idle.set()
+
+    async def drain(self, timeout: float) -> int:
+        """Take no new invocations (the heartbeat says so at once); wait up to `timeout` for those under way
+        to end. Returns how many are still running."""
+        self.draining = True
+        with contextlib.suppress(Exception):
+            await self.beat()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        return self.busy
+
+
+AGENT = web.AppKey("agent", NodeAgent)
+
+
+@web.middleware
+async def node_auth(request: web.Request, handler):
+    if request.path != "/healthz":
+        expected = "Bearer " + request.app[SETTINGS].node_token
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode()):
+            raise Unauthorized("the node token is missing or wrong")
+    return await handler(request)
+
+
+def _release(request: web.Request) -> FunctionRecord:
+    """The release an invocation names (X-Faas-Function, X-Faas-Version, X-Faas-Release: <functionId>:<revision>);
+    ReleaseUnknown when this node has not been given it (or only an older revision)."""
+    headers = request.headers
+    name = check_name(headers.get("X-Faas-Function", ""))
+    version = headers.get("X-Faas-Version", "")
+    release = _RELEASE_RE.fullmatch(headers.get("X-Faas-Release", ""))
+    if not _VERSION_RE.fullmatch(version) or release is None:
+        raise InvalidArgument("X-Faas-Version and X-Faas-Release (<functionId>:<revision>) must name a release")
+    record = request.app[POOL].record_of(f"{name}@{version}")
+    if record is None or record.function_id != release.group(1) or record.revision < int(release.group(2)):
+        raise ReleaseUnknown(f"this node has no release {release.group(0)} of {name}@{version}")
+    return record
+
+
+async def invoke(request: web.Request) -> web.Response:
+    agent, pool = request.app[AGENT], request.app[POOL]
+    if agent.draining:
+        raise NodeDraining(f"node {agent.settings.node_id} is draining")
+    record = _release(request)
+    headers = request.headers
+    request_id = headers.get("X-Fc-Request-Id", "")
+    trigger = headers.get("X-Faas-Trigger") or None
+    attempt = headers.get("X-Fc-Attempt", "1")
+    if not _REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger)) \
+            or not re.fullmatch(r"[1-9][0-9]{0,3}", attempt):
+        raise InvalidArgument("X-Fc-Request-Id, X-Fc-Attempt or X-Faas-Trigger is malformed")
+    if headers.get("X-Faas-Spill") == "1" and not pool.room_now(record):
+        raise TooManyRequests(f"node {agent.settings.node_id} has no room for {record.pool_key} now")
+    event = await request.read()
+    with agent.running():
+        outcome = await pool.invoke(record, event, request_id, int(attempt), trigger)
+    out = {"Content-Type": outcome.content_type or "application/octet-stream",
+           "X-Faas-Cold-Start": "1" if outcome.cold_start else "0", "X-Faas-Instance": outcome.instance_id,
+           "X-Faas-Quiet": "1" if outcome.quiet else "0",
+           "X-Faas-Report": base64.b64encode(outcome.report.encode()).decode()}
+    if outcome.error:
+        out["X-Faas-Error"] = outcome.error
+    if outcome.error_type:
+        out["X-Faas-Error-Type"] = outcome.error_type
+    return web.Response(body=outcome.body, headers=out)
+
+
+def _version(request: web.Request) -> str:
+    version = request.match_info["version"]
+    if not _VERSION_RE.fullmatch(version):
+        raise InvalidArgument("a version is LATEST or a version id")
+    return version
+
+
+async def put_function(request: web.Request) -> web.Response:
+    """Take a release: {"record": <the function as the API shows it>, "reserved": <containers to keep>}."""
+    name, version = check_name(request.match_info["name"]), _version(request)
+    body = await read_json(request, defaults.REQUEST_BYTES)
+    if not isinstance(body, dict) or not isinstance(body.get("record"), dict) \
+            or not isinstance(body.get("reserved"), int) or not 0 <= body["reserved"] <= 10_000:
+        raise InvalidArgument("the body must be {record: <function>, reserved: <count>}")
+    try:
+        record = FunctionRecord.from_api(body["record"], version_id=version)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"the record is not a function: {exc}") from None
+    if record.name != name or not record.image or not _IMAGE_RE.fullmatch(record.image):
+        raise InvalidArgument("the record must be of the function named in the path, with an image")
+    await ensure_image(request.app, record.image)
+    pool = request.app[POOL]
+    await pool.unpack(record.image)
+    pool.sync_function(record)
+    pool.provision(record, body["reserved"])
+    return web.json_response({"node": request.app[SETTINGS].node_id, "poolKey": record.pool_key,
+                              "revision": record.revision})
+
+
+async def ensure_image(app: web.Application, image: str) -> None:
+    """The image is here, or pulled from the registry (FAAS_REGISTRY) when it names it; else ImageMissing."""
+    host, registry = app[DOCKER], app[SETTINGS].registry
+    if await host.image_id(image):
+        return
+    if registry and image.startswith(registry + "/"):
+        if await host.pull(image):
+            return
+        raise ServiceUnavailable(f"the image {image} cannot be pulled from {registry}")
+    raise ImageMissing(f"node {app[SETTINGS].node_id} does not have the image {image}")
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    name = check_name(request.match_info["name"])
+    pool = request.app[POOL]
+    if "version" in request.match_info:
+        record = pool.record_of(f"{name}@{_version(request)}")
+        if record is not None:
+            await pool.remove_version(record)
+    else:
+        await pool.remove_function(name)
+    return web.Response(status=204)
+
+
+async def instances(request: web.Request) -> web.Response:
+    name = check_name(request.query.get("function", ""))
+    raw = request.query.get("versions")
+    versions = None
+    if raw is not None:
+        versions = set(raw.split(",")) if raw else set()
+        if not all(_VERSION_RE.fullmatch(v) for v in versions):
+            raise InvalidArgument("versions must be LATEST or version ids, split by ','")
+    found = await request.app[POOL].describe(name, versions)
+    node = request.app[SETTINGS].node_id
+    return web.json_response([i | {"node": node} for i in found])
+
+
+async def load_image(request: web.Request) -> web.Response:
+    """The body is a `docker save` stream: spooled to a file (never held in memory), then loaded."""
+    with tempfile.TemporaryFile(dir=None) as spool:
+        async for chunk in request.content.iter_chunked(1 << 20):
+            await asyncio.to_thread(spool.write, chunk)
+        spool.seek(0)
+        loaded = await request.app[DOCKER].load_image(spool)
+    return web.json_response({"loaded": loaded})
+
+
+async def drain(request: web.Request) -> web.Response:
+    agent = request.app[AGENT]
+    left = await agent.drain(defaults.NODE_DRAIN_TIMEOUT_S)
+    return web.json_response({"node": agent.settings.node_id, "draining": True, "inFlight": left})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    agent = request.app[AGENT]
+    return web.json_response({"status": "draining" if agent.draining else "ok", "node": agent.settings.node_id})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    pool = request.app[POOL]
+    cells = pool.cells
+    body = request.app[METRICS].render(container_families(pool.all_instances()),
+                                       cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def runtime_ctx(app: web.Application):
+    """The pool starts empty: front ends give it the releases it is to run."""
+    pool = app[POOL]
+    pool.spec_reserved = False
+    await pool.start([], runtime_image=await Builder(app[SETTINGS], app[DOCKER]).runtime_image())
+    yield
+
+
+async def agent_ctx(app: web.Application):
+    app[AGENT] = agent = NodeAgent(app[SETTINGS], app)
+    await agent.beat()
+    agent.start()
+    try:
+        yield
+    finally:
+        await agent.close()
+
+
+def create_node_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=defaults.NODE_REQUEST_BYTES, middlewares=[error_middleware, node_auth])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend((redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, runtime_ctx, agent_ctx))
+    app.router.add_routes([
+        web.get("/healthz", healthz),
+        web.post("/node/v1/invoke", invoke),
+        web.put("/node/v1/functions/{name}/{version}", put_function),
+        web.delete("/node/v1/functions/{name}", delete_function),
+        web.delete("/node/v1/functions/{name}/{version}", delete_function),
+        web.get("/node/v1/instances", instances),
+        web.post("/node/v1/images", load_image),
+        web.post("/node/v1/drain", drain),
+        web.get("/node/v1/metrics", metrics),
+    ])
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..server import new_event_loop
+    from ..supervisor import wait_for_redis
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env(role="node")
+        if not settings.node_token:
+            raise ValueError("a node needs FAAS_NODE_TOKEN or FAAS_NODE_TOKEN_FILE")
+    except ValueError as exc:
+        print(f"faas-node: {exc}", file=sys.stderr)
+        return 2
+    wait_for_redis(settings, threading.Event(), "faas-node")
+    app = create_node_app(settings)
+
+    def ready(*_):
+        print(f"faas-node {settings.node_id}: listening on http://{settings.host}:{settings.port} "
+              f"(advertised as {settings.node_address})", flush=True)
+
+    web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None, handle_signals=True,
+                shutdown_timeout=defaults.NODE_DRAIN_TIMEOUT_S, loop=new_event_loop())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
