@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import socket
+import subprocess
 import time
 import zipfile
 
+import redis
+import redis.sentinel
 import requests
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -98,3 +102,68 @@ def change_behind_its_back(plat, name: str, environment: dict[str, str]) -> None
     record["environment"] = environment
     client.set(key, json.dumps(record))
     client.close()
+
+
+SENTINEL_SERVICE = "faas-test"
+
+
+class RedisSet:
+    """A primary, its replicas and the Sentinels that watch them, each a redis-server process."""
+
+    def __init__(self, root, service: str = SENTINEL_SERVICE, host: str = "127.0.0.1"):
+        self.root, self.service, self.host = root, service, host
+        self.binary = shutil.which("redis-server")
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.primary = self._server()
+        self.replicas = [self._server(f"--replicaof {host} {self.primary}") for _ in range(2)]
+        self.sentinels = [self._sentinel(i) for i in range(3)]
+
+    def _start(self, port: int, args: list[str]) -> int:
+        log = open(self.root / f"redis-{port}.log", "ab")
+        self.procs[port] = subprocess.Popen([self.binary, *args], stdout=log, stderr=log)
+        wait_for(lambda: _pings(self.host, port), timeout=10, what=f"redis-server on {port}")
+        return port
+
+    def _server(self, extra: str = "") -> int:
+        port = free_port(self.host)
+        data = self.root / str(port)
+        data.mkdir()
+        return self._start(port, ["--port", str(port), "--bind", self.host, "--protected-mode", "no",
+                                  "--save", "", "--appendonly", "yes",
+                                  "--dir", str(data), *extra.split()])
+
+    def _sentinel(self, index: int) -> int:
+        port = free_port(self.host)
+        conf = self.root / f"sentinel-{index}.conf"
+        conf.write_text(f"port {port}\nbind {self.host}\nprotected-mode no\ndir {self.root}\n"
+                        f"sentinel monitor {self.service} {self.host} {self.primary} 2\n"
+                        f"sentinel down-after-milliseconds {self.service} 1000\n"
+                        f"sentinel failover-timeout {self.service} 5000\n")
+        return self._start(port, [str(conf), "--sentinel"])
+
+    def primary_now(self) -> int:
+        """The primary's port as a Sentinel says now."""
+        _, port = redis.sentinel.Sentinel([(self.host, p) for p in self.sentinels]).discover_master(self.service)
+        return int(port)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+    def ready(self) -> bool:
+        """Every Sentinel knows both replicas (and so can promote one)."""
+        return all(len(redis.Redis(self.host, s).sentinel_slaves(self.service)) == 2 for s in self.sentinels)
+
+    @property
+    def sentinel_list(self) -> str:
+        """FAAS_REDIS_SENTINELS for it."""
+        return ",".join(f"{self.host}:{p}" for p in self.sentinels)
+
+
+def _pings(host: str, port: int) -> bool:
+    try:
+        return redis.Redis(host, port, socket_timeout=1).ping()
+    except redis.RedisError:
+        return False

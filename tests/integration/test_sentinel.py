@@ -5,89 +5,33 @@ event lost across it (FAAS_REDIS_MIN_REPLICAS: an event is acknowledged once a r
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 import redis
-import redis.sentinel
 
 from conftest import PlatformProcess, WorkerProcess, _clean_up
-from helpers import free_port, wait_for
+from helpers import SENTINEL_SERVICE as SERVICE
+from helpers import RedisSet, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
-SERVICE = "faas-test"
 CODE = {"index.py": "def handler(event, context):\n    return b'done:' + event\n"}
-
-
-class RedisSet:
-    """A primary, its replicas and the Sentinels that watch them, each a redis-server process."""
-
-    def __init__(self, root):
-        self.root = root
-        self.binary = shutil.which("redis-server")
-        self.procs: dict[int, subprocess.Popen] = {}
-        self.primary = self._server()
-        self.replicas = [self._server(f"--replicaof 127.0.0.1 {self.primary}") for _ in range(2)]
-        self.sentinels = [self._sentinel(i) for i in range(3)]
-
-    def _start(self, port: int, args: list[str]) -> int:
-        self.procs[port] = subprocess.Popen([self.binary, *args], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
-        wait_for(lambda: _pings(port), timeout=10, what=f"redis-server on {port}")
-        return port
-
-    def _server(self, extra: str = "") -> int:
-        port = free_port()
-        data = self.root / str(port)
-        data.mkdir()
-        return self._start(port, ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-                                  "--dir", str(data), *extra.split()])
-
-    def _sentinel(self, index: int) -> int:
-        port = free_port()
-        conf = self.root / f"sentinel-{index}.conf"
-        conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {self.root}\n"
-                        f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary} 2\n"
-                        f"sentinel down-after-milliseconds {SERVICE} 1000\n"
-                        f"sentinel failover-timeout {SERVICE} 5000\n")
-        return self._start(port, [str(conf), "--sentinel"])
-
-    def primary_now(self) -> int:
-        """The primary's port as a Sentinel says now."""
-        _, port = redis.sentinel.Sentinel([("127.0.0.1", p) for p in self.sentinels]).discover_master(SERVICE)
-        return int(port)
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-
-
-def _pings(port: int) -> bool:
-    try:
-        return redis.Redis(port=port, socket_timeout=1).ping()
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
 def redis_set(tmp_path):
-    made = RedisSet(tmp_path)
+    made = RedisSet(tmp_path, service=SERVICE)
     # Ready once every Sentinel knows both replicas (and so can promote one).
-    wait_for(lambda: all(len(redis.Redis(port=s).sentinel_slaves(SERVICE)) == 2 for s in made.sentinels),
-             timeout=30, what="the Sentinels to see both replicas")
+    wait_for(made.ready, timeout=30, what="the Sentinels to see both replicas")
     yield made
     made.stop()
 
 
 @pytest.fixture
 def sentinel_stack(redis_set, docker_client, tmp_path):
-    sentinels = ",".join(f"127.0.0.1:{p}" for p in redis_set.sentinels)
+    sentinels = redis_set.sentinel_list
     plat = PlatformProcess(f"redis://127.0.0.1:{redis_set.primary}/0", tmp_path / "server.log",
                            FAAS_REDIS_SENTINELS=sentinels, FAAS_REDIS_SERVICE=SERVICE, FAAS_REDIS_MIN_REPLICAS="1",
                            FAAS_FUNCTION_RETRY_BASE="0.2", FAAS_SYSTEM_RETRY_INITIAL="0.2",

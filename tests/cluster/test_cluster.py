@@ -1,0 +1,213 @@
+"""Three Docker hosts on one machine (network namespaces, each with its own dockerd and faas-node), two front
+ends, workers, Redis with three Sentinels and a registry: the platform past one host, end to end."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from cluster_hosts import Cluster, sh
+
+from faas.cluster import rendezvous
+from helpers import wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow, pytest.mark.cluster]
+
+HOSTNAME = "import socket\ndef handler(event, context):\n    return socket.gethostname() + ':' + event.decode()\n"
+SLOW = ("import time\ndef handler(event, context):\n    time.sleep(float(event or b'2'))\n"
+        "    return 'slept ' + event.decode()\n")
+
+
+class _Id:
+    def __init__(self, node_id: str):
+        self.id = node_id
+
+
+def ranking(name: str, nodes=("h1", "h2", "h3"), version: str = "LATEST") -> list[str]:
+    return [n.id for n in rendezvous.rank(f"{name}@{version}", [_Id(n) for n in nodes])]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces and extra dockerds need root")
+    artifacts = Path(os.environ.get("FAAS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" /
+                                    "test-artifacts")) / "cluster"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    made = Cluster(log_dir=artifacts).start()
+    yield made
+    tag = made.tag
+    left = made.stop()
+    assert left == [], f"function containers left behind on the hosts: {left}"
+    assert tag not in sh("ip", "netns", "list").stdout
+    assert tag not in sh("ip", "-br", "link").stdout
+    assert not made.dir.exists()
+
+
+def node_of(api, name: str) -> list[str]:
+    return [i["node"] for i in api.request("GET", f"/v1/functions/{name}/instances").json()["instances"]]
+
+
+def test_repeated_calls_of_a_function_run_on_one_node_with_one_cold_start(cluster):
+    api = cluster.api(0)
+    api.deploy("stay", {"index.py": HOSTNAME})
+    answers = [cluster.api(i % 2).invoke("stay", f"{i}".encode()) for i in range(12)]  # through both front ends
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert [r.headers["X-Fc-Cold-Start"] for r in answers].count("true") == 1
+    assert len({r.text.split(":")[0] for r in answers}) == 1  # one container
+    assert node_of(api, "stay") == [ranking("stay")[0]]  # on its home node
+    log = api.request("GET", "/v1/functions/stay/logs?tail=100").text
+    assert log.count("REPORT RequestId") == 12  # the node's log collector wrote them where the front ends read
+
+
+def test_twenty_functions_spread_over_the_nodes_and_their_images_are_placed_ahead(cluster):
+    api = cluster.api(1)
+    names = [f"spread-{i}" for i in range(20)]
+    for name in names:
+        api.deploy(name, {"index.py": HOSTNAME})
+    image = api.request("GET", "/v1/functions/spread-0").json()["image"]
+    assert image.startswith(cluster.registry_address + "/")
+
+    def placed(host, image):
+        return sh("docker", "-H", host.docker_host, "image", "inspect", image, check=False).returncode == 0
+
+    hosts = {h.name: h for h in cluster.hosts}
+    for name in names:  # the top two nodes of each ranking pulled its image before any invocation
+        image = api.request("GET", f"/v1/functions/{name}").json()["image"]
+        top = ranking(name)[:2]
+        wait_for(lambda image=image, top=top: all(placed(hosts[n], image) for n in top), timeout=60,
+                 what=f"{name}'s image on {top}")
+    for name in names:
+        resp = api.invoke(name, b"x")
+        assert resp.status_code == 200 and resp.headers["X-Fc-Cold-Start"] == "true", resp.text
+    homes = {name: node_of(api, name) for name in names}
+    assert all(homes[name] == [ranking(name)[0]] for name in names), homes
+    assert {n for found in homes.values() for n in found} == {"h1", "h2", "h3"}
+
+
+def test_a_custom_container_image_reaches_nodes_by_docker_save_and_load(cluster):
+    """An image the registry does not hold (a custom container's, on the front end's engine) is sent to the
+    nodes that take the function with docker save | docker load."""
+    api = cluster.api(0)
+    builder = cluster.hosts[0]  # the front ends build on h1's engine
+    tag = f"faas-cluster-custom:{cluster.platform_id}"
+    dockerfile = (f"FROM {cluster.runtime_image}\nUSER root\n"
+                  "RUN printf 'def handler(e, c):\\n    return b\"custom:\" + e\\n' > /code/app.py\n"
+                  "USER 10001:10001\n")
+    sh("docker", "-H", builder.docker_host, "build", "-q", "-t", tag, "-", input=dockerfile)
+    name = next(n for n in (f"custom-{i}" for i in range(100)) if "h1" not in ranking(n)[:2])
+    created = api.create(name, runtime="custom-container", handler="app.handler", customContainer={"image": tag})
+    assert created.status_code == 201, created.text
+    resp = api.invoke(name, b"e")
+    assert resp.status_code == 200 and resp.content == b"custom:e", resp.text
+    hosts = {h.name: h for h in cluster.hosts}
+    for node in ranking(name)[:2]:
+        wait_for(lambda node=node: sh("docker", "-H", hosts[node].docker_host, "image", "inspect", tag,
+                                      check=False).returncode == 0, timeout=60, what=f"the image on {node}")
+    assert api.delete(name).status_code == 204
+
+
+def test_a_full_home_node_spills_to_the_next(cluster):
+    """Nodes have a 3072 MB budget: two busy 1536 MB containers fill the home node, the third call goes to
+    the next node of the ranking, and every call succeeds."""
+    api = cluster.api(0)
+    api.deploy("big", {"index.py": SLOW}, memoryMB=1536)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(api.invoke, "big", b"3") for _ in range(3)]
+        results = [c.result() for c in calls]
+    assert all(r.status_code == 200 and r.text == "slept 3" for r in results), [r.text for r in results]
+    found = node_of(api, "big")
+    home, second = ranking("big")[:2]
+    assert sorted(found) == sorted([home, home, second]), found
+
+
+def test_a_reserved_instance_lives_on_the_home_node(cluster):
+    api = cluster.api(1)
+    api.deploy("kept", {"index.py": HOSTNAME}, reservedInstances=1)
+    home = ranking("kept")[0]
+    wait_for(lambda: [i["node"] for i in api.request("GET", "/v1/functions/kept/instances").json()["instances"]
+                      if i["reserved"] and i["state"] == "Ready"] == [home], timeout=30,
+             what="the reserved container on the home node")
+    resp = api.invoke("kept", b"x")
+    assert resp.status_code == 200 and resp.headers["X-Fc-Cold-Start"] == "false"
+
+
+def test_async_events_accepted_before_and_after_a_redis_failover_all_complete(cluster):
+    api = cluster.api(0)
+    api.deploy("events", {"index.py": "def handler(event, context):\n    return b'done:' + event\n"})
+    redis_set = cluster.redis
+
+    def accept(event: bytes, deadline: float) -> str:
+        while True:
+            resp = cluster.api(len(event) % 2).invoke("events", event, headers={"X-Fc-Invocation-Type": "Async"})
+            if resp.status_code == 202:
+                return resp.json()["requestId"]
+            assert resp.status_code == 503 and time.monotonic() < deadline, resp.text
+            time.sleep(0.2)
+
+    before = [accept(f"before-{i}".encode(), time.monotonic() + 30) for i in range(20)]
+    old = redis_set.primary
+    os.kill(redis_set.procs[old].pid, signal.SIGKILL)
+    after = [accept(f"after-{i}".encode(), time.monotonic() + 60) for i in range(20)]
+    assert redis_set.primary_now() != old
+
+    def status(rid):
+        resp = api.request("GET", f"/v1/invocations/{rid}", timeout=10)
+        return resp.json() if resp.status_code == 200 else {}
+
+    wait_for(lambda: all(status(r).get("status") == "succeeded" for r in before + after), timeout=120,
+             what="every event accepted before and after the failover to end")
+    assert {status(r)["result"] for r in before + after} == \
+        {f"done:{side}-{n}" for side in ("before", "after") for n in range(20)}
+    # The nodes beat to the new primary: sync calls work again.
+    wait_for(lambda: api.invoke("events", b"sync").text == "done:sync", timeout=30, what="sync calls")
+
+
+def test_a_node_cut_off_loses_its_functions_to_the_others(cluster):
+    api = cluster.api(0)
+    api.deploy("moving", {"index.py": HOSTNAME})
+    assert api.invoke("moving", b"warm").status_code == 200
+    home = next(h for h in cluster.hosts if h.name == ranking("moving")[0])
+    next_home = ranking("moving", [h.name for h in cluster.hosts if h is not home])[0]
+    cluster.cut(home)
+    try:
+        # Within seconds its heartbeat is gone and calls go to the next node of the ranking.
+        def moved() -> bool:
+            try:
+                return api.request("POST", "/v1/functions/moving/invocations", data=b"probe", timeout=3).ok
+            except requests.RequestException:
+                return False
+
+        wait_for(moved, timeout=20, what="a call served by another node")
+        answers = [api.invoke("moving", f"{i}".encode()) for i in range(20)]
+        assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+        assert set(node_of(api, "moving")) == {next_home}  # the cut node does not answer the listing either
+    finally:
+        cluster.mend(home)
+    wait_for(lambda: cluster.beating(home), timeout=30, what="the mended node's heartbeat")
+
+
+def test_a_drained_node_finishes_its_calls_and_takes_no_new_ones(cluster):
+    api = cluster.api(1)
+    api.deploy("draining", {"index.py": SLOW})
+    home = next(h for h in cluster.hosts if h.name == ranking("draining")[0])
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        call = pool.submit(api.invoke, "draining", b"3")
+        wait_for(lambda: any(i["activeInvocations"] for i in api.request(
+            "GET", "/v1/functions/draining/instances").json()["instances"]), timeout=30, what="the call to run")
+        drained = cluster.node_api(home, "POST", "/node/v1/drain")
+        assert drained.status_code == 200 and drained.json()["inFlight"] == 0, drained.text
+        assert call.result().status_code == 200 and call.result().text == "slept 3"
+    assert cluster.node_api(home, "GET", "/healthz").json()["status"] == "draining"
+    resp = api.invoke("draining", b"0")  # the next node of the ranking takes it
+    assert resp.status_code == 200 and resp.headers["X-Fc-Cold-Start"] == "true"
+    ran = [i["node"] for i in api.request("GET", "/v1/functions/draining/instances").json()["instances"]
+           if i["instanceId"] == resp.headers["X-Fc-Instance-Id"]]
+    assert ran == [ranking("draining", [h.name for h in cluster.hosts if h is not home])[0]]
+    cluster.stop_node(home)  # its containers go with it
+    assert not cluster.beating(home)
