@@ -28,7 +28,7 @@ from docker.types import LogConfig, Mount
 
 from . import defaults
 from .config import Settings
-from .errors import ContainerStartFailed, ServiceUnavailable
+from .errors import ContainerStartFailed, InvalidArgument, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class DockerHost:
             loaded = []
             for line in self.api.load_image(source):
                 if line.get("error"):
-                    raise ServiceUnavailable(f"docker load failed: {line['error'][:500]}")
+                    raise InvalidArgument(f"docker load refused the stream: {line['error'][:300]}")
                 stream = line.get("stream", "")
                 if stream.startswith("Loaded image"):
                     loaded.append(stream.split(":", 1)[1].strip())

@@ -29,6 +29,8 @@ NODE_ERRORS = (ReleaseUnknown, ImageMissing, NodeDraining)
 
 def by_code(code: str) -> type[FaasError]:
     """The error class of an error code a node answered; FaasError when unknown."""
-    found = {cls.code: cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, FaasError)}
-    found.update({cls.code: cls for cls in NODE_ERRORS})
+    found: dict[str, type[FaasError]] = {}
+    for cls in (*vars(errors).values(), *NODE_ERRORS):  # a code's first class: the base, not a subclass sharing it
+        if isinstance(cls, type) and issubclass(cls, FaasError):
+            found.setdefault(cls.code, cls)
     return found.get(code, FaasError)

@@ -29,6 +29,7 @@ import tempfile
 import threading
 
 from aiohttp import web
+from docker.errors import APIError, DockerException
 
 from .. import defaults
 from ..api import docker_ctx, log_channel_ctx, pool_ctx, redis_ctx
@@ -186,8 +187,9 @@ async def put_function(request: web.Request) -> web.Response:
     """Take a release: {"record": <the function as the API shows it>, "reserved": <containers to keep>}."""
     name, version = check_name(request.match_info["name"]), _version(request)
     body = await read_json(request, defaults.REQUEST_BYTES)
-    if not isinstance(body, dict) or not isinstance(body.get("record"), dict) \
-            or not isinstance(body.get("reserved"), int) or not 0 <= body["reserved"] <= 10_000:
+    reserved = body.get("reserved") if isinstance(body, dict) else None
+    if not isinstance(body.get("record") if isinstance(body, dict) else None, dict) \
+            or type(reserved) is not int or not 0 <= reserved <= 10_000:
         raise InvalidArgument("the body must be {record: <function>, reserved: <count>}")
     try:
         record = FunctionRecord.from_api(body["record"], version_id=version)
@@ -247,7 +249,10 @@ async def load_image(request: web.Request) -> web.Response:
         async for chunk in request.content.iter_chunked(1 << 20):
             await asyncio.to_thread(spool.write, chunk)
         spool.seek(0)
-        loaded = await request.app[DOCKER].load_image(spool)
+        try:
+            loaded = await request.app[DOCKER].load_image(spool)
+        except (APIError, DockerException) as exc:
+            raise InvalidArgument(f"docker load refused the stream: {str(exc)[:300]}") from None
     return web.json_response({"loaded": loaded})
 
 
