@@ -117,6 +117,25 @@ def test_every_route_but_health_needs_the_node_token(node, authorization):
     assert node.call("GET", "/healthz", token=None).json() == {"status": "ok", "node": "node-a"}
 
 
+def test_the_node_token_header_and_the_web_route(node, image):
+    rec = record(image)
+    assert give(node, rec).status_code == 200
+    ok = node.call("GET", "/node/v1/instances", token=None, params={"function": "fn"},
+                   headers={"X-Faas-Node-Token": TOKEN})
+    assert ok.status_code == 200
+    # The web route takes the token only from X-Faas-Node-Token: Authorization is the web function's own.
+    for headers in ({"Authorization": f"Bearer {TOKEN}"}, {"X-Faas-Node-Token": TOKEN + "x"}):
+        resp = node.call("GET", "/node/v1/web", token=None, headers=invoke_headers(rec, **headers))
+        assert resp.status_code == 401
+    for bad in ({"X-Faas-Target": "relative"}, {"X-Faas-Target": "/a b"}, {"X-Faas-Target": "/caf\u00e9"},
+                {"X-Faas-Trigger": "timer/t"}, {"X-Faas-Release": "ab12:9"}):
+        headers = invoke_headers(rec, **{"X-Faas-Node-Token": TOKEN, "X-Faas-Target": "/p",
+                                         "X-Faas-Trigger": "http/t"} | bad)
+        resp = node.call("GET", "/node/v1/web", token=None, headers=headers)
+        assert resp.status_code in (400, 409), (bad, resp.text)
+        assert resp.headers["X-Faas-Node-Error"] == resp.json()["error"]["code"]
+
+
 def test_a_release_given_then_invoked(node, image):
     rec = record(image)
     given = give(node, rec)
@@ -240,3 +259,36 @@ def test_drained_it_takes_nothing_new_and_leaves_on_term(node, image):
     assert node.proc.wait(60) == 0
     assert conn.get(f"{node.prefix}:node:node-a") is None
     assert conn.smembers(f"{node.prefix}:nodes") == set()
+
+
+def test_the_front_ends_view_of_the_nodes(redis_server):
+    """Members reads heartbeats from a real Redis: forged and broken ones are ignored, an expired one leaves
+    (and its id leaves the set), a draining node stays known but takes no work, a suspect is left out."""
+    import asyncio
+
+    import redis.asyncio
+
+    from faas.cluster import members
+
+    prefix = "faas-view-" + uuid.uuid4().hex[:6]
+
+    async def run():
+        conn = redis.asyncio.Redis.from_url(redis_server)
+        changes = []
+        view = members.Members(conn, prefix, on_change=lambda: changes.append(1))
+        await members.beat(conn, prefix, NodeInfo("a", "10.0.0.1:8090", free_mb=10))
+        await members.beat(conn, prefix, NodeInfo("b", "10.0.0.2:8090", draining=True))
+        await conn.set(members.node_key(prefix, "c"), NodeInfo("d", "10.0.0.4:8090").to_json())  # forged id
+        await conn.set(members.node_key(prefix, "e"), "{not json")
+        await conn.sadd(members.nodes_key(prefix), "c", "e", "gone")
+        await view.refresh()
+        assert sorted(view.nodes) == ["a", "b"] and [n.id for n in view.live()] == ["a"] and changes == [1]
+        assert await conn.sismember(members.nodes_key(prefix), "gone") == 0  # no heartbeat: out of the set
+        view.suspect("a")
+        assert view.live() == []
+        await members.leave(conn, prefix, "a")
+        await view.refresh()
+        assert sorted(view.nodes) == ["b"]
+        await conn.aclose()
+
+    asyncio.run(run())

@@ -13,6 +13,7 @@ from multidict import CIMultiDict
 
 from .. import defaults
 from ..auth import Role, require
+from ..cluster.remote import RemotePool
 from ..errors import (
     InvalidArgument,
     MethodNotAllowed,
@@ -164,7 +165,8 @@ class _LimitedBody:
 
 async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:
     """A web function (custom container): the request goes to the container's port as it came, and its
-    answer comes back as it is, streamed both ways; the function's timeout bounds the whole exchange."""
+    answer comes back as it is, streamed both ways; the function's timeout bounds the whole exchange. On a
+    front end, through the node the function runs on."""
     if request.content_length is not None and request.content_length > defaults.SYNC_EVENT_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {defaults.SYNC_EVENT_BYTES} bytes")
     request_id = new_request_id()
@@ -174,11 +176,24 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
     headers = th.proxied_request_headers(request.headers.items(), drop_auth)
     headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
                 ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
-    client = request.app[HTTP_CLIENT]
+    pool = request.app[POOL]
+    if isinstance(pool, RemotePool):
+        body = await read_event(request, defaults.SYNC_EVENT_BYTES, what="the request body") \
+            if request.body_exists else None
+        return await pool.proxy_web(request, record, request_id, target, headers, body, trigger.label)
+    return await proxy_to_container(request, pool, request.app[HTTP_CLIENT], record, request_id, target, headers,
+                                    trigger.label)
+
+
+async def proxy_to_container(request: web.Request, pool, client, record: FunctionRecord, request_id: str,
+                             target: str, headers: list[tuple[str, str]], label: str) -> web.StreamResponse:
+    """Hold a container of `record` from `pool` and carry the request to it (its body streamed from
+    `request`), and its answer back."""
+    spec = record.spec
     body = _LimitedBody(request, defaults.SYNC_EVENT_BYTES)
     response: web.StreamResponse | None = None
     try:
-        async with request.app[POOL].lease(record, request_id, trigger=trigger.label) as lease:
+        async with pool.lease(record, request_id, trigger=label) as lease:
             inst = lease.instance
             try:
                 async with asyncio.timeout(spec.timeout_s):

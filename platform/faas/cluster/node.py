@@ -1,8 +1,9 @@
 """`faas-node`: the node agent of one Docker host. It owns the host's function containers (the PoolManager
 of the single-host platform, on the host's own engine, so that cold and warm paths keep their speed) and
-serves an internal API to the front ends, authenticated with the node token:
+serves an internal API to the front ends, authenticated with the node token (X-Faas-Node-Token):
 
     POST   /node/v1/invoke                       run an invocation (headers name the release; body: the event)
+    *      /node/v1/web                          a web function's HTTP request (X-Faas-Target: its path)
     PUT    /node/v1/functions/{name}/{version}   take a release ({"record": ..., "reserved": n}); its image
                                                  is pulled from the registry, or ImageMissing (409)
     DELETE /node/v1/functions/{name}[/{version}] remove a function's (or a version's) containers
@@ -32,13 +33,15 @@ from aiohttp import web
 from docker.errors import APIError, DockerException
 
 from .. import defaults
-from ..api import docker_ctx, log_channel_ctx, pool_ctx, redis_ctx
+from ..api import docker_ctx, http_client_ctx, log_channel_ctx, pool_ctx, redis_ctx
 from ..api.handlers import _REQUEST_ID_RE, _TRIGGER_LABEL_RE, read_json
-from ..api.keys import DOCKER, METRICS, POOL, REDIS, SETTINGS
-from ..api.middlewares import error_middleware
+from ..api.keys import DOCKER, HTTP_CLIENT, METRICS, POOL, REDIS, SETTINGS
+from ..api.middlewares import error_middleware, error_response, status_of
+from ..api.triggers import proxy_to_container
 from ..builder.build import Builder
 from ..config import Settings
 from ..errors import (
+    FaasError,
     InvalidArgument,
     ServiceUnavailable,
     TooManyRequests,
@@ -46,6 +49,7 @@ from ..errors import (
 )
 from ..metrics import CONTENT_TYPE, Metrics, cell_families, container_families
 from ..models import FunctionRecord, check_name
+from ..triggers.http import HOP_BY_HOP
 from . import members
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown
 
@@ -125,10 +129,14 @@ AGENT = web.AppKey("agent", NodeAgent)
 
 @web.middleware
 async def node_auth(request: web.Request, handler):
+    """Every route but /healthz needs the node token: in X-Faas-Node-Token (what front ends send; a web
+    function's request keeps its own Authorization header), or as `Authorization: Bearer <token>`."""
     if request.path != "/healthz":
-        expected = "Bearer " + request.app[SETTINGS].node_token
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode()):
+        expected = request.app[SETTINGS].node_token
+        given = request.headers.get("X-Faas-Node-Token")
+        if given is None and not request.path.startswith("/node/v1/web"):
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest((given or "").encode("utf-8", "surrogateescape"), expected.encode()):
             raise Unauthorized("the node token is missing or wrong")
     return await handler(request)
 
@@ -148,7 +156,9 @@ def _release(request: web.Request) -> FunctionRecord:
     return record
 
 
-async def invoke(request: web.Request) -> web.Response:
+def _call(request: web.Request) -> tuple[FunctionRecord, str, str | None]:
+    """The release, request id and trigger of a call; NodeDraining, or TooManyRequests when the caller asked
+    for a refusal rather than a wait (X-Faas-Spill) and there is no room now."""
     agent, pool = request.app[AGENT], request.app[POOL]
     if agent.draining:
         raise NodeDraining(f"node {agent.settings.node_id} is draining")
@@ -156,13 +166,20 @@ async def invoke(request: web.Request) -> web.Response:
     headers = request.headers
     request_id = headers.get("X-Fc-Request-Id", "")
     trigger = headers.get("X-Faas-Trigger") or None
-    attempt = headers.get("X-Fc-Attempt", "1")
-    if not _REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger)) \
-            or not re.fullmatch(r"[1-9][0-9]{0,3}", attempt):
-        raise InvalidArgument("X-Fc-Request-Id, X-Fc-Attempt or X-Faas-Trigger is malformed")
+    if not _REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger)):
+        raise InvalidArgument("X-Fc-Request-Id or X-Faas-Trigger is malformed")
     if headers.get("X-Faas-Spill") == "1" and not pool.room_now(record):
         raise TooManyRequests(f"node {agent.settings.node_id} has no room for {record.pool_key} now")
-    event = await request.read()
+    return record, request_id, trigger
+
+
+async def invoke(request: web.Request) -> web.Response:
+    agent, pool = request.app[AGENT], request.app[POOL]
+    attempt = request.headers.get("X-Fc-Attempt", "1")
+    if not re.fullmatch(r"[1-9][0-9]{0,3}", attempt):
+        raise InvalidArgument("X-Fc-Attempt is malformed")
+    event = await request.read()  # before the room is looked at: no wait between that and the claim
+    record, request_id, trigger = _call(request)
     with agent.running():
         outcome = await pool.invoke(record, event, request_id, int(attempt), trigger)
     out = {"Content-Type": outcome.content_type or "application/octet-stream",
@@ -174,6 +191,29 @@ async def invoke(request: web.Request) -> web.Response:
     if outcome.error_type:
         out["X-Faas-Error-Type"] = outcome.error_type
     return web.Response(body=outcome.body, headers=out)
+
+
+_TARGET_RE = re.compile(r"/[\x21-\x7e]{0,8191}")
+
+
+async def web_call(request: web.Request) -> web.StreamResponse:
+    """A web function's HTTP request, carried to a container of the release it names and back (X-Faas-Target:
+    the path and query to send). A refusal of the node's own carries X-Faas-Node-Error; anything else is the
+    function's answer."""
+    try:
+        record, request_id, trigger = _call(request)
+        target = request.headers.get("X-Faas-Target", "")
+        if not _TARGET_RE.fullmatch(target) or trigger is None or not trigger.startswith("http/"):
+            raise InvalidArgument("X-Faas-Target must be a path and X-Faas-Trigger an HTTP trigger")
+    except FaasError as exc:
+        response = error_response(status_of(exc), exc.code, exc.message)
+        response.headers["X-Faas-Node-Error"] = exc.code
+        return response
+    headers = [(k, v) for k, v in request.headers.items() if not k.lower().startswith("x-faas-")
+               and k.lower() not in HOP_BY_HOP]
+    with request.app[AGENT].running():
+        return await proxy_to_container(request, request.app[POOL], request.app[HTTP_CLIENT], record, request_id,
+                                        target, headers, trigger)
 
 
 def _version(request: web.Request) -> str:
@@ -297,10 +337,12 @@ def create_node_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=defaults.NODE_REQUEST_BYTES, middlewares=[error_middleware, node_auth])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend((redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, runtime_ctx, agent_ctx))
+    app.cleanup_ctx.extend((redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, runtime_ctx, http_client_ctx,
+                            agent_ctx))
     app.router.add_routes([
         web.get("/healthz", healthz),
         web.post("/node/v1/invoke", invoke),
+        web.route("*", "/node/v1/web", web_call),
         web.put("/node/v1/functions/{name}/{version}", put_function),
         web.delete("/node/v1/functions/{name}", delete_function),
         web.delete("/node/v1/functions/{name}/{version}", delete_function),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import tempfile
@@ -25,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from aiohttp import ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from redis.asyncio import Redis
 
 from .. import defaults, errors
@@ -36,6 +37,7 @@ from ..errors import ServiceUnavailable
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from ..pool.outcome import Outcome
+from ..triggers.http import HOP_BY_HOP
 from . import rendezvous
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
 from .members import Members, NodeInfo
@@ -65,7 +67,7 @@ class RemotePool:
         """Reads every function's releases and reserved counts again from Redis and gives them here (set by
         the app): called when the nodes change."""
         self.session: ClientSession | None = None
-        self._auth = {"Authorization": "Bearer " + settings.node_token}
+        self._auth = {"X-Faas-Node-Token": settings.node_token}
         self._tasks: set[asyncio.Task] = set()
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
         self._placing: asyncio.Task | None = None
@@ -177,17 +179,22 @@ class RemotePool:
         """`docker save` of `image` here, `docker load` on `node` (once at a time per node and image)."""
         task = self._sending.get((node.id, image))
         if task is None:
-            task = self._sending[(node.id, image)] = asyncio.ensure_future(self._send(node, image))
+            task = self._sending[(node.id, image)] = asyncio.ensure_future(self._ship_image(node, image))
             task.add_done_callback(lambda _: self._sending.pop((node.id, image), None))
         await asyncio.shield(task)
 
-    async def _send(self, node: NodeInfo, image: str) -> None:
+    async def _ship_image(self, node: NodeInfo, image: str) -> None:
         t0 = time.monotonic()
         with tempfile.TemporaryFile() as spool:
             await self.host.save_image(image, spool)
             size = spool.tell()
             spool.seek(0)
-            await self._call(node, "POST", f"http://{node.address}/node/v1/images", spool,
+
+            async def chunks():  # read here to its end, never by the client after the file is closed
+                while chunk := await asyncio.to_thread(spool.read, 1 << 20):
+                    yield chunk
+
+            await self._call(node, "POST", f"http://{node.address}/node/v1/images", chunks(),
                              timeout=defaults.NODE_DRAIN_TIMEOUT_S)
         log.info("Image %s sent to node %s (%d MB) in %.1fs", image, node.id, size >> 20, time.monotonic() - t0)
 
@@ -263,78 +270,119 @@ class RemotePool:
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
                      trigger: str | None = None) -> Outcome:
         t0 = time.monotonic()
-        key = record.pool_key
-        live = self.members.live()
-        if not live:
-            raise ServiceUnavailable("no node is taking invocations")
-        warm = {n.id: n.pools[key][0] for n in live if key in n.pools}
-        candidates = rendezvous.order(key, live, warm)
-        sending: list[asyncio.Task] = []
-        for node in candidates:
-            try:
-                outcome = await self._invoke_on(node, record, event, request_id, attempt, trigger, True, sending)
-                break
-            except _Refused:
-                continue
-        else:
-            # Every node refused: the least loaded that can be reached queues it (once its image is there).
-            if sending:
-                await asyncio.wait(sending, timeout=IMAGE_WAIT_S)
-            reachable = self.members.live()
-            if not reachable:
-                raise ServiceUnavailable("no node could be reached")
-            node = rendezvous.least_loaded(reachable)
-            try:
-                outcome = await self._invoke_on(node, record, event, request_id, attempt, trigger, False, [])
-            except _Refused as exc:
-                raise ServiceUnavailable(f"no node took the invocation (last: {exc})") from None
+        headers = self._headers(record, request_id, trigger)
+        headers["X-Fc-Attempt"] = str(attempt)
+        headers["Content-Type"] = "application/octet-stream"
+
+        async def call(node: NodeInfo, spill: bool) -> Outcome:
+            async with self._send(node, "POST", "/node/v1/invoke", headers, spill, event, record) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise _node_error(resp.status, body)
+                return _outcome(resp.headers, body)
+
+        outcome = await self._route(record, call)
         self.metrics.invocation(record.name, outcome, time.monotonic() - t0)
         if outcome.cold_start:
             self.metrics.activity.cold_start(record.name)
         return outcome
 
-    async def _invoke_on(self, node: NodeInfo, record: FunctionRecord, event: bytes, request_id: str,
-                         attempt: int, trigger: str | None, spill: bool, sending: list) -> Outcome:
-        headers = {**self._auth, "X-Faas-Function": record.name, "X-Faas-Version": record.version_id,
-                   "X-Faas-Release": f"{record.function_id}:{record.revision}", "X-Fc-Request-Id": request_id,
-                   "X-Fc-Attempt": str(attempt), "Content-Type": "application/octet-stream"}
+    async def proxy_web(self, request: web.Request, record: FunctionRecord, request_id: str, target: str,
+                        headers: list[tuple[str, str]], body: bytes | None, trigger: str) -> web.StreamResponse:
+        """A web function's request (its body read whole, so that it can be offered to another node) through
+        the node that runs it; the function's answer streamed back as it comes."""
+        sent = [(k, v) for k, v in headers if not k.lower().startswith("x-faas-")]  # ours only, never a client's
+        sent += list(self._headers(record, request_id, trigger).items()) + [("X-Faas-Target", target)]
+
+        async def call(node: NodeInfo, spill: bool) -> web.StreamResponse:
+            async with self._send(node, request.method, "/node/v1/web", sent, spill, body, record) as resp:
+                refused = resp.headers.get("X-Faas-Node-Error")
+                if refused is not None:
+                    raise _node_error(resp.status, await resp.read())
+                response = web.StreamResponse(status=resp.status, reason=resp.reason)
+                for key, value in resp.headers.items():
+                    if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+                        response.headers.add(key, value)
+                if resp.content_length is not None:
+                    response.content_length = resp.content_length
+                await response.prepare(request)
+                async for chunk in resp.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+
+        return await self._route(record, call)
+
+    def _headers(self, record: FunctionRecord, request_id: str, trigger: str | None) -> dict[str, str]:
+        headers = {"X-Faas-Node-Token": self.settings.node_token, "X-Faas-Function": record.name,
+                   "X-Faas-Version": record.version_id, "X-Faas-Release": f"{record.function_id}:{record.revision}",
+                   "X-Fc-Request-Id": request_id}
         if trigger:
             headers["X-Faas-Trigger"] = trigger
+        return headers
+
+    @contextlib.asynccontextmanager
+    async def _send(self, node: NodeInfo, method: str, path: str, headers, spill: bool, data,
+                    record: FunctionRecord):
+        """The node's answer to one call; _Refused when the call never reached it (safe to offer again)."""
         if spill:
-            headers["X-Faas-Spill"] = "1"
+            headers = [*(headers.items() if isinstance(headers, dict) else headers), ("X-Faas-Spill", "1")]
         timeout = ClientTimeout(total=record.spec.timeout_s + self.settings.queue_timeout +
                                 self.settings.ready_timeout + 10, sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
-        url = f"http://{node.address}/node/v1/invoke"
+        try:
+            async with self.session.request(method, f"http://{node.address}{path}", data=data, headers=headers,
+                                            timeout=timeout, allow_redirects=False) as resp:
+                yield resp
+        except aiohttp.ClientConnectorError as exc:  # it never reached the node
+            self.members.suspect(node.id)
+            raise _Refused(f"node {node.id} cannot be reached: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServiceUnavailable(f"node {node.id} broke off the invocation: {exc}") from None
+
+    async def _route(self, record: FunctionRecord, call):
+        """`call(node, spill)` on the nodes in the order of `record`'s ranking (idle warm ones first) until one
+        takes it; when all refuse, on the least loaded one without spilling (it queues the call)."""
+        key = record.pool_key
+        live = self.members.live()
+        if not live:
+            raise ServiceUnavailable("no node is taking invocations")
+        warm = {n.id: n.pools[key][0] for n in live if key in n.pools}
+        sending: list[asyncio.Task] = []
+        for node in rendezvous.order(key, live, warm):
+            try:
+                return await self._attempt(node, record, call, True, sending)
+            except _Refused:
+                continue
+        if sending:  # images on their way to nodes that lack them
+            await asyncio.wait(sending, timeout=IMAGE_WAIT_S)
+        reachable = self.members.live()
+        if not reachable:
+            raise ServiceUnavailable("no node could be reached")
+        try:
+            return await self._attempt(rendezvous.least_loaded(reachable), record, call, False, [])
+        except _Refused as exc:
+            raise ServiceUnavailable(f"no node took the invocation (last: {exc})") from None
+
+    async def _attempt(self, node: NodeInfo, record: FunctionRecord, call, spill: bool, sending: list):
+        """`call` on `node`; a node that lacks the release is given it first (and its image in the background,
+        the call going on elsewhere meanwhile)."""
         for _ in range(2):
             try:
-                async with self.session.post(url, data=event, headers=headers, timeout=timeout) as resp:
-                    body = await resp.read()
-                    if resp.status == 200:
-                        return _outcome(resp.headers, body)
-                    error = _node_error(resp.status, body)
-            except aiohttp.ClientConnectorError as exc:  # it never reached the node
-                self.members.suspect(node.id)
-                raise _Refused(f"node {node.id} cannot be reached: {exc}") from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise ServiceUnavailable(f"node {node.id} broke off the invocation: {exc}") from None
-            if isinstance(error, ReleaseUnknown):
+                return await call(node, spill)
+            except ReleaseUnknown:
+                reserved = self._reserved_on(node, record.pool_key)
                 try:
-                    await self._give(node, record, self._reserved_on(node, record.pool_key), send_image=False)
-                except ImageMissing:  # sent in the background: the invocation goes on elsewhere meanwhile
-                    sending.append(self._spawn(self._give(node, record, self._reserved_on(node, record.pool_key),
-                                                          send_image=True)))
+                    await self._give(node, record, reserved, send_image=False)
+                except ImageMissing:
+                    sending.append(self._spawn(self._give(node, record, reserved, send_image=True)))
                     raise _Refused(f"node {node.id} has no image of {record.pool_key} yet") from None
-                continue
-            if isinstance(error, (errors.TooManyRequests, NodeDraining)) and spill:
-                raise _Refused(str(error))
-            if isinstance(error, NodeDraining):
-                raise _Refused(str(error))
-            raise error
-        raise ServiceUnavailable(f"node {node.id} did not take release {record.revision} of {record.pool_key}")
-
-    def lease(self, record: FunctionRecord, request_id: str, trigger: str | None = None):
-        raise ServiceUnavailable("web functions (custom containers behind HTTP triggers) run on single-host "
-                                 "platforms only for now")
+            except NodeDraining as exc:
+                raise _Refused(str(exc)) from None
+            except errors.TooManyRequests as exc:
+                if spill:
+                    raise _Refused(str(exc)) from None
+                raise
+        raise ServiceUnavailable(f"node {node.id} did not take revision {record.revision} of {record.pool_key}")
 
 
 def _outcome(headers, body: bytes) -> Outcome:
