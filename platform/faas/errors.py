@@ -115,3 +115,7 @@ class ResourceInUse(FaasError):
 
     code = "ResourceInUse"
 
+
+
+class NodeNotFound(FaasError):
+    code = "NodeNotFound"

@@ -53,6 +53,19 @@ def node_of(api, name: str) -> list[str]:
     return [i["node"] for i in api.request("GET", f"/v1/functions/{name}/instances").json()["instances"]]
 
 
+def test_the_front_ends_list_the_nodes(cluster):
+    for index in (0, 1):
+        listed = cluster.api(index).request("GET", "/v1/nodes").json()
+        assert listed["role"] == "frontend"
+        assert [(n["nodeId"], n["address"], n["takingWork"], n["budgetMB"]) for n in listed["nodes"]] == \
+            [(h.name, h.address, True, 3072) for h in cluster.hosts]
+    api = cluster.api(0)
+    for bad, status in (("no-such-node", 404), ("H1", 400), ("a" * 64, 400)):
+        resp = api.request("POST", f"/v1/nodes/{bad}/drain")
+        assert resp.status_code == status, resp.text
+    assert api.request("GET", "/v1/nodes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
 def test_repeated_calls_of_a_function_run_on_one_node_with_one_cold_start(cluster):
     api = cluster.api(0)
     api.deploy("stay", {"index.py": HOSTNAME})
@@ -255,7 +268,7 @@ def test_a_drained_node_finishes_its_calls_and_takes_no_new_ones(cluster):
         call = pool.submit(api.invoke, "draining", b"3")
         wait_for(lambda: any(i["activeInvocations"] for i in api.request(
             "GET", "/v1/functions/draining/instances").json()["instances"]), timeout=30, what="the call to run")
-        drained = cluster.node_api(home, "POST", "/node/v1/drain")
+        drained = api.request("POST", f"/v1/nodes/{home.name}/drain")  # as an operator drains a host
         assert drained.status_code == 200 and drained.json()["inFlight"] == 0, drained.text
         assert call.result().status_code == 200 and call.result().text == "slept 3"
     assert cluster.node_api(home, "GET", "/healthz").json()["status"] == "draining"
@@ -264,5 +277,9 @@ def test_a_drained_node_finishes_its_calls_and_takes_no_new_ones(cluster):
     ran = [i["node"] for i in api.request("GET", "/v1/functions/draining/instances").json()["instances"]
            if i["instanceId"] == resp.headers["X-Fc-Instance-Id"]]
     assert ran == [ranking("draining", [h.name for h in cluster.hosts if h is not home])[0]]
+    listed = {n["nodeId"]: n for n in api.request("GET", "/v1/nodes").json()["nodes"]}
+    assert listed[home.name]["draining"] and not listed[home.name]["takingWork"]
     cluster.stop_node(home)  # its containers go with it
     assert not cluster.beating(home)
+    wait_for(lambda: home.name not in {n["nodeId"] for n in api.request("GET", "/v1/nodes").json()["nodes"]},
+             timeout=10, what="the stopped node to leave the list")

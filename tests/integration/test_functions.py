@@ -197,3 +197,12 @@ def test_containers_run_unprivileged(api, fn_name, platform, docker_client):
     labels = container.labels
     assert labels["faas.platform"] == platform.platform_id and labels["faas.function"] == fn_name
     assert labels["faas.version"] == "1" and labels["faas.version-id"] == "LATEST"
+
+
+def test_a_single_host_platform_has_no_nodes(api):
+    """FAAS_ROLE=all (the default): the pool is the control plane's own; there is no node to list or drain."""
+    assert api.request("GET", "/v1/nodes").json() == {"role": "all", "nodes": []}
+    resp = api.request("POST", "/v1/nodes/h1/drain")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "NodeNotFound"
+    for bad in ("H1", "-h", "a" * 64, "h%0a"):
+        assert api.request("POST", f"/v1/nodes/{bad}/drain").status_code == 400, bad

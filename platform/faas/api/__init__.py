@@ -45,6 +45,7 @@ from .keys import (
     TRIGGERS,
 )
 from .middlewares import auth_middleware, error_middleware
+from .nodes import add_node_routes
 from .releases import add_release_routes
 from .triggers import add_trigger_routes
 
@@ -181,5 +182,6 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     add_trigger_routes(app)
     add_release_routes(app)
+    add_node_routes(app)
     add_console_routes(app)
     return app

@@ -22,6 +22,7 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.Forbidden: 403,
     errors.TokenNotFound: 404,
     errors.FunctionNotFound: 404,
+    errors.NodeNotFound: 404,
     errors.InvocationNotFound: 404,
     errors.FunctionAlreadyExists: 409,
     errors.TriggerNotFound: 404,

@@ -167,7 +167,7 @@ class RemotePool:
         url = f"http://{node.address}/node/v1/functions/{record.name}/{record.version_id}"
         for _ in range(2):
             try:
-                await self._call(node, "PUT", url, body, timeout=defaults.NODE_DRAIN_TIMEOUT_S)
+                await self.call(node, "PUT", url, body, timeout=defaults.NODE_DRAIN_TIMEOUT_S)
                 return
             except ImageMissing:
                 if not send_image:
@@ -194,11 +194,11 @@ class RemotePool:
                 while chunk := await asyncio.to_thread(spool.read, 1 << 20):
                     yield chunk
 
-            await self._call(node, "POST", f"http://{node.address}/node/v1/images", chunks(),
+            await self.call(node, "POST", f"http://{node.address}/node/v1/images", chunks(),
                              timeout=defaults.NODE_DRAIN_TIMEOUT_S)
         log.info("Image %s sent to node %s (%d MB) in %.1fs", image, node.id, size >> 20, time.monotonic() - t0)
 
-    async def _call(self, node: NodeInfo, method: str, url: str, data=None, timeout: float = 30.0,
+    async def call(self, node: NodeInfo, method: str, url: str, data=None, timeout: float = 30.0,
                     params: dict | None = None):
         """A call of the node API; the node's error raised as the FaasError it names."""
         try:
@@ -242,7 +242,7 @@ class RemotePool:
     # -- removal and listing, on every node
     async def _everywhere(self, method: str, path: str, params: dict | None = None) -> list:
         nodes = list(self.members.nodes.values())
-        results = await asyncio.gather(*(self._call(n, method, f"http://{n.address}{path}", params=params)
+        results = await asyncio.gather(*(self.call(n, method, f"http://{n.address}{path}", params=params)
                                          for n in nodes), return_exceptions=True)
         for node, result in zip(nodes, results):
             if isinstance(result, BaseException):
