@@ -200,6 +200,10 @@ class Settings:
     """host:port of a registry function images are pushed to at build and pulled from by nodes
     (FAAS_REGISTRY); none: images go to nodes by docker save | docker load."""
     image_copies: int = defaults.IMAGE_COPIES
+    socket_dir: Path | None = None
+    """A host directory that holds one directory per container, mounted into it, where its runtime's Unix
+    socket is reached (FAAS_SOCKET_DIR): for a control plane or node that does not see the host's processes
+    (no `pid: host`, as under Docker Swarm). Unset: the socket is reached through /proc/<pid>/root."""
 
     @property
     def redis_url_shown(self) -> str:
@@ -274,6 +278,7 @@ class Settings:
             node_token=_node_token(env),
             registry=env.get("FAAS_REGISTRY", ""),
             image_copies=_number(env, "FAAS_IMAGE_COPIES", defaults.IMAGE_COPIES),
+            socket_dir=Path(env["FAAS_SOCKET_DIR"]) if env.get("FAAS_SOCKET_DIR") else None,
         )
         values.update(overrides)
         if values["cells_placement"] not in ("auto", "mount", "link"):
@@ -297,6 +302,8 @@ class Settings:
             values["node_address"] = f"{values['host']}:{values['port']}"
         if values["registry"]:
             parse_address("FAAS_REGISTRY", values["registry"])
+        if values["socket_dir"] is not None and not values["socket_dir"].is_absolute():
+            raise ValueError("FAAS_SOCKET_DIR must be an absolute path")
         if not 1 <= values["image_copies"] <= 16:
             raise ValueError("FAAS_IMAGE_COPIES must be from 1 to 16")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):

@@ -118,6 +118,9 @@ RUNTIME_PORT = 9000
 
 RUNTIME_SOCKET = "/tmp/.faas-runtime.sock"
 """Unix socket the runtime also listens on (FC_SERVER_SOCKET); the control plane prefers it to the port."""
+SOCKET_MOUNT = "/run/faas-socket"
+"""Where a container's own socket directory is mounted when FAAS_SOCKET_DIR is set; the runtime's socket is
+then SOCKET_MOUNT/runtime.sock, reached from the host through that directory instead of /proc/<pid>/root."""
 
 CONTAINER_USER = "10001:10001"
 """Unprivileged user function containers run as."""

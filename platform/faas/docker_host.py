@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 import os
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -99,6 +100,8 @@ class StartedContainer:
     """Its address on the functions network."""
     pid: int = 0
     """Its first process as the host sees it (0: unknown)."""
+    socket: str = ""
+    """Its runtime's Unix socket in its own host directory (FAAS_SOCKET_DIR); "" when reached by its pid."""
 
 
 @dataclass(frozen=True)
@@ -323,8 +326,21 @@ class DockerHost:
         return await self._run(remove)
 
     # -- containers
+    def _socket_dir(self, name: str) -> Path | None:
+        """The host directory of container `name`'s runtime socket (FAAS_SOCKET_DIR), None when unset."""
+        root = self.settings.socket_dir
+        return root / self.settings.platform_id / name if root is not None else None
+
     def _start(self, config: ContainerConfig) -> StartedContainer:
         shares, nano_cpus = cpu_limits(config.memory_mb)
+        mounts = [Mount(target, source, type="bind", read_only=True, propagation=config.propagation)
+                  for source, target in config.mounts]
+        sockets = self._socket_dir(config.name)
+        if sockets is not None:  # a directory of its own (no other container sees it), where its runtime listens
+            sockets.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            sockets.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(sockets, 0o777)  # the container's user (any, for a custom container) makes its socket there
+            mounts.append(Mount(defaults.SOCKET_MOUNT, str(sockets), type="bind", read_only=False))
         tmp_mb, shm_mb = scratch_sizes(config.memory_mb)
         tmpfs = {"/tmp": f"rw,nosuid,nodev,size={tmp_mb}m,mode=1777"}
         host_config = self.api.create_host_config(
@@ -341,8 +357,7 @@ class DockerHost:
             log_config=LogConfig(type="json-file", config={"max-size": defaults.LOG_MAX_SIZE, "max-file": "1"}),
             ipc_mode="private",
             shm_size=f"{shm_mb}m",
-            mounts=[Mount(target, source, type="bind", read_only=True, propagation=config.propagation)
-                    for source, target in config.mounts] or None,
+            mounts=mounts or None,
         )
         created = self.api.create_container(
             config.image, command=config.command, name=config.name, labels=config.labels,
@@ -361,6 +376,8 @@ class DockerHost:
                 self.api.remove_container(cid, force=True)
             except DockerException:
                 pass
+            if sockets is not None:
+                shutil.rmtree(sockets, ignore_errors=True)
             raise
 
     async def start_container(self, config: ContainerConfig) -> StartedContainer:
@@ -380,12 +397,21 @@ class DockerHost:
 
     async def remove_container(self, cid: str) -> None:
         try:
-            await self._run(self.api.remove_container, cid, force=True)
+            await self._run(self._remove, cid)
         except NotFound:
             pass
         except ServiceUnavailable as exc:
             if "already in progress" not in exc.message:
                 raise
+
+    def _remove(self, cid: str) -> None:
+        """Remove the container, and its socket directory (FAAS_SOCKET_DIR) after it."""
+        sockets = None
+        if self.settings.socket_dir is not None:
+            sockets = self._socket_dir(self.api.inspect_container(cid).get("Name", "").lstrip("/"))
+        self.api.remove_container(cid, force=True)
+        if sockets is not None and sockets.name:
+            shutil.rmtree(sockets, ignore_errors=True)
 
     async def status(self, cid: str) -> ContainerStatus | None:
         try:
@@ -419,7 +445,9 @@ class DockerHost:
         network = info["NetworkSettings"]["Networks"].get(self.settings.network) or {}
         if not network.get("IPAddress"):
             return None
-        return StartedContainer(id=info["Id"], address=network["IPAddress"], pid=info["State"].get("Pid") or 0)
+        sockets = self._socket_dir(info.get("Name", "").lstrip("/"))
+        return StartedContainer(id=info["Id"], address=network["IPAddress"], pid=info["State"].get("Pid") or 0,
+                                socket=str(sockets / "runtime.sock") if sockets is not None else "")
 
     async def running(self, cid: str) -> StartedContainer | None:
         """A running container's address and pid, None when it is gone or not on the functions network."""

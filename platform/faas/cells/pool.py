@@ -42,6 +42,7 @@ from ..docker_host import (
 )
 from ..errors import ContainerStartFailed, FaasError
 from ..models import FunctionRecord
+from ..pool.container import runtime_socket
 from . import files, mounts
 from .code import PARTS, CodeStore
 
@@ -93,6 +94,7 @@ class Cell:
     container_id: str = ""
     address: str = ""
     pid: int = 0
+    socket: str = ""
     port: int = defaults.RUNTIME_PORT
     conns: object = None
     created_at: float = field(default_factory=time.monotonic)
@@ -366,7 +368,7 @@ class CellPool:
             labels={LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: ROLE_CELL,
                     LABEL_CELL_CLASS: str(cell.memory_mb)},
             environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
-                         "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET},
+                         "FC_SERVER_SOCKET": runtime_socket(self.settings)},
             memory_mb=cell.memory_mb,
             mounts=tuple((str(cell.slot / name), path) for name, path in PARTS.items()),
             propagation="rslave" if self.placement == "mount" else None,
@@ -383,7 +385,8 @@ class CellPool:
                 for name in PARTS:
                     (cell.slot / name).mkdir(parents=True, mode=0o755)
                 started: StartedContainer = await self.host.start_container(self.config(cell))
-                cell.container_id, cell.address, cell.pid = started.id, started.address, started.pid
+                cell.container_id, cell.address, cell.pid, cell.socket = (started.id, started.address, started.pid,
+                                                                          started.socket)
                 await self.client.wait_ready(cell, self.settings.ready_timeout,
                                              lambda: is_running(self.host, cell.container_id))
                 ok = True

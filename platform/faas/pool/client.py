@@ -44,7 +44,10 @@ class RuntimeReply:
 
 def _connections(inst: Instance) -> ConnectionPool:
     if inst.conns is None:
-        unix = UnixEndpoint(inst.pid, inst.container_id, defaults.RUNTIME_SOCKET) if inst.pid else None
+        if inst.socket:
+            unix = UnixEndpoint(0, inst.container_id, inst.socket)
+        else:
+            unix = UnixEndpoint(inst.pid, inst.container_id, defaults.RUNTIME_SOCKET) if inst.pid else None
         inst.conns = ConnectionPool(inst.address, inst.port, unix)
     return inst.conns
 

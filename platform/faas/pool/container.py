@@ -28,7 +28,13 @@ def runtime_port(record: FunctionRecord) -> int:
     return custom.port if custom else defaults.RUNTIME_PORT
 
 
-def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfig:
+def runtime_socket(settings) -> str:
+    """Where a runtime listens in its container: its socket directory's mount with FAAS_SOCKET_DIR."""
+    return f"{defaults.SOCKET_MOUNT}/runtime.sock" if settings.socket_dir is not None else defaults.RUNTIME_SOCKET
+
+
+def container_config(record: FunctionRecord, platform_id: str,
+                     socket: str = defaults.RUNTIME_SOCKET) -> ContainerConfig:
     """The container of `record`: its image, labels (found again by them after a restart), environment
     (FC's FC_* variables after the function's own) and memory."""
     spec = record.spec
@@ -40,7 +46,7 @@ def container_config(record: FunctionRecord, platform_id: str) -> ContainerConfi
         "FC_FUNCTION_INITIALIZER": spec.initializer or "",
         "FC_INITIALIZATION_TIMEOUT": str(spec.init_timeout_s),
         "FC_SERVER_PORT": str(runtime_port(record)),
-        "FC_SERVER_SOCKET": defaults.RUNTIME_SOCKET,
+        "FC_SERVER_SOCKET": socket,
     }
     custom = spec.custom_container
     return ContainerConfig(

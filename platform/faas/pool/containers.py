@@ -18,7 +18,7 @@ from . import scheduler
 from .calls import ContainerCalls
 from .cgroup import memory_peak_file
 from .client import RuntimeClient
-from .container import config_digest, container_config
+from .container import config_digest, container_config, runtime_socket
 from .function_pool import FunctionPool
 from .instance import Instance
 from .outcome import InitFailed
@@ -221,8 +221,10 @@ class Containers:
     async def _boot(self, inst: Instance) -> None:
         """Create and start the container, wait until it listens, run its initializer."""
         record = inst.record
-        started = await self.host.start_container(container_config(record, self.settings.platform_id))
+        config = container_config(record, self.settings.platform_id, runtime_socket(self.settings))
+        started = await self.host.start_container(config)
         inst.container_id, inst.address, inst.pid = started.id, started.address, started.pid
+        inst.socket = started.socket
         if inst.state is S.REMOVING:
             return
 
@@ -236,12 +238,12 @@ class Containers:
         """Specialise a ready cell as `inst`'s container: the version's files placed, its environment given,
         then its initializer run, as for any container."""
         record = inst.record
-        inst.container_id, inst.address, inst.pid = cell.container_id, cell.address, cell.pid
+        inst.container_id, inst.address, inst.pid, inst.socket = cell.container_id, cell.address, cell.pid, cell.socket
         inst.start_path, inst.slot, inst.code_dir = "cell", cell.slot, code
         if self.calls.logs is not None:
             self.calls.logs.follow(cell.container_id, record.name, record.version_id)
-        await self.cells.specialise(cell, code, record, container_config(record, self.settings.platform_id).environment,
-                                    config_digest(record))
+        config = container_config(record, self.settings.platform_id, runtime_socket(self.settings))
+        await self.cells.specialise(cell, code, record, config.environment, config_digest(record))
         inst.conns = cell.conns
         if inst.state is S.REMOVING:
             return

@@ -228,8 +228,10 @@ class UnixEndpoint:
     """
 
     def __init__(self, pid: int, container_id: str, path: str):
+        """`path` inside the container of `pid`; with pid 0, `path` on the host: a directory of the container's
+        own (FAAS_SOCKET_DIR), which the container's removal removes."""
         self.pid, self.container_id = pid, container_id
-        self.path = f"/proc/{pid}/root{path}"
+        self.path = f"/proc/{pid}/root{path}" if pid else path
 
     async def connect(self) -> socket.socket:
         """A connected, non-blocking socket; OSError when the endpoint cannot be used."""
@@ -251,7 +253,10 @@ class UnixEndpoint:
             os.close(fd)
 
     def alive(self) -> bool:
-        """True while the pid is still the container's first process."""
+        """True while the pid is still the container's first process (a socket directory is the container's
+        while it exists)."""
+        if not self.pid:
+            return True
         try:
             with open(f"/proc/{self.pid}/cgroup", encoding="ascii", errors="replace") as cgroups:
                 return self.container_id in cgroups.read()

@@ -33,6 +33,8 @@ class Instance:
     address: str = ""
     port: int = 9000
     pid: int = 0
+    socket: str = ""
+    """Its runtime's socket in its own host directory (FAAS_SOCKET_DIR); "": reached through /proc/<pid>/root."""
     """The container's first process as the host sees it; 0 when unknown."""
     state: ContainerState = ContainerState.STARTING
     active: int = 0

@@ -163,7 +163,7 @@ class PoolManager:
             started = await self.host.running(status.id)
             if started is None:
                 raise ConnectionError("no address")
-            inst.address, inst.pid = started.address, started.pid
+            inst.address, inst.pid, inst.socket = started.address, started.pid, started.socket
             if slot is not None:
                 if not await self.client.specialized(inst):
                     raise ConnectionError("a cell that runs no function")
