@@ -295,11 +295,8 @@ class Settings:
             raise ValueError(f"FAAS_ROLE={values['role']} needs FAAS_NODE_TOKEN or FAAS_NODE_TOKEN_FILE")
         if values["node_address"]:
             parse_address("FAAS_NODE_ADDRESS", values["node_address"])
-        elif values["role"] == "node":
-            if values["host"] in ("0.0.0.0", "::", ""):
-                raise ValueError("FAAS_NODE_ADDRESS must say where front ends reach a node that listens on "
-                                 "every address")
-            values["node_address"] = f"{values['host']}:{values['port']}"
+        elif values["role"] == "node" and values["host"] not in ("0.0.0.0", "::", ""):
+            values["node_address"] = f"{values['host']}:{values['port']}"  # (on every address: faas-node finds it)
         if values["registry"]:
             parse_address("FAAS_REGISTRY", values["registry"])
         if values["socket_dir"] is not None and not values["socket_dir"].is_absolute():

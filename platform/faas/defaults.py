@@ -332,6 +332,9 @@ NODE_SUSPECT_S = 3.0
 after that)."""
 NODE_CONNECT_TIMEOUT_S = 1.0
 """Longest a front end waits to connect to a node before it tries the next one."""
+NODE_KEEPALIVE_S = 3600.0
+"""Seconds a node keeps a front end's idle connection open (long: a request sent just as the node closes an
+idle connection would fail)."""
 NODE_DRAIN_TIMEOUT_S = 120.0
 """Longest a drain waits for a node's invocations under way to end."""
 IMAGE_COPIES = 2

@@ -95,6 +95,16 @@ def test_node_settings():
     assert Settings.from_env({}).role == "all" and Settings.from_env({}).node_token == ""
 
 
+def test_a_node_on_every_address_finds_its_own_on_the_way_to_redis():
+    from faas.cluster.node import own_address
+
+    s = Settings.from_env({"FAAS_ROLE": "node", "FAAS_NODE_TOKEN": "t" * 16, "FAAS_HOST": "0.0.0.0"})
+    assert s.node_address == ""  # faas-node fills it in at start
+    assert own_address(s) == "127.0.0.1"  # FAAS_REDIS_URL's default server is on loopback
+    sentinels = Settings.from_env({"FAAS_REDIS_SENTINELS": "127.0.0.2:26379"})
+    assert own_address(sentinels) == "127.0.0.1"
+
+
 def test_the_node_token_from_a_file(tmp_path):
     secret = tmp_path / "node-token"
     secret.write_text("s3cret-node-token-value\n")
@@ -109,7 +119,6 @@ def test_the_node_token_from_a_file(tmp_path):
     ({"FAAS_NODE_TOKEN": "has a space in it ok"}, "16-256"),
     ({"FAAS_NODE_TOKEN": "t" * 16 + "\n" + "u"}, "16-256"),
     ({"FAAS_NODE_TOKEN": "é" * 20}, "16-256"),
-    ({"FAAS_ROLE": "node", "FAAS_NODE_TOKEN": "t" * 16, "FAAS_HOST": "0.0.0.0"}, "FAAS_NODE_ADDRESS"),
     ({"FAAS_NODE_ADDRESS": "10.0.0.1"}, "FAAS_NODE_ADDRESS"),
     ({"FAAS_NODE_ADDRESS": "10.0.0.1:99999"}, "FAAS_NODE_ADDRESS"),
     ({"FAAS_NODE_ADDRESS": "10.0.0.1:80\n"}, "FAAS_NODE_ADDRESS"),
@@ -147,11 +156,11 @@ def test_a_node_error_becomes_the_error_it_names():
 
 def test_an_outcome_from_a_node_answer():
     report = "REPORT RequestId: r\tDuration: 1.00 ms"
-    outcome = _outcome({"Content-Type": "text/plain", "X-Faas-Cold-Start": "1", "X-Faas-Instance": "abc",
-                        "X-Faas-Report": base64.b64encode(report.encode()).decode(), "X-Faas-Quiet": "1",
-                        "X-Faas-Error": "UnhandledInvocationError", "X-Faas-Error-Type": "Boom"}, b"body")
+    outcome = _outcome({"content-type": "text/plain", "x-faas-cold-start": "1", "x-faas-instance": "abc",
+                        "x-faas-report": base64.b64encode(report.encode()).decode(), "x-faas-quiet": "1",
+                        "x-faas-error": "UnhandledInvocationError", "x-faas-error-type": "Boom"}, b"body")
     assert (outcome.body, outcome.content_type, outcome.cold_start, outcome.instance_id, outcome.report,
             outcome.quiet, outcome.error, outcome.error_type) == \
         (b"body", "text/plain", True, "abc", report, True, "UnhandledInvocationError", "Boom")
-    plain = _outcome({"X-Faas-Report": "%%%not base64"}, b"")
+    plain = _outcome({"x-faas-report": "%%%not base64"}, b"")
     assert plain.report == "" and plain.error is None and not plain.cold_start

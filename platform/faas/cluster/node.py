@@ -22,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hmac
 import logging
 import re
+import socket
 import sys
 import tempfile
 import threading
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from docker.errors import APIError, DockerException
@@ -354,6 +357,20 @@ def create_node_app(settings: Settings) -> web.Application:
     return app
 
 
+def own_address(settings: Settings) -> str:
+    """This host's address on the way to Redis (its first Sentinel, or FAAS_REDIS_URL's server)."""
+    if settings.redis_sentinels:
+        host, port = settings.redis_sentinels[0]
+    else:
+        parts = urlsplit(settings.redis_url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:  # no packet is sent: the route is looked up
+        probe.connect((host, port))
+        address = probe.getsockname()[0]
+    return f"[{address}]" if family == socket.AF_INET6 else address
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..server import new_event_loop
     from ..supervisor import wait_for_redis
@@ -368,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faas-node: {exc}", file=sys.stderr)
         return 2
     wait_for_redis(settings, threading.Event(), "faas-node")
+    if not settings.node_address:  # it listens on every address: the one it reaches Redis from
+        settings = dataclasses.replace(settings, node_address=f"{own_address(settings)}:{settings.port}")
     app = create_node_app(settings)
 
     def ready(*_):
@@ -375,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(advertised as {settings.node_address})", flush=True)
 
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None, handle_signals=True,
-                shutdown_timeout=defaults.NODE_DRAIN_TIMEOUT_S, loop=new_event_loop())
+                shutdown_timeout=defaults.NODE_DRAIN_TIMEOUT_S, loop=new_event_loop(),
+                keepalive_timeout=defaults.NODE_KEEPALIVE_S)
     return 0
 
 

@@ -298,14 +298,24 @@ class ConnectionPool:
         return conn
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
-                      max_bytes: int = 1 << 20, timeout: float | None = None) -> Response:
-        """One request on an idle connection or a new one; TimeoutError after `timeout` seconds in all."""
+                      max_bytes: int = 1 << 20, timeout: float | None = None,
+                      connect_timeout: float | None = None) -> Response:
+        """One request on an idle connection or a new one; TimeoutError after `timeout` seconds in all, and
+        NotDelivered when a new connection takes longer than `connect_timeout`."""
         conn = None
         while self._idle:
             candidate = self._idle.pop()
             if not candidate.closed:
                 conn = candidate
                 break
+        if conn is None and connect_timeout is not None:
+            started = time.monotonic()
+            try:
+                conn = await asyncio.wait_for(self._connect(), connect_timeout)
+            except TimeoutError:
+                raise NotDelivered(f"no connection to {self.host}:{self.port} within {connect_timeout:g}s") from None
+            if timeout is not None:
+                timeout = max(0.0, timeout - (time.monotonic() - started))
         if conn is None:
             if timeout is None:
                 conn = await self._connect()
