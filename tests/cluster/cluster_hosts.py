@@ -129,11 +129,11 @@ class Cluster:
     def _docker_ok(self, host: Host) -> bool:
         return sh("docker", "-H", host.docker_host, "info", check=False).returncode == 0
 
-    def _load_images(self) -> None:
-        """The base and runtime images, from the root engine to each host's (in parallel)."""
+    def _load_images(self, extra: list[str]) -> None:
+        """The base and runtime images (and `extra` ones), from the root engine to each host's (in parallel)."""
         runtime = sh(sys.executable, "-m", "faas.builder.images", "runtime-tag").stdout.strip().splitlines()[-1]
-        images = [runtime] + [i for i in ("faas-base:python3.11-bookworm", "python:3.11-slim")
-                              if sh("docker", "image", "inspect", i, check=False).returncode == 0]
+        images = [runtime, *extra] + [i for i in ("faas-base:python3.11-bookworm", "python:3.11-slim")
+                                      if sh("docker", "image", "inspect", i, check=False).returncode == 0]
         procs = []
         for host in self.hosts:
             save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
@@ -218,7 +218,8 @@ class Cluster:
                                 headers={"Authorization": f"Bearer {self.node_token}"}, **kw)
 
     # -- all of it
-    def start(self) -> "Cluster":
+    def start_hosts(self, images: list[str] = ()) -> "Cluster":
+        """The network, the registry and the hosts' engines with the base and runtime images (and `images`)."""
         self.dir.mkdir(parents=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -227,9 +228,17 @@ class Cluster:
                 self._registry()
             for host in self.hosts:
                 self._dockerd(host)
-            self.redis = RedisSet(self.dir, host=self.root_ip)
             wait_for(lambda: all(self._docker_ok(h) for h in self.hosts), timeout=60, what="the hosts' dockerds")
-            self._load_images()
+            self._load_images(list(images))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start(self) -> "Cluster":
+        self.start_hosts()
+        try:
+            self.redis = RedisSet(self.dir, host=self.root_ip)
             wait_for(self.redis.ready, timeout=30, what="the Sentinels to see both replicas")
             for host in self.hosts:
                 self.start_node(host)
