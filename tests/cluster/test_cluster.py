@@ -242,6 +242,16 @@ def test_a_node_cut_off_loses_its_functions_to_the_others(cluster):
     assert api.invoke("moving", b"warm").status_code == 200
     home = next(h for h in cluster.hosts if h.name == ranking("moving")[0])
     next_home = ranking("moving", [h.name for h in cluster.hosts if h is not home])[0]
+    # A function with a reserved container on the same home node: it is placed again on its next node.
+    kept = next(n for n in (f"kept-{i}" for i in range(100)) if ranking(n)[0] == home.name)
+    kept_next = ranking(kept, [h.name for h in cluster.hosts if h is not home])[0]
+    api.deploy(kept, {"index.py": HOSTNAME}, reservedInstances=1)
+
+    def reserved_on() -> list[str]:
+        return [i["node"] for i in api.request("GET", f"/v1/functions/{kept}/instances", timeout=10).json()
+                ["instances"] if i["reserved"] and i["state"] == "Ready"]
+
+    wait_for(lambda: reserved_on() == [home.name], timeout=30, what="the reserved container on its home node")
     cluster.cut(home)
     try:
         # Within seconds its heartbeat is gone and calls go to the next node of the ranking.
@@ -255,6 +265,7 @@ def test_a_node_cut_off_loses_its_functions_to_the_others(cluster):
         answers = [api.invoke("moving", f"{i}".encode()) for i in range(20)]
         assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
         assert set(node_of(api, "moving")) == {next_home}  # the cut node does not answer the listing either
+        wait_for(lambda: reserved_on() == [kept_next], timeout=30, what="the reserved container on the next node")
     finally:
         cluster.mend(home)
     wait_for(lambda: cluster.beating(home), timeout=30, what="the mended node's heartbeat")

@@ -45,6 +45,12 @@ from .members import Members, NodeInfo
 
 log = logging.getLogger(__name__)
 
+EVERYWHERE_TIMEOUT_S = 5.0
+"""Longest a listing waits for one node (one that does not answer is left out)."""
+
+REMOVAL_TIMEOUT_S = 60.0
+"""Longest a function's (or version's) removal waits for one node to remove its containers."""
+
 IMAGE_WAIT_S = 120.0
 """Longest an invocation waits for an image being sent to a node when no node that has it can take it."""
 
@@ -207,7 +213,9 @@ class RemotePool:
         """A call of the node API; the node's error raised as the FaasError it names."""
         try:
             async with self.session.request(method, url, data=data, headers=self._auth, params=params,
-                                            timeout=ClientTimeout(total=timeout)) as resp:
+                                            timeout=ClientTimeout(total=timeout,
+                                                                  sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
+                                            ) as resp:
                 body = await resp.read()
                 if resp.status < 300:
                     return json.loads(body) if body else None
@@ -244,10 +252,12 @@ class RemotePool:
         return False
 
     # -- removal and listing, on every node
-    async def _everywhere(self, method: str, path: str, params: dict | None = None) -> list:
+    async def _everywhere(self, method: str, path: str, params: dict | None = None,
+                          timeout: float = EVERYWHERE_TIMEOUT_S) -> list:
         nodes = list(self.members.nodes.values())
-        results = await asyncio.gather(*(self.call(n, method, f"http://{n.address}{path}", params=params)
-                                         for n in nodes), return_exceptions=True)
+        results = await asyncio.gather(*(self.call(n, method, f"http://{n.address}{path}", params=params,
+                                                   timeout=timeout) for n in nodes),
+                                       return_exceptions=True)
         for node, result in zip(nodes, results):
             if isinstance(result, BaseException):
                 log.warning("Node %s: %s %s failed: %s", node.id, method, path, result)
@@ -257,12 +267,13 @@ class RemotePool:
         for key in [k for k, r in self.records.items() if r.name == name]:
             self.records.pop(key, None)
             self.reserved.pop(key, None)
-        await self._everywhere("DELETE", f"/node/v1/functions/{name}")
+        await self._everywhere("DELETE", f"/node/v1/functions/{name}", timeout=REMOVAL_TIMEOUT_S)
 
     async def remove_version(self, record: FunctionRecord) -> None:
         self.records.pop(record.pool_key, None)
         self.reserved.pop(record.pool_key, None)
-        await self._everywhere("DELETE", f"/node/v1/functions/{record.name}/{record.version_id}")
+        await self._everywhere("DELETE", f"/node/v1/functions/{record.name}/{record.version_id}",
+                               timeout=REMOVAL_TIMEOUT_S)
 
     async def describe(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
         params = {"function": name}
