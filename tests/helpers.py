@@ -7,6 +7,7 @@ import io
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 import zipfile
 
@@ -19,6 +20,22 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def build_handler_image(docker_client, base: str, tag: str, result: str) -> str:
+    """An image `tag` on `base` (the runtime image) with /code/app.py whose handler returns `result` + the
+    event: a custom container that speaks the protocol."""
+    dockerfile = (f"FROM {base}\nUSER root\n"
+                  f"RUN printf 'def handler(e, c):\\n    return b\"{result}\" + e\\n' > /code/app.py\n"
+                  "USER 10001:10001\n")
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    return tag
 
 
 def make_zip(files: dict[str, str | bytes]) -> bytes:

@@ -4,13 +4,11 @@ headers and bodies, a garbage image stream, a body past the limit."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 
@@ -20,7 +18,7 @@ import requests
 
 from faas.cluster.members import NodeInfo
 from faas.models import FunctionRecord, FunctionSpec, FunctionState
-from helpers import free_port, wait_for
+from helpers import build_handler_image, free_port, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -60,16 +58,7 @@ class Node:
 def image(docker_client):
     runtime = subprocess.run([sys.executable, "-m", "faas.builder.images", "runtime-tag"], capture_output=True,
                              text=True, check=True).stdout.split()[-1]
-    tag = f"faas-test-node-{uuid.uuid4().hex[:8]}:1"
-    dockerfile = (f"FROM {runtime}\nUSER root\nRUN printf 'def handler(e, c):\\n    return b\"node:\" + e\\n' > "
-                  "/code/app.py\nUSER 10001:10001\n")
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    tag = build_handler_image(docker_client, runtime, f"faas-test-node-{uuid.uuid4().hex[:8]}:1", "node:")
     yield tag
     docker_client.images.remove(tag, force=True)
 

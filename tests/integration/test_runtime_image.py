@@ -1,8 +1,6 @@
 """The runtime image on its own, started with testcontainers: an FC custom container any platform can drive."""
 
 import asyncio
-import io
-import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +11,7 @@ from testcontainers.core.container import DockerContainer
 from faas.builder.images import ensure_runtime_image
 from faas.config import Settings
 from faas.docker_host import DockerHost
-from helpers import wait_for
+from helpers import build_handler_image, wait_for
 
 pytestmark = [pytest.mark.docker]
 
@@ -124,17 +122,8 @@ def test_stops_promptly_on_sigterm(runtime_image, docker_client, tmp_path):
 
 def test_custom_container_function(api, fn_name, runtime_image, docker_client, platform):
     """runtime custom-container: the platform drives any image that speaks the protocol."""
-    tag = f"faas-test-custom-{platform.platform_id}:{fn_name}"
-    dockerfile = (f"FROM {runtime_image}\nUSER root\n"
-                  "RUN printf 'def handler(e, c):\\n    return b\"custom:\" + e\\n' > /code/app.py\n"
-                  "USER 10001:10001\n")
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    tag = build_handler_image(docker_client, runtime_image, f"faas-test-custom-{platform.platform_id}:{fn_name}",
+                              "custom:")
     try:
         created = api.create(fn_name, runtime="custom-container", handler="app.handler",
                              customContainer={"image": tag})

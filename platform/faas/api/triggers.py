@@ -205,13 +205,7 @@ async def proxy_to_container(request: web.Request, pool, client, record: Functio
                             response.headers.add(key, value)
                         response.headers["X-Fc-Request-Id"] = request_id
                         response.headers["X-Fc-Function-Version"] = record.version_id
-                        if upstream.content_length is not None:
-                            response.content_length = upstream.content_length
-                        await response.prepare(request)
-                        async for chunk in upstream.content.iter_any():
-                            await response.write(chunk)
-                        await response.write_eof()
-                        return response
+                        return await th.relay(request, response, upstream)
             except PayloadTooLarge:
                 raise
             except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:

@@ -38,7 +38,7 @@ from ..metrics import Metrics
 from ..models import FunctionRecord
 from ..pool.http import ConnectionPool, NotDelivered, ResponseTooLarge
 from ..pool.outcome import Outcome
-from ..triggers.http import HOP_BY_HOP
+from ..triggers.http import HOP_BY_HOP, relay
 from . import rendezvous
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
 from .members import Members, NodeInfo
@@ -330,13 +330,7 @@ class RemotePool:
                 for key, value in resp.headers.items():
                     if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
                         response.headers.add(key, value)
-                if resp.content_length is not None:
-                    response.content_length = resp.content_length
-                await response.prepare(request)
-                async for chunk in resp.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
-                return response
+                return await relay(request, response, resp)
 
         return await self._route(record, call)
 

@@ -189,3 +189,15 @@ def proxied_request_headers(pairs: Iterable[tuple[str, str]], drop_authorization
 def proxied_response_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """A web function's response headers, as it sent them, without hop-by-hop ones (aiohttp frames the body)."""
     return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+
+
+async def relay(request, response, upstream):
+    """Send `response` (its status and headers set) with `upstream`'s body (an aiohttp client response), as it
+    comes, to the client of `request`."""
+    if upstream.content_length is not None:
+        response.content_length = upstream.content_length
+    await response.prepare(request)
+    async for chunk in upstream.content.iter_any():
+        await response.write(chunk)
+    await response.write_eof()
+    return response
