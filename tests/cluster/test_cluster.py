@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +66,11 @@ def test_the_front_ends_list_the_nodes(cluster):
         resp = api.request("POST", f"/v1/nodes/{bad}/drain")
         assert resp.status_code == status, resp.text
     assert api.request("GET", "/v1/nodes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    cli = subprocess.run([sys.executable, "-m", "faas.cli.main", "nodes"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "FAAS_URL": api.base, "FAAS_TOKEN": cluster.token}, timeout=60)
+    rows = [line.split("\t") for line in cli.stdout.splitlines()]  # piped: tab-separated, no header
+    assert cli.returncode == 0 and [(r[0], r[1], r[2]) for r in rows] == \
+        [(h.name, h.address, "up") for h in cluster.hosts], cli.stdout + cli.stderr
 
 
 def test_repeated_calls_of_a_function_run_on_one_node_with_one_cold_start(cluster):

@@ -317,3 +317,12 @@ def test_publish_versions_alias_and_rollback(faasctl, fn_dir, fn_name):
     assert [v["versionId"] for v in json.loads(faasctl("--json", "versions", fn_name)[1])] == ["2"]
     code, _, err = faasctl("invoke", fn_name, "x", "-q", "bad qualifier")
     assert code == 2 and "InvalidArgument" in err
+
+
+def test_nodes_on_a_single_host(faasctl):
+    code, out, _ = faasctl("nodes")
+    assert code == 0 and "one host" in out
+    code, out, _ = faasctl("--json", "nodes")
+    assert code == 0 and json.loads(out) == {"role": "all", "nodes": []}
+    code, _, err = faasctl("nodes", "--drain", "h1")
+    assert code != 0 and "NodeNotFound" in err
