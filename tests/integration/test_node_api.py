@@ -275,9 +275,11 @@ def test_the_front_ends_view_of_the_nodes(redis_server):
         assert await conn.sismember(members.nodes_key(prefix), "gone") == 0  # no heartbeat: out of the set
         view.suspect("a")
         assert view.live() == []
+        await view.refresh()
+        assert changes == [1, 1]  # told at the next read: reserved containers are placed again
         await members.leave(conn, prefix, "a")
         await view.refresh()
-        assert sorted(view.nodes) == ["b"]
+        assert sorted(view.nodes) == ["b"] and changes == [1, 1]  # no node taking work, as before
         await conn.aclose()
 
     asyncio.run(run())

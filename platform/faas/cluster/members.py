@@ -90,6 +90,8 @@ class Members:
         self.nodes: dict[str, NodeInfo] = {}
         """Every node with a live heartbeat, draining ones too."""
         self._suspects: dict[str, float] = {}
+        self._taking: set[str] = set()
+        """The nodes taking work at the last change told to `on_change`."""
         self._task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         """Set once the first read has been made."""
@@ -130,13 +132,13 @@ class Members:
                 found[node_id] = info
         if gone:
             await self.redis.srem(nodes_key(self.prefix), *gone)
-        before = {n.id for n in self.live()}
         self.nodes = found
         now = time.monotonic()
         self._suspects = {k: v for k, v in self._suspects.items() if v > now}
-        after = {n.id for n in self.live()}
-        if before != after:
-            log.info("Nodes taking work: %s", ", ".join(sorted(after)) or "none")
+        taking = {n.id for n in self.live()}
+        if taking != self._taking:  # against the last set told: a suspicion in between counts too
+            self._taking = taking
+            log.info("Nodes taking work: %s", ", ".join(sorted(taking)) or "none")
             if self.on_change is not None:
                 self.on_change()
 

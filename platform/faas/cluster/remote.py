@@ -78,6 +78,7 @@ class RemotePool:
         self._tasks: set[asyncio.Task] = set()
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
         self._placing: asyncio.Task | None = None
+        self._place_again = False
         self._node_conns: dict[str, ConnectionPool] = {}
 
     # -- lifecycle
@@ -89,7 +90,7 @@ class RemotePool:
         try:
             await asyncio.wait_for(self.members.ready.wait(), 5.0)
         except TimeoutError:
-            log.warning("No heartbeat of the nodes read yet; invocations wait for them")
+            log.warning("No heartbeat of the nodes read yet; invocations get 503 until a node beats")
         for record in records:
             self.sync_function(record)
 
@@ -164,9 +165,10 @@ class RemotePool:
 
     async def _deploy(self, record: FunctionRecord) -> None:
         key = record.pool_key
+        targets = self.targets(key)
         results = await asyncio.gather(*(self._give(n, record, self._reserved_on(n, key), send_image=True)
-                                         for n in self.targets(key)), return_exceptions=True)
-        for node, result in zip(self.targets(key), results):
+                                         for n in targets), return_exceptions=True)
+        for node, result in zip(targets, results):
             if isinstance(result, BaseException):
                 log.warning("Node %s did not take %s revision %d: %s", node.id, key, record.revision, result)
 
@@ -227,18 +229,20 @@ class RemotePool:
             raise ServiceUnavailable(f"node {node.id} did not answer: {exc}") from None
 
     def _nodes_changed(self) -> None:
-        """Place every release again (once at a time; a change during one places again after it)."""
+        """Place every release again (one placement at a time; a change during one places once more after it)."""
         if self.replace is None:
+            return
+        if self._placing is not None and not self._placing.done():
+            self._place_again = True
             return
 
         async def place():
-            await asyncio.sleep(0)
-            await self.replace()
+            self._place_again = True
+            while self._place_again:
+                self._place_again = False
+                await self.replace()
 
-        if self._placing is None or self._placing.done():
-            self._placing = self._spawn(place())
-        else:
-            self._placing.add_done_callback(lambda _: self._nodes_changed())
+        self._placing = self._spawn(place())
 
     async def warm(self, record: FunctionRecord, timeout: float) -> bool:
         """Wait until the home node advertises the reserved containers of `record`'s version ready."""
@@ -246,7 +250,7 @@ class RemotePool:
         key = record.pool_key
         while time.monotonic() < deadline:
             wanted = min(self.reserved.get(key, 0), record.spec.max_instances)
-            if any(n.pools.get(key, (0, 0))[1] >= wanted for n in self.members.live()):
+            if wanted == 0 or any(n.pools.get(key, (0, 0))[1] >= wanted for n in self.members.live()):
                 return True
             await asyncio.sleep(0.1)
         return False
