@@ -131,9 +131,13 @@ class RedisSet:
         self.root, self.service, self.host = root, service, host
         self.binary = shutil.which("redis-server")
         self.procs: dict[int, subprocess.Popen] = {}
-        self.primary = self._server()
-        self.replicas = [self._server(f"--replicaof {host} {self.primary}") for _ in range(2)]
-        self.sentinels = [self._sentinel(i) for i in range(3)]
+        try:
+            self.primary = self._server()
+            self.replicas = [self._server(f"--replicaof {host} {self.primary}") for _ in range(2)]
+            self.sentinels = [self._sentinel(i) for i in range(3)]
+        except BaseException:
+            self.stop()  # none of those started is left running
+            raise
 
     def _start(self, port: int, args: list[str]) -> int:
         log = open(self.root / f"redis-{port}.log", "ab")

@@ -81,13 +81,13 @@ class Console:
     def size(self, metrics: dict) -> None:
         self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
-    def wait(self, condition, timeout: float = 30):
+    def wait(self, condition, timeout: float = 60):
         return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(condition)
 
-    def find(self, css: str, timeout: float = 30):
+    def find(self, css: str, timeout: float = 60):
         return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout)
 
-    def click(self, css: str, timeout: float = 30):
+    def click(self, css: str, timeout: float = 60):
         element = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout)
         element.click()
         return element
