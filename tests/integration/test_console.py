@@ -331,7 +331,8 @@ def test_async_records_and_destination_queue(console):
     Select(console.find("#async-status")).select_by_value("failed")
     console.text_in("#async-list", "No async invocations")
     Select(console.find("#async-status")).select_by_value("succeeded")
-    console.d.find_element(By.XPATH, f"//*[@id='async-list']//button[text()='{rid}']").click()
+    # (the list draws itself again every few seconds while records change: wait for the button, then click)
+    console.wait(EC.element_to_be_clickable((By.XPATH, f"//*[@id='async-list']//button[text()='{rid}']"))).click()
     console.text_in("#async-detail", f"queue:{queue}")
     assert "hi async" in console.find("#async-detail .async-result").text
     assert console.find("#queue-read").get_attribute("value") == queue
