@@ -293,7 +293,7 @@ class RemotePool:
         headers["X-Fc-Attempt"] = str(attempt)
         headers["Content-Type"] = "application/octet-stream"
 
-        timeout = record.spec.timeout_s + self.settings.queue_timeout + self.settings.ready_timeout + 10
+        timeout = self._call_timeout(record)
         spilling = headers | {"X-Faas-Spill": "1"}
 
         async def call(node: NodeInfo, spill: bool) -> Outcome:
@@ -354,14 +354,17 @@ class RemotePool:
             headers["X-Faas-Trigger"] = trigger
         return headers
 
+    def _call_timeout(self, record: FunctionRecord) -> float:
+        """Longest one call to a node may take: the function's timeout, a wait for room, a start, and a margin."""
+        return record.spec.timeout_s + self.settings.queue_timeout + self.settings.ready_timeout + 10
+
     @contextlib.asynccontextmanager
-    async def _send(self, node: NodeInfo, method: str, path: str, headers, spill: bool, data,
-                    record: FunctionRecord):
+    async def _send(self, node: NodeInfo, method: str, path: str, headers: list[tuple[str, str]], spill: bool,
+                    data, record: FunctionRecord):
         """The node's answer to one call; _Refused when the call never reached it (safe to offer again)."""
         if spill:
-            headers = [*(headers.items() if isinstance(headers, dict) else headers), ("X-Faas-Spill", "1")]
-        timeout = ClientTimeout(total=record.spec.timeout_s + self.settings.queue_timeout +
-                                self.settings.ready_timeout + 10, sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
+            headers = [*headers, ("X-Faas-Spill", "1")]
+        timeout = ClientTimeout(total=self._call_timeout(record), sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
         try:
             async with self.session.request(method, f"http://{node.address}{path}", data=data, headers=headers,
                                             timeout=timeout, allow_redirects=False) as resp:
