@@ -22,20 +22,46 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def build_image(docker_client, tag: str, files: dict[str, str]) -> str:
+    """An image `tag` built from `files` (a Dockerfile among them) as its whole context."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(text.encode()))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    return tag
+
+
 def build_handler_image(docker_client, base: str, tag: str, result: str) -> str:
     """An image `tag` on `base` (the runtime image) with /code/app.py whose handler returns `result` + the
     event: a custom container that speaks the protocol."""
     dockerfile = (f"FROM {base}\nUSER root\n"
                   f"RUN printf 'def handler(e, c):\\n    return b\"{result}\" + e\\n' > /code/app.py\n"
                   "USER 10001:10001\n")
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
-    return tag
+    return build_image(docker_client, tag, {"Dockerfile": dockerfile})
+
+
+def build_server_image(docker_client, tag: str, server: str) -> str:
+    """A custom container `tag`: the runtime image (it has Python) running the script `server`."""
+    import asyncio
+
+    from faas.builder.images import ensure_runtime_image
+    from faas.config import Settings
+    from faas.docker_host import DockerHost
+
+    settings = Settings.from_env()
+    host = DockerHost(settings)
+    try:
+        base = asyncio.run(ensure_runtime_image(host, settings))
+    finally:
+        host.close()
+    return build_image(docker_client, tag, {
+        "Dockerfile": f"FROM {base}\nCOPY server.py /srv/server.py\nCMD [\"python3\", \"/srv/server.py\"]\n",
+        "server.py": server})
 
 
 def make_zip(files: dict[str, str | bytes]) -> bytes:

@@ -2,16 +2,14 @@
 functions (custom containers) proxied as they are, auth, methods, limits and hostile requests."""
 
 import base64
-import io
 import json
 import re
-import tarfile
 import threading
 
 import pytest
 import requests
 
-from helpers import wait_for
+from helpers import build_server_image, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -301,30 +299,7 @@ ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("FC_SERVER_PORT", "9000"))), 
 
 @pytest.fixture(scope="module")
 def web_image(docker_client, platform):
-    import asyncio
-
-    from faas.builder.images import ensure_runtime_image  # the runtime image has Python: a handy base
-    from faas.config import Settings
-    from faas.docker_host import DockerHost
-
-    settings = Settings.from_env()
-    host = DockerHost(settings)
-    try:
-        base = asyncio.run(ensure_runtime_image(host, settings))
-    finally:
-        host.close()
-    tag = f"faas-test-web-{platform.platform_id}:1"
-    files = {"Dockerfile": f"FROM {base}\nCOPY web.py /srv/web.py\nCMD [\"python3\", \"/srv/web.py\"]\n",
-             "web.py": WEB_SERVER}
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, text in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(text.encode()))
-    context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    tag = build_server_image(docker_client, f"faas-test-web-{platform.platform_id}:1", WEB_SERVER)
     yield tag
     docker_client.images.remove(tag, force=True)
 

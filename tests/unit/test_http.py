@@ -105,11 +105,111 @@ def test_response_too_large(reply):
         request_once(reply, max_bytes=50)
 
 
-@pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nbroken header\r\n\r\n",
-                                   b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"])
-def test_not_http(reply):
-    with pytest.raises(ProtocolError):
+OK_HEAD = b"HTTP/1.1 200 OK\r\n"
+CHUNKED = OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("reply,reason", [
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "not valid HTTP"),
+    (OK_HEAD + b"broken header\r\n\r\n", "not valid HTTP"),
+    (OK_HEAD + b"Content-Length: x\r\n\r\n", "Content-Length"),
+    (OK_HEAD + b"Content-Length: -5\r\n\r\nabc", "Content-Length"),
+    (OK_HEAD + b"Content-Length: +3\r\n\r\nabc", "Content-Length"),
+    (OK_HEAD + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "Content-Length"),
+    (OK_HEAD + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     "Transfer-Encoding"),
+    (b"HTTP/1.1 999 OK\r\nContent-Length: 0\r\n\r\n", "status 999"),
+    (b"HTTP/1.1 1000 OK\r\nContent-Length: 0\r\n\r\n", "status"),
+    (b"HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", "status"),
+    (b"HTTP/1.1 100 Continue\r\n\r\n", "status 100"),
+    ("HTTP/1.1 2\u00b200 OK\r\nContent-Length: 0\r\n\r\n".encode(), "status"),  # a superscript digit
+    ("HTTP/1.1 \u0662\u0660\u0660 OK\r\nContent-Length: 0\r\n\r\n".encode(), "status"),  # Arabic-Indic digits
+    (b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/2.0"),
+    (b"HTTP/1.1 200 OK\nContent-Length: 0\n\n", "not valid HTTP"),  # bare LFs
+    (OK_HEAD + b"X-A: a\x00b\r\nContent-Length: 0\r\n\r\n", "not valid HTTP"),
+    (OK_HEAD + b"X A: 1\r\nContent-Length: 0\r\n\r\n", "not valid HTTP"),
+    (OK_HEAD + b"X-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n", "not valid HTTP"),
+    (OK_HEAD + b"X-A: " + b"a" * 9000 + b"\r\nContent-Length: 0\r\n\r\n", "header of the reply is longer"),
+    (b"HTTP/1.1 200 " + b"O" * 9000 + b"\r\nContent-Length: 0\r\n\r\n", "status line"),
+    (OK_HEAD + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"Content-Length: 0\r\n\r\n", "more than 100"),
+    (OK_HEAD + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 8000) for i in range(9)) + b"\r\n", "head is larger"),
+    (OK_HEAD + b"X-A: " + b"a" * 100_000, "head is larger"),  # a head that never ends
+    (CHUNKED + b"ffffffffffffffffffff\r\nabc", "not valid HTTP"),  # a chunk size past 64 bits
+    (CHUNKED + b"zz\r\nabc\r\n0\r\n\r\n", "not valid HTTP"),
+    (CHUNKED + b"1\r\naXX0\r\n\r\n", "not valid HTTP"),  # no CRLF after the chunk's data
+    (CHUNKED + b"3;" + b"e" * 200_000, "framing"),  # a chunk-size line that never ends
+    (CHUNKED + b"1\r\nx\r\n" * 60_000 + b"0\r\n\r\n", "framing"),  # one-byte chunks
+    (CHUNKED + b"1\r\nx\r\n0\r\n" + b"".join(b"T-%d: 1\r\n" % i for i in range(101)) + b"\r\n", "trailer"),
+    (CHUNKED + b"1\r\nx\r\n0\r\nT: " + b"t" * 9000 + b"\r\n\r\n", "longer"),
+])
+def test_a_reply_that_breaks_a_rule_fails_with_the_reason(reply, reason):
+    with pytest.raises(ProtocolError, match=reason):
         request_once(reply)
+
+
+@pytest.mark.parametrize("reply", [
+    CHUNKED + b"ffffffffff\r\n" + b"x" * 200_000,  # a chunk of a terabyte, then bytes as they come
+    OK_HEAD + b"Content-Length: 99999999999999\r\n\r\n" + b"x" * 1000,
+    OK_HEAD + b"Transfer-Encoding: gzip\r\n\r\n" + b"x" * 200_000,  # read to close
+    OK_HEAD + b"\r\n" + b"x" * 200_000,
+])
+def test_a_body_past_the_limit_is_refused_as_it_comes(reply):
+    with pytest.raises(ResponseTooLarge):
+        request_once(reply, max_bytes=100_000)
+
+
+def test_a_chunk_size_that_never_ends_is_refused_before_the_container_stops_sending():
+    """The container streams a chunk-size line for ever: the client gives up after a bounded read, long
+    before the stream ends (it would never end)."""
+    sent = []
+
+    async def main():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(CHUNKED + b"1")
+            try:
+                for _ in range(10_000):
+                    writer.write(b"0" * 4096 if not sent else b";" + b"e" * 4095)
+                    sent.append(4096)
+                    await writer.drain()
+            except ConnectionError:
+                pass
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        try:
+            with pytest.raises((ProtocolError, ResponseTooLarge)):
+                await ConnectionPool("127.0.0.1", server.sockets[0].getsockname()[1]).request("GET", "/", {})
+        finally:
+            server.close()
+
+    run(main())
+    assert len(sent) < 10_000  # the client closed the connection
+
+
+def test_bytes_after_the_reply_keep_the_reply_but_not_the_connection():
+    async def main():
+        server, port, conns = await serve([b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"
+                                           b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                                           b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny"])
+        pool = ConnectionPool("127.0.0.1", port)
+        first = await pool.request("GET", "/", {})
+        second = await pool.request("GET", "/", {})
+        pool.close()
+        server.close()
+        return first.body, second.body, len(conns)
+
+    assert run(main()) == (b"x", b"y", 2)  # the second request needed a new connection
+
+
+@pytest.mark.parametrize("reply,body", [
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+    (b"HTTP/1.1 599 Whatever\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+    (b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", b"ok"),  # no reason phrase
+    (CHUNKED + b"2;name=value\r\nok\r\n0\r\nTrailer: 1\r\n\r\n", b"ok"),
+])
+def test_replies_within_the_rules(reply, body):
+    assert request_once(reply).body == body
 
 
 def test_connection_closed_mid_response():

@@ -21,6 +21,7 @@ from ..metrics import CONTENT_TYPE, async_families, cell_families, container_fam
 from ..models import check_name, new_request_id
 from ..queue.policy import EventStatus
 from ..releases.model import check_qualifier
+from ..triggers.http import begin_answer
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
 
@@ -207,7 +208,7 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
     if not follow:
         return web.Response(text=_log_text(lines), content_type="text/plain")
     resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"})
-    await resp.prepare(request)
+    await begin_answer(request, resp)
     await resp.write(_log_text(lines).encode())
     deadline = time.monotonic() + request.app[SETTINGS].log_follow_s
     while time.monotonic() < deadline:

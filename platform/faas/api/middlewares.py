@@ -12,6 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .. import defaults, errors
 from ..auth import Role, require
 from ..models import tail
+from ..triggers.http import ANSWER_BEGUN
 from .keys import TOKENS
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,22 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except errors.FaasError as exc:
+    except Exception as exc:
+        begun = request.get(ANSWER_BEGUN)
+        if begun is None:
+            return _error_answer(request, exc)
+        # Its status line is out: the client learns of the failure from a broken connection (a body cut short,
+        # never a chunked body's end), not from a second status line written into the first answer's body.
+        log.warning("%s %s: the answer broke off after it had begun (%s); its connection is aborted",
+                    request.method, request.path, type(exc).__name__)
+        if request.transport is not None:
+            request.transport.abort()
+        return begun  # aiohttp finishes it on the aborted connection, which writes nothing more
+
+
+def _error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The JSON error answer for what a handler raised (a redirect is raised on)."""
+    if isinstance(exc, errors.FaasError):
         extra = {}
         if isinstance(exc, errors.BuildFailed) and exc.details.get("log"):
             extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
@@ -101,18 +117,17 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         elif isinstance(exc, errors.MethodNotAllowed):
             response.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
         return response
-    except (RedisConnectionError, RedisTimeoutError, BusyLoadingError) as exc:
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, BusyLoadingError)):
         log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)
         return error_response(503, "ServiceUnavailable", "the platform's Redis is unavailable; try again shortly")
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = code_of(exc.status)
         message = exc.reason if exc.status != 413 else "the request body is too large"
         response = error_response(exc.status, code, message)
         if "Allow" in exc.headers:  # 405 says which methods the route has
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
-        log.exception("Unhandled error in %s %s", request.method, request.path)
-        return error_response(500, "InternalError", "internal error; the platform log has the details")
+    log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "InternalError", "internal error; the platform log has the details")

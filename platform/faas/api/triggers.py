@@ -4,6 +4,7 @@ a proxy for web functions), and publishing to queues."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from itertools import chain
 
@@ -21,12 +22,16 @@ from ..errors import (
     TriggerNotFound,
 )
 from ..models import FunctionRecord, check_name, new_request_id
+from ..pool.calls import invalid_reply
+from ..pool.http import ProtocolError
 from ..pool.outcome import UNHANDLED, InitFailed, Outcome
 from ..triggers import http as th
 from ..triggers.model import Trigger
 from .handlers import INVOCATION_TYPES, read_event, read_json
 from .keys import ASYNC, HTTP_CLIENT, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
+
+log = logging.getLogger(__name__)
 
 
 # -- the trigger resource
@@ -200,6 +205,11 @@ async def proxy_to_container(request: web.Request, pool, client, record: Functio
                     async with client.request(request.method, f"http://{inst.address}:{inst.port}{target}",
                                               headers=headers, allow_redirects=False, auto_decompress=False,
                                               data=body.chunks() if request.body_exists else None) as upstream:
+                        if not 200 <= upstream.status <= 599:
+                            lease.error = UNHANDLED
+                            return _failed(request_id, invalid_reply(
+                                ProtocolError(f"the reply's status {upstream.status} is not from 200 to 599"),
+                                "the web function"), record)
                         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                         for key, value in th.proxied_response_headers(upstream.headers.items()):
                             response.headers.add(key, value)
@@ -212,14 +222,24 @@ async def proxy_to_container(request: web.Request, pool, client, record: Functio
                 if body.too_large:  # the client's doing, not the function's: its container stays
                     raise PayloadTooLarge(f"the request body is larger than {body.limit} bytes") from None
                 lease.error = UNHANDLED
-                if response is not None and response.prepared:
+                if response is not None and response.prepared:  # the middleware breaks the connection
                     raise ConnectionResetError("the web function's answer broke off") from exc
-                kind, message = ("FunctionTimeout", f"the function did not answer within {spec.timeout_s}s") \
-                    if isinstance(exc, TimeoutError) else ("ConnectionLost", f"the web function's container did "
-                                                           f"not answer: {exc}")
-                return _failed(request_id, Outcome.failure(kind, message), record)
+                return _failed(request_id, _proxy_failure(exc, spec.timeout_s), record)
     except InitFailed as exc:
         return _failed(request_id, exc.outcome, record)
+
+
+def _proxy_failure(exc: Exception, timeout_s: int) -> Outcome:
+    """Why a web function's answer failed before it began, in words that never show the container's address
+    (aiohttp's messages name the URL it called)."""
+    if isinstance(exc, TimeoutError):
+        return Outcome.failure("FunctionTimeout", f"the function did not answer within {timeout_s}s")
+    if isinstance(exc, aiohttp.ClientResponseError):  # its parser refused the reply
+        return invalid_reply(ProtocolError(exc.message), "the web function")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return invalid_reply(ProtocolError("its body broke the rules of HTTP"), "the web function")
+    log.info("Web function's container did not answer: %s", exc)
+    return Outcome.failure("ConnectionLost", "the web function's container did not answer")
 
 
 def _failed(request_id: str, outcome: Outcome, record: FunctionRecord) -> web.Response:

@@ -10,7 +10,7 @@ from .. import defaults
 from ..docker_host import DockerHost
 from ..logs.reports import LogChannel
 from ..models import FunctionRecord
-from .client import NotDelivered, ResponseTooLarge, RuntimeClient, RuntimeReply
+from .client import NotDelivered, ProtocolError, ResponseTooLarge, RuntimeClient, RuntimeReply
 from .container import RuntimeHeaders
 from .instance import Instance
 from .outcome import HANDLED, KILLED, NOT_DELIVERED, UNHANDLED, InitFailed, Outcome, error_type
@@ -40,6 +40,9 @@ class ContainerCalls:
             raise InitFailed(Outcome.failure(
                 "InitializationTimeout", f"the initializer did not finish within {spec.init_timeout_s}s",
                 cold_start=True, instance_id=inst.id)) from None
+        except ProtocolError as exc:
+            raise InitFailed(replace(invalid_reply(exc, "the initializer"), cold_start=True,
+                                     instance_id=inst.id)) from None
         except (OSError, ResponseTooLarge):
             raise InitFailed(replace(await self.crash_outcome(inst, "the initializer"), cold_start=True,
                                      instance_id=inst.id)) from None
@@ -67,6 +70,8 @@ class ContainerCalls:
             return Outcome.failure("ResponseTooLarge", f"{exc}; the limit is {defaults.RESPONSE_BYTES} bytes"), None
         except NotDelivered:  # no connection could be made: the request never reached the function
             return NOT_DELIVERED, None
+        except ProtocolError as exc:  # an answer that breaks HTTP's rules: the container is replaced
+            return invalid_reply(exc, "the function"), None
         except OSError:  # connection refused or reset, or not HTTP: the container died or misbehaves
             return await self.crash_outcome(inst, "the function", sent), None
         if not reply.failed:
@@ -97,3 +102,8 @@ class ContainerCalls:
             return Outcome.failure("RuntimeExited", f"the container running {what} exited with code "
                                    f"{status.exit_code}")
         return Outcome.failure("ConnectionLost", f"the connection to the container running {what} broke")
+
+
+def invalid_reply(exc: ProtocolError, what: str) -> Outcome:
+    """The outcome of a call whose reply broke the protocol's rules (UNHANDLED: its container is removed)."""
+    return Outcome.failure("InvalidResponse", f"the container running {what} sent a bad reply: {exc}")

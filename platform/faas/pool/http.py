@@ -1,5 +1,7 @@
 """A small HTTP/1.1 client for the container protocol: keep-alive connections per container, each request
-in one write, responses parsed with Content-Length, chunked encoding or read-to-close.
+in one write, replies parsed strictly and within bounds (llhttp through httptools), with Content-Length,
+chunked encoding or read-to-close. A reply is untrusted input: whatever it does, it costs the platform at
+most its limits in memory and time linear in its size, and a reply that breaks a rule fails its request only.
 
 It replaces a general-purpose client on the hot path: a warm invocation is two HTTP hops, and this one
 costs a fraction of aiohttp's client per request (see scripts/bench).
@@ -19,10 +21,23 @@ import stat
 import time
 from dataclasses import dataclass
 
+import httptools
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 """Largest status line plus headers accepted from a container."""
+
+MAX_HEADER_BYTES = 8 * 1024
+"""Largest single header (name and value) or status line accepted from a container."""
+
+MAX_HEADERS = 100
+"""Most header lines (and, apart, trailer lines) accepted in one reply."""
+
+MAX_FRAMING_BYTES = 64 * 1024
+"""Bytes of a reply that are neither its head nor its body (chunk-size lines, chunk extensions, trailers)
+accepted beyond a quarter of the body: a chunk-size line that never ends, or a body cut into one-byte chunks,
+is refused once it passes this, in time linear in what was read."""
 
 
 class ResponseTooLarge(Exception):
@@ -32,7 +47,7 @@ class ResponseTooLarge(Exception):
 
 
 class ProtocolError(ConnectionError):
-    """The container answered something that is not HTTP/1.1 this client understands."""
+    """The container answered something that is not HTTP/1.1 this client accepts: the message says what."""
 
 
 class NotDelivered(ConnectionError):
@@ -48,21 +63,32 @@ class Response:
 
 
 class _Connection(asyncio.Protocol):
+    """One keep-alive connection. Replies are parsed by llhttp (through httptools), which refuses what is not
+    strict HTTP/1.x (a status of other than three digits, a Content-Length that is not plain digits, a
+    Content-Length beside Transfer-Encoding, bare LFs, bad header characters, a chunk size past 64 bits); this
+    class bounds what llhttp leaves unbounded, each bound checked on what has been read before more is kept:
+    the head, each header, the number of headers, the status, the body, and the framing of a chunked body."""
+
     def __init__(self):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._future: asyncio.Future | None = None
-        self._buf = bytearray()
+        self._parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self._head: tuple[int, dict[str, str]] | None = None
-        self._length: int | None = None  # None: chunked or to-close
-        self._chunked = False
+        self._headers: dict[str, str] = {}
+        self._status = 0
+        self._head_done = False
+        self._to_close = False  # the body ends when the connection does
         self._body = bytearray()
-        self._chunk_left = -1  # -1: expecting a chunk size line
         self._max = 0
+        self._read = 0  # bytes of this reply read so far
+        self._lines = 0  # header lines, then trailer lines
+        self._reason = 0
         self._keep_alive = True
+        self._extra = False  # bytes came after the reply: the connection is not to be reused
+        self._error: Exception | None = None
 
     # -- asyncio.Protocol
     def connection_made(self, transport) -> None:
@@ -75,7 +101,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         future = self._future
         if future is not None and not future.done():
-            if self._head is not None and self._length is None and not self._chunked:
+            if self._to_close:
                 self._finish()  # a read-to-close body ends here
             else:
                 future.set_exception(ConnectionResetError("the container closed the connection"))
@@ -83,108 +109,99 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         future = self._future
         if future is None or future.done():
-            self.closed = True  # bytes nobody asked for: this connection cannot be trusted again
-            self.transport.close()
+            self._untrusted()  # bytes nobody asked for: this connection cannot be trusted again
             return
-        self._buf += data
         try:
-            self._parse()
-        except (ProtocolError, ResponseTooLarge) as exc:
-            self.closed = True
-            self.transport.close()
+            if not self._head_done and self._read + len(data) > MAX_HEAD_BYTES:
+                room = MAX_HEAD_BYTES - self._read  # the head may end within it: fed alone, it must
+                if room > 0:
+                    self._feed(data[:room])
+                if not self._head_done:
+                    raise ProtocolError(f"the reply's head is larger than {MAX_HEAD_BYTES} bytes")
+                data = data[room:]
+            self._feed(data)
+        except httptools.HttpParserCallbackError:
+            self._fail(self._error or ProtocolError("the reply could not be parsed"))
+        except httptools.HttpParserError as exc:
             if not future.done():
-                future.set_exception(exc)
+                self._fail(ProtocolError(f"not valid HTTP/1.1: {exc}"))
+            else:  # the reply was whole; what came after it is not
+                self._untrusted()
+        except (ProtocolError, ResponseTooLarge) as exc:
+            self._fail(exc)
 
-    # -- parsing
-    def _parse(self) -> None:
-        if self._head is None:
-            end = self._buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buf) > MAX_HEAD_BYTES:
-                    raise ProtocolError("response head too large")
-                return
-            self._head = self._parse_head(bytes(self._buf[:end]))
-            del self._buf[:end + 4]
-        if self._chunked:
-            self._parse_chunks()
-        elif self._length is not None:
-            if len(self._buf) >= self._length:
-                self._body = self._buf[:self._length]
-                del self._buf[:self._length]
-                self._finish()
-        else:
-            self._body += self._buf
-            self._buf.clear()
-            if len(self._body) > self._max:
-                raise ResponseTooLarge(len(self._body))
+    def _fail(self, exc: Exception) -> None:
+        self._untrusted()
+        future = self._future
+        if future is not None and not future.done():
+            future.set_exception(exc)
 
-    def _parse_head(self, raw: bytes) -> tuple[int, dict[str, str]]:
-        lines = raw.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise ProtocolError(f"bad header line {line[:80]!r}")
-            headers[name.strip().lower()] = value.strip()
-        if parts[0] == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+    def _untrusted(self) -> None:
+        self.closed = True
+        self.transport.close()
+
+    def _feed(self, data: bytes) -> None:
+        self._read += len(data)
+        self._parser.feed_data(data)
+        if self._read - len(self._body) > MAX_HEAD_BYTES + MAX_FRAMING_BYTES + len(self._body) // 4:
+            raise ProtocolError("the reply's chunk framing or trailers are too large")
+
+    # -- httptools callbacks (an exception raised in one ends the parse: it is kept for data_received)
+    def _stop(self, exc: Exception):
+        self._error = exc
+        raise exc
+
+    def on_message_begin(self) -> None:
+        if self._future is None or self._future.done():
+            self._extra = True
+            self._stop(ProtocolError("bytes after the reply"))
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += len(reason)
+        if self._reason > MAX_HEADER_BYTES:
+            self._stop(ProtocolError(f"the reply's status line is longer than {MAX_HEADER_BYTES} bytes"))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._lines += 1
+        if self._lines > MAX_HEADERS:
+            self._stop(ProtocolError(f"the reply has more than {MAX_HEADERS} header or trailer lines"))
+        if len(name) + len(value) > MAX_HEADER_BYTES:
+            self._stop(ProtocolError(f"a header of the reply is longer than {MAX_HEADER_BYTES} bytes"))
+        if not self._head_done:  # trailers are bounded and dropped
+            self._headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        self._head_done = True
+        self._lines = 0
+        status = self._status = parser.get_status_code()
+        if parser.get_http_version() not in ("1.1", "1.0"):
+            self._stop(ProtocolError(f"the reply is HTTP/{parser.get_http_version()}, not HTTP/1.1"))
+        if not 200 <= status <= 599:
+            self._stop(ProtocolError(f"the reply's status {status} is not from 200 to 599"))
+        self._keep_alive = parser.should_keep_alive()
+        headers = self._headers
+        length = headers.get("content-length")
+        if length is not None:
+            if int(length) > self._max:  # plain digits: llhttp refuses anything else
+                self._stop(ResponseTooLarge(int(length)))
+        elif status not in (204, 304) and "chunked" not in headers.get("transfer-encoding", "").lower():
+            self._to_close = True
             self._keep_alive = False
-        if headers.get("connection", "").lower() == "close":
-            self._keep_alive = False
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._chunked = True
-        elif "content-length" in headers:
-            try:
-                self._length = int(headers["content-length"])
-            except ValueError:
-                raise ProtocolError("bad Content-Length") from None
-            if self._length > self._max:
-                raise ResponseTooLarge(self._length)
-        elif int(parts[1]) in (204, 304) or 100 <= int(parts[1]) < 200:
-            self._length = 0
-        else:
-            self._keep_alive = False  # the body ends when the connection does
-        return int(parts[1]), headers
 
-    def _parse_chunks(self) -> None:
-        while True:
-            if self._chunk_left == -2:  # after the last chunk: trailers, if any, then an empty line
-                if self._buf.startswith(b"\r\n"):
-                    del self._buf[:2]
-                    self._finish()
-                    return
-                end = self._buf.find(b"\r\n\r\n")
-                if end < 0:
-                    return
-                del self._buf[:end + 4]
-                self._finish()
-                return
-            if self._chunk_left == -1:  # a chunk size line
-                end = self._buf.find(b"\r\n")
-                if end < 0:
-                    return
-                try:
-                    size = int(bytes(self._buf[:end]).split(b";")[0], 16)
-                except ValueError:
-                    raise ProtocolError("bad chunk size") from None
-                del self._buf[:end + 2]
-                self._chunk_left = size if size else -2
-                continue
-            if len(self._buf) < self._chunk_left + 2:
-                return
-            self._body += self._buf[:self._chunk_left]
-            del self._buf[:self._chunk_left + 2]
-            self._chunk_left = -1
-            if len(self._body) > self._max:
-                raise ResponseTooLarge(len(self._body))
+    def on_body(self, chunk: bytes) -> None:
+        self._body += chunk
+        if len(self._body) > self._max:
+            self._stop(ResponseTooLarge(len(self._body)))
+
+    def on_message_complete(self) -> None:
+        self._to_close = False
+        self._finish()
 
     def _finish(self) -> None:
-        status, headers = self._head
         future = self._future
         if not future.done():
-            future.set_result(Response(status, headers, bytes(self._body)))
+            future.set_result(Response(self._status, self._headers, bytes(self._body)))
 
     # -- use
     def _expire(self) -> None:
@@ -214,7 +231,7 @@ class _Connection(asyncio.Protocol):
             self._future = None
             if timer is not None:
                 timer.cancel()
-        reusable = self._keep_alive and not self.closed and not self._buf
+        reusable = self._keep_alive and not self.closed and not self._extra
         return response, reusable
 
 

@@ -191,12 +191,23 @@ def proxied_response_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str
     return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
 
 
+ANSWER_BEGUN = "faas.answer_begun"
+"""The request key under which an answer whose status line has gone out is kept: an error after that cannot
+be told with another status line (see api/middlewares.py), only by breaking the connection."""
+
+
+async def begin_answer(request, response) -> None:
+    """Send `response`'s status line and headers, and remember that they went out."""
+    request[ANSWER_BEGUN] = response
+    await response.prepare(request)
+
+
 async def relay(request, response, upstream):
     """Send `response` (its status and headers set) with `upstream`'s body (an aiohttp client response), as it
     comes, to the client of `request`."""
     if upstream.content_length is not None:
         response.content_length = upstream.content_length
-    await response.prepare(request)
+    await begin_answer(request, response)
     async for chunk in upstream.content.iter_any():
         await response.write(chunk)
     await response.write_eof()
