@@ -7,6 +7,7 @@ finds it (a hash lookup reveals nothing about how close a wrong token was); the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -56,6 +57,8 @@ class TokenStore:
         self.key = f"{prefix}:tokens"
         self._admin = admin_secret
         self._cache: dict[str, tuple[float, Token | None]] = {}
+        self.platform = PlatformSecret(redis, prefix)
+        """Checks that a call comes from the platform's own parts."""
 
     async def create(self, role: object, name: object) -> tuple[Token, str]:
         try:
@@ -109,6 +112,60 @@ class TokenStore:
     def _load(raw: bytes) -> Token:
         data = json.loads(raw)
         return Token(id=data["id"], role=Role(data["role"]), name=data["name"], created_at=data["createdAt"])
+
+
+PLATFORM_HEADER = "X-Faas-Platform"
+"""Sent by the platform's own parts (the async workers) with the platform secret: only a call that carries it
+may set the headers that speak for the platform (X-Faas-Trigger, X-Fc-Attempt)."""
+
+PLATFORM_SECRET_REFRESH_S = 1.0
+"""Least seconds between two reads of the platform secret from Redis when a call's secret does not match."""
+
+
+def platform_secret_key(prefix: str) -> str:
+    return f"{prefix}:platform-secret"
+
+
+def platform_secret(conn, prefix: str) -> str:
+    """The platform's secret, made on first use (a sync Redis client: the workers' side). Whoever can read the
+    platform's Redis is the platform; an invoke or admin token alone is not."""
+    key = platform_secret_key(prefix)
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.set(key, secrets.token_urlsafe(32), nx=True)
+        pipe.get(key)
+        return (pipe.execute()[1] or b"").decode()
+
+
+class PlatformSecret:
+    """The control plane's side: checks the secret a call carries (constant time), reading it again from Redis
+    when it does not match (at most once a second), so that one made anew after a Redis loss is learnt."""
+
+    def __init__(self, redis: Redis, prefix: str, refresh_s: float = PLATFORM_SECRET_REFRESH_S):
+        self.redis, self.key, self.refresh_s = redis, platform_secret_key(prefix), refresh_s
+        self._value = b""
+        self._read_at = -refresh_s
+        self._lock = asyncio.Lock()  # calls that miss wait for one read, rather than fail beside it
+
+    def _matches(self, given: bytes) -> bool:
+        return bool(self._value) and hmac.compare_digest(given, self._value)
+
+    async def check(self, offered: str | None) -> bool:
+        if not offered:
+            return False
+        given = offered.encode("utf-8", "replace")
+        if self._matches(given):
+            return True
+        async with self._lock:
+            if self._matches(given):  # read by the call that held the lock
+                return True
+            if time.monotonic() - self._read_at < self.refresh_s:
+                return False
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(self.key, secrets.token_urlsafe(32), nx=True)
+                pipe.get(self.key)
+                self._value = (await pipe.execute())[1] or b""
+            self._read_at = time.monotonic()
+            return self._matches(given)
 
 
 def require(token: Token, needed: Role) -> None:

@@ -225,7 +225,8 @@ def test_control_plane_restart_with_events_queued(stack, fn_name):
     time.sleep(1)
     plat.start()
     results = {rid: wait_ended(plat.api, rid, timeout=90) for rid in ids}
-    assert all(r["status"] == "succeeded" for r in results.values())
+    assert all(r["status"] == "succeeded" for r in results.values()), \
+        [(r["status"], r.get("lastError"), r.get("error")) for r in results.values() if r["status"] != "succeeded"][:2]
     assert sorted(int(r["result"]) for r in results.values()) == list(range(20))
 
 

@@ -7,6 +7,7 @@ import redis as redis_lib
 import requests
 
 from faas.api import create_app
+from faas.auth import platform_secret
 from faas.config import Settings
 from helpers import Api, wait_for
 
@@ -124,3 +125,69 @@ def test_malformed_authorization_is_401(platform, header):
                                   {"role": "invoke", "name": "a\x00b"}])
 def test_token_fields_with_control_characters_are_refused(api, body):
     assert_error(api.request("POST", "/v1/tokens", json=body), 400, "InvalidArgument")
+
+
+def test_only_the_platform_speaks_for_the_platform(api, platform, invoke_token, fn_name, redis_server):
+    """X-Faas-Trigger (a REPORT line's trigger) and X-Fc-Attempt are the workers' headers: a caller with an invoke
+    or admin token cannot set them, nor with a forged platform secret; the platform's own secret can."""
+    api.deploy(fn_name, {"index.py": "def handler(e, c):\n    return 'hi'\n"})
+    invoker = Api(platform.url, invoke_token)
+    conn = redis_lib.Redis.from_url(redis_server)
+    secret = platform_secret(conn, platform.env["FAAS_REDIS_PREFIX"])
+    forged = [{"X-Faas-Trigger": "timer/nightly"}, {"X-Fc-Attempt": "2"}, {"X-Fc-Attempt": "1"},
+              {"X-Faas-Trigger": "queue/q", "X-Faas-Platform": "guess"},
+              {"X-Faas-Trigger": "queue/q", "X-Faas-Platform": secret + "x"},
+              {"X-Faas-Trigger": "queue/q", "X-Faas-Platform": secret[:-1]},
+              {"X-Faas-Trigger": "queue/q", "X-Faas-Platform": ""}]
+    for caller in (invoker, api):
+        for headers in forged:
+            for kind in ("Sync", "Async"):
+                resp = caller.invoke(fn_name, b"x", headers | {"X-Fc-Invocation-Type": kind})
+                assert_error(resp, 403, "Forbidden")
+                assert "platform" in resp.json()["error"]["message"]
+    # The workers' way: the secret from the platform's Redis
+    ok = invoker.invoke(fn_name, b"x", {"X-Faas-Trigger": "timer/nightly", "X-Fc-Attempt": "2",
+                                        "X-Faas-Platform": secret})
+    assert ok.text == "hi", ok.text
+    rid = ok.headers["X-Fc-Request-Id"]
+
+    def report():
+        text = api.request("GET", f"/v1/functions/{fn_name}/logs").text
+        return [line for line in text.splitlines() if "REPORT RequestId:" in line]
+
+    lines = wait_for(report, timeout=20, what="REPORT lines")
+    assert len(lines) == 1 and rid in lines[0] and "Trigger: timer/nightly" in lines[0], lines
+    conn.close()
+
+
+def test_the_platform_secret_is_learnt_once_by_calls_that_arrive_together(redis_server):
+    """A control plane that has not read the secret yet, asked by many workers' calls at once: all pass (one
+    read serves them all), a forged one does not, and a secret made anew after a loss is learnt."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from faas.auth import PlatformSecret
+
+    prefix = "faas-secret-test"
+    sync = redis_lib.Redis.from_url(redis_server)
+    secret = platform_secret(sync, prefix)
+
+    async def main():
+        client = Redis.from_url(redis_server)
+        checker = PlatformSecret(client, prefix)
+        together = await asyncio.gather(*(checker.check(secret) for _ in range(20)))
+        forged = await checker.check(secret[:-1] + ("a" if secret[-1] != "a" else "b"))
+        sync.delete(f"{prefix}:platform-secret")
+        renewed = platform_secret(sync, prefix)
+        eager = PlatformSecret(client, prefix, refresh_s=0)
+        await eager.check(secret)
+        learnt = await eager.check(renewed)
+        old = await eager.check(secret)
+        await client.aclose()
+        return together, forged, learnt, old
+
+    together, forged, learnt, old = asyncio.run(main())
+    assert all(together) and not forged and learnt and not old
+    sync.delete(f"{prefix}:platform-secret")
+    sync.close()

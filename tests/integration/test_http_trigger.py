@@ -309,12 +309,15 @@ def test_web_function_is_proxied_as_it_is(api, platform, web_image, fn_name):
     api.deploy(fn_name, None, runtime="custom-container", customContainer={"image": web_image},
                instanceConcurrency=4, maxInstances=1)
     add_trigger(api, fn_name, authType="anonymous")
-    hello = requests.get(url(platform, fn_name, "/hello/x?q=1&q=2"), headers={"X-Custom": "c", "X-Fc-Evil": "e"})
+    forged = {"X-Fc-Evil": "e", "x_fc_request_id": "forged", "X_Fc_Function_Name": "other", "X-Faas-Trigger": "t",
+              "x_faas_node_token": "t"}
+    hello = requests.get(url(platform, fn_name, "/hello/x?q=1&q=2"), headers={"X-Custom": "c"} | forged)
     assert hello.status_code == 200, hello.text
     doc = hello.json()
     assert doc["path"] == "/hello/x?q=1&q=2" and doc["headers"]["x-custom"] == "c"
     assert doc["headers"]["x-fc-request-id"] == hello.headers["X-Fc-Request-Id"]  # the platform's, not the client's
-    assert "x-fc-evil" not in doc["headers"]
+    assert not {name.lower() for name in forged} & set(doc["headers"]), doc["headers"]  # '_' spellings too
+    assert doc["headers"]["x-fc-function-name"] == fn_name
     assert doc["initialized"] == 0  # no initializer configured: /initialize is never called
     assert hello.headers["X-Web"] == "1" and hello.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
     raw = bytes(range(256)) * 1000

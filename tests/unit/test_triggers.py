@@ -152,6 +152,7 @@ def test_http_event_fields():
     req = request(method="POST", raw_path="/a%20b/c", path="/a b/c", query="x=1&x=2&y=&z=%2F",
                   headers=[("content-type", "text/plain"), ("Cookie", "a"), ("cookie", "b"), ("User-Agent", "ua/1"),
                            ("X-Fc-Request-Id", "forged"), ("x-fc-anything", "x"), ("Authorization", "Bearer t"),
+                           ("x_fc_request_id", "forged"), ("X_Faas_Trigger", "timer/x"), ("x-faas-target", "/"),
                            ("Connection", "keep-alive")],
                   body=b"hello")
     event = json.loads(th.http_event(req, drop_authorization=True))
@@ -236,11 +237,21 @@ def test_answer_drops_framing_headers():
 
 def test_proxied_headers():
     pairs = [("Host", "h"), ("Connection", "close"), ("X-Fc-Request-Id", "forged"), ("Authorization", "Bearer s"),
-             ("Content-Length", "3"), ("Accept", "*/*")]
+             ("x_fc_request_id", "forged"), ("X_FC-Function_Name", "f"), ("X-Faas-Node-Token", "t"),
+             ("x_faas_trigger", "timer/x"), ("Content-Length", "3"), ("Accept", "*/*")]
     assert th.proxied_request_headers(pairs, drop_authorization=True) == [("Host", "h"), ("Content-Length", "3"),
                                                                           ("Accept", "*/*")]
     assert ("Authorization", "Bearer s") in th.proxied_request_headers(pairs, drop_authorization=False)
     assert th.proxied_response_headers([("Transfer-Encoding", "chunked"), ("X-A", "1")]) == [("X-A", "1")]
+
+
+@pytest.mark.parametrize("name,platform", [
+    ("X-Fc-Request-Id", True), ("x_fc_request_id", True), ("X_FC_ATTEMPT", True), ("x-faas-trigger", True),
+    ("X_Faas_Node_Token", True), ("x-fc_status", True), ("X-Fcx", False), ("x-fc", False), ("xfc-id", False),
+    ("X-Faasx-1", False), ("Accept", False),
+])
+def test_platform_headers_in_every_spelling(name, platform):
+    assert th.platform_header(name) is platform
 
 
 def test_parse_config_http_may_be_absent():

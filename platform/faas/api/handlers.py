@@ -13,8 +13,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from .. import defaults
-from ..auth import Role
-from ..errors import InvalidArgument, InvocationNotFound, PayloadTooLarge
+from ..auth import PLATFORM_HEADER, Role
+from ..errors import Forbidden, InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families, cell_families, container_families
@@ -128,6 +128,9 @@ async def invoke_function(request: web.Request) -> web.Response:
     trigger = request.headers.get("X-Faas-Trigger")
     if trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger):
         raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
+    if (trigger is not None or "X-Fc-Attempt" in request.headers) \
+            and not await request.app[TOKENS].platform.check(request.headers.get(PLATFORM_HEADER)):
+        raise Forbidden("X-Faas-Trigger and X-Fc-Attempt are set by the platform's own parts only")
     qualifier = qualifier_of(request)
     if invocation_type == "Async":
         event = await read_event(request, defaults.ASYNC_EVENT_BYTES)

@@ -20,6 +20,7 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from .. import defaults
+from ..auth import PLATFORM_HEADER, platform_secret
 from ..config import Settings
 from ..defaults import LATEST
 from ..models import FunctionRecord, new_request_id
@@ -146,7 +147,8 @@ class EventRunner:
             attempt = pipe.execute()[0]
         function = rec.get("function")
         timeout = float(rec.get("timeout") or 60) + 60
-        headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt)}
+        headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt),
+                   PLATFORM_HEADER: platform_secret(self.conn, self.settings.redis_prefix)}
         if rec.get("trigger"):
             headers["X-Faas-Trigger"] = rec.get("trigger")
         version = rec.get("version", LATEST)

@@ -30,6 +30,17 @@ class InvalidResponse(Exception):
     """The function's result is shaped like an HTTP response but cannot be one."""
 
 
+PLATFORM_PREFIXES = ("x-fc-", "x-faas-")
+"""Headers that speak for the platform: a client's are dropped before a function sees the request."""
+
+
+@functools.lru_cache(maxsize=1024)
+def platform_header(name: str) -> bool:
+    """A header of the platform's (x-fc-*, x-faas-*), in any case and with '_' for '-' (servers that map headers
+    to CGI-style variables read x_fc_request_id as X-Fc-Request-Id)."""
+    return name.lower().replace("_", "-").startswith(PLATFORM_PREFIXES)
+
+
 @functools.lru_cache(maxsize=1024)
 def canonical(name: str) -> str:
     """Header names as FC 3.0 gives them: each dash-separated word capitalised (content-type -> Content-Type)."""
@@ -38,11 +49,11 @@ def canonical(name: str) -> str:
 
 def client_headers(pairs: Iterable[tuple[str, str]], drop_authorization: bool) -> dict[str, str]:
     """The request's headers for the event: canonical names, repeated values joined with ',', without
-    the platform's own (x-fc-*), hop-by-hop ones, and the platform token when the platform checked it."""
+    the platform's own (platform_header), hop-by-hop ones, and the platform token when the platform checked it."""
     out: dict[str, str] = {}
     for name, value in pairs:
         lower = name.lower()
-        if lower.startswith("x-fc-") or lower in HOP_BY_HOP or (drop_authorization and lower == "authorization"):
+        if platform_header(name) or lower in HOP_BY_HOP or (drop_authorization and lower == "authorization"):
             continue
         key = canonical(name)
         out[key] = f"{out[key]},{value}" if key in out else value
@@ -180,9 +191,9 @@ def http_answer(body: bytes, content_type: str) -> HttpAnswer:
 
 def proxied_request_headers(pairs: Iterable[tuple[str, str]], drop_authorization: bool) -> list[tuple[str, str]]:
     """A web function's request headers: the client's (Content-Length too: the body is streamed with the
-    length it was sent with), without hop-by-hop and x-fc-* ones (the platform sets its own), and without
-    the platform token when the platform checked it."""
-    return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-fc-")
+    length it was sent with), without hop-by-hop ones and the platform's own (platform_header: it sets its
+    own), and without the platform token when the platform checked it."""
+    return [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and not platform_header(k)
             and not (drop_authorization and k.lower() == "authorization")]
 
 
