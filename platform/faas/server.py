@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
 import sys
 import threading
 
@@ -14,7 +16,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from .api import create_app
 from .api.middlewares import code_of, error_response
 from .config import Settings
-from .supervisor import wait_for_redis
+from .supervisor import LISTEN_FD_ENV, wait_for_redis
 
 GC_THRESHOLD = 20_000
 """Allocations between two collections of the youngest generation (Python's default is 700)."""
@@ -84,10 +86,31 @@ def main(argv: list[str] | None = None) -> int:
               f"(redis {settings.redis_url_shown}, platform id {settings.platform_id})", flush=True)
 
     web_protocol.RequestHandler.handle_error = _json_parser_error
-    web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None,
-                handle_signals=True, shutdown_timeout=10, loop=new_event_loop(),
-                keepalive_timeout=settings.keepalive_timeout)
+    sock = handed_socket(os.environ)
+    where = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
+    web.run_app(app, **where, print=ready, access_log=None, handle_signals=True, shutdown_timeout=10,
+                loop=new_event_loop(), keepalive_timeout=settings.keepalive_timeout)
     return 0
+
+
+SD_LISTEN_FDS_START = 3
+"""The first descriptor systemd's socket activation hands over."""
+
+
+def handed_socket(env) -> socket.socket | None:
+    """The listening socket this process was handed: by faas-up (FAAS_LISTEN_FD), or by systemd's socket
+    activation (LISTEN_FDS=1 for this pid); None: it listens itself."""
+    if env.get(LISTEN_FD_ENV, "").isdigit():
+        fd = int(env[LISTEN_FD_ENV])
+    elif env.get("LISTEN_FDS") == "1" and env.get("LISTEN_PID") == str(os.getpid()):
+        fd = SD_LISTEN_FDS_START
+    else:
+        return None
+    sock = socket.socket(fileno=fd)
+    if sock.type != socket.SOCK_STREAM or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1:
+        raise SystemExit(f"faas-server: descriptor {fd} is not a listening stream socket")
+    sock.setblocking(False)
+    return sock
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import redis
 
 from .config import Settings
+from .lifeline import die_with_parent
 from .redisconn import connect
 
 log = logging.getLogger("faas.up")
@@ -37,6 +40,13 @@ STOP_TIMEOUT_S = 90.0
 REDIS_WAIT_LOG_S = 5.0
 """Seconds between two log lines while Redis is not ready yet."""
 
+LISTEN_FD_ENV = "FAAS_LISTEN_FD"
+"""The variable that tells a control plane the listening socket it was handed (a file descriptor number)."""
+
+LISTEN_BACKLOG = 4096
+"""Connections the kernel keeps waiting on the listening socket (capped by net.core.somaxconn): what queues
+while a control plane restarts."""
+
 
 @dataclass
 class Part:
@@ -46,10 +56,17 @@ class Part:
     deaths: int = 0
     started_at: float = 0.0
     restart_at: float | None = None
+    listener: socket.socket | None = None
+    """A listening socket the part is handed (FAAS_LISTEN_FD): it stays open here while the part restarts."""
 
     def start(self) -> None:
+        env, fds = None, ()
+        if self.listener is not None:
+            env, fds = os.environ | {LISTEN_FD_ENV: str(self.listener.fileno())}, (self.listener.fileno(),)
         # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops the parts in order.
-        self.proc = subprocess.Popen(self.command, start_new_session=True)
+        # It dies with the supervisor, even one that was killed.
+        self.proc = subprocess.Popen(self.command, start_new_session=True, preexec_fn=die_with_parent(),
+                                     env=env, pass_fds=fds)
         self.started_at = time.monotonic()
         self.restart_at = None
         log.info("%s started (pid %d)", self.name, self.proc.pid)
@@ -67,6 +84,20 @@ class Part:
             log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
             self.proc.kill()
             self.proc.wait()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The control plane's listening socket, made by the supervisor and handed to each control plane it starts
+    (as systemd's socket activation does): while a control plane that died is started again, connections wait
+    in its backlog instead of being refused."""
+    family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
 
 
 def restart_delay(deaths: int, ran_for: float) -> float:
@@ -183,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faas-up: {exc}", file=sys.stderr)
         return 2
     redis_part = Part("redis-server", ["redis-server", args.redis_conf]) if args.redis_conf else None
-    parts = [Part("faas-server", [sys.executable, "-m", "faas.server"]),
+    try:
+        listener = listen(settings.host, settings.port)
+    except OSError as exc:
+        print(f"faas-up: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 2
+    parts = [Part("faas-server", [sys.executable, "-m", "faas.server"], listener=listener),
              Part("faas-worker", [sys.executable, "-m", "faas.queue.worker"])]
     return Supervisor(parts, settings, redis_part).run()
 

@@ -18,6 +18,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from ..config import Settings
+from ..lifeline import die_with_parent
 from ..redisconn import connect
 from ..supervisor import wait_for_redis
 from .keys import Keys
@@ -81,7 +82,9 @@ def supervise(count: int) -> int:
 
     def spawn(i: int) -> None:
         # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops them once.
-        procs[i] = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--one"], start_new_session=True)
+        # And it dies with the supervisor, even one that was killed.
+        procs[i] = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--one"], start_new_session=True,
+                                    preexec_fn=die_with_parent())
 
     def stop(signum, frame):
         stopping.set()
