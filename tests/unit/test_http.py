@@ -333,3 +333,29 @@ def test_a_refused_connection_is_not_delivered():
             await ConnectionPool("127.0.0.1", port).request("GET", "/", {})
 
     run(main())
+
+
+def test_a_reply_that_ends_within_one_read_is_checked_before_it_is_taken():
+    """The framing bound holds when a whole reply of one-byte chunks comes in one read (a socket test may
+    split it anywhere)."""
+    from faas.pool.http import _Connection
+
+    class Transport:
+        closed = False
+
+        def get_extra_info(self, name):
+            return None
+
+        def close(self):
+            self.closed = True
+
+    async def main():
+        conn = _Connection()
+        conn.connection_made(Transport())
+        conn._max = 1 << 20
+        conn._future = asyncio.get_running_loop().create_future()
+        conn.data_received(CHUNKED + b"1\r\nx\r\n" * 30_000 + b"0\r\n\r\n")
+        return conn._future
+
+    future = run(main())
+    assert isinstance(future.exception(), ProtocolError) and "framing" in str(future.exception())

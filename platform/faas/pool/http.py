@@ -143,6 +143,9 @@ class _Connection(asyncio.Protocol):
     def _feed(self, data: bytes) -> None:
         self._read += len(data)
         self._parser.feed_data(data)
+        self._check_framing()
+
+    def _check_framing(self) -> None:
         if self._read - len(self._body) > MAX_HEAD_BYTES + MAX_FRAMING_BYTES + len(self._body) // 4:
             raise ProtocolError("the reply's chunk framing or trailers are too large")
 
@@ -195,6 +198,10 @@ class _Connection(asyncio.Protocol):
             self._stop(ResponseTooLarge(len(self._body)))
 
     def on_message_complete(self) -> None:
+        try:  # (a reply that ends within one read is checked here, before it is taken)
+            self._check_framing()
+        except ProtocolError as exc:
+            self._stop(exc)
         self._to_close = False
         self._finish()
 
