@@ -104,7 +104,8 @@ ensure_api_token() {
 
 # prepare_redis: the configuration of a private redis-server (var/redis.conf, 0600): a free loopback port,
 # append-only data in var/redis (0700), a password made on first run (var/redis-password, 0600), so that no
-# other local user can read or write the platform's data. Sets REDIS_CONF, FAAS_REDIS_URL and
+# other local user can read or write the platform's data; FAAS_REDIS_MAXMEMORY_MB (2048) with noeviction, so
+# that a full Redis refuses writes (503 to callers) rather than dropping keys. Sets REDIS_CONF, FAAS_REDIS_URL and
 # FAAS_REDIS_PASSWORD_FILE; faas-up runs redis-server with it.
 prepare_redis() {
   apt_install redis-server
@@ -126,6 +127,8 @@ protected-mode yes
 appendonly yes
 appendfsync everysec
 save ""
+maxmemory ${FAAS_REDIS_MAXMEMORY_MB:-2048}mb
+maxmemory-policy noeviction
 dir "$FAAS_VAR_DIR/redis"
 logfile "$FAAS_VAR_DIR/log/redis.log"
 daemonize no

@@ -176,6 +176,9 @@ class Settings:
     system_retry_max_wait: float = defaults.SYSTEM_RETRY_MAX_WAIT_S
     result_ttl: int = defaults.RESULT_TTL_S
     sweep_interval: float = defaults.SWEEP_INTERVAL_S
+    queue_max_messages: int = defaults.QUEUE_MAX_MESSAGES
+    queue_max_bytes: int = defaults.QUEUE_MAX_MB << 20
+    queues_max_bytes: int = defaults.QUEUES_MAX_MB << 20
     audit_interval: float = defaults.AUDIT_INTERVAL_S
     log_ttl: int = defaults.LOG_TTL_S
     log_follow_s: float = defaults.LOG_FOLLOW_S
@@ -264,6 +267,9 @@ class Settings:
                                           float),
             result_ttl=_number(env, "FAAS_RESULT_TTL", defaults.RESULT_TTL_S),
             sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
+            queue_max_messages=_number(env, "FAAS_QUEUE_MAX_MESSAGES", defaults.QUEUE_MAX_MESSAGES),
+            queue_max_bytes=int(_number(env, "FAAS_QUEUE_MAX_MB", defaults.QUEUE_MAX_MB, float) * (1 << 20)),
+            queues_max_bytes=int(_number(env, "FAAS_QUEUES_MAX_MB", defaults.QUEUES_MAX_MB, float) * (1 << 20)),
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
             api_token=api_token,
@@ -301,6 +307,10 @@ class Settings:
             parse_address("FAAS_REGISTRY", values["registry"])
         if values["socket_dir"] is not None and not values["socket_dir"].is_absolute():
             raise ValueError("FAAS_SOCKET_DIR must be an absolute path")
+        if values["queue_max_messages"] < 1 or values["queue_max_bytes"] < 1 << 20 \
+                or values["queues_max_bytes"] < values["queue_max_bytes"]:
+            raise ValueError("FAAS_QUEUE_MAX_MESSAGES must be at least 1, FAAS_QUEUE_MAX_MB at least 1, and "
+                             "FAAS_QUEUES_MAX_MB at least FAAS_QUEUE_MAX_MB")
         if not 1 <= values["image_copies"] <= 16:
             raise ValueError("FAAS_IMAGE_COPIES must be from 1 to 16")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):

@@ -224,8 +224,25 @@ ASYNC_LIST_LIMIT = 100
 STATS_WINDOW_S = 3600
 """The window of GET /v1/stats: each function's invocations, errors and cold starts in the last hour."""
 
-DESTINATION_MAXLEN = 100000
-"""Messages a destination queue (Redis stream) keeps, approximately; the oldest go first."""
+QUEUE_MAX_MESSAGES = 100_000
+"""Most messages one queue holds (FAAS_QUEUE_MAX_MESSAGES): publishing to a full queue is refused (429), and
+nothing is dropped to make room. A queue with triggers drops a message once every trigger has taken it and its
+invocation ended; a queue without triggers keeps its messages until a reader deletes them."""
+
+QUEUE_MAX_MB = 64
+"""Most memory one queue's stream takes in Redis, in MB (FAAS_QUEUE_MAX_MB; Redis's MEMORY USAGE, sampled)."""
+
+QUEUES_MAX_MB = 512
+"""Most memory all queues together take in Redis, in MB (FAAS_QUEUES_MAX_MB): publishing to any queue is refused
+(429) past it. Destination records are written whatever the limits (refusing them would lose an outcome):
+they count toward the limits, and Redis's own maxmemory bounds them."""
+
+QUEUE_FULL_RETRY_AFTER_S = 5
+"""Retry-After of a publish refused because a queue is full."""
+
+QUEUES_TOTAL_REFRESH_S = 1.0
+"""Seconds the control plane trusts its sum of all queues' memory before it asks Redis again."""
+
 
 SWEEP_INTERVAL_S = 0.5
 """Seconds between passes that start due retries and wake workers."""

@@ -242,6 +242,17 @@ async def read_queue(request: web.Request) -> web.Response:
                               "next": messages[-1]["id"] if messages else (after or None)})
 
 
+async def delete_queue_messages(request: web.Request) -> web.Response:
+    """A reader is done with a queue's messages up to `through`: they go (but for those a trigger of the queue
+    has not taken yet), which makes room in a queue without triggers."""
+    name = check_name(request.match_info["name"])
+    through = request.query.get("through", "")
+    if not (_STREAM_ID_RE.fullmatch(through) and all(int(n) < 2 ** 64 - 1 for n in through.split("-"))):
+        raise InvalidArgument("through must be a message id such as 1700000000000-0")
+    deleted = await request.app[ASYNC].delete_messages(name, through)
+    return web.json_response({"queue": name, "deleted": deleted})
+
+
 async def list_async_invocations(request: web.Request) -> web.Response:
     """The function's newest async invocations (their records without results), newest first."""
     record = await request.app[SERVICE].get(request.match_info["name"])
@@ -360,6 +371,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/invocations/{request_id}/logs", get_invocation_logs),
         web.get("/v1/functions/{name}/logs", get_function_logs),
         web.get("/v1/queues/{name}/messages", read_queue),
+        web.delete("/v1/queues/{name}/messages", delete_queue_messages),
         web.post("/v1/tokens", create_token),
         web.get("/v1/tokens", list_tokens),
         web.delete("/v1/tokens/{token_id}", revoke_token),

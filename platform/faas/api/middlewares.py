@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -116,6 +116,14 @@ def _error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
             response.headers["WWW-Authenticate"] = 'Bearer realm="faas"'
         elif isinstance(exc, errors.MethodNotAllowed):
             response.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
+        if "retry_after" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
+    if isinstance(exc, OutOfMemoryError):  # maxmemory with noeviction: the write was refused whole
+        log.warning("Redis is full (maxmemory) in %s %s: %s", request.method, request.path, exc)
+        response = error_response(503, "ServiceUnavailable", "the platform's Redis is full: nothing was stored; "
+                                  "try again later")
+        response.headers["Retry-After"] = str(defaults.QUEUE_FULL_RETRY_AFTER_S)
         return response
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError, BusyLoadingError)):
         log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)

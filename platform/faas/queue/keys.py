@@ -13,6 +13,7 @@
 | `{prefix}:async:recent:{function}` | sorted set | the function's newest async events, for listings (3) |
 | `{prefix}:async:stats` | hash | counters for /metrics: `ended:{status}:{condition}`, `retry:{kind}` |
 | `{prefix}:queue:{name}` | stream | queue `queue:{name}`: one entry per message (2) |
+| `{prefix}:queues` | set | names of the queues written to, for the limit on all queues' memory |
 
 (1) and `trigger` (`<type>/<name>`) when a trigger caused it; `ackStream`, `ackGroup` and `ackIds` when it
 carries a queue trigger's batch, whose messages are acknowledged when it ends.
@@ -35,6 +36,7 @@ class Keys:
         self.workers = f"{prefix}:async:workers"
         self.drain = f"{prefix}:async:drain"
         self.stats = f"{prefix}:async:stats"
+        self.queues = f"{prefix}:queues"
         self.rq_queue = f"{prefix}-async"
         """Name of the RQ queue that carries drain jobs."""
 

@@ -19,7 +19,6 @@ import redis
 import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from .. import defaults
 from ..auth import PLATFORM_HEADER, platform_secret
 from ..config import Settings
 from ..defaults import LATEST
@@ -27,6 +26,7 @@ from ..models import FunctionRecord, new_request_id
 from ..redisconn import connect
 from ..store import function_key
 from . import events as ev
+from . import streams
 from .keys import Keys
 from .kick import DRAIN_TOKEN_TTL_S, kick
 from .policy import TERMINAL, Condition, EventStatus, Kind, classify, expired, function_retry_delay, system_retry_delay
@@ -242,18 +242,21 @@ class EventRunner:
             pipe.expire(key, self.settings.result_ttl)
             if target:
                 kind, name = ev.parse_destination(target)
-                if kind == "queue":
-                    pipe.xadd(self.keys.destination(name), {"record": json.dumps(record)},
-                              maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+                if kind == "queue":  # never trimmed to make room: see streams.py
+                    pipe.xadd(self.keys.destination(name), {"record": json.dumps(record)})
+                    pipe.sadd(self.keys.queues, name)
                 elif chained is not None:
                     ev.queue_event(pipe, self.keys, *chained)
             ack_ids = rec.get("ackIds").split()
-            if ack_ids:  # a queue trigger's batch: its messages are done with only now
+            if ack_ids:  # a queue trigger's batch: its messages are done with only now, and its copy of them
                 pipe.xack(rec.get("ackStream"), rec.get("ackGroup"), *ack_ids)
+                pipe.hdel(key, "event")
             pipe.zrem(self.keys.pending, request_id)
             pipe.lrem(self.inflight, 0, request_id)
             pipe.hincrby(self.keys.stats, f"ended:{status.value}:{condition.value}", 1)
             pipe.execute()
+        if ack_ids:  # what every trigger of the queue has taken leaves it
+            self.conn.eval(streams.TRIM, 1, rec.get("ackStream"), "")
         if chained is not None:
             kick(self.conn, self.keys)
 
@@ -265,9 +268,11 @@ class EventRunner:
         raw = self.conn.get(function_key(self.settings.redis_prefix, name))
         if raw is None:
             log.warning("Destination function %s does not exist: record goes to queue:dead-letter", name)
-            self.conn.xadd(self.keys.destination("dead-letter"),
-                           {"record": json.dumps(record | {"undeliveredTo": target})},
-                           maxlen=defaults.DESTINATION_MAXLEN, approximate=True)
+            with self.conn.pipeline(transaction=True) as pipe:
+                undelivered = json.dumps(record | {"undeliveredTo": target})
+                pipe.xadd(self.keys.destination("dead-letter"), {"record": undelivered})
+                pipe.sadd(self.keys.queues, "dead-letter")
+                pipe.execute()
             return None
         function = FunctionRecord.from_api(json.loads(raw))
         return new_request_id(), ev.new_event(function, json.dumps(record).encode(), now), now

@@ -14,11 +14,12 @@ from redis.exceptions import ResponseError
 from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
-from ..errors import ServiceUnavailable
+from ..errors import ServiceUnavailable, TooManyRequests
 from ..metrics import AsyncStats
 from ..models import AsyncConfig, FunctionRecord, new_request_id
 from ..redisconn import connect
 from . import events as ev
+from . import streams
 from .keys import Keys
 from .kick import kick
 from .policy import TERMINAL, EventStatus, Kind, system_retry_delay
@@ -38,6 +39,10 @@ return #due
 """
 
 
+def _full(message: str) -> TooManyRequests:
+    return TooManyRequests(message, retry_after=defaults.QUEUE_FULL_RETRY_AFTER_S)
+
+
 class AsyncEvents:
     def __init__(self, settings: Settings, conn: Redis):
         self.settings = settings
@@ -47,6 +52,7 @@ class AsyncEvents:
         self._move_due = conn.register_script(_MOVE_DUE)
         self._task: asyncio.Task | None = None
         self._kicking = False
+        self._total, self._total_at = 0, -defaults.QUEUES_TOTAL_REFRESH_S  # all queues' memory, when read
 
     # -- API
     async def accept(self, record: FunctionRecord, event: bytes, trigger: str | None = None,
@@ -148,11 +154,44 @@ class AsyncEvents:
         return out
 
     async def publish(self, name: str, body: str) -> str:
-        """Add a message to queue `name` (a Redis stream, as destinations write); its id."""
-        (eid,) = await self._write(lambda pipe: pipe.xadd(self.keys.destination(name), {"body": body},
-                                                           maxlen=defaults.DESTINATION_MAXLEN, approximate=True),
-                                   "message", transaction=False)
-        return eid.decode()
+        """Add a message to queue `name` (a Redis stream, as destinations write); its id. TooManyRequests when
+        the queue, or all queues together, are full: nothing is dropped to make room (see streams.py)."""
+        settings = self.settings
+        await self._check_total()
+        (reply,) = await self._write(
+            lambda pipe: pipe.eval(streams.PUBLISH, 2, self.keys.destination(name), self.keys.queues, body,
+                                   settings.queue_max_messages, settings.queue_max_bytes, name),
+            "message", transaction=False)
+        if reply[0] == streams.FULL_MESSAGES:
+            raise _full(f"queue {name} holds {settings.queue_max_messages} messages, its limit "
+                        "(FAAS_QUEUE_MAX_MESSAGES): a trigger or a reader must take some first")
+        if reply[0] == streams.FULL_BYTES:
+            raise _full(f"queue {name} holds {settings.queue_max_bytes / 2 ** 20:g} MB, its limit (FAAS_QUEUE_MAX_MB): "
+                        "a trigger or a reader must take some first")
+        return reply[1].decode()
+
+    async def _check_total(self) -> None:
+        """TooManyRequests when all queues together hold their limit (the sum is asked of Redis at most once a
+        second, so a burst may pass it by what one second brings)."""
+        now = time.monotonic()
+        if now - self._total_at >= defaults.QUEUES_TOTAL_REFRESH_S:
+            names = await self.conn.smembers(self.keys.queues)
+            async with self.conn.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.memory_usage(self.keys.destination(name.decode()), samples=5)
+                used = await pipe.execute()
+            gone = [name for name, size in zip(names, used) if size is None]
+            if gone:
+                await self.conn.srem(self.keys.queues, *gone)
+            self._total, self._total_at = sum(size or 0 for size in used), now
+        if self._total >= self.settings.queues_max_bytes:
+            raise _full(f"the platform's queues hold {self._total / 2 ** 20:.1f} MB, their limit (FAAS_QUEUES_MAX_MB): "
+                        "triggers or readers must take some first")
+
+    async def delete_messages(self, name: str, through: str) -> int:
+        """A reader is done with queue `name` up to message `through`: those messages go, but for any a trigger
+        has not taken yet (it still needs them). The number deleted."""
+        return await self.conn.eval(streams.TRIM, 1, self.keys.destination(name), through)
 
     async def stats(self) -> AsyncStats:
         """Counters the workers keep in Redis, and where events are now: for /metrics."""

@@ -13,11 +13,15 @@ from .. import defaults
 from ..cache import TtlCache
 from ..errors import AliasNotFound, TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound, VersionNotFound
 from ..models import FunctionRecord
+from ..queue import streams
 from ..releases.model import is_version_id
 from .model import QueueConfig, TimerConfig, Trigger, check_trigger_name, iso_utc
 from .store import TriggerStore, group_name
 
 log = logging.getLogger(__name__)
+
+LAG_COUNT_MAX = 100_000
+"""Most messages counted for a lag Redis cannot tell (a queue holds at most FAAS_QUEUE_MAX_MESSAGES)."""
 
 CACHE_S = 1.0
 """Seconds a function's triggers read for an HTTP trigger request are reused before they are read again."""
@@ -100,12 +104,17 @@ class TriggerService:
         stream = self.store.keys.destination(trigger.config.queue_name)
         try:
             groups = await self.redis.xinfo_groups(stream)
+            last = (await self.redis.xinfo_stream(stream)).get("last-generated-id")
         except ResponseError:
             return {"pending": 0, "lag": 0}
         name = group_name(trigger)
         for group in groups:
             if (group.get("name") or b"").decode() == name:
-                return {"pending": int(group.get("pending") or 0), "lag": int(group.get("lag") or 0)}
+                lag = streams.lag(group, last)
+                if lag is None:  # Redis lost count (a restart, a deletion): count what is after the group
+                    after = streams.id_after(group.get("last-delivered-id")) or (0, 0)
+                    lag = len(await self.redis.xrange(stream, min=f"({after[0]}-{after[1]}", count=LAG_COUNT_MAX))
+                return {"pending": int(group.get("pending") or 0), "lag": lag}
         return {"pending": 0, "lag": 0}
 
     # -- side effects
