@@ -261,6 +261,13 @@ def test_triggers_from_the_cli_and_the_spec_file(faasctl, fn_dir, fn_name, async
     assert json.loads(out)["triggerConfig"]["batchSize"] == 5
     code, out, _ = faasctl("queue", "publish", f"{fn_name}-other", "a message")
     assert code == 0 and out.strip().split("-")[0].isdigit()
+    message_id = out.strip()
+    code, out, err = faasctl("queue", "read", f"{fn_name}-other")  # a published message, not a record
+    assert code == 0 and message_id in out and "a message" in out, err
+    code, out, err = faasctl("queue", "delete", f"{fn_name}-other", "--through", message_id)
+    assert code == 0 and "deleted 1 message" in out, err
+    code, _, err = faasctl("queue", "delete", f"{fn_name}-other", "--through", "not-an-id")
+    assert code != 0 and "through" in err
     code, out, _ = faasctl("trigger", "list", fn_name)
     assert "pending=" in out and "lag=" in out
     code, _, err = faasctl("trigger", "create", fn_name, "bad", "--type", "timer", "--cron", "every minute")

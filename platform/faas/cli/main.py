@@ -508,10 +508,21 @@ def cmd_queue_read(client: Client, args) -> int:
     if args.json:
         out.print_json(data)
         return 0
-    out.table(["ID", "REQUEST", "FUNCTION", "CONDITION", "INVOKES"],
-              [[m["id"], m["record"]["requestContext"]["requestId"], m["record"]["requestContext"]["functionName"],
-                m["record"]["requestContext"]["condition"], m["record"]["requestContext"]["approximateInvokeCount"]]
-               for m in data["messages"]])
+    rows = []
+    for m in data["messages"]:
+        if "record" in m:  # a destination's record
+            ctx = m["record"]["requestContext"]
+            rows.append([m["id"], ctx["requestId"], ctx["functionName"], ctx["condition"],
+                         ctx["approximateInvokeCount"], ""])
+        else:  # a published message
+            rows.append([m["id"], "", "", "", "", m["body"][:60]])
+    out.table(["ID", "REQUEST", "FUNCTION", "CONDITION", "INVOKES", "BODY"], rows)
+    return 0
+
+
+def cmd_queue_delete(client: Client, args) -> int:
+    data = client.json("DELETE", f"/v1/queues/{args.name}/messages", params={"through": args.through})
+    print(f"deleted {data['deleted']} message(s)") if not args.json else out.print_json(data)
     return 0
 
 
@@ -723,6 +734,11 @@ def parser() -> argparse.ArgumentParser:
     qp.add_argument("event", nargs="?", metavar="MESSAGE")
     qp.add_argument("--file", "-f", help="read the message from a file ('-': standard input)")
     qp.set_defaults(func=cmd_queue_publish)
+    qd = qs.add_parser("delete", help="delete the messages of queue:NAME up to --through (but those a trigger "
+                                      "has not taken)")
+    qd.add_argument("name")
+    qd.add_argument("--through", required=True, metavar="ID", help="the last message id to delete")
+    qd.set_defaults(func=cmd_queue_delete)
 
     tg = sub.add_parser("trigger", help="a function's triggers (http, timer, queue)")
     tgs = tg.add_subparsers(dest="trigger_command", required=True)
