@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from .api import create_app
 from .api.middlewares import code_of, error_response
+from .claim import PlatformInUse, claim
 from .config import Settings
 from .supervisor import LISTEN_FD_ENV, wait_for_redis
 
@@ -72,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings.role == "node":
         from .cluster.node import main as node_main
         return node_main(argv)
+    try:  # kept open for the process's life (role frontend runs no containers: nothing to claim)
+        owned = claim(settings.cells_dir, settings.platform_id, "faas-server") if settings.role == "all" else None
+    except PlatformInUse as exc:
+        print(f"faas-server: {exc}", file=sys.stderr)
+        return 2
     wait_for_redis(settings, threading.Event(), "faas-server")  # it may be loading its data
     app = create_app(settings)
 
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     where = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
     web.run_app(app, **where, print=ready, access_log=None, handle_signals=True, shutdown_timeout=10,
                 loop=new_event_loop(), keepalive_timeout=settings.keepalive_timeout)
+    if owned is not None:
+        os.close(owned)
     return 0
 
 

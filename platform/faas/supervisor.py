@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
+from .claim import PlatformInUse, check
 from .config import Settings
 from .lifeline import die_with_parent
 from .redisconn import connect
@@ -211,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ValueError as exc:
+        print(f"faas-up: {exc}", file=sys.stderr)
+        return 2
+    try:  # before anything starts: a second faas-up with the platform id of a running one touches nothing
+        check(settings.cells_dir, settings.platform_id)
+    except PlatformInUse as exc:
         print(f"faas-up: {exc}", file=sys.stderr)
         return 2
     redis_part = Part("redis-server", ["redis-server", args.redis_conf]) if args.redis_conf else None

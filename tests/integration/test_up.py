@@ -246,6 +246,35 @@ def test_it_starts_again_on_the_data_of_an_earlier_run(up):
     assert up.api.request("GET", "/v1/functions").status_code == 200
 
 
+def test_a_second_platform_with_the_same_id_refuses_and_touches_nothing(up, tmp_path, fn_name):
+    """Two checkouts' scripts/up on one machine with one platform id: the second refuses to start and says which
+    process holds the id; the first keeps its cells, its mounts and its functions."""
+    up.start()
+    up.api.deploy(fn_name, {"index.py": SLOW})
+    assert up.api.invoke(fn_name, "0").text == "slept"
+    cells = Path("/var/lib/faas/cells") / up.platform_id
+    mounted = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(cells) in line]
+    second = Up(tmp_path / "second")
+    second.platform_id = up.platform_id
+    second.env |= {"FAAS_PLATFORM_ID": up.platform_id, "FAAS_REDIS_PREFIX": up.platform_id}
+    second.var.mkdir(parents=True)
+    out = subprocess.run([str(ROOT / "scripts" / "up")], env=second.env, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"platform id '{up.platform_id}' is in use" in out.stderr and "faas-server" in out.stderr, out.stderr
+    # The first is untouched: its cells' mounts, its unpacked code, its functions.
+    assert [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(cells) in line] == mounted
+    assert up.api.invoke(fn_name, "0").text == "slept"
+    up.api.update(fn_name, {"index.py": SLOW + "# v2\n"})
+    assert up.api.invoke(fn_name, "0").text == "slept"  # a new version's cold start, through a cell or its image
+    assert "placing the code failed" not in up.log()
+    # And a control plane started by hand with that id is refused the same way, before it touches anything.
+    env = up.env | {"FAAS_PORT": str(free_port()), "FAAS_REDIS_URL": "redis://127.0.0.1:1/0"}
+    direct = subprocess.run([str(ROOT / ".venv" / "bin" / "faas-server")], env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    assert direct.returncode == 2 and "is in use on this host by pid" in direct.stderr, direct.stderr
+
+
 class LoadingRedis:
     """A real Redis behind a port that first answers every command with LOADING, as Redis does while it
     reads a large data set (which on these machines takes too short or too unpredictable a time to catch);

@@ -39,3 +39,12 @@ def test_cpu_in_proportion_to_memory():
     big_shares, big_cpus = cpu_limits(2048)
     assert small_shares * 16 == big_shares
     assert small_cpus == 1_000_000_000 and big_cpus >= small_cpus
+
+
+def test_every_layer_after_the_base_is_the_platforms_own():
+    """The platform's label comes right after FROM: two platforms' builds share no cached layer, so one's image
+    clean-up cannot prune a layer the other's build is using."""
+    lines = function_dockerfile("rt:1", True, {"faas.platform": "p1", "faas.function": "f"}).splitlines()
+    assert lines[:2] == ["FROM rt:1", 'LABEL faas.platform="p1"']
+    other = function_dockerfile("rt:1", True, {"faas.platform": "p2", "faas.function": "f"}).splitlines()
+    assert other[1] == 'LABEL faas.platform="p2"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -17,6 +18,46 @@ from .prepare import PreparedCode, prepare_in_child
 
 log = logging.getLogger(__name__)
 
+class Gate:
+    """Many holders of `shared()` at once, or one of `exclusive()`; a waiting exclusive holder goes before
+    shared holders that come after it (removals are rare and short: builds never starve them)."""
+
+    def __init__(self):
+        self._cond = asyncio.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def shared(self):
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._exclusive and not self._waiting)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self):
+        async with self._cond:
+            self._waiting += 1
+            try:
+                await self._cond.wait_for(lambda: not self._exclusive and not self._shared)
+            finally:
+                self._waiting -= 1
+                self._cond.notify_all()  # (shared holders held back by this waiter, should it be cancelled)
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class Builder:
     def __init__(self, settings: Settings, host: DockerHost):
         self.settings = settings
@@ -24,6 +65,7 @@ class Builder:
         self._slots = asyncio.Semaphore(settings.build_concurrency)
         self._runtime_image: str | None = None
         self._runtime_lock = asyncio.Lock()
+        self._gate = Gate()
 
     async def runtime_image(self) -> str:
         async with self._runtime_lock:
@@ -59,7 +101,7 @@ class Builder:
             log.info("Function %s: image %s already built", spec.name, tag)
             await self._push(tag, started, t0)
             return self._info("cached", tag, started, t0, "")
-        async with self._slots:
+        async with self._slots, self._gate.shared():
             log.info("Function %s: building %s", spec.name, tag)
             result = await self.host.build(code.context, tag, buildargs=proxy_buildargs())
         if not result.ok:
@@ -99,4 +141,8 @@ class Builder:
                          duration_ms=int((time.monotonic() - t0) * 1000), log=build_log)
 
     async def remove_images(self, name: str, keep: set[str] = frozenset()) -> int:
-        return await self.host.remove_images(self.labels(name), keep=keep)
+        """Remove `name`'s images but those tagged in `keep`, with their untagged parents: while no build of this
+        platform runs, since one may be using such a parent from the cache (another platform's builds share no
+        layer with this one's: context.py)."""
+        async with self._gate.exclusive():
+            return await self.host.remove_images(self.labels(name), keep=keep)

@@ -1,4 +1,4 @@
-"""Build contexts as tarballs. Pure: no Docker."""
+"""Build contexts as tarballs. Pure: no Docker calls."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import io
 import tarfile
 from pathlib import Path
 
+from ..docker_host import LABEL_PLATFORM
 from .archive import CodePackage
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 """Bumped when the function Dockerfile changes, so that every function is rebuilt on its next deploy."""
 
 USER = "10001:10001"
@@ -29,7 +30,13 @@ CA_BUNDLE = "faas-build-ca.crt"
 
 def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dict[str, str],
                         with_ca_bundle: bool = False) -> str:
-    lines = [f"FROM {runtime_image}", "USER root"]
+    lines = [f"FROM {runtime_image}"]
+    if LABEL_PLATFORM in labels:
+        # First: every layer after it is this platform's own, so the build cache never hands one platform's
+        # intermediate layers to another's build, and one platform's image clean-up (which prunes its images'
+        # untagged parents) never removes a layer another platform's build is using.
+        lines.append(f'LABEL {LABEL_PLATFORM}="{labels[LABEL_PLATFORM]}"')
+    lines.append("USER root")
     if with_requirements:
         cert = ""
         if with_ca_bundle:

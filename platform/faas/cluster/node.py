@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import hmac
 import logging
+import os
 import re
 import socket
 import sys
@@ -42,6 +43,7 @@ from ..api.keys import DOCKER, HTTP_CLIENT, METRICS, POOL, REDIS, SETTINGS
 from ..api.middlewares import error_middleware, error_response, status_of
 from ..api.triggers import proxy_to_container
 from ..builder.build import Builder
+from ..claim import PlatformInUse, claim
 from ..config import Settings
 from ..errors import (
     FaasError,
@@ -384,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"faas-node: {exc}", file=sys.stderr)
         return 2
+    try:
+        owned = claim(settings.cells_dir, settings.platform_id, f"faas-node {settings.node_id}")
+    except PlatformInUse as exc:
+        print(f"faas-node: {exc}", file=sys.stderr)
+        return 2
     wait_for_redis(settings, threading.Event(), "faas-node")
     if not settings.node_address:  # it listens on every address: the one it reaches Redis from
         settings = dataclasses.replace(settings, node_address=f"{own_address(settings)}:{settings.port}")
@@ -396,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None, handle_signals=True,
                 shutdown_timeout=defaults.NODE_DRAIN_TIMEOUT_S, loop=new_event_loop(),
                 keepalive_timeout=defaults.NODE_KEEPALIVE_S)
+    if owned is not None:
+        os.close(owned)
     return 0
 
 
