@@ -254,3 +254,40 @@ def test_code_placed_by_hard_links(cells_platform, fn_name):
     seen = json.loads(plat.api.invoke(fn_name).text)
     assert instances(plat, fn_name)[0]["startPath"] == "cell"
     assert seen["me"] == "linked" and seen["write_code"] == "Read-only file system"
+
+
+def test_lost_cells_mounts_are_set_up_again(cells_platform, docker_client, fn_name):
+    """Another process unmounts the cells' mounts (as a second platform with the same id once did on its way
+    out): the platform sets them up again, replaces the ready cells (they followed the lost mount), and cold
+    starts go through cells again; /healthz stays ok once it works again."""
+    import subprocess
+
+    plat = cells_platform()
+    root = cells_dir(plat)
+    before = {c.id for c in cell_containers(docker_client, plat)}
+    subprocess.run(["umount", "--recursive", "--lazy", str(root / "slots")], check=True)
+    subprocess.run(["umount", "--recursive", "--lazy", str(root / "staging")], check=True)
+    points = lambda: {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}  # noqa: E731
+    assert str(root / "slots") not in points()  # the test did break it
+    wait_for(lambda: {str(root / "slots"), str(root / "staging")} <= points(), timeout=30,
+             what="the cells' mounts set up again")
+    wait_for(lambda: ready_cells(plat) >= 2 and not before & {c.id for c in cell_containers(docker_client, plat)},
+             timeout=60, what="the ready cells replaced")
+    plat.api.deploy(fn_name, {"index.py": PROBE, "me.txt": "mine"})
+    resp = plat.api.invoke(fn_name)
+    assert resp.status_code == 200 and json.loads(resp.text)["me"] == "mine", resp.text
+    assert instances(plat, fn_name)[0]["startPath"] == "cell"
+    health = plat.api.request("GET", "/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+
+
+def test_a_lost_network_is_set_up_again(start_platform, docker_client, fn_name):
+    network = f"faas-test-{fn_name[-6:]}"
+    plat = start_platform(FAAS_NETWORK=network, FAAS_CELLS_MAX="0", FAAS_HEALTH_INTERVAL="1")
+    docker_client.networks.get(network).remove()  # no container uses it yet
+    wait_for(lambda: docker_client.networks.list(names=[network]), timeout=30, what="the network made again")
+    plat.api.deploy(fn_name, {"index.py": "def handler(e, c):\n    return 'here'\n"})
+    assert plat.api.invoke(fn_name).text == "here"
+    plat.api.delete(fn_name)
+    assert plat.stop() == 0  # (its health pass would make the network again)
+    docker_client.networks.get(network).remove()

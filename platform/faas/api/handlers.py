@@ -334,8 +334,10 @@ async def healthz(request: web.Request) -> web.Response:
         checks["redis"] = f"down: {exc}"
     if not await request.app[DOCKER].ping():
         checks["docker"] = "down"
+    down = any(v != "ok" for v in checks.values())  # nothing works without them: 503
+    checks |= {part: f"degraded: {why}" for part, why in request.app[POOL].problems().items()}
     ok = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+    return web.json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=503 if down else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:

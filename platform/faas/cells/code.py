@@ -85,6 +85,12 @@ class CodeStore:
             log.warning("Cells: files of %s not unpacked, its containers start from the image: %s", image, exc)
             self._refused.add(image)
 
+    def forget(self) -> None:
+        """Its directory was lost: every image's files are unpacked again when next needed."""
+        self._ready.clear()
+        self._refused.clear()
+        self._unpacked_at.clear()
+
     def prune(self, keep_images: set[str], in_use: set[Path]) -> None:
         """Remove unpacked files of images no longer kept (`keep_images`), used by no cell (`in_use`) and not
         unpacked in the last FRESH_S seconds."""

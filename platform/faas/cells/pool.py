@@ -41,6 +41,7 @@ from ..docker_host import (
     is_running,
 )
 from ..errors import ContainerStartFailed, FaasError
+from ..health import Health
 from ..models import FunctionRecord
 from ..pool.container import runtime_socket
 from . import files, mounts
@@ -129,6 +130,7 @@ class CellPool:
         self._slots = asyncio.Semaphore(REFILL_CONCURRENCY)
         self._refill_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.health = Health("cells")
 
     # -- life of the pool
     async def start(self, runtime_image: str | None) -> None:
@@ -167,6 +169,34 @@ class CellPool:
         cells = self.all_ready()
         self.ready.clear()
         await asyncio.gather(*(self.remove(c) for c in cells), return_exceptions=True)
+
+    def repair(self) -> None:
+        """Set up again what the pool set up and lost (its directories, its mounts: removed by hand, or by a
+        process that took them for its own): the ready cells, which followed the lost mounts, are replaced."""
+        if not self.enabled or self.closing:
+            return
+        lost = [p for p in (self.slots, self.staging, self.state, self.code.root) if not p.is_dir()]
+        if self.placement == "mount":
+            lost += [p for p in (self.slots, self.staging) if p.is_dir() and not mounts.is_mount_point(p)]
+        if not lost:
+            return
+        log.warning("Cells: %s lost; setting them up again and replacing the ready cells",
+                    ", ".join(str(p) for p in lost))
+        self.health.failed(f"{lost[0]} was lost and set up again")
+        try:
+            for path in (self.slots, self.staging, self.state, self.code.root):
+                path.mkdir(parents=True, exist_ok=True)
+            if self.placement == "mount":
+                mounts.bind_self(self.slots, mounts.MS_SHARED)
+                mounts.bind_self(self.staging, mounts.MS_PRIVATE)
+        except OSError as exc:
+            log.warning("Cells: setting up %s again failed: %s", self.root, exc)
+            self.health.failed(f"setting up {self.root} again failed: {exc}")
+            return
+        self.code.forget()
+        for cell in self.all_ready():
+            self.drop(cell)  # (removed in the background)
+        self.refill()
 
     def finish(self) -> None:
         """Once no container uses them: the mounts of the pool's directories go."""
@@ -227,6 +257,15 @@ class CellPool:
                          config: str) -> None:
         """Make `cell` the container of `record`: its files placed, the host's record of it written, the
         runtime told its environment. ContainerStartFailed when any step fails (the caller removes the cell)."""
+        try:
+            await self._specialise(cell, code, record, environment, config)
+        except ContainerStartFailed as exc:
+            self.health.failed(str(exc))
+            raise
+        self.health.succeeded()
+
+    async def _specialise(self, cell: Cell, code: Path, record: FunctionRecord, environment: dict[str, str],
+                          config: str) -> None:
         try:
             marker = {"function": record.name, "functionId": record.function_id, "versionId": record.version_id,
                       "revision": record.revision, "config": config, "image": record.image,
@@ -392,6 +431,7 @@ class CellPool:
                 ok = True
         except (FaasError, OSError) as exc:
             log.warning("Cells: a cell of %d MB did not start: %s", mb, exc)
+            self.health.failed(f"a cell did not start: {exc}")
             self.retry_at = time.monotonic() + FAILED_START_BACKOFF_S
         finally:
             self.starting[mb] -= 1
@@ -401,6 +441,7 @@ class CellPool:
             if self.closing:
                 await self.remove(cell)
             else:
+                self.health.succeeded()
                 self.ready.setdefault(mb, deque()).append(cell)
                 log.debug("Cells: cell %s (%d MB) ready in %.0f ms", cell.id, mb,
                           (time.monotonic() - cell.created_at) * 1000)

@@ -145,6 +145,10 @@ class RemotePool:
     def retiring(self, name: str) -> bool:
         return False
 
+    def problems(self) -> dict[str, str]:
+        """A front end's pool is the nodes': each node's /healthz tells of its own parts."""
+        return {}
+
     def all_instances(self) -> list:
         return []
 

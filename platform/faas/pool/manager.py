@@ -24,6 +24,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from docker.errors import DockerException
+
 from ..cells.pool import CellPool
 from ..config import Settings
 from ..defaults import LATEST
@@ -41,6 +43,7 @@ from ..docker_host import (
     function_filter,
 )
 from ..errors import FaasError, FunctionNotFound, RequestIdInUse, ServiceUnavailable
+from ..health import Health
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..models import FunctionRecord
@@ -83,6 +86,7 @@ class PoolManager:
         self._loops: list[asyncio.Task] = []
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
+        self.network_health = Health("network")
         self.spec_reserved = True
         """LATEST keeps the reserved containers its spec asks for; False on a node agent, where front ends
         say which reserved containers each version keeps (provision), on its home node only."""
@@ -488,6 +492,7 @@ class PoolManager:
     async def check_health(self) -> None:
         """Drop idle containers (and ready cells) that died or were removed from outside; remove labelled
         strays; remove unpacked files no version needs any more."""
+        await self._repair()
         asked = time.monotonic()
         found = [c for c in await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id})
                  if c.labels.get(LABEL_ROLE) in CONTAINER_ROLES]
@@ -516,6 +521,22 @@ class PoolManager:
         self.cells.code.prune({p.record.image for p in self._pools.values()} | {i.record.image for i in instances},
                               {i.code_dir for i in instances if i.code_dir is not None})
         self.cells.refill()
+
+    async def _repair(self) -> None:
+        """Set up again what the pool set up and lost: its network (removed by hand while no container used
+        it), the cells' directories and mounts."""
+        try:
+            await self.host.ensure_network(self.settings.network)
+        except DockerException as exc:
+            self.network_health.failed(f"network {self.settings.network} cannot be set up: {exc}")
+        else:
+            self.network_health.succeeded()
+        self.cells.repair()
+
+    def problems(self) -> dict[str, str]:
+        """The pool's parts that keep failing, and why (for /healthz)."""
+        found = {h.part: h.problem() for h in (self.cells.health, self.network_health)}
+        return {part: why for part, why in found.items() if why}
 
     async def _remove_stray(self, container_id: str) -> None:
         await self.host.remove_container(container_id)
