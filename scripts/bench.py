@@ -983,6 +983,33 @@ def bench_cluster(platform: Platform, seconds: int, rounds: int) -> None:
           f"{statistics.median(many_cold) * 1000:.1f} ms beside {statistics.median(local_cold) * 1000:.1f} ms local")
 
 
+def bench_sandbox(platform: Platform, rounds: int) -> None:
+    """gVisor beside runc, both from the image (gVisor functions take no cells), alternating; then warm
+    sequential calls of each."""
+    http, url = platform.http, platform.url
+    deploy(platform, "bench-runc", environment=IMAGE_PATH_ENV, sandbox="runc")
+    deploy(platform, "bench-gvisor", sandbox="gvisor")
+    cold = {"runc": [], "gvisor": []}
+    for i in range(rounds):
+        cold["runc"].append(cold_invoke(platform, "bench-runc", i, "image"))
+        cold["gvisor"].append(cold_invoke(platform, "bench-gvisor", i, "image"))
+    warm = {"runc": [], "gvisor": []}
+    for _ in range(300):
+        for sandbox in ("runc", "gvisor"):
+            t0 = time.perf_counter()
+            http.post(f"{url}/v1/functions/bench-{sandbox}/invocations", data=b"").raise_for_status()
+            warm[sandbox].append(time.perf_counter() - t0)
+    for sandbox in ("runc", "gvisor"):
+        http.delete(f"{url}/v1/functions/bench-{sandbox}")
+    print(f"Sandboxes: cold starts from the image ({rounds} rounds, alternating), then 300 warm sequential calls "
+          "each (no-op Python function)")
+    for sandbox in ("runc", "gvisor"):
+        print(row(f"{sandbox}: cold, from the image", cold[sandbox]))
+        print(row(f"{sandbox}: warm sync invocation", warm[sandbox]))
+    print(f"  gVisor beside runc: cold p50 {percentile(cold['gvisor'], 50) / percentile(cold['runc'], 50):.2f}x, "
+          f"warm p50 {percentile(warm['gvisor'], 50) / percentile(warm['runc'], 50):.2f}x")
+
+
 def bench_restart(platform: Platform, rounds: int) -> None:
     """Seconds until scripts/up has a SIGKILLed faas-server answering again."""
     times = []
@@ -1003,7 +1030,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--only", default="cold,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
-                        "split,move,cluster",
+                        "split,move,cluster,sandbox",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
@@ -1047,6 +1074,8 @@ def main() -> int:
                 bench_alias_move(platform)
             if "cluster" in only:
                 bench_cluster(platform, args.seconds, max(5, min(args.rounds, 15)))
+            if "sandbox" in only:
+                bench_sandbox(platform, max(5, min(args.rounds, 15)))
             if "restart" in only:
                 bench_restart(platform, 3)
         finally:

@@ -73,11 +73,42 @@ ensure_images() {
   "$VENV/bin/faas-images" ensure || die "building the images failed"
 }
 
+# ensure_gvisor: gVisor's runsc (Debian's package) registered with the engine as the runtime `runsc`, for
+# functions with "sandbox": "gvisor". Its own network stack fails on this kernel, so it runs with --network=host
+# inside each container's own network namespace (DESIGN.md section 8). Best effort: where it cannot be had,
+# a gVisor function is refused with a clear error and everything else works.
+ensure_gvisor() {
+  docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && return 0
+  if ! command -v runsc >/dev/null; then
+    (apt_install runsc) || { log "gVisor (runsc) not installed: functions with sandbox gvisor will be refused"; return 0; }
+  fi
+  [ -w /etc/docker ] || mkdir -p /etc/docker 2>/dev/null || { log "cannot register runsc: /etc/docker not writable"; return 0; }
+  "$VENV/bin/python" - "$(command -v runsc)" <<'PY' || { log "cannot register runsc in /etc/docker/daemon.json"; return 0; }
+import json, os, sys
+path = "/etc/docker/daemon.json"
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+config.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=host"]}
+tmp = path + ".faas-tmp"
+with open(tmp, "w") as f:
+    json.dump(config, f, indent=2)
+os.replace(tmp, path)
+PY
+  local pid i
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null  # the engine reloads its runtimes
+  for i in $(seq 1 40); do
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { log "gVisor's runsc registered with the engine"; return 0; }
+    sleep 0.25
+  done
+  log "the engine did not take the runsc runtime: functions with sandbox gvisor will be refused"
+}
+
 # ensure_platform: everything the platform needs before it can run.
 ensure_platform() {
   ensure_docker
   ensure_venv
   ensure_images
+  ensure_gvisor
 }
 
 free_port() {

@@ -15,6 +15,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _PLATFORM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
+def _megabytes(env, name: str, default: int) -> int:
+    """The variable `name`, in MB (a fraction is fine), as bytes: from 1 MB to 1 TB."""
+    value = _number(env, name, default, float)
+    if not 1 <= value <= 1 << 20:  # (NaN fails too)
+        raise ValueError(f"{name} must be at least 1 and at most 1048576 (MB), not {env.get(name)!r}")
+    return int(value * (1 << 20))
+
+
 def _number(env, name, default, kind=int):
     """The variable `name` as an int (or `kind`), `default` when unset or empty."""
     raw = env.get(name)
@@ -176,6 +184,8 @@ class Settings:
     system_retry_max_wait: float = defaults.SYSTEM_RETRY_MAX_WAIT_S
     result_ttl: int = defaults.RESULT_TTL_S
     sweep_interval: float = defaults.SWEEP_INTERVAL_S
+    sandbox: str = defaults.SANDBOX
+    """The sandbox of a function that names none (FAAS_SANDBOX: runc or gvisor)."""
     queue_max_messages: int = defaults.QUEUE_MAX_MESSAGES
     queue_max_bytes: int = defaults.QUEUE_MAX_MB << 20
     queues_max_bytes: int = defaults.QUEUES_MAX_MB << 20
@@ -267,9 +277,10 @@ class Settings:
                                           float),
             result_ttl=_number(env, "FAAS_RESULT_TTL", defaults.RESULT_TTL_S),
             sweep_interval=_number(env, "FAAS_SWEEP_INTERVAL", defaults.SWEEP_INTERVAL_S, float),
+            sandbox=env.get("FAAS_SANDBOX") or defaults.SANDBOX,
             queue_max_messages=_number(env, "FAAS_QUEUE_MAX_MESSAGES", defaults.QUEUE_MAX_MESSAGES),
-            queue_max_bytes=int(_number(env, "FAAS_QUEUE_MAX_MB", defaults.QUEUE_MAX_MB, float) * (1 << 20)),
-            queues_max_bytes=int(_number(env, "FAAS_QUEUES_MAX_MB", defaults.QUEUES_MAX_MB, float) * (1 << 20)),
+            queue_max_bytes=_megabytes(env, "FAAS_QUEUE_MAX_MB", defaults.QUEUE_MAX_MB),
+            queues_max_bytes=_megabytes(env, "FAAS_QUEUES_MAX_MB", defaults.QUEUES_MAX_MB),
             audit_interval=_number(env, "FAAS_AUDIT_INTERVAL", defaults.AUDIT_INTERVAL_S, float),
             control_url=env.get("FAAS_CONTROL_URL", ""),
             api_token=api_token,
@@ -307,10 +318,12 @@ class Settings:
             parse_address("FAAS_REGISTRY", values["registry"])
         if values["socket_dir"] is not None and not values["socket_dir"].is_absolute():
             raise ValueError("FAAS_SOCKET_DIR must be an absolute path")
-        if values["queue_max_messages"] < 1 or values["queue_max_bytes"] < 1 << 20 \
-                or values["queues_max_bytes"] < values["queue_max_bytes"]:
-            raise ValueError("FAAS_QUEUE_MAX_MESSAGES must be at least 1, FAAS_QUEUE_MAX_MB at least 1, and "
-                             "FAAS_QUEUES_MAX_MB at least FAAS_QUEUE_MAX_MB")
+        if values["sandbox"] not in defaults.SANDBOXES:
+            raise ValueError(f"FAAS_SANDBOX must be one of {', '.join(defaults.SANDBOXES)}")
+        if values["queue_max_messages"] < 1:
+            raise ValueError("FAAS_QUEUE_MAX_MESSAGES must be at least 1")
+        if values["queues_max_bytes"] < values["queue_max_bytes"]:
+            raise ValueError("FAAS_QUEUES_MAX_MB must be at least FAAS_QUEUE_MAX_MB")
         if not 1 <= values["image_copies"] <= 16:
             raise ValueError("FAAS_IMAGE_COPIES must be from 1 to 16")
         if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):

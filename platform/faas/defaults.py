@@ -25,6 +25,14 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 """What a function name may be."""
 
 RUNTIMES = ("python3.11", "custom-container")
+
+SANDBOXES = {"runc": None, "gvisor": "runsc"}
+"""A function's `sandbox`, and the Docker runtime that runs its containers (None: the engine's default, runc).
+gVisor's runsc runs them in a user-space kernel: a bug of the host's kernel is no longer one system call
+away, at the cost of slower cold starts and calls (see README)."""
+
+SANDBOX = "runc"
+"""The sandbox of a function that names none (FAAS_SANDBOX)."""
 """Runtimes a function can use."""
 
 MEMORY_MB = 128

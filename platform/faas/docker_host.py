@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import shutil
+import signal
 import tarfile
 import tempfile
 import threading
@@ -91,6 +92,31 @@ class ContainerConfig:
     """(host directory, container path) bound read-only (a cell's code directories)."""
     propagation: str | None = None
     """Their bind propagation (`rslave`: mounts made on the host later appear inside)."""
+    runtime: str | None = None
+    """The Docker runtime (`runsc`: gVisor); None: the engine's default."""
+
+
+def kill_leftovers(container_id: str) -> int:
+    """SIGKILL the host processes left by a container whose start failed (runsc's sandbox and gofer name its
+    id on their command lines); how many there were."""
+    killed = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"runsc" in cmdline and container_id.encode() in cmdline:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    if killed:
+        log.warning("Container %s: %d runsc process(es) left by a failed start killed", container_id[:12], killed)
+    return killed
 
 
 @dataclass(frozen=True)
@@ -180,6 +206,11 @@ class DockerHost:
             return bool(await self._run(self.api.ping))
         except ServiceUnavailable:
             return False
+
+    async def runtimes(self) -> set[str]:
+        """The container runtimes the engine has (runc, and runsc where gVisor is registered)."""
+        info = await self._run(self.api.info)
+        return set(info.get("Runtimes") or ())
 
     async def ensure_network(self, name: str) -> None:
         def ensure():
@@ -358,6 +389,7 @@ class DockerHost:
             ipc_mode="private",
             shm_size=f"{shm_mb}m",
             mounts=mounts or None,
+            runtime=config.runtime,
         )
         created = self.api.create_container(
             config.image, command=config.command, name=config.name, labels=config.labels,
@@ -378,6 +410,8 @@ class DockerHost:
                 pass
             if sockets is not None:
                 shutil.rmtree(sockets, ignore_errors=True)
+            if config.runtime == "runsc":  # a failed runsc start can leave its sandbox and gofer running
+                kill_leftovers(cid)
             raise
 
     async def start_container(self, config: ContainerConfig) -> StartedContainer:

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
+from dataclasses import replace
 
 from .builder.archive import check_handlers
 from .builder.build import Builder
@@ -84,8 +85,20 @@ class FunctionService:
             await self.pool.unpack(info.image)
         return info
 
+    async def _sandboxed(self, spec: FunctionSpec) -> FunctionSpec:
+        """`spec` with the platform's default sandbox when it names none; InvalidArgument when this host's
+        engine cannot run its sandbox (a front end's nodes each check their own at container start)."""
+        settings = self.builder.settings
+        if spec.sandbox is None:
+            spec = replace(spec, sandbox=settings.sandbox)
+        runtime = spec.docker_runtime
+        if runtime is not None and settings.role == "all" and runtime not in await self.builder.host.runtimes():
+            raise InvalidArgument(f"sandbox {spec.sandbox} needs the Docker runtime {runtime}, which this platform's "
+                                  "engine does not have (scripts/setup registers gVisor's runsc where Debian has it)")
+        return spec
+
     async def create(self, body: object) -> FunctionRecord:
-        spec = FunctionSpec.from_api(body)
+        spec = await self._sandboxed(FunctionSpec.from_api(body))
         if await self.store.get(spec.name) is not None:  # before the zip is unpacked: cheap
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
         code = await parse_code(body, spec, required=True, builder=self.builder)
@@ -116,7 +129,7 @@ class FunctionService:
     async def update(self, name: str, body: object) -> FunctionRecord:
         async with self._locks[name]:
             current = await self.get(name)
-            spec = FunctionSpec.from_api(body, base=current.spec)
+            spec = await self._sandboxed(FunctionSpec.from_api(body, base=current.spec))
             needs_code = spec.runtime != current.spec.runtime and spec.runtime != "custom-container"
             code = await parse_code(body, spec, required=needs_code, builder=self.builder)
             try:

@@ -198,12 +198,21 @@ class FunctionSpec:
     """Seconds idle before a container is paused (frozen); None: never paused."""
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     custom_container: CustomContainer | None = None
+    sandbox: str | None = None
+    """How its containers are isolated: runc or gvisor (defaults.SANDBOXES); None until the platform gives its
+    default (FAAS_SANDBOX) at create or update; a function stored before sandboxes existed runs in runc."""
 
     API_KEYS = {
         "name", "runtime", "handler", "initializer", "description", "memoryMB", "timeoutSeconds",
         "initializationTimeoutSeconds", "environment", "instanceConcurrency", "maxInstances",
         "reservedInstances", "keepAliveSeconds", "pauseAfterSeconds", "async", "customContainer", "code",
+        "sandbox",
     }
+
+    @property
+    def docker_runtime(self) -> str | None:
+        """The Docker runtime of its containers (None: the engine's default)."""
+        return defaults.SANDBOXES.get(self.sandbox or "runc")
 
     @classmethod
     def from_api(cls, data: Any, base: "FunctionSpec | None" = None) -> "FunctionSpec":
@@ -239,6 +248,10 @@ class FunctionSpec:
         if pause_after is not None:
             pause_after = _int({"pauseAfterSeconds": pause_after}, "pauseAfterSeconds", 0,
                                defaults.PAUSE_AFTER_S_RANGE)
+        sandbox = data.get("sandbox", base.sandbox)
+        if sandbox is not None and (not isinstance(sandbox, str) or sandbox not in defaults.SANDBOXES):
+            raise InvalidArgument(f"sandbox must be one of {', '.join(defaults.SANDBOXES)} (or null: the "
+                                  "platform's default)")
         async_config = base.async_config
         if "async" in data:
             raw_async = data["async"]
@@ -263,6 +276,7 @@ class FunctionSpec:
             pause_after_s=pause_after,
             async_config=async_config,
             custom_container=custom,
+            sandbox=sandbox,
         )
 
     def to_api(self) -> dict:
@@ -283,6 +297,7 @@ class FunctionSpec:
             "pauseAfterSeconds": self.pause_after_s,
             "async": self.async_config.to_api(),
             "customContainer": self.custom_container.to_api() if self.custom_container else None,
+            "sandbox": self.sandbox,
         }
 
 

@@ -21,7 +21,14 @@ def test_reads_variables():
                                               ("FAAS_PLATFORM_ID", "ok\n", "lower-case"),
                                               ("FAAS_KEEPALIVE_TIMEOUT", "15s", "number"),
                                               ("FAAS_LOG_MAX_MB", "lots", "number"),
-                                              ("FAAS_LOG_FUNCTION_MB", "16\n16", "number")])
+                                              ("FAAS_LOG_FUNCTION_MB", "16\n16", "number"),
+                                              ("FAAS_SANDBOX", "gVisor", "runc, gvisor"),
+                                              ("FAAS_SANDBOX", "gvisor\n", "runc, gvisor"),
+                                              ("FAAS_QUEUE_MAX_MESSAGES", "0", "at least"),
+                                              ("FAAS_QUEUE_MAX_MB", "0.5", "at least"),
+                                              ("FAAS_QUEUES_MAX_MB", "10", "at least"),
+                                              ("FAAS_QUEUE_MAX_MB", "1e400", "at least"),
+                                              ("FAAS_QUEUE_MAX_MB", "nan", "at least")])
 def test_bad_values_say_which_variable(name, value, match):
     with pytest.raises(ValueError, match=f"{name} must be .*{match}"):
         Settings.from_env({name: value})

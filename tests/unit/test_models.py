@@ -30,6 +30,13 @@ def test_good_names(name):
 
 @pytest.mark.parametrize("field,value,match", [
     ("runtime", "python2.7", "runtime"),
+    ("sandbox", "gVisor", "sandbox"),
+    ("sandbox", "runsc", "sandbox"),
+    ("sandbox", "gvisor\n", "sandbox"),
+    ("sandbox", "", "sandbox"),
+    ("sandbox", 1, "sandbox"),
+    ("sandbox", True, "sandbox"),
+    ("sandbox", ["gvisor"], "sandbox"),
     ("handler", "index", "module.function"),
     ("handler", "index.", "module.function"),
     ("handler", "in dex.handler", "module.function"),
@@ -174,3 +181,14 @@ def test_release_is_the_function_id_version_and_revision():
     assert one.release != again.release and FunctionRecord.from_api(again.to_api()).release == ("bbb", "LATEST", 1)
     published = FunctionRecord.from_api(one.to_api(), version_id="4")
     assert published.release == ("aaa", "4", 1) and published.pool_key == "f@4" and one.pool_key == "f@LATEST"
+
+
+def test_sandbox_and_its_docker_runtime():
+    from faas.models import FunctionSpec
+
+    assert FunctionSpec.from_api({"name": "f"}).sandbox is None  # the platform gives its default
+    gvisor = FunctionSpec.from_api({"name": "f", "sandbox": "gvisor"})
+    assert gvisor.docker_runtime == "runsc" and gvisor.to_api()["sandbox"] == "gvisor"
+    assert FunctionSpec.from_api({"handler": "a.b"}, base=gvisor).sandbox == "gvisor"  # kept by an update
+    assert FunctionSpec.from_api({"sandbox": None}, base=gvisor).sandbox is None
+    assert FunctionSpec(name="f").docker_runtime is None  # stored before sandboxes: runc

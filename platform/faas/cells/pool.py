@@ -81,6 +81,8 @@ def why_not(record: FunctionRecord) -> str | None:
         return "a custom container"
     if any(name.startswith(START_TIME_ENV) for name in spec.environment):
         return "its environment sets variables that act when the interpreter starts"
+    if spec.docker_runtime is not None:  # cells are runc containers; a sandbox's code comes in its image
+        return f"its sandbox is {spec.sandbox}"
     return None
 
 

@@ -44,7 +44,9 @@ class RuntimeReply:
 
 def _connections(inst: Instance) -> ConnectionPool:
     if inst.conns is None:
-        if inst.socket:
+        if inst.record is not None and inst.record.spec.docker_runtime is not None:
+            unix = None  # a socket made inside a sandbox (gVisor) cannot be reached from the host: TCP
+        elif inst.socket:
             unix = UnixEndpoint(0, inst.container_id, inst.socket)
         else:
             unix = UnixEndpoint(inst.pid, inst.container_id, defaults.RUNTIME_SOCKET) if inst.pid else None

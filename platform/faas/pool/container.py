@@ -58,6 +58,7 @@ def container_config(record: FunctionRecord, platform_id: str,
         environment=env,
         memory_mb=spec.memory_mb,
         command=list(custom.command) if custom and custom.command else None,
+        runtime=spec.docker_runtime,
     )
 
 

@@ -114,4 +114,5 @@ class Instance:
             "idleSeconds": round(self.idle_seconds(now), 3), "ageSeconds": round(now - self.created_at, 3),
             "memoryMB": self.memory_mb, "retiring": self.retiring, "startPath": self.start_path,
             "transport": self.conns.transport if self.conns is not None else None,
+            "sandbox": (self.record.spec.sandbox if self.record is not None else None) or "runc",
         }
