@@ -84,8 +84,10 @@ class Platform:
     """The platform as users run it: `scripts/up` (faas-up supervising a private Redis with its password, the
     control plane and FAAS_WORKERS async workers, all with their default settings), in a directory of its own."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, **settings: str):
         self.workdir = workdir
+        self.settings = settings
+        """FAAS_* variables of its own (the soak's shorter retry waits); none for the benchmarks."""
         self.platform_id = "bench" + uuid.uuid4().hex[:6]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -96,8 +98,8 @@ class Platform:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
-        self.env = env | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-                          "FAAS_API_TOKEN": self.token, "FAAS_VAR_DIR": str(self.workdir / "var")}
+        self.env = env | self.settings | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
+                                          "FAAS_API_TOKEN": self.token, "FAAS_VAR_DIR": str(self.workdir / "var")}
         log = open(self.workdir / "up.log", "wb")
         self.proc = subprocess.Popen([str(ROOT / "scripts" / "up")], env=self.env, stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
