@@ -85,20 +85,25 @@ class Load:
             except requests.RequestException as exc:
                 self._count("sync", False, type(exc).__name__)
 
+    def _post(self, kind: str, http: requests.Session, url: str, status: int, **kw) -> requests.Response | None:
+        """One POST of the load, counted; its answer when it had `status`."""
+        try:
+            resp = http.post(url, timeout=30, **kw)
+        except requests.RequestException as exc:
+            self._count(kind, False, type(exc).__name__)
+            return None
+        self._count(kind, resp.status_code == status, f"{resp.status_code} {resp.text[:60]}")
+        return resp if resp.status_code == status else None
+
     def events(self) -> None:
         http, url = self._session(), self.platform.url
         for i in itertools.count():
             if self.stop.wait(0.05):
                 return
             name = ("soak-ok", "soak-flaky", "soak-fail")[i % 3]
-            try:
-                resp = http.post(f"{url}/v1/functions/{name}/invocations", data=f"event {i}", timeout=30,
-                                 headers={"X-Fc-Invocation-Type": "Async"})
-            except requests.RequestException as exc:
-                self._count("async", False, type(exc).__name__)
-                continue
-            self._count("async", resp.status_code == 202, f"{resp.status_code} {resp.text[:60]}")
-            if resp.status_code == 202:
+            resp = self._post("async", http, f"{url}/v1/functions/{name}/invocations", 202, data=f"event {i}",
+                              headers={"X-Fc-Invocation-Type": "Async"})
+            if resp is not None:
                 with self.lock:
                     self.accepted[resp.json()["requestId"]] = name
 
@@ -107,16 +112,9 @@ class Load:
         for i in itertools.count():
             if self.stop.wait(0.05):
                 return
-            body = f"message {i}"
-            try:
-                resp = http.post(f"{url}/v1/queues/soak-in/messages", data=body, timeout=30)
-            except requests.RequestException as exc:
-                self._count("publish", False, type(exc).__name__)
-                continue
-            self._count("publish", resp.status_code == 201, f"{resp.status_code} {resp.text[:60]}")
-            if resp.status_code == 201:
+            if self._post("publish", http, f"{url}/v1/queues/soak-in/messages", 201, data=f"message {i}") is not None:
                 with self.lock:
-                    self.messages.append(body)
+                    self.messages.append(f"message {i}")
 
     def web(self) -> None:
         http, url = requests.Session(), self.platform.url
