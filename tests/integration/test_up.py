@@ -89,6 +89,8 @@ def up(tmp_path, docker_client):
         started.stop()
     for container in docker_client.containers.list(all=True, filters={"label": f"faas.platform={started.platform_id}"}):
         container.remove(force=True)
+    for image in docker_client.images.list(filters={"label": f"faas.platform={started.platform_id}"}):
+        docker_client.images.remove(image.id, force=True)  # its functions' images (scripts/up keeps them)
 
 
 def containers(docker_client, up) -> list:
