@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -55,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -663,6 +665,94 @@ def bench_zip_bomb(platform: Platform, seconds: int) -> None:
     print(f"  control plane RSS {rss_before:.0f} MB before, at most {peak:.0f} MB during")
 
 
+def bench_hostile(platform: Platform, client: docker.DockerClient, seconds: int) -> None:
+    """Another function's warm p99 (wrk, 1 connection) and the control plane's peak RSS while a custom container
+    answers with broken replies over and over, beside the same function's p99 alone."""
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration")]
+    from test_hostile_replies import LIAR
+
+    from helpers import build_server_image
+
+    tag = build_server_image(client, f"faas-bench-liar-{platform.platform_id}:1", LIAR)
+    platform.http.post(platform.url + "/v1/functions", json={
+        "name": "bench-liar", "runtime": "custom-container", "customContainer": {"image": tag},
+        "timeoutSeconds": 3}).raise_for_status()
+    platform.http.post(f"{platform.url}/v1/functions/bench-liar/triggers",
+                       json={"triggerName": "web", "triggerType": "http",
+                             "triggerConfig": {"authType": "anonymous"}}).raise_for_status()
+    deploy(platform, "bench-bystander")
+    url = f"{platform.url}/v1/functions/bench-bystander/invocations"
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    platform.http.post(url).raise_for_status()
+    server = platform.part("faas.server")
+    alone = wrk(url, 1, seconds, auth)
+    print(f"Broken replies of a custom container, each repeated for {seconds} s beside another function's warm "
+          f"calls (wrk, 1 connection); that function's p99 alone {alone['p99'] * 1000:.2f} ms")
+    for path, case in (("invoke", "chunk-flood"), ("invoke", "chunk-line"), ("invoke", "negative-length"),
+                       ("invoke", "status-999"), ("web", "chunk-flood"), ("web", "chunk-line")):
+        stop, peak, calls = time.monotonic() + seconds, [_rss_kb(server)], [0]
+
+        def hostile(path=path, case=case, stop=stop, calls=calls):
+            http = requests.Session()
+            while time.monotonic() < stop:
+                if path == "invoke":
+                    http.post(f"{platform.url}/v1/functions/bench-liar/invocations", data=case, headers=auth)
+                else:
+                    try:
+                        with http.get(f"{platform.url}/function/bench-liar/{case}", stream=True, timeout=30) as r:
+                            for _ in r.iter_content(1 << 16):
+                                pass
+                    except requests.RequestException:
+                        pass  # a flood cut by the function's timeout
+                calls[0] += 1
+
+        with ThreadPoolExecutor(2) as pool:
+            attack = pool.submit(hostile)
+            during = pool.submit(wrk, url, 1, seconds, auth)
+            while not (attack.done() and during.done()):
+                peak.append(_rss_kb(server))
+                time.sleep(0.05)
+        attack.result()
+        during = during.result()
+        print(f"  {path:6} {case:16} {calls[0]:4} calls   bystander p99 {during['p99'] * 1000:7.2f} ms   "
+              f"control plane RSS at most {max(peak) / 1024:5.0f} MB (+{(max(peak) - peak[0]) / 1024:.0f})")
+    for name in ("bench-liar", "bench-bystander"):
+        platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    client.images.remove(tag, force=True)
+
+
+def bench_queue_flood(platform: Platform, messages: int) -> None:
+    """`messages` of 256 KB published to a queue whose trigger's function is slow: how many were accepted and
+    refused (a full queue), Redis's memory at its peak and once the trigger took everything, beside before."""
+    conn = redis.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    used = lambda: conn.info("memory")["used_memory"] / 2 ** 20  # noqa: E731
+    deploy(platform, "bench-slow-consumer", "import time\ndef handler(event, context):\n    time.sleep(0.05)\n"
+           "    return ''\n")
+    platform.http.post(f"{platform.url}/v1/functions/bench-slow-consumer/triggers",
+                       json={"triggerName": "q", "triggerType": "queue",
+                             "triggerConfig": {"queueName": "bench-flood", "batchSize": 10}}).raise_for_status()
+    before, peak, accepted, refused = used(), 0.0, 0, 0
+    body = "x" * (256 * 1024 - 1)
+    for _ in range(messages):
+        resp = platform.http.post(f"{platform.url}/v1/queues/bench-flood/messages", data=body)
+        accepted += resp.status_code == 201
+        refused += resp.status_code == 429
+        peak = max(peak, used())
+
+    def drained() -> bool:
+        got = platform.http.get(f"{platform.url}/v1/functions/bench-slow-consumer/triggers/q").json()
+        return got["backlog"] == {"pending": 0, "lag": 0}
+
+    wait_until(drained, 600, "the queue drained")
+    time.sleep(2)
+    after = used()
+    platform.http.delete(f"{platform.url}/v1/functions/bench-slow-consumer")
+    print(f"Queue flood: {messages} messages of 256 KB to a queue with a slow trigger: {accepted} accepted, "
+          f"{refused} refused (429: the queue was full)")
+    print(f"  Redis used memory {before:.1f} MB before, at most {peak:.1f} MB during, {after:.1f} MB once the "
+          f"trigger took everything (limits: FAAS_QUEUE_MAX_MB 64 per queue, Redis maxmemory 2048)")
+
+
 def bench_http_trigger(platform: Platform, seconds: int) -> None:
     """An HTTP trigger beside the invoke API: the same no-op function, the same container, the same token."""
     name = "bench-http"
@@ -1013,18 +1103,43 @@ def bench_sandbox(platform: Platform, rounds: int) -> None:
 
 
 def bench_restart(platform: Platform, rounds: int) -> None:
-    """Seconds until scripts/up has a SIGKILLed faas-server answering again."""
-    times = []
+    """Seconds until scripts/up has a SIGKILLed faas-server answering again, and the share of sync calls (one
+    after the other, each on a new connection) that failed in those windows."""
+    deploy(platform, "bench-restart")
+    url = f"{platform.url}/v1/functions/bench-restart/invocations"
+    headers = {"Authorization": f"Bearer {platform.token}", "Connection": "close"}
+    times, calls, failed, refused = [], 0, 0, 0
     for _ in range(rounds):
         pid = platform.part("faas.server")
+        done = threading.Event()
+        window = [0, 0, 0]
+
+        def load(window=window, done=done):
+            while not done.is_set():
+                window[0] += 1
+                try:
+                    ok = requests.post(url, headers=headers, timeout=60).status_code == 200
+                except requests.ConnectionError as exc:
+                    ok, window[2] = False, window[2] + ("refused" in str(exc).lower())
+                window[1] += not ok
+
+        thread = threading.Thread(target=load, daemon=True)
+        thread.start()
+        time.sleep(0.5)
         t0 = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda pid=pid: platform.part("faas.server") not in (0, pid) and platform._healthy(), 120,
                    "faas-server to be back")
         times.append(time.perf_counter() - t0)
+        time.sleep(0.5)
+        done.set()
+        thread.join(60)
+        calls, failed, refused = calls + window[0], failed + window[1], refused + window[2]
         time.sleep(2)
+    platform.http.delete(url.rsplit("/", 1)[0])
     print(f"faas-server killed (SIGKILL) under scripts/up: answering again after "
-          f"{', '.join(f'{t:.2f}' for t in times)} s")
+          f"{', '.join(f'{t:.2f}' for t in times)} s; sync calls on new connections in those windows: {failed} of "
+          f"{calls} failed ({100 * failed / max(calls, 1):.1f}%; target <= 1%), {refused} refused")
 
 
 def main() -> int:
@@ -1032,7 +1147,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--only", default="cold,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
-                        "split,move,cluster,sandbox",
+                        "split,move,cluster,sandbox,hostile,queueflood",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
@@ -1076,6 +1191,10 @@ def main() -> int:
                 bench_alias_move(platform)
             if "cluster" in only:
                 bench_cluster(platform, args.seconds, max(5, min(args.rounds, 15)))
+            if "hostile" in only:
+                bench_hostile(platform, client, args.seconds)
+            if "queueflood" in only:
+                bench_queue_flood(platform, 1600)
             if "sandbox" in only:
                 bench_sandbox(platform, max(5, min(args.rounds, 15)))
             if "restart" in only:
