@@ -44,7 +44,8 @@ class RuntimeReply:
 
 def _connections(inst: Instance) -> ConnectionPool:
     if inst.conns is None:
-        if inst.record is not None and inst.record.spec.docker_runtime is not None:
+        record = getattr(inst, "record", None)  # (a cell, before it is specialised, has none: it is runc)
+        if record is not None and record.spec.docker_runtime is not None:
             unix = None  # a socket made inside a sandbox (gVisor) cannot be reached from the host: TCP
         elif inst.socket:
             unix = UnixEndpoint(0, inst.container_id, inst.socket)
