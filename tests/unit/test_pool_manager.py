@@ -59,6 +59,7 @@ class FakeHost:
         self.list_gate = Gate()
         self.pause_gate = Gate()
         self.fail_starts = 0
+        self.break_starts = 0
         self.fail_unpauses = 0
         self.on_event = None
         self._ids = itertools.count(1)
@@ -74,6 +75,9 @@ class FakeHost:
         if self.fail_starts:
             self.fail_starts -= 1
             raise ContainerStartFailed("the engine refused to start it")
+        if self.break_starts:
+            self.break_starts -= 1
+            raise AttributeError("a bug in a start")
         cid = f"{next(self._ids):012x}".ljust(64, "0")  # distinct in its first 12 digits, as Docker ids are
         self.containers[cid] = {"labels": dict(config.labels), "running": True, "paused": False,
                                 "created": time.time()}
@@ -221,6 +225,20 @@ def test_a_start_the_engine_refuses_fails_one_waiter_and_the_next_start_serves_t
         assert sum(getattr(r, "error", "x") is None for r in results) == 1
 
     run(scenario)
+
+
+def test_a_start_that_fails_unexpectedly_fails_its_waiter_at_once():
+    """A bug in a start (not a refusal the pool knows) still answers the request that waited for it, with a
+    ServiceUnavailable now rather than a 429 at the queue timeout; the next call starts another."""
+    async def scenario(pool, host, runtime):
+        fn = record(maxInstances=1)
+        host.break_starts = 1
+        async with asyncio.timeout(5):  # (the queue timeout is longer: the answer must not wait for it)
+            with pytest.raises(ServiceUnavailable, match="AttributeError"):
+                await pool.invoke(fn, b"1", "r1")
+        assert (await pool.invoke(fn, b"2", "r2")).error is None
+
+    run(scenario, queue_timeout=30.0)
 
 
 def test_delete_during_a_start():

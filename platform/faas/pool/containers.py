@@ -12,7 +12,7 @@ from pathlib import Path
 from ..cells.pool import Cell, CellPool
 from ..config import Settings
 from ..docker_host import DockerHost, is_running
-from ..errors import FaasError, FunctionNotFound
+from ..errors import FaasError, FunctionNotFound, ServiceUnavailable
 from ..metrics import Metrics
 from . import scheduler
 from .calls import ContainerCalls
@@ -197,6 +197,13 @@ class Containers:
             else:
                 log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
                 pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
+        except Exception as exc:  # a bug: the requests that wait for this start learn of it now, not at a timeout
+            log.exception("Function %s: container start failed unexpectedly", inst.function)
+            self.discard(inst, hook=False)
+            if for_waiters:
+                pool.fail_waiters(ServiceUnavailable(f"a container of {inst.function} could not be started "
+                                                     f"({type(exc).__name__}); the platform log has the details"),
+                                  count=1)
         except BaseException:
             self.discard(inst, hook=False)
             raise
