@@ -123,12 +123,14 @@ def test_a_part_that_dies_comes_back_and_the_rest_keeps_running(up, docker_clien
     assert up.api.invoke(fn_name, "0").text == "slept"
     redis_pid, worker_pid = up.child("redis-server"), up.child("faas.queue.worker")
     server = up.child("faas.server")
+    collector = wait_for(lambda: _children(server), timeout=30, what="the log collector")[0]
     calls = Caller(up, fn_name)  # sync calls on new connections all along, the kill window included
     killed_at = time.monotonic()
     os.kill(server, signal.SIGKILL)
     wait_for(lambda: up.child("faas.server") not in (0, server) and up.healthy(), timeout=60, interval=0.1,
              what="the control plane to be started again")
     back = time.monotonic() - killed_at
+    wait_for(lambda: _gone(collector), timeout=30, what="the killed control plane's log collector to end")
     wait_for(lambda: calls.ok_after(killed_at + back), timeout=60, what="a call after the restart")
     calls.stop()
     print(f"faas-server back {back:.2f}s after SIGKILL; {len(calls.failures)} of {calls.count} sync calls "
