@@ -41,6 +41,9 @@ TOKEN_REFRESH_S = 2.0
 
 S = EventStatus
 
+SECRET_REFRESH_S = 30.0
+"""Seconds a worker trusts the platform secret it read (a 403 from the control plane has it read again)."""
+
 
 class EventRunner:
     """One per worker process: its identity, its lease, its connections."""
@@ -60,6 +63,7 @@ class EventRunner:
         self.stopping = False
         """Set from a signal handler: a plain flag, since taking a lock there can deadlock."""
         self._heartbeat: threading.Thread | None = None
+        self._secret, self._secret_read_at = "", -SECRET_REFRESH_S
 
     # -- lease
     def start(self) -> None:
@@ -126,9 +130,18 @@ class EventRunner:
             kick(self.conn, self.keys)
         return done[0]
 
+    def _platform_secret(self) -> str:
+        """The platform secret (X-Faas-Platform), read from Redis at most every SECRET_REFRESH_S."""
+        now = time.monotonic()
+        if now - self._secret_read_at >= SECRET_REFRESH_S:
+            self._secret = platform_secret(self.conn, self.settings.redis_prefix)
+            self._secret_read_at = now
+        return self._secret
+
     # -- one event
     def run(self, request_id: str) -> None:
         key = self.keys.invocation(request_id)
+        secret = self._platform_secret()  # (read before the event's state changes, as its record is)
         rec = ev.EventView(self.conn.hgetall(key))
         status = rec.get("status")
         if not rec.fields or status in TERMINAL:  # a duplicate after a crash, or an expired record
@@ -148,7 +161,7 @@ class EventRunner:
         function = rec.get("function")
         timeout = float(rec.get("timeout") or 60) + 60
         headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt),
-                   PLATFORM_HEADER: platform_secret(self.conn, self.settings.redis_prefix)}
+                   PLATFORM_HEADER: secret}
         if rec.get("trigger"):
             headers["X-Faas-Trigger"] = rec.get("trigger")
         version = rec.get("version", LATEST)
@@ -158,6 +171,8 @@ class EventRunner:
                                   data=rec.fields[b"event"],
                                   headers=headers, timeout=(5, timeout))
             status_code, error, body = resp.status_code, resp.headers.get("X-Fc-Error-Type"), resp.content
+            if status_code == 403:  # the secret was made anew (a Redis that lost it): read it again next time
+                self._secret_read_at = -SECRET_REFRESH_S
         except requests.RequestException as exc:
             status_code, error, body = None, None, json.dumps({"errorType": "ControlPlaneUnreachable",
                                                                "errorMessage": str(exc)}).encode()
