@@ -226,11 +226,18 @@ def _log_text(lines: list[tuple[str, str]]) -> str:
     return "".join(f"{rid or '-'} {line}\n" for rid, line in lines)
 
 
+def _message_id(value: str, what: str, below: int) -> str:
+    """`value` when it is a queue message id (two numbers, each below `below`); else InvalidArgument."""
+    if not (_STREAM_ID_RE.fullmatch(value) and all(int(n) < below for n in value.split("-"))):
+        raise InvalidArgument(f"{what} must be a message id such as 1700000000000-0")
+    return value
+
+
 async def read_queue(request: web.Request) -> web.Response:
     name = check_name(request.match_info["name"])
     after = request.query.get("after")
-    if after is not None and not (_STREAM_ID_RE.fullmatch(after) and all(int(n) < 2 ** 64 for n in after.split("-"))):
-        raise InvalidArgument("after must be a message id such as 1700000000000-0")
+    if after is not None:
+        _message_id(after, "after", 2 ** 64)
     try:
         count = int(request.query.get("count", "100"))
     except ValueError:
@@ -246,9 +253,7 @@ async def delete_queue_messages(request: web.Request) -> web.Response:
     """A reader is done with a queue's messages up to `through`: they go (but for those a trigger of the queue
     has not taken yet), which makes room in a queue without triggers."""
     name = check_name(request.match_info["name"])
-    through = request.query.get("through", "")
-    if not (_STREAM_ID_RE.fullmatch(through) and all(int(n) < 2 ** 64 - 1 for n in through.split("-"))):
-        raise InvalidArgument("through must be a message id such as 1700000000000-0")
+    through = _message_id(request.query.get("through", ""), "through", 2 ** 64 - 1)  # (the trim adds one)
     deleted = await request.app[ASYNC].delete_messages(name, through)
     return web.json_response({"queue": name, "deleted": deleted})
 
