@@ -7,11 +7,11 @@ import pytest
 
 from faas.errors import InvalidArgument
 from faas.models import FunctionRecord, FunctionSpec, FunctionState
+from faas.qualifiers import check_qualifier
 from faas.releases.model import (
     Alias,
     ProvisionConfig,
     Version,
-    check_qualifier,
     fingerprint,
     reserved_targets,
     snapshot,

@@ -19,8 +19,8 @@ from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families, cell_families, container_families
 from ..models import check_name, new_request_id
+from ..qualifiers import check_qualifier
 from ..queue.policy import EventStatus
-from ..releases.model import check_qualifier
 from ..triggers.http import begin_answer
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role

@@ -11,43 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import defaults
 from ..errors import InvalidArgument
 from ..models import FunctionRecord, check_description
-
-LATEST = defaults.LATEST
-_VERSION_RE = re.compile(defaults.VERSION_ID_PATTERN)
-_ALIAS_RE = re.compile(defaults.ALIAS_NAME_PATTERN)
-
-
-def is_version_id(qualifier: str) -> bool:
-    return bool(_VERSION_RE.fullmatch(qualifier))
-
-
-def check_qualifier(value: Any) -> str:
-    """A qualifier from a request: LATEST, a version id (1, 2, ...) or an alias name."""
-    if not isinstance(value, str) or not (value == LATEST or _VERSION_RE.fullmatch(value)
-                                          or _ALIAS_RE.fullmatch(value)):
-        raise InvalidArgument("qualifier must be LATEST, a version id (1, 2, ...) or an alias name (a letter, then "
-                              "up to 127 letters, digits, '_' or '-')")
-    return value
-
-
-def check_version_id(value: Any) -> str:
-    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
-        raise InvalidArgument("a version id is a whole number from 1, as a string (such as \"3\")")
-    return value
-
-
-def check_alias_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ALIAS_RE.fullmatch(value) or value.upper() == LATEST:
-        raise InvalidArgument("aliasName must be a letter, then up to 127 letters, digits, '_' or '-', and not "
-                              "LATEST")
-    return value
+from ..qualifiers import VERSION_RE, check_alias_name, check_version_id, is_version_id
 
 
 def _keys(body: Any, allowed: set[str], where: str) -> dict:
@@ -120,7 +90,7 @@ def _weights(raw: Any, main: str) -> tuple[str, float] | None:
         raise InvalidArgument("additionalVersionWeight must be an object with one entry at most: "
                               "{\"<version id>\": <weight from 0 to 1>}")
     (vid, weight), = raw.items()
-    if not isinstance(vid, str) or not _VERSION_RE.fullmatch(vid):
+    if not isinstance(vid, str) or not VERSION_RE.fullmatch(vid):
         raise InvalidArgument("additionalVersionWeight: a key is a version id (1, 2, ...)")
     if vid == main:
         raise InvalidArgument("additionalVersionWeight: the additional version must differ from versionId")

@@ -26,15 +26,11 @@ from ..errors import (
 )
 from ..models import AsyncConfig, FunctionRecord
 from ..pool.state import SERVING
+from ..qualifiers import LATEST, check_alias_name, check_qualifier, check_version_id, is_version_id
 from .model import (
-    LATEST,
     Alias,
     ProvisionConfig,
     Version,
-    check_alias_name,
-    check_qualifier,
-    check_version_id,
-    is_version_id,
     reserved_targets,
 )
 from .store import ReleaseStore

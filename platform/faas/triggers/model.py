@@ -17,7 +17,7 @@ from croniter import croniter
 from .. import defaults
 from ..errors import InvalidArgument
 from ..models import check_description
-from ..releases.model import LATEST, check_qualifier
+from ..qualifiers import LATEST, check_qualifier
 
 TYPES = ("http", "timer", "queue")
 _NAME_RE = re.compile(defaults.TRIGGER_NAME_PATTERN)

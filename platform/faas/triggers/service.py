@@ -13,8 +13,8 @@ from .. import defaults
 from ..cache import TtlCache
 from ..errors import AliasNotFound, TriggerAlreadyExists, TriggerLimitExceeded, TriggerNotFound, VersionNotFound
 from ..models import FunctionRecord
+from ..qualifiers import is_version_id
 from ..queue import streams
-from ..releases.model import is_version_id
 from .model import QueueConfig, TimerConfig, Trigger, check_trigger_name, iso_utc
 from .store import TriggerStore, group_name
 
