@@ -17,8 +17,10 @@ from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, Invali
 from .logs.reader import LogReader
 from .metrics import Metrics
 from .models import FunctionRecord, FunctionSpec, FunctionState, check_name
-from .pool.manager import PoolManager
+from .pool.interface import Pool
+from .releases.store import ReleaseStore
 from .store import FunctionStore
+from .triggers.service import TriggerService
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,9 @@ async def parse_code(body: dict, spec: FunctionSpec, required: bool, builder: Bu
 
 
 class FunctionService:
-    def __init__(self, store: FunctionStore, builder: Builder, pool: PoolManager, metrics: Metrics,
-                 cache_ttl: float = 1.0, logs: LogReader | None = None):
+    def __init__(self, store: FunctionStore, builder: Builder, pool: Pool, metrics: Metrics,
+                 triggers: TriggerService, releases: ReleaseStore, cache_ttl: float = 1.0,
+                 logs: LogReader | None = None):
         self.store = store
         self.builder = builder
         self.pool = pool
@@ -54,11 +57,11 @@ class FunctionService:
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._cache: TtlCache[FunctionRecord] = TtlCache(cache_ttl)
         self.logs = logs
-        self.triggers = None
-        """The TriggerService: a deleted function's triggers go with it."""
-        self.releases = None
-        """The ReleaseService: a deleted function's versions and aliases go with it, and images of versions
-        are kept while they exist."""
+        self.triggers = triggers
+        """A deleted function's triggers go with it."""
+        self.releases = releases
+        """A deleted function's versions and aliases go with it, and images of versions are kept while they
+        exist."""
         self._cleanups: set[asyncio.Task] = set()
 
     async def get(self, name: str) -> FunctionRecord:
@@ -166,10 +169,8 @@ class FunctionService:
             await self.get(name)
             await self.store.delete(name)
             self._cache.pop(name)
-            if self.triggers is not None:
-                await self.triggers.delete_function(name)
-            if self.releases is not None:
-                await self.releases.delete_function(name)
+            await self.triggers.delete_function(name)
+            await self.releases.delete_function(name)
             await self.pool.remove_function(name)
             await self.builder.remove_images(name)
             if self.logs is not None:
@@ -191,7 +192,7 @@ class FunctionService:
                 record = await self.store.get(name)
                 if record is None:
                     return
-                keep = {record.image} | (await self.releases.images(name) if self.releases is not None else set())
+                keep = {record.image} | await self.releases.images(name)
                 await self.builder.remove_images(name, keep=keep)
 
         task = asyncio.create_task(cleanup())

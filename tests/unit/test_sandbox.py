@@ -17,7 +17,7 @@ def service(runtimes: set[str], **settings) -> FunctionService:
             return runtimes
 
     builder = SimpleNamespace(settings=Settings.from_env({} | settings), host=Host())
-    return FunctionService(store=None, builder=builder, pool=None, metrics=None)
+    return FunctionService(store=None, builder=builder, pool=None, metrics=None, triggers=None, releases=None)
 
 
 def sandboxed(svc: FunctionService, **spec) -> FunctionSpec:

@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import web
 
 from .. import defaults
 from ..auth import TokenStore
@@ -19,10 +19,12 @@ from ..logs.reader import LogReader
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
 from ..pool.client import RuntimeClient
+from ..pool.interface import Pool
 from ..pool.manager import PoolManager
 from ..queue.sweeper import AsyncEvents
 from ..redisconn import connect_async
 from ..releases.service import ReleaseService
+from ..releases.store import ReleaseStore
 from ..store import FunctionStore
 from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
@@ -32,7 +34,6 @@ from .handlers import add_routes
 from .keys import (
     ASYNC,
     DOCKER,
-    HTTP_CLIENT,
     LOG_CHANNEL,
     LOGS,
     METRICS,
@@ -97,10 +98,12 @@ async def log_channel_ctx(app: web.Application):
 
 async def pool_ctx(app: web.Application):
     settings = app[SETTINGS]
+    pool: Pool
     if settings.role == "frontend":  # the pool is the nodes'
-        app[POOL] = pool = RemotePool(settings, app[REDIS], app[METRICS], app[DOCKER])
+        pool = RemotePool(settings, app[REDIS], app[METRICS], app[DOCKER], replace=lambda: place_releases(app))
     else:
-        app[POOL] = pool = PoolManager(settings, app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL])
+        pool = PoolManager(settings, app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL])
+    app[POOL] = pool
     try:
         yield
     finally:
@@ -109,34 +112,34 @@ async def pool_ctx(app: web.Application):
 
 async def service_ctx(app: web.Application):
     """Functions, their versions, aliases and triggers; the pool starts with the versions there are."""
-    settings, redis = app[SETTINGS], app[REDIS]
+    settings, redis, pool = app[SETTINGS], app[REDIS], app[POOL]
     builder = Builder(settings, app[DOCKER])
-    app[SERVICE] = service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, app[POOL],
-                                             app[METRICS], cache_ttl=settings.registry_cache, logs=app[LOGS])
-    app[TRIGGERS] = service.triggers = TriggerService(redis, settings.redis_prefix)
-    app[RELEASES] = service.releases = releases = ReleaseService(redis, settings.redis_prefix, service, app[POOL],
-                                                                 cache_ttl=settings.registry_cache)
-    pool = app[POOL]
-
-    async def place() -> None:
-        """Every function version to the pool, with the reserved containers it keeps."""
-        latest = await service.list()
-        for record in latest + await releases.records(latest):
-            pool.sync_function(record)
-        for record in latest:
-            await releases.apply_reserved(record.name)
-
+    app[TRIGGERS] = triggers = TriggerService(redis, settings.redis_prefix)
+    app[SERVICE] = service = FunctionService(FunctionStore(redis, settings.redis_prefix), builder, pool,
+                                             app[METRICS], triggers, ReleaseStore(redis, settings.redis_prefix),
+                                             cache_ttl=settings.registry_cache, logs=app[LOGS])
+    app[RELEASES] = releases = ReleaseService(redis, settings.redis_prefix, service, pool,
+                                              cache_ttl=settings.registry_cache)
     try:
         runtime = await builder.runtime_image()
         latest = await service.list()
         await pool.start(latest + await releases.records(latest), runtime_image=runtime)
         for record in latest:
             await releases.apply_reserved(record.name)
-        if isinstance(pool, RemotePool):
-            pool.replace = place
         yield
     finally:
         await service.close()
+
+
+async def place_releases(app: web.Application) -> None:
+    """Every function version to the pool again, with the reserved containers it keeps (a front end's, when
+    the nodes change)."""
+    service, releases, pool = app[SERVICE], app[RELEASES], app[POOL]
+    latest = await service.list()
+    for record in latest + await releases.records(latest):
+        pool.sync_function(record)
+    for record in latest:
+        await releases.apply_reserved(record.name)
 
 
 async def async_events_ctx(app: web.Application):
@@ -159,18 +162,8 @@ async def queue_triggers_ctx(app: web.Application):
         yield
 
 
-async def http_client_ctx(app: web.Application):
-    # Web functions' requests: no total timeout here (the function's own applies), no pooled-connection cap.
-    app[HTTP_CLIENT] = client = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False,
-                                              connector=TCPConnector(limit=0, force_close=False))
-    try:
-        yield
-    finally:
-        await client.close()
-
-
 RESOURCES = (redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, service_ctx, async_events_ctx, timers_ctx,
-             queue_triggers_ctx, http_client_ctx)
+             queue_triggers_ctx)
 """Opened in this order, closed in the reverse one."""
 
 

@@ -14,14 +14,15 @@ from redis.exceptions import RedisError
 
 from .. import defaults
 from ..auth import PLATFORM_HEADER, Role
-from ..errors import Forbidden, InvalidArgument, InvocationNotFound, PayloadTooLarge
+from ..errors import Forbidden, InvalidArgument, InvocationNotFound
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
-from ..metrics import CONTENT_TYPE, async_families, cell_families, container_families
+from ..metrics import CONTENT_TYPE, async_families
 from ..models import check_name, new_request_id
 from ..qualifiers import check_qualifier
 from ..queue.policy import EventStatus
 from ..triggers.http import begin_answer
+from ..webio import read_event
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
 
@@ -59,22 +60,6 @@ async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -
         raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise InvalidArgument("the body is JSON nested too deeply") from None
-
-
-async def read_event(request: web.Request, limit: int, what: str = "the event") -> bytes:
-    """The request's body; PayloadTooLarge (naming `what`) past `limit` bytes, declared or counted."""
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-        return await request.read()
-    chunks, size = [], 0  # chunked: count as it comes
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # -- functions
@@ -352,10 +337,7 @@ async def metrics(request: web.Request) -> web.Response:
     except RedisError as exc:  # the pool's metrics still answer while Redis is away
         log.warning("/metrics: async metrics left out: %s", exc)
         queued = []
-    cells = app[POOL].cells  # None on a front end: each node serves its containers' metrics
-    body = app[METRICS].render(container_families(app[POOL].all_instances()), queued,
-                               cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting)
-                               if cells is not None else [])
+    body = app[METRICS].render(app[POOL].metric_families(), queued)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"})
 
 

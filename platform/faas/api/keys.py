@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import ClientSession, web
+from aiohttp import web
 from redis.asyncio import Redis
 
 from ..auth import TokenStore
@@ -12,7 +12,7 @@ from ..functions import FunctionService
 from ..logs.reader import LogReader
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
-from ..pool.manager import PoolManager
+from ..pool.interface import Pool
 from ..queue.sweeper import AsyncEvents
 from ..releases.service import ReleaseService
 from ..triggers.service import TriggerService
@@ -21,7 +21,7 @@ SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 DOCKER = web.AppKey("docker", DockerHost)
 METRICS = web.AppKey("metrics", Metrics)
-POOL = web.AppKey("pool", PoolManager)
+POOL = web.AppKey("pool", Pool)
 SERVICE = web.AppKey("service", FunctionService)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
@@ -30,5 +30,3 @@ LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
 """The control plane's side of logs: notices, REPORT lines, the collector process."""
 TRIGGERS = web.AppKey("triggers", TriggerService)
 RELEASES = web.AppKey("releases", ReleaseService)
-HTTP_CLIENT = web.AppKey("http_client", ClientSession)
-"""The client that carries web functions' requests to their containers."""

@@ -3,18 +3,15 @@ a proxy for web functions), and publishing to queues."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from itertools import chain
 
-import aiohttp
 from aiohttp import HttpVersion10, HttpVersion11, web
 from multidict import CIMultiDict
 
 from .. import defaults
 from ..auth import Role, require
-from ..cluster.remote import RemotePool
 from ..errors import (
     InvalidArgument,
     MethodNotAllowed,
@@ -22,13 +19,13 @@ from ..errors import (
     TriggerNotFound,
 )
 from ..models import FunctionRecord, check_name, new_request_id
-from ..pool.calls import invalid_reply
-from ..pool.http import ProtocolError
-from ..pool.outcome import UNHANDLED, InitFailed, Outcome
+from ..pool.outcome import Outcome
+from ..pool.web import failed_reply
 from ..triggers import http as th
 from ..triggers.model import Trigger
-from .handlers import INVOCATION_TYPES, read_event, read_json
-from .keys import ASYNC, HTTP_CLIENT, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
+from ..webio import read_event
+from .handlers import INVOCATION_TYPES, read_json
+from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 
 log = logging.getLogger(__name__)
@@ -139,33 +136,16 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
                                  headers={"X-Fc-Request-Id": rid, "X-Fc-Function-Version": record.version_id})
     outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
-        return _failed(request_id, outcome, record)
+        return failed_reply(request_id, outcome, record)
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
     except th.InvalidResponse as exc:
-        return _failed(request_id, Outcome.failure(
+        return failed_reply(request_id, Outcome.failure(
             "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"), record)
     headers = CIMultiDict(answer.headers)
     headers["X-Fc-Request-Id"] = request_id
     headers["X-Fc-Function-Version"] = record.version_id
     return web.Response(body=answer.body, status=answer.status, headers=headers)
-
-
-class _LimitedBody:
-    """The request's body as it comes, ending with PayloadTooLarge past `limit` bytes. The client that
-    streams it reports that as its own error, so `too_large` says what happened."""
-
-    def __init__(self, request: web.Request, limit: int):
-        self.request, self.limit, self.too_large = request, limit, False
-
-    async def chunks(self):
-        size = 0
-        async for chunk in self.request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > self.limit:
-                self.too_large = True
-                raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
-            yield chunk
 
 
 async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:
@@ -181,72 +161,7 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
     headers = th.proxied_request_headers(request.headers.items(), drop_auth)
     headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
                 ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
-    pool = request.app[POOL]
-    if isinstance(pool, RemotePool):
-        body = await read_event(request, defaults.SYNC_EVENT_BYTES, what="the request body") \
-            if request.body_exists else None
-        return await pool.proxy_web(request, record, request_id, target, headers, body, trigger.label)
-    return await proxy_to_container(request, pool, request.app[HTTP_CLIENT], record, request_id, target, headers,
-                                    trigger.label)
-
-
-async def proxy_to_container(request: web.Request, pool, client, record: FunctionRecord, request_id: str,
-                             target: str, headers: list[tuple[str, str]], label: str) -> web.StreamResponse:
-    """Hold a container of `record` from `pool` and carry the request to it (its body streamed from
-    `request`), and its answer back."""
-    spec = record.spec
-    body = _LimitedBody(request, defaults.SYNC_EVENT_BYTES)
-    response: web.StreamResponse | None = None
-    try:
-        async with pool.lease(record, request_id, trigger=label) as lease:
-            inst = lease.instance
-            try:
-                async with asyncio.timeout(spec.timeout_s):
-                    async with client.request(request.method, f"http://{inst.address}:{inst.port}{target}",
-                                              headers=headers, allow_redirects=False, auto_decompress=False,
-                                              data=body.chunks() if request.body_exists else None) as upstream:
-                        if not 200 <= upstream.status <= 599:
-                            lease.error = UNHANDLED
-                            return _failed(request_id, invalid_reply(
-                                ProtocolError(f"the reply's status {upstream.status} is not from 200 to 599"),
-                                "the web function"), record)
-                        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-                        for key, value in th.proxied_response_headers(upstream.headers.items()):
-                            response.headers.add(key, value)
-                        response.headers["X-Fc-Request-Id"] = request_id
-                        response.headers["X-Fc-Function-Version"] = record.version_id
-                        return await th.relay(request, response, upstream)
-            except PayloadTooLarge:
-                raise
-            except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-                if body.too_large:  # the client's doing, not the function's: its container stays
-                    raise PayloadTooLarge(f"the request body is larger than {body.limit} bytes") from None
-                lease.error = UNHANDLED
-                if response is not None and response.prepared:  # the middleware breaks the connection
-                    raise ConnectionResetError("the web function's answer broke off") from exc
-                return _failed(request_id, _proxy_failure(exc, spec.timeout_s), record)
-    except InitFailed as exc:
-        return _failed(request_id, exc.outcome, record)
-
-
-def _proxy_failure(exc: Exception, timeout_s: int) -> Outcome:
-    """Why a web function's answer failed before it began, in words that never show the container's address
-    (aiohttp's messages name the URL it called)."""
-    if isinstance(exc, TimeoutError):
-        return Outcome.failure("FunctionTimeout", f"the function did not answer within {timeout_s}s")
-    if isinstance(exc, aiohttp.ClientResponseError):  # its parser refused the reply
-        return invalid_reply(ProtocolError(exc.message), "the web function")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return invalid_reply(ProtocolError("its body broke the rules of HTTP"), "the web function")
-    log.info("Web function's container did not answer: %s", exc)
-    return Outcome.failure("ConnectionLost", "the web function's container did not answer")
-
-
-def _failed(request_id: str, outcome: Outcome, record: FunctionRecord) -> web.Response:
-    """A failed invocation through an HTTP trigger: 502 with FC's error JSON and X-Fc-Error-Type."""
-    return web.Response(body=outcome.body, status=502, content_type="application/json",
-                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED,
-                                 "X-Fc-Function-Version": record.version_id})
+    return await request.app[POOL].proxy_web(request, record, request_id, target, headers, trigger.label)
 
 
 def add_trigger_routes(app: web.Application) -> None:

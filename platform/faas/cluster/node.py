@@ -37,11 +37,10 @@ from aiohttp import web
 from docker.errors import APIError, DockerException
 
 from .. import defaults
-from ..api import docker_ctx, http_client_ctx, log_channel_ctx, pool_ctx, redis_ctx
+from ..api import docker_ctx, log_channel_ctx, redis_ctx
 from ..api.handlers import _REQUEST_ID_RE, _TRIGGER_LABEL_RE, read_json
-from ..api.keys import DOCKER, HTTP_CLIENT, METRICS, POOL, REDIS, SETTINGS
+from ..api.keys import DOCKER, LOG_CHANNEL, METRICS, REDIS, SETTINGS
 from ..api.middlewares import error_middleware, error_response, status_of
-from ..api.triggers import proxy_to_container
 from ..builder.build import Builder
 from ..claim import PlatformInUse, claim
 from ..config import Settings
@@ -52,13 +51,18 @@ from ..errors import (
     TooManyRequests,
     Unauthorized,
 )
-from ..metrics import CONTENT_TYPE, Metrics, cell_families, container_families
+from ..metrics import CONTENT_TYPE, Metrics
 from ..models import FunctionRecord, check_name
+from ..pool.client import RuntimeClient
+from ..pool.manager import PoolManager
 from ..triggers.http import HOP_BY_HOP
 from . import members
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown
 
 log = logging.getLogger(__name__)
+
+POOL = web.AppKey("node_pool", PoolManager)
+"""This host's containers (the Pool of api/keys.py, with what a node advertises of it)."""
 
 _VERSION_RE = re.compile(rf"{defaults.LATEST}|{defaults.VERSION_ID_PATTERN}")
 _RELEASE_RE = re.compile(r"([0-9a-f]{1,64}):([1-9][0-9]{0,9})")
@@ -217,8 +221,7 @@ async def web_call(request: web.Request) -> web.StreamResponse:
     headers = [(k, v) for k, v in request.headers.items() if not k.lower().startswith("x-faas-")
                and k.lower() not in HOP_BY_HOP]
     with request.app[AGENT].running():
-        return await proxy_to_container(request, request.app[POOL], request.app[HTTP_CLIENT], record, request_id,
-                                        target, headers, trigger)
+        return await request.app[POOL].proxy_web(request, record, request_id, target, headers, trigger)
 
 
 def _version(request: web.Request) -> str:
@@ -313,19 +316,21 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
-    cells = pool.cells
-    body = request.app[METRICS].render(container_families(pool.all_instances()),
-                                       cell_families({mb: len(q) for mb, q in cells.ready.items()}, cells.starting))
+    body = request.app[METRICS].render(request.app[POOL].metric_families())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-async def runtime_ctx(app: web.Application):
-    """The pool starts empty: front ends give it the releases it is to run."""
-    pool = app[POOL]
-    pool.spec_reserved = False
-    await pool.start([], runtime_image=await Builder(app[SETTINGS], app[DOCKER]).runtime_image())
-    yield
+async def pool_ctx(app: web.Application):
+    """This host's containers. The pool starts empty: front ends give it the releases it is to run, and the
+    reserved containers each keeps (on its home node only), whatever LATEST's spec asks."""
+    settings = app[SETTINGS]
+    app[POOL] = pool = PoolManager(settings, app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL],
+                                   spec_reserved=False)
+    try:
+        await pool.start([], runtime_image=await Builder(settings, app[DOCKER]).runtime_image())
+        yield
+    finally:
+        await pool.shutdown()
 
 
 async def agent_ctx(app: web.Application):
@@ -342,8 +347,7 @@ def create_node_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=defaults.NODE_REQUEST_BYTES, middlewares=[error_middleware, node_auth])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend((redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, runtime_ctx, http_client_ctx,
-                            agent_ctx))
+    app.cleanup_ctx.extend((redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, agent_ctx))
     app.router.add_routes([
         web.get("/healthz", healthz),
         web.post("/node/v1/invoke", invoke),

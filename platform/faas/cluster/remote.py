@@ -23,7 +23,6 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
@@ -33,12 +32,14 @@ from .. import defaults, errors
 from ..config import Settings
 from ..defaults import LATEST
 from ..docker_host import DockerHost
-from ..errors import ServiceUnavailable
+from ..errors import NodeNotFound, ServiceUnavailable
 from ..metrics import Metrics
 from ..models import FunctionRecord
 from ..pool.http import ConnectionPool, NotDelivered, ResponseTooLarge
+from ..pool.interface import Replace
 from ..pool.outcome import Outcome
 from ..triggers.http import HOP_BY_HOP, relay
+from ..webio import read_event
 from . import rendezvous
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
 from .members import Members, NodeInfo
@@ -61,18 +62,17 @@ class _Refused(Exception):
 
 
 class RemotePool:
-    cells = None
-    """Cells live on the nodes."""
+    """The Pool (pool/interface.py) of a front end."""
 
-    def __init__(self, settings: Settings, redis: Redis, metrics: Metrics, host: DockerHost):
+    def __init__(self, settings: Settings, redis: Redis, metrics: Metrics, host: DockerHost,
+                 replace: Replace | None = None):
         self.settings, self.metrics, self.host = settings, metrics, host
         self.members = Members(redis, settings.redis_prefix, on_change=self._nodes_changed)
         self.records: dict[str, FunctionRecord] = {}
         """The release each pool key (name@version) runs, as this front end last heard."""
         self.reserved: dict[str, int] = {}
-        self.replace: Callable[[], Awaitable[None]] | None = None
-        """Reads every function's releases and reserved counts again from Redis and gives them here (set by
-        the app): called when the nodes change."""
+        self.replace = replace
+        """Called when the nodes change, so that every release is placed again."""
         self.session: ClientSession | None = None
         self._auth = {"X-Faas-Node-Token": settings.node_token}
         self._tasks: set[asyncio.Task] = set()
@@ -143,17 +143,31 @@ class RemotePool:
         """Nodes unpack a version's files for their cells when they take its release."""
 
     def retiring(self, name: str) -> bool:
+        """A front end runs no containers: none of them uses an image here."""
         return False
 
     def problems(self) -> dict[str, str]:
         """A front end's pool is the nodes': each node's /healthz tells of its own parts."""
         return {}
 
-    def all_instances(self) -> list:
+    def metric_families(self) -> list:
+        """Each node serves its containers' and cells' metrics."""
         return []
 
-    def memory_used(self) -> int:
-        return 0
+    def nodes(self) -> list[dict] | None:
+        live = {n.id for n in self.members.live()}
+        return [{"nodeId": n.id, "address": n.address, "draining": n.draining, "takingWork": n.id in live,
+                 "budgetMB": n.budget_mb, "freeMB": n.free_mb, "activeInvocations": n.busy,
+                 "functionVersions": len(n.pools)} for n in sorted(self.members.nodes.values(), key=lambda n: n.id)]
+
+    async def drain_node(self, node_id: str) -> dict:
+        """Answered once the invocations under way on the node have ended, or after NODE_DRAIN_TIMEOUT_S with
+        how many still run."""
+        node = self.members.nodes.get(node_id)
+        if node is None:
+            raise NodeNotFound(f"no node {node_id[:64]!r} is beating")
+        return await self.call(node, "POST", f"http://{node.address}/node/v1/drain",
+                               timeout=defaults.NODE_DRAIN_TIMEOUT_S + 10)
 
     def targets(self, key: str) -> list[NodeInfo]:
         """The nodes that should hold a release of `key`: the top of its ranking, and every node that has
@@ -323,9 +337,11 @@ class RemotePool:
         return outcome
 
     async def proxy_web(self, request: web.Request, record: FunctionRecord, request_id: str, target: str,
-                        headers: list[tuple[str, str]], body: bytes | None, trigger: str) -> web.StreamResponse:
+                        headers: list[tuple[str, str]], trigger: str) -> web.StreamResponse:
         """A web function's request (its body read whole, so that it can be offered to another node) through
         the node that runs it; the function's answer streamed back as it comes."""
+        body = await read_event(request, defaults.SYNC_EVENT_BYTES, what="the request body") \
+            if request.body_exists else None
         sent = [(k, v) for k, v in headers if not k.lower().startswith("x-faas-")]  # ours only, never a client's
         sent += list(self._headers(record, request_id, trigger).items()) + [("X-Faas-Target", target)]
 

@@ -11,7 +11,9 @@ make room.
 The parts: this manager decides when things happen (requests, function changes, keep-alive, health,
 Docker's events); Containers (containers.py) does them (claim, start, freeze, thaw, drain, remove);
 FunctionPool (function_pool.py) is one function's containers and waiting requests; ContainerCalls
-(calls.py) talks to a runtime. Decisions are plain functions (scheduler.py), states one table (state.py).
+(calls.py) talks to a runtime; Adoption (adoption.py) takes over what an earlier run left, Upkeep (upkeep.py)
+keeps the pool in order between requests. Decisions are plain functions (scheduler.py), states one table
+(state.py).
 The Docker host and the runtime client are given to it, so that tests can give it fakes.
 """
 
@@ -24,45 +26,35 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from docker.errors import DockerException
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
 from ..cells.pool import CellPool
 from ..config import Settings
-from ..defaults import LATEST
 from ..docker_host import (
-    CONTAINER_ROLES,
-    LABEL_CONFIG,
-    LABEL_FUNCTION,
-    LABEL_FUNCTION_ID,
     LABEL_PLATFORM,
-    LABEL_REVISION,
-    LABEL_ROLE,
-    LABEL_VERSION_ID,
-    ROLE_CELL,
     DockerHost,
     function_filter,
 )
-from ..errors import FaasError, FunctionNotFound, RequestIdInUse, ServiceUnavailable
-from ..health import Health
+from ..errors import FaasError, FunctionNotFound, NodeNotFound, RequestIdInUse, ServiceUnavailable
 from ..logs.reports import LogChannel
-from ..metrics import Metrics
+from ..metrics import Metrics, cell_families, container_families
 from ..models import FunctionRecord
 from . import scheduler
+from .adoption import Adoption
 from .calls import ContainerCalls
 from .cgroup import read_peak_mb
 from .client import RuntimeClient
-from .container import config_digest, same_containers
-from .containers import Containers, find_memory_file
+from .container import same_containers
+from .containers import Containers
 from .function_pool import FunctionPool
 from .instance import Instance
 from .outcome import KILLED, NOT_DELIVERED, UNHANDLED, InitFailed, Lease, Outcome
 from .state import SERVING, ContainerState
+from .upkeep import Upkeep
+from .web import proxy_to_container
 
 log = logging.getLogger(__name__)
 S = ContainerState
-
-STRAY_GRACE_S = 60
-"""A labelled container the pool does not know is removed once it is this old (a start may still own it)."""
 
 DELIVERY_TRIES = 3
 """Containers an invocation is offered to when the ones before were dead before its request reached them."""
@@ -72,8 +64,10 @@ EVENTS = ("kill", "die", "oom", "destroy")
 
 
 class PoolManager:
+    """The Pool (interface.py) of a host's own containers."""
+
     def __init__(self, settings: Settings, host: DockerHost, client: RuntimeClient, metrics: Metrics,
-                 logs: LogChannel | None = None):
+                 logs: LogChannel | None = None, spec_reserved: bool = True):
         self.settings = settings
         self.host = host
         self.client = client
@@ -83,11 +77,14 @@ class PoolManager:
         self.cells = CellPool(settings, host, client, lambda: settings.host_memory_mb - self.memory_used())
         self.containers = Containers(settings, host, client, self.calls, metrics, self.cells)
         self._pools = self.containers.pools
+        self.adoption = Adoption(settings, host, client, self.calls, self.containers, self.cells, logs)
+        self.upkeep = Upkeep(settings, host, self.containers, self.cells)
+        self._web: ClientSession | None = None
+        """Web functions' requests: no total timeout here (the function's own applies), no connection cap."""
         self._loops: list[asyncio.Task] = []
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
-        self.network_health = Health("network")
-        self.spec_reserved = True
+        self.spec_reserved = spec_reserved
         """LATEST keeps the reserved containers its spec asks for; False on a node agent, where front ends
         say which reserved containers each version keeps (provision), on its home node only."""
 
@@ -97,10 +94,12 @@ class PoolManager:
         await self.host.ensure_network(self.settings.network)
         for record in records:
             self._pools[record.pool_key] = self._new_pool(record)
-        self.host.watch({LABEL_PLATFORM: self.settings.platform_id}, EVENTS, self._on_event,
+        self.host.watch({LABEL_PLATFORM: self.settings.platform_id}, EVENTS, self.upkeep.on_event,
                         asyncio.get_running_loop())
+        self._web = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False,
+                                  connector=TCPConnector(limit=0, force_close=False))
         await self.cells.start(runtime_image)
-        await self.reconcile()
+        await self.adoption.reconcile()
         for record in records:
             self.cells.prepare(record)
         self.cells.refill()
@@ -109,82 +108,6 @@ class PoolManager:
         self._loops = [asyncio.create_task(self._every(self.settings.reaper_interval, self.maintain), name="pool"),
                        asyncio.create_task(self._every(self.settings.health_interval, self.check_health),
                                            name="pool-health")]
-
-    async def reconcile(self) -> None:
-        """Adopt the healthy containers an earlier run left for current versions; remove the rest. A cell
-        that was specialised is adopted as the instance of the version the host recorded for it, or removed;
-        cells never specialised are removed (the pool starts new ones)."""
-        found = await self.host.list_containers(function_filter(self.settings.platform_id))
-        cells = await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: ROLE_CELL})
-        results = await asyncio.gather(*(self._adopt(c) for c in found),
-                                       *(self._adopt_cell(c) for c in cells), return_exceptions=True)
-        adopted = sum(1 for r in results if r is True)
-        if found or cells:
-            log.info("Found %d function container(s) and %d cell(s) from an earlier run: %d adopted, %d removed",
-                     len(found), len(cells), adopted, len(found) + len(cells) - adopted)
-        self.cells.clear_stale({i.slot.name for i in self.all_instances() if i.slot is not None})
-
-    async def _adopt_cell(self, status) -> bool:
-        marker = self.cells.state_of(status.id)
-        slot = self.cells.slot_of(marker)
-        if marker is None or slot is None or not self.cells.enabled:
-            await self.host.remove_container(status.id)
-            if slot is not None:
-                self.cells.release_slot(status.id, slot)
-            return False
-        labels = {LABEL_FUNCTION: str(marker.get("function")), LABEL_VERSION_ID: str(marker.get("versionId")),
-                  LABEL_REVISION: str(marker.get("revision")), LABEL_FUNCTION_ID: str(marker.get("functionId")),
-                  LABEL_CONFIG: str(marker.get("config"))}
-        return await self._adopt(status, labels, slot, marker)
-
-    async def _adopt(self, status, labels: dict[str, str] | None = None, slot=None, marker=None) -> bool:
-        """Adopt a container found at start: a function container by its labels, or a specialised cell by the
-        `labels` made from the host's record of it (`marker`), with its `slot`."""
-        labels = status.labels if labels is None else labels
-        pool = self._pools.get(f"{labels.get(LABEL_FUNCTION, '')}@{labels.get(LABEL_VERSION_ID, LATEST)}")
-        try:
-            revision = int(labels.get(LABEL_REVISION, "0"))
-        except ValueError:
-            revision = 0
-        # One of an older revision that runs what the current one would (only what the pool reads changed
-        # since it started) is adopted too.
-        current = pool is not None and (revision == pool.record.revision or
-                                        labels.get(LABEL_CONFIG) == config_digest(pool.record))
-        if slot is not None and current and marker.get("image") != pool.record.image:
-            current = False  # a cell runs the files of the image it was specialised with
-        if not current or not status.running or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
-            await self.host.remove_container(status.id)
-            if slot is not None:
-                self.cells.release_slot(status.id, slot)
-            return False
-        inst = pool.add(reserved=False)
-        inst.container_id = status.id
-        if slot is not None:
-            inst.start_path, inst.slot, inst.code_dir = "cell", slot, self.cells.code_of(marker)
-        try:
-            if status.paused:
-                await self.host.unpause(status.id)
-            started = await self.host.running(status.id)
-            if started is None:
-                raise ConnectionError("no address")
-            inst.address, inst.pid, inst.socket = started.address, started.pid, started.socket
-            if slot is not None:
-                if not await self.client.specialized(inst):
-                    raise ConnectionError("a cell that runs no function")
-                if self.logs is not None:
-                    self.logs.follow(status.id, pool.name, pool.record.version_id)
-            # /initialize is idempotent in the runtime: it answers the first outcome again, or runs the
-            # initializer if the earlier run died before it finished.
-            await self.calls.initialize(inst, pool.record, "adopt-" + inst.id)
-            find_memory_file(inst)
-        except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
-            log.info("Container %s not adopted: %s", inst.id, exc)
-            self.containers.drop(inst)
-            await self.containers.remove(inst, hook=False)
-            return False
-        inst.warmed = True
-        inst.transition(S.READY)
-        return True
 
     async def shutdown(self) -> None:
         self.containers.closing = True
@@ -207,9 +130,14 @@ class PoolManager:
         log.info("Pool stopped: %d function container(s) removed", len(doomed))
         await self.containers.settle()
         self.cells.finish()
+        if self._web is not None:
+            await self._web.close()
 
     # -- functions
-    def sync_function(self, record: FunctionRecord) -> FunctionPool:
+    def sync_function(self, record: FunctionRecord) -> None:
+        self._sync(record)
+
+    def _sync(self, record: FunctionRecord) -> FunctionPool:
         """Make the pool of `record`'s version serve `record`: older revisions drain, and LATEST's reserved
         containers follow its spec."""
         pool = self._pools.get(record.pool_key)
@@ -460,10 +388,36 @@ class PoolManager:
         """The pool of `record`'s version, serving `record`'s release."""
         pool = self._pools.get(record.pool_key)
         if pool is None or pool.record.release != record.release:
-            pool = self.sync_function(record)
+            pool = self._sync(record)
         return pool
 
+    async def proxy_web(self, request: web.Request, record: FunctionRecord, request_id: str, target: str,
+                        headers: list[tuple[str, str]], trigger: str) -> web.StreamResponse:
+        assert self._web is not None, "the pool has not started"
+        return await proxy_to_container(request, self, self._web, record, request_id, target, headers, trigger)
+
+    # -- what it shows
+    def problems(self) -> dict[str, str]:
+        return self.upkeep.problems()
+
+    def metric_families(self) -> list:
+        cells = self.cells
+        return container_families(self.all_instances()) + cell_families(
+            {mb: len(q) for mb, q in cells.ready.items()}, cells.starting)
+
+    def nodes(self) -> list[dict] | None:
+        return None
+
+    async def drain_node(self, node_id: str) -> dict:
+        raise NodeNotFound("this platform runs on one host: it has no nodes to drain")
+
     # -- maintenance
+    async def maintain(self) -> None:
+        await self.upkeep.maintain()
+
+    async def check_health(self) -> None:
+        await self.upkeep.check_health()
+
     async def _every(self, interval: float, func) -> None:
         while True:
             await asyncio.sleep(interval)
@@ -474,95 +428,3 @@ class PoolManager:
             except Exception:  # a maintenance loop must outlive any one bad pass
                 log.exception("Pool maintenance pass failed")
 
-    async def maintain(self) -> None:
-        """Reclaim idle containers past keep-alive, pause idle ones, keep reserved ones up."""
-        now = time.monotonic()
-        for pool in list(self._pools.values()):
-            for inst in scheduler.expired(pool.instances, now):
-                log.info("Function %s: reclaiming container %s (idle %.0fs)", pool.name, inst.id,
-                         inst.idle_seconds(now))
-                self.containers.discard(inst, hook=True)
-            for inst in scheduler.to_pause(pool.instances, now):
-                self.containers.spawn(self.containers.pause(inst))
-            self.containers.ensure_reserved(pool, now)
-            if pool.waiters:
-                pool.dispatch()
-                self.containers.start_for_waiters(pool)
-
-    async def check_health(self) -> None:
-        """Drop idle containers (and ready cells) that died or were removed from outside; remove labelled
-        strays; remove unpacked files no version needs any more."""
-        await self._repair()
-        asked = time.monotonic()
-        found = [c for c in await self.host.list_containers({LABEL_PLATFORM: self.settings.platform_id})
-                 if c.labels.get(LABEL_ROLE) in CONTAINER_ROLES]
-        alive = {c.id for c in found if c.running}
-        for cell in self.cells.all_ready():
-            if cell.container_id not in alive and cell.created_at < asked:
-                log.warning("Cells: cell %s is gone or dead; it leaves the pool", cell.id)
-                self.cells.drop(cell)
-        known = self.cells.known()
-        for pool in list(self._pools.values()):
-            for inst in list(pool.instances):
-                if not inst.container_id:
-                    continue
-                known.add(inst.container_id)
-                # One made after Docker was asked is missing from its answer, not gone.
-                if inst.container_id not in alive and inst.idle and inst.created_at < asked:
-                    log.warning("Function %s: container %s is gone or dead; it leaves the pool", pool.name, inst.id)
-                    self.containers.discard(inst, hook=False)
-            self.containers.ensure_reserved(pool, time.monotonic())
-        now = time.time()
-        for c in found:
-            if c.id not in known and now - c.created > STRAY_GRACE_S:
-                log.info("Removing stray container %s", c.id[:12])
-                self.containers.spawn(self._remove_stray(c.id))
-        instances = self.all_instances()
-        self.cells.code.prune({p.record.image for p in self._pools.values()} | {i.record.image for i in instances},
-                              {i.code_dir for i in instances if i.code_dir is not None})
-        self.cells.refill()
-
-    async def _repair(self) -> None:
-        """Set up again what the pool set up and lost: its network (removed by hand while no container used
-        it), the cells' directories and mounts."""
-        try:
-            await self.host.ensure_network(self.settings.network)
-        except DockerException as exc:
-            self.network_health.failed(f"network {self.settings.network} cannot be set up: {exc}")
-        else:
-            self.network_health.succeeded()
-        self.cells.repair()
-
-    def problems(self) -> dict[str, str]:
-        """The pool's parts that keep failing, and why (for /healthz)."""
-        found = {h.part: h.problem() for h in (self.cells.health, self.network_health)}
-        return {part: why for part, why in found.items() if why}
-
-    async def _remove_stray(self, container_id: str) -> None:
-        await self.host.remove_container(container_id)
-        slot = self.cells.slot_of(self.cells.state_of(container_id))
-        if slot is not None:
-            self.cells.release_slot(container_id, slot)
-
-    def _on_event(self, action: str, container_id: str) -> None:
-        """Docker saw a container of ours die, get killed or go: an idle one leaves the pool at once (and a
-        reserved one is replaced); a busy one is marked, so that its invocation's outcome says why."""
-        inst = self.containers.by_container(container_id)
-        if inst is None and action in ("die", "destroy"):
-            cell = self.cells.by_container(container_id)
-            if cell is not None and self.cells.drop(cell):
-                log.warning("Cells: cell %s died; it leaves the pool", cell.id)
-                self.cells.refill()
-            return
-        if inst is None or inst.state is S.REMOVING:
-            return  # not ours any more, or the pool itself is removing it
-        if action == "kill" or action == "destroy":
-            inst.killed = True  # the pool kills only containers it has taken out (Removing)
-        if action in ("die", "destroy"):
-            inst.exited = True
-            if inst.idle:
-                log.warning("Function %s: container %s died; it leaves the pool", inst.function, inst.id)
-                self.containers.discard(inst, hook=False)
-                pool = self._pools.get(inst.pool_key)
-                if pool is not None:
-                    self.containers.ensure_reserved(pool, time.monotonic())

@@ -24,7 +24,9 @@ from ..errors import (
     VersionLimitExceeded,
     VersionNotFound,
 )
+from ..functions import FunctionService
 from ..models import AsyncConfig, FunctionRecord
+from ..pool.interface import Pool
 from ..pool.state import SERVING
 from ..qualifiers import LATEST, check_alias_name, check_qualifier, check_version_id, is_version_id
 from .model import (
@@ -42,8 +44,8 @@ _ALIAS_RETRIES = 20
 
 
 class ReleaseService:
-    def __init__(self, redis: Redis, prefix: str, functions, pool, cache_ttl: float = 1.0):
-        """`functions`: the FunctionService (LATEST); `pool`: the PoolManager."""
+    def __init__(self, redis: Redis, prefix: str, functions: FunctionService, pool: Pool, cache_ttl: float = 1.0):
+        """`functions`: the FunctionService (LATEST); `pool`: where versions run."""
         self.store = ReleaseStore(redis, prefix)
         self.functions = functions
         self.pool = pool
@@ -215,7 +217,8 @@ class ReleaseService:
         record = await self.resolve(name, qualifier, latest)
         if qualifier is None or qualifier == LATEST:
             return record, record.spec.async_config
-        configs = await self._async.get(name, lambda: self.store.async_configs(name))
+        # Keyed by the function's id too: a function deleted and made again under its name starts afresh.
+        configs = await self._async.get(f"{name}/{record.function_id}", lambda: self.store.async_configs(name))
         return record, configs.get(qualifier) or configs.get(record.version_id) or record.spec.async_config
 
     async def version_ids(self, name: str, qualifier: str) -> set[str]:
@@ -313,7 +316,7 @@ class ReleaseService:
             await self.functions.update(name, {"async": config.to_api() if config else None})
             return
         await self._set_or_explain(self.store.set_async_config, name, qualifier, config)
-        self._async.pop(name)
+        self._async.pop(f"{name}/{(await self.functions.get(name)).function_id}")
 
     async def _set_or_explain(self, setter, name: str, qualifier: str, value) -> None:
         """Write a version's or alias's setting; if it was deleted meanwhile, say what is missing."""
@@ -321,14 +324,6 @@ class ReleaseService:
             await self.version_ids(name, qualifier)
 
     # -- the function goes
-    async def delete_function(self, name: str) -> None:
-        await self.store.redis.delete(*self.store.all_keys(name))
-        self._async.pop(name)
-
-    async def images(self, name: str) -> set[str]:
-        """The images the published versions of `name` run (kept while those versions exist)."""
-        return {v.record.image for v in (await self.store.versions(name)).values() if v.record.image}
-
 
 def _deleted(result: str, what: str, function: str, missing: type[Exception]) -> None:
     """Raise what a delete script's answer other than ok means: `missing`, or ResourceInUse naming the alias or

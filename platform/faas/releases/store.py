@@ -135,6 +135,13 @@ class ReleaseStore:
         """Every key of `name`'s versions, aliases and their settings (deleted with the function)."""
         return [self.key(name, p) for p in ("versions", "version-seq", "aliases", "provision", "async-config")]
 
+    async def delete_function(self, name: str) -> None:
+        await self.redis.delete(*self.all_keys(name))
+
+    async def images(self, name: str) -> set[str]:
+        """The images the published versions of `name` run (kept while those versions exist)."""
+        return {v.record.image for v in (await self.versions(name)).values() if v.record.image}
+
     # -- versions
     async def publish(self, name: str, function_id: str, version: Version, limit: int) -> tuple[str, str]:
         """('ok', id), ('unchanged', newest id), ('limit', '') or ('gone', '')."""

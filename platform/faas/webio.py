@@ -1,0 +1,40 @@
+"""Clients' request bodies, read within limits (aiohttp)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .errors import PayloadTooLarge
+
+
+async def read_event(request: web.Request, limit: int, what: str = "the event") -> bytes:
+    """The request's body; PayloadTooLarge (naming `what`) past `limit` bytes, declared or counted."""
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+        return await request.read()
+    chunks, size = [], 0  # chunked: count as it comes
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class LimitedBody:
+    """The request's body as it comes, ending with PayloadTooLarge past `limit` bytes. The client that
+    streams it reports that as its own error, so `too_large` says what happened."""
+
+    def __init__(self, request: web.Request, limit: int):
+        self.request, self.limit, self.too_large = request, limit, False
+
+    async def chunks(self):
+        size = 0
+        async for chunk in self.request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > self.limit:
+                self.too_large = True
+                raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
+            yield chunk
