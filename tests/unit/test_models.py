@@ -4,7 +4,7 @@ from dataclasses import fields, replace
 import pytest
 
 from faas.errors import InvalidArgument
-from faas.models import AsyncConfig, BuildInfo, CustomContainer, FunctionRecord, FunctionSpec, FunctionState
+from faas.models import AsyncConfig, BuildInfo, CustomContainer, FunctionRecord, FunctionSpec, FunctionState, api_keys
 
 FULL = {
     "name": "full", "runtime": "custom-container", "handler": "app.main", "initializer": "yes",
@@ -258,3 +258,14 @@ def test_a_body_may_carry_its_code_beside_the_spec():
     spec = FunctionSpec.from_api({"name": "f", "code": {"zipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}})
     assert "code" not in spec.to_api() and spec == FunctionSpec.from_api({"name": "f"})
 
+
+def test_the_openapi_document_names_every_declared_field():
+    from faas.api.handlers import OPENAPI
+
+    schemas = json.loads(OPENAPI.read_text())["components"]["schemas"]
+    declared = api_keys(FunctionSpec)
+    for body in ("FunctionCreate", "FunctionUpdate"):
+        assert set(schemas[body]["properties"]) == declared | FunctionSpec.BODY_ONLY, body
+    assert declared <= set(schemas["Function"]["properties"])
+    assert set(schemas["AsyncConfig"]["properties"]) == api_keys(AsyncConfig)
+    assert set(schemas["CustomContainer"]["properties"]) == api_keys(CustomContainer)
