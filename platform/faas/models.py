@@ -1,13 +1,16 @@
-"""Value objects of the platform. A FunctionSpec that exists is valid: nothing downstream checks it again."""
+"""Value objects of the platform. A FunctionSpec that exists is valid: nothing downstream checks it again.
+
+The spec and its parts declare each field once, with its API (camelCase) name, its parser (which checks it) and how
+it is written back; `from_api`, `to_api` and the keys a body may have all follow from that declaration."""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from . import defaults
 from .errors import InvalidArgument
@@ -18,6 +21,7 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEST_RE = re.compile(r"^(queue|function):([a-z][a-z0-9-]{0,62})$")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 _RESERVED_ENV_PREFIXES = ("FC_", "FAAS_")
+_CUSTOM = "custom-container"
 
 
 _random = bytearray()
@@ -59,47 +63,6 @@ def check_name(name: Any) -> str:
     return name
 
 
-def _int(data: dict, key: str, default: int, bounds: tuple[int, int]) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{key} must be an integer")
-    low, high = bounds
-    if not low <= value <= high:
-        raise InvalidArgument(f"{key} must be between {low} and {high}, not {value}")
-    return value
-
-
-def _handler(data: dict, key: str, default: str | None, required: bool) -> str | None:
-    value = data.get(key, default)
-    if value is None or (value == "" and not required):
-        if required:
-            raise InvalidArgument(f"{key} is required")
-        return None
-    if not isinstance(value, str) or not _HANDLER_RE.fullmatch(value):
-        raise InvalidArgument(f"{key} must have the form module.function, for example index.handler")
-    return value
-
-
-def _initializer_flag(data: dict, default: str | None) -> str | None:
-    """A custom container's initializer: FC uses it as a flag (any non-empty string means call
-    /initialize), so it is not a module.function there."""
-    value = data.get("initializer", default)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 128 or not value.isprintable():
-        raise InvalidArgument("initializer must be a string of at most 128 printable characters")
-    return value
-
-
-def _destination(data: dict, key: str, default: str | None) -> str | None:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _DEST_RE.fullmatch(value):
-        raise InvalidArgument(f"async.{key} must be 'queue:<name>' or 'function:<name>'")
-    return value
-
-
 def check_description(body: dict, default: str) -> str:
     """A resource's `description` field (absent: `default`; null: empty)."""
     value = body.get("description", default)
@@ -110,204 +73,211 @@ def check_description(body: dict, default: str) -> str:
     return value
 
 
-def _check_keys(data: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InvalidArgument(f"unknown field(s) in {where}: {', '.join(unknown)}")
-
-
-@dataclass(frozen=True)
-class AsyncConfig:
-    retries: int = defaults.ASYNC_RETRIES
-    max_event_age_s: int | None = None
-    on_success: str | None = None
-    on_failure: str | None = defaults.ON_FAILURE
-
-    _KEYS = {"retries", "maxEventAgeSeconds", "onSuccess", "onFailure"}
-
-    @classmethod
-    def from_api(cls, data: Any, base: "AsyncConfig | None" = None) -> "AsyncConfig":
-        base = base or cls()
-        if not isinstance(data, dict):
-            raise InvalidArgument("async must be an object")
-        _check_keys(data, cls._KEYS, "async")
-        age = data.get("maxEventAgeSeconds", base.max_event_age_s)
-        if age is not None:
-            age = _int({"async.maxEventAgeSeconds": age}, "async.maxEventAgeSeconds", 0, defaults.MAX_EVENT_AGE_S_RANGE)
-        return cls(
-            retries=_int({"async.retries": data.get("retries", base.retries)}, "async.retries", 0,
-                         defaults.ASYNC_RETRIES_RANGE),
-            max_event_age_s=age,
-            on_success=_destination(data, "onSuccess", base.on_success),
-            on_failure=_destination(data, "onFailure", base.on_failure) or defaults.ON_FAILURE,
-        )
-
-    def to_api(self) -> dict:
-        return {"retries": self.retries, "maxEventAgeSeconds": self.max_event_age_s,
-                "onSuccess": self.on_success, "onFailure": self.on_failure}
-
-
-@dataclass(frozen=True)
-class CustomContainer:
-    image: str
-    command: tuple[str, ...] | None = None
-    port: int = defaults.RUNTIME_PORT
-
-    _KEYS = {"image", "command", "port"}
-
-    @classmethod
-    def from_api(cls, data: Any) -> "CustomContainer":
-        if not isinstance(data, dict):
-            raise InvalidArgument("customContainer must be an object")
-        _check_keys(data, cls._KEYS, "customContainer")
-        image = data.get("image")
-        if not isinstance(image, str) or not _IMAGE_RE.fullmatch(image):
-            raise InvalidArgument("customContainer.image must be an image reference such as my-image:1")
-        command = data.get("command")
-        if command is not None:
-            if not isinstance(command, list) or not command or \
-                    not all(isinstance(c, str) and "\0" not in c for c in command):
-                raise InvalidArgument("customContainer.command must be a non-empty list of strings (no NUL)")
-            command = tuple(command)
-        port = _int({"customContainer.port": data.get("port", defaults.RUNTIME_PORT)}, "customContainer.port", 0,
-                    (1, 65535))
-        return cls(image=image, command=command, port=port)
-
-    def to_api(self) -> dict:
-        return {"image": self.image, "command": list(self.command) if self.command else None, "port": self.port}
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What a user asks for: validated on construction from the API's camelCase JSON."""
-
-    name: str
-    runtime: str = "python3.11"
-    handler: str = "index.handler"
-    initializer: str | None = None
-    description: str = ""
-    memory_mb: int = defaults.MEMORY_MB
-    timeout_s: int = defaults.TIMEOUT_S
-    init_timeout_s: int = defaults.INIT_TIMEOUT_S
-    environment: dict = field(default_factory=dict)
-    instance_concurrency: int = defaults.INSTANCE_CONCURRENCY
-    max_instances: int = defaults.MAX_INSTANCES
-    reserved_instances: int = 0
-    keep_alive_s: int = defaults.KEEP_ALIVE_S
-    pause_after_s: int | None = None
-    """Seconds idle before a container is paused (frozen); None: never paused."""
-    async_config: AsyncConfig = field(default_factory=AsyncConfig)
-    custom_container: CustomContainer | None = None
-    sandbox: str | None = None
-    """How its containers are isolated: runc or gvisor (defaults.SANDBOXES); None until the platform gives its
-    default (FAAS_SANDBOX) at create or update; a function stored before sandboxes existed runs in runc."""
-
-    API_KEYS = {
-        "name", "runtime", "handler", "initializer", "description", "memoryMB", "timeoutSeconds",
-        "initializationTimeoutSeconds", "environment", "instanceConcurrency", "maxInstances",
-        "reservedInstances", "keepAliveSeconds", "pauseAfterSeconds", "async", "customContainer", "code",
-        "sandbox",
-    }
-
-    @property
-    def docker_runtime(self) -> str | None:
-        """The Docker runtime of its containers (None: the engine's default)."""
-        return defaults.SANDBOXES.get(self.sandbox or "runc")
-
-    @classmethod
-    def from_api(cls, data: Any, base: "FunctionSpec | None" = None) -> "FunctionSpec":
-        """A spec from a create body, or (with `base`) an update body whose absent fields keep their values."""
-        if not isinstance(data, dict):
-            raise InvalidArgument("the body must be a JSON object")
-        _check_keys(data, cls.API_KEYS, "the function spec")
-        if base is None:
-            base = cls(name=check_name(data.get("name")))
-        elif "name" in data and data["name"] != base.name:
-            raise InvalidArgument("name cannot be changed")
-        runtime = data.get("runtime", base.runtime)
-        if runtime not in defaults.RUNTIMES:
-            raise InvalidArgument(f"runtime must be one of {', '.join(defaults.RUNTIMES)}, not {runtime!r}")
-        custom = base.custom_container
-        if "customContainer" in data:
-            custom = None if data["customContainer"] is None else CustomContainer.from_api(data["customContainer"])
-        if runtime == "custom-container" and custom is None:
-            raise InvalidArgument("runtime custom-container needs customContainer.image")
-        if runtime != "custom-container":
-            custom = None
-        description = data.get("description", base.description)
-        if not isinstance(description, str) or len(description) > 256:
-            raise InvalidArgument("description must be a string of at most 256 characters")
-        memory = _int(data, "memoryMB", base.memory_mb, defaults.MEMORY_MB_RANGE)
-        if memory % defaults.MEMORY_MB_STEP:
-            raise InvalidArgument(f"memoryMB must be a multiple of {defaults.MEMORY_MB_STEP}")
-        max_instances = _int(data, "maxInstances", base.max_instances, defaults.MAX_INSTANCES_RANGE)
-        reserved = _int(data, "reservedInstances", base.reserved_instances, defaults.RESERVED_INSTANCES_RANGE)
-        if reserved > max_instances:
-            raise InvalidArgument(f"reservedInstances ({reserved}) cannot exceed maxInstances ({max_instances})")
-        pause_after = data.get("pauseAfterSeconds", base.pause_after_s)
-        if pause_after is not None:
-            pause_after = _int({"pauseAfterSeconds": pause_after}, "pauseAfterSeconds", 0,
-                               defaults.PAUSE_AFTER_S_RANGE)
-        sandbox = data.get("sandbox", base.sandbox)
-        if sandbox is not None and (not isinstance(sandbox, str) or sandbox not in defaults.SANDBOXES):
-            raise InvalidArgument(f"sandbox must be one of {', '.join(defaults.SANDBOXES)} (or null: the "
-                                  "platform's default)")
-        async_config = base.async_config
-        if "async" in data:
-            raw_async = data["async"]
-            async_config = AsyncConfig() if raw_async is None else AsyncConfig.from_api(raw_async, base.async_config)
-        return cls(
-            name=base.name,
-            runtime=runtime,
-            handler=_handler(data, "handler", base.handler, required=True),
-            initializer=_initializer_flag(data, base.initializer) if runtime == "custom-container"
-            else _handler(data, "initializer", base.initializer, required=False),
-            description=description,
-            memory_mb=memory,
-            timeout_s=_int(data, "timeoutSeconds", base.timeout_s, defaults.TIMEOUT_S_RANGE),
-            init_timeout_s=_int(data, "initializationTimeoutSeconds", base.init_timeout_s,
-                                defaults.INIT_TIMEOUT_S_RANGE),
-            environment=_environment(data.get("environment", base.environment)),
-            instance_concurrency=_int(data, "instanceConcurrency", base.instance_concurrency,
-                                      defaults.INSTANCE_CONCURRENCY_RANGE),
-            max_instances=max_instances,
-            reserved_instances=reserved,
-            keep_alive_s=_int(data, "keepAliveSeconds", base.keep_alive_s, defaults.KEEP_ALIVE_S_RANGE),
-            pause_after_s=pause_after,
-            async_config=async_config,
-            custom_container=custom,
-            sandbox=sandbox,
-        )
-
-    def to_api(self) -> dict:
-        return {
-            "name": self.name,
-            "runtime": self.runtime,
-            "handler": self.handler,
-            "initializer": self.initializer,
-            "description": self.description,
-            "memoryMB": self.memory_mb,
-            "timeoutSeconds": self.timeout_s,
-            "initializationTimeoutSeconds": self.init_timeout_s,
-            "environment": dict(self.environment),
-            "instanceConcurrency": self.instance_concurrency,
-            "maxInstances": self.max_instances,
-            "reservedInstances": self.reserved_instances,
-            "keepAliveSeconds": self.keep_alive_s,
-            "pauseAfterSeconds": self.pause_after_s,
-            "async": self.async_config.to_api(),
-            "customContainer": self.custom_container.to_api() if self.custom_container else None,
-            "sandbox": self.sandbox,
-        }
-
-
 def tail(text: str, limit: int) -> str:
     """The last `limit` bytes of `text`, cut at a character boundary."""
     data = text.encode("utf-8", "replace")
     return data[-limit:].decode("utf-8", "ignore") if len(data) > limit else text
 
 
-def _environment(value: Any) -> dict:
+Parse = Callable[[Any, str, dict[str, Any]], Any]
+"""A field's parser: (its JSON value, its API name for messages, the object's values so far) -> its value, or
+InvalidArgument. The values so far are those of the fields declared before it as read, its own and later ones as
+they were (the object's being updated, or the defaults)."""
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class ApiField:
+    """A field's form in the API's JSON: its camelCase name, how it is read (and checked), how it is written."""
+
+    key: str
+    parse: Parse
+    dump: Callable[[Any], Any] = _same
+
+
+def api(key: str, parse: Parse, dump: Callable[[Any], Any] = _same) -> dict[str, ApiField]:
+    """The `dataclasses.field` metadata that declares a field's API form."""
+    return {"api": ApiField(key, parse, dump)}
+
+
+_DECLARED: dict[type, tuple[tuple[str, ApiField], ...]] = {}
+"""Each value object's api_fields, read once from its dataclass fields."""
+
+
+def api_fields(cls: type) -> tuple[tuple[str, ApiField], ...]:
+    """(attribute, API form) of each field of `cls`, in declaration order: the order they are read and written."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = _DECLARED[cls] = tuple((f.name, f.metadata["api"]) for f in fields(cls))
+    return found
+
+
+def api_keys(cls: type) -> frozenset[str]:
+    return frozenset(spec.key for _, spec in api_fields(cls))
+
+
+def api_form(obj: Any) -> dict[str, Any]:
+    """The API form of a value object whose fields declare theirs."""
+    return {spec.key: spec.dump(getattr(obj, attr)) for attr, spec in api_fields(type(obj))}
+
+
+_T = TypeVar("_T")
+
+
+def _read(cls: type[_T], data: dict, base: _T | None, where: str, prefix: str = "",
+          body_only: frozenset[str] = frozenset()) -> _T:
+    """A `cls` from the API form `data`. A field `data` leaves out has its value in `base` (or its default; None if
+    it has none, which its parser refuses) parsed again: what a field may be can depend on the fields before it."""
+    unknown = sorted(set(data) - api_keys(cls) - body_only)
+    if unknown:
+        raise InvalidArgument(f"unknown field(s) in {where}: {', '.join(unknown)}")
+    values = _values(base) if base is not None else _defaults(cls)
+    for attr, spec in api_fields(cls):
+        values[attr] = spec.parse(data.get(spec.key, values[attr]), prefix + spec.key, values)
+    return cls(**values)
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    return {attr: getattr(obj, attr) for attr, _ in api_fields(type(obj))}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default if f.default is not MISSING
+            else f.default_factory() if f.default_factory is not MISSING else None for f in fields(cls)}
+
+
+def _int(value: Any, key: str, bounds: tuple[int, int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{key} must be an integer")
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidArgument(f"{key} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _integer(bounds: tuple[int, int], nullable: bool = False) -> Parse:
+    """An integer within `bounds` (both included); with `nullable`, null as well."""
+    def parse(value: Any, key: str, _values: dict[str, Any]) -> int | None:
+        return None if value is None and nullable else _int(value, key, bounds)
+    return parse
+
+
+def _destination(value: Any, key: str, _values: dict[str, Any]) -> str | None:
+    if value is not None and (not isinstance(value, str) or not _DEST_RE.fullmatch(value)):
+        raise InvalidArgument(f"{key} must be 'queue:<name>' or 'function:<name>'")
+    return value
+
+
+def _on_failure(value: Any, key: str, values: dict[str, Any]) -> str:
+    """Null or empty: the dead-letter queue; failed events are never dropped unseen."""
+    return _destination(value, key, values) or defaults.ON_FAILURE
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    retries: int = field(default=defaults.ASYNC_RETRIES,
+                         metadata=api("retries", _integer(defaults.ASYNC_RETRIES_RANGE)))
+    max_event_age_s: int | None = field(
+        default=None, metadata=api("maxEventAgeSeconds", _integer(defaults.MAX_EVENT_AGE_S_RANGE, nullable=True)))
+    on_success: str | None = field(default=None, metadata=api("onSuccess", _destination))
+    on_failure: str | None = field(default=defaults.ON_FAILURE, metadata=api("onFailure", _on_failure))
+
+    @classmethod
+    def from_api(cls, data: Any, base: "AsyncConfig | None" = None) -> "AsyncConfig":
+        """A config from its API form; the fields it leaves out keep `base`'s values."""
+        if not isinstance(data, dict):
+            raise InvalidArgument("async must be an object")
+        return _read(cls, data, base or cls(), "async", "async.")
+
+    def to_api(self) -> dict:
+        return api_form(self)
+
+
+def _image(value: Any, key: str, _values: dict[str, Any]) -> str:
+    if not isinstance(value, str) or not _IMAGE_RE.fullmatch(value):
+        raise InvalidArgument(f"{key} must be an image reference such as my-image:1")
+    return value
+
+
+def _command(value: Any, key: str, _values: dict[str, Any]) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) and "\0" not in c for c in value):
+        raise InvalidArgument(f"{key} must be a non-empty list of strings (no NUL)")
+    return tuple(value)
+
+
+def _list_or_none(command: tuple[str, ...] | None) -> list[str] | None:
+    return list(command) if command else None
+
+
+@dataclass(frozen=True)
+class CustomContainer:
+    image: str = field(metadata=api("image", _image))
+    command: tuple[str, ...] | None = field(default=None, metadata=api("command", _command, _list_or_none))
+    port: int = field(default=defaults.RUNTIME_PORT, metadata=api("port", _integer((1, 65535))))
+
+    @classmethod
+    def from_api(cls, data: Any) -> "CustomContainer":
+        if not isinstance(data, dict):
+            raise InvalidArgument("customContainer must be an object")
+        return _read(cls, data, None, "customContainer", "customContainer.")
+
+    def to_api(self) -> dict:
+        return api_form(self)
+
+
+def _name(value: Any, _key: str, values: dict[str, Any]) -> str:
+    """Given at create; an update may repeat it, never change it."""
+    if values["name"] is None:
+        return check_name(value)
+    if value != values["name"]:
+        raise InvalidArgument("name cannot be changed")
+    return value
+
+
+def _runtime(value: Any, _key: str, _values: dict[str, Any]) -> str:
+    if value not in defaults.RUNTIMES:
+        raise InvalidArgument(f"runtime must be one of {', '.join(defaults.RUNTIMES)}, not {value!r}")
+    return value
+
+
+def _handler(value: Any, key: str, _values: dict[str, Any]) -> str:
+    if value is None:
+        raise InvalidArgument(f"{key} is required")
+    if not isinstance(value, str) or not _HANDLER_RE.fullmatch(value):
+        raise InvalidArgument(f"{key} must have the form module.function, for example index.handler")
+    return value
+
+
+def _initializer(value: Any, key: str, values: dict[str, Any]) -> str | None:
+    """A module.function; a custom container's is a flag (FC calls /initialize when it is any non-empty string)."""
+    if value is None or value == "":
+        return None
+    if values["runtime"] != _CUSTOM:
+        return _handler(value, key, values)
+    if not isinstance(value, str) or len(value) > 128 or not value.isprintable():
+        raise InvalidArgument(f"{key} must be a string of at most 128 printable characters")
+    return value
+
+
+def _description(value: Any, key: str, _values: dict[str, Any]) -> str:
+    if not isinstance(value, str) or len(value) > 256:
+        raise InvalidArgument(f"{key} must be a string of at most 256 characters")
+    return value
+
+
+def _memory(value: Any, key: str, _values: dict[str, Any]) -> int:
+    memory = _int(value, key, defaults.MEMORY_MB_RANGE)
+    if memory % defaults.MEMORY_MB_STEP:
+        raise InvalidArgument(f"{key} must be a multiple of {defaults.MEMORY_MB_STEP}")
+    return memory
+
+
+def _environment(value: Any, _key: str, _values: dict[str, Any]) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -324,6 +294,95 @@ def _environment(value: Any) -> dict:
     if total > defaults.ENV_TOTAL_BYTES:
         raise InvalidArgument(f"environment is larger than {defaults.ENV_TOTAL_BYTES} bytes")
     return dict(value)
+
+
+def _reserved(value: Any, key: str, values: dict[str, Any]) -> int:
+    reserved = _int(value, key, defaults.RESERVED_INSTANCES_RANGE)
+    if reserved > values["max_instances"]:
+        raise InvalidArgument(f"{key} ({reserved}) cannot exceed maxInstances ({values['max_instances']})")
+    return reserved
+
+
+def _async(value: Any, _key: str, values: dict[str, Any]) -> AsyncConfig:
+    """Left out of an update, the config it had; null: the defaults; else merged into the config it had."""
+    if isinstance(value, AsyncConfig):
+        return value
+    return AsyncConfig() if value is None else AsyncConfig.from_api(value, values["async_config"])
+
+
+def _custom_container(value: Any, _key: str, values: dict[str, Any]) -> CustomContainer | None:
+    """Left out of an update, the one it had; kept only by (and needed by) the custom-container runtime."""
+    if value is not None and not isinstance(value, CustomContainer):
+        value = CustomContainer.from_api(value)
+    if values["runtime"] != _CUSTOM:
+        return None
+    if value is None:
+        raise InvalidArgument("runtime custom-container needs customContainer.image")
+    return value
+
+
+def _sandbox(value: Any, _key: str, _values: dict[str, Any]) -> str | None:
+    if value is not None and (not isinstance(value, str) or value not in defaults.SANDBOXES):
+        raise InvalidArgument(f"sandbox must be one of {', '.join(defaults.SANDBOXES)} (or null: the "
+                              "platform's default)")
+    return value
+
+
+def _api_or_none(obj: Any) -> dict | None:
+    return obj.to_api() if obj is not None else None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a user asks for: validated on construction from the API's camelCase JSON. The fields are read in the
+    order declared here (a field's parser may look at those before it) and written in it."""
+
+    name: str = field(metadata=api("name", _name))
+    runtime: str = field(default="python3.11", metadata=api("runtime", _runtime))
+    handler: str = field(default="index.handler", metadata=api("handler", _handler))
+    initializer: str | None = field(default=None, metadata=api("initializer", _initializer))
+    description: str = field(default="", metadata=api("description", _description))
+    memory_mb: int = field(default=defaults.MEMORY_MB, metadata=api("memoryMB", _memory))
+    timeout_s: int = field(default=defaults.TIMEOUT_S,
+                           metadata=api("timeoutSeconds", _integer(defaults.TIMEOUT_S_RANGE)))
+    init_timeout_s: int = field(default=defaults.INIT_TIMEOUT_S,
+                                metadata=api("initializationTimeoutSeconds", _integer(defaults.INIT_TIMEOUT_S_RANGE)))
+    environment: dict = field(default_factory=dict, metadata=api("environment", _environment, dict))
+    instance_concurrency: int = field(
+        default=defaults.INSTANCE_CONCURRENCY,
+        metadata=api("instanceConcurrency", _integer(defaults.INSTANCE_CONCURRENCY_RANGE)))
+    max_instances: int = field(default=defaults.MAX_INSTANCES,
+                               metadata=api("maxInstances", _integer(defaults.MAX_INSTANCES_RANGE)))
+    reserved_instances: int = field(default=0, metadata=api("reservedInstances", _reserved))
+    keep_alive_s: int = field(default=defaults.KEEP_ALIVE_S,
+                              metadata=api("keepAliveSeconds", _integer(defaults.KEEP_ALIVE_S_RANGE)))
+    pause_after_s: int | None = field(
+        default=None, metadata=api("pauseAfterSeconds", _integer(defaults.PAUSE_AFTER_S_RANGE, nullable=True)))
+    """Seconds idle before a container is paused (frozen); None: never paused."""
+    async_config: AsyncConfig = field(default_factory=AsyncConfig, metadata=api("async", _async, AsyncConfig.to_api))
+    custom_container: CustomContainer | None = field(
+        default=None, metadata=api("customContainer", _custom_container, _api_or_none))
+    sandbox: str | None = field(default=None, metadata=api("sandbox", _sandbox))
+    """How its containers are isolated: runc or gvisor (defaults.SANDBOXES); None until the platform gives its
+    default (FAAS_SANDBOX) at create or update; a function stored before sandboxes existed runs in runc."""
+
+    BODY_ONLY = frozenset({"code"})
+    """Keys a create or update body may have beside the spec's: its code, which the builder reads."""
+
+    @property
+    def docker_runtime(self) -> str | None:
+        """The Docker runtime of its containers (None: the engine's default)."""
+        return defaults.SANDBOXES.get(self.sandbox or "runc")
+
+    @classmethod
+    def from_api(cls, data: Any, base: "FunctionSpec | None" = None) -> "FunctionSpec":
+        """A spec from a create body, or (with `base`) an update body whose absent fields keep their values."""
+        if not isinstance(data, dict):
+            raise InvalidArgument("the body must be a JSON object")
+        return _read(cls, data, base, "the function spec", body_only=cls.BODY_ONLY)
+
+    def to_api(self) -> dict:
+        return api_form(self)
 
 
 @dataclass(frozen=True)
@@ -399,11 +458,8 @@ class FunctionRecord:
 
     @classmethod
     def from_api(cls, data: dict, version_id: str = defaults.LATEST) -> "FunctionRecord":
-        spec_data = {k: data[k] for k in FunctionSpec.API_KEYS if k in data and k != "code"}
-        if spec_data.get("customContainer") is None:
-            spec_data.pop("customContainer", None)
         return cls(
-            spec=FunctionSpec.from_api(spec_data),
+            spec=FunctionSpec.from_api({k: data[k] for k in api_keys(FunctionSpec) if k in data}),
             state=FunctionState(data["state"]),
             # A record written before versions existed calls its revision "version".
             revision=data["revision"] if "revision" in data else data["version"],

@@ -1,7 +1,20 @@
+import json
+from dataclasses import fields, replace
+
 import pytest
 
 from faas.errors import InvalidArgument
-from faas.models import AsyncConfig, BuildInfo, FunctionRecord, FunctionSpec, FunctionState
+from faas.models import AsyncConfig, BuildInfo, CustomContainer, FunctionRecord, FunctionSpec, FunctionState, api_keys
+
+FULL = {
+    "name": "full", "runtime": "custom-container", "handler": "app.main", "initializer": "yes",
+    "description": "every field", "memoryMB": 512, "timeoutSeconds": 5, "initializationTimeoutSeconds": 7,
+    "environment": {"A": "1"}, "instanceConcurrency": 4, "maxInstances": 3, "reservedInstances": 2,
+    "keepAliveSeconds": 9, "pauseAfterSeconds": 11,
+    "async": {"retries": 1, "maxEventAgeSeconds": 60, "onSuccess": "queue:ok", "onFailure": "function:g"},
+    "customContainer": {"image": "img:1", "command": ["run", "it"], "port": 8080}, "sandbox": "gvisor",
+}
+"""A spec body with a value other than the default for every field, of the spec and of its parts."""
 
 
 def test_defaults_follow_the_design():
@@ -102,7 +115,7 @@ def test_custom_container_needs_an_image():
         FunctionSpec.from_api({"name": "f", "runtime": "custom-container"})
     spec = FunctionSpec.from_api({"name": "f", "runtime": "custom-container",
                                   "customContainer": {"image": "my-image:1", "port": 8080}})
-    assert spec.custom_container.image == "my-image:1" and spec.custom_container.port == 8080
+    assert spec.custom_container == CustomContainer(image="my-image:1", port=8080)
 
 
 def test_update_keeps_absent_fields_and_refuses_renames():
@@ -121,7 +134,7 @@ def test_record_round_trips_through_its_api_form():
     record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=3, code_sha256="abc", image="img:1",
                             created_at=1.0, updated_at=2.0, last_build=build)
     again = FunctionRecord.from_api(record.to_api())
-    assert again.spec == spec and again.revision == 3 and again.last_build.image == "img:1"
+    assert again.spec == spec and again.revision == 3 and again.last_build == build
     # A record written before versions existed named its revision "version": it reads as LATEST's revision.
     old = record.to_api()
     old["version"] = old.pop("revision")
@@ -192,3 +205,67 @@ def test_sandbox_and_its_docker_runtime():
     assert FunctionSpec.from_api({"handler": "a.b"}, base=gvisor).sandbox == "gvisor"  # kept by an update
     assert FunctionSpec.from_api({"sandbox": None}, base=gvisor).sandbox is None
     assert FunctionSpec(name="f").docker_runtime is None  # stored before sandboxes: runc
+
+
+def _defaults_kept(obj, default) -> list[str]:
+    return [f.name for f in fields(obj) if getattr(obj, f.name) == getattr(default, f.name)]
+
+
+def test_every_declared_field_round_trips_through_its_api_form():
+    spec = FunctionSpec.from_api(FULL)
+    # FULL sets every field (a field declared later must be added to it), so each one is read and written.
+    assert _defaults_kept(spec, FunctionSpec(name="f")) == []
+    assert _defaults_kept(spec.async_config, AsyncConfig()) == []
+    assert _defaults_kept(spec.custom_container, CustomContainer(image="x:1")) == []
+    assert spec.to_api() == FULL and list(spec.to_api()) == list(FULL)  # same keys, in the same order
+    assert FunctionSpec.from_api(json.loads(json.dumps(spec.to_api()))) == spec
+    assert FunctionRecord.from_api(FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1, code_sha256=None,
+                                                  image="i", created_at=1.0, updated_at=1.0).to_api()).spec == spec
+
+
+def test_an_update_keeps_every_field_it_leaves_out():
+    spec = FunctionSpec.from_api(FULL)
+    assert FunctionSpec.from_api({}, base=spec) == spec
+    assert FunctionSpec.from_api({"name": "full", "description": "x"}, base=spec) == replace(spec, description="x")
+    assert FunctionSpec.from_api({"async": {"retries": 2}}, base=spec).async_config == \
+        replace(spec.async_config, retries=2)
+    assert FunctionSpec.from_api({"async": None}, base=spec).async_config == AsyncConfig()
+
+
+def test_a_runtime_change_checks_again_what_depends_on_the_runtime():
+    custom = FunctionSpec.from_api(FULL)
+    with pytest.raises(InvalidArgument, match="initializer must have the form module.function"):
+        FunctionSpec.from_api({"runtime": "python3.11"}, base=custom)  # "yes" is a flag, not a module.function
+    python = FunctionSpec.from_api({"runtime": "python3.11", "initializer": None}, base=custom)
+    assert python.custom_container is None and python.initializer is None
+    with pytest.raises(InvalidArgument, match="needs customContainer.image"):
+        FunctionSpec.from_api({"runtime": "custom-container"}, base=python)
+
+
+@pytest.mark.parametrize("body,match", [
+    ({"name": "f", "zzz": 1, "memorymb": 128}, r"unknown field\(s\) in the function spec: memorymb, zzz$"),
+    ({"name": "f", "async": {"retries": 1, "bogus": 1}}, r"unknown field\(s\) in async: bogus$"),
+    ({"name": "f", "runtime": "custom-container", "customContainer": {"image": "i:1", "Port": 1}},
+     r"unknown field\(s\) in customContainer: Port$"),
+    ({"name": "f", "functionId": "x"}, r"unknown field\(s\) in the function spec: functionId$"),
+])
+def test_unknown_keys_are_refused(body, match):
+    with pytest.raises(InvalidArgument, match=match):
+        FunctionSpec.from_api(body)
+
+
+def test_a_body_may_carry_its_code_beside_the_spec():
+    spec = FunctionSpec.from_api({"name": "f", "code": {"zipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}})
+    assert "code" not in spec.to_api() and spec == FunctionSpec.from_api({"name": "f"})
+
+
+def test_the_openapi_document_names_every_declared_field():
+    from faas.api.handlers import OPENAPI
+
+    schemas = json.loads(OPENAPI.read_text())["components"]["schemas"]
+    declared = api_keys(FunctionSpec)
+    for body in ("FunctionCreate", "FunctionUpdate"):
+        assert set(schemas[body]["properties"]) == declared | FunctionSpec.BODY_ONLY, body
+    assert declared <= set(schemas["Function"]["properties"])
+    assert set(schemas["AsyncConfig"]["properties"]) == api_keys(AsyncConfig)
+    assert set(schemas["CustomContainer"]["properties"]) == api_keys(CustomContainer)
