@@ -60,6 +60,9 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from launch import Up  # noqa: E402  (tests/ is not a package)
+
 NOOP = "def handler(event, context):\n    return ''\n"
 
 
@@ -80,67 +83,6 @@ def wait_until(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: timed out waiting for {what}")
         time.sleep(0.05)
-
-
-class Platform:
-    """The platform as users run it: `scripts/up` (faas-up supervising a private Redis with its password, the
-    control plane and FAAS_WORKERS async workers, all with their default settings), in a directory of its own."""
-
-    def __init__(self, workdir: Path, **settings: str):
-        self.workdir = workdir
-        self.settings = settings
-        """FAAS_* variables of its own (the soak's shorter retry waits); none for the benchmarks."""
-        self.platform_id = "bench" + uuid.uuid4().hex[:6]
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = "faas_admin_bench_" + uuid.uuid4().hex
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
-        self.env = env | self.settings | {"FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-                                          "FAAS_API_TOKEN": self.token, "FAAS_VAR_DIR": str(self.workdir / "var")}
-        log = open(self.workdir / "up.log", "wb")
-        self.proc = subprocess.Popen([str(ROOT / "scripts" / "up")], env=self.env, stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL)
-        wait_until(self._healthy, 300, "scripts/up to answer /healthz")
-        var = self.workdir / "var"
-        port = re.search(r"^port (\d+)$", (var / "redis.conf").read_text(), re.M).group(1)
-        password = (var / "redis-password").read_text().strip()
-        self.env["FAAS_REDIS_URL"] = f"redis://:{password}@127.0.0.1:{port}/0"
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise SystemExit(f"bench: scripts/up exited; see {self.workdir / 'up.log'}")
-        try:
-            return self.http.get(self.url + "/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def part(self, pattern: str) -> int:
-        """The pid of one of faas-up's parts (0: none running)."""
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", pattern], capture_output=True, text=True)
-        return int(out.stdout.split()[0]) if out.stdout.split() else 0
-
-    def workers(self) -> list[int]:
-        """faas-up's worker supervisor and its worker processes."""
-        top = self.part("faas.queue.worker")
-        out = subprocess.run(["pgrep", "-P", str(top)], capture_output=True, text=True).stdout if top else ""
-        return [top, *map(int, out.split())] if top else []
-
-    def signal_workers(self, sig: int) -> None:
-        for pid in self.workers():
-            os.kill(pid, sig)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=180)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def code_zip(source: str) -> str:
@@ -179,18 +121,18 @@ IMAGE_PATH_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 changes nothing else: the runtime image sets this one already. Its cold starts take the image path."""
 
 
-def ready_cells(platform: Platform, memory_mb: int = 128) -> int:
+def ready_cells(platform: Up, memory_mb: int = 128) -> int:
     text = platform.http.get(platform.url + "/metrics").text
     found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
 
-def start_path(platform: Platform, name: str, instance_id: str) -> str:
+def start_path(platform: Up, name: str, instance_id: str) -> str:
     listed = platform.http.get(f"{platform.url}/v1/functions/{name}/instances").json()["instances"]
     return next((i["startPath"] for i in listed if i["instanceId"] == instance_id), "?")
 
 
-def cold_invoke(platform: Platform, name: str, round_no: int, path: str, memory_mb: int = 128) -> float:
+def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: int = 128) -> float:
     """Seconds of one cold sync invocation of `name` (a config change first makes its containers old), which
     must take `path` (a ready cell is waited for first when it is `cell`)."""
     http, url = platform.http, platform.url
@@ -211,7 +153,7 @@ def cold_invoke(platform: Platform, name: str, round_no: int, path: str, memory_
     return elapsed
 
 
-def bench_cold_start(platform: Platform, client: docker.DockerClient, rounds: int) -> None:
+def bench_cold_start(platform: Up, client: docker.DockerClient, rounds: int) -> None:
     http, url = platform.http, platform.url
     image = deploy(platform, "bench-noop")["image"]
     deploy(platform, "bench-noop-image", environment=IMAGE_PATH_ENV)
@@ -250,7 +192,7 @@ LAZY_SOURCE = ("def handler(event, context):\n"
 DEPS_FILES = {"index.py": DEPS_SOURCE, "lazy.py": LAZY_SOURCE, "requirements.txt": "numpy\n"}
 
 
-def placement_costs(platform: Platform, image_id: str, runs: int = 5) -> tuple[list[float], list[float]]:
+def placement_costs(platform: Up, image_id: str, runs: int = 5) -> tuple[list[float], list[float]]:
     """Seconds to place a version's dependency tree into a cell's directory: by a propagated mount (bind,
     read-only remount, move) and by hard links, on the unpacked files the platform made."""
     sys.path.insert(0, str(ROOT / "platform"))
@@ -286,7 +228,7 @@ def placement_costs(platform: Platform, image_id: str, runs: int = 5) -> tuple[l
     return by_mount, by_links
 
 
-def bench_cells(platform: Platform, client: docker.DockerClient, rounds: int) -> None:
+def bench_cells(platform: Up, client: docker.DockerClient, rounds: int) -> None:
     """Cold starts of a function with a large dependency tree, and an idle cell's memory."""
     http, url = platform.http, platform.url
     names = ("bench-deps", "bench-deps-image", "bench-deps-lazy")
@@ -345,7 +287,7 @@ def row(label: str, values: list[float]) -> str:
     return f"  {label:<34} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   mean {statistics.mean(values) * 1000:7.2f} ms"
 
 
-def deploy(platform: Platform, name: str, source: str = NOOP, **spec) -> dict:
+def deploy(platform: Up, name: str, source: str = NOOP, **spec) -> dict:
     resp = platform.http.post(platform.url + "/v1/functions",
                               json={"name": name, "code": {"zipFile": code_zip(source)}, **spec})
     if resp.status_code != 201:
@@ -378,7 +320,7 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None
     return {"p50": latency("50"), "p99": latency("99"), "rps": rps}
 
 
-def container_url(client: docker.DockerClient, platform: Platform, name: str) -> str:
+def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
     """The protocol URL of the function's one container, found through the API: a container that started as a
     cell carries no faas.function label."""
     resp = platform.http.get(f"{platform.url}/v1/functions/{name}/instances")
@@ -389,7 +331,7 @@ def container_url(client: docker.DockerClient, platform: Platform, name: str) ->
     return f"http://{address}:9000/invoke"
 
 
-def bench_warm(platform: Platform, client: docker.DockerClient, seconds: int) -> None:
+def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
     name = "bench-warm"
     # One container serves both sides: 16 at once, so that the 16 connections all reach it.
     deploy(platform, name, instanceConcurrency=16, maxInstances=1)
@@ -419,7 +361,7 @@ def bench_warm(platform: Platform, client: docker.DockerClient, seconds: int) ->
           f"(platform at {api16['rps'] / bare16['rps'] * 100:.0f}% of it)")
 
 
-def bench_unpause(platform: Platform, rounds: int) -> None:
+def bench_unpause(platform: Up, rounds: int) -> None:
     name = "bench-pause"
     deploy(platform, name, pauseAfterSeconds=1)
     url = f"{platform.url}/v1/functions/{name}/invocations"
@@ -448,12 +390,12 @@ def bench_unpause(platform: Platform, rounds: int) -> None:
     print(f"  cost of the unpause: p50 {(percentile(unpaused, 50) - percentile(warm, 50)) * 1000:.1f} ms")
 
 
-def bench_burst(platform: Platform) -> None:
+def bench_burst(platform: Up) -> None:
     for path in ("image", "cell"):
         _burst(platform, path)
 
 
-def _burst(platform: Platform, path: str) -> None:
+def _burst(platform: Up, path: str) -> None:
     """The burst on a function that takes the image path (its environment keeps it off cells), or on one that
     may take cells (after the pool is back to its size at rest)."""
     name = f"bench-burst-{path}"
@@ -487,15 +429,15 @@ def _burst(platform: Platform, path: str) -> None:
           + ("   (target: <= 1000 ms)" if path == "cell" else ""))
 
 
-def bench_async(platform: Platform, seconds: int) -> None:
+def bench_async(platform: Up, seconds: int) -> None:
     import redis as redis_lib
 
     name = "bench-async"
     deploy(platform, name, instanceConcurrency=32, maxInstances=2, **{"async": {"onSuccess": "queue:bench-ok"}})
     url = f"{platform.url}/v1/functions/{name}/invocations"
     platform.http.post(url).raise_for_status()
-    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
-    log = open(platform.workdir / "workers.log", "ab")
+    conn = redis_lib.Redis.from_url(platform.redis_url())
+    log = open(platform.var / "workers.log", "ab")
 
     def pending() -> int:
         return conn.zcard("faas:async:pending")
@@ -533,9 +475,10 @@ def bench_async(platform: Platform, seconds: int) -> None:
     conn.delete("faas:async:drain")
     conn.set("faas:async:drain", "1")  # keep drain jobs out of it: the baseline runs one job per event
     t0 = time.perf_counter()
-    baseline_procs = [subprocess.Popen([rq_bin, "worker", "--burst", "--url", platform.env["FAAS_REDIS_URL"],
+    baseline_procs = [subprocess.Popen([rq_bin, "worker", "--burst", "--url", platform.redis_url(),
                                         "--logging_level", "WARNING", "bench-baseline"],
-                                       env=platform.env, stdout=log, stderr=log) for _ in range(2)]
+                                       env=platform.env | {"FAAS_REDIS_URL": platform.redis_url()}, stdout=log,
+                                       stderr=log) for _ in range(2)]
     wait_until(lambda: pending() == 0, 600, "the baseline to complete")
     base = time.perf_counter() - t0
     for proc in baseline_procs:
@@ -589,11 +532,11 @@ def wrk_count(url: str, connections: int, seconds: int, headers: dict[str, str])
     return int(re.search(r"(\d+) requests in", out).group(1))
 
 
-def bench_logs(platform: Platform, invocations: int) -> None:
+def bench_logs(platform: Up, invocations: int) -> None:
     """Redis memory per invocation, quiet and printing, and the log memory after many invocations."""
     import redis as redis_lib
 
-    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    conn = redis_lib.Redis.from_url(platform.redis_url())
     auth = {"Authorization": f"Bearer {platform.token}"}
     cap = 256 << 20  # FAAS_LOG_MAX_MB's default, which scripts/up uses
 
@@ -625,7 +568,7 @@ def bench_logs(platform: Platform, invocations: int) -> None:
         platform.http.delete(f"{platform.url}/v1/functions/{name}")
 
 
-def bench_zip_bomb(platform: Platform, seconds: int) -> None:
+def bench_zip_bomb(platform: Up, seconds: int) -> None:
     """Warm latency at 1 connection while a 500 MB zip bomb is deployed, beside the same without it."""
     name = "bench-zb-warm"
     deploy(platform, name)
@@ -639,7 +582,7 @@ def bench_zip_bomb(platform: Platform, seconds: int) -> None:
             for _ in range(500):
                 out.write(b"\0" * (1 << 20))
     bomb = base64.b64encode(buf.getvalue()).decode()
-    server = platform.part("faas.server")
+    server = platform.child("faas.server")
 
     def rss_mb() -> float:
         status = Path(f"/proc/{server}/status").read_text()
@@ -665,7 +608,7 @@ def bench_zip_bomb(platform: Platform, seconds: int) -> None:
     print(f"  control plane RSS {rss_before:.0f} MB before, at most {peak:.0f} MB during")
 
 
-def bench_hostile(platform: Platform, client: docker.DockerClient, seconds: int) -> None:
+def bench_hostile(platform: Up, client: docker.DockerClient, seconds: int) -> None:
     """Another function's warm p99 (wrk, 1 connection) and the control plane's peak RSS while a custom container
     answers with broken replies over and over, beside the same function's p99 alone."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration")]
@@ -684,7 +627,7 @@ def bench_hostile(platform: Platform, client: docker.DockerClient, seconds: int)
     url = f"{platform.url}/v1/functions/bench-bystander/invocations"
     auth = {"Authorization": f"Bearer {platform.token}"}
     platform.http.post(url).raise_for_status()
-    server = platform.part("faas.server")
+    server = platform.child("faas.server")
     alone = wrk(url, 1, seconds, auth)
     print(f"Broken replies of a custom container, each repeated for {seconds} s beside another function's warm "
           f"calls (wrk, 1 connection); that function's p99 alone {alone['p99'] * 1000:.2f} ms")
@@ -721,10 +664,10 @@ def bench_hostile(platform: Platform, client: docker.DockerClient, seconds: int)
     client.images.remove(tag, force=True)
 
 
-def bench_queue_flood(platform: Platform, messages: int) -> None:
+def bench_queue_flood(platform: Up, messages: int) -> None:
     """`messages` of 256 KB published to a queue whose trigger's function is slow: how many were accepted and
     refused (a full queue), Redis's memory at its peak and once the trigger took everything, beside before."""
-    conn = redis.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    conn = redis.Redis.from_url(platform.redis_url())
     used = lambda: conn.info("memory")["used_memory"] / 2 ** 20  # noqa: E731
     deploy(platform, "bench-slow-consumer", "import time\ndef handler(event, context):\n    time.sleep(0.05)\n"
            "    return ''\n")
@@ -753,7 +696,7 @@ def bench_queue_flood(platform: Platform, messages: int) -> None:
           f"trigger took everything (limits: FAAS_QUEUE_MAX_MB 64 per queue, Redis maxmemory 2048)")
 
 
-def bench_http_trigger(platform: Platform, seconds: int) -> None:
+def bench_http_trigger(platform: Up, seconds: int) -> None:
     """An HTTP trigger beside the invoke API: the same no-op function, the same container, the same token."""
     name = "bench-http"
     deploy(platform, name, instanceConcurrency=16, maxInstances=1)
@@ -788,7 +731,7 @@ def bench_http_trigger(platform: Platform, seconds: int) -> None:
 TIMER_RECORDER = "import time\ndef handler(event, context):\n    return {'at': time.time(), 'event': event.decode()}\n"
 
 
-def bench_timer(platform: Platform, firings: int) -> None:
+def bench_timer(platform: Up, firings: int) -> None:
     """How late timer firings start their handler, beside how late async invocations start theirs."""
     import json
 
@@ -796,7 +739,7 @@ def bench_timer(platform: Platform, firings: int) -> None:
 
     from faas.triggers.model import iso_utc  # noqa: F401 - the format parsed below
 
-    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    conn = redis_lib.Redis.from_url(platform.redis_url())
     name = "bench-timer"
     deploy(platform, name, TIMER_RECORDER, **{"async": {"onSuccess": "queue:bench-timer"}})
     url = f"{platform.url}/v1/functions/{name}/invocations"
@@ -836,11 +779,11 @@ def bench_timer(platform: Platform, firings: int) -> None:
 QUEUE_CONSUMER = "import json\ndef handler(event, context):\n    return str(len(json.loads(event)))\n"
 
 
-def bench_queue_trigger(platform: Platform, messages: int) -> None:
+def bench_queue_trigger(platform: Up, messages: int) -> None:
     """Messages/s through a queue trigger (batch 1 and 10), beside async invocations of the same function."""
     import redis as redis_lib
 
-    conn = redis_lib.Redis.from_url(platform.env["FAAS_REDIS_URL"])
+    conn = redis_lib.Redis.from_url(platform.redis_url())
     name = "bench-queue"
     deploy(platform, name, QUEUE_CONSUMER, instanceConcurrency=32, maxInstances=2)
     url = f"{platform.url}/v1/functions/{name}/invocations"
@@ -883,7 +826,7 @@ def bench_queue_trigger(platform: Platform, messages: int) -> None:
     print(f"  baseline: {messages} async invocations of the same function run by the same workers: {base:7.0f}/s")
 
 
-def publish_two(platform: Platform, name: str, **spec) -> None:
+def publish_two(platform: Up, name: str, **spec) -> None:
     """`name` with versions 1 and 2 (different code)."""
     deploy(platform, name, "def handler(event, context):\n    return 'one'\n", **spec)
     platform.http.post(f"{platform.url}/v1/functions/{name}/versions", json={}).raise_for_status()
@@ -893,7 +836,7 @@ def publish_two(platform: Platform, name: str, **spec) -> None:
     platform.http.post(f"{platform.url}/v1/functions/{name}/versions", json={}).raise_for_status()
 
 
-def bench_split(platform: Platform, invocations: int, seconds: int) -> None:
+def bench_split(platform: Up, invocations: int, seconds: int) -> None:
     name = "bench-split"
     publish_two(platform, name, instanceConcurrency=16, maxInstances=2)
     platform.http.post(f"{platform.url}/v1/functions/{name}/aliases", json={
@@ -952,13 +895,13 @@ def wrk_errors(url: str, connections: int, seconds: int, headers: dict[str, str]
     return done, errors + (int(non2xx.group(1)) if non2xx else 0)
 
 
-def cold_starts(platform: Platform, name: str) -> float:
+def cold_starts(platform: Up, name: str) -> float:
     text = platform.http.get(platform.url + "/metrics").text
     found = re.findall(rf'^faas_cold_starts_total{{function="{name}",path="\w+"}} ([\d.e+]+)$', text, re.M)
     return sum(float(n) for n in found)
 
 
-def _move_under_load(platform: Platform, reserved: int, seconds: int) -> tuple[int, int, float, float]:
+def _move_under_load(platform: Up, reserved: int, seconds: int) -> tuple[int, int, float, float]:
     """(requests, errors, cold starts after the move, seconds the move took) of one alias move under load."""
     import threading
 
@@ -994,7 +937,7 @@ def _move_under_load(platform: Platform, reserved: int, seconds: int) -> tuple[i
     return out["requests"], out["errors"], cold, moved_in
 
 
-def bench_alias_move(platform: Platform, seconds: int = 30) -> None:
+def bench_alias_move(platform: Up, seconds: int = 30) -> None:
     """Move an alias under load, with reserved containers on it and without (the baseline)."""
     results = {reserved: _move_under_load(platform, reserved, seconds) for reserved in (8, 0)}
     print(f"Alias move under load (8 connections, {seconds} s, wrk; the alias moves from version 1 to 2 at "
@@ -1006,7 +949,7 @@ def bench_alias_move(platform: Platform, seconds: int = 30) -> None:
 
 
 class Endpoint:
-    """A front end of a cluster, shaped like Platform for deploy() and the helpers below."""
+    """A front end of a cluster, shaped like Up for deploy() and the helpers below."""
 
     def __init__(self, url: str, token: str):
         self.url, self.token = url, token
@@ -1041,7 +984,7 @@ def _warm_figures(fronts: list, name: str, seconds: int) -> tuple[dict, float]:
     return one, sum(r["rps"] for r in runs)
 
 
-def bench_cluster(platform: Platform, seconds: int, rounds: int) -> None:
+def bench_cluster(platform: Up, seconds: int, rounds: int) -> None:
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "cluster")]
     from cluster_hosts import Cluster
 
@@ -1075,7 +1018,7 @@ def bench_cluster(platform: Platform, seconds: int, rounds: int) -> None:
           f"{statistics.median(many_cold) * 1000:.1f} ms beside {statistics.median(local_cold) * 1000:.1f} ms local")
 
 
-def bench_sandbox(platform: Platform, rounds: int) -> None:
+def bench_sandbox(platform: Up, rounds: int) -> None:
     """gVisor beside runc, both from the image (gVisor functions take no cells), alternating; then warm
     sequential calls of each."""
     http, url = platform.http, platform.url
@@ -1102,7 +1045,7 @@ def bench_sandbox(platform: Platform, rounds: int) -> None:
           f"warm p50 {percentile(warm['gvisor'], 50) / percentile(warm['runc'], 50):.2f}x")
 
 
-def bench_restart(platform: Platform, rounds: int) -> None:
+def bench_restart(platform: Up, rounds: int) -> None:
     """Seconds until scripts/up has a SIGKILLed faas-server answering again, and the share of sync calls (one
     after the other, each on a new connection) that failed in those windows."""
     deploy(platform, "bench-restart")
@@ -1110,7 +1053,7 @@ def bench_restart(platform: Platform, rounds: int) -> None:
     headers = {"Authorization": f"Bearer {platform.token}", "Connection": "close"}
     times, calls, failed, refused = [], 0, 0, 0
     for _ in range(rounds):
-        pid = platform.part("faas.server")
+        pid = platform.child("faas.server")
         done = threading.Event()
         window = [0, 0, 0]
 
@@ -1128,7 +1071,7 @@ def bench_restart(platform: Platform, rounds: int) -> None:
         time.sleep(0.5)
         t0 = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda pid=pid: platform.part("faas.server") not in (0, pid) and platform._healthy(), 120,
+        wait_until(lambda pid=pid: platform.child("faas.server") not in (0, pid) and platform.healthy(), 120,
                    "faas-server to be back")
         times.append(time.perf_counter() - t0)
         time.sleep(0.5)
@@ -1160,9 +1103,9 @@ def main() -> int:
     only = set(args.only.split(","))
     client = docker.from_env()
     with tempfile.TemporaryDirectory(prefix="faas-bench-") as tmp:
-        platform = Platform(Path(tmp))
+        platform = Up(Path(tmp) / "var", "bench" + uuid.uuid4().hex[:6])
         try:
-            platform.start()
+            platform.start(timeout=300)
             if "cold" in only:
                 bench_cold_start(platform, client, max(1, args.rounds))
             if "warm" in only:
@@ -1200,7 +1143,7 @@ def main() -> int:
             if "restart" in only:
                 bench_restart(platform, 3)
         finally:
-            platform.stop()
+            platform.stop(timeout=180)
     return 0
 
 
