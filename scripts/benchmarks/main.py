@@ -59,10 +59,9 @@ import docker
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from launch import Up  # noqa: E402  (tests/ is not a package)
+from launch import Up
 
+ROOT = Path(__file__).resolve().parents[2]
 NOOP = "def handler(event, context):\n    return ''\n"
 
 
@@ -1086,7 +1085,8 @@ def bench_restart(platform: Up, rounds: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--only", default="cold,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
@@ -1145,7 +1145,3 @@ def main() -> int:
         finally:
             platform.stop(timeout=180)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
