@@ -33,7 +33,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
-from benchmarks.main import deploy, wait_until  # noqa: E402  (scripts/ and tests/ are not packages)
+from benchmarks.common import deploy, wait_until  # noqa: E402  (scripts/ and tests/ are not packages)
 
 from launch import Up  # noqa: E402
 
