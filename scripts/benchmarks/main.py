@@ -75,6 +75,7 @@ from .common import (
     wait_until,
     zip_files,
 )
+from .wrk import wrk, wrk_count, wrk_errors
 
 
 def bare_cold_start(api, image: str, network: str) -> float:
@@ -216,31 +217,6 @@ def bench_cells(platform: Up, client: docker.DockerClient, rounds: int) -> None:
     rss = sum(rss_kb(p) for p in (pid, shim)) / 1024
     print(f"Idle cell: {cgroup_mb:.1f} MiB in its cgroup; {rss:.1f} MiB resident on the host (runtime + its "
           "containerd shim)")
-
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None) -> dict:
-    """Run wrk (POST, empty body, `headers`) and return p50, p99 (seconds) and requests/s."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = ""\n')
-        for name, value in (headers or {}).items():
-            script.write(f'wrk.headers["{name}"] = "{value}"\n')
-    try:
-        out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
-                              "--latency", "-s", script.name, url], capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(script.name)
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise SystemExit(f"bench: wrk saw errors:\n{out}")
-
-    def latency(q: str) -> float:
-        value, unit = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * _UNITS[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return {"p50": latency("50"), "p99": latency("99"), "rps": rps}
 
 
 def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
@@ -437,22 +413,6 @@ def bench_async(platform: Up, seconds: int) -> None:
     print(f"  loss check: 2000 events, {kills} worker kills: {dict((k.decode(), v) for k, v in statuses.items())}, "
           f"{delivered} records in queue:bench-ok, {attempts - 2000} duplicate executions")
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
-
-
-def wrk_count(url: str, connections: int, seconds: int, headers: dict[str, str]) -> int:
-    """Requests wrk completed in `seconds` (POST, empty body), all of them answered 2xx."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = ""\n')
-        for name, value in headers.items():
-            script.write(f'wrk.headers["{name}"] = "{value}"\n')
-    try:
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name, url],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(script.name)
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise SystemExit(f"bench: wrk saw errors:\n{out}")
-    return int(re.search(r"(\d+) requests in", out).group(1))
 
 
 def bench_logs(platform: Up, invocations: int) -> None:
@@ -799,23 +759,6 @@ def bench_split(platform: Up, invocations: int, seconds: int) -> None:
           f"LATEST {statistics.median(latest_runs):7.0f} req/s   |   "
           f"{statistics.median(alias_runs) / statistics.median(latest_runs) * 100:.0f}% "
           f"(3 alternated pairs of {each} s)")
-
-
-def wrk_errors(url: str, connections: int, seconds: int, headers: dict[str, str]) -> tuple[int, int]:
-    """(requests, errors) of a wrk run: non-2xx answers and socket errors."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = ""\n')
-        for key, value in headers.items():
-            script.write(f'wrk.headers["{key}"] = "{value}"\n')
-    try:
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", script.name,
-                              url], capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(script.name)
-    done = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return done, errors + (int(non2xx.group(1)) if non2xx else 0)
 
 
 def cold_starts(platform: Up, name: str) -> float:
