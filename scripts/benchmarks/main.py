@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -58,7 +59,7 @@ from .triggers import bench_http_trigger, bench_queue_trigger, bench_timer
 from .warm import bench_unpause, bench_warm
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
@@ -73,49 +74,44 @@ def main() -> int:
                         help="invocations through the weighted alias of the split benchmark")
     parser.add_argument("--log-invocations", type=int, default=100_000,
                         help="invocations of each function of the logs benchmark")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str, Callable[[Up], None]]:
+    """The benchmarks by their --only names, each with its arguments, in the order they run."""
+    return {
+        "cold": lambda platform: bench_cold_start(platform, client, max(1, args.rounds)),
+        "warm": lambda platform: bench_warm(platform, client, args.seconds),
+        "unpause": lambda platform: bench_unpause(platform, 10),
+        "cells": lambda platform: bench_cells(platform, client, max(1, min(args.rounds, 15))),
+        "burst": bench_burst,
+        "async": lambda platform: bench_async(platform, args.seconds),
+        "logs": lambda platform: bench_logs(platform, args.log_invocations),
+        "zipbomb": lambda platform: bench_zip_bomb(platform, args.seconds),
+        "http": lambda platform: bench_http_trigger(platform, args.seconds),
+        "timer": lambda platform: bench_timer(platform, args.firings),
+        "queue": lambda platform: bench_queue_trigger(platform, args.messages),
+        "split": lambda platform: bench_split(platform, args.split_invocations, args.seconds),
+        "move": bench_alias_move,
+        "cluster": lambda platform: bench_cluster(platform, args.seconds, max(5, min(args.rounds, 15))),
+        "hostile": lambda platform: bench_hostile(platform, client, args.seconds),
+        "queueflood": lambda platform: bench_queue_flood(platform, 1600),
+        "sandbox": lambda platform: bench_sandbox(platform, max(5, min(args.rounds, 15))),
+        "restart": lambda platform: bench_restart(platform, 3),
+    }
+
+
+def main() -> int:
+    args = parse_args()
     only = set(args.only.split(","))
-    client = docker.from_env()
+    runs = scenarios(args, docker.from_env())
     with tempfile.TemporaryDirectory(prefix="faas-bench-") as tmp:
         platform = Up(Path(tmp) / "var", "bench" + uuid.uuid4().hex[:6])
         try:
             platform.start(timeout=300)
-            if "cold" in only:
-                bench_cold_start(platform, client, max(1, args.rounds))
-            if "warm" in only:
-                bench_warm(platform, client, args.seconds)
-            if "unpause" in only:
-                bench_unpause(platform, 10)
-            if "cells" in only:
-                bench_cells(platform, client, max(1, min(args.rounds, 15)))
-            if "burst" in only:
-                bench_burst(platform)
-            if "async" in only:
-                bench_async(platform, args.seconds)
-            if "logs" in only:
-                bench_logs(platform, args.log_invocations)
-            if "zipbomb" in only:
-                bench_zip_bomb(platform, args.seconds)
-            if "http" in only:
-                bench_http_trigger(platform, args.seconds)
-            if "timer" in only:
-                bench_timer(platform, args.firings)
-            if "queue" in only:
-                bench_queue_trigger(platform, args.messages)
-            if "split" in only:
-                bench_split(platform, args.split_invocations, args.seconds)
-            if "move" in only:
-                bench_alias_move(platform)
-            if "cluster" in only:
-                bench_cluster(platform, args.seconds, max(5, min(args.rounds, 15)))
-            if "hostile" in only:
-                bench_hostile(platform, client, args.seconds)
-            if "queueflood" in only:
-                bench_queue_flood(platform, 1600)
-            if "sandbox" in only:
-                bench_sandbox(platform, max(5, min(args.rounds, 15)))
-            if "restart" in only:
-                bench_restart(platform, 3)
+            for name, run in runs.items():
+                if name in only:
+                    run(platform)
         finally:
             platform.stop(timeout=180)
     return 0
