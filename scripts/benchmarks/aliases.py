@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,7 +33,7 @@ def bench_split(platform: Up, invocations: int, seconds: int) -> None:
     platform.http.post(f"{platform.url}/v1/functions/{name}/aliases", json={
         "aliasName": "canary", "versionId": "1", "additionalVersionWeight": {"2": 0.1}}).raise_for_status()
     url = f"{platform.url}/v1/functions/{name}/invocations"
-    local = __import__("threading").local()
+    local = threading.local()
 
     def one(_):
         session = getattr(local, "session", None)
@@ -76,8 +77,6 @@ def cold_starts(platform: Up, name: str) -> float:
 
 def _move_under_load(platform: Up, reserved: int, seconds: int) -> tuple[int, int, float, float]:
     """(requests, errors, cold starts after the move, seconds the move took) of one alias move under load."""
-    import threading
-
     name = f"bench-move-{reserved}"
     publish_two(platform, name, maxInstances=10)
     base = f"{platform.url}/v1/functions/{name}"

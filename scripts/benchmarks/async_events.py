@@ -12,19 +12,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from rq import Queue
+
 from launch import Up
 
 from .common import deploy, wait_until
 
 
 def bench_async(platform: Up, seconds: int) -> None:
-    import redis as redis_lib
-
     name = "bench-async"
     deploy(platform, name, instanceConcurrency=32, maxInstances=2, **{"async": {"onSuccess": "queue:bench-ok"}})
     url = f"{platform.url}/v1/functions/{name}/invocations"
     platform.http.post(url).raise_for_status()
-    conn = redis_lib.Redis.from_url(platform.redis_url())
+    conn = platform.redis()
     log = open(platform.var / "workers.log", "ab")
 
     def pending() -> int:
@@ -54,8 +54,6 @@ def bench_async(platform: Up, seconds: int) -> None:
     # 3. The baseline: RQ's stock forking Worker, one job per event, 2 processes, on fresh events.
     base_n = 1000
     submit(base_n)
-    from rq import Queue
-
     queue = Queue("bench-baseline", connection=conn)
     queue.enqueue_many([Queue.prepare_data("faas.queue.runner.run_one_event", result_ttl=0)
                         for _ in range(base_n)])

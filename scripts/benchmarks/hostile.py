@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
-import redis
 import requests
 
 from launch import Up
@@ -120,7 +119,7 @@ def bench_hostile(platform: Up, client: docker.DockerClient, seconds: int) -> No
 def bench_queue_flood(platform: Up, messages: int) -> None:
     """`messages` of 256 KB published to a queue whose trigger's function is slow: how many were accepted and
     refused (a full queue), Redis's memory at its peak and once the trigger took everything, beside before."""
-    conn = redis.Redis.from_url(platform.redis_url())
+    conn = platform.redis()
     used = lambda: conn.info("memory")["used_memory"] / 2 ** 20  # noqa: E731
     deploy(platform, "bench-slow-consumer", "import time\ndef handler(event, context):\n    time.sleep(0.05)\n"
            "    return ''\n")

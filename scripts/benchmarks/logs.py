@@ -13,9 +13,7 @@ from .wrk import wrk_count
 
 def bench_logs(platform: Up, invocations: int) -> None:
     """Redis memory per invocation, quiet and printing, and the log memory after many invocations."""
-    import redis as redis_lib
-
-    conn = redis_lib.Redis.from_url(platform.redis_url())
+    conn = platform.redis()
     auth = {"Authorization": f"Bearer {platform.token}"}
     cap = 256 << 20  # FAAS_LOG_MAX_MB's default, which scripts/up uses
 

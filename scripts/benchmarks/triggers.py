@@ -3,6 +3,7 @@ timer's firing delay, a queue trigger's messages/s."""
 
 from __future__ import annotations
 
+import json
 import signal
 import statistics
 import time
@@ -51,13 +52,7 @@ TIMER_RECORDER = "import time\ndef handler(event, context):\n    return {'at': t
 
 def bench_timer(platform: Up, firings: int) -> None:
     """How late timer firings start their handler, beside how late async invocations start theirs."""
-    import json
-
-    import redis as redis_lib
-
-    from faas.triggers.model import iso_utc  # noqa: F401 - the format parsed below
-
-    conn = redis_lib.Redis.from_url(platform.redis_url())
+    conn = platform.redis()
     name = "bench-timer"
     deploy(platform, name, TIMER_RECORDER, **{"async": {"onSuccess": "queue:bench-timer"}})
     url = f"{platform.url}/v1/functions/{name}/invocations"
@@ -86,6 +81,7 @@ def bench_timer(platform: Up, firings: int) -> None:
     delays = []
     for record in records()[:firings]:
         result = json.loads(record["responsePayload"])
+        # triggerTime is in faas.triggers.model.iso_utc's format
         scheduled = time.mktime(time.strptime(json.loads(result["event"])["triggerTime"], "%Y-%m-%dT%H:%M:%SZ"))
         delays.append(result["at"] - (scheduled - time.timezone))
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
@@ -99,9 +95,7 @@ QUEUE_CONSUMER = "import json\ndef handler(event, context):\n    return str(len(
 
 def bench_queue_trigger(platform: Up, messages: int) -> None:
     """Messages/s through a queue trigger (batch 1 and 10), beside async invocations of the same function."""
-    import redis as redis_lib
-
-    conn = redis_lib.Redis.from_url(platform.redis_url())
+    conn = platform.redis()
     name = "bench-queue"
     deploy(platform, name, QUEUE_CONSUMER, instanceConcurrency=32, maxInstances=2)
     url = f"{platform.url}/v1/functions/{name}/invocations"
