@@ -19,6 +19,13 @@ from helpers import Api, free_port, wait_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _started(proc: subprocess.Popen | None, what: str) -> subprocess.Popen:
+    """`proc`, which only a launcher that was started has."""
+    if proc is None:
+        raise RuntimeError(f"{what} was not started")
+    return proc
+
+
 class PlatformProcess:
     """A faas-server subprocess with its own platform id, Redis prefix and port."""
 
@@ -50,8 +57,9 @@ class PlatformProcess:
             raise
 
     def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"faas-server exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+        proc = _started(self.proc, "faas-server")
+        if proc.poll() is not None:
+            raise AssertionError(f"faas-server exited with {proc.returncode}:\n{self.log()[-3000:]}")
         try:
             return self.api.request("GET", "/healthz", timeout=2).status_code == 200
         except Exception:
@@ -59,8 +67,9 @@ class PlatformProcess:
 
     def kill(self) -> None:
         """SIGKILL: the control plane dies without cleaning up, as in a crash."""
-        self.proc.kill()
-        self.proc.wait(timeout=30)
+        proc = _started(self.proc, "faas-server")
+        proc.kill()
+        proc.wait(timeout=30)
 
     def stop(self) -> int:
         if self.proc and self.proc.poll() is None:
@@ -87,7 +96,8 @@ class WorkerProcess:
                                      env=self.platform.env, stdout=log, stderr=log)
 
     def children(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        out = subprocess.run(["pgrep", "-P", str(_started(self.proc, "faas-worker").pid)], capture_output=True,
+                             text=True).stdout
         return [int(pid) for pid in out.split()]
 
     def stop(self) -> None:
@@ -126,14 +136,9 @@ class Up:
                                      stdin=subprocess.DEVNULL)
         wait_for(self.healthy, timeout=timeout, interval=0.2, what=f"scripts/up (log: {self.log_path})")
 
-    def _started(self) -> subprocess.Popen:
-        if self.proc is None:
-            raise RuntimeError("scripts/up was not started")
-        return self.proc
-
     def healthy(self) -> bool:
         """Whether /healthz answers 200; an error once scripts/up has exited, since it will not answer again."""
-        proc = self._started()
+        proc = _started(self.proc, "scripts/up")
         if proc.poll() is not None:
             raise RuntimeError(f"scripts/up exited with {proc.returncode}:\n{self.log()[-3000:]}")
         try:
@@ -146,8 +151,8 @@ class Up:
 
     def child(self, pattern: str) -> int:
         """The pid of one of faas-up's parts whose command line matches `pattern` (0: none running)."""
-        out = subprocess.run(["pgrep", "-P", str(self._started().pid), "-f", pattern], capture_output=True,
-                             text=True)
+        parent = _started(self.proc, "scripts/up").pid
+        out = subprocess.run(["pgrep", "-P", str(parent), "-f", pattern], capture_output=True, text=True)
         pids = out.stdout.split()
         return int(pids[0]) if pids else 0
 
