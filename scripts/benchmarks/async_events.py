@@ -4,11 +4,9 @@ forking Worker, and a loss check with worker processes killed."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from rq import Queue
 from launch import Up
 
 from .common import deploy, wait_until
+from .wrk import requests_per_second, run_wrk
 
 
 def bench_async(platform: Up, seconds: int) -> None:
@@ -37,13 +36,9 @@ def bench_async(platform: Up, seconds: int) -> None:
 
     # 1. Accept, with scripts/up's workers stopped (SIGSTOP): the API alone.
     platform.signal_workers(signal.SIGSTOP)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = "e"\nwrk.headers["X-Fc-Invocation-Type"] = "Async"\n'
-                     f'wrk.headers["Authorization"] = "Bearer {platform.token}"\n')
-    out = subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", f"{seconds}s", "-s", script.name, url],
-                         capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    accepted_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    out = run_wrk(url, 16, seconds, {"X-Fc-Invocation-Type": "Async", "Authorization": f"Bearer {platform.token}"},
+                  body="e")
+    accepted_rps = requests_per_second(out)
     backlog = pending()
     # 2. That backlog, run by scripts/up's workers (FAAS_WORKERS, 2 by default) once they go on.
     t0 = time.perf_counter()
