@@ -61,8 +61,8 @@ class Load:
         self.accepted: dict[str, str] = {}
         """requestId -> the function it went to."""
         self.messages: list[str] = []
-        self.calls = Counter()
-        self.failures = Counter()
+        self.calls: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
         self.threads = [threading.Thread(target=f, daemon=True)
                         for f in (self.sync, self.sync, self.events, self.publish, self.web)]
 
@@ -214,7 +214,8 @@ def set_up(platform: Up) -> None:
 
 
 def read_queue(platform: Up, name: str) -> list[dict]:
-    out, after = [], None
+    out: list[dict] = []
+    after = None
     while True:
         params = {"count": 1000} | ({"after": after} if after else {})
         page = platform.http.get(f"{platform.url}/v1/queues/{name}/messages", params=params, timeout=30).json()

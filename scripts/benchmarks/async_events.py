@@ -86,7 +86,8 @@ def bench_async(platform: Up, seconds: int) -> None:
             os.kill(children[0], signal.SIGKILL)
             kills += 1
     wait_until(lambda: pending() == 0, 600, "the loss check to complete")
-    statuses, attempts = {}, 0
+    statuses: dict[bytes, int] = {}
+    attempts = 0
     for rid in ids:
         status, tries = conn.hmget(f"faas:inv:{rid}", "status", "attempts")
         statuses[status] = statuses.get(status, 0) + 1

@@ -69,11 +69,11 @@ def bench_sandbox(platform: Up, rounds: int) -> None:
     http, url = platform.http, platform.url
     deploy(platform, "bench-runc", environment=IMAGE_PATH_ENV, sandbox="runc")
     deploy(platform, "bench-gvisor", sandbox="gvisor")
-    cold = {"runc": [], "gvisor": []}
+    cold: dict[str, list[float]] = {"runc": [], "gvisor": []}
     for i in range(rounds):
         cold["runc"].append(cold_invoke(platform, "bench-runc", i, "image"))
         cold["gvisor"].append(cold_invoke(platform, "bench-gvisor", i, "image"))
-    warm = {"runc": [], "gvisor": []}
+    warm: dict[str, list[float]] = {"runc": [], "gvisor": []}
     for _ in range(300):
         for sandbox in ("runc", "gvisor"):
             t0 = time.perf_counter()

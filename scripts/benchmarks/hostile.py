@@ -45,12 +45,12 @@ def bench_zip_bomb(platform: Up, seconds: int) -> None:
     with ThreadPoolExecutor(2) as pool:
         creating = pool.submit(platform.http.post, platform.url + "/v1/functions",
                                json={"name": "bench-zb", "code": {"zipFile": bomb}})
-        during = pool.submit(wrk, url, 1, seconds, auth)
-        while not (creating.done() and during.done()):
+        measuring = pool.submit(wrk, url, 1, seconds, auth)
+        while not (creating.done() and measuring.done()):
             peak = max(peak, rss_mb())
             time.sleep(0.05)
     status = creating.result().status_code
-    during = during.result()
+    during = measuring.result()
     platform.http.delete(f"{platform.url}/v1/functions/bench-zb")
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     print(f"A zip bomb ({len(buf.getvalue()) // 1024} KB zip, 500 MB unzipped) deployed while warm invocations run "
@@ -103,12 +103,12 @@ def bench_hostile(platform: Up, client: docker.DockerClient, seconds: int) -> No
 
         with ThreadPoolExecutor(2) as pool:
             attack = pool.submit(hostile)
-            during = pool.submit(wrk, url, 1, seconds, auth)
-            while not (attack.done() and during.done()):
+            measuring = pool.submit(wrk, url, 1, seconds, auth)
+            while not (attack.done() and measuring.done()):
                 peak.append(rss_kb(server))
                 time.sleep(0.05)
         attack.result()
-        during = during.result()
+        during = measuring.result()
         print(f"  {path:6} {case:16} {calls[0]:4} calls   bystander p99 {during['p99'] * 1000:7.2f} ms   "
               f"control plane RSS at most {max(peak) / 1024:5.0f} MB (+{(max(peak) - peak[0]) / 1024:.0f})")
     for name in ("bench-liar", "bench-bystander"):

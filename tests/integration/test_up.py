@@ -106,7 +106,8 @@ class Caller:
 
     def __init__(self, up, name: str):
         self.up, self.name = up, name
-        self.count, self.failures, self.last_ok = 0, [], 0.0
+        self.count, self.last_ok = 0, 0.0
+        self.failures: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
