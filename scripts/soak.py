@@ -24,15 +24,18 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import docker
-import redis
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import Platform, deploy, wait_until  # noqa: E402  (scripts/ is not a package)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+from benchmarks.common import deploy, wait_until  # noqa: E402  (scripts/ and tests/ are not packages)
+
+from launch import Up  # noqa: E402
 
 SETTINGS = {"FAAS_SYSTEM_RETRY_MAX_WAIT": "5", "FAAS_AUDIT_INTERVAL": "5", "FAAS_WORKER_LEASE": "10"}
 """Shorter waits than the defaults, so that what a fault interrupts ends within the check's bounds."""
@@ -51,15 +54,15 @@ WEB = ("def handler(event, context):\n"
 class Load:
     """The load's threads and what they saw: every accepted async event and message, and the failures."""
 
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Up):
         self.platform = platform
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.accepted: dict[str, str] = {}
         """requestId -> the function it went to."""
         self.messages: list[str] = []
-        self.calls = Counter()
-        self.failures = Counter()
+        self.calls: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
         self.threads = [threading.Thread(target=f, daemon=True)
                         for f in (self.sync, self.sync, self.events, self.publish, self.web)]
 
@@ -129,7 +132,7 @@ class Load:
 class Faults:
     """One fault at a time, in rotation; each says what it did."""
 
-    def __init__(self, platform: Platform, client: docker.DockerClient):
+    def __init__(self, platform: Up, client: docker.DockerClient):
         self.platform, self.client = platform, client
         self.kinds = [self.kill_worker, self.kill_control_plane, self.kill_collector, self.kill_container,
                       self.restart_redis, self.stop_worker]
@@ -146,14 +149,14 @@ class Faults:
         return f"worker process {workers[0]} SIGKILLed"
 
     def kill_control_plane(self) -> str:
-        pid = self.platform.part("faas.server")
+        pid = self.platform.child("faas.server")
         if not pid:  # (0 would signal this whole process group)
             return "no control plane to kill (it is starting again)"
         os.kill(pid, signal.SIGKILL)
         return f"control plane {pid} SIGKILLed"
 
     def kill_collector(self) -> str:
-        server = self.platform.part("faas.server")
+        server = self.platform.child("faas.server")
         if not server:
             return "no control plane, so no log collector to kill"
         out = subprocess.run(["pgrep", "-P", str(server), "-f", "faas.logs.collector"], capture_output=True,
@@ -172,7 +175,7 @@ class Faults:
         return f"function container {found[0].short_id} killed"
 
     def restart_redis(self) -> str:
-        pid = self.platform.part("redis-server")
+        pid = self.platform.child("redis-server")
         if not pid:
             return "no Redis to restart (it is starting again)"
         os.kill(pid, signal.SIGTERM)
@@ -194,7 +197,7 @@ def _cont(pid: int) -> None:
         pass
 
 
-def set_up(platform: Platform) -> None:
+def set_up(platform: Up) -> None:
     for i in range(3):
         deploy(platform, f"soak-echo-{i}", ECHO)
     deploy(platform, "soak-ok", ECHO, **{"async": {"onSuccess": "queue:soak-done", "retries": 0}})
@@ -210,8 +213,9 @@ def set_up(platform: Platform) -> None:
         resp.raise_for_status()
 
 
-def read_queue(platform: Platform, name: str) -> list[dict]:
-    out, after = [], None
+def read_queue(platform: Up, name: str) -> list[dict]:
+    out: list[dict] = []
+    after = None
     while True:
         params = {"count": 1000} | ({"after": after} if after else {})
         page = platform.http.get(f"{platform.url}/v1/queues/{name}/messages", params=params, timeout=30).json()
@@ -221,13 +225,13 @@ def read_queue(platform: Platform, name: str) -> list[dict]:
         after = page["next"]
 
 
-def control_plane_rss_mb(platform: Platform) -> float:
-    wait_until(lambda: platform.part("faas.server"), 60, "the control plane")
-    with open(f"/proc/{platform.part('faas.server')}/status") as status:
+def control_plane_rss_mb(platform: Up) -> float:
+    wait_until(lambda: platform.child("faas.server"), 60, "the control plane")
+    with open(f"/proc/{platform.child('faas.server')}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
 
-def check(platform: Platform, load: Load, drain_s: float) -> list[str]:
+def check(platform: Up, load: Load, drain_s: float) -> list[str]:
     """What broke the rules: an accepted event that did not end as its function's rules say, or whose outcome
     is missing from its destination; an accepted message no invocation got."""
     problems = []
@@ -275,9 +279,8 @@ def main() -> int:
     args = parser.parse_args()
     client = docker.from_env()
     with tempfile.TemporaryDirectory(prefix="faas-soak-") as tmp:
-        platform = Platform(Path(tmp), **SETTINGS)
-        platform.platform_id = "soak" + platform.platform_id[5:]
-        platform.start()
+        platform = Up(Path(tmp) / "var", "soak" + uuid.uuid4().hex[:6], **SETTINGS)
+        platform.start(timeout=300)
         leaked: list[str] = []
         try:
             set_up(platform)
@@ -295,12 +298,12 @@ def main() -> int:
             load.stop.set()
             for thread in load.threads:
                 thread.join(90)
-            wait_until(platform._healthy, 120, "the platform to answer after the last fault")
+            wait_until(platform.healthy, 120, "the platform to answer after the last fault")
             problems = check(platform, load, args.drain)
             rss_end = control_plane_rss_mb(platform)
-            used = redis.Redis.from_url(platform.env["FAAS_REDIS_URL"]).info("memory")["used_memory"] / 2 ** 20
+            used = platform.redis().info("memory")["used_memory"] / 2 ** 20
         finally:
-            platform.stop()
+            platform.stop(timeout=180)
             leaked = [c.name for c in client.containers.list(
                 all=True, filters={"label": f"faas.platform={platform.platform_id}"})]
             for container in client.containers.list(all=True,

@@ -3,7 +3,6 @@ dies comes back while the rest keeps running; a TERM removes every function cont
 starts on a Redis that is still loading a large data set."""
 
 import os
-import re
 import signal
 import socket
 import stat
@@ -17,8 +16,8 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import PlatformProcess
-from helpers import Api, free_port, wait_for
+from helpers import free_port, wait_for
+from launch import PlatformProcess, Up
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
@@ -26,64 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 SLOW = "import time\ndef handler(event, context):\n    time.sleep(float(event or 0))\n    return 'slept'\n"
 
 
-class Up:
-    def __init__(self, var: Path):
-        self.var = var
-        self.port = free_port()
-        self.platform_id = "up" + uuid.uuid4().hex[:8]
-        self.token = "faas_admin_up_" + uuid.uuid4().hex
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")} | {
-            "FAAS_VAR_DIR": str(var), "FAAS_PORT": str(self.port), "FAAS_PLATFORM_ID": self.platform_id,
-            "FAAS_API_TOKEN": self.token, "FAAS_REDIS_PREFIX": self.platform_id, "FAAS_WORKERS": "1",
-            "FAAS_VENV": str(ROOT / ".venv")}
-        self.api = Api(f"http://127.0.0.1:{self.port}", self.token)
-        self.proc: subprocess.Popen | None = None
-        self.log_path = var / "up.log"
-
-    def start(self) -> None:
-        self.var.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(ROOT / "scripts" / "up")], env=self.env, stdout=out, stderr=out,
-                                     stdin=subprocess.DEVNULL)
-        wait_for(self.healthy, timeout=180, interval=0.2, what=f"scripts/up (log: {self.log_path})")
-
-    def healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"scripts/up exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-        try:
-            return self.api.request("GET", "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def child(self, pattern: str) -> int:
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", pattern], capture_output=True, text=True)
-        pids = out.stdout.split()
-        return int(pids[0]) if pids else 0
-
-    def redis_port(self) -> int:
-        return int(re.search(r"^port (\d+)$", (self.var / "redis.conf").read_text(), re.M).group(1))
-
-    def redis(self) -> redis_lib.Redis:
-        password = (self.var / "redis-password").read_text().strip()
-        return redis_lib.Redis(port=self.redis_port(), password=password)
-
-    def stop(self, timeout: float = 120) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                raise
-        return self.proc.returncode
+def _up(var: Path, platform_id: str = "") -> Up:
+    """scripts/up with one worker process and the platform id as its Redis prefix."""
+    platform_id = platform_id or "up" + uuid.uuid4().hex[:8]
+    return Up(var, platform_id, FAAS_REDIS_PREFIX=platform_id, FAAS_WORKERS="1")
 
 
 @pytest.fixture
 def up(tmp_path, docker_client):
-    started = Up(tmp_path / "var")
+    started = _up(tmp_path / "var")
     yield started
     if started.proc is not None and started.proc.poll() is None:
         started.stop()
@@ -156,7 +106,8 @@ class Caller:
 
     def __init__(self, up, name: str):
         self.up, self.name = up, name
-        self.count, self.failures, self.last_ok = 0, [], 0.0
+        self.count, self.last_ok = 0, 0.0
+        self.failures: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -258,9 +209,7 @@ def test_a_second_platform_with_the_same_id_refuses_and_touches_nothing(up, tmp_
     assert up.api.invoke(fn_name, "0").text == "slept"
     cells = Path("/var/lib/faas/cells") / up.platform_id
     mounted = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(cells) in line]
-    second = Up(tmp_path / "second")
-    second.platform_id = up.platform_id
-    second.env |= {"FAAS_PLATFORM_ID": up.platform_id, "FAAS_REDIS_PREFIX": up.platform_id}
+    second = _up(tmp_path / "second", up.platform_id)
     second.var.mkdir(parents=True)
     out = subprocess.run([str(ROOT / "scripts" / "up")], env=second.env, capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=300)

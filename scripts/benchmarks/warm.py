@@ -1,0 +1,84 @@
+"""Warm invocations through the API beside direct calls to the same container, and the cost of unpausing a paused
+one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import docker
+
+from launch import Up
+
+from .common import deploy, percentile, row, wait_until
+from .wrk import wrk
+
+
+def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
+    """The protocol URL of the function's one container, found through the API: a container that started as a
+    cell carries no faas.function label."""
+    resp = platform.http.get(f"{platform.url}/v1/functions/{name}/instances")
+    resp.raise_for_status()
+    (instance,) = resp.json()["instances"]
+    container = client.containers.get(instance["instanceId"])
+    address = container.attrs["NetworkSettings"]["Networks"]["faas-functions"]["IPAddress"]
+    return f"http://{address}:9000/invoke"
+
+
+def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
+    name = "bench-warm"
+    # One container serves both sides: 16 at once, so that the 16 connections all reach it.
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    api_url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(api_url).raise_for_status()
+    direct_url = container_url(client, platform, name)
+    # The direct call is the one the platform makes: the same x-fc-* headers of the container protocol.
+    protocol = {"x-fc-request-id": str(uuid.uuid4()), "x-fc-function-name": name,
+                "x-fc-function-handler": "index.handler", "x-fc-function-memory": "128",
+                "x-fc-function-timeout": "60", "x-fc-function-initializer": "", "x-fc-initialization-timeout": "30"}
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    wrk(api_url, 1, 2, auth)  # warm-up of both paths
+    wrk(direct_url, 1, 2, protocol)
+    api1, direct1 = wrk(api_url, 1, seconds, auth), wrk(direct_url, 1, seconds, protocol)
+    api16, direct16 = wrk(api_url, 16, seconds, auth), wrk(direct_url, 16, seconds, protocol)
+    bare16 = wrk(direct_url, 16, seconds)
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    us = 1e6
+    print(f"Warm sync invocations of a no-op function (wrk, {seconds} s each, same container on both sides;")
+    print("direct = the protocol call the platform makes, x-fc-* headers included)")
+    print(f"  1 connection    platform p50 {api1['p50'] * us:6.0f} us  p99 {api1['p99'] * us:6.0f} us   |   direct "
+          f"p50 {direct1['p50'] * us:6.0f} us  p99 {direct1['p99'] * us:6.0f} us   |   p50 ratio "
+          f"{api1['p50'] / direct1['p50']:.2f}x   (target: p50 <= 1000 us and <= 4x)")
+    print(f"  16 connections  platform {api16['rps']:7.0f} req/s   |   direct {direct16['rps']:7.0f} req/s   |   "
+          f"{api16['rps'] / direct16['rps'] * 100:.0f}% of direct   (target: >= 1500/s and >= 35%)")
+    print(f"  16 connections, direct with no x-fc-* headers: {bare16['rps']:7.0f} req/s "
+          f"(platform at {api16['rps'] / bare16['rps'] * 100:.0f}% of it)")
+
+
+def bench_unpause(platform: Up, rounds: int) -> None:
+    name = "bench-pause"
+    deploy(platform, name, pauseAfterSeconds=1)
+    url = f"{platform.url}/v1/functions/{name}/invocations"
+    platform.http.post(url).raise_for_status()
+
+    def state() -> str:
+        listed = platform.http.get(f"{platform.url}/v1/functions/{name}/instances").json()["instances"]
+        return listed[0]["state"] if listed else ""
+
+    unpaused, warm = [], []
+    for _ in range(rounds):
+        for _ in range(3):
+            t0 = time.perf_counter()
+            platform.http.post(url).raise_for_status()
+            warm.append(time.perf_counter() - t0)
+        wait_until(lambda: state() == "Paused", 20, "the container to be paused")
+        t0 = time.perf_counter()
+        resp = platform.http.post(url)
+        unpaused.append(time.perf_counter() - t0)
+        if resp.headers.get("X-Fc-Cold-Start") != "false":
+            raise SystemExit("bench: the invocation after a pause was a cold start")
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Paused containers ({rounds} rounds; requests client, so add its ~1 ms to both)")
+    print(row("warm invocation", warm))
+    print(row("invocation of a paused container", unpaused))
+    print(f"  cost of the unpause: p50 {(percentile(unpaused, 50) - percentile(warm, 50)) * 1000:.1f} ms")
