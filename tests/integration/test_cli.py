@@ -168,7 +168,8 @@ def test_logs_follow(async_stack, fn_dir, fn_name, faasctl, tmp_path):
     follower = subprocess.Popen([sys.executable, "-m", "faas.cli.main", "logs", fn_name, "--follow", "--tail", "0"],
                                 stdout=subprocess.PIPE, env=env, cwd=tmp_path)
     try:
-        lines, sent = _lines_of(follower.stdout), []
+        lines = _lines_of(follower.stdout)
+        sent: list[str] = []
 
         def call() -> None:
             sent.append(f"now-{len(sent)}")
