@@ -113,6 +113,7 @@ def test_follow_streams_new_lines(api, fn_name, platform):
     api.deploy(fn_name, {"index.py": CHATTY})
     invocation_log(api, api.invoke(fn_name, "before").headers["X-Fc-Request-Id"])  # all of it written first
     seen: list[str] = []
+    sent: list[str] = []
     stop = threading.Event()
 
     def follow():
@@ -123,12 +124,11 @@ def test_follow_streams_new_lines(api, fn_name, platform):
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 seen.extend(line.decode() for line in lines)
-                if stop.is_set() or _whole_calls(seen):
+                if stop.is_set() or _whole_calls(seen) & set(sent):
                     return
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
-    sent: list[str] = []
 
     def call() -> None:
         sent.append(f"after{len(sent)}")
