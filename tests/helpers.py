@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import shutil
 import socket
 import subprocess
@@ -125,6 +126,22 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str 
         time.sleep(interval)
 
 
+def wait_repeating(act, predicate, every: float = 2.0, timeout: float = 60.0, what: str = "condition"):
+    """`predicate()`'s first true value, doing `act()` first and again every `every` seconds until then: for a
+    listener that gives no sign of being ready (a log follower prints only what comes after it connected), so
+    that what it does with an act done after is the sign."""
+    last = -math.inf
+
+    def check():
+        nonlocal last
+        if time.monotonic() - last >= every:
+            act()
+            last = time.monotonic()
+        return predicate()
+
+    return wait_for(check, timeout=timeout, what=what)
+
+
 IMAGE_PATH = {"PYTHONDONTWRITEBYTECODE": "1"}
 """An environment that keeps a function's containers off cells (a PYTHON* variable acts when the interpreter
 starts, so cells, started already, are not used) and changes nothing else (the runtime image sets it too):
@@ -168,7 +185,7 @@ class RedisSet:
     def _start(self, port: int, args: list[str]) -> int:
         log = open(self.root / f"redis-{port}.log", "ab")
         self.procs[port] = subprocess.Popen([self.binary, *args], stdout=log, stderr=log)
-        wait_for(lambda: _pings(self.host, port), timeout=10, what=f"redis-server on {port}")
+        wait_for(lambda: redis_answers(self.host, port), timeout=30, what=f"redis-server on {port}")
         return port
 
     def _server(self, extra: str = "") -> int:
@@ -209,7 +226,8 @@ class RedisSet:
         return ",".join(f"{self.host}:{p}" for p in self.sentinels)
 
 
-def _pings(host: str, port: int) -> bool:
+def redis_answers(host: str, port: int) -> bool:
+    """The redis-server on `port` answers a PING (within 1 s): a condition for wait_for."""
     try:
         return redis.Redis(host, port, socket_timeout=1).ping()
     except redis.RedisError:

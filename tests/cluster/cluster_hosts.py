@@ -155,7 +155,7 @@ class Cluster:
                         f"http:\n  addr: {self.registry_address}\nlog:\n  level: warn\n")
         log = open(self.log_dir / "registry.log", "ab")
         self.registry = subprocess.Popen(["docker-registry", "serve", str(conf)], stdout=log, stderr=log)
-        wait_for(lambda: _answers(f"http://{self.registry_address}/v2/"), timeout=20, what="the registry")
+        wait_for(lambda: _answers(f"http://{self.registry_address}/v2/"), timeout=60, what="the registry")
 
     def common_env(self) -> dict:
         env = os.environ | {

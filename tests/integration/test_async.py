@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import FAST, PlatformProcess, WorkerProcess, _clean_up
-from helpers import IMAGE_PATH, free_port, wait_for
+from helpers import IMAGE_PATH, free_port, redis_answers, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
@@ -161,7 +161,9 @@ def test_a_container_killed_from_outside_is_a_system_error(api, fn_name, stack, 
                **{"async": {"retries": 0}})
     rid = submit(api, fn_name)
     wait_for(lambda: status(api, rid)["status"] == "running", timeout=30, what="the event to run")
-    time.sleep(1.0)
+    wait_for(lambda: any(i["state"] == "Busy" for i in
+                         api.request("GET", f"/v1/functions/{fn_name}/instances").json()["instances"]),
+             timeout=60, what="its container to take the event")
     label = f"faas.function={fn_name}"
     (container,) = docker_client.containers.list(filters={"label": label})
     container.kill()
@@ -222,7 +224,7 @@ def test_control_plane_restart_with_events_queued(stack, fn_name):
     api.deploy(fn_name, slow_echo(0.2))
     ids = [submit(api, fn_name, str(i).encode()) for i in range(20)]
     plat.stop()
-    time.sleep(1)
+    time.sleep(1)  # an outage, not a wait: its length does not decide the outcome
     plat.start()
     results = {rid: wait_ended(plat.api, rid, timeout=90) for rid in ids}
     assert all(r["status"] == "succeeded" for r in results.values()), \
@@ -238,7 +240,7 @@ def test_redis_restart_loses_nothing(docker_client, tmp_path, fn_name):
     cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", "",
            "--dir", str(data)]
     redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    time.sleep(0.5)
+    wait_for(lambda: redis_answers("127.0.0.1", port), timeout=30, what="redis-server")
     plat = PlatformProcess(f"redis://127.0.0.1:{port}/0", tmp_path / "server.log", **FAST)
     workers = WorkerProcess(plat)
     try:
@@ -249,7 +251,7 @@ def test_redis_restart_loses_nothing(docker_client, tmp_path, fn_name):
         ids = [submit(api, fn_name, str(i).encode()) for i in range(30)]
         redis_proc.send_signal(signal.SIGTERM)
         redis_proc.wait(timeout=30)
-        time.sleep(1)
+        time.sleep(1)  # an outage, not a wait: its length does not decide the outcome
         redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         results = {rid: wait_ended(api, rid, timeout=120) for rid in ids}
         assert all(r["status"] == "succeeded" for r in results.values()), results

@@ -92,7 +92,7 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(api, platform):
     user = Api(platform.url, secret)
     assert user.request("GET", "/v1/functions").status_code == 200
     assert api.request("DELETE", f"/v1/tokens/{token_id}").status_code == 204
-    wait_for(lambda: user.request("GET", "/v1/functions").status_code == 401, timeout=15,
+    wait_for(lambda: user.request("GET", "/v1/functions").status_code == 401, timeout=30,
              what="the revoked token to stop working")
     assert_error(api.request("DELETE", f"/v1/tokens/{token_id}"), 404, "TokenNotFound")
 
@@ -155,7 +155,7 @@ def test_only_the_platform_speaks_for_the_platform(api, platform, invoke_token, 
         text = api.request("GET", f"/v1/functions/{fn_name}/logs").text
         return [line for line in text.splitlines() if "REPORT RequestId:" in line]
 
-    lines = wait_for(report, timeout=20, what="REPORT lines")
+    lines = wait_for(report, timeout=30, what="REPORT lines")
     assert len(lines) == 1 and rid in lines[0] and "Trigger: timer/nightly" in lines[0], lines
     conn.close()
 

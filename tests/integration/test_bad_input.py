@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers import code_b64, make_zip
+from helpers import code_b64, make_zip, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -186,9 +186,9 @@ def test_requests_the_http_parser_refuses_get_the_json_error_shape(platform, raw
 def test_silent_connections_are_closed(start_platform):
     """A client that connects and sends nothing (or half a request) is cut off after FAAS_KEEPALIVE_TIMEOUT."""
     platform = start_platform(FAAS_KEEPALIVE_TIMEOUT="1")
-    socks = [socket.create_connection(("127.0.0.1", platform.port), timeout=10) for _ in range(50)]
+    # recv waits for the close: the socket's timeout (far above the 1 s) bounds it.
+    socks = [socket.create_connection(("127.0.0.1", platform.port), timeout=30) for _ in range(50)]
     socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
-    time.sleep(3)
     for sock in socks:
         assert sock.recv(100) == b""  # closed by the server
         sock.close()
@@ -208,7 +208,10 @@ def test_the_same_request_id_twice_at_once_is_a_409(api, fn_name):
     headers = {"X-Fc-Request-Id": "my-own-id-" + fn_name}
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(api.invoke, fn_name, b"", headers)
-        time.sleep(0.5)
+        # Busy: its id taken (before its container), for the 1.5 s the handler sleeps at least.
+        wait_for(lambda: any(i["state"] == "Busy" for i in
+                             api.request("GET", f"/v1/functions/{fn_name}/instances").json()["instances"]),
+                 timeout=60, interval=0.05, what="the first call to run")
         second = pool.submit(api.invoke, fn_name, b"", headers)
         assert_error(second.result(), 409, "RequestIdInUse")
         assert first.result().text == "done"

@@ -104,7 +104,7 @@ def test_a_cold_start_through_a_cell_runs_the_right_code_env_limits_user_and_mou
     # Its output is the function's log, attributed to its invocation.
     rid = resp.headers["X-Fc-Request-Id"]
     text = wait_for(lambda: (r := plat.api.request("GET", f"/v1/invocations/{rid}/logs")).status_code == 200
-                    and "REPORT RequestId" in r.text and r.text, timeout=15, what="the invocation's log")
+                    and "REPORT RequestId" in r.text and r.text, timeout=30, what="the invocation's log")
     assert f"probe says hello from {fn_name}" in text
     function_log = plat.api.request("GET", f"/v1/functions/{fn_name}/logs", params={"tail": 100}).text
     assert f"probe says hello from {fn_name}" in function_log
@@ -113,7 +113,7 @@ def test_a_cold_start_through_a_cell_runs_the_right_code_env_limits_user_and_mou
     slot = cells_dir(plat) / "slots" / container.name
     assert slot.is_dir()
     assert plat.api.delete(fn_name).status_code == 204
-    wait_for(lambda: not slot.exists(), timeout=20, what="the cell's directory removed")
+    wait_for(lambda: not slot.exists(), timeout=60, what="the cell's directory removed")
     assert str(slot) not in Path("/proc/self/mountinfo").read_text()
 
 
@@ -146,9 +146,9 @@ def test_a_failing_initializer_removes_the_cell(cells_platform, docker_client, f
 
     def gone():
         return all(not c.id.startswith(failed) for c in cell_containers(docker_client, plat))
-    wait_for(gone, timeout=20, what="the failed cell removed")
+    wait_for(gone, timeout=60, what="the failed cell removed")
     wait_for(lambda: not (cells_dir(plat) / "state" / f"{failed}.json").exists() and
-             len([p for p in (cells_dir(plat) / "state").iterdir()]) == 0, timeout=10, what="its state removed")
+             len([p for p in (cells_dir(plat) / "state").iterdir()]) == 0, timeout=30, what="its state removed")
 
 
 def test_the_pool_refills_after_a_take_and_grows_with_cold_starts(cells_platform, docker_client, fn_name):
@@ -167,7 +167,7 @@ def test_the_pool_refills_after_a_take_and_grows_with_cold_starts(cells_platform
     specialised = sum(1 for name in names for i in instances(plat, name) if i["startPath"] == "cell")
     assert specialised >= 2  # the third may have found no cell ready yet, and started from its image
     running = lambda: [c.attrs["State"] for c in cell_containers(docker_client, plat)]  # noqa: E731
-    wait_for(lambda: running().count("running") == 3 + specialised, timeout=10,
+    wait_for(lambda: running().count("running") == 3 + specialised, timeout=60,
              what=f"3 cells and {specialised} specialised ones running ({running()})")
 
 
@@ -234,7 +234,7 @@ def test_a_specialised_cell_is_adopted_after_a_restart_and_idle_cells_are_replac
     plat.start()
     assert all(i["instanceId"] != cell_id for i in instances(plat, fn_name))
     assert plat.api.invoke(fn_name).text == "3import"
-    wait_for(lambda: all(not c.id.startswith(cell_id) for c in cell_containers(docker_client, plat)), timeout=20,
+    wait_for(lambda: all(not c.id.startswith(cell_id) for c in cell_containers(docker_client, plat)), timeout=60,
              what="the stale cell removed")
 
 

@@ -5,11 +5,11 @@ import os
 import pty
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
-from helpers import wait_for
+from helpers import wait_for, wait_repeating
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -168,13 +168,33 @@ def test_logs_follow(async_stack, fn_dir, fn_name, faasctl, tmp_path):
     follower = subprocess.Popen([sys.executable, "-m", "faas.cli.main", "logs", fn_name, "--follow", "--tail", "0"],
                                 stdout=subprocess.PIPE, env=env, cwd=tmp_path)
     try:
-        time.sleep(1.5)  # connected: it prints only what comes after
-        assert faasctl("invoke", fn_name, "now")[0] == 0
-        line = follower.stdout.readline().decode()
-        assert line.endswith("followed now\n")
+        lines = _lines_of(follower.stdout)
+        sent: list[str] = []
+
+        def call() -> None:
+            sent.append(f"now-{len(sent)}")
+            assert faasctl("invoke", fn_name, sent[-1])[0] == 0
+
+        # It prints only what comes after it connected: calls until it prints one's line (not a REPORT line).
+        line = wait_repeating(call, lambda: next((x for x in list(lines) if " followed " in x), None),
+                              what="the follower to print a call's line")
+        assert any(line.endswith(f"followed {event}\n") for event in sent), (line, sent)
     finally:
         follower.kill()
         follower.wait()
+
+
+def _lines_of(stream) -> list[str]:
+    """The lines of `stream` so far, read by a thread of their own: a test waits on them with a bound, so it
+    cannot hang on a child that prints nothing."""
+    lines: list[str] = []
+
+    def pump() -> None:
+        for line in iter(stream.readline, b""):
+            lines.append(line.decode())
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def test_token_file_of_the_project_directory(async_stack, tmp_path):

@@ -253,5 +253,5 @@ def test_web_path_breaks_a_stream_cut_by_the_timeout(api, platform, liar):
         text = api.request("GET", f"/v1/functions/{liar}/logs").text
         return next((line for line in text.splitlines() if f"REPORT RequestId: {rid}" in line), None)
 
-    wait_for(report, timeout=20, what="the broken call's REPORT line")
+    wait_for(report, timeout=30, what="the broken call's REPORT line")
     assert web(platform, liar, "ok").text == "fine"  # a new container: the one that hung is gone

@@ -122,7 +122,7 @@ def test_root_logger_lines_in_tail_and_log(api, platform, echo_fn):
     resp = requests.get(url(platform, echo_fn, "/logged"))
     rid = resp.headers["X-Fc-Request-Id"]
     logs = wait_for(lambda: (r := api.request("GET", f"/v1/invocations/{rid}/logs")).status_code == 200
-                    and "REPORT" in r.text and r.text, timeout=20, what="the invocation's log")
+                    and "REPORT" in r.text and r.text, timeout=30, what="the invocation's log")
     assert "[INFO] root logger line /logged" in logs and "Trigger: http/web" in logs
     # and through the invoke API, in the Tail the answer carries
     tail = api.invoke(echo_fn, json.dumps({"rawPath": "/tail"}), {"X-Fc-Log-Type": "Tail"})
@@ -355,7 +355,7 @@ def test_custom_container_initializer_is_a_flag_and_memory_is_reported(api, plat
         text = api.request("GET", f"/v1/functions/{fn_name}/logs").text
         return next((line for line in text.splitlines() if f"REPORT RequestId: {rid}" in line), None)
 
-    line = wait_for(report, timeout=20, what="the web function's REPORT line")
+    line = wait_for(report, timeout=30, what="the web function's REPORT line")
     assert re.search(r"Max Memory Used: \d+ MB", line) and "Trigger: http/web" in line
     bad = api.update(fn_name, initializer="x" * 200)
     assert bad.status_code == 400 and "initializer" in bad.json()["error"]["message"]

@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from helpers import wait_for
+from helpers import wait_for, wait_repeating
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -34,7 +34,7 @@ def handler(event, context):
 
 def invocation_log(api, request_id):
     return wait_for(lambda: (r := api.request("GET", f"/v1/invocations/{request_id}/logs")).status_code == 200
-                    and "REPORT RequestId" in r.text and r.text, timeout=15, what="the invocation's log")
+                    and "REPORT RequestId" in r.text and r.text, timeout=30, what="the invocation's log")
 
 
 def test_tail_header_and_report_line(api, fn_name):
@@ -113,6 +113,7 @@ def test_follow_streams_new_lines(api, fn_name, platform):
     api.deploy(fn_name, {"index.py": CHATTY})
     invocation_log(api, api.invoke(fn_name, "before").headers["X-Fc-Request-Id"])  # all of it written first
     seen: list[str] = []
+    sent: list[str] = []
     stop = threading.Event()
 
     def follow():
@@ -123,18 +124,28 @@ def test_follow_streams_new_lines(api, fn_name, platform):
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 seen.extend(line.decode() for line in lines)
-                if stop.is_set() or any("after via the logger" in line for line in seen):
+                if stop.is_set() or _whole_calls(seen) & set(sent):
                     return
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
-    # The follower sends nothing before the invocation: it starts reading at the newest line.
-    time.sleep(1.0)
-    api.invoke(fn_name, "after")
-    thread.join(timeout=20)
+
+    def call() -> None:
+        sent.append(f"after{len(sent)}")
+        api.invoke(fn_name, sent[-1])
+
+    # The follower sends nothing before an invocation, and reads from the newest line when it connects: calls
+    # until it has seen one of them whole.
+    wait_repeating(call, lambda: _whole_calls(list(seen)) & set(sent), what="the follower to see a whole call")
+    thread.join(timeout=30)
     stop.set()
-    assert any(line.endswith("after line 0") for line in seen)
     assert not any("before line" in line for line in seen), seen
+
+
+def _whole_calls(lines: list[str]) -> set[str]:
+    """The events of CHATTY's calls whose first and last lines are both among `lines`."""
+    firsts = {line.split()[-3] for line in lines if line.endswith(" line 0")}
+    return firsts & {line.split()[-4] for line in lines if line.endswith(" via the logger")}
 
 
 def _settled(conn, stream: str, quiet_s: float = 1.5, timeout: float = 60) -> None:
@@ -184,13 +195,18 @@ def test_a_function_cannot_write_into_other_invocations_logs(api, fn_name, platf
     before = invocation_log(api, rid)
     keys_before = _invocation_keys(platform)
     assert api.invoke(fn_name, "flood").text == "flooded"
-    assert api.invoke(fn_name, rid).text == "forged"
-    time.sleep(1.5)  # let the collector write whatever it would write
+    forged = api.invoke(fn_name, rid)
+    assert forged.text == "forged"
+    # The forger's call's log complete (its REPORT line comes after its End marker) and its last line written:
+    # the collector has written all it would of what the forger printed.
+    invocation_log(api, forged.headers["X-Fc-Request-Id"])
+    last = f"- {rid} forged through the file descriptor"  # the container's own, untagged output
+    lines = wait_for(lambda: last in (ls := api.request("GET", f"/v1/functions/{fn_name}/logs",
+                                                        params={"tail": 3000}).text.splitlines()) and ls,
+                     timeout=30, what="the forger's last line")
     assert api.request("GET", f"/v1/invocations/{rid}/logs").text == before
     assert len(_invocation_keys(platform) - keys_before) <= 2  # the forger's own invocations, nothing else
-    lines = api.request("GET", f"/v1/functions/{fn_name}/logs", params={"tail": 3000}).text.splitlines()
     assert sum(1 for line in lines if line.startswith("- ") and line.endswith(" forged line")) == 2000
-    assert f"- {rid} forged through the file descriptor" in lines  # the container's own, untagged output
 
 
 BACKGROUND = """
@@ -226,6 +242,7 @@ def test_quiet_invocations_keep_no_key_of_their_own(api, fn_name, platform):
     tail = api.invoke(fn_name, "", {"X-Fc-Log-Type": "Tail"})
     assert base64.b64decode(tail.headers["X-Fc-Log-Result"]).decode().startswith(
         f"REPORT RequestId: {tail.headers['X-Fc-Request-Id']}\t")
+    # An observation window, not a wait: nothing these calls print could show the collector has read past them.
     time.sleep(0.5)
     assert _invocation_keys(platform) == keys_before
     found = api.request("GET", f"/v1/invocations/{rids[7]}/logs", params={"function": fn_name})
@@ -250,7 +267,7 @@ def test_logs_stay_within_their_budget(start_platform, fn_name):
         streams = sum(conn.memory_usage(f"{prefix}:logs:fn:{n}", samples=0) or 0 for n in names)
         return streams + sum(int(v) for v in conn.hvals(f"{prefix}:logs:usage"))
 
-    wait_for(lambda: usage() <= 1.5 * (1 << 20), timeout=20, what="logs to be trimmed to FAAS_LOG_MAX_MB")
+    wait_for(lambda: usage() <= 1.5 * (1 << 20), timeout=60, what="logs to be trimmed to FAAS_LOG_MAX_MB")
     for name in names:
         assert conn.llen(f"{prefix}:logs:index:{name}") < 300
         kept = [e.decode().split()[0] for e in conn.lrange(f"{prefix}:logs:index:{name}", -3, -1)]
@@ -270,7 +287,7 @@ def test_lines_printed_while_the_collector_is_down_are_not_lost(start_platform, 
     old = _collector_pid(platform)
     os.kill(old, signal.SIGKILL)
     rids = [api.invoke(fn_name, f"gap{i}").headers["X-Fc-Request-Id"] for i in range(3)]
-    wait_for(lambda: _collector_pid(platform) not in (0, old), timeout=15, what="a new collector")
+    wait_for(lambda: _collector_pid(platform) not in (0, old), timeout=60, what="a new collector")
     for i, rid in enumerate(rids):
         text = invocation_log(api, rid)
         assert f"gap{i} line 0" in text and f"gap{i} line 19" in text and f"gap{i} on stderr" in text

@@ -138,7 +138,7 @@ def test_a_release_given_then_invoked(node, image):
     assert [(i["node"], i["instanceId"]) for i in found] == [("node-a", first.headers["X-Faas-Instance"])]
     # Its next heartbeat advertises the idle warm container.
     conn = redis.Redis.from_url(node.env["FAAS_REDIS_URL"])
-    wait_for(lambda: "fn@LATEST" in NodeInfo.from_json(conn.get(f"{node.prefix}:node:node-a")).pools, timeout=5,
+    wait_for(lambda: "fn@LATEST" in NodeInfo.from_json(conn.get(f"{node.prefix}:node:node-a")).pools, timeout=30,
              what="the heartbeat")
     beat = NodeInfo.from_json(conn.get(f"{node.prefix}:node:node-a"))
     assert beat.address == f"127.0.0.1:{node.port}" and beat.pools["fn@LATEST"] == (1, 0) and not beat.draining

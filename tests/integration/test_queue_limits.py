@@ -153,7 +153,7 @@ class OwnRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL)
         client = redis_lib.Redis(port=self.port)
-        wait_for(lambda: _pings(client), timeout=20, what="redis-server")
+        wait_for(lambda: _pings(client), timeout=30, what="redis-server")
         client.close()
 
     def stop(self) -> None:

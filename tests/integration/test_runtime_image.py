@@ -1,7 +1,6 @@
 """The runtime image on its own, started with testcontainers: an FC custom container any platform can drive."""
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,7 +16,6 @@ pytestmark = [pytest.mark.docker]
 
 CODE = """
 import threading
-import time
 INITS = []
 FOUR = threading.Barrier(4, timeout=20)
 
@@ -98,7 +96,7 @@ def test_invocation_markers_in_stdout(runtime):
     assert loud.status_code == 200 and "x-faas-quiet" not in loud.headers
     # The End marker is written just after the answer: wait for it to reach the log.
     text = wait_for(lambda: (out := container.get_logs()[0].decode()) and
-                    "FC Invoke End RequestId: marker-42" in out and out, timeout=10, what="the End marker")
+                    "FC Invoke End RequestId: marker-42" in out and out, timeout=30, what="the End marker")
     start = text.find("FC Invoke Start RequestId: marker-42")
     line = text.find("marker-42 said something")
     end = text.find("FC Invoke End RequestId: marker-42")
@@ -106,13 +104,24 @@ def test_invocation_markers_in_stdout(runtime):
     assert "quiet-41" not in text  # an invocation that wrote nothing writes no marker either
 
 
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url + "/", timeout=1)
+        return True
+    except requests.RequestException:
+        return False
+
+
 def test_stops_promptly_on_sigterm(runtime_image, docker_client, tmp_path):
     (tmp_path / "index.py").write_text("def handler(e, c):\n    return 'x'\n")
     tmp_path.chmod(0o755)
-    container = DockerContainer(runtime_image).with_volume_mapping(str(tmp_path), "/code", "ro")
+    container = DockerContainer(runtime_image).with_volume_mapping(str(tmp_path), "/code", "ro") \
+        .with_exposed_ports(9000)
     container.start()
     wrapped = container.get_wrapped_container()
-    time.sleep(0.5)
+    url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9000)}"
+    # Serving: its SIGTERM handler is in place (set before the server starts).
+    wait_for(lambda: _answers(url), timeout=30, what="the runtime container")
     wrapped.stop(timeout=10)
     wrapped.reload()
     # 0: PID 1 ended on SIGTERM; ignoring it would have meant SIGKILL after 10 s, and 137.

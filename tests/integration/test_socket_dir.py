@@ -36,4 +36,4 @@ def test_runtimes_are_reached_through_their_own_socket_directories(start_platfor
     mounts = [m for m in container.attrs["Mounts"] if m["Destination"] == "/run/faas-socket"]
     assert [(m["Source"], m["RW"]) for m in mounts] == [(str(own), True)]
     assert api.delete(fn_name).status_code == 204
-    wait_for(lambda: not own.exists(), timeout=10, what="the socket directory to go with its container")
+    wait_for(lambda: not own.exists(), timeout=60, what="the socket directory to go with its container")

@@ -182,7 +182,6 @@ def test_term_removes_busy_containers_too(up, docker_client, fn_name):
         thread.start()
     wait_for(lambda: [i["state"] for i in instances(up, fn_name)] == ["Busy"] * 3, timeout=60,
              what="three busy containers")
-    time.sleep(0.5)
     assert up.stop() == 0
     for thread in threads:
         thread.join(timeout=30)

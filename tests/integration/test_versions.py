@@ -91,23 +91,25 @@ def test_version_images_stay_while_their_versions_exist(api, platform, docker_cl
     api.deploy(fn_name, code("one"))
     publish(api, fn_name)
     first_image = api.request("GET", f"/v1/functions/{fn_name}/versions/1").json()["image"]
-    assert api.update(fn_name, code("two")).status_code == 200
+    two = api.update(fn_name, code("two"))
+    assert two.status_code == 200
 
-    def image_exists():
+    def image_exists(image=first_image):
         try:
-            docker_client.images.get(first_image)
+            docker_client.images.get(image)
             return True
         except Exception:
             return False
 
-    # LATEST's update would have removed the old image; version 1 still runs it.
-    import time
-    time.sleep(2.5)
+    # LATEST's update would have removed the old image; version 1 still runs it. The image of "two", which
+    # no version runs, goes with the next update: the clean-up ran (it runs after each update).
+    assert api.update(fn_name, code("three")).status_code == 200
+    wait_for(lambda: not image_exists(two.json()["image"]), timeout=60, what="the image no version runs to go")
     assert image_exists()
     assert invoke(api, fn_name, "1").text == "one:x"
     assert api.request("DELETE", f"/v1/functions/{fn_name}/versions/1").status_code == 204
-    wait_for(lambda: not image_exists(), timeout=30, what="the deleted version's image to go")
-    assert invoke(api, fn_name).text == "two:x"
+    wait_for(lambda: not image_exists(), timeout=60, what="the deleted version's image to go")
+    assert invoke(api, fn_name).text == "three:x"
 
 
 def test_invoke_by_version_and_alias_names_the_version(api, fn_name):
@@ -185,7 +187,7 @@ def test_alias_move_with_reserved_instances_is_warm(api, fn_name):
     assert invoke(api, fn_name, "prod").headers["X-Fc-Cold-Start"] == "false"
     assert api.request("DELETE", f"/v1/functions/{fn_name}/provision-config",
                        params={"qualifier": "prod"}).status_code == 204
-    wait_for(lambda: not reserved("1"), timeout=10, what="the reserved containers to be released")
+    wait_for(lambda: not reserved("1"), timeout=60, what="the reserved containers to be released")
 
 
 def test_trigger_bound_to_an_alias(api, platform, fn_name):
