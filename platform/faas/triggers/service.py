@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -32,7 +33,7 @@ class TriggerService:
         self.store = TriggerStore(redis, prefix)
         self.redis = redis
         self._cache: TtlCache[Trigger | None] = TtlCache(CACHE_S)
-        self.changed = None
+        self.changed: Callable[[], None] | None = None
         """Called (no arguments) after a timer changed, so that this process's scheduler looks again."""
 
     # -- API
