@@ -8,6 +8,7 @@ import secrets
 import time
 from collections import defaultdict
 from dataclasses import replace
+from typing import cast
 
 from .builder.archive import check_handlers
 from .builder.build import Builder
@@ -16,7 +17,7 @@ from .cache import TtlCache
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
 from .logs.reader import LogReader
 from .metrics import Metrics
-from .models import FunctionRecord, FunctionSpec, FunctionState, check_name
+from .models import BuildInfo, FunctionRecord, FunctionSpec, FunctionState, check_name
 from .pool.interface import Pool
 from .releases.store import ReleaseStore
 from .store import FunctionStore
@@ -77,16 +78,18 @@ class FunctionService:
     async def list(self) -> list[FunctionRecord]:
         return await self.store.list()
 
-    async def _build(self, spec: FunctionSpec, code: PreparedCode | None):
+    async def _build(self, spec: FunctionSpec, code: PreparedCode | None) -> tuple[BuildInfo, str]:
+        """The build's outcome and its image."""
         try:
             info = await self.builder.build(spec, code)
         except BuildFailed:
             self.metrics.build("failed")
             raise
+        assert info.image is not None, "a build that does not raise BuildFailed has an image"
         self.metrics.build(info.status)
         if spec.custom_container is None:  # its files, unpacked for cells now rather than on its first cold start
             await self.pool.unpack(info.image)
-        return info
+        return info, info.image
 
     async def _sandboxed(self, spec: FunctionSpec) -> FunctionSpec:
         """`spec` with the platform's default sandbox when it names none; InvalidArgument when this host's
@@ -104,7 +107,7 @@ class FunctionService:
         spec = await self._sandboxed(FunctionSpec.from_api(body))
         if await self.store.get(spec.name) is not None:  # before the zip is unpacked: cheap
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
-        code = await parse_code(body, spec, required=True, builder=self.builder)
+        code = await parse_code(cast(dict, body), spec, required=True, builder=self.builder)  # from_api: a dict
         try:
             return await self._create(spec, code)
         finally:
@@ -115,10 +118,10 @@ class FunctionService:
         if not await self.store.reserve(spec.name):
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
         try:
-            info = await self._build(spec, code)
+            info, image = await self._build(spec, code)
             now = time.time()
             record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1,
-                                    code_sha256=code.sha256 if code else None, image=info.image,
+                                    code_sha256=code.sha256 if code else None, image=image,
                                     created_at=now, updated_at=now, last_build=info,
                                     function_id=secrets.token_hex(8))
             await self.store.put(record, build_log=info.log)
@@ -134,7 +137,7 @@ class FunctionService:
             current = await self.get(name)
             spec = await self._sandboxed(FunctionSpec.from_api(body, base=current.spec))
             needs_code = spec.runtime != current.spec.runtime and spec.runtime != "custom-container"
-            code = await parse_code(body, spec, required=needs_code, builder=self.builder)
+            code = await parse_code(cast(dict, body), spec, required=needs_code, builder=self.builder)
             try:
                 return await self._update(name, current, spec, code)
             finally:
@@ -143,20 +146,20 @@ class FunctionService:
 
     async def _update(self, name: str, current: FunctionRecord, spec: FunctionSpec,
                       code: PreparedCode | None) -> FunctionRecord:
-        image, code_sha, info = current.image, current.code_sha256, current.last_build
+        image, code_sha, info, build_log = current.image, current.code_sha256, current.last_build, None
         if code is not None or spec.custom_container != current.spec.custom_container:
             try:
-                info = await self._build(spec, code)
+                info, image = await self._build(spec, code)
             except BuildFailed as exc:
                 # The previous version keeps serving; the failed build is kept for the user to read.
                 failed = exc.details.get("build")
                 if failed is not None:
                     await self.store.put(current.evolve(last_build=failed), build_log=failed.log)
                 raise
-            image, code_sha = info.image, code.sha256 if code else None
+            code_sha, build_log = code.sha256 if code else None, info.log
         record = current.evolve(spec=spec, revision=current.revision + 1, image=image, code_sha256=code_sha,
                                 updated_at=time.time(), last_build=info)
-        await self.store.put(record, build_log=info.log if info is not current.last_build else None)
+        await self.store.put(record, build_log=build_log)
         self._cache.pop(name)
         self.pool.sync_function(record)
         if image != current.image:
@@ -172,7 +175,7 @@ class FunctionService:
             await self.triggers.delete_function(name)
             await self.releases.delete_function(name)
             await self.pool.remove_function(name)
-            await self.builder.remove_images(name)
+            await self.builder.remove_images(name, keep=set())
             if self.logs is not None:
                 await self.logs.forget(name)
         self._locks.pop(name, None)

@@ -420,7 +420,8 @@ class FunctionRecord:
     revision: int
     """LATEST's revision: 1 at create, one more on each update. A version keeps the one it was published from."""
     code_sha256: str | None
-    image: str | None
+    image: str
+    """The image its containers run: a function exists once its first build has one."""
     created_at: float
     updated_at: float
     last_build: BuildInfo | None = None
@@ -464,7 +465,7 @@ class FunctionRecord:
             # A record written before versions existed calls its revision "version".
             revision=data["revision"] if "revision" in data else data["version"],
             code_sha256=data.get("codeSha256"),
-            image=data.get("image"),
+            image=data.get("image") or "",  # (a record without one is refused where it is read: cluster/node.py)
             created_at=data["createdAt"],
             updated_at=data["updatedAt"],
             last_build=BuildInfo.from_api(data["lastBuild"]) if data.get("lastBuild") else None,

@@ -40,6 +40,13 @@ def test_config_as_a_json_string_is_accepted():
     assert trigger.config.to_api() == {"cronExpression": "@every 1m", "payload": "x", "enable": True}
 
 
+def test_typed_config_accessors_give_the_triggers_own_kind_only():
+    trigger = create({"triggerName": "t", "triggerType": "queue", "triggerConfig": {"queueName": "q"}})
+    assert trigger.queue_config.queue_name == "q"
+    with pytest.raises(TypeError, match="fn/t is a queue trigger"):
+        _ = trigger.timer_config
+
+
 @pytest.mark.parametrize("body,field", [
     ({"triggerName": "t", "triggerType": "cron", "triggerConfig": {}}, "triggerType"),
     ({"triggerName": "t", "triggerType": "timer"}, "triggerConfig"),

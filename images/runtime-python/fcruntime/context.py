@@ -45,11 +45,12 @@ class MarkedStream(io.TextIOBase):
         pending = getattr(_local, "pending_start", None)
         if pending is not None:
             _local.pending_start = None
-            if self.inner is sys.__stdout__:
+            stdout = _stdout()
+            if self.inner is stdout:
                 data = pending + data
             else:
-                sys.__stdout__.write(pending)
-                sys.__stdout__.flush()
+                stdout.write(pending)
+                stdout.flush()
         self.inner.write(data)
         self.inner.flush()
 
@@ -75,7 +76,7 @@ class MarkedStream(io.TextIOBase):
         return True
 
     @property
-    def encoding(self):
+    def encoding(self):  # type: ignore[override]  # typeshed has a settable attribute; CPython's is read-only
         return self.inner.encoding
 
 
@@ -104,8 +105,16 @@ def end_invocation(request_id, quiet=False):
     _local.active = None
     pending = getattr(_local, "pending_start", None) or ""
     _local.pending_start = None
-    sys.__stdout__.write(f"{pending}FC Invoke End RequestId: {request_id}\n")
-    sys.__stdout__.flush()
+    stdout = _stdout()
+    stdout.write(f"{pending}FC Invoke End RequestId: {request_id}\n")
+    stdout.flush()
+
+
+def _stdout():
+    """The process's own stdout, where the markers go (read each time: tests replace it)."""
+    stdout = sys.__stdout__
+    assert stdout is not None, "the platform starts the runtime with a stdout (the container's log)"
+    return stdout
 
 
 def install_streams():
@@ -119,10 +128,9 @@ def install_streams():
 def _log_handler():
     """A handler whose lines go to stdout, tagged with the invocation of the thread that logs them."""
     handler = logging.StreamHandler(MarkedStream(sys.__stdout__))
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s.%(msecs)03dZ [%(levelname)s] %(message)s", "%Y-%m-%dT%H:%M:%S")
-    )
-    handler.formatter.converter = time.gmtime
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ [%(levelname)s] %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     return handler
 
 

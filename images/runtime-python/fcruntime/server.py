@@ -70,6 +70,10 @@ class Runtime:
     def ready(self):
         return self.loader is not None
 
+    def _loader(self):
+        assert self.loader is not None, "the server refuses /initialize and /invoke until the runtime is ready"
+        return self.loader
+
     def specialize(self, body):
         """Become the runtime of the function whose files are now in the code directory: `body` is JSON,
         `{"environment": {name: value}}`. Returns None, or (status, error message) when refused."""
@@ -115,7 +119,7 @@ class Runtime:
                 if meta.initializer:
                     ctx.set_request_id(request_id)
                     try:
-                        init = self.loader.load(meta.initializer)
+                        init = self._loader().load(meta.initializer)
                         init(ctx.Context(request_id, meta, time.monotonic() + meta.initialization_timeout))
                     except Exception as exc:
                         self._init_error = make_error(exc)
@@ -123,7 +127,7 @@ class Runtime:
 
     def invoke(self, request_id, meta, event, attempt):
         """Call the handler: (body, content type) on success; raises on failure."""
-        func = self.loader.load(meta.handler)
+        func = self._loader().load(meta.handler)
         context = ctx.Context(request_id, meta, time.monotonic() + meta.timeout, attempt)
         return encode_result(func(event, context))
 
@@ -131,7 +135,8 @@ class Runtime:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fc-python-runtime/1"
-    runtime = None  # set by serve()
+    runtime: Runtime  # set by serve()
+    raw_requestline: bytes  # set by the stdlib's handle_one_request before parse_request (typeshed leaves it out)
 
     def setup(self):
         super().setup()
@@ -142,12 +147,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def parse_request(self):
-        """The request line and headers, parsed into a dict with lower-case names.
+        """The request line, and the headers parsed into `fields`, a dict with lower-case names.
 
-        Replaces the stdlib's parsing through the email package, which costs more than the rest of a
-        no-op invocation when the platform sends its x-fc-* headers.
+        Replaces the stdlib's parsing through the email package (its `headers`), which costs more than the
+        rest of a no-op invocation when the platform sends its x-fc-* headers.
         """
-        self.command = None
+        self.command = ""
         self.close_connection = True
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         parts = self.requestline.split()
@@ -156,7 +161,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request line")
             return False
         self.command, self.path, self.request_version = parts
-        headers = {}
+        headers: dict[str, str] = {}
         while True:
             raw = self.rfile.readline(MAX_HEADER_LINE + 1)
             if len(raw) > MAX_HEADER_LINE or len(headers) > MAX_HEADERS:
@@ -169,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_error(400, "Bad header line")
                 return False
             headers[name.strip().lower()] = value.strip()
-        self.headers = headers
+        self.fields = headers
         connection = headers.get("connection", "").lower()
         self.close_connection = connection == "close" or (
             self.request_version == "HTTP/1.0" and connection != "keep-alive")
@@ -188,13 +193,13 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(status, json.dumps(error).encode("utf-8"), "application/json", headers)
 
     def _read_body(self):
-        length = int(self.headers.get("content-length") or 0)
+        length = int(self.fields.get("content-length") or 0)
         if length > MAX_EVENT_BYTES:
             raise ValueError("event too large")
         return self.rfile.read(length) if length else b""
 
     def do_POST(self):
-        headers = self.headers
+        headers = self.fields
         request_id = headers.get("x-fc-request-id", "-")
         meta = self.runtime.function_meta(headers)
         body = self._read_body()
@@ -233,6 +238,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         ctx.begin_invocation(request_id)
         exit_code = None
+        reply: tuple[int, dict, bool] | None
         try:
             body, content_type = self.runtime.invoke(request_id, meta, event, attempt)
         except RuntimeFault as exc:
@@ -271,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, b"not found")
 
 
-class _Quiet:
+class _Quiet(socketserver.BaseServer):
     def handle_error(self, request, client_address):
         """A client that goes away mid-request is no error of the function's: its log stays clean."""
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -289,8 +295,10 @@ class UnixServer(_Quiet, socketserver.ThreadingUnixStreamServer):
     request_queue_size = 128
 
     def server_bind(self):
+        path = self.server_address
+        assert isinstance(path, str), "serve() binds it to a path"
         try:
-            os.unlink(self.server_address)
+            os.unlink(path)
         except FileNotFoundError:
             pass
         super().server_bind()

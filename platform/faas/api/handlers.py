@@ -184,10 +184,10 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
         raise InvalidArgument("tail must be a whole number") from None
     if not 0 <= tail <= defaults.LOG_FUNCTION_LINES:
         raise InvalidArgument(f"tail must be between 0 and {defaults.LOG_FUNCTION_LINES}")
-    follow = request.query.get("follow", "false")
-    if follow not in _FLAGS:
+    flag = request.query.get("follow", "false")
+    if flag not in _FLAGS:
         raise InvalidArgument("follow must be true or false (or 1, 0, yes, no)")
-    follow = _FLAGS[follow]
+    follow = _FLAGS[flag]
     versions = None  # every version's lines, unless a qualifier is asked for
     if request.query.get("qualifier") is not None:
         versions = await request.app[RELEASES].version_ids(record.name, qualifier_of(request))

@@ -100,7 +100,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
         raise TriggerNotFound(f"function {name} has no HTTP trigger")
-    config = trigger.config
+    config = trigger.http_config
     headers = request.headers
     if config.auth_type == "function":
         require(await app[TOKENS].authenticate(headers.get("Authorization")), Role.INVOKE)
@@ -142,10 +142,10 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     except th.InvalidResponse as exc:
         return failed_reply(request_id, Outcome.failure(
             "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"), record)
-    headers = CIMultiDict(answer.headers)
-    headers["X-Fc-Request-Id"] = request_id
-    headers["X-Fc-Function-Version"] = record.version_id
-    return web.Response(body=answer.body, status=answer.status, headers=headers)
+    reply_headers = CIMultiDict(answer.headers)
+    reply_headers["X-Fc-Request-Id"] = request_id
+    reply_headers["X-Fc-Function-Version"] = record.version_id
+    return web.Response(body=answer.body, status=answer.status, headers=reply_headers)
 
 
 async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:

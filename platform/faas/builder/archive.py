@@ -48,14 +48,20 @@ class CodePackage:
         return has_module(self.paths(), module)
 
 
-def decode_zip(encoded: object) -> bytes:
-    """The bytes of a base64 zip from the API, with size and alphabet checked."""
+def zip_text(encoded: object) -> str:
+    """A base64 zip from the API as the string it must be, its size checked before it is decoded."""
     if not isinstance(encoded, str) or not encoded:
         raise InvalidArgument("code.zipFile must be a base64 string")
     if len(encoded) > (defaults.CODE_ZIP_BYTES * 4) // 3 + 4:
         raise PayloadTooLarge(f"the code zip is larger than {defaults.CODE_ZIP_BYTES // (1024 * 1024)} MB")
+    return encoded
+
+
+def decode_zip(encoded: object) -> bytes:
+    """The bytes of a base64 zip from the API, with size and alphabet checked."""
+    text = zip_text(encoded)
     try:
-        raw = base64.b64decode(encoded, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidArgument("code.zipFile is not valid base64") from None
     if len(raw) > defaults.CODE_ZIP_BYTES:
@@ -170,7 +176,7 @@ def syntax_error(path: str, data: bytes) -> None:
         text = (exc.text or "").rstrip()
         pointer = ""
         if text and exc.offset:
-            pointer = "\n    " + " " * (exc.offset - 1 - (len(exc.text) - len(exc.text.lstrip()))) + "^"
+            pointer = "\n    " + " " * (exc.offset - 1 - (len(text) - len(text.lstrip()))) + "^"
         message = f"SyntaxError in {path}, line {exc.lineno}: {exc.msg}"
         log = f"{message}\n    {text.strip()}{pointer}\n" if text else message + "\n"
         raise BuildFailed(message, log=log) from None

@@ -121,6 +121,7 @@ class Builder:
             raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
 
     async def _custom_image(self, spec: FunctionSpec, started: float, t0: float) -> BuildInfo:
+        assert spec.custom_container is not None, "FunctionSpec refuses the custom-container runtime without one"
         image = spec.custom_container.image
         if await self.host.image_id(image) or await self.host.pull(image):
             return self._info("cached", image, started, t0, "")
@@ -140,7 +141,7 @@ class Builder:
         return BuildInfo(status=status, image=image, started_at=started,
                          duration_ms=int((time.monotonic() - t0) * 1000), log=build_log)
 
-    async def remove_images(self, name: str, keep: set[str] = frozenset()) -> int:
+    async def remove_images(self, name: str, keep: set[str]) -> int:
         """Remove `name`'s images but those tagged in `keep`, with their untagged parents: while no build of this
         platform runs, since one may be using such a parent from the cache (another platform's builds share no
         layer with this one's: context.py)."""

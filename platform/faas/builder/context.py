@@ -65,13 +65,13 @@ def write_context(tar: tarfile.TarFile, runtime_image: str, labels: dict[str, st
                   ca_bundle: bytes | None, files) -> None:
     """The tar context of a function image: Dockerfile, code/, and requirements.txt (with the CA bundle pip
     should trust, if any) when the code has one. `files`: (path, size, executable, readable file), in order."""
-    with_ca = requirements is not None and ca_bundle is not None
-    dockerfile = function_dockerfile(runtime_image, requirements is not None, labels, with_ca)
+    ca = ca_bundle if requirements is not None else None  # for pip, which runs only with requirements
+    dockerfile = function_dockerfile(runtime_image, requirements is not None, labels, ca is not None)
     _add(tar, "Dockerfile", dockerfile.encode())
     if requirements is not None:
         _add(tar, "requirements.txt", requirements)
-    if with_ca:
-        _add(tar, CA_BUNDLE, ca_bundle)
+    if ca is not None:
+        _add(tar, CA_BUNDLE, ca)
     for path, size, executable, fileobj in files:
         info = tarfile.TarInfo(f"code/{path}")
         info.size, info.mode, info.mtime = size, 0o755 if executable else 0o644, 0

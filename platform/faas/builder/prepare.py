@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import errors
 from ..errors import BuildFailed, FaasError, InvalidArgument
-from .archive import READ_ERRORS, decode_zip, digest_header, entries, open_zip, syntax_error
+from .archive import READ_ERRORS, decode_zip, digest_header, entries, open_zip, syntax_error, zip_text
 from .context import write_context
 
 REQUIREMENTS_BYTES = 1 << 20
@@ -98,12 +98,11 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
 async def prepare_in_child(encoded: object, runtime_image: str, labels: dict[str, str],
                            ca_bundle: bytes | None) -> PreparedCode:
     """Run `prepare` in a child process; InvalidArgument or PayloadTooLarge for a zip it refuses."""
-    if not isinstance(encoded, str):
-        decode_zip(encoded)  # raises the same error the child would
+    text = zip_text(encoded)  # refused here as the child would refuse it
     workdir = Path(tempfile.mkdtemp(prefix="faas-build-"))
     header = json.dumps({"workdir": str(workdir), "runtime": runtime_image, "labels": labels,
                          "ca": base64.b64encode(ca_bundle).decode() if ca_bundle else None})
-    request = header.encode() + b"\n" + encoded.encode("ascii", "replace")
+    request = header.encode() + b"\n" + text.encode("ascii", "replace")
     try:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.builder.prepare",
                                                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

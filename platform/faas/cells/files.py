@@ -51,6 +51,7 @@ def unpack(archive: tarfile.TarFile, top: str, dest: Path) -> int:
             os.symlink(member.linkname, target)
         elif member.isfile():
             source = archive.extractfile(member)
+            assert source is not None, "a regular file's member has contents to read"
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                          EXEC_MODE if member.mode & 0o111 else FILE_MODE)
             with os.fdopen(fd, "wb") as out:

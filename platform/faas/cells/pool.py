@@ -44,6 +44,7 @@ from ..errors import ContainerStartFailed, FaasError
 from ..health import Health
 from ..models import FunctionRecord
 from ..pool.container import runtime_socket
+from ..pool.http import ConnectionPool
 from . import files, mounts
 from .code import PARTS, CodeStore
 
@@ -99,7 +100,7 @@ class Cell:
     pid: int = 0
     socket: str = ""
     port: int = defaults.RUNTIME_PORT
-    conns: object = None
+    conns: ConnectionPool | None = None
     created_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -240,15 +241,16 @@ class CellPool:
         if code is None:
             self.code.prepare(record.image)
         queue = self.ready.get(mb)
-        cell = queue.popleft() if code is not None and queue else None
-        if cell is not None:
+        if code is not None and queue:
+            cell = queue.popleft()
             self.refill()
-        elif self._refill_timer is None:
+            return cell, code
+        if self._refill_timer is None:
             def later() -> None:
                 self._refill_timer = None
                 self.refill()
             self._refill_timer = asyncio.get_running_loop().call_later(REFILL_AFTER_MISS_S, later)
-        return (cell, code) if cell is not None else None
+        return None
 
     def prepare(self, record: FunctionRecord) -> None:
         """Unpack `record`'s files ahead of its first cold start."""
@@ -350,8 +352,8 @@ class CellPool:
             if slot.name not in keep:
                 self.release_slot("", slot)
         for path in list(self.state.iterdir()) if self.state.is_dir() else []:
-            slot = self.slot_of(self.state_of(path.stem))
-            if slot is None or slot.name not in keep:
+            recorded = self.slot_of(self.state_of(path.stem))
+            if recorded is None or recorded.name not in keep:
                 path.unlink(missing_ok=True)
 
     # -- keeping cells ready

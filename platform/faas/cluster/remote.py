@@ -73,7 +73,7 @@ class RemotePool:
         self.reserved: dict[str, int] = {}
         self.replace = replace
         """Called when the nodes change, so that every release is placed again."""
-        self.session: ClientSession | None = None
+        self._session: ClientSession | None = None
         self._auth = {"X-Faas-Node-Token": settings.node_token}
         self._tasks: set[asyncio.Task] = set()
         self._sending: dict[tuple[str, str], asyncio.Task] = {}
@@ -83,7 +83,7 @@ class RemotePool:
 
     # -- lifecycle
     async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
-        self.session = ClientSession(
+        self._session = ClientSession(
             timeout=ClientTimeout(total=None, sock_connect=defaults.NODE_CONNECT_TIMEOUT_S),
             connector=TCPConnector(limit=0, force_close=False), auto_decompress=False)
         self.members.start()
@@ -99,10 +99,16 @@ class RemotePool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.session is not None:
-            await self.session.close()
+        if self._session is not None:
+            await self._session.close()
         for conns in self._node_conns.values():
             conns.close()
+
+    @property
+    def session(self) -> ClientSession:
+        """Made by start(), in the loop that uses it."""
+        assert self._session is not None, "RemotePool.start() runs before any call of a node"
+        return self._session
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
@@ -248,7 +254,8 @@ class RemotePool:
 
     def _nodes_changed(self) -> None:
         """Place every release again (one placement at a time; a change during one places once more after it)."""
-        if self.replace is None:
+        replace = self.replace
+        if replace is None:
             return
         if self._placing is not None and not self._placing.done():
             self._place_again = True
@@ -258,7 +265,7 @@ class RemotePool:
             self._place_again = True
             while self._place_again:
                 self._place_again = False
-                await self.replace()
+                await replace()
 
         self._placing = self._spawn(place())
 

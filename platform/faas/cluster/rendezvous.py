@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class Ranked(Protocol):
-    id: str
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Ranked)
 
 
 def weight(key: str, node_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{key}\0{node_id}".encode(), digest_size=8).digest(), "big")
 
 
-def rank(key: str, nodes: Iterable[Ranked]) -> list:
+def rank(key: str, nodes: Iterable[R]) -> list[R]:
     """`nodes` from the one `key` prefers (its home) to the one it prefers least."""
     return sorted(nodes, key=lambda n: weight(key, n.id), reverse=True)
 
 
-def order(key: str, nodes: Sequence, warm: dict[str, int] | None = None) -> list:
+def order(key: str, nodes: Sequence[R], warm: dict[str, int] | None = None) -> list[R]:
     """The order to offer an invocation of `key` in: the nodes that advertise an idle warm container of it
     (`warm`: node id -> idle count) in their ranked order, then the others, home first."""
     ranked = rank(key, nodes)

@@ -176,6 +176,7 @@ class LogChannel:
         self._replay()
 
     async def _watchdog(self) -> None:
+        assert self.proc is not None, "start() spawns the collector before it starts the watchdog"
         while True:
             await self.proc.wait()
             log.warning("Log collector exited with %s; starting it again", self.proc.returncode)

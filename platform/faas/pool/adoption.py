@@ -27,11 +27,25 @@ from .calls import ContainerCalls
 from .client import RuntimeClient
 from .container import config_digest
 from .containers import Containers, find_memory_file
+from .function_pool import FunctionPool
 from .outcome import InitFailed
 from .state import ContainerState
 
 log = logging.getLogger(__name__)
 S = ContainerState
+
+
+def runs_current(pool: FunctionPool, labels: dict[str, str], marker: dict | None) -> bool:
+    """A container of `labels` (a cell: with the host's `marker` of it) runs what `pool`'s version would."""
+    try:
+        revision = int(labels.get(LABEL_REVISION, "0"))
+    except ValueError:
+        revision = 0
+    # One of an older revision that runs what the current one would (only what the pool reads changed
+    # since it started) is adopted too.
+    if revision != pool.record.revision and labels.get(LABEL_CONFIG) != config_digest(pool.record):
+        return False
+    return marker is None or marker.get("image") == pool.record.image  # a cell runs the files it was given
 
 
 class Adoption:
@@ -73,17 +87,8 @@ class Adoption:
         `labels` made from the host's record of it (`marker`), with its `slot`."""
         labels = status.labels if labels is None else labels
         pool = self.pools.get(f"{labels.get(LABEL_FUNCTION, '')}@{labels.get(LABEL_VERSION_ID, LATEST)}")
-        try:
-            revision = int(labels.get(LABEL_REVISION, "0"))
-        except ValueError:
-            revision = 0
-        # One of an older revision that runs what the current one would (only what the pool reads changed
-        # since it started) is adopted too.
-        current = pool is not None and (revision == pool.record.revision or
-                                        labels.get(LABEL_CONFIG) == config_digest(pool.record))
-        if slot is not None and current and marker.get("image") != pool.record.image:
-            current = False  # a cell runs the files of the image it was specialised with
-        if not current or not status.running or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id:
+        if (pool is None or not runs_current(pool, labels, marker) or not status.running
+                or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id):
             await self.host.remove_container(status.id)
             if slot is not None:
                 self.cells.release_slot(status.id, slot)

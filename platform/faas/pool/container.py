@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import replace
+from typing import Any
 
 from .. import defaults
 from ..docker_host import (
@@ -62,8 +63,8 @@ def container_config(record: FunctionRecord, platform_id: str,
     )
 
 
-POOL_ONLY = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,
-             "async_config": AsyncConfig(), "description": ""}
+POOL_ONLY: dict[str, Any] = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,
+                             "async_config": AsyncConfig(), "description": ""}
 """Spec fields no container sees (the pool and the async machinery read them): a change of these alone keeps
 the containers that run."""
 

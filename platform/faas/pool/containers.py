@@ -244,6 +244,7 @@ class Containers:
     async def _boot_cell(self, inst: Instance, cell: Cell, code: Path) -> None:
         """Specialise a ready cell as `inst`'s container: the version's files placed, its environment given,
         then its initializer run, as for any container."""
+        assert self.cells is not None, "a cell is taken from this host's CellPool"
         record = inst.record
         inst.container_id, inst.address, inst.pid, inst.socket = cell.container_id, cell.address, cell.pid, cell.socket
         inst.start_path, inst.slot, inst.code_dir = "cell", cell.slot, code
@@ -281,18 +282,22 @@ class Containers:
             if inst.state is not S.READY:
                 return
             inst.transition(S.PAUSING)
-            await self.client.hook(inst, "/pre-freeze")
-            try:
-                await self.host.pause(inst.container_id)
-            except FaasError as exc:
-                if inst.state is S.THAWING:  # not frozen after all: its claimer may use it as it is
-                    inst.transition(S.BUSY)
-                elif inst.state is S.PAUSING:
-                    log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
-                    self.discard(inst, hook=False)
-                return
-            if inst.state is S.PAUSING:
-                inst.transition(S.PAUSED)
+            await self._freeze(inst)
+
+    async def _freeze(self, inst: Instance) -> None:
+        """Freeze `inst`, Pausing; its state may change while Docker freezes it (claimed: Thawing; or removed)."""
+        await self.client.hook(inst, "/pre-freeze")
+        try:
+            await self.host.pause(inst.container_id)
+        except FaasError as exc:
+            if inst.state is S.THAWING:  # not frozen after all: its claimer may use it as it is
+                inst.transition(S.BUSY)
+            elif inst.state is S.PAUSING:
+                log.warning("Container %s: pause failed, removing it: %s", inst.id, exc)
+                self.discard(inst, hook=False)
+            return
+        if inst.state is S.PAUSING:
+            inst.transition(S.PAUSED)
 
     # -- leaving
     def retire(self, inst: Instance) -> None:

@@ -69,8 +69,10 @@ class _Connection(asyncio.Protocol):
     class bounds what llhttp leaves unbounded, each bound checked on what has been read before more is kept:
     the head, each header, the number of headers, the status, the body, and the framing of a chunked body."""
 
+    transport: asyncio.Transport
+    """Set by connection_made, which asyncio calls before the connection is handed to the pool."""
+
     def __init__(self):
-        self.transport: asyncio.Transport | None = None
         self.closed = False
         self._future: asyncio.Future | None = None
         self._parser = httptools.HttpResponseParser(self)
@@ -207,6 +209,7 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self) -> None:
         future = self._future
+        assert future is not None, "a reply ends only while a request waits for it (on_message_begin checks)"
         if not future.done():
             future.set_result(Response(self._status, self._headers, bytes(self._body)))
 

@@ -17,12 +17,13 @@ def pick_warm(instances: Iterable[Instance], revision: int) -> Instance | None:
     with room, then reserved ones (they stay anyway), then the most recently used, so that the least recently
     used on-demand containers go idle and are reclaimed first.
     """
-    best, best_key = None, None
+    best: Instance | None = None
+    best_key: tuple[bool, int, bool, float] | None = None
     for inst in instances:
         if inst.revision != revision or not inst.has_room:
             continue
         key = (inst.state not in FROZEN, inst.active, inst.reserved, inst.last_used)
-        if best is None or key > best_key:
+        if best_key is None or key > best_key:
             best, best_key = inst, key
     return best
 

@@ -155,9 +155,9 @@ class EventView:
         if not result:
             del out["result"]
             return out
-        result = self.fields.get(b"result")
-        if result is not None:
-            out["result"], encoding = _text(result)
+        raw = self.fields.get(b"result")
+        if raw is not None:
+            out["result"], encoding = _text(raw)
             if encoding:
                 out["resultEncoding"] = encoding
             out["resultContentType"] = self.get("resultType") or None

@@ -92,6 +92,10 @@ class EventRunner:
             time.sleep(min(0.2, max(0.0, end - time.monotonic())))
         return self.stopping
 
+    def _wait(self, seconds: float) -> None:
+        """tenacity's sleep between tries: `_sleep`, whose answer its `stop` reads from `stopping` itself."""
+        self._sleep(seconds)
+
     # -- draining
     def drain(self, budget: float = DRAIN_BUDGET_S) -> int:
         """Run ready events with `worker_concurrency` threads for `budget` seconds. The threads wait on
@@ -207,7 +211,7 @@ class EventRunner:
         """Return an event this worker holds to `delayed` as a system retry; keep trying while Redis is away,
         until the worker stops (then its lease runs out and the sweeper takes the event back)."""
         retrying = Retrying(retry=retry_if_exception_type(redis.RedisError), wait=wait_exponential_jitter(max=5),
-                            stop=lambda _: self.stopping, sleep=self._sleep, reraise=True)
+                            stop=lambda _: self.stopping, sleep=self._wait, reraise=True)
         with contextlib.suppress(redis.RedisError):
             retrying(self._give_back, request_id, reason)
 
@@ -244,8 +248,8 @@ class EventRunner:
         attempts = int(self.conn.hget(key, "attempts") or 0)
         record = ev.destination_record(request_id, rec.get("function"), condition, attempts,
                                        rec.fields.get(b"event", b""), status_code, function_error, body, now)
-        fields = {"status": status.value, "condition": condition.value, "endedAt": repr(now), "updatedAt": repr(now),
-                  "destination": target or ""}
+        fields: dict[str, str | bytes] = {"status": status.value, "condition": condition.value, "endedAt": repr(now),
+                                          "updatedAt": repr(now), "destination": target or ""}
         if status is S.SUCCEEDED and body is not None:
             fields |= {"result": body, "resultType": content_type}
         elif body:

@@ -83,7 +83,8 @@ class RequestInfo(NamedTuple):
     path: str
     """The same, decoded."""
     query: str
-    headers: list[tuple[str, str]]
+    headers: Iterable[tuple[str, str]]
+    """Read once, as they came (repeated names repeated)."""
     body: bytes
     protocol: str
     source_ip: str

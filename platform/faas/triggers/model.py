@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -186,10 +186,13 @@ class QueueConfig:
                 "batchWindowSeconds": self.batch_window_s, "startFrom": self.start_from}
 
 
-CONFIGS = {"http": HttpConfig, "timer": TimerConfig, "queue": QueueConfig}
+Config = HttpConfig | TimerConfig | QueueConfig
+CONFIGS: dict[str, type[HttpConfig] | type[TimerConfig] | type[QueueConfig]] = {
+    "http": HttpConfig, "timer": TimerConfig, "queue": QueueConfig}
+_C = TypeVar("_C", bound=Config)
 
 
-def parse_config(trigger_type: str, raw: Any) -> HttpConfig | TimerConfig | QueueConfig:
+def parse_config(trigger_type: str, raw: Any) -> Config:
     """A trigger's config from the API: an object, or a JSON string of one (as FC 3.0's SDK sends it)."""
     if raw is None and trigger_type == "http":
         raw = {}
@@ -209,7 +212,8 @@ class Trigger:
     function_id: str
     name: str
     type: str
-    config: HttpConfig | TimerConfig | QueueConfig
+    config: Config
+    """Of its type's class: the typed accessors below read it where the type is known."""
     description: str = ""
     trigger_id: str = ""
     created_at: float = 0.0
@@ -228,6 +232,18 @@ class Trigger:
     def member(self) -> str:
         """`<function>/<name>`: the trigger in the platform-wide timer and queue indexes."""
         return f"{self.function}/{self.name}"
+
+    @property
+    def http_config(self) -> HttpConfig:
+        return _config_as(self, HttpConfig)
+
+    @property
+    def timer_config(self) -> TimerConfig:
+        return _config_as(self, TimerConfig)
+
+    @property
+    def queue_config(self) -> QueueConfig:
+        return _config_as(self, QueueConfig)
 
     @classmethod
     def from_create(cls, function: str, function_id: str, body: Any, trigger_id: str, now: float) -> "Trigger":
@@ -276,6 +292,13 @@ class Trigger:
                    description=data.get("description", ""), trigger_id=data.get("triggerId", ""),
                    created_at=data.get("createdAt", 0.0), updated_at=data.get("updatedAt", 0.0),
                    qualifier=data.get("qualifier", LATEST))
+
+
+def _config_as(trigger: Trigger, kind: type[_C]) -> _C:
+    """`trigger`'s config as `kind`, for a caller that found it as a trigger of that type."""
+    if not isinstance(trigger.config, kind):
+        raise TypeError(f"trigger {trigger.member} is a {trigger.type} trigger, not the kind asked for")
+    return trigger.config
 
 
 def iso_utc(ts: float) -> str:

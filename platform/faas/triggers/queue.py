@@ -111,7 +111,7 @@ class QueuePoller(EventSource):
 
     async def deliver(self, trigger: Trigger) -> int:
         """Deliver up to ROUND_BATCHES batches of `trigger`; the number delivered."""
-        config = trigger.config
+        config = trigger.queue_config
         stream = self.store.keys.destination(config.queue_name)
         group = group_name(trigger)
         batches = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -32,7 +33,7 @@ class TriggerService:
         self.store = TriggerStore(redis, prefix)
         self.redis = redis
         self._cache: TtlCache[Trigger | None] = TtlCache(CACHE_S)
-        self.changed = None
+        self.changed: Callable[[], None] | None = None
         """Called (no arguments) after a timer changed, so that this process's scheduler looks again."""
 
     # -- API
@@ -101,7 +102,7 @@ class TriggerService:
 
     async def backlog(self, trigger: Trigger) -> dict:
         """`pending`: messages delivered to invocations that have not ended; `lag`: messages not delivered yet."""
-        stream = self.store.keys.destination(trigger.config.queue_name)
+        stream = self.store.keys.destination(trigger.queue_config.queue_name)
         try:
             groups = await self.redis.xinfo_groups(stream)
             last = (await self.redis.xinfo_stream(stream)).get("last-generated-id")
@@ -132,7 +133,7 @@ class TriggerService:
             if self.changed is not None:
                 self.changed()
         elif isinstance(trigger.config, QueueConfig):
-            if before is not None and before.config.queue_name != trigger.config.queue_name:
+            if before is not None and before.queue_config.queue_name != trigger.config.queue_name:
                 await self._destroy_group(before)
             stream = self.store.keys.destination(trigger.config.queue_name)
             start = "0" if trigger.config.start_from == "earliest" else "$"
@@ -152,7 +153,8 @@ class TriggerService:
 
     async def _destroy_group(self, trigger: Trigger) -> None:
         try:
-            await self.redis.xgroup_destroy(self.store.keys.destination(trigger.config.queue_name), group_name(trigger))
+            stream = self.store.keys.destination(trigger.queue_config.queue_name)
+            await self.redis.xgroup_destroy(stream, group_name(trigger))
         except ResponseError:
             pass  # the stream is gone, and its groups with it
 

@@ -80,10 +80,10 @@ class TimerScheduler(EventSource):
             return 0
         due = float(score)
         now = time.time()
-        following = next_due(trigger.config.schedule, due, now)
+        following = next_due(trigger.timer_config.schedule, due, now)
         request_id = new_request_id()
         event = json.dumps({"triggerTime": iso_utc(due), "triggerName": trigger.name,
-                            "payload": trigger.config.payload}).encode()
+                            "payload": trigger.timer_config.payload}).encode()
         flat = record_fields(record, config, trigger, event, now)
         fired = await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
                                        self.keys.ready],
