@@ -12,7 +12,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from . import defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_PLATFORM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+PLATFORM_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+"""What a platform id may be (FAAS_PLATFORM_ID): it goes into labels and image tags."""
 
 
 def _megabytes(env, name: str, default: int) -> int:
@@ -104,13 +105,19 @@ def _service(env) -> str:
     return name
 
 
-_NODE_ID_RE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
+NODE_ID_RE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
+"""What a node id may be (FAAS_NODE_ID, a heartbeat's id, a drain's path): a host name, lower-case."""
 ROLES = ("all", "frontend", "node")
+
+
+def is_node_id(text: str) -> bool:
+    """Whether `text` is a node id (NODE_ID_RE, the whole of it)."""
+    return NODE_ID_RE.fullmatch(text) is not None
 
 
 def _node_id(env) -> str:
     raw = env.get("FAAS_NODE_ID") or socket.gethostname().lower()
-    if not _NODE_ID_RE.fullmatch(raw):
+    if not is_node_id(raw):
         raise ValueError("FAAS_NODE_ID must be 1-63 lower-case letters, digits, '.' or '-' (it is the host name "
                          "when unset)")
     return raw
@@ -326,6 +333,6 @@ class Settings:
             raise ValueError("FAAS_QUEUES_MAX_MB must be at least FAAS_QUEUE_MAX_MB")
         if not 1 <= values["image_copies"] <= 16:
             raise ValueError("FAAS_IMAGE_COPIES must be from 1 to 16")
-        if not _PLATFORM_ID_RE.fullmatch(values["platform_id"]):
+        if not PLATFORM_ID_RE.fullmatch(values["platform_id"]):
             raise ValueError("FAAS_PLATFORM_ID must be 1-32 lower-case letters, digits or '-' (used in image tags)")
         return cls(**values)
