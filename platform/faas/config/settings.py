@@ -1,4 +1,4 @@
-"""Settings, read once from FAAS_* environment variables."""
+"""The Settings dataclass and how each field is read from the environment."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from . import defaults
+from .. import defaults
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PLATFORM_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 """What a platform id may be (FAAS_PLATFORM_ID): it goes into labels and image tags."""
 
