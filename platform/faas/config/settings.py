@@ -10,10 +10,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import defaults
+from .validators import PLATFORM_ID_RE, is_node_id, parse_address, parse_sentinels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PLATFORM_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-"""What a platform id may be (FAAS_PLATFORM_ID): it goes into labels and image tags."""
 
 
 def _megabytes(env, name: str, default: int) -> int:
@@ -77,22 +76,6 @@ def _redis_url(env) -> str:
     return urlunsplit(parts._replace(netloc=f":{quote(password, safe='')}@{parts.netloc}"))
 
 
-_HOST_PORT = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]):([0-9]{1,5})")
-
-
-def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
-    """`host:port,host:port,...` (FAAS_REDIS_SENTINELS) as (host, port) pairs; ValueError when malformed."""
-    found = []
-    for part in text.split(","):
-        m = _HOST_PORT.fullmatch(part.strip(" "))
-        if m is None or not 1 <= int(m.group(2)) <= 65535:
-            raise ValueError(f"FAAS_REDIS_SENTINELS: {part[:80]!r} is not host:port")
-        found.append((m.group(1).strip("[]"), int(m.group(2))))
-    if len(set(found)) != len(found):
-        raise ValueError("FAAS_REDIS_SENTINELS names a Sentinel twice")
-    return tuple(found)
-
-
 def _sentinels(env) -> tuple[tuple[str, int], ...]:
     raw = env.get("FAAS_REDIS_SENTINELS", "")
     return parse_sentinels(raw) if raw else ()
@@ -105,14 +88,7 @@ def _service(env) -> str:
     return name
 
 
-NODE_ID_RE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
-"""What a node id may be (FAAS_NODE_ID, a heartbeat's id, a drain's path): a host name, lower-case."""
 ROLES = ("all", "frontend", "node")
-
-
-def is_node_id(text: str) -> bool:
-    """Whether `text` is a node id (NODE_ID_RE, the whole of it)."""
-    return NODE_ID_RE.fullmatch(text) is not None
 
 
 def _node_id(env) -> str:
@@ -121,14 +97,6 @@ def _node_id(env) -> str:
         raise ValueError("FAAS_NODE_ID must be 1-63 lower-case letters, digits, '.' or '-' (it is the host name "
                          "when unset)")
     return raw
-
-
-def parse_address(name: str, text: str) -> str:
-    """A `host:port` setting, checked; ValueError when malformed."""
-    m = _HOST_PORT.fullmatch(text)
-    if m is None or not 1 <= int(m.group(2)) <= 65535:
-        raise ValueError(f"{name}: {text[:80]!r} is not host:port")
-    return text
 
 
 def _node_token(env) -> str:
