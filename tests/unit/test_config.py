@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from faas import config
-from faas.config import Settings
+from faas.config import Settings, table
 from faas.config.settings import declarations
 
 NUMBERS = [s.var for s in declarations().values() if type(s.default) in (int, float)]
@@ -87,9 +87,31 @@ def test_every_setting_is_declared_with_a_variable_a_default_and_a_meaning():
 
 
 def test_the_config_package_reads_only_declared_variables():
-    declared = {v.name for s in declarations().values() for v in s.variables}
+    declared = {v.name for v in table.variables()}
     source = "".join(p.read_text() for p in Path(config.__file__).parent.glob("*.py"))
     assert set(re.findall(r"FAAS_[A-Z_]*[A-Z]", source)) <= declared
+
+
+def test_the_readme_holds_the_table_the_declarations_print():
+    """Edit a setting's declaration, then `python -m faas.config --markdown` and paste the table under the marker."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"{table.MARKER}\n{table.markdown()}\n" in readme
+
+
+def test_the_table_has_a_line_per_variable():
+    lines = table.markdown().splitlines()
+    names = [v.name for v in table.variables()]
+    assert len(lines) == 2 + len(names) == 2 + len(set(names))
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 5 for line in lines)  # four cells (a `|` in one is escaped)
+    assert {"FAAS_PORT", "FAAS_API_TOKEN_FILE", "FAAS_REDIS_PASSWORD_FILE", "FAAS_VAR_DIR"} <= set(names)
+
+
+def test_python_m_faas_config_prints_the_table(capsys):
+    from faas.config.__main__ import main
+
+    assert main(["--markdown"]) == 0
+    assert capsys.readouterr().out == table.markdown()
+    assert main([]) == 2
 
 
 def test_api_token_from_a_file(tmp_path):

@@ -22,6 +22,8 @@ class Variable:
     shown: str
     """Its default, as the table shows it."""
     doc: str
+    allowed: str = ""
+    """The values it may take (a range, choices), when it is not said in `doc`."""
 
 
 def _text(var: str, text: str) -> Any:
@@ -42,6 +44,7 @@ class Setting:
     default: Any
     doc: str
     shown: str
+    allowed: str = ""
     parse: Callable[[str, str], Any] = _text
     check: Callable[[str, Any], None] = _anything
     unset: Callable[[Env], Any] | None = None
@@ -69,7 +72,7 @@ class Setting:
 
     @property
     def variables(self) -> tuple[Variable, ...]:
-        return (Variable(self.var, self.shown, self.doc), *self.also)
+        return (Variable(self.var, self.shown, self.doc, self.allowed), *self.also)
 
 
 def setting_of(f: Field[Any]) -> Setting:
@@ -111,13 +114,14 @@ def _float(var: str, text: str) -> float:
 def integer(var: str, default: int, low: int, high: int, doc: str, *, shown: str | None = None,
             parse: Callable[[str, str], int] = as_integer, unset: Callable[[Env], int] | None = None) -> int:
     """An integer setting, from `low` to `high`."""
-    return declare(var, default, doc, shown=str(default) if shown is None else shown, parse=parse,
-                   check=within(low, high), unset=unset)
+    return declare(var, default, doc, shown=str(default) if shown is None else shown, allowed=f"{low} to {high}",
+                   parse=parse, check=within(low, high), unset=unset)
 
 
 def number(var: str, default: float, low: float, high: float, doc: str) -> float:
     """A setting that may have a fraction (seconds), from `low` to `high`."""
-    return declare(var, default, doc, shown=f"{default:g}", parse=_float, check=within(low, high))
+    return declare(var, default, doc, shown=f"{default:g}", allowed=f"{low:g} to {high:g}", parse=_float,
+                   check=within(low, high))
 
 
 _MB_RANGE = within(1, 1 << 20, MB, " (MB)")
@@ -131,7 +135,8 @@ def _megabytes(var: str, text: str) -> int:
 
 def megabytes(var: str, default_mb: int, doc: str) -> int:
     """A size given in MB (a fraction is fine), from 1 MB to 1 TB, kept in bytes."""
-    return declare(var, default_mb * MB, doc, shown=str(default_mb), parse=_megabytes, check=_MB_RANGE)
+    return declare(var, default_mb * MB, doc, shown=str(default_mb), allowed="1 to 1048576 (1 TB)", parse=_megabytes,
+                   check=_MB_RANGE)
 
 
 def text(var: str, default: str, doc: str, **how: Any) -> str:
@@ -152,7 +157,7 @@ def choice(var: str, default: str, choices: tuple[str, ...] | list[str], doc: st
     def check(var: str, value: Any) -> None:
         if value not in choices:
             raise ValueError(f"{var} must be one of {', '.join(choices)}")
-    return declare(var, default, doc, check=check)
+    return declare(var, default, doc, allowed=", ".join(f"`{c}`" for c in choices), check=check)
 
 
 def _path(var: str, text: str) -> Path:

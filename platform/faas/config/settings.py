@@ -126,7 +126,7 @@ class Settings:
     network: str = text("FAAS_NETWORK", defaults.NETWORK,
                         "bridge network of function containers (no traffic between containers)")
     sandbox: str = choice("FAAS_SANDBOX", defaults.SANDBOX, list(defaults.SANDBOXES),
-                          "the sandbox of a function that names none: `runc` or `gvisor`")
+                          "the sandbox of a function that names none (see the security model)")
 
     # -- the container pool
     reaper_interval: float = number("FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S, 0.01, 3600,
@@ -135,9 +135,9 @@ class Settings:
                                     "seconds between checks that pooled containers still run")
     ready_timeout: float = number("FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S, 0.1, 3600,
                                   "seconds a new container has to listen on its port")
-    host_memory_mb: int = integer("FAAS_HOST_MEMORY_MB", 0, 0, 1 << 24, "budget for the sum of `memoryMB` of all "
-                                  "function containers", shown="75% of the host's memory", parse=_memory_mb,
-                                  unset=readers.host_memory_budget)
+    host_memory_mb: int = integer(
+        "FAAS_HOST_MEMORY_MB", 0, 0, 1 << 24, "budget for the sum of `memoryMB` of all function containers "
+        "(0: the default)", shown="75% of the host's memory", parse=_memory_mb, unset=readers.host_memory_budget)
     queue_length: int = integer("FAAS_QUEUE_LENGTH", defaults.QUEUE_LENGTH, 0, 100_000,
                                 "requests that may wait for a container, per function")
     queue_timeout: float = number("FAAS_QUEUE_TIMEOUT", defaults.QUEUE_TIMEOUT_S, 0, 3600,
