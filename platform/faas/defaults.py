@@ -11,6 +11,9 @@ KEEPALIVE_TIMEOUT_S = 15.0
 """Seconds a client connection may stay silent (no request, or a request's headers not complete) before
 the API closes it (FAAS_KEEPALIVE_TIMEOUT): idle connections cannot pile up."""
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+"""Redis of the registry, queues and logs when FAAS_REDIS_URL is unset."""
+
 REDIS_PREFIX = "faas"
 """Prefix of every Redis key the platform writes (FAAS_REDIS_PREFIX)."""
 

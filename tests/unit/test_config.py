@@ -1,6 +1,13 @@
+import re
+from pathlib import Path
+
 import pytest
 
-from faas.config import Settings
+from faas import config
+from faas.config import Settings, table
+from faas.config.settings import declarations
+
+NUMBERS = [s.var for s in declarations().values() if type(s.default) in (int, float)]
 
 
 def test_defaults():
@@ -32,6 +39,79 @@ def test_reads_variables():
 def test_bad_values_say_which_variable(name, value, match):
     with pytest.raises(ValueError, match=f"{name} must be .*{match}"):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1000000000000"])
+@pytest.mark.parametrize("name", NUMBERS)
+def test_numbers_out_of_their_range_are_refused_with_the_name(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be "):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("FAAS_REAPER_INTERVAL", "nan", "FAAS_REAPER_INTERVAL must be at least 0.01 and at most 3600, not nan"),
+    ("FAAS_PORT", "-1", "FAAS_PORT must be at least 1 and at most 65535, not -1"),
+    ("FAAS_PORT", "65536", "FAAS_PORT must be at least 1 and at most 65535, not 65536"),
+    ("FAAS_WORKER_LEASE", "0", "FAAS_WORKER_LEASE must be at least 0.1 and at most 3600, not 0.0"),
+    ("FAAS_LOG_MAX_MB", "0", "FAAS_LOG_MAX_MB must be at least 1 and at most 1048576 (MB), not 0.0"),
+    ("FAAS_HOST_MEMORY_MB", "-512", "FAAS_HOST_MEMORY_MB must be at least 0 and at most 16777216, not -512"),
+])
+def test_the_message_says_the_range(name, value, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Settings.from_env({name: value})
+
+
+def test_the_edges_of_a_range_are_in_it():
+    s = Settings.from_env({"FAAS_PORT": "65535", "FAAS_QUEUE_TIMEOUT": "0", "FAAS_QUEUE_LENGTH": "0",
+                           "FAAS_CELLS_MIN": "0", "FAAS_CELLS_MAX": "256", "FAAS_LOG_MAX_MB": "1.5"})
+    assert (s.port, s.queue_timeout, s.queue_length, s.cells_max, s.log_max_bytes) == (65535, 0, 0, 256, 3 << 19)
+    assert Settings.from_env({"FAAS_HOST_MEMORY_MB": "0"}).host_memory_mb > 0  # 0: a share of the host's memory
+
+
+def test_values_given_to_from_env_are_checked_too():
+    assert Settings.from_env({"FAAS_NODE_TOKEN": "t" * 16}, role="node").role == "node"
+    with pytest.raises(ValueError, match="FAAS_PORT must be at least 1"):
+        Settings.from_env({}, port=0)
+    with pytest.raises(ValueError, match="FAAS_ROLE must be one of all, frontend, node"):
+        Settings.from_env({}, role="nodes")
+    with pytest.raises(TypeError):
+        Settings.from_env({}, no_such_setting=1)
+
+
+def test_every_setting_is_declared_with_a_variable_a_default_and_a_meaning():
+    for name, setting in declarations().items():
+        assert re.fullmatch(r"FAAS_[A-Z_]+|DOCKER_HOST", setting.var), name
+        assert setting.doc.strip() and setting.shown.strip(), name
+    variables = [v.name for s in declarations().values() for v in s.variables]
+    assert len(variables) == len(set(variables))
+
+
+def test_the_config_package_reads_only_declared_variables():
+    declared = {v.name for v in table.variables()}
+    source = "".join(p.read_text() for p in Path(config.__file__).parent.glob("*.py"))
+    assert set(re.findall(r"FAAS_[A-Z_]*[A-Z]", source)) <= declared
+
+
+def test_the_readme_holds_the_table_the_declarations_print():
+    """Edit a setting's declaration, then `python -m faas.config --markdown` and paste the table under the marker."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"{table.MARKER}\n{table.markdown()}\n" in readme
+
+
+def test_the_table_has_a_line_per_variable():
+    lines = table.markdown().splitlines()
+    names = [v.name for v in table.variables()]
+    assert len(lines) == 2 + len(names) == 2 + len(set(names))
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 5 for line in lines)  # four cells (a `|` in one is escaped)
+    assert {"FAAS_PORT", "FAAS_API_TOKEN_FILE", "FAAS_REDIS_PASSWORD_FILE", "FAAS_VAR_DIR"} <= set(names)
+
+
+def test_python_m_faas_config_prints_the_table(capsys):
+    from faas.config.__main__ import main
+
+    assert main(["--markdown"]) == 0
+    assert capsys.readouterr().out == table.markdown()
+    assert main([]) == 2
 
 
 def test_api_token_from_a_file(tmp_path):
@@ -80,9 +160,9 @@ def test_cells_settings():
 @pytest.mark.parametrize("env,match", [
     ({"FAAS_CELLS_MIN": "few"}, "FAAS_CELLS_MIN must be an integer"),
     ({"FAAS_CELLS_MAX": "1e9"}, "FAAS_CELLS_MAX must be an integer"),
-    ({"FAAS_CELLS_MIN": "-1"}, "0 <= MIN <= MAX <= 256"),
-    ({"FAAS_CELLS_MAX": "-1"}, "0 <= MIN <= MAX <= 256"),
-    ({"FAAS_CELLS_MAX": "257"}, "0 <= MIN <= MAX <= 256"),
+    ({"FAAS_CELLS_MIN": "-1"}, "FAAS_CELLS_MIN must be at least 0 and at most 256, not -1"),
+    ({"FAAS_CELLS_MAX": "-1"}, "FAAS_CELLS_MAX must be at least 0 and at most 256, not -1"),
+    ({"FAAS_CELLS_MAX": "257"}, "FAAS_CELLS_MAX must be at least 0 and at most 256, not 257"),
     ({"FAAS_CELLS_MIN": "5", "FAAS_CELLS_MAX": "4"}, "0 <= MIN <= MAX <= 256"),
     ({"FAAS_CELLS_PLACEMENT": "mount\n"}, "FAAS_CELLS_PLACEMENT must be"),
     ({"FAAS_CELLS_PLACEMENT": "bind"}, "FAAS_CELLS_PLACEMENT must be"),

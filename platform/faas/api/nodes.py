@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..config import _NODE_ID_RE
+from ..config import is_node_id
 from ..errors import InvalidArgument, NodeNotFound
 from .keys import POOL, SETTINGS
 
@@ -19,7 +19,7 @@ async def list_nodes(request: web.Request) -> web.Response:
 async def drain_node(request: web.Request) -> web.Response:
     """The node takes no new invocations (every front end sees it in its next heartbeat)."""
     node_id = request.match_info["node"]
-    if not _NODE_ID_RE.fullmatch(node_id):
+    if not is_node_id(node_id):
         raise InvalidArgument("a node id is 1-63 lower-case letters, digits, '.' or '-'")
     pool = request.app[POOL]
     if pool.nodes() is None:

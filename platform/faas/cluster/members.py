@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .. import defaults
-from ..config import _NODE_ID_RE, parse_address
+from ..config import is_node_id, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class NodeInfo:
         try:
             data = json.loads(raw)
             node_id, address = data["id"], data["address"]
-            if not (isinstance(node_id, str) and _NODE_ID_RE.fullmatch(node_id) and isinstance(address, str)):
+            if not (isinstance(node_id, str) and is_node_id(node_id) and isinstance(address, str)):
                 raise ValueError("bad id or address")
             parse_address("address", address)
             pools = {}
