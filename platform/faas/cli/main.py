@@ -23,16 +23,13 @@ from ..builder.archive import read_zip
 from ..errors import FaasError
 from . import output as out
 from .client import Client, PlatformError
+from .command import QUALIFIER_HELP, CommandError, print_deleted, qualifier, qualifier_option, read_event
 
 SPEC_FILE = "faas.toml"
 """The function's spec inside a directory deployed with `faasctl deploy DIR` (the API's camelCase fields)."""
 
 SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".pytest_cache", ".mypy_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
-
-
-class CommandError(Exception):
-    """A mistake on the command line or in the spec file: exit 2."""
 
 
 # -- deploy
@@ -249,13 +246,8 @@ def cmd_delete(client: Client, args) -> int:
     return 0
 
 
-def _qualifier(args) -> dict:
-    """The `qualifier` query parameter of --qualifier (none: LATEST)."""
-    return {"qualifier": args.qualifier} if getattr(args, "qualifier", None) else {}
-
-
 def cmd_instances(client: Client, args) -> int:
-    data = client.json("GET", f"/v1/functions/{args.name}/instances", params=_qualifier(args))
+    data = client.json("GET", f"/v1/functions/{args.name}/instances", params=qualifier(args))
     if args.json:
         out.print_json(data)
         return 0
@@ -291,7 +283,7 @@ def cmd_nodes(client: Client, args) -> int:
 
 
 def cmd_reserve(client: Client, args) -> int:
-    data = client.json("PUT", f"/v1/functions/{args.name}/provision-config", params=_qualifier(args),
+    data = client.json("PUT", f"/v1/functions/{args.name}/provision-config", params=qualifier(args),
                        json={"target": args.count})
     if args.json:
         out.print_json(data)
@@ -316,7 +308,7 @@ def cmd_versions(client: Client, args) -> int:
     base = f"/v1/functions/{args.name}/versions"
     if args.delete:
         client.call("DELETE", f"{base}/{args.delete}", ok=(204,))
-        _print_deleted(args, "version", args.delete)
+        print_deleted(args, "version", args.delete)
         return 0
     versions, params = [], {}
     while True:
@@ -370,7 +362,7 @@ def cmd_alias(client: Client, args) -> int:
         return 0
     if command == "delete":
         client.call("DELETE", f"{base}/{args.alias}", ok=(204,))
-        _print_deleted(args, "alias", args.alias)
+        print_deleted(args, "alias", args.alias)
         return 0
     if command == "get":
         alias = client.json("GET", f"{base}/{args.alias}")
@@ -401,16 +393,6 @@ def cmd_rollback(client: Client, args) -> int:
 
 
 # -- invocations
-def _event(args) -> bytes:
-    if args.file:
-        return sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    if args.event is not None:
-        return args.event.encode()
-    if not sys.stdin.isatty():
-        return sys.stdin.buffer.read()
-    return b""
-
-
 def _print_function_error(body: bytes, error_kind: str) -> None:
     try:
         error = json.loads(body)
@@ -422,10 +404,10 @@ def _print_function_error(body: bytes, error_kind: str) -> None:
 
 
 def cmd_invoke(client: Client, args) -> int:
-    event = _event(args)
+    event = read_event(args)
     if args.async_:
         data = client.json("POST", f"/v1/functions/{args.name}/invocations", ok=(202,), data=event,
-                           headers={"X-Fc-Invocation-Type": "Async"}, params=_qualifier(args))
+                           headers={"X-Fc-Invocation-Type": "Async"}, params=qualifier(args))
         if args.json:
             out.print_json(data)
         else:
@@ -433,7 +415,7 @@ def cmd_invoke(client: Client, args) -> int:
         return 0
     headers = {"X-Fc-Log-Type": "Tail"} if args.log else {}
     resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event, headers=headers,
-                       params=_qualifier(args))
+                       params=qualifier(args))
     error_kind = resp.headers.get("X-Fc-Error-Type")
     log_tail = base64.b64decode(resp.headers.get("X-Fc-Log-Result", "")).decode("utf-8", "replace")
     if args.json:
@@ -464,7 +446,7 @@ def cmd_logs(client: Client, args) -> int:
         return 0
     if not args.name:
         raise CommandError("logs needs a function NAME, or --request ID")
-    params = {"tail": args.tail} | _qualifier(args)
+    params = {"tail": args.tail} | qualifier(args)
     if not args.follow:
         sys.stdout.write(client.call("GET", f"/v1/functions/{args.name}/logs", params=params).text)
         return 0
@@ -566,10 +548,6 @@ def _trigger_fields(args) -> dict:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _print_deleted(args, kind: str, ident: str) -> None:
-    print(f"deleted {kind} {ident}") if not args.json else out.print_json({"deleted": ident})
-
-
 def cmd_trigger(client: Client, args) -> int:
     base = f"/v1/functions/{args.name}/triggers"
     command = args.trigger_command
@@ -584,7 +562,7 @@ def cmd_trigger(client: Client, args) -> int:
         return 0
     if command == "delete":
         client.call("DELETE", f"{base}/{args.trigger}", ok=(204,))
-        _print_deleted(args, "trigger", args.trigger)
+        print_deleted(args, "trigger", args.trigger)
         return 0
     if command == "get":
         trigger = client.json("GET", f"{base}/{args.trigger}")
@@ -602,7 +580,7 @@ def cmd_trigger(client: Client, args) -> int:
 
 
 def cmd_queue_publish(client: Client, args) -> int:
-    message = _event(args)
+    message = read_event(args)
     data = client.json("POST", f"/v1/queues/{args.name}/messages", ok=(201,), data=message)
     print(data["messageId"]) if not args.json else out.print_json(data)
     return 0
@@ -666,7 +644,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--file", "-f", help="read the event from a file ('-': standard input)")
     i.add_argument("--async", dest="async_", action="store_true", help="invoke asynchronously: print the request id")
     i.add_argument("--log", action="store_true", help="print the invocation's log tail (4 KB) to standard error")
-    i.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
+    qualifier_option(i)
     i.set_defaults(func=cmd_invoke)
     lg = sub.add_parser("logs", help="a function's recent log lines (--follow to stream), or an invocation's")
     lg.add_argument("name", nargs="?")
@@ -682,7 +660,7 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("instances", help="a function's containers")
     n.add_argument("name")
-    n.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
+    qualifier_option(n)
     n.set_defaults(func=cmd_instances)
     nd = sub.add_parser("nodes", help="the nodes a front end routes to (several hosts), or --drain NODE")
     nd.add_argument("--drain", metavar="NODE", help="take no new invocations on NODE; wait for those under way")
@@ -690,7 +668,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reserve", help="set the reserved instances of a function (or of a version or alias)")
     s.add_argument("name")
     s.add_argument("count", type=int)
-    s.add_argument("--qualifier", "-q", help="LATEST (default), a version id or an alias")
+    qualifier_option(s)
     s.set_defaults(func=cmd_reserve)
 
     pb = sub.add_parser("publish", help="publish LATEST as a new immutable version")
@@ -756,7 +734,7 @@ def parser() -> argparse.ArgumentParser:
             tx.add_argument("--type", required=True, choices=["http", "timer", "queue"])
         tx.add_argument("--config", help="triggerConfig as JSON (the options below change it)")
         tx.add_argument("--description")
-        tx.add_argument("--qualifier", help="LATEST (default), a version id or an alias")
+        tx.add_argument("--qualifier", help=QUALIFIER_HELP)
         tx.add_argument("--auth", choices=["anonymous", "function"], help="http: who may call it")
         tx.add_argument("--methods", help="http: methods it accepts, comma-separated (default all)")
         tx.add_argument("--cron", help="timer: '@every 1m' or 6-field cron with seconds ('0 0/5 * * * *')")
