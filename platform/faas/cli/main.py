@@ -13,37 +13,10 @@ import os
 import sys
 import time
 
-from . import capacity, deploy, functions, invocations, versions
+from . import capacity, deploy, functions, invocations, queues, versions
 from . import output as out
 from .client import Client, PlatformError
-from .command import QUALIFIER_HELP, CommandError, print_deleted, read_event
-
-
-# -- queues
-def cmd_queue_read(client: Client, args) -> int:
-    params = {"count": args.count}
-    if args.after:
-        params["after"] = args.after
-    data = client.json("GET", f"/v1/queues/{args.name}/messages", params=params)
-    if args.json:
-        out.print_json(data)
-        return 0
-    rows = []
-    for m in data["messages"]:
-        if "record" in m:  # a destination's record
-            ctx = m["record"]["requestContext"]
-            rows.append([m["id"], ctx["requestId"], ctx["functionName"], ctx["condition"],
-                         ctx["approximateInvokeCount"], ""])
-        else:  # a published message
-            rows.append([m["id"], "", "", "", "", m["body"][:60]])
-    out.table(["ID", "REQUEST", "FUNCTION", "CONDITION", "INVOKES", "BODY"], rows)
-    return 0
-
-
-def cmd_queue_delete(client: Client, args) -> int:
-    data = client.json("DELETE", f"/v1/queues/{args.name}/messages", params={"through": args.through})
-    print(f"deleted {data['deleted']} message(s)") if not args.json else out.print_json(data)
-    return 0
+from .command import QUALIFIER_HELP, CommandError, print_deleted
 
 
 # -- triggers
@@ -117,13 +90,6 @@ def cmd_trigger(client: Client, args) -> int:
     return 0
 
 
-def cmd_queue_publish(client: Client, args) -> int:
-    message = read_event(args)
-    data = client.json("POST", f"/v1/queues/{args.name}/messages", ok=(201,), data=message)
-    print(data["messageId"]) if not args.json else out.print_json(data)
-    return 0
-
-
 # -- tokens
 def cmd_token(client: Client, args) -> int:
     if args.token_command == "create":
@@ -158,24 +124,7 @@ def parser() -> argparse.ArgumentParser:
     invocations.register(sub)
     capacity.register(sub)
     versions.register(sub)
-    q = sub.add_parser("queue", help="destination queues")
-    qs = q.add_subparsers(dest="queue_command", required=True)
-    qr = qs.add_parser("read", help="read the records of queue:NAME")
-    qr.add_argument("name")
-    qr.add_argument("--after", help="only messages after this id")
-    qr.add_argument("--count", type=int, default=100)
-    qr.set_defaults(func=cmd_queue_read)
-    qp = qs.add_parser("publish", help="publish one message to queue:NAME (from an argument, --file or stdin)")
-    qp.add_argument("name")
-    qp.add_argument("event", nargs="?", metavar="MESSAGE")
-    qp.add_argument("--file", "-f", help="read the message from a file ('-': standard input)")
-    qp.set_defaults(func=cmd_queue_publish)
-    qd = qs.add_parser("delete", help="delete the messages of queue:NAME up to --through (but those a trigger "
-                                      "has not taken)")
-    qd.add_argument("name")
-    qd.add_argument("--through", required=True, metavar="ID", help="the last message id to delete")
-    qd.set_defaults(func=cmd_queue_delete)
-
+    queues.register(sub)
     tg = sub.add_parser("trigger", help="a function's triggers (http, timer, queue)")
     tgs = tg.add_subparsers(dest="trigger_command", required=True)
     tl = tgs.add_parser("list", help="list a function's triggers, with a timer's next firing and a queue's backlog")
