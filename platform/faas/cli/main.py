@@ -11,37 +11,14 @@ import argparse
 import json
 import os
 import sys
-import time
 
-from . import capacity, deploy, functions, invocations, queues, triggers, versions
+from . import capacity, deploy, functions, invocations, queues, tokens, triggers, versions
 from . import output as out
 from .client import Client, PlatformError
 from .command import CommandError
 
 
 # -- tokens
-def cmd_token(client: Client, args) -> int:
-    if args.token_command == "create":
-        data = client.json("POST", "/v1/tokens", ok=(201,), json={"role": args.role, "name": args.name})
-        if args.json:
-            out.print_json(data)
-        else:
-            print(data["token"])
-            print(f"token {data['id']} ({data['role']}): shown once, keep it safe", file=sys.stderr)
-    elif args.token_command == "list":
-        tokens = client.json("GET", "/v1/tokens")["tokens"]
-        if args.json:
-            out.print_json(tokens)
-        else:
-            out.table(["ID", "ROLE", "NAME", "CREATED"],
-                      [[t["id"], t["role"], t["name"], time.strftime("%Y-%m-%d %H:%M", time.localtime(t["createdAt"]))]
-                       for t in tokens])
-    else:
-        client.call("DELETE", f"/v1/tokens/{args.id}", ok=(204,))
-        print(f"revoked {args.id}") if not args.json else out.print_json({"revoked": args.id})
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faasctl", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,15 +32,7 @@ def parser() -> argparse.ArgumentParser:
     versions.register(sub)
     queues.register(sub)
     triggers.register(sub)
-    t = sub.add_parser("token", help="API tokens")
-    ts = t.add_subparsers(dest="token_command", required=True)
-    tc = ts.add_parser("create", help="make a token (printed once)")
-    tc.add_argument("--role", choices=["admin", "invoke"], required=True)
-    tc.add_argument("--name", required=True)
-    ts.add_parser("list", help="list tokens")
-    tr = ts.add_parser("revoke", help="revoke a token")
-    tr.add_argument("id")
-    t.set_defaults(func=cmd_token)
+    tokens.register(sub)
     for command in _subparsers(p):  # --json, --url and --token go before or after the command alike
         _global_options(command, argparse.SUPPRESS)
     return p
