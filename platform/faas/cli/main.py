@@ -17,22 +17,17 @@ from . import output as out
 from .client import Client, PlatformError
 from .command import CommandError
 
+COMMAND_GROUPS = (deploy, functions, invocations, capacity, versions, queues, triggers, tokens)
+"""The modules of the commands, each adding its own with `register(sub)`, in the order `faasctl --help` lists them."""
 
-# -- tokens
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faasctl", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     _global_options(p, None)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    deploy.register(sub)
-    functions.register(sub)
-    invocations.register(sub)
-    capacity.register(sub)
-    versions.register(sub)
-    queues.register(sub)
-    triggers.register(sub)
-    tokens.register(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     for command in _subparsers(p):  # --json, --url and --token go before or after the command alike
         _global_options(command, argparse.SUPPRESS)
     return p
