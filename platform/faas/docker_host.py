@@ -144,6 +144,10 @@ class ContainerStatus:
     """When it last stopped, in seconds since the epoch (0: it has not)."""
 
 
+Unpack = Callable[[tarfile.TarFile, str, Path], int]
+"""Writes a `docker cp` tar of the directory /<top> into an empty directory; returns the bytes written."""
+
+
 @dataclass(frozen=True)
 class BuildResult:
     ok: bool
@@ -247,10 +251,10 @@ class DockerHost:
         except (NotFound, ImageNotFound):
             return False
 
-    async def copy_out(self, image: str, parts: dict[str, str], dest: Path) -> int:
+    async def copy_out(self, image: str, parts: dict[str, str], dest: Path, unpack: Unpack) -> int:
         """Unpack directories of `image` on the host: `parts` maps a name to a directory of the image, unpacked
-        into `dest`/name (which must be empty), safely (cells.files.unpack). Returns the bytes written."""
-        from .cells.files import unpack
+        into `dest`/name (which must be empty) by `unpack` (the caller's: what is safe to write is its rule, not
+        Docker's). Returns the bytes written."""
 
         def copy() -> int:
             cid = self.api.create_container(image, command=["true"], network_disabled=True,
