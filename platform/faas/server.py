@@ -17,7 +17,8 @@ from .api import create_app
 from .api.middlewares import code_of, error_response
 from .claim import PlatformInUse, claim
 from .config import Settings
-from .supervisor import LISTEN_FD_ENV, wait_for_redis
+from .startup import wait_for_redis
+from .supervisor import LISTEN_FD_ENV
 
 GC_THRESHOLD = 20_000
 """Allocations between two collections of the youngest generation (Python's default is 700)."""
