@@ -1,9 +1,10 @@
 """What every process of the platform does as it starts (faas-up, faas-server, faas-node, faas-worker, the log
-collector): its log format and the wait for Redis. Below all of them, so that no entry point
-imports another's module for these."""
+collector): its log format, its event loop, the wait for Redis, and the variable that hands a control plane its
+listening socket. Below all of them, so that no entry point imports another's module for these."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -20,10 +21,22 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDIS_WAIT_LOG_S = 5.0
 """Seconds between two log lines while Redis is not ready yet."""
 
+LISTEN_FD_ENV = "FAAS_LISTEN_FD"
+"""The variable that tells a control plane the listening socket it was handed (a file descriptor number)."""
+
 
 def setup_logging() -> None:
     """INFO and up on stderr, each line with its time, level and logger."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (it serves about a third more requests per second)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def wait_for_redis(settings: Settings, stopping: threading.Event, what: str) -> bool:

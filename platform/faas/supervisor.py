@@ -24,7 +24,7 @@ from .claim import PlatformInUse, check
 from .config import Settings
 from .docker_host import CONTAINER_ROLES, LABEL_PLATFORM, LABEL_ROLE, make_client
 from .lifeline import die_with_parent
-from .startup import setup_logging, wait_for_redis
+from .startup import LISTEN_FD_ENV, setup_logging, wait_for_redis
 
 log = logging.getLogger("faas.up")
 
@@ -36,9 +36,6 @@ HEALTHY_AFTER_S = 60.0
 
 STOP_TIMEOUT_S = 90.0
 """Seconds a part has to stop after TERM (the control plane waits for invocations, then removes containers)."""
-
-LISTEN_FD_ENV = "FAAS_LISTEN_FD"
-"""The variable that tells a control plane the listening socket it was handed (a file descriptor number)."""
 
 LISTEN_BACKLOG = 4096
 """Connections the kernel keeps waiting on the listening socket (capped by net.core.somaxconn): what queues

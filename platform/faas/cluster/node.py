@@ -54,7 +54,7 @@ from ..errors import (
 )
 from ..metrics import CONTENT_TYPE, Metrics, cell_families, container_families
 from ..models import FunctionRecord, check_name
-from ..startup import wait_for_redis
+from ..startup import new_event_loop, setup_logging, wait_for_redis
 from ..triggers.http import HOP_BY_HOP
 from . import members
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown
@@ -375,9 +375,7 @@ def own_address(settings: Settings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..server import new_event_loop
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env(role="node")
