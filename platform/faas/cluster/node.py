@@ -38,7 +38,7 @@ from docker.errors import APIError, DockerException
 
 from .. import defaults
 from ..api import docker_ctx, http_client_ctx, log_channel_ctx, pool_ctx, redis_ctx
-from ..api.handlers import _REQUEST_ID_RE, _TRIGGER_LABEL_RE, read_json
+from ..api.handlers import read_json
 from ..api.keys import DOCKER, HTTP_CLIENT, METRICS, POOL, REDIS, SETTINGS
 from ..api.middlewares import error_middleware, error_response, status_of
 from ..api.triggers import proxy_to_container
@@ -56,6 +56,7 @@ from ..metrics import CONTENT_TYPE, Metrics, cell_families, container_families
 from ..models import FunctionRecord, check_name
 from ..startup import new_event_loop, setup_logging, wait_for_redis
 from ..triggers.http import HOP_BY_HOP
+from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from . import members
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown
 
@@ -172,7 +173,7 @@ def _call(request: web.Request) -> tuple[FunctionRecord, str, str | None]:
     headers = request.headers
     request_id = headers.get("X-Fc-Request-Id", "")
     trigger = headers.get("X-Faas-Trigger") or None
-    if not _REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger)):
+    if not REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not TRIGGER_LABEL_RE.fullmatch(trigger)):
         raise InvalidArgument("X-Fc-Request-Id or X-Faas-Trigger is malformed")
     if headers.get("X-Faas-Spill") == "1" and not pool.room_now(record):
         raise TooManyRequests(f"node {agent.settings.node_id} has no room for {record.pool_key} now")
