@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import time
 from collections import OrderedDict, deque
+from functools import partial
 
 import docker
 import redis
@@ -35,23 +35,15 @@ from ..docker_host import (
 )
 from ..redisconn import connect
 from ..store import functions_key
+from .attribution import END_MARKER, FOLLOW_NOTICE, START_MARKER, Attribution, split_line
 from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys, entry
 
 log = logging.getLogger(__name__)
 
-_END = re.compile(f"FC Invoke End RequestId: ({defaults.REQUEST_ID})")
-_START = re.compile(f"FC Invoke Start RequestId: ({defaults.REQUEST_ID})")
-_TAGGED = re.compile(f"({defaults.REQUEST_ID}) (.*)", re.S)
-_NOTICE = re.compile(f"([+-])([0-9a-f]{{12}}) ({defaults.REQUEST_ID})")
-_FOLLOW = re.compile(r"=([0-9a-f]{12}) ([a-z][a-z0-9-]{0,62}) (LATEST|[1-9][0-9]{0,8})")
-"""A notice that a container found by no label (a specialised cell) runs a function's version."""
 TRUNCATED = "[log truncated: more than {} bytes]"
 
 REPORT_HOLD_S = 5.0
 """Seconds a REPORT line waits for its invocation's End marker before it is written all the same."""
-
-RECENT_PER_CONTAINER = 64
-"""Ended request ids a container keeps accepting lines for (late stderr lines, lines of the last write)."""
 
 BATCH_PER_CONTAINER = 2000
 """Lines of one container written in one batch; the others' lines go in the same batch."""
@@ -106,50 +98,6 @@ if items then redis.call('RPUSH', KEYS[2], unpack(items)) end
 return items
 """
 """Move up to ARGV[1] REPORT items from the queue to the held list (KEYS: queue, held), and return them."""
-
-# -- the collector process
-class Attribution:
-    """Which request ids run, or just ran, on which container: fed by the control plane's notices only.
-    Pure bookkeeping (no I/O), so the rules are unit-tested."""
-
-    def __init__(self):
-        self.running: dict[str, set[str]] = {}
-        self.recent: dict[str, OrderedDict[str, None]] = {}
-
-    def apply(self, line: str) -> None:
-        """One notice line: `+<cid> <rid>` (runs from now) or `-<cid> <rid>` (ended); anything else ignored."""
-        match = _NOTICE.fullmatch(line)
-        if match is None:
-            return
-        sign, cid, rid = match.groups()
-        if sign == "+":
-            self.running.setdefault(cid, set()).add(rid)
-            return
-        running = self.running.get(cid)
-        if running is not None:
-            running.discard(rid)
-            if not running:
-                del self.running[cid]
-        recent = self.recent.setdefault(cid, OrderedDict())
-        recent[rid] = None
-        while len(recent) > RECENT_PER_CONTAINER:
-            recent.popitem(last=False)
-
-    def owns(self, cid: str, rid: str) -> bool:
-        """True when `rid` runs, or just ran, on container `cid` (its first 12 hex digits)."""
-        return rid in self.running.get(cid, ()) or rid in self.recent.get(cid, ())
-
-    def forget(self, cid: str) -> list[str]:
-        """The container is gone: its request ids, which take no more lines."""
-        return list(self.running.pop(cid, ())) + list(self.recent.pop(cid, ()))
-
-
-def split_line(line: str, owns) -> tuple[str, str]:
-    """(request id or "", text) of one output line: a tag counts only when `owns(tag)` says it may."""
-    match = _TAGGED.fullmatch(line)
-    if match and owns(match.group(1)):
-        return match.group(1), match.group(2)
-    return "", line
 
 
 class LogCollector:
@@ -281,7 +229,7 @@ class LogCollector:
             *lines, self._notice_buf = (self._notice_buf + chunk).split(b"\n")
             for line in lines:
                 text = line.decode("ascii", "replace")
-                follow = _FOLLOW.fullmatch(text)
+                follow = FOLLOW_NOTICE.fullmatch(text)
                 if follow is not None:
                     self._follow_cell(*follow.groups())
                 else:
@@ -350,7 +298,7 @@ class LogCollector:
                     continue
                 cursors[cid] = stamp
                 line = line[:defaults.LOG_LINE_BYTES]
-                marker = _END.fullmatch(line) or _START.fullmatch(line)
+                marker = END_MARKER.fullmatch(line) or START_MARKER.fullmatch(line)
                 if marker is not None:
                     rid = marker.group(1)
                     if line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
@@ -359,7 +307,7 @@ class LogCollector:
                         if held is not None:
                             closing.append((held[0], held[1]))
                     continue
-                rid, text = split_line(line, lambda tag, cid=cid: self.attribution.owns(cid, tag))
+                rid, text = split_line(line, partial(self.attribution.owns, cid))
                 self._xadd(pipe, function, rid, text, self._versions.get(cid, LATEST))
                 if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
                     size = self._sizes.get(rid) or self._closed.get(rid, 0)
