@@ -54,7 +54,8 @@ class Part:
     """A listening socket the part is handed (FAAS_LISTEN_FD): it stays open here while the part restarts."""
 
     def start(self) -> None:
-        env, fds = None, ()
+        env: dict[str, str] | None = None
+        fds: tuple[int, ...] = ()
         if self.listener is not None:
             env, fds = os.environ | {LISTEN_FD_ENV: str(self.listener.fileno())}, (self.listener.fileno(),)
         # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops the parts in order.
@@ -69,15 +70,16 @@ class Part:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        if not self.running():
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
-            self.proc.kill()
-            self.proc.wait()
+            proc.kill()
+            proc.wait()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -154,7 +156,7 @@ class Supervisor:
             part.deaths = 1 if ran_for >= HEALTHY_AFTER_S else part.deaths + 1
             delay = restart_delay(part.deaths, ran_for)
             log.warning("%s exited with %s after %.1fs; starting it again in %.1fs", part.name,
-                        part.proc.returncode, ran_for, delay)
+                        part.proc.returncode if part.proc is not None else None, ran_for, delay)
             part.restart_at = now + delay
 
     def shutdown(self) -> None:
