@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
@@ -17,19 +16,10 @@ from .api import create_app
 from .api.middlewares import code_of, error_response
 from .claim import PlatformInUse, claim
 from .config import Settings
-from .supervisor import LISTEN_FD_ENV, wait_for_redis
+from .startup import LISTEN_FD_ENV, new_event_loop, setup_logging, wait_for_redis
 
 GC_THRESHOLD = 20_000
 """Allocations between two collections of the youngest generation (Python's default is 700)."""
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's event loop where it is installed (it serves about a third more requests per second)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 class _BadRequestsInOneLine(logging.Filter):
@@ -62,7 +52,7 @@ def _json_parser_error(self, request, status: int = 500, exc: BaseException | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.server").addFilter(_BadRequestsInOneLine())
     try:

@@ -20,12 +20,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-import redis
-
 from .claim import PlatformInUse, check
 from .config import Settings
+from .docker_host import CONTAINER_ROLES, LABEL_PLATFORM, LABEL_ROLE, make_client
 from .lifeline import die_with_parent
-from .redisconn import connect
+from .startup import LISTEN_FD_ENV, setup_logging, wait_for_redis
 
 log = logging.getLogger("faas.up")
 
@@ -37,12 +36,6 @@ HEALTHY_AFTER_S = 60.0
 
 STOP_TIMEOUT_S = 90.0
 """Seconds a part has to stop after TERM (the control plane waits for invocations, then removes containers)."""
-
-REDIS_WAIT_LOG_S = 5.0
-"""Seconds between two log lines while Redis is not ready yet."""
-
-LISTEN_FD_ENV = "FAAS_LISTEN_FD"
-"""The variable that tells a control plane the listening socket it was handed (a file descriptor number)."""
 
 LISTEN_BACKLOG = 4096
 """Connections the kernel keeps waiting on the listening socket (capped by net.core.somaxconn): what queues
@@ -61,7 +54,8 @@ class Part:
     """A listening socket the part is handed (FAAS_LISTEN_FD): it stays open here while the part restarts."""
 
     def start(self) -> None:
-        env, fds = None, ()
+        env: dict[str, str] | None = None
+        fds: tuple[int, ...] = ()
         if self.listener is not None:
             env, fds = os.environ | {LISTEN_FD_ENV: str(self.listener.fileno())}, (self.listener.fileno(),)
         # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops the parts in order.
@@ -76,15 +70,16 @@ class Part:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        if not self.running():
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
-            self.proc.kill()
-            self.proc.wait()
+            proc.kill()
+            proc.wait()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -108,37 +103,9 @@ def restart_delay(deaths: int, ran_for: float) -> float:
     return RESTART_BACKOFF_S[min(deaths, len(RESTART_BACKOFF_S)) - 1]
 
 
-def wait_for_redis(settings: Settings, stopping: threading.Event, what: str = "faas-up") -> bool:
-    """Block until Redis answers a PING (it may be loading its data, restarting, or not started yet);
-    a log line says so every few seconds. False when `stopping` was set first."""
-    conn = connect(settings, socket_connect_timeout=2, socket_timeout=5)
-    last_log = 0.0
-    try:
-        while not stopping.is_set():
-            try:
-                conn.ping()
-                return True
-            except redis.BusyLoadingError:
-                reason = "Redis is loading its data into memory"
-            except redis.AuthenticationError as exc:
-                reason = f"Redis refuses the password ({exc}); check FAAS_REDIS_PASSWORD_FILE"
-            except redis.RedisError as exc:
-                reason = f"Redis does not answer ({exc})"
-            if time.monotonic() - last_log >= REDIS_WAIT_LOG_S:
-                log.warning("%s: waiting for Redis: %s", what, reason)
-                last_log = time.monotonic()
-            stopping.wait(0.2)
-        return False
-    finally:
-        conn.close()
-
-
 def remove_left_containers(settings: Settings) -> int:
     """Remove this platform's function containers and cells (a control plane that was killed left them)."""
     try:
-        # here: the workers import this module, and need no Docker
-        from .docker_host import CONTAINER_ROLES, LABEL_PLATFORM, LABEL_ROLE, make_client
-
         client = make_client(settings.docker_url)
         ours = client.containers.list(all=True, filters={"label": f"{LABEL_PLATFORM}={settings.platform_id}"})
         left = [c for c in ours if c.labels.get(LABEL_ROLE) in CONTAINER_ROLES]
@@ -163,7 +130,7 @@ class Supervisor:
             signal.signal(sig, lambda *_: self.stopping.set())
         if self.redis_part is not None:
             self.redis_part.start()
-        if not wait_for_redis(self.settings, self.stopping):
+        if not wait_for_redis(self.settings, self.stopping, "faas-up"):
             self.shutdown()
             return 0
         for part in self.parts:
@@ -189,7 +156,7 @@ class Supervisor:
             part.deaths = 1 if ran_for >= HEALTHY_AFTER_S else part.deaths + 1
             delay = restart_delay(part.deaths, ran_for)
             log.warning("%s exited with %s after %.1fs; starting it again in %.1fs", part.name,
-                        part.proc.returncode, ran_for, delay)
+                        part.proc.returncode if part.proc is not None else None, ran_for, delay)
             part.restart_at = now + delay
 
     def shutdown(self) -> None:
@@ -208,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faas-up", description="Run and supervise the platform's parts.")
     parser.add_argument("--redis-conf", help="start a private redis-server with this configuration file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         settings = Settings.from_env()
     except ValueError as exc:

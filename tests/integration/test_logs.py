@@ -342,5 +342,5 @@ def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_serv
     lines = [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{big}", 0, -1)]
     assert sum(len(line) + 1 for line in lines[:-2]) <= LOG_INVOCATION_BYTES, len(lines)
     assert lines[-2:] == [TRUNCATED.format(LOG_INVOCATION_BYTES), f"REPORT RequestId: {big}"]
-    collector.redis.close()
+    collector.store.redis.close()
     conn.close()

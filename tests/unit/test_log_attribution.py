@@ -3,7 +3,7 @@ said runs on that container."""
 
 import pytest
 
-from faas.logs.collector import _FOLLOW, Attribution, split_line
+from faas.logs.attribution import FOLLOW_NOTICE, Attribution, split_line
 from faas.logs.reader import encode_tail
 
 CID, OTHER = "a" * 12, "b" * 12
@@ -73,4 +73,4 @@ def test_tail_is_the_last_4_kb_in_base64():
     ("+0123456789ab my-fn LATEST", False),
 ])
 def test_follow_notices_are_taken_only_whole_and_well_formed(line, ok):
-    assert bool(_FOLLOW.fullmatch(line)) is ok
+    assert bool(FOLLOW_NOTICE.fullmatch(line)) is ok

@@ -22,6 +22,7 @@ from ..models import check_name, new_request_id
 from ..qualifiers import check_qualifier
 from ..queue.policy import EventStatus
 from ..triggers.http import begin_answer
+from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from ..webio import read_event
 from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
@@ -29,10 +30,7 @@ from .middlewares import role
 log = logging.getLogger(__name__)
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
-_REQUEST_ID_RE = re.compile(f"^{defaults.REQUEST_ID}$")
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
-_TRIGGER_LABEL_RE = re.compile(f"(?:http|timer|queue)/{defaults.TRIGGER_NAME_PATTERN}")
-"""X-Faas-Trigger: the trigger an async worker's invocation comes from, for its REPORT line."""
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
@@ -105,13 +103,13 @@ async def invoke_function(request: web.Request) -> web.Response:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
     # Every header is checked whatever the invocation type (an async one ignores a caller's request id).
     request_id = request.headers.get("X-Fc-Request-Id")
-    if request_id is not None and (not _REQUEST_ID_RE.fullmatch(request_id)
+    if request_id is not None and (not REQUEST_ID_RE.fullmatch(request_id)
                                    or request_id.startswith(PLATFORM_REQUEST_PREFIXES)):
         raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-', and not start with "
                               + " or ".join(PLATFORM_REQUEST_PREFIXES))
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     trigger = request.headers.get("X-Faas-Trigger")
-    if trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger):
+    if trigger is not None and not TRIGGER_LABEL_RE.fullmatch(trigger):
         raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
     if (trigger is not None or "X-Fc-Attempt" in request.headers) \
             and not await request.app[TOKENS].platform.check(request.headers.get(PLATFORM_HEADER)):
@@ -149,7 +147,7 @@ async def invoke_function(request: web.Request) -> web.Response:
 
 def _request_id(request: web.Request) -> str:
     request_id = request.match_info["request_id"]
-    if not _REQUEST_ID_RE.fullmatch(request_id):
+    if not REQUEST_ID_RE.fullmatch(request_id):
         raise InvalidArgument("a request id is 1-64 letters, digits or '-'")
     return request_id
 

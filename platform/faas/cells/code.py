@@ -73,7 +73,7 @@ class CodeStore:
                 try:
                     for name in PARTS:
                         (tmp / name).mkdir(mode=0o755)
-                    size = await self.host.copy_out(image, PARTS, tmp)
+                    size = await self.host.copy_out(image, PARTS, tmp, files.unpack)
                     os.rename(tmp, dest)
                 except BaseException:
                     files.clear_tree(tmp)

@@ -38,7 +38,7 @@ from docker.errors import APIError, DockerException
 
 from .. import defaults
 from ..api import docker_ctx, log_channel_ctx, redis_ctx
-from ..api.handlers import _REQUEST_ID_RE, _TRIGGER_LABEL_RE, read_json
+from ..api.handlers import read_json
 from ..api.keys import DOCKER, LOG_CHANNEL, METRICS, REDIS, SETTINGS
 from ..api.middlewares import error_middleware, error_response, status_of
 from ..builder.build import Builder
@@ -55,7 +55,9 @@ from ..metrics import CONTENT_TYPE, Metrics
 from ..models import FunctionRecord, check_name
 from ..pool.client import RuntimeClient
 from ..pool.manager import PoolManager
+from ..startup import new_event_loop, setup_logging, wait_for_redis
 from ..triggers.http import HOP_BY_HOP
+from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from . import members
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown
 
@@ -175,7 +177,7 @@ def _call(request: web.Request) -> tuple[FunctionRecord, str, str | None]:
     headers = request.headers
     request_id = headers.get("X-Fc-Request-Id", "")
     trigger = headers.get("X-Faas-Trigger") or None
-    if not _REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not _TRIGGER_LABEL_RE.fullmatch(trigger)):
+    if not REQUEST_ID_RE.fullmatch(request_id) or (trigger is not None and not TRIGGER_LABEL_RE.fullmatch(trigger)):
         raise InvalidArgument("X-Fc-Request-Id or X-Faas-Trigger is malformed")
     if headers.get("X-Faas-Spill") == "1" and not pool.room_now(record):
         raise TooManyRequests(f"node {agent.settings.node_id} has no room for {record.pool_key} now")
@@ -378,10 +380,7 @@ def own_address(settings: Settings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..server import new_event_loop
-    from ..supervisor import wait_for_redis
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env(role="node")

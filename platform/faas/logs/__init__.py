@@ -2,7 +2,9 @@
 
 The collector (`collector.py`) is a process of its own, started and watched by the control plane's
 `LogChannel` (`reports.py`), so that reading containers' output never takes the control plane's core.
-The API reads logs with `LogReader` (`reader.py`); `keys.py` names the keys.
+The collector reads containers in `streams.py`, attributes their lines by the rules of `attribution.py`,
+and writes them within bounds in `store.py`; `inbox.py` carries lines between its threads. The API reads
+logs with `LogReader` (`reader.py`); `keys.py` names the keys.
 
 **Attribution comes from what the platform knows, never from what a function prints.** The runtime
 writes each line of an invocation as `<request id> <line>`, but a function can print any text. So the

@@ -1,7 +1,8 @@
 """The log collector: a process of its own (`python -m faas.logs.collector`, started and watched by the
 control plane's LogChannel), so that reading containers' output never takes the control plane's core. It
-follows each function container's output through Docker, attributes lines to invocations by the control
-plane's notices (see faas.logs), and writes them to Redis within the bounds faas.logs describes.
+follows each function container's output through Docker (streams.py), attributes lines to invocations by the
+control plane's notices (attribution.py, the rules in faas.logs), and writes them to Redis within the bounds
+faas.logs describes (store.py); reader threads hand lines to the one writer thread through an inbox.
 """
 
 from __future__ import annotations
@@ -9,170 +10,48 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from functools import partial
 
-import docker
 import redis
 
 from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
-from ..docker_host import (
-    LABEL_FUNCTION,
-    LABEL_PLATFORM,
-    LABEL_ROLE,
-    LABEL_VERSION_ID,
-    ROLE_FUNCTION,
-    docker_time,
-    function_filter,
-    label_filter,
-    make_client,
-)
-from ..redisconn import connect
-from ..store import functions_key
-from .keys import PLATFORM_REQUEST_PREFIXES, LogKeys, entry
+from ..startup import setup_logging
+from .attribution import END_MARKER, FOLLOW_NOTICE, START_MARKER, Attribution, split_line
+from .inbox import Inbox, Line
+from .keys import PLATFORM_REQUEST_PREFIXES
+from .store import LogStore
+from .streams import ContainerStreams
 
 log = logging.getLogger(__name__)
 
-_END = re.compile(f"FC Invoke End RequestId: ({defaults.REQUEST_ID})")
-_START = re.compile(f"FC Invoke Start RequestId: ({defaults.REQUEST_ID})")
-_TAGGED = re.compile(f"({defaults.REQUEST_ID}) (.*)", re.S)
-_NOTICE = re.compile(f"([+-])([0-9a-f]{{12}}) ({defaults.REQUEST_ID})")
-_FOLLOW = re.compile(r"=([0-9a-f]{12}) ([a-z][a-z0-9-]{0,62}) (LATEST|[1-9][0-9]{0,8})")
-"""A notice that a container found by no label (a specialised cell) runs a function's version."""
 TRUNCATED = "[log truncated: more than {} bytes]"
 
 REPORT_HOLD_S = 5.0
 """Seconds a REPORT line waits for its invocation's End marker before it is written all the same."""
 
-RECENT_PER_CONTAINER = 64
-"""Ended request ids a container keeps accepting lines for (late stderr lines, lines of the last write)."""
-
-BATCH_PER_CONTAINER = 2000
-"""Lines of one container written in one batch; the others' lines go in the same batch."""
-
-INBOX_LINES = 200_000
-"""Lines read from Docker and not yet written: past this, readers wait (Docker keeps the rest on disk)."""
-
-_INDEX_PUSH = """
-local used
-if ARGV[1] ~= '' then
-  redis.call('RPUSH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[6])
-  used = redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[2])
-else
-  used = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
-end
-local n = redis.call('LLEN', KEYS[1])
-local max_n, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
-while n > 0 and (n > max_n or used > max_bytes) do
-  local old = redis.call('LPOP', KEYS[1])
-  local sp = string.find(old, ' ', 1, true)
-  redis.call('DEL', ARGV[7] .. string.sub(old, 1, sp - 1))
-  used = redis.call('HINCRBY', KEYS[2], ARGV[3], -tonumber(string.sub(old, sp + 1)))
-  n = n - 1
-end
-if used <= 0 then redis.call('HDEL', KEYS[2], ARGV[3]) end
-return used
-"""
-"""Register an invocation log in its function's index (none with an empty request id: only trim); evict the
-oldest while over the function's bounds. KEYS: index, usage. ARGV: request id, bytes, function, most logs,
-most bytes, ttl, invocation key prefix. Returns the bytes the function's invocation logs keep."""
-
-_LATE_LINE = """
-local last = redis.call('LINDEX', KEYS[1], -1)
-if last and string.sub(last, 1, 18) == 'REPORT RequestId: ' then
-  redis.call('RPOP', KEYS[1])
-  redis.call('RPUSH', KEYS[1], ARGV[1], last)
-else
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-"""
-"""Add a line to an invocation log that its REPORT line may already close: before the REPORT line, which
-stays last (KEYS: the log; ARGV: the line, the ttl)."""
-
 CLOSED_REMEMBERED = 10_000
 """Invocation logs closed lately whose late lines still go before their REPORT line."""
 
-_TAKE_REPORTS = """
-local items = redis.call('LPOP', KEYS[1], ARGV[1])
-if items then redis.call('RPUSH', KEYS[2], unpack(items)) end
-return items
-"""
-"""Move up to ARGV[1] REPORT items from the queue to the held list (KEYS: queue, held), and return them."""
-
-# -- the collector process
-class Attribution:
-    """Which request ids run, or just ran, on which container: fed by the control plane's notices only.
-    Pure bookkeeping (no I/O), so the rules are unit-tested."""
-
-    def __init__(self):
-        self.running: dict[str, set[str]] = {}
-        self.recent: dict[str, OrderedDict[str, None]] = {}
-
-    def apply(self, line: str) -> None:
-        """One notice line: `+<cid> <rid>` (runs from now) or `-<cid> <rid>` (ended); anything else ignored."""
-        match = _NOTICE.fullmatch(line)
-        if match is None:
-            return
-        sign, cid, rid = match.groups()
-        if sign == "+":
-            self.running.setdefault(cid, set()).add(rid)
-            return
-        running = self.running.get(cid)
-        if running is not None:
-            running.discard(rid)
-            if not running:
-                del self.running[cid]
-        recent = self.recent.setdefault(cid, OrderedDict())
-        recent[rid] = None
-        while len(recent) > RECENT_PER_CONTAINER:
-            recent.popitem(last=False)
-
-    def owns(self, cid: str, rid: str) -> bool:
-        """True when `rid` runs, or just ran, on container `cid` (its first 12 hex digits)."""
-        return rid in self.running.get(cid, ()) or rid in self.recent.get(cid, ())
-
-    def forget(self, cid: str) -> list[str]:
-        """The container is gone: its request ids, which take no more lines."""
-        return list(self.running.pop(cid, ())) + list(self.recent.pop(cid, ()))
-
-
-def split_line(line: str, owns) -> tuple[str, str]:
-    """(request id or "", text) of one output line: a tag counts only when `owns(tag)` says it may."""
-    match = _TAGGED.fullmatch(line)
-    if match and owns(match.group(1)):
-        return match.group(1), match.group(2)
-    return "", line
+ENDED_REMEMBERED = 10_000
+"""End markers kept while their REPORT line has not come (REPORT_HOLD_S * 4 at most)."""
 
 
 class LogCollector:
-    """Follows containers' output (a reader thread each) and writes it to Redis (one writer thread)."""
+    """Reads containers' output (a reader thread each) and writes it to Redis (one writer thread)."""
 
     def __init__(self, settings: Settings, notices_fd: int | None = None):
         self.settings = settings
-        self.keys = LogKeys(settings.redis_prefix)
-        self.redis = connect(settings)
-        self._index_push = self.redis.register_script(_INDEX_PUSH)
-        self._take_reports = self.redis.register_script(_TAKE_REPORTS)
-        self._late_line = self.redis.register_script(_LATE_LINE)
-        self._docker: docker.DockerClient | None = None
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._inbox: dict[str, deque[tuple]] = {}
-        """Per container, (container id, function, timestamp, line) read from Docker and not yet written;
-        (cid, function, None, container id) at the stream's end."""
-        self._queued = 0
-        self._report_inbox: deque[bytes] = deque()
-        self._following: dict[str, threading.Thread] = {}
-        self._versions: dict[str, str] = {}
-        """The version each followed container runs (by its first 12 hex digits): its lines are marked with it."""
+        self.store = LogStore(settings)
+        self._stopping = threading.Event()
+        self.inbox = Inbox(self._stopping)
+        self.streams = ContainerStreams(settings, self.store, self.inbox, self._stopping)
         self._notices_fd = notices_fd
         self._notice_buf = b""
         self.attribution = Attribution()
@@ -186,81 +65,7 @@ class LogCollector:
         """End markers seen whose REPORT line has not come yet."""
         self._held: OrderedDict[str, tuple[dict, bytes, float]] = OrderedDict()
         """REPORT lines waiting for their End marker: rid -> (report, its raw item, when it came)."""
-        self._stopping = threading.Event()
-        self._final = threading.Event()
-        """Set once every stream has been read to its end on a TERM: the writer writes all it holds, then ends."""
-        self._touched: set[str] = set()
-        """Functions written to since the last budget pass."""
         self.writer: threading.Thread | None = None
-
-    def _client(self) -> docker.DockerClient:
-        if self._docker is None:  # a client of its own: each followed container holds a connection
-            self._docker = make_client(self.settings.docker_url, max_pool_size=1024)
-        return self._docker
-
-    # -- reading containers
-    def follow(self, container_id: str, function: str, since: float | None, version: str = LATEST) -> None:
-        """Follow a container's output from `since` (a Docker timestamp; None: from its start); once each.
-        `version`: the function's version it runs."""
-        with self._lock:
-            if container_id in self._following:
-                return
-            self._versions[container_id[:12]] = version
-            thread = threading.Thread(target=self._read, args=(container_id, function, since),
-                                      name=f"logs-{container_id[:12]}", daemon=True)
-            self._following[container_id] = thread
-        thread.start()
-
-    def _follow_cell(self, cid: str, function: str, version: str) -> None:
-        """Follow a specialised cell (from where an earlier collector stopped reading it, if one did)."""
-        try:
-            cursor = self.redis.hget(self.keys.cursors, cid)
-        except redis.RedisError:
-            cursor = None
-        self.follow(cid, function, _resume_at(cursor.decode() if cursor else None), version)
-
-    def _read(self, container_id: str, function: str, since: float | None) -> None:
-        cid = container_id[:12]
-        partial, stamp = b"", ""
-        try:
-            stream = self._client().api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True,
-                                             timestamps=True, since=since if since else None)
-            for frame in stream:
-                ts, _, text = frame.partition(b" ")
-                parts = (partial + text).split(b"\n")
-                partial = parts.pop()
-                if len(partial) > defaults.LOG_LINE_BYTES:
-                    parts.append(partial)
-                    partial = b""
-                stamp = ts.decode("ascii", "replace")
-                if parts:
-                    self._put([(cid, function, stamp, p.decode("utf-8", "replace")) for p in parts])
-        except (docker.errors.DockerException, OSError) as exc:
-            log.debug("Logs of container %s: stream ended: %s", cid, exc)
-        if partial:
-            self._put([(cid, function, stamp, partial.decode("utf-8", "replace"))])
-        self._put([(cid, function, None, container_id)])
-
-    def _put(self, items: list[tuple]) -> None:
-        with self._wake:
-            while self._queued > INBOX_LINES and not self._stopping.is_set():
-                self._wake.wait(0.1)  # the writer is behind: Docker keeps the rest on disk meanwhile
-            self._inbox.setdefault(items[0][0], deque()).extend(items)
-            self._queued += len(items)
-            self._wake.notify_all()
-
-    def _take(self) -> list[tuple]:
-        """Lines to write now, at most BATCH_PER_CONTAINER of each container: one that prints without end
-        cannot hold up the others' lines (call with the lock held)."""
-        taken: list[tuple] = []
-        for cid in list(self._inbox):
-            queue = self._inbox[cid]
-            n = min(len(queue), BATCH_PER_CONTAINER)
-            taken += [queue.popleft() for _ in range(n)]
-            if not queue:
-                del self._inbox[cid]
-        self._queued -= len(taken)
-        return taken
 
     # -- notices and reports
     def _read_notices(self) -> None:
@@ -281,9 +86,9 @@ class LogCollector:
             *lines, self._notice_buf = (self._notice_buf + chunk).split(b"\n")
             for line in lines:
                 text = line.decode("ascii", "replace")
-                follow = _FOLLOW.fullmatch(text)
+                follow = FOLLOW_NOTICE.fullmatch(text)
                 if follow is not None:
-                    self._follow_cell(*follow.groups())
+                    self.streams.follow_cell(*follow.groups())
                 else:
                     self.attribution.apply(text)
             if len(self._notice_buf) > 256:
@@ -292,255 +97,136 @@ class LogCollector:
     def _consume_reports(self) -> None:
         while not self._stopping.is_set():
             try:
-                first = self.redis.blmove(self.keys.reports, self.keys.held, 1, "LEFT", "RIGHT")
-                if first is None:
+                items = self.store.wait_reports()
+                if not items:
                     continue
-                items = [first] + (self._take_reports(keys=[self.keys.reports, self.keys.held], args=[1000]) or [])
             except redis.RedisError as exc:
                 log.warning("Log collector: cannot read reports: %s", exc)
                 time.sleep(1)
                 continue
-            with self._wake:
-                self._report_inbox.extend(items)
-                self._wake.notify_all()
+            self.inbox.put_reports(items)
 
     # -- writing
     def _write_forever(self) -> None:
         next_budget = time.monotonic() + defaults.LOG_BUDGET_INTERVAL_S
         while True:
-            with self._wake:
-                if not self._inbox and not self._report_inbox and not self._final.is_set():
-                    self._wake.wait(0.25)
-                final = self._final.is_set()
-                lines = self._take()
-                reports = list(self._report_inbox)
-                self._report_inbox.clear()
-                self._wake.notify_all()
+            lines, reports, final = self.inbox.take(0.25)
             try:
                 self.write(lines, reports, time.monotonic(), flush_all=final)
                 if time.monotonic() >= next_budget:
                     next_budget = time.monotonic() + defaults.LOG_BUDGET_INTERVAL_S
-                    self.enforce_budget()
+                    self.store.enforce_budget()
             except redis.RedisError as exc:
                 log.warning("Log collector: %d line(s) not stored: %s", len(lines), exc)
                 if final:
                     return
                 time.sleep(0.5)
-                with self._wake:  # try them again
-                    for item in reversed(lines):
-                        self._inbox.setdefault(item[0], deque()).appendleft(item)
-                    self._queued += len(lines)
-                    self._report_inbox.extendleft(reversed(reports))
+                self.inbox.give_back(lines, reports)  # try them again
                 continue
-            if final and not self._inbox:
+            if final and not self.inbox.has_lines():
                 return
 
-    def write(self, lines: list[tuple], raw_reports: list[bytes], now: float, flush_all: bool = False) -> None:
+    def write(self, lines: list[Line], raw_reports: list[bytes], now: float, flush_all: bool = False) -> None:
         """Attribute and store one batch: lines read from containers, REPORT lines from the control plane."""
         self._read_notices()
-        ttl = self.settings.log_ttl
-        cap = defaults.LOG_INVOCATION_BYTES
-        cursors: dict[str, str] = {}
-        ended_streams: list[str] = []
-        closing: list[tuple[dict, bytes | None]] = []
-        with self.redis.pipeline(transaction=False) as pipe:
-            for cid, function, stamp, line in lines:
-                if stamp is None:
-                    ended_streams.append(line)
-                    continue
-                cursors[cid] = stamp
-                line = line[:defaults.LOG_LINE_BYTES]
-                marker = _END.fullmatch(line) or _START.fullmatch(line)
-                if marker is not None:
-                    rid = marker.group(1)
-                    if line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
-                        self._ended[rid] = now
-                        held = self._held.pop(rid, None)
-                        if held is not None:
-                            closing.append((held[0], held[1]))
-                    continue
-                rid, text = split_line(line, lambda tag, cid=cid: self.attribution.owns(cid, tag))
-                self._xadd(pipe, function, rid, text, self._versions.get(cid, LATEST))
-                if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
-                    size = self._sizes.get(rid) or self._closed.get(rid, 0)
-                    if size <= cap:
-                        key = self.keys.invocation(rid)
-                        kept = text if size + len(text) <= cap else TRUNCATED.format(cap)
-                        if rid in self._closed:
-                            self._late_line(keys=[key], args=[kept, ttl], client=pipe)
-                        else:
-                            pipe.rpush(key, kept)
-                            pipe.expire(key, ttl)
-                    self._sizes[rid] = size + len(text) + 1
-            for raw in raw_reports:
-                report = json.loads(raw)
-                rid = report["rid"]
-                if report.get("final") or self._ended.pop(rid, None) is not None:
-                    closing.append((report, raw))
-                else:
-                    self._held[rid] = (report, raw, now)
-            for rid, (report, raw, since) in list(self._held.items()):
-                if flush_all or now - since >= REPORT_HOLD_S:  # its End marker is lost: close it anyway
-                    del self._held[rid]
-                    closing.append((report, raw))
-            while self._ended and (flush_all or len(self._ended) > 10000 or
-                                   now - next(iter(self._ended.values())) > REPORT_HOLD_S * 4):
-                self._ended.popitem(last=False)
+        closing: list[tuple[dict, bytes]] = []
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            cursors, ended_streams = self._write_lines(pipe, lines, now, closing)
+            self._take_reports(raw_reports, now, flush_all, closing)
             for report, raw in closing:
                 self._close(pipe, report, raw)
-            if cursors:
-                pipe.hset(self.keys.cursors, mapping=cursors)
-            for container_id in ended_streams:
-                pipe.hdel(self.keys.cursors, container_id[:12])
+            self.store.save_cursors(pipe, cursors, ended_streams)
             if len(pipe):
                 pipe.execute()
         for container_id in ended_streams:
             for rid in self.attribution.forget(container_id[:12]):
                 self._sizes.pop(rid, None)
-            with self._lock:
-                self._following.pop(container_id, None)
-                self._versions.pop(container_id[:12], None)
+            self.streams.ended(container_id)
 
-    def _xadd(self, pipe, function: str, rid: str, text: str, version: str) -> None:
-        key = self.keys.function(function)
-        pipe.xadd(key, entry(rid, text, version), maxlen=defaults.LOG_FUNCTION_LINES, approximate=True)
-        if function not in self._touched:
-            self._touched.add(function)
-            pipe.expire(key, self.settings.log_ttl)
+    def _write_lines(self, pipe, lines: list[Line], now: float,
+                     closing: list[tuple[dict, bytes]]) -> tuple[dict[str, str], list[str]]:
+        """Each line to its function's stream, and to its invocation's log when the tag counts; an End marker
+        closes its invocation once its REPORT line is here (into `closing`). Returns the cursors read to, and
+        the containers whose stream ended."""
+        cap = defaults.LOG_INVOCATION_BYTES
+        cursors: dict[str, str] = {}
+        ended_streams: list[str] = []
+        for cid, function, stamp, line in lines:
+            if stamp is None:
+                ended_streams.append(line)
+                continue
+            cursors[cid] = stamp
+            line = line[:defaults.LOG_LINE_BYTES]
+            marker = END_MARKER.fullmatch(line) or START_MARKER.fullmatch(line)
+            if marker is not None:
+                rid = marker.group(1)
+                if line.startswith("FC Invoke End") and self.attribution.owns(cid, rid):
+                    self._ended[rid] = now
+                    held = self._held.pop(rid, None)
+                    if held is not None:
+                        closing.append((held[0], held[1]))
+                continue
+            rid, text = split_line(line, partial(self.attribution.owns, cid))
+            self.store.line(pipe, function, rid, text, self.streams.version(cid))
+            if rid and not rid.startswith(PLATFORM_REQUEST_PREFIXES):
+                size = self._sizes.get(rid) or self._closed.get(rid, 0)
+                if size <= cap:
+                    kept = text if size + len(text) <= cap else TRUNCATED.format(cap)
+                    self.store.invocation_line(pipe, rid, kept, closed=rid in self._closed)
+                self._sizes[rid] = size + len(text) + 1
+        return cursors, ended_streams
+
+    def _take_reports(self, raw_reports: list[bytes], now: float, flush_all: bool,
+                      closing: list[tuple[dict, bytes]]) -> None:
+        """A REPORT line closes its invocation once its End marker was read (into `closing`); until then it is
+        held, REPORT_HOLD_S at most (`flush_all`: not at all)."""
+        for raw in raw_reports:
+            report = json.loads(raw)
+            rid = report["rid"]
+            if report.get("final") or self._ended.pop(rid, None) is not None:
+                closing.append((report, raw))
+            else:
+                self._held[rid] = (report, raw, now)
+        for rid, (report, raw, since) in list(self._held.items()):
+            if flush_all or now - since >= REPORT_HOLD_S:  # its End marker is lost: close it anyway
+                del self._held[rid]
+                closing.append((report, raw))
+        while self._ended and (flush_all or len(self._ended) > ENDED_REMEMBERED or
+                               now - next(iter(self._ended.values())) > REPORT_HOLD_S * 4):
+            self._ended.popitem(last=False)
 
     def _close(self, pipe, report: dict, raw: bytes) -> None:
         """The REPORT line ends the invocation's log (a log ending with one is complete), and the log is
         counted against its function's bounds. An invocation that printed nothing gets no log key."""
-        rid, function, line = report["rid"], report["function"], report["line"]
-        self._xadd(pipe, function, rid, line, report.get("version", LATEST))
+        rid = report["rid"]
         size = self._sizes.pop(rid, 0)
         if size:
             self._closed[rid] = size
             while len(self._closed) > CLOSED_REMEMBERED:
                 self._closed.popitem(last=False)
-            key = self.keys.invocation(rid)
-            pipe.rpush(key, line)
-            pipe.expire(key, self.settings.log_ttl)
-            self._index(function, self.settings.log_function_bytes // 2, rid,
-                        min(size, defaults.LOG_INVOCATION_BYTES) + len(line) + 64, client=pipe)
-        pipe.lrem(self.keys.held, 1, raw)
-
-    # -- bounds
-    def _index(self, function: str, max_bytes: int, rid: str = "", size: int = 0, client=None):
-        """Register invocation log `rid` of `size` bytes (none: only trim), then evict the function's oldest
-        while over LOG_FUNCTION_INVOCATIONS or `max_bytes`; the bytes its invocation logs keep."""
-        return self._index_push(keys=[self.keys.index(function), self.keys.usage],
-                                args=[rid, size, function, defaults.LOG_FUNCTION_INVOCATIONS, max_bytes,
-                                      self.settings.log_ttl, self.keys.invocation_prefix], client=client)
-
-    def usage(self) -> dict[str, int]:
-        """Bytes of logs per function: its stream (as Redis measures it) and its invocation logs."""
-        totals = {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.usage).items()}
-        names = set(totals) | self._touched | {
-            n.decode() for n in self.redis.smembers(functions_key(self.settings.redis_prefix))}
-        with self.redis.pipeline(transaction=False) as pipe:
-            ordered = sorted(names)
-            for name in ordered:
-                pipe.memory_usage(self.keys.function(name), samples=0)
-            sizes = pipe.execute()
-        return {name: totals.get(name, 0) + (size or 0) for name, size in zip(ordered, sizes)}
-
-    def enforce_budget(self) -> None:
-        """Each function within FAAS_LOG_FUNCTION_MB, all of them within FAAS_LOG_MAX_MB: the largest are
-        trimmed first (their oldest invocation logs and stream entries)."""
-        self._touched.clear()
-        usage = self.usage()
-        for name, used in usage.items():
-            if used > self.settings.log_function_bytes:
-                usage[name] = self._shrink(name, used, self.settings.log_function_bytes)
-        cap = self.settings.log_max_bytes
-        while usage and sum(usage.values()) > cap:
-            name = max(usage, key=usage.get)
-            used = usage.pop(name)
-            if used < 1 << 16:  # what is left is too small to matter: the cap is set too low
-                log.warning("Logs take %d bytes, over FAAS_LOG_MAX_MB", sum(usage.values()) + used)
-                break
-            self._shrink(name, used, used // 2)
-
-    def _shrink(self, name: str, used: int, target: int) -> int:
-        """Trim one function's logs to about `target` bytes: half for invocation logs, half for its stream.
-        Returns what it keeps."""
-        half = target // 2
-        kept = int(self._index(name, half) or 0)
-        stream = self.keys.function(name)
-        size = self.redis.memory_usage(stream, samples=0) or 0
-        if size > half:
-            self.redis.xtrim(stream, maxlen=int(self.redis.xlen(stream) * half / size), approximate=False)
-            size = self.redis.memory_usage(stream, samples=0) or 0
-        log.info("Logs of function %s: %d bytes, over its budget: trimmed to %d", name, used, kept + size)
-        return kept + size
+        self.store.close_invocation(pipe, report["function"], rid, report["line"], report.get("version", LATEST),
+                                    size, raw)
 
     # -- the process
-    def recover(self) -> None:
-        """REPORT lines a collector held when it died go back to the queue (it took them from there)."""
-        while self.redis.lmove(self.keys.held, self.keys.reports, "RIGHT", "LEFT"):
-            pass
-
     def run_forever(self) -> None:
         """Follow every function container of this platform, now and as they start; apply reports."""
-        self.recover()
+        self.store.recover()
         threading.Thread(target=self._consume_reports, name="reports", daemon=True).start()
         writer = self.writer = threading.Thread(target=self._write_forever, name="writer", daemon=True)
         writer.start()
-        labels = label_filter(function_filter(self.settings.platform_id))
-        while not self._stopping.is_set():
-            try:
-                client = self._client()
-                since = int(time.time())
-                cursors = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.cursors).items()}
-                # Every container of the platform: cells too, whose cursors stay (they are followed on notice).
-                found = client.api.containers(filters={"label": [f"{LABEL_PLATFORM}={self.settings.platform_id}"]})
-                for info in found:
-                    if info["Labels"].get(LABEL_ROLE) == ROLE_FUNCTION:
-                        self.follow(info["Id"], info["Labels"].get(LABEL_FUNCTION, ""),
-                                    _resume_at(cursors.get(info["Id"][:12])),
-                                    info["Labels"].get(LABEL_VERSION_ID, LATEST))
-                stale = set(cursors) - {info["Id"][:12] for info in found}
-                if stale:
-                    self.redis.hdel(self.keys.cursors, *stale)
-                for event in client.api.events(decode=True, since=since,
-                                               filters={"type": "container", "event": "start", "label": labels}):
-                    if self._stopping.is_set():
-                        break
-                    attrs = event.get("Actor", {}).get("Attributes", {})
-                    self.follow(event["id"], attrs.get(LABEL_FUNCTION, ""), None, attrs.get(LABEL_VERSION_ID, LATEST))
-            except (docker.errors.DockerException, OSError, redis.RedisError) as exc:
-                if self._stopping.is_set():
-                    break
-                log.warning("Log collector: Docker events ended (%s); listening again", exc)
-                time.sleep(1)
-                self._docker = None
+        self.streams.follow_all()
         writer.join()
 
     def drain_and_stop(self, writer: threading.Thread, timeout: float = 10.0) -> None:
         """On TERM: read what the containers printed to the end, write every REPORT line held, then stop."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not any(t.is_alive() for t in self._following.values()):
-                    break
-            time.sleep(0.05)
+        self.streams.wait_read(time.monotonic() + timeout)
         self._stopping.set()
         try:  # the last REPORT lines the control plane sent before it stopped us
-            rest = self._take_reports(keys=[self.keys.reports, self.keys.held], args=[100000]) or []
+            rest = self.store.take_reports(100000)
         except redis.RedisError:
             rest = []
-        with self._wake:
-            self._report_inbox.extend(rest)
-            self._final.set()
-            self._wake.notify_all()
+        self.inbox.put_reports(rest, final=True)
         writer.join(timeout)
-
-
-def _resume_at(cursor: str | None) -> float | None:
-    """Where to read a container from again: just after the last line read (None: from its start)."""
-    seconds = docker_time(cursor)
-    return seconds + 1e-6 if seconds else None
 
 
 def _exit_with_parent() -> None:
@@ -551,16 +237,21 @@ def _exit_with_parent() -> None:
     os._exit(0)
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+def _notice_pipe() -> int | None:
+    """Standard input, where the control plane writes its notices, made non-blocking; None when it cannot be."""
     fd = sys.stdin.fileno()
     try:
         os.set_blocking(fd, False)
     except OSError:
-        fd = None
-    collector = LogCollector(settings, fd)
+        return None
+    return fd
+
+
+def main() -> int:
+    setup_logging()
+    settings = Settings.from_env()
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+    collector = LogCollector(settings, _notice_pipe())
 
     def stop(signum, frame):
         def drain():
@@ -572,8 +263,6 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     collector.run_forever()
     return 0
-
-
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from ..config import Settings
 from ..lifeline import die_with_parent
 from ..redisconn import connect
-from ..supervisor import wait_for_redis
+from ..startup import setup_logging, wait_for_redis
 from .keys import Keys
 from .runner import CURRENT, EventRunner
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=None, help="worker processes (default FAAS_WORKERS)")
     parser.add_argument("--one", action="store_true", help="be one worker process (used by the supervisor)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     settings = Settings.from_env()
     wait_for_redis(settings, threading.Event(), "faas-worker")  # it may be loading its data
     if args.one:
