@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faas: listening on http://{settings.host}:{settings.port} "
               f"(redis {settings.redis_url_shown}, platform id {settings.platform_id})", flush=True)
 
-    web_protocol.RequestHandler.handle_error = _json_parser_error
+    web_protocol.RequestHandler.handle_error = _json_parser_error  # type: ignore[method-assign]  # on purpose
     sock = handed_socket(os.environ)
     where = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
     web.run_app(app, **where, print=ready, access_log=None, handle_signals=True, shutdown_timeout=10,

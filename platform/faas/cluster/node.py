@@ -237,9 +237,8 @@ async def put_function(request: web.Request) -> web.Response:
     """Take a release: {"record": <the function as the API shows it>, "reserved": <containers to keep>}."""
     name, version = check_name(request.match_info["name"]), _version(request)
     body = await read_json(request, defaults.REQUEST_BYTES)
-    reserved = body.get("reserved") if isinstance(body, dict) else None
-    if not isinstance(body.get("record") if isinstance(body, dict) else None, dict) \
-            or type(reserved) is not int or not 0 <= reserved <= 10_000:
+    if not isinstance(body, dict) or not isinstance(body.get("record"), dict) \
+            or type(body.get("reserved")) is not int or not 0 <= body["reserved"] <= 10_000:
         raise InvalidArgument("the body must be {record: <function>, reserved: <count>}")
     try:
         record = FunctionRecord.from_api(body["record"], version_id=version)

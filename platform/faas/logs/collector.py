@@ -217,7 +217,7 @@ class LogCollector:
         self.streams.follow_all()
         writer.join()
 
-    def drain_and_stop(self, writer: threading.Thread, timeout: float = 10.0) -> None:
+    def drain_and_stop(self, timeout: float = 10.0) -> None:
         """On TERM: read what the containers printed to the end, write every REPORT line held, then stop."""
         self.streams.wait_read(time.monotonic() + timeout)
         self._stopping.set()
@@ -226,7 +226,8 @@ class LogCollector:
         except redis.RedisError:
             rest = []
         self.inbox.put_reports(rest, final=True)
-        writer.join(timeout)
+        if self.writer is not None:  # (None: stopped before it began)
+            self.writer.join(timeout)
 
 
 def _exit_with_parent() -> None:
@@ -255,7 +256,7 @@ def main() -> int:
 
     def stop(signum, frame):
         def drain():
-            collector.drain_and_stop(collector.writer)
+            collector.drain_and_stop()
             os._exit(0)
 
         threading.Thread(target=drain, name="drain", daemon=True).start()
