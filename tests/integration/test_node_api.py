@@ -95,7 +95,9 @@ def invoke_headers(rec: FunctionRecord, **extra) -> dict:
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0123456789", f"Basic {TOKEN}",
-                                           f"bearer {TOKEN}", f"Bearer {TOKEN}x", f"Bearer  {TOKEN}", "Bearer "])
+                                           f"bearer {TOKEN}", f"Bearer {TOKEN}x", f"Bearer  {TOKEN}", "Bearer "],
+                         ids=["none", "wrong", "basic", "lower-case", "longer", "two-spaces", "empty"])  # (ids the
+# same in every test process: the token is made anew in each)
 def test_every_route_but_health_needs_the_node_token(node, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     for method, path in (("POST", "/node/v1/invoke"), ("GET", "/node/v1/instances?function=fn"),

@@ -61,7 +61,8 @@ def test_refuses_duplicates():
         read_zip(raw)
 
 
-@pytest.mark.parametrize("raw", [b"", b"not a zip at all", make_zip({"a.py": "x"})[:-30]])
+@pytest.mark.parametrize("raw", [b"", b"not a zip at all", make_zip({"a.py": "x"})[:-30]],
+                         ids=["empty", "text", "cut-short"])  # (a zip holds its time: ids stable across processes)
 def test_refuses_corrupt_zips(raw):
     with pytest.raises(InvalidArgument):
         read_zip(raw)
