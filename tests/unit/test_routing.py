@@ -29,6 +29,16 @@ def test_the_ranking_is_the_same_whatever_order_the_nodes_come_in():
     assert all([n.id for n in rendezvous.rank(k, a)] == [n.id for n in rendezvous.rank(k, b)] for k in KEYS[:200])
 
 
+def test_a_release_is_held_by_the_top_of_its_ranking_and_by_nodes_that_run_it():
+    all_nodes = nodes("h1", "h2", "h3", "h4")
+    ranked = rendezvous.rank("fn@LATEST", all_nodes)
+    assert rendezvous.holders("fn@LATEST", all_nodes, 2) == ranked[:2]
+    ranked[3].pools["fn@LATEST"] = (1, 0)  # the last of its ranking still has containers of it
+    assert rendezvous.holders("fn@LATEST", all_nodes, 2) == ranked[:2] + [ranked[3]]
+    assert [rendezvous.is_home("fn@LATEST", n, all_nodes) for n in ranked] == [True, False, False, False]
+    assert not rendezvous.is_home("fn@LATEST", ranked[0], [])
+
+
 def test_homes_spread_evenly():
     homes = Counter(rendezvous.rank(k, nodes("h1", "h2", "h3"))[0].id for k in KEYS)
     assert set(homes) == {"h1", "h2", "h3"}

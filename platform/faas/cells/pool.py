@@ -276,7 +276,7 @@ class CellPool:
                       "memoryMB": cell.memory_mb, "slot": cell.slot.name, "code": code.name}
             self._write_state(cell.container_id, marker)
             for name in PARTS:
-                self._place(code / name, cell.slot / name)
+                _place(self.placement, self.staging, code / name, cell.slot / name)
         except OSError as exc:
             raise ContainerStartFailed(f"cell {cell.id}: placing the code failed: {exc}") from exc
         try:
@@ -285,19 +285,6 @@ class CellPool:
             raise ContainerStartFailed(f"cell {cell.id} did not answer /specialize: {exc}") from exc
         if reply.status != 200:
             raise ContainerStartFailed(f"cell {cell.id} refused /specialize: {reply.body[:200]!r}")
-
-    def _place(self, source: Path, target_dir: Path) -> None:
-        if not any(source.iterdir()):
-            return  # nothing to show (no requirements): the empty directory is what the function expects
-        if self.placement == "mount":
-            staging = self.staging / f"{target_dir.parent.name}-{target_dir.name}"
-            staging.mkdir(exist_ok=True)
-            try:
-                mounts.place(source, staging, target_dir)
-            finally:
-                staging.rmdir()
-        else:
-            files.link_tree(source, target_dir)
 
     # -- the host's record of a specialised cell
     def _state_file(self, container_id: str) -> Path:
@@ -459,3 +446,19 @@ class CellPool:
         except Exception as exc:
             log.warning("Cells: removal of cell %s failed: %s", cell.id, exc)
         self.release_slot(cell.container_id, cell.slot)
+
+
+def _place(placement: str, staging_dir: Path, source: Path, target_dir: Path) -> None:
+    """`source`'s files shown at `target_dir` in a cell's slot: a read-only mount (through a staging directory)
+    or hard links, as `placement` says."""
+    if not any(source.iterdir()):
+        return  # nothing to show (no requirements): the empty directory is what the function expects
+    if placement == "mount":
+        staging = staging_dir / f"{target_dir.parent.name}-{target_dir.name}"
+        staging.mkdir(exist_ok=True)
+        try:
+            mounts.place(source, staging, target_dir)
+        finally:
+            staging.rmdir()
+    else:
+        files.link_tree(source, target_dir)

@@ -21,7 +21,6 @@ import base64
 import contextlib
 import json
 import logging
-import tempfile
 import time
 
 import aiohttp
@@ -42,6 +41,7 @@ from ..triggers.http import HOP_BY_HOP, relay
 from ..webio import read_event
 from . import rendezvous
 from .errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
+from .images import ImageShipper
 from .members import Members, NodeInfo
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class RemotePool:
         self._session: ClientSession | None = None
         self._auth = {"X-Faas-Node-Token": settings.node_token}
         self._tasks: set[asyncio.Task] = set()
-        self._sending: dict[tuple[str, str], asyncio.Task] = {}
+        self.images = ImageShipper(host, self.call)
         self._placing: asyncio.Task | None = None
         self._place_again = False
         self._node_conns: dict[str, ConnectionPool] = {}
@@ -176,16 +176,10 @@ class RemotePool:
                                timeout=defaults.NODE_DRAIN_TIMEOUT_S + 10)
 
     def targets(self, key: str) -> list[NodeInfo]:
-        """The nodes that should hold a release of `key`: the top of its ranking, and every node that has
-        containers of it."""
-        ranked = rendezvous.rank(key, self.members.live())
-        chosen = ranked[:self.settings.image_copies]
-        return chosen + [n for n in ranked[len(chosen):] if key in n.pools]
+        return rendezvous.holders(key, self.members.live(), self.settings.image_copies)
 
     def _reserved_on(self, node: NodeInfo, key: str) -> int:
-        """Reserved containers of `key` live on its home node only."""
-        ranked = rendezvous.rank(key, self.members.live())
-        return self.reserved.get(key, 0) if ranked and ranked[0].id == node.id else 0
+        return self.reserved.get(key, 0) if rendezvous.is_home(key, node, self.members.live()) else 0
 
     async def _deploy(self, record: FunctionRecord) -> None:
         key = record.pool_key
@@ -208,31 +202,8 @@ class RemotePool:
             except ImageMissing:
                 if not send_image:
                     raise
-            await self.send_image(node, record.image)
+            await self.images.send(node, record.image)
         raise ServiceUnavailable(f"node {node.id} still lacks the image {record.image}")
-
-    async def send_image(self, node: NodeInfo, image: str) -> None:
-        """`docker save` of `image` here, `docker load` on `node` (once at a time per node and image)."""
-        task = self._sending.get((node.id, image))
-        if task is None:
-            task = self._sending[(node.id, image)] = asyncio.ensure_future(self._ship_image(node, image))
-            task.add_done_callback(lambda _: self._sending.pop((node.id, image), None))
-        await asyncio.shield(task)
-
-    async def _ship_image(self, node: NodeInfo, image: str) -> None:
-        t0 = time.monotonic()
-        with tempfile.TemporaryFile() as spool:
-            await self.host.save_image(image, spool)
-            size = spool.tell()
-            spool.seek(0)
-
-            async def chunks():  # read here to its end, never by the client after the file is closed
-                while chunk := await asyncio.to_thread(spool.read, 1 << 20):
-                    yield chunk
-
-            await self.call(node, "POST", f"http://{node.address}/node/v1/images", chunks(),
-                             timeout=defaults.NODE_DRAIN_TIMEOUT_S)
-        log.info("Image %s sent to node %s (%d MB) in %.1fs", image, node.id, size >> 20, time.monotonic() - t0)
 
     async def call(self, node: NodeInfo, method: str, url: str, data=None, timeout: float = 30.0,
                     params: dict | None = None):
@@ -314,11 +285,11 @@ class RemotePool:
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
                      trigger: str | None = None) -> Outcome:
         t0 = time.monotonic()
-        headers = self._headers(record, request_id, trigger)
+        headers = _call_headers(self.settings, record, request_id, trigger)
         headers["X-Fc-Attempt"] = str(attempt)
         headers["Content-Type"] = "application/octet-stream"
 
-        timeout = self._call_timeout(record)
+        timeout = _call_timeout(self.settings, record)
         spilling = headers | {"X-Faas-Spill": "1"}
 
         async def call(node: NodeInfo, spill: bool) -> Outcome:
@@ -350,7 +321,7 @@ class RemotePool:
         body = await read_event(request, defaults.SYNC_EVENT_BYTES, what="the request body") \
             if request.body_exists else None
         sent = [(k, v) for k, v in headers if not k.lower().startswith("x-faas-")]  # ours only, never a client's
-        sent += list(self._headers(record, request_id, trigger).items()) + [("X-Faas-Target", target)]
+        sent += list(_call_headers(self.settings, record, request_id, trigger).items()) + [("X-Faas-Target", target)]
 
         async def call(node: NodeInfo, spill: bool) -> web.StreamResponse:
             async with self._send(node, request.method, "/node/v1/web", sent, spill, body, record) as resp:
@@ -373,25 +344,14 @@ class RemotePool:
             conns = self._node_conns[node.address] = ConnectionPool(host.strip("[]"), int(port))
         return conns
 
-    def _headers(self, record: FunctionRecord, request_id: str, trigger: str | None) -> dict[str, str]:
-        headers = {"X-Faas-Node-Token": self.settings.node_token, "X-Faas-Function": record.name,
-                   "X-Faas-Version": record.version_id, "X-Faas-Release": f"{record.function_id}:{record.revision}",
-                   "X-Fc-Request-Id": request_id}
-        if trigger:
-            headers["X-Faas-Trigger"] = trigger
-        return headers
-
-    def _call_timeout(self, record: FunctionRecord) -> float:
-        """Longest one call to a node may take: the function's timeout, a wait for room, a start, and a margin."""
-        return record.spec.timeout_s + self.settings.queue_timeout + self.settings.ready_timeout + 10
-
     @contextlib.asynccontextmanager
     async def _send(self, node: NodeInfo, method: str, path: str, headers: list[tuple[str, str]], spill: bool,
                     data, record: FunctionRecord):
         """The node's answer to one call; _Refused when the call never reached it (safe to offer again)."""
         if spill:
             headers = [*headers, ("X-Faas-Spill", "1")]
-        timeout = ClientTimeout(total=self._call_timeout(record), sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
+        timeout = ClientTimeout(total=_call_timeout(self.settings, record),
+                                sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
         try:
             async with self.session.request(method, f"http://{node.address}{path}", data=data, headers=headers,
                                             timeout=timeout, allow_redirects=False) as resp:
@@ -459,6 +419,21 @@ def _outcome(headers, body: bytes) -> Outcome:
                    cold_start=headers.get("x-faas-cold-start") == "1", instance_id=headers.get("x-faas-instance", ""),
                    report=report, quiet=headers.get("x-faas-quiet") == "1")
 
+
+
+def _call_headers(settings: Settings, record: FunctionRecord, request_id: str, trigger: str | None) -> dict[str, str]:
+    """What a node is told of an invocation: the release it runs, its request id and trigger."""
+    headers = {"X-Faas-Node-Token": settings.node_token, "X-Faas-Function": record.name,
+               "X-Faas-Version": record.version_id, "X-Faas-Release": f"{record.function_id}:{record.revision}",
+               "X-Fc-Request-Id": request_id}
+    if trigger:
+        headers["X-Faas-Trigger"] = trigger
+    return headers
+
+
+def _call_timeout(settings: Settings, record: FunctionRecord) -> float:
+    """Longest one call to a node may take: the function's timeout, a wait for room, a start, and a margin."""
+    return record.spec.timeout_s + settings.queue_timeout + settings.ready_timeout + 10
 
 def _node_error(status: int, body: bytes) -> errors.FaasError:
     """The FaasError a node's error answer names."""

@@ -38,3 +38,24 @@ def order(key: str, nodes: Sequence[R], warm: dict[str, int] | None = None) -> l
 def least_loaded(nodes: Iterable):
     """The node with the most free memory budget, then the fewest invocations under way."""
     return max(nodes, key=lambda n: (n.free_mb, -n.busy))
+
+
+class Holder(Ranked, Protocol):
+    @property
+    def pools(self) -> dict: ...
+
+
+H = TypeVar("H", bound=Holder)
+
+
+def holders(key: str, nodes: Iterable[H], copies: int) -> list[H]:
+    """The nodes that should hold a release of `key`: the top `copies` of its ranking, and every other node
+    that has containers of it."""
+    ranked = rank(key, nodes)
+    return ranked[:copies] + [n for n in ranked[copies:] if key in n.pools]
+
+
+def is_home(key: str, node: Ranked, nodes: Iterable[Ranked]) -> bool:
+    """`node` is the home of `key` among `nodes` (where its reserved containers live)."""
+    ranked = rank(key, nodes)
+    return bool(ranked) and ranked[0].id == node.id
