@@ -150,8 +150,8 @@ async def async_events_ctx(app: web.Application):
 
 async def timers_ctx(app: web.Application):
     settings = app[SETTINGS]
-    timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[RELEASES], app[ASYNC], app[METRICS])
-    app[TRIGGERS].changed = timers.changed
+    timers = TimerScheduler(app[REDIS], settings.redis_prefix, app[RELEASES], app[ASYNC], app[METRICS],
+                            wake=app[TRIGGERS].timers_changed)
     async with _started(timers):
         yield
 

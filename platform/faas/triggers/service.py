@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -33,8 +33,8 @@ class TriggerService:
         self.store = TriggerStore(redis, prefix)
         self.redis = redis
         self._cache: TtlCache[Trigger | None] = TtlCache(CACHE_S)
-        self.changed: Callable[[], None] | None = None
-        """Called (no arguments) after a timer changed, so that this process's scheduler looks again."""
+        self.timers_changed = asyncio.Event()
+        """Set after a timer changed: this process's timer scheduler waits on it, to look again at once."""
 
     # -- API
     async def create(self, record: FunctionRecord, body: object) -> Trigger:
@@ -130,8 +130,7 @@ class TriggerService:
                 await self.redis.zadd(self.store.timers, {trigger.member: due})
             else:
                 await self.redis.zrem(self.store.timers, trigger.member)
-            if self.changed is not None:
-                self.changed()
+            self.timers_changed.set()
         elif isinstance(trigger.config, QueueConfig):
             if before is not None and before.queue_config.queue_name != trigger.config.queue_name:
                 await self._destroy_group(before)

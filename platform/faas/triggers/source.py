@@ -31,20 +31,20 @@ def record_fields(record: FunctionRecord, config: AsyncConfig, trigger: Trigger,
 
 
 class EventSource:
-    """A loop that calls `run_once` and waits for as long as it says (or until `changed`)."""
+    """A loop that calls `run_once` and waits for as long as it says (or until its `wake` event is set)."""
 
     name = "event-source"
 
-    def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
+    def __init__(self, redis: Redis, prefix: str, functions, events, metrics, wake: asyncio.Event | None = None):
         """`functions`: the ReleaseService (the version a qualifier runs); `events`: AsyncEvents (to wake
-        workers)."""
+        workers); `wake`: set by whoever changes what it runs, so that it looks again at once."""
         self.redis = redis
         self.store = TriggerStore(redis, prefix)
         self.keys = self.store.keys
         self.functions = functions
         self.events = events
         self.metrics = metrics
-        self._wake = asyncio.Event()
+        self._wake = wake if wake is not None else asyncio.Event()
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -59,10 +59,6 @@ class EventSource:
         async with self.redis.pipeline(transaction=False) as pipe:
             ev.remember(pipe, self.keys, function, request_id, now)
             await pipe.execute()
-
-    def changed(self) -> None:
-        """Something changed here: look again now rather than after the current wait."""
-        self._wake.set()
 
     async def run_once(self) -> float:
         """One pass; how many seconds to wait before the next."""

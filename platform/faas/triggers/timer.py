@@ -9,6 +9,7 @@ firing), then goes on from the present: missed firings are not replayed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -45,8 +46,8 @@ def next_due(schedule: Schedule, due: float, now: float) -> float:
 class TimerScheduler(EventSource):
     name = "timer-triggers"
 
-    def __init__(self, redis: Redis, prefix: str, functions, events, metrics):
-        super().__init__(redis, prefix, functions, events, metrics)
+    def __init__(self, redis: Redis, prefix: str, functions, events, metrics, wake: asyncio.Event | None = None):
+        super().__init__(redis, prefix, functions, events, metrics, wake)
         self._fire = redis.register_script(_FIRE)
 
     async def run_once(self) -> float:
