@@ -115,14 +115,17 @@ class Api:
         return self.request("DELETE", f"/v1/functions/{name}")
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition", detail=None):
+    """`predicate()`'s first true value; on a timeout, an error naming `what`, with `detail()` when given (what
+    was seen instead)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            seen = f"; seen: {detail()}" if detail is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{seen}")
         time.sleep(interval)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,8 +83,14 @@ def test_repeated_calls_of_a_function_run_on_one_node_with_one_cold_start(cluste
     assert len({r.text.split(":")[0] for r in answers}) == 1  # one container
     assert node_of(api, "stay") == [ranking("stay")[0]]  # on its home node
     # The node's log channel wrote the REPORT lines (a few ms later) where the front ends read them.
-    wait_for(lambda: api.request("GET", "/v1/functions/stay/logs?tail=100").text.count("REPORT RequestId") == 12,
-             timeout=120, what="the 12 REPORT lines")  # (a loaded CI machine once took more than 30 s)
+    def reports() -> list[str]:
+        text = api.request("GET", "/v1/functions/stay/logs?tail=100").text
+        return [line for line in text.splitlines() if "REPORT RequestId" in line]
+
+    wait_for(lambda: len(reports()) >= 12, timeout=120, what="the 12 REPORT lines", detail=reports)
+    found = reports()
+    rids = {re.search(r"REPORT RequestId: (\S+)", line).group(1) for line in found}
+    assert len(found) == 12 and rids == {r.headers["X-Fc-Request-Id"] for r in answers}, found  # one per call
 
 
 def test_functions_spread_over_the_nodes_and_their_images_are_placed_ahead(cluster):

@@ -344,3 +344,31 @@ def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_serv
     assert lines[-2:] == [TRUNCATED.format(LOG_INVOCATION_BYTES), f"REPORT RequestId: {big}"]
     collector.store.redis.close()
     conn.close()
+
+
+def test_a_report_line_that_comes_after_its_containers_stream_ended_still_ends_the_log(redis_server):
+    """The control plane sends REPORT lines apart from the containers' output: a container stopped right
+    after an invocation ends its stream (End marker read) before that invocation's REPORT line is here."""
+    from faas.config import Settings
+    from faas.logs.collector import LogCollector
+
+    prefix = "faas-gone-" + uuid.uuid4().hex[:8]
+    collector = LogCollector(Settings(redis_url=redis_server, redis_prefix=prefix))
+    cid, now = "c0ffee000002", time.time()
+    ended, held = "gone-rid-1", "gone-rid-2"  # End marker read before the stream ended; End marker lost
+    for rid in (ended, held):
+        collector.attribution.apply(f"+{cid} {rid}")
+        collector.attribution.apply(f"-{cid} {rid}")
+    collector.write([(cid, "f", "t1", f"{ended} printed"), (cid, "f", "t2", f"FC Invoke End RequestId: {ended}"),
+                     (cid, "f", "t3", f"{held} printed"), (cid, "f", None, cid + "0" * 52)], [], now)
+    assert not collector.attribution.owns(cid, ended)  # the stream's end was taken in
+    reports = [json.dumps({"rid": rid, "function": "f", "final": False, "line": f"REPORT RequestId: {rid}"})
+               .encode() for rid in (ended, held)]
+    collector.write([], reports, now + 1)
+    collector.write([], [], now + 2, flush_all=True)
+    conn = redis_lib.Redis.from_url(redis_server)
+    for rid in (ended, held):
+        assert [line.decode() for line in conn.lrange(f"{prefix}:logs:inv:{rid}", 0, -1)] == \
+            ["printed", f"REPORT RequestId: {rid}"]
+    collector.store.redis.close()
+    conn.close()

@@ -57,6 +57,9 @@ class LogCollector:
         self.attribution = Attribution()
         self._sizes: dict[str, int] = {}
         """Bytes kept of each invocation that printed and is not yet closed by its REPORT line."""
+        self._unreported: OrderedDict[str, int] = OrderedDict()
+        """Those sizes of invocations whose container's stream ended before their REPORT line came (it may come
+        later: the control plane sends it apart). The REPORT line still ends their log."""
         self._closed: OrderedDict[str, int] = OrderedDict()
         """Invocation logs a REPORT line closed lately: Docker copies stdout and stderr apart, so a line
         printed to stderr before the End marker (on stdout) may be read after it. Their sizes: late lines
@@ -140,7 +143,10 @@ class LogCollector:
                 pipe.execute()
         for container_id in ended_streams:
             for rid in self.attribution.forget(container_id[:12]):
-                self._sizes.pop(rid, None)
+                if (size := self._sizes.pop(rid, 0)):
+                    self._unreported[rid] = size
+            while len(self._unreported) > CLOSED_REMEMBERED:
+                self._unreported.popitem(last=False)
             self.streams.ended(container_id)
 
     def _write_lines(self, pipe, lines: list[Line], now: float,
@@ -199,7 +205,7 @@ class LogCollector:
         """The REPORT line ends the invocation's log (a log ending with one is complete), and the log is
         counted against its function's bounds. An invocation that printed nothing gets no log key."""
         rid = report["rid"]
-        size = self._sizes.pop(rid, 0)
+        size = self._sizes.pop(rid, 0) or self._unreported.pop(rid, 0)
         if size:
             self._closed[rid] = size
             while len(self._closed) > CLOSED_REMEMBERED:
