@@ -18,6 +18,16 @@ from .prepare import PreparedCode, prepare_in_child
 
 log = logging.getLogger(__name__)
 
+CACHE_RACE_TRIES = 3
+"""Builds of one image when the engine's build cache hands out a layer that is removed before the build uses it
+(`docker image rm` or prune from outside this platform's gate); the next build finds the cache as it is now."""
+
+
+def _lost_cached_layer(error: str | None) -> bool:
+    """The classic builder's error for a cached layer gone meanwhile: `unable to find image "sha256:..."`."""
+    return error is not None and 'unable to find image "sha256:' in error
+
+
 class Gate:
     """Many holders of `shared()` at once, or one of `exclusive()`; a waiting exclusive holder goes before
     shared holders that come after it (removals are rare and short: builds never starve them)."""
@@ -103,7 +113,12 @@ class Builder:
             return self._info("cached", tag, started, t0, "")
         async with self._slots, self._gate.shared():
             log.info("Function %s: building %s", spec.name, tag)
-            result = await self.host.build(code.context, tag, buildargs=proxy_buildargs())
+            for attempt in range(1, CACHE_RACE_TRIES + 1):
+                result = await self.host.build(code.context, tag, buildargs=proxy_buildargs())
+                if result.ok or attempt == CACHE_RACE_TRIES or not _lost_cached_layer(result.error):
+                    break
+                log.warning("Function %s: build of %s found a cached layer that was removed meanwhile (%s); "
+                            "building again", spec.name, tag, result.error)
         if not result.ok:
             build_log = tail(result.log, defaults.BUILD_LOG_BYTES)
             log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)
