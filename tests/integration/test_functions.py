@@ -206,3 +206,16 @@ def test_a_single_host_platform_has_no_nodes(api):
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "NodeNotFound"
     for bad in ("H1", "-h", "a" * 64, "h%0a"):
         assert api.request("POST", f"/v1/nodes/{bad}/drain").status_code == 400, bad
+
+
+def test_the_image_holds_the_byte_code_its_python_loads(api, fn_name, docker_client):
+    """Compiled by the control plane, not by a step of the build: the image's interpreter loads it as it is."""
+    created = api.deploy(fn_name, {"index.py": "import lib.util\ndef handler(event, context):\n    return lib.util.Y\n",
+                                   "lib/__init__.py": "", "lib/util.py": "Y = 'compiled'\n"})
+    assert "Step 4/4" in created["lastBuild"]["logTail"] and "RUN" not in created["lastBuild"]["logTail"]
+    assert api.invoke(fn_name, b"").text == "compiled"
+    out = docker_client.containers.run(created["image"], ["python3", "-v", "-c", "import index"], working_dir="/code",
+                                       remove=True, network_disabled=True, stdout=False, stderr=True).decode()
+    tag = docker_client.images.get(created["image"]).labels["faas.python-cache-tag"]  # the runtime's, inherited
+    for module in ("__pycache__/index", "lib/__pycache__/__init__", "lib/__pycache__/util"):
+        assert f"code object from '/code/{module}.{tag}.pyc'" in out, out[-3000:]

@@ -9,7 +9,7 @@ from testcontainers.core.container import DockerContainer
 
 from faas.builder.images import ensure_runtime_image
 from faas.config import Settings
-from faas.docker_host import DockerHost
+from faas.docker_host import LABEL_PYTHON_CACHE_TAG, DockerHost
 from helpers import build_handler_image, wait_for
 
 pytestmark = [pytest.mark.docker]
@@ -148,3 +148,11 @@ def test_custom_container_function(api, fn_name, runtime_image, docker_client, p
 def test_custom_container_with_a_missing_image(api, fn_name):
     resp = api.create(fn_name, runtime="custom-container", customContainer={"image": "faas-no-such-image:1"})
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "BuildFailed"
+
+
+def test_its_label_names_its_python(runtime_image, docker_client):
+    """The control plane compiles function code for the Python the runtime image's label names."""
+    label = docker_client.images.get(runtime_image).labels[LABEL_PYTHON_CACHE_TAG]
+    ask = ["python3", "-c", "import sys; print(sys.implementation.cache_tag)"]
+    out = docker_client.containers.run(runtime_image, ask, remove=True, network_disabled=True)
+    assert out.decode().strip() == label

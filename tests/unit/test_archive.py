@@ -110,10 +110,10 @@ def test_check_syntax_ignores_non_python_files():
     check_syntax(read_zip(make_zip({"index.py": "x = 1\n", "data.txt": "def ("})))
 
 
-def _prepare(raw: bytes, tmp_path, monkeypatch=None):
+def _prepare(raw: bytes, tmp_path, cache_tag: str | None = None):
     from faas.builder.prepare import prepare
 
-    return prepare(base64.b64encode(raw).decode(), tmp_path, "rt:1", {"faas.function": "f"}, None)
+    return prepare(base64.b64encode(raw).decode(), tmp_path, "rt:1", {"faas.function": "f"}, None, cache_tag)
 
 
 def test_prepare_streams_the_same_content_as_read_zip(tmp_path):
@@ -143,3 +143,42 @@ def test_prepare_refuses_what_read_zip_refuses(tmp_path, monkeypatch):
     monkeypatch.setattr(defaults, "CODE_UNZIPPED_BYTES", 1000)
     with pytest.raises(InvalidArgument, match="unzips to more"):
         _prepare(make_zip({"big.txt": b"0" * 5000}), tmp_path)
+
+
+def test_prepare_compiles_the_code_for_a_runtime_of_its_own_python(tmp_path):
+    """The byte code goes into the context (checked-hash .pyc files, where the interpreter looks), the image
+    compiles nothing, and the interpreter loads the code from it; a .pyc of the zip in the way is replaced."""
+    import subprocess
+    import sys
+    import tarfile
+
+    tag = sys.implementation.cache_tag
+    raw = make_zip({"index.py": "def handler(e, c):\n    return 'from byte code'\n", "lib/util.py": "y = 2\n",
+                    f"__pycache__/index.{tag}.pyc": b"stale", "data.txt": "x"})
+    answer = _prepare(raw, tmp_path, cache_tag=tag)
+    assert answer["sha256"] == read_zip(raw).sha256 and answer["syntax"] is None
+    assert sorted(answer["paths"]) == [f"__pycache__/index.{tag}.pyc", "data.txt", "index.py", "lib/util.py"]
+    with tarfile.open(answer["context"]) as tar:
+        names = tar.getnames()
+        assert names.count(f"code/__pycache__/index.{tag}.pyc") == 1 and f"code/lib/__pycache__/util.{tag}.pyc" in names
+        dockerfile = tar.extractfile("Dockerfile").read().decode()
+        assert "RUN" not in dockerfile and "COPY code/ /code/" in dockerfile
+        tar.extractall(tmp_path / "out", filter="data")
+    code = tmp_path / "out" / "code"
+    assert (code / "__pycache__" / f"index.{tag}.pyc").read_bytes()[4:8] == (0b11).to_bytes(4, "little")
+    out = subprocess.run([sys.executable, "-v", "-c", "import index, lib.util; print(index.handler(0, 0))"],
+                         cwd=code, capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.stdout == "from byte code\n", out.stderr[-2000:]
+    assert f"code object from '{code}/__pycache__/index.{tag}.pyc'" in out.stderr
+    assert f"code object from '{code}/lib/__pycache__/util.{tag}.pyc'" in out.stderr
+
+
+def test_prepare_leaves_compiling_to_the_image_for_another_python(tmp_path):
+    import tarfile
+
+    for cache_tag in (None, "cpython-27"):
+        (tmp_path / str(cache_tag)).mkdir()
+        answer = _prepare(make_zip({"index.py": "x = 1\n"}), tmp_path / str(cache_tag), cache_tag=cache_tag)
+        with tarfile.open(answer["context"]) as tar:
+            assert not [n for n in tar.getnames() if n.endswith(".pyc")]
+            assert "RUN python3 -m compileall -q /code" in tar.extractfile("Dockerfile").read().decode()

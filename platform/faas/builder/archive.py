@@ -7,9 +7,12 @@ import base64
 import binascii
 import hashlib
 import io
+import marshal
 import stat
 import zipfile
 from dataclasses import dataclass
+from importlib.util import MAGIC_NUMBER, source_hash
+from types import CodeType
 
 from .. import defaults
 from ..errors import BuildFailed, InvalidArgument, PayloadTooLarge
@@ -168,10 +171,14 @@ def check_syntax(code: CodePackage) -> None:
 
 def syntax_error(path: str, data: bytes) -> None:
     """BuildFailed with the file, line and text when `path` is a .py file that does not compile."""
-    if not path.endswith(".py"):
-        return
+    if path.endswith(".py"):
+        compiled(path, data)
+
+
+def compiled(path: str, data: bytes) -> CodeType:
+    """The code object of the .py file `path`; BuildFailed with the file, line and text when it does not compile."""
     try:
-        compile(data, path, "exec", dont_inherit=True)
+        return compile(data, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         text = (exc.text or "").rstrip()
         pointer = ""
@@ -182,3 +189,17 @@ def syntax_error(path: str, data: bytes) -> None:
         raise BuildFailed(message, log=log) from None
     except ValueError as exc:  # null bytes in the source
         raise BuildFailed(f"{path} cannot be compiled: {exc}", log=f"{path}: {exc}\n") from None
+
+
+def pyc_path(path: str, cache_tag: str) -> str:
+    """Where Python looks for the byte code of the source file `path` (`a/b.py` -> `a/__pycache__/b.<tag>.pyc`)."""
+    folder, slash, name = path.rpartition("/")
+    return f"{folder}{slash}__pycache__/{name[:-3]}.{cache_tag}.pyc"
+
+
+def hash_pyc(data: bytes, code: CodeType) -> bytes:
+    """A checked-hash .pyc of source `data` (PEP 552), as `compileall --invalidation-mode checked-hash` writes:
+    the interpreter uses it while the source's hash matches, whatever the files' times, and compiles the
+    source otherwise (an interpreter of another version looks for a name of its own)."""
+    flags = 0b11  # hash-based, checked
+    return MAGIC_NUMBER + flags.to_bytes(4, "little") + source_hash(data) + marshal.dumps(code)

@@ -9,7 +9,7 @@ import time
 
 from .. import defaults
 from ..config import Settings
-from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_ROLE, DockerHost
+from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_PYTHON_CACHE_TAG, LABEL_ROLE, DockerHost
 from ..errors import BuildFailed
 from ..models import BuildInfo, FunctionSpec, tail
 from .context import function_tag
@@ -74,6 +74,8 @@ class Builder:
         self.host = host
         self._slots = asyncio.Semaphore(settings.build_concurrency)
         self._runtime_image: str | None = None
+        self._cache_tag: str | None = None
+        """The runtime image's Python (its LABEL_PYTHON_CACHE_TAG): the code's byte code is compiled for it."""
         self._runtime_lock = asyncio.Lock()
         self._gate = Gate()
 
@@ -81,6 +83,7 @@ class Builder:
         async with self._runtime_lock:
             if self._runtime_image is None or not await self.host.image_id(self._runtime_image):
                 self._runtime_image = await ensure_runtime_image(self.host, self.settings)
+                self._cache_tag = (await self.host.image_labels(self._runtime_image)).get(LABEL_PYTHON_CACHE_TAG)
             return self._runtime_image
 
     def labels(self, name: str) -> dict[str, str]:
@@ -89,8 +92,9 @@ class Builder:
     async def prepare(self, spec: FunctionSpec, encoded: object) -> PreparedCode:
         """A code zip (base64) checked and made into the build context of `spec`, in a child process."""
         async with self._slots:
-            return await prepare_in_child(encoded, await self.runtime_image(), self.labels(spec.name),
-                                          self._ca_bundle())
+            runtime = await self.runtime_image()
+            return await prepare_in_child(encoded, runtime, self.labels(spec.name), self._ca_bundle(),
+                                          self._cache_tag)
 
     async def build(self, spec: FunctionSpec, code: PreparedCode | None) -> BuildInfo:
         """Build (or find) the image of `spec` with `code`. Raises BuildFailed with the log on failure."""

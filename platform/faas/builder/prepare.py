@@ -23,7 +23,17 @@ from pathlib import Path
 
 from .. import errors
 from ..errors import BuildFailed, FaasError, InvalidArgument
-from .archive import READ_ERRORS, decode_zip, digest_header, entries, open_zip, syntax_error, zip_text
+from .archive import (
+    READ_ERRORS,
+    compiled,
+    decode_zip,
+    digest_header,
+    entries,
+    hash_pyc,
+    open_zip,
+    pyc_path,
+    zip_text,
+)
 from .context import write_context
 
 REQUIREMENTS_BYTES = 1 << 20
@@ -57,8 +67,10 @@ class _Hashing:
 
 
 def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str, str],
-            ca_bundle: bytes | None) -> dict:
-    """The child's work: check the zip, write the context to `workdir`/context.tar, digest the content."""
+            ca_bundle: bytes | None, cache_tag: str | None = None) -> dict:
+    """The child's work: check the zip, write the context to `workdir`/context.tar, digest the content.
+    `cache_tag`: the runtime's Python, when it is this one's (`cpython-311`): the byte code of every .py file goes
+    into the context, compiled here, and the image needs no compiling step (a container run) of its own."""
     archive = open_zip(decode_zip(encoded))
     files = entries(archive)
     requirements = None
@@ -67,8 +79,15 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
             if info.file_size > REQUIREMENTS_BYTES:
                 raise InvalidArgument(f"requirements.txt is larger than {REQUIREMENTS_BYTES} bytes")
             requirements = archive.read(info)
+    if cache_tag != sys.implementation.cache_tag:
+        cache_tag = None
+    paths = {path for path, _, _ in files}
+    # (Not under a `__pycache__` that is a file of the zip: the image keeps the zip's files as they are.)
+    ours = {pyc for path in paths if cache_tag and path.endswith(".py")
+            if (pyc := pyc_path(path, cache_tag)).rpartition("/")[0] not in paths}
     digest = hashlib.sha256()
     syntax = None
+    byte_code: list[tuple[str, bytes]] = []
 
     def streams():
         nonlocal syntax
@@ -77,31 +96,41 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
             if path.endswith(".py") and syntax is None:
                 data = archive.read(info)
                 try:
-                    syntax_error(path, data)
+                    code = compiled(path, data)
                 except BuildFailed as exc:
                     syntax = (exc.message, exc.details.get("log", ""))
+                else:
+                    if cache_tag and (pyc := pyc_path(path, cache_tag)) in ours:
+                        byte_code.append((pyc, hash_pyc(data, code)))
                 digest.update(data)
                 yield path, len(data), executable, io.BytesIO(data)
+            elif path in ours:  # the zip's own byte code of a file compiled here: counted, replaced
+                digest.update(archive.read(info))
             else:
                 yield path, info.file_size, executable, _Hashing(archive.open(info), digest)
+        if syntax is None:
+            for path, blob in byte_code:
+                yield path, len(blob), False, io.BytesIO(blob)
 
     context = workdir / "context.tar"
     try:
         with tarfile.open(context, "w") as tar:
-            write_context(tar, runtime_image, labels, requirements, ca_bundle, streams())
+            write_context(tar, runtime_image, labels, requirements, ca_bundle, streams(),
+                          precompiled=cache_tag is not None)
     except READ_ERRORS as exc:
         raise InvalidArgument(f"the code zip cannot be read: {exc}") from None
-    return {"sha256": digest.hexdigest(), "paths": [p for p, _, _ in files], "context": str(context),
+    return {"sha256": digest.hexdigest(), "paths": sorted(paths), "context": str(context),
             "syntax": syntax}
 
 
 async def prepare_in_child(encoded: object, runtime_image: str, labels: dict[str, str],
-                           ca_bundle: bytes | None) -> PreparedCode:
-    """Run `prepare` in a child process; InvalidArgument or PayloadTooLarge for a zip it refuses."""
+                           ca_bundle: bytes | None, cache_tag: str | None = None) -> PreparedCode:
+    """Run `prepare` in a child process; InvalidArgument or PayloadTooLarge for a zip it refuses. `cache_tag`: the
+    runtime image's Python (LABEL_PYTHON_CACHE_TAG), if it says."""
     text = zip_text(encoded)  # refused here as the child would refuse it
     workdir = Path(tempfile.mkdtemp(prefix="faas-build-"))
     header = json.dumps({"workdir": str(workdir), "runtime": runtime_image, "labels": labels,
-                         "ca": base64.b64encode(ca_bundle).decode() if ca_bundle else None})
+                         "ca": base64.b64encode(ca_bundle).decode() if ca_bundle else None, "cache_tag": cache_tag})
     request = header.encode() + b"\n" + text.encode("ascii", "replace")
     try:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faas.builder.prepare",
@@ -127,7 +156,7 @@ def main() -> int:
     request = json.loads(header)
     try:
         answer = prepare(encoded.decode("ascii"), Path(request["workdir"]), request["runtime"], request["labels"],
-                         base64.b64decode(request["ca"]) if request["ca"] else None)
+                         base64.b64decode(request["ca"]) if request["ca"] else None, request.get("cache_tag"))
     except FaasError as exc:
         answer = {"error": type(exc).__name__, "message": exc.message}
     except READ_ERRORS as exc:

@@ -29,6 +29,7 @@ from .labels import (
     LABEL_FUNCTION,
     LABEL_FUNCTION_ID,
     LABEL_PLATFORM,
+    LABEL_PYTHON_CACHE_TAG,
     LABEL_REVISION,
     LABEL_ROLE,
     LABEL_VERSION_ID,
@@ -45,8 +46,9 @@ class DockerHost(ImageHost, ContainerHost):
 
 
 __all__ = [
-    "CONTAINER_ROLES", "LABEL_CONFIG", "LABEL_FUNCTION", "LABEL_FUNCTION_ID", "LABEL_PLATFORM", "LABEL_REVISION",
-    "LABEL_ROLE", "LABEL_VERSION_ID", "ROLE_CELL", "ROLE_FUNCTION", "ROLE_UNPACK",
+    "CONTAINER_ROLES", "LABEL_CONFIG", "LABEL_FUNCTION", "LABEL_FUNCTION_ID", "LABEL_PLATFORM",
+    "LABEL_PYTHON_CACHE_TAG", "LABEL_REVISION", "LABEL_ROLE", "LABEL_VERSION_ID", "ROLE_CELL",
+    "ROLE_FUNCTION", "ROLE_UNPACK",
     "BuildResult", "ContainerConfig", "ContainerStatus", "DockerHost", "StartedContainer", "Unpack",
     "cpu_limits", "docker_time", "function_filter", "is_running", "kill_leftovers", "label_filter", "make_client",
     "scratch_sizes",

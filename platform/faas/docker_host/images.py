@@ -39,6 +39,13 @@ class ImageHost(Engine):
         except (NotFound, ImageNotFound):
             return None
 
+    async def image_labels(self, ref: str) -> dict[str, str]:
+        """The labels of image `ref` (none when it is not here)."""
+        try:
+            return (await self._run(self.api.inspect_image, ref))["Config"].get("Labels") or {}
+        except (NotFound, ImageNotFound):
+            return {}
+
     async def built_on(self, image: str, base: str) -> bool:
         """`image`'s layers begin with all of `base`'s: it was built FROM it."""
         def check() -> bool:

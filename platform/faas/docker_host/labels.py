@@ -13,6 +13,8 @@ LABEL_FUNCTION_ID = "faas.function-id"
 LABEL_CONFIG = "faas.config"
 """A digest of what a function container is told (pool.container.config_digest): a container of an older
 revision whose digest is the current one's runs what the current one would."""
+LABEL_PYTHON_CACHE_TAG = "faas.python-cache-tag"
+"""On the runtime image: its Python's `sys.implementation.cache_tag` (`cpython-311`), the name of its byte code."""
 LABEL_ROLE = "faas.role"
 """What a labelled object is: ROLE_FUNCTION, `function-image`, `network`, or a base image's role."""
 ROLE_FUNCTION = "function"
