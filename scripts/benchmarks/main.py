@@ -4,6 +4,8 @@ cold     sync invocations of a no-op function that each need a new container: th
          from the function's image (a function that cannot use cells), beside the bare baseline (docker
          create + start + first HTTP response of the same image, no platform in between); rounds alternate
          so that all three see the same machine noise.
+deploy   creating a function with new code (a build) through the API, beside a bare `docker build` of the
+         same code by the recipe before the control plane compiled byte code (a RUN step compiling /code).
 cells    cold starts of a function with a ~50 MB dependency tree (numpy) through a cell beside its image;
          a burst (below) through cells beside the same burst from images; the memory of an idle cell.
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
@@ -52,6 +54,7 @@ from .async_events import bench_async
 from .cells import bench_burst, bench_cells
 from .cluster import bench_cluster
 from .cold import bench_cold_start, bench_sandbox
+from .deploy import bench_deploy
 from .hostile import bench_hostile, bench_queue_flood, bench_zip_bomb
 from .logs import bench_logs
 from .restart import bench_restart
@@ -64,8 +67,8 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,queue,"
-                        "split,move,cluster,sandbox,hostile,queueflood",
+    parser.add_argument("--only", default="cold,deploy,cells,warm,unpause,burst,async,logs,zipbomb,restart,http,timer,"
+                        "queue,split,move,cluster,sandbox,hostile,queueflood",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
@@ -81,6 +84,7 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
     """The benchmarks by their --only names, each with its arguments, in the order they run."""
     return {
         "cold": lambda platform: bench_cold_start(platform, client, max(1, args.rounds)),
+        "deploy": lambda platform: bench_deploy(platform, client, max(1, min(args.rounds, 20))),
         "warm": lambda platform: bench_warm(platform, client, args.seconds),
         "unpause": lambda platform: bench_unpause(platform, 10),
         "cells": lambda platform: bench_cells(platform, client, max(1, min(args.rounds, 15))),
