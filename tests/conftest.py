@@ -19,6 +19,25 @@ sys.path.insert(0, str(ROOT / "images" / "runtime-python"))  # the runtime (fcru
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its reaper image cannot be pulled here
 
 
+LONGEST_FIRST = ("cluster/test_cluster.py", "integration/test_cells.py", "integration/test_up.py",
+                 "integration/test_openapi_fuzz.py", "cluster/test_swarm.py", "integration/test_event_triggers.py",
+                 "integration/test_soak.py", "integration/test_async.py", "integration/test_pool.py",
+                 "integration/test_versions.py", "integration/test_logs.py", "integration/test_deploy.py")
+"""The files that take longest (about 80-200 s each, measured in CI), longest first. `scripts/test` gives whole
+files to its two processes in the order they are collected, so the long ones go first and the short ones fill
+in after: no process is left with one long file at the end while the other waits."""
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    tests = Path(__file__).parent
+
+    def order(item) -> int:
+        return rank.get(Path(item.fspath).relative_to(tests).as_posix(), len(rank))
+
+    items.sort(key=order)  # (stable: the order within a file stays)
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     docker = pytest.importorskip("docker")
