@@ -24,7 +24,7 @@ LONGEST_FIRST = ("cluster/test_cluster.py", "integration/test_cells.py", "integr
                  "integration/test_soak.py", "integration/test_async.py", "integration/test_pool.py",
                  "integration/test_versions.py", "integration/test_logs.py", "integration/test_deploy.py")
 """The files that take longest (about 80-200 s each, measured in CI), longest first. `scripts/test` gives whole
-files to its two processes in the order they are collected, so the long ones go first and the short ones fill
+files to its two processes in the order they are collected (--no-loadscope-reorder), so the long ones go first and the short ones fill
 in after: no process is left with one long file at the end while the other waits."""
 
 
