@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import docker
 import pytest
 
 from helpers import Api, free_port, wait_for
@@ -20,12 +22,13 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its reaper imag
 
 
 LONGEST_FIRST = ("cluster/test_cluster.py", "integration/test_cells.py", "integration/test_up.py",
-                 "integration/test_openapi_fuzz.py", "cluster/test_swarm.py", "integration/test_event_triggers.py",
-                 "integration/test_soak.py", "integration/test_async.py", "integration/test_pool.py",
-                 "integration/test_versions.py", "integration/test_logs.py", "integration/test_deploy.py")
+                 "cluster/test_swarm.py", "integration/test_event_triggers.py", "integration/test_soak.py",
+                 "integration/test_async.py", "integration/test_pool.py", "integration/test_versions.py",
+                 "integration/test_logs.py", "integration/test_deploy.py", "integration/test_openapi_fuzz.py",
+                 "integration/test_cli.py", "integration/test_console.py", "integration/test_bad_input.py")
 """The files that take longest (about 80-200 s each, measured in CI), longest first. `scripts/test` gives whole
-files to its two processes in the order they are collected (--no-loadscope-reorder), so the long ones go first and the short ones fill
-in after: no process is left with one long file at the end while the other waits."""
+files to its two processes in the order they are collected (--no-loadscope-reorder), so the long ones go first
+and the short ones fill in after: no process is left with one long file at the end while the other waits."""
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,9 +89,17 @@ def _clean_up(docker_client, proc: PlatformProcess) -> list[str]:
     left = docker_client.containers.list(all=True, filters={"label": f"faas.platform={proc.platform_id}"})
     for c in left:
         c.remove(force=True)
-    for image in docker_client.images.list(filters={"label": f"faas.platform={proc.platform_id}"}):
-        docker_client.images.remove(image.id, force=True)
+    images = docker_client.images.list(filters={"label": f"faas.platform={proc.platform_id}"})
+    with ThreadPoolExecutor(8) as pool:  # (a session's platform leaves a hundred: one at a time took ~20 s)
+        list(pool.map(lambda image: _remove_image(docker_client, image.id), images))
     return [c.name for c in left]
+
+
+def _remove_image(docker_client, image_id: str) -> None:
+    try:
+        docker_client.images.remove(image_id, force=True)
+    except docker.errors.NotFound:  # (a parent that another removal took with it)
+        pass
 
 
 @pytest.fixture(scope="session")
