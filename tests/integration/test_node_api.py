@@ -34,7 +34,7 @@ class Node:
         self.env = os.environ | {"FAAS_ROLE": "node", "FAAS_PORT": str(self.port), "FAAS_REDIS_URL": redis_url,
                                  "FAAS_REDIS_PREFIX": self.prefix, "FAAS_PLATFORM_ID": self.platform_id,
                                  "FAAS_NODE_TOKEN": TOKEN, "FAAS_NODE_ID": "node-a", "FAAS_CELLS_MAX": "0",
-                                 "FAAS_HOST_MEMORY_MB": "512", "FAAS_QUEUE_TIMEOUT": "1"}
+                                 "FAAS_HOST_MEMORY_MB": "512", "FAAS_QUEUE_TIMEOUT": "10"}
         self.log_path = log_path
         self.proc = subprocess.Popen([sys.executable, "-m", "faas.cluster.node"], env=self.env,
                                      stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
@@ -178,7 +178,7 @@ def test_a_node_without_room_refuses_a_spillable_call_at_once(node, image):
     assert resp.status_code == 429 and resp.json()["error"]["code"] == "TooManyRequests"
     assert "has no room" in resp.json()["error"]["message"], resp.text  # refused at once, not queued and timed out
     queued = node.call("POST", "/node/v1/invoke", data=b"e", headers=invoke_headers(rec))
-    assert queued.status_code == 429 and "within 1s" in queued.json()["error"]["message"]
+    assert queued.status_code == 429 and "within 10s" in queued.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("body", [
