@@ -97,8 +97,11 @@ class Console:
             self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), timeout)
         except TimeoutException:
             shown = self.d.find_elements(By.CSS_SELECTOR, css)
+            page = self.d.find_elements(By.CSS_SELECTOR, "#main")  # (an error box, another page, ...)
             raise AssertionError(f"{css} never showed {text!r}; it shows "
-                                 f"{shown[0].text[:2000] if shown else '(nothing)'!r}") from None
+                                 f"{shown[0].text[:2000] if shown else '(nothing)'!r}; the address is "
+                                 f"{self.d.current_url!r} and the page shows "
+                                 f"{page[0].text[:2000] if page else '(nothing)'!r}") from None
         return self.d.find_element(By.CSS_SELECTOR, css)
 
     def go(self, route: str) -> None:
