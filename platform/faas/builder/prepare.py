@@ -82,9 +82,13 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
     if cache_tag != sys.implementation.cache_tag:
         cache_tag = None
     paths = {path for path, _, _ in files}
-    # (Not under a `__pycache__` that is a file of the zip: the image keeps the zip's files as they are.)
-    ours = {pyc for path in paths if cache_tag and path.endswith(".py")
-            if (pyc := pyc_path(path, cache_tag)).rpartition("/")[0] not in paths}
+    pyc_of: dict[str, str] = {}
+    """Each .py file's byte code in the context (not under a `__pycache__` that is a file of the zip: the image
+    keeps the zip's files as they are)."""
+    if cache_tag:
+        pyc_of = {path: pyc for path in paths if path.endswith(".py")
+                  if (pyc := pyc_path(path, cache_tag)).rpartition("/")[0] not in paths}
+    replaced = set(pyc_of.values())
     digest = hashlib.sha256()
     syntax = None
     byte_code: list[tuple[str, bytes]] = []
@@ -100,11 +104,11 @@ def prepare(encoded: object, workdir: Path, runtime_image: str, labels: dict[str
                 except BuildFailed as exc:
                     syntax = (exc.message, exc.details.get("log", ""))
                 else:
-                    if cache_tag and (pyc := pyc_path(path, cache_tag)) in ours:
-                        byte_code.append((pyc, hash_pyc(data, code)))
+                    if path in pyc_of:
+                        byte_code.append((pyc_of[path], hash_pyc(data, code)))
                 digest.update(data)
                 yield path, len(data), executable, io.BytesIO(data)
-            elif path in ours:  # the zip's own byte code of a file compiled here: counted, replaced
+            elif path in replaced:  # the zip's own byte code of a file compiled here: counted, replaced
                 digest.update(archive.read(info))
             else:
                 yield path, info.file_size, executable, _Hashing(archive.open(info), digest)
