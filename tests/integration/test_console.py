@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,7 @@ class Console:
         self.d = driver
         self.plat = plat
         self.base = plat.url + "/console/"
+        self._log: list[dict] = []
 
     def size(self, metrics: dict) -> None:
         self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
@@ -100,8 +102,9 @@ class Console:
             page = self.d.find_elements(By.CSS_SELECTOR, "#main")  # (an error box, another page, ...)
             raise AssertionError(f"{css} never showed {text!r}; it shows "
                                  f"{shown[0].text[:2000] if shown else '(nothing)'!r}; the address is "
-                                 f"{self.d.current_url!r} and the page shows "
-                                 f"{page[0].text[:2000] if page else '(nothing)'!r}") from None
+                                 f"{self.d.current_url!r}, the page shows "
+                                 f"{page[0].text[:2000] if page else '(nothing)'!r} and the browser "
+                                 f"logged {self.logged()[-20:]}") from None
         return self.d.find_element(By.CSS_SELECTOR, css)
 
     def go(self, route: str) -> None:
@@ -140,10 +143,19 @@ class Console:
         return self.d.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
+    def logged(self) -> list[dict]:
+        """Everything the browser logged since the test began (reading its log empties it)."""
+        self._log.extend(self.d.get_log("browser"))
+        return self._log
+
     def errors(self) -> list[str]:
         """The browser's own errors (scripts, CSP), leaving out the failed API calls a test provoked."""
-        return [e["message"] for e in self.d.get_log("browser")
+        return [e["message"] for e in self.logged()
                 if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+
+    def retried(self) -> list[str]:
+        """The reads the console sent again after a network error (console.js, api())."""
+        return [e["message"] for e in self.logged() if e["level"] == "WARNING" and "asking again" in e["message"]]
 
 
 @pytest.fixture
@@ -153,8 +165,11 @@ def console(browser, async_stack):
     browser.get(plat.url + "/console/")
     browser.execute_script("sessionStorage.clear()")
     c.size(DESKTOP)
+    c.logged().clear()  # (what the page logged before this test)
     yield c
     assert not c.errors()
+    if c.retried():  # not the test's failure, but worth seeing in the run's summary
+        warnings.warn(f"the console asked again after a network error: {c.retried()}", stacklevel=1)
 
 
 def unique(prefix: str) -> str:

@@ -33,11 +33,21 @@ async function api(method, path, { body, headers = {}, raw = false, signal, auth
     else { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
   }
   let resp;
-  try {
-    resp = await fetch(path, init);
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
-    throw new ApiError(0, "NetworkError", `the platform did not answer (${err.message})`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      resp = await fetch(path, init);
+      break;
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      // A read may be sent again (RFC 9110, 9.2.2): a connection the platform closed as idle just as the
+      // request left is not worth an error box. A write is not repeated: it may have been done.
+      if (method === "GET" && attempt < 2) {
+        console.warn(`${method} ${path}: ${err.message}; asking again`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      throw new ApiError(0, "NetworkError", `the platform did not answer (${err.message})`);
+    }
   }
   if (!resp.ok) {
     let code = "HTTP" + resp.status, message = resp.statusText || "request failed", details = {};
