@@ -8,6 +8,7 @@ queue destinations; messages published to a queue with a queue trigger; requests
 
 Faults, in rotation: a worker process SIGKILLed, the control plane SIGKILLed, the log collector SIGKILLed, a
 function container killed, Redis restarted (TERM: its AOF is fsynced), a worker process stopped for a while.
+Each kind happens at least once, however short the run.
 
     scripts/soak [--minutes N] [--fault-every SECONDS]      # exit 0: nothing lost, nothing leaked
 """
@@ -290,11 +291,12 @@ def main() -> int:
             time.sleep(min(10.0, args.fault_every))
             rss_start = control_plane_rss_mb(platform)
             end = time.monotonic() + args.minutes * 60
-            for kind in itertools.cycle(faults.kinds):
-                if time.monotonic() + 1 >= end:
+            for done, kind in enumerate(itertools.cycle(faults.kinds)):
+                if time.monotonic() + 1 >= end and done >= len(faults.kinds):  # each kind at least once
                     break
                 print(f"soak: {time.strftime('%H:%M:%S')} fault: {kind()}", flush=True)
-                time.sleep(max(0.0, min(args.fault_every, end - time.monotonic())))
+                owed = done + 1 < len(faults.kinds)  # (past the end, the kinds not yet done keep their spacing)
+                time.sleep(args.fault_every if owed else max(0.0, min(args.fault_every, end - time.monotonic())))
             load.stop.set()
             for thread in load.threads:
                 thread.join(90)

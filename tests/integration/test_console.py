@@ -11,7 +11,6 @@ import os
 import shutil
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import pytest
@@ -153,10 +152,6 @@ class Console:
         return [e["message"] for e in self.logged()
                 if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
 
-    def retried(self) -> list[str]:
-        """The reads the console sent again after a network error (console.js, api())."""
-        return [e["message"] for e in self.logged() if e["level"] == "WARNING" and "asking again" in e["message"]]
-
 
 @pytest.fixture
 def console(browser, async_stack):
@@ -168,8 +163,6 @@ def console(browser, async_stack):
     c.logged().clear()  # (what the page logged before this test)
     yield c
     assert not c.errors()
-    if c.retried():  # not the test's failure, but worth seeing in the run's summary
-        warnings.warn(f"the console asked again after a network error: {c.retried()}", stacklevel=1)
 
 
 def unique(prefix: str) -> str:

@@ -297,7 +297,12 @@ def test_the_control_plane_waits_while_redis_loads_its_data(tmp_path, redis_serv
     """Redis answers LOADING while it reads its data: the control plane waits (and says so), where it used to
     die at start with BusyLoadingError."""
     loading = LoadingRedis(int(redis_server.rsplit(":", 1)[1].split("/")[0]))
-    threading.Timer(3.0, loading.ready).start()
+
+    def load_after_a_few_answers():  # (after a fixed time, a slow start on a loaded machine saw none)
+        wait_for(lambda: loading.answered >= 3, timeout=120, what="the control plane to ask a loading Redis")
+        loading.ready()
+
+    threading.Thread(target=load_after_a_few_answers, daemon=True).start()
     plat = PlatformProcess(f"redis://127.0.0.1:{loading.port}/0", tmp_path / "server.log")
     try:
         plat.start()
