@@ -7,7 +7,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from ..docker_host import LABEL_PLATFORM
+from ..labels import LABEL_PLATFORM
 from .archive import CodePackage
 
 BUILDER_VERSION = "3"

@@ -5,25 +5,14 @@ blocking SDK calls run in a bounded thread pool. The log collector process and `
 containers a killed control plane left) make their own clients here with `make_client`, and find function
 containers by `function_filter`.
 
-`labels.py` names the labels; `engine.py` holds the connection and its thread pool; `images.py` and
+`faas/labels.py` names the labels (outside this package: the build's prepare child reads them without
+importing the Docker SDK); `engine.py` holds the connection and its thread pool; `images.py` and
 `containers.py` what the platform does with each.
 """
 
 from __future__ import annotations
 
-from .containers import (
-    ContainerConfig,
-    ContainerHost,
-    ContainerStatus,
-    StartedContainer,
-    cpu_limits,
-    is_running,
-    kill_leftovers,
-    scratch_sizes,
-)
-from .engine import docker_time, make_client
-from .images import BuildResult, ImageHost, Unpack
-from .labels import (
+from ..labels import (
     CONTAINER_ROLES,
     LABEL_CONFIG,
     LABEL_FUNCTION,
@@ -39,6 +28,18 @@ from .labels import (
     function_filter,
     label_filter,
 )
+from .containers import (
+    ContainerConfig,
+    ContainerHost,
+    ContainerStatus,
+    StartedContainer,
+    cpu_limits,
+    is_running,
+    kill_leftovers,
+    scratch_sizes,
+)
+from .engine import docker_time, make_client
+from .images import BuildResult, ImageHost, Unpack
 
 
 class DockerHost(ImageHost, ContainerHost):

@@ -19,8 +19,8 @@ from docker.types import LogConfig, Mount
 
 from .. import defaults
 from ..errors import ContainerStartFailed, ServiceUnavailable
+from ..labels import label_filter
 from .engine import Engine, docker_time, make_client
-from .labels import label_filter
 
 log = logging.getLogger(__name__)
 

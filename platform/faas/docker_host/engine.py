@@ -15,7 +15,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from ..config import Settings
 from ..errors import ServiceUnavailable
-from .labels import LABEL_ROLE
+from ..labels import LABEL_ROLE
 
 log = logging.getLogger(__name__)
 

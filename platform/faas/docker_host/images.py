@@ -14,8 +14,8 @@ from pathlib import Path
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from ..errors import InvalidArgument, ServiceUnavailable
+from ..labels import LABEL_PLATFORM, LABEL_ROLE, ROLE_UNPACK, label_filter
 from .engine import Engine
-from .labels import LABEL_PLATFORM, LABEL_ROLE, ROLE_UNPACK, label_filter
 
 log = logging.getLogger(__name__)
 
