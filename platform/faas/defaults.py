@@ -176,8 +176,11 @@ BUILD_LOG_TAIL_BYTES = 4096
 REAPER_INTERVAL_S = 1.0
 """Seconds between two maintenance passes: reclaim idle containers, pause, keep reserved ones up."""
 
-HEALTH_INTERVAL_S = 2.0
-"""Seconds between two checks that every pooled container still runs (one `docker ps` each)."""
+HEALTH_INTERVAL_S = 10.0
+"""Seconds between two health passes: a `docker ps` for containers whose end Docker's events did not report
+(the events take an idle one out at once), the network, the cells' mounts, strays, unused unpacked code. Each
+pass costs the engine ~35 ms of CPU and the control plane ~20 ms with 20 containers: at 2 s, an idle platform
+spent 3% of a core on them."""
 
 QUEUE_TIMEOUT_S = 10.0
 """Seconds a sync request waits for a container when none is free and none can start, before 429."""
