@@ -27,7 +27,7 @@ def test_schemathesis_finds_no_failure(start_platform):
         [str(schemathesis), "--config-file", str(TESTS / "schemathesis.toml"), "run",
          f"{platform.url}/v1/openapi.json", "-H", f"Authorization: Bearer {platform.env['FAAS_API_TOKEN']}",
          "--phases", "examples,coverage,fuzzing,stateful", "--exclude-checks", EXCLUDED,
-         "--max-examples", "8", "--request-timeout", "60", "--workers", "2", "--no-color"],
+         "--max-examples", "5", "--request-timeout", "60", "--workers", "2", "--no-color"],
         capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     out = result.stdout + result.stderr
     cases = re.search(r"(\d+) generated", out)

@@ -132,7 +132,7 @@ class Settings:
     reaper_interval: float = number("FAAS_REAPER_INTERVAL", defaults.REAPER_INTERVAL_S, 0.01, 3600,
                                     "seconds between maintenance passes (reclaim, pause, reserved)")
     health_interval: float = number("FAAS_HEALTH_INTERVAL", defaults.HEALTH_INTERVAL_S, 0.01, 3600,
-                                    "seconds between health passes (containers Docker's events missed, network, mounts, strays)")
+                                    "seconds between health passes (what Docker's events missed, network, mounts)")
     ready_timeout: float = number("FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S, 0.1, 3600,
                                   "seconds a new container has to listen on its port")
     host_memory_mb: int = integer(
