@@ -22,10 +22,16 @@ class ApiError extends Error {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
+/* Aborted when the page is left (route()): the reads a page sent and no longer needs (the functions page
+ * asks for each function's latest version) stop holding the browser's six connections to the platform,
+ * which the next page's reads would otherwise wait behind. Writes are never aborted this way. */
+let pageReads = new AbortController();
+
 /* One call of the REST API. Returns the parsed JSON (or the Response itself with raw); throws ApiError with
  * the platform's error code and message, as it sent them. */
 async function api(method, path, { body, headers = {}, raw = false, signal, auth } = {}) {
-  const init = { method, headers: { ...headers }, signal, cache: "no-store", credentials: "omit" };
+  const init = { method, headers: { ...headers }, signal: signal || (method === "GET" ? pageReads.signal : undefined),
+    cache: "no-store", credentials: "omit" };
   const secret = auth || token();
   if (secret) init.headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) {
@@ -319,6 +325,8 @@ function decoded(part) {
 
 function route(initial = false) {
   for (const fn of cleanups.splice(0)) { try { fn(); } catch (_) { /* leaving anyway */ } }
+  pageReads.abort();
+  pageReads = new AbortController();
   showBanner(flashed || "", "info");
   flashed = null;
   const main = $("#main");
@@ -334,7 +342,9 @@ function route(initial = false) {
       // Moved to another page: the keyboard (and a screen reader) starts at its top. On the first load the
       // focus stays at the document's start, where Tab reaches the link that skips the menu.
       if (!initial) main.focus({ preventScroll: true });
-      Promise.resolve().then(() => render(m, params)).catch((err) => replace(main, errorBox(err)));
+      Promise.resolve().then(() => render(m, params)).catch((err) => {
+        if (err.name !== "AbortError") replace(main, errorBox(err));  // (aborted: a page left since)
+      });
       return undefined;
     }
   }
