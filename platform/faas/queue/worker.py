@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF_S = (0.5, 1, 2, 5, 10)
 """Waits before restarting a worker process that died, growing while it keeps dying."""
 
-STOP_CHECK_S = 2
-"""Longest wait for a job (one BLPOP) before an idle worker looks whether it was asked to stop."""
-
 
 class FaasWorker(SimpleWorker):
     """An RQ SimpleWorker (no fork per job) that keeps its heartbeat during long drain jobs and stops its
@@ -64,20 +61,13 @@ class FaasWorker(SimpleWorker):
         self.runner.stop()
         return super().request_stop(signum, frame)
 
-    def _shutdown(self):
-        # Only a flag, read by the loops. RQ raises StopRequested from the signal handler when the worker is
-        # idle: raised between sending its BLPOP and reading the answer, that hands the connection back to
-        # the pool with the BLPOP still pending, and the worker's last write (register_death) then waits
-        # behind it for the whole dequeue timeout (seen: a TERM ignored for 60 s, until the kill).
-        self._stop_requested = True
-
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """RQ's, in waits of at most STOP_CHECK_S, with a look at the stop flag between two; None: stop."""
-        while not self._stop_requested:
-            found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=STOP_CHECK_S)
-            if found is not None:
-                return found
-        return None
+    def teardown(self):
+        # RQ stops an idle worker by raising StopRequested from the TERM handler. Raised between a BLPOP's
+        # send and its answer, that hands the connection back to the pool with the BLPOP still pending, and
+        # register_death would wait behind it for the whole dequeue timeout (seen: a TERM unheeded for 60 s,
+        # until the kill). The idle connections go first: the last writes take new ones.
+        self.connection.connection_pool.disconnect(inuse_connections=False)
+        super().teardown()
 
 
 def run_one(settings: Settings) -> None:
