@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from .claim import PlatformInUse, check
 from .config import Settings
 from .docker_host import CONTAINER_ROLES, LABEL_PLATFORM, LABEL_ROLE, make_client
 from .lifeline import die_with_parent
-from .startup import LISTEN_FD_ENV, setup_logging, wait_for_redis
+from .startup import LISTEN_FD_ENV, StopSignal, setup_logging, wait_for_redis
 
 log = logging.getLogger("faas.up")
 
@@ -123,11 +122,10 @@ class Supervisor:
         self.parts = parts
         self.settings = settings
         self.redis_part = redis_part
-        self.stopping = threading.Event()
+        self.stopping = StopSignal()
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
+        self.stopping.install()
         if self.redis_part is not None:
             self.redis_part.start()
         if not wait_for_redis(self.settings, self.stopping, "faas-up"):

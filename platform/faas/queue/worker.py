@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from ..config import Settings
 from ..lifeline import die_with_parent
 from ..redisconn import connect
-from ..startup import setup_logging, wait_for_redis
+from ..startup import StopSignal, setup_logging, wait_for_redis
 from .keys import Keys
 from .runner import CURRENT, EventRunner
 
@@ -86,7 +86,7 @@ def supervise(count: int) -> int:
     """Run `count` worker processes; restart one that dies; stop them all on SIGTERM or SIGINT."""
     procs: list[subprocess.Popen | None] = [None] * count
     deaths = [0] * count
-    stopping = threading.Event()
+    stopping = StopSignal()
 
     def spawn(i: int) -> None:
         # A session of its own: a Ctrl-C on the terminal reaches the supervisor, which stops them once.
@@ -94,11 +94,7 @@ def supervise(count: int) -> int:
         procs[i] = subprocess.Popen([sys.executable, "-m", "faas.queue.worker", "--one"], start_new_session=True,
                                     preexec_fn=die_with_parent())
 
-    def stop(signum, frame):
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping.install()
     for i in range(count):
         spawn(i)
     print(f"faas-worker: {count} worker process(es) started", flush=True)
