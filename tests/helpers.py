@@ -205,7 +205,7 @@ class RedisSet:
         conf.write_text(f"port {port}\nbind {self.host}\nprotected-mode no\ndir {self.root}\n"
                         f"sentinel monitor {self.service} {self.host} {self.primary} 2\n"
                         f"sentinel down-after-milliseconds {self.service} 1000\n"
-                        f"sentinel failover-timeout {self.service} 5000\n")
+                        f"sentinel failover-timeout {self.service} 30000\n")
         return self._start(port, [str(conf), "--sentinel"])
 
     def primary_now(self) -> int:

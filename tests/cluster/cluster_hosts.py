@@ -279,6 +279,8 @@ class Cluster:
         _terminate(self.registry)
         if self.redis is not None:
             self.redis.stop()
+            for log in self.dir.glob("redis-*.log"):  # the servers' and Sentinels' own accounts, kept
+                shutil.copy(log, self.log_dir / log.name)
         for ns in reversed(self.made_netns):
             sh("ip", "netns", "delete", ns, check=False)
         sh("ip", "link", "delete", f"fc{self.tag}r", check=False)
