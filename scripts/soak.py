@@ -40,6 +40,8 @@ from launch import Up  # noqa: E402
 
 SETTINGS = {"FAAS_SYSTEM_RETRY_MAX_WAIT": "5", "FAAS_AUDIT_INTERVAL": "5", "FAAS_WORKER_LEASE": "10"}
 """Shorter waits than the defaults, so that what a fault interrupts ends within the check's bounds."""
+STOPPED_S = float(SETTINGS["FAAS_WORKER_LEASE"]) + 5
+"""How long a stopped worker stays stopped: past its lease, so that its events are taken from it meanwhile."""
 
 ECHO = "def handler(event, context):\n    return event\n"
 FLAKY = ("def handler(event, context):\n"
@@ -187,8 +189,8 @@ class Faults:
         if not workers:
             return "no worker process to stop"
         os.kill(workers[-1], signal.SIGSTOP)
-        threading.Timer(20, lambda: _cont(workers[-1])).start()
-        return f"worker process {workers[-1]} stopped for 20 s"
+        threading.Timer(STOPPED_S, lambda: _cont(workers[-1])).start()
+        return f"worker process {workers[-1]} stopped for {STOPPED_S:g} s"
 
 
 def _cont(pid: int) -> None:
@@ -250,6 +252,7 @@ def check(platform: Up, load: Load, drain_s: float) -> list[str]:
                 ended[rid] = record
                 del pending[rid]
         time.sleep(0.5)
+    print(f"soak: {time.strftime('%H:%M:%S')} {len(ended)} of {len(load.accepted)} events ended", flush=True)
     problems += [f"event {rid} ({name}) never ended" for rid, name in pending.items()]
     for rid, record in ended.items():
         if record["status"] != expected[load.accepted[rid]]:
@@ -268,6 +271,8 @@ def check(platform: Up, load: Load, drain_s: float) -> list[str]:
     while missing() and time.monotonic() < deadline + drain_s / 2:
         time.sleep(1)
     lost = missing()
+    print(f"soak: {time.strftime('%H:%M:%S')} {len(load.messages) - len(lost)} of {len(load.messages)} messages "
+          "consumed", flush=True)
     problems += [f"message {body!r} was accepted and never consumed" for body in sorted(lost)[:20]]
     return problems
 
@@ -306,6 +311,7 @@ def main() -> int:
             used = platform.redis().info("memory")["used_memory"] / 2 ** 20
         finally:
             platform.stop(timeout=180)
+            print(f"soak: {time.strftime('%H:%M:%S')} the platform stopped", flush=True)
             leaked = [c.name for c in client.containers.list(
                 all=True, filters={"label": f"faas.platform={platform.platform_id}"})]
             for container in client.containers.list(all=True,

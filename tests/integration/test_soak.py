@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_short_soak_loses_nothing_and_leaks_nothing():
-    out = subprocess.run([str(ROOT / "scripts" / "soak"), "--minutes", "0.75", "--fault-every", "8", "--drain", "240"],
+    out = subprocess.run([str(ROOT / "scripts" / "soak"), "--minutes", "0.5", "--fault-every", "5", "--drain", "240"],
                          capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
     report = out.stdout + out.stderr[-3000:]
     print(out.stdout)
