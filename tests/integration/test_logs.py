@@ -309,6 +309,20 @@ def test_a_graceful_stop_writes_every_log_first(start_platform, fn_name):
         assert f"s{i} line 19" in lines and lines[-1].startswith(f"REPORT RequestId: {rid}\t"), lines
 
 
+def test_a_follow_stream_ends_whole_when_the_control_plane_stops(start_platform, fn_name):
+    """A TERM ends an open follow stream with its last chunk: aiohttp would wait 10 s for it, then cut it off."""
+    platform = start_platform()
+    api = platform.api
+    api.deploy(fn_name, {"index.py": CHATTY})
+    with requests.get(f"{platform.url}/v1/functions/{fn_name}/logs", params={"follow": "1", "tail": 0},
+                      headers=api.http.headers, stream=True, timeout=60) as resp:
+        assert resp.status_code == 200
+        # (Its head arrived: the server is in its follow loop.)
+        assert platform.stop() == 0
+        assert b"".join(resp.iter_content(chunk_size=None)) == b""  # a clean end: no ChunkedEncodingError
+    assert "broke off" not in platform.log()
+
+
 def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_server):
     """Docker copies stdout and stderr apart: a line printed to stderr before the End marker may be read
     after it, once the REPORT line closed the log. It still goes into the log, and REPORT stays last."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from .console import add_console_routes
 from .handlers import add_routes
 from .keys import (
     ASYNC,
+    CLOSING,
     DOCKER,
     LOG_CHANNEL,
     LOGS,
@@ -167,10 +169,16 @@ RESOURCES = (redis_ctx, docker_ctx, log_channel_ctx, pool_ctx, service_ctx, asyn
 """Opened in this order, closed in the reverse one."""
 
 
+async def _closing(app: web.Application) -> None:
+    app[CLOSING].set()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[CLOSING] = asyncio.Event()
+    app.on_shutdown.append(_closing)
     app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
     add_trigger_routes(app)

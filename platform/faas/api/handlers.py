@@ -24,7 +24,7 @@ from ..queue.policy import EventStatus
 from ..triggers.http import begin_answer
 from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from ..webio import read_event
-from .keys import ASYNC, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
+from .keys import ASYNC, CLOSING, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
 
 log = logging.getLogger(__name__)
@@ -197,12 +197,19 @@ async def get_function_logs(request: web.Request) -> web.StreamResponse:
     await begin_answer(request, resp)
     await resp.write(_log_text(lines).encode())
     deadline = time.monotonic() + request.app[SETTINGS].log_follow_s
-    while time.monotonic() < deadline:
+    closing = request.app[CLOSING]
+    # Until its time is up, the server stops (the stream then ends whole) or the client goes away (a write would
+    # notice it only once a line came).
+    while time.monotonic() < deadline and not closing.is_set() and _connected(request):
         lines, last = await reader.follow(record.name, last, versions=versions)
         if lines:
             await resp.write(_log_text(lines).encode())  # raises when the client went away: the loop ends
     await resp.write_eof()
     return resp
+
+
+def _connected(request: web.Request) -> bool:
+    return request.transport is not None and not request.transport.is_closing()
 
 
 def _log_text(lines: list[tuple[str, str]]) -> str:

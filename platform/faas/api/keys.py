@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -30,3 +32,5 @@ LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
 """The control plane's side of logs: notices, REPORT lines, the collector process."""
 TRIGGERS = web.AppKey("triggers", TriggerService)
 RELEASES = web.AppKey("releases", ReleaseService)
+CLOSING = web.AppKey("closing", asyncio.Event)
+"""Set as the server begins to stop: open streams end (aiohttp would wait for them, then cut them off)."""
