@@ -108,7 +108,7 @@ def platform(docker_client, redis_server, tmp_path_factory):
 # a dead worker's lease runs out after 3 s.
 FAST = {"FAAS_FUNCTION_RETRY_BASE": "0.2", "FAAS_SYSTEM_RETRY_INITIAL": "0.2", "FAAS_SYSTEM_RETRY_MAX_WAIT": "1",
         "FAAS_WORKER_LEASE": "3", "FAAS_SWEEP_INTERVAL": "0.2", "FAAS_AUDIT_INTERVAL": "2",
-        "FAAS_QUEUE_TIMEOUT": "1", "FAAS_HEALTH_INTERVAL": "1"}
+        "FAAS_QUEUE_TIMEOUT": "1"}
 
 
 @pytest.fixture(scope="session")

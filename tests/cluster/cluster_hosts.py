@@ -29,7 +29,7 @@ from helpers import Api, RedisSet, free_port, wait_for
 BASE_DIR = Path("/var/lib/faas-cluster-test")
 NODE_PORT = 8090
 NODE_ENV = {"FAAS_HOST_MEMORY_MB": "3072", "FAAS_CELLS_MIN": "1", "FAAS_CELLS_MAX": "2", "FAAS_REAPER_INTERVAL": "0.2",
-            "FAAS_QUEUE_TIMEOUT": "20", "FAAS_HEALTH_INTERVAL": "1"}
+            "FAAS_QUEUE_TIMEOUT": "20"}
 
 
 def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
