@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _deploy_images() -> list[str]:
-    """The control-plane and Redis images (built on the root engine when missing), every tag of each."""
+    """The control-plane and Redis images the stack runs (built on the root engine when missing), with each of
+    their tags (`local` and the content digest by which scripts/deploy knows it need not build them again); not
+    the images of other checkouts' builds."""
     subprocess.run([sys.executable, "-m", "faas.builder.images", "deploy"], check=True, capture_output=True)
     tags = []
     for repo in ("faas-control-plane", "faas-redis"):
-        tags += sh("docker", "images", repo, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        tags += sh("docker", "image", "inspect", f"{repo}:local", "--format", "{{join .RepoTags \" \"}}").stdout.split()
     return tags
 
 
