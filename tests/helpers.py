@@ -200,12 +200,16 @@ class RedisSet:
                                   "--dir", str(data), *extra.split()])
 
     def _sentinel(self, index: int) -> int:
+        # Each Sentinel finds the primary down after its own time (1, 1.5, 2 s). With one time, all three began a
+        # failover in the same instant and each voted for itself: no leader, and the next try only after twice
+        # the failover timeout (a 10 s outage; a 60 s one with a 30 s timeout, which failed a CI run). Staggered,
+        # the last one votes for the first that asks it, which is then elected.
         port = free_port(self.host)
         conf = self.root / f"sentinel-{index}.conf"
         conf.write_text(f"port {port}\nbind {self.host}\nprotected-mode no\ndir {self.root}\n"
                         f"sentinel monitor {self.service} {self.host} {self.primary} 2\n"
-                        f"sentinel down-after-milliseconds {self.service} 1000\n"
-                        f"sentinel failover-timeout {self.service} 30000\n")
+                        f"sentinel down-after-milliseconds {self.service} {1000 + 500 * index}\n"
+                        f"sentinel failover-timeout {self.service} 5000\n")
         return self._start(port, [str(conf), "--sentinel"])
 
     def primary_now(self) -> int:
