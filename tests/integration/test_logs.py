@@ -33,8 +33,13 @@ def handler(event, context):
 
 
 def invocation_log(api, request_id):
+    def seen() -> str:
+        resp = api.request("GET", f"/v1/invocations/{request_id}/logs")
+        return f"{resp.status_code} {resp.text[-2000:]!r}"
+
     return wait_for(lambda: (r := api.request("GET", f"/v1/invocations/{request_id}/logs")).status_code == 200
-                    and "REPORT RequestId" in r.text and r.text, timeout=30, what="the invocation's log")
+                    and "REPORT RequestId" in r.text and r.text, timeout=30, what=f"the log of {request_id}",
+                    detail=seen)
 
 
 def test_tail_header_and_report_line(api, fn_name):

@@ -259,15 +259,18 @@ def main() -> int:
     settings = Settings.from_env()
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     collector = LogCollector(settings, _notice_pipe())
+    # TERM wakes a drain thread started now. The handler only sets an event that the main thread never holds:
+    # starting the thread from the handler could meet threading's own lock held by the main thread, which
+    # starts a reader thread whenever a container starts, and wait for it forever.
+    stopping = threading.Event()
 
-    def stop(signum, frame):
-        def drain():
-            collector.drain_and_stop()
-            os._exit(0)
+    def drain() -> None:
+        stopping.wait()
+        collector.drain_and_stop()
+        os._exit(0)
 
-        threading.Thread(target=drain, name="drain", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
+    threading.Thread(target=drain, name="drain", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     collector.run_forever()
     return 0
 
