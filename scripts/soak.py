@@ -193,6 +193,11 @@ class Faults:
         return f"worker process {workers[-1]} stopped for {STOPPED_S:g} s"
 
 
+def say(text: str) -> None:
+    """One line of the soak's progress, with the time of day."""
+    print(f"soak: {time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
 def _cont(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGCONT)
@@ -252,7 +257,7 @@ def check(platform: Up, load: Load, drain_s: float) -> list[str]:
                 ended[rid] = record
                 del pending[rid]
         time.sleep(0.5)
-    print(f"soak: {time.strftime('%H:%M:%S')} {len(ended)} of {len(load.accepted)} events ended", flush=True)
+    say(f"{len(ended)} of {len(load.accepted)} events ended")
     problems += [f"event {rid} ({name}) never ended" for rid, name in pending.items()]
     for rid, record in ended.items():
         if record["status"] != expected[load.accepted[rid]]:
@@ -271,8 +276,7 @@ def check(platform: Up, load: Load, drain_s: float) -> list[str]:
     while missing() and time.monotonic() < deadline + drain_s / 2:
         time.sleep(1)
     lost = missing()
-    print(f"soak: {time.strftime('%H:%M:%S')} {len(load.messages) - len(lost)} of {len(load.messages)} messages "
-          "consumed", flush=True)
+    say(f"{len(load.messages) - len(lost)} of {len(load.messages)} messages consumed")
     problems += [f"message {body!r} was accepted and never consumed" for body in sorted(lost)[:20]]
     return problems
 
@@ -299,7 +303,7 @@ def main() -> int:
             for done, kind in enumerate(itertools.cycle(faults.kinds)):
                 if time.monotonic() + 1 >= end and done >= len(faults.kinds):  # each kind at least once
                     break
-                print(f"soak: {time.strftime('%H:%M:%S')} fault: {kind()}", flush=True)
+                say(f"fault: {kind()}")
                 owed = done + 1 < len(faults.kinds)  # (past the end, the kinds not yet done keep their spacing)
                 time.sleep(args.fault_every if owed else max(0.0, min(args.fault_every, end - time.monotonic())))
             load.stop.set()
@@ -311,7 +315,7 @@ def main() -> int:
             used = platform.redis().info("memory")["used_memory"] / 2 ** 20
         finally:
             platform.stop(timeout=180)
-            print(f"soak: {time.strftime('%H:%M:%S')} the platform stopped", flush=True)
+            say("the platform stopped")
             leaked = [c.name for c in client.containers.list(
                 all=True, filters={"label": f"faas.platform={platform.platform_id}"})]
             for container in client.containers.list(all=True,
