@@ -328,6 +328,38 @@ def test_a_follow_stream_ends_whole_when_the_control_plane_stops(start_platform,
     assert "broke off" not in platform.log()
 
 
+def test_a_report_made_while_a_flush_awaits_redis_is_sent_too(redis_server):
+    """REPORT lines go to Redis in batches, one flush at a time: a report made while that flush waits for Redis
+    is sent by it, not left until the next invocation's report (it once was: a call's log stayed without its
+    REPORT line on a quiet platform)."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from faas.config import Settings
+    from faas.logs.reports import LogChannel
+
+    async def scenario() -> list[bytes]:
+        settings = Settings(redis_url=redis_server, redis_prefix="faas-flush-" + uuid.uuid4().hex[:8])
+        conn = Redis.from_url(redis_server)
+        channel = LogChannel(settings, conn)
+        channel.report("first", "f", 1.0, 128, 20, None, quiet=False, final=False)
+        # (The batch taken and the flush waiting for Redis: no report pending, the task not done.)
+        while channel._pending or channel._task is None:
+            await asyncio.sleep(0)
+        assert not channel._task.done()
+        channel.report("second", "f", 1.0, 128, 20, None, quiet=False, final=False)
+        deadline = time.monotonic() + 10
+        while await conn.llen(channel.keys.reports) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        items = await conn.lrange(channel.keys.reports, 0, -1)
+        await conn.aclose()
+        return items
+
+    items = asyncio.run(scenario())
+    assert [json.loads(item)["rid"] for item in items] == ["first", "second"]
+
+
 def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_server):
     """Docker copies stdout and stderr apart: a line printed to stderr before the End marker may be read
     after it, once the REPORT line closed the log. It still goes into the log, and REPORT stays last."""

@@ -118,8 +118,11 @@ class LogChannel:
         return line
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self.FLUSH_S)
-        await self.flush()
+        # Until none is left: a report made while a flush awaits Redis finds this task running and starts no
+        # other, so this one takes it too (it once waited for the next invocation's report, forever if none came).
+        while self._pending:
+            await asyncio.sleep(self.FLUSH_S)
+            await self.flush()
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
