@@ -1,0 +1,127 @@
+"""FC 3.0's `ACS3-HMAC-SHA256` (alibabacloud-tea-openapi's `get_authorization`), from the server's side.
+
+    Authorization: ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=<h1;h2;...>,Signature=<hex>
+
+The canonical request is the method, the path exactly as sent (still percent-encoded), the query (decoded,
+sorted by name, each value quoted again with `quote(v, safe='~')`), each header named in SignedHeaders as
+`name:value` (stripped), a blank line, the SignedHeaders list and `x-acs-content-sha256`. The string to sign
+is the algorithm and the hex SHA-256 of that; the signature is the hex HMAC-SHA256 of it under the secret.
+
+Beyond the algorithm, the platform asks: the date, the nonce, the body's hash and the host are signed;
+every content-type, x-acs-* and x-fc-* header the request carries is signed (nothing that changes what
+the call does can be added unsigned); no signed header and no query parameter comes twice; the body's
+SHA-256 is the one signed; the date is within MAX_SKEW_S.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote_plus
+
+from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable
+
+ALGORITHM = "ACS3-HMAC-SHA256"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+REQUIRED = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce")
+"""Headers every signature must cover."""
+
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}")
+_NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MUST_SIGN = re.compile(r"content-type|x-acs-.*|x-fc-.*")
+
+
+def read(request: Request, now: datetime) -> Claim:
+    """The key and nonce the request claims, once its form, date and body hash are right (SignatureError
+    otherwise): what can be checked without the secret."""
+    header = request.one("Authorization")
+    if header is None:
+        raise SignatureError("the request is not signed (no Authorization header)")
+    if len(header) > MAX_HEADER_BYTES or not printable(header, MAX_HEADER_BYTES):
+        raise SignatureError("the Authorization header is too long or holds control characters")
+    algorithm, _, rest = header.partition(" ")
+    if algorithm != ALGORITHM:
+        raise SignatureError(f"the signature algorithm must be {ALGORITHM}")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, eq, value = part.partition("=")
+        if not eq or name in fields or name not in ("Credential", "SignedHeaders", "Signature"):
+            raise SignatureError("the Authorization header must be Credential=...,SignedHeaders=...,Signature=...")
+        fields[name] = value
+    if len(fields) != 3:
+        raise SignatureError("the Authorization header must be Credential=...,SignedHeaders=...,Signature=...")
+    if not _KEY_ID.fullmatch(fields["Credential"]):
+        raise SignatureError("the Credential is not an access key id")
+    if not _SIGNATURE.fullmatch(fields["Signature"]):
+        raise SignatureError("the Signature must be 64 lower-case hex digits")
+    signed = tuple(fields["SignedHeaders"].split(";"))
+    if not all(_HEADER_NAME.fullmatch(n) for n in signed) or list(signed) != sorted(set(signed)):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    for name in REQUIRED:
+        if name not in signed:
+            raise SignatureError(f"SignedHeaders must include {name}")
+    for name in {n.lower() for n in request.headers}:
+        if _MUST_SIGN.fullmatch(name) and name not in signed:
+            raise SignatureError(f"the header {name} is not signed")
+    for name in signed:
+        if request.one(name) is None:
+            raise SignatureError(f"SignedHeaders names {name}, which the request does not carry")
+    signed_at = _date(request.one("x-acs-date") or "", now)
+    nonce = request.one("x-acs-signature-nonce") or ""
+    if not _NONCE.fullmatch(nonce):
+        raise SignatureError("x-acs-signature-nonce must be 1-64 letters, digits, '.', '_' or '-'")
+    if not hmac.compare_digest((request.one("x-acs-content-sha256") or "").encode(),
+                               hashlib.sha256(request.body).hexdigest().encode()):
+        raise SignatureError("x-acs-content-sha256 is not the SHA-256 of the body")
+    return Claim(fields["Credential"], fields["Signature"], signed_at, nonce, signed)
+
+
+def check(request: Request, claim: Claim, secret: str) -> None:
+    """SignatureError unless `secret` signed the request as `claim` says."""
+    expected = sign(canonical_request(request, claim.signed_headers), secret)
+    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
+        raise SignatureError("the signature does not match (the request differs from what was signed, or "
+                             "the secret is wrong)")
+
+
+def canonical_request(request: Request, signed_headers: tuple[str, ...]) -> str:
+    headers = "".join(f"{name}:{(request.one(name) or '').strip()}\n" for name in signed_headers)
+    return "\n".join((request.method.upper(), request.raw_path or "/", canonical_query(request.raw_query),
+                      headers, ";".join(signed_headers), request.one("x-acs-content-sha256") or ""))
+
+
+def canonical_query(raw_query: str) -> str:
+    """The query as the SDK signs it: decoded, sorted by name, each value quoted with `quote(v, safe='~')`."""
+    pairs: dict[str, str] = {}
+    for item in raw_query.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        try:
+            name, value = unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict")
+        except UnicodeDecodeError:
+            raise SignatureError("the query is not UTF-8 once decoded") from None
+        if name in pairs:
+            raise SignatureError(f"the query parameter {name} is repeated")
+        pairs[name] = value
+    return "&".join(f"{name}={quote(pairs[name], safe='~')}" for name in sorted(pairs))
+
+
+def sign(canonical: str, secret: str) -> str:
+    """The signature of a canonical request under `secret` (hex)."""
+    to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def _date(value: str, now: datetime) -> datetime:
+    try:
+        when = datetime.strptime(value, DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SignatureError(f"x-acs-date must be a UTC time as {DATE_FORMAT}") from None
+    if abs((now - when).total_seconds()) > MAX_SKEW_S:
+        raise SignatureError(f"x-acs-date is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
+    return when
