@@ -111,6 +111,22 @@ ensure_platform() {
   ensure_gvisor
 }
 
+# ensure_secret_key: the key access-key secrets are encrypted under: FAAS_SECRET_KEY or FAAS_SECRET_KEY_FILE as
+# given, else var/secret-key (made on first run, 0600). Losing it makes every access key unusable (new ones work).
+ensure_secret_key() {
+  if [ -n "${FAAS_SECRET_KEY:-}" ] || [ -n "${FAAS_SECRET_KEY_FILE:-}" ]; then
+    return 0
+  fi
+  local file="$FAAS_VAR_DIR/secret-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$FAAS_VAR_DIR"
+    (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file")
+    log "created the key that access-key secrets are encrypted under in $file (mode 0600)"
+  fi
+  chmod 600 "$file"
+  export FAAS_SECRET_KEY_FILE="$file"
+}
+
 free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -40,6 +40,7 @@ class PlatformProcess:
             "FAAS_PLATFORM_ID": self.platform_id,
             "FAAS_REAPER_INTERVAL": "0.2",
             "FAAS_API_TOKEN": "faas_admin_test_" + uuid.uuid4().hex,
+            "FAAS_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
             # One cell kept ready, not four: each costs a container start, and only tests/integration/test_cells.py
             # (which sets its own) counts them.
             "FAAS_CELLS_MIN": "1",

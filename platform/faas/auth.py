@@ -47,6 +47,17 @@ class Token:
         return self.role is Role.ADMIN or self.role is needed
 
 
+def checked_role_and_name(role: object, name: object) -> tuple[Role, str]:
+    """A new credential's role and name (a token's or an access key's), InvalidArgument when wrong."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidArgument("role must be admin or invoke") from None
+    if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX or not name.isprintable():
+        raise InvalidArgument(f"name must be a string of 1-{NAME_MAX} printable characters")
+    return role, name
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
@@ -61,12 +72,7 @@ class TokenStore:
         """Checks that a call comes from the platform's own parts."""
 
     async def create(self, role: object, name: object) -> tuple[Token, str]:
-        try:
-            role = Role(role)
-        except ValueError:
-            raise InvalidArgument("role must be admin or invoke") from None
-        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX or not name.isprintable():
-            raise InvalidArgument(f"name must be a string of 1-{NAME_MAX} printable characters")
+        role, name = checked_role_and_name(role, name)
         secret = f"faas_{role.value}_{secrets.token_urlsafe(32)}"
         token = Token(id=secrets.token_hex(6), role=role, name=name, created_at=time.time())
         await self.redis.hset(self.key, digest(secret), json.dumps(token.to_api()))

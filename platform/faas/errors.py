@@ -28,6 +28,10 @@ class TokenNotFound(FaasError):
     code = "TokenNotFound"
 
 
+class AccessKeyNotFound(FaasError):
+    code = "AccessKeyNotFound"
+
+
 class FunctionNotFound(FaasError):
     code = "FunctionNotFound"
 

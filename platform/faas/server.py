@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from .api import create_app
 from .api.middlewares import code_of, error_response
 from .claim import PlatformInUse, claim
+from .compat import add_surfaces
 from .config import Settings
 from .startup import LISTEN_FD_ENV, new_event_loop, setup_logging, wait_for_redis
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wait_for_redis(settings, threading.Event(), "faas-server")  # it may be loading its data
     app = create_app(settings)
+    add_surfaces(app)
 
     def ready(*_):
         # What start-up made lives as long as the process: out of the collector's way, so that the full

@@ -136,6 +136,18 @@ def test_tokens_and_platform_errors(faasctl, fn_dir, fn_name):
     assert faasctl("token", "revoke", created["id"])[0] == 0
 
 
+def test_access_keys_are_made_listed_and_revoked(faasctl):
+    code, out, err = faasctl("key", "create", "--role", "invoke", "--name", "cli-key")
+    key_id, secret = out.split()
+    assert code == 0 and key_id.startswith("FK") and len(secret) == 30 and "shown once" in err
+    code, out, _ = faasctl("key", "list")
+    assert code == 0 and key_id in out and "cli-key" in out and secret not in out
+    assert key_id in [k["accessKeyId"] for k in json.loads(faasctl("--json", "key", "list")[1])]
+    assert faasctl("key", "revoke", key_id)[0] == 0
+    code, _, err = faasctl("key", "revoke", key_id)
+    assert code != 0 and "AccessKeyNotFound" in err
+
+
 def test_unreachable_platform_exits_2(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "FAAS_URL": "http://127.0.0.1:9", "FAAS_TOKEN": "x", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "list"], capture_output=True, env=env, cwd=tmp_path)

@@ -34,7 +34,8 @@ def test_each_command_runs_its_modules_function(argv, func):
 def test_commands_listed_in_help_order():
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == ["deploy", "list", "get", "delete", "invoke", "logs", "wait", "instances", "nodes",
-                                 "reserve", "publish", "versions", "alias", "rollback", "queue", "trigger", "token"]
+                                 "reserve", "publish", "versions", "alias", "rollback", "queue", "trigger", "token",
+                                 "key"]
 
 
 @pytest.mark.parametrize("argv", [["--json", "--url", "http://u", "alias", "list", "f"],

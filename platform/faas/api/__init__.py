@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .. import defaults
+from ..access_keys import AccessKeyStore
 from ..auth import TokenStore
 from ..builder.build import Builder
 from ..cluster.remote import RemotePool
@@ -31,8 +32,10 @@ from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
 from ..triggers.timer import TimerScheduler
 from .console import add_console_routes
+from .credentials import add_credential_routes
 from .handlers import add_routes
 from .keys import (
+    ACCESS_KEYS,
     ASYNC,
     CLOSING,
     DOCKER,
@@ -72,6 +75,7 @@ async def redis_ctx(app: web.Application):
     settings = app[SETTINGS]
     app[REDIS] = redis = connect_async(settings)
     app[TOKENS] = TokenStore(redis, settings.redis_prefix, settings.api_token)
+    app[ACCESS_KEYS] = AccessKeyStore(redis, settings.redis_prefix, settings.secret_key)
     try:
         await redis.ping()
         yield
@@ -181,6 +185,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_closing)
     app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
+    add_credential_routes(app)
     add_trigger_routes(app)
     add_release_routes(app)
     add_node_routes(app)

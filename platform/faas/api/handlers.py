@@ -9,12 +9,12 @@ import re
 import time
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import ChainMapProxy, web
 from redis.exceptions import RedisError
 
 from .. import defaults
 from ..auth import PLATFORM_HEADER, Role
-from ..errors import Forbidden, InvalidArgument, InvocationNotFound
+from ..errors import Forbidden, InvalidArgument, InvocationNotFound, PayloadTooLarge
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families
@@ -114,19 +114,34 @@ async def invoke_function(request: web.Request) -> web.Response:
     if (trigger is not None or "X-Fc-Attempt" in request.headers) \
             and not await request.app[TOKENS].platform.check(request.headers.get(PLATFORM_HEADER)):
         raise Forbidden("X-Faas-Trigger and X-Fc-Attempt are set by the platform's own parts only")
+    log_type = request.headers.get("X-Fc-Log-Type", "None").lower()
+    if log_type not in ("tail", "none"):
+        raise InvalidArgument("X-Fc-Log-Type must be Tail or None")
     qualifier = qualifier_of(request)
-    if invocation_type == "Async":
-        event = await read_event(request, defaults.ASYNC_EVENT_BYTES)
-        record, config = await request.app[RELEASES].resolve_async(name, qualifier)
-        request_id = await request.app[ASYNC].accept(record, event, trigger=trigger, config=config,
-                                                     qualifier=qualifier)
+    asynchronous = invocation_type == "Async"
+    event = await read_event(request, defaults.ASYNC_EVENT_BYTES if asynchronous else defaults.SYNC_EVENT_BYTES)
+    return await invoke(request.app, name, qualifier, event, asynchronous=asynchronous, tail=log_type == "tail",
+                        request_id=request_id, attempt=attempt, trigger=trigger)
+
+
+async def invoke(app: web.Application | ChainMapProxy, name: str, qualifier: str, event: bytes, *, asynchronous: bool,
+                 tail: bool = False, request_id: str | None = None, attempt: int = 1,
+                 trigger: str | None = None) -> web.Response:
+    """One invocation of `name` at `qualifier` (checked), as every API surface makes it: async (202, accepted
+    once stored) or sync (the function's answer, X-Fc-Error-Type when it failed, the log's tail with `tail`)."""
+    if asynchronous:
+        if len(event) > defaults.ASYNC_EVENT_BYTES:
+            raise PayloadTooLarge(f"the event is larger than {defaults.ASYNC_EVENT_BYTES} bytes")
+        record, config = await app[RELEASES].resolve_async(name, qualifier)
+        request_id = await app[ASYNC].accept(record, event, trigger=trigger, config=config, qualifier=qualifier)
         return web.json_response({"requestId": request_id}, status=202,
                                  headers={"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": record.version_id})
+    if len(event) > defaults.SYNC_EVENT_BYTES:
+        raise PayloadTooLarge(f"the event is larger than {defaults.SYNC_EVENT_BYTES} bytes")
     if request_id is None:
         request_id = new_request_id()
-    event = await read_event(request, defaults.SYNC_EVENT_BYTES)
-    record = await request.app[RELEASES].resolve(name, qualifier)
-    outcome = await request.app[POOL].invoke(record, event, request_id, attempt, trigger)
+    record = await app[RELEASES].resolve(name, qualifier)
+    outcome = await app[POOL].invoke(record, event, request_id, attempt, trigger)
     headers = {
         "X-Fc-Request-Id": request_id,
         "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",
@@ -135,12 +150,9 @@ async def invoke_function(request: web.Request) -> web.Response:
     }
     if outcome.error:
         headers["X-Fc-Error-Type"] = outcome.error
-    log_type = request.headers.get("X-Fc-Log-Type", "None")
-    if log_type.lower() == "tail":
+    if tail:
         headers["X-Fc-Log-Result"] = encode_tail([outcome.report]) if outcome.quiet \
-            else await request.app[LOGS].tail(request_id)
-    elif log_type.lower() != "none":
-        raise InvalidArgument("X-Fc-Log-Type must be Tail or None")
+            else await app[LOGS].tail(request_id)
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
     return web.Response(body=outcome.body, status=200, headers=headers)
 
@@ -287,24 +299,6 @@ async def list_instances(request: web.Request) -> web.Response:
                               "revision": record.revision, "reservedInstances": reserved, "instances": instances})
 
 
-# -- tokens
-async def create_token(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) - {"role", "name"}:
-        raise InvalidArgument("the body must be an object with role (admin or invoke) and name")
-    token, secret = await request.app[TOKENS].create(body.get("role"), body.get("name"))
-    return web.json_response(token.to_api() | {"token": secret}, status=201)
-
-
-async def list_tokens(request: web.Request) -> web.Response:
-    return web.json_response({"tokens": [t.to_api() for t in await request.app[TOKENS].list()]})
-
-
-async def revoke_token(request: web.Request) -> web.Response:
-    await request.app[TOKENS].revoke(request.match_info["token_id"])
-    return web.Response(status=204)
-
-
 # -- platform
 OPENAPI = Path(__file__).with_name("openapi.json")
 """The API's contract, kept in the repository and served as it is."""
@@ -366,7 +360,4 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/functions/{name}/logs", get_function_logs),
         web.get("/v1/queues/{name}/messages", read_queue),
         web.delete("/v1/queues/{name}/messages", delete_queue_messages),
-        web.post("/v1/tokens", create_token),
-        web.get("/v1/tokens", list_tokens),
-        web.delete("/v1/tokens/{token_id}", revoke_token),
     ])

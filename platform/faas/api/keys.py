@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ..access_keys import AccessKeyStore
 from ..auth import TokenStore
 from ..config import Settings
 from ..docker_host import DockerHost
@@ -27,6 +28,7 @@ POOL = web.AppKey("pool", Pool)
 SERVICE = web.AppKey("service", FunctionService)
 ASYNC = web.AppKey("async", AsyncEvents)
 TOKENS = web.AppKey("tokens", TokenStore)
+ACCESS_KEYS = web.AppKey("access_keys", AccessKeyStore)
 LOGS = web.AppKey("logs", LogReader)
 LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
 """The control plane's side of logs: notices, REPORT lines, the collector process."""

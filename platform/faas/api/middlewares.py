@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from redis.exceptions import BusyLoadingError, OutOfMemoryError
@@ -22,6 +23,7 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.TokenNotFound: 404,
+    errors.AccessKeyNotFound: 404,
     errors.FunctionNotFound: 404,
     errors.NodeNotFound: 404,
     errors.InvocationNotFound: 404,
@@ -105,37 +107,54 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         return begun  # aiohttp finishes it on the aborted connection, which writes nothing more
 
 
-def _error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """The JSON error answer for what a handler raised (a redirect is raised on)."""
+@dataclass
+class ErrorAnswer:
+    """What an error is answered with, whatever the surface's shape: its status, code, message, the fields
+    the platform's own shape adds, and headers."""
+
+    status: int
+    code: str
+    message: str
+    extra: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def describe_error(request: web.Request, exc: Exception) -> ErrorAnswer:
+    """The answer to what a handler raised (a redirect is raised on): every surface answers the same error
+    with the same status and code, each in its own shape."""
     if isinstance(exc, errors.FaasError):
-        extra = {}
+        answer = ErrorAnswer(status_of(exc), exc.code, exc.message)
         if isinstance(exc, errors.BuildFailed) and exc.details.get("log"):
-            extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
-        response = error_response(status_of(exc), exc.code, exc.message, **extra)
+            answer.extra["buildLog"] = tail(exc.details["log"], defaults.BUILD_LOG_TAIL_BYTES)
         if isinstance(exc, errors.Unauthorized):
-            response.headers["WWW-Authenticate"] = 'Bearer realm="faas"'
+            answer.headers["WWW-Authenticate"] = 'Bearer realm="faas"'
         elif isinstance(exc, errors.MethodNotAllowed):
-            response.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
+            answer.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
         if "retry_after" in exc.details:
-            response.headers["Retry-After"] = str(exc.details["retry_after"])
-        return response
+            answer.headers["Retry-After"] = str(exc.details["retry_after"])
+        return answer
     if isinstance(exc, OutOfMemoryError):  # maxmemory with noeviction: the write was refused whole
         log.warning("Redis is full (maxmemory) in %s %s: %s", request.method, request.path, exc)
-        response = error_response(503, "ServiceUnavailable", "the platform's Redis is full: nothing was stored; "
-                                  "try again later")
-        response.headers["Retry-After"] = str(defaults.QUEUE_FULL_RETRY_AFTER_S)
-        return response
+        return ErrorAnswer(503, "ServiceUnavailable", "the platform's Redis is full: nothing was stored; try again "
+                           "later", headers={"Retry-After": str(defaults.QUEUE_FULL_RETRY_AFTER_S)})
     if isinstance(exc, (RedisConnectionError, RedisTimeoutError, BusyLoadingError)):
         log.warning("Redis unavailable in %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "ServiceUnavailable", "the platform's Redis is unavailable; try again shortly")
+        return ErrorAnswer(503, "ServiceUnavailable", "the platform's Redis is unavailable; try again shortly")
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        code = code_of(exc.status)
         message = exc.reason if exc.status != 413 else "the request body is too large"
-        response = error_response(exc.status, code, message)
+        answer = ErrorAnswer(exc.status, code_of(exc.status), message)
         if "Allow" in exc.headers:  # 405 says which methods the route has
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
-    return error_response(500, "InternalError", "internal error; the platform log has the details")
+    return ErrorAnswer(500, "InternalError", "internal error; the platform log has the details")
+
+
+def _error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The platform's own JSON error answer for what a handler raised."""
+    answer = describe_error(request, exc)
+    response = error_response(answer.status, answer.code, answer.message, **answer.extra)
+    response.headers.update(answer.headers)
+    return response

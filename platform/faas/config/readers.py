@@ -36,6 +36,10 @@ def api_token(env: Env) -> str:
     return env.get("FAAS_API_TOKEN") or api_token_file(env)
 
 
+def secret_key_file(env: Env) -> str:
+    return secret(env, "FAAS_SECRET_KEY_FILE")
+
+
 def node_token_file(env: Env) -> str:
     return secret(env, "FAAS_NODE_TOKEN_FILE")
 

@@ -78,6 +78,13 @@ class Settings:
         shown="`var/api-token`, made by `scripts/up`", unset=readers.api_token_file,
         also=(Variable("FAAS_API_TOKEN_FILE", "none", "a file holding the admin token (a compose secret, "
                        "`/etc/faas/api-token`); used when `FAAS_API_TOKEN` is unset"),))
+    secret_key: str = declare(
+        "FAAS_SECRET_KEY", "", "the key access-key secrets are encrypted under in Redis (16-256 printable characters; "
+        "every control plane needs the same); without it no access key can be made or used",
+        shown="`var/secret-key`, made by `scripts/up`", unset=readers.secret_key_file,
+        check=matching(re.compile(r"(?:[\x21-\x7e]{16,256})?"), "16-256 printable characters, without spaces"),
+        also=(Variable("FAAS_SECRET_KEY_FILE", "none", "a file holding that key (0600; a compose secret); used when "
+                       "`FAAS_SECRET_KEY` is unset"),))
     client_token: str = declare("FAAS_TOKEN", "", "the token workers and `faasctl` send",
                                 shown="`FAAS_API_TOKEN`", unset=readers.api_token)
     control_url: str = text("FAAS_CONTROL_URL", "", "where workers reach the control plane",

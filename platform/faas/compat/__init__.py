@@ -1,0 +1,16 @@
+"""Function Compute's own APIs, answered with the platform's services: each surface reads its requests
+(signed with an access key), translates them into the calls the `/v1` API makes, and writes the answers and
+errors in its own shapes. No behaviour lives in one surface only: a function made through one is seen and
+invoked through the others.
+
+- `fc3`: FC 3.0 (`/2023-03-30/...`, the `alibabacloud-fc20230330` SDK), signed with ACS3-HMAC-SHA256.
+"""
+
+from aiohttp import web
+
+
+def add_surfaces(app: web.Application) -> None:
+    """Mount every compatibility surface on the platform's app."""
+    from .fc3 import PREFIX, fc3_app
+
+    app.add_subapp(PREFIX, fc3_app())

@@ -1,0 +1,175 @@
+"""FC 3.0's API (`/2023-03-30/...`), as the `alibabacloud-fc20230330` SDK calls it, on the platform's services.
+
+Every request is signed (ACS3-HMAC-SHA256, see faas.signing.acs3) with an access key; management needs an
+admin key, InvokeFunction an invoke one. Errors are FC's `{"Code", "Message", "RequestId"}` with the status
+the `/v1` API gives the same error, so the SDK raises its own ClientException/ServerException with `.code`.
+Function errors are 200 with `x-fc-error-type`, as on FC. The field mapping is in `fc3_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .. import defaults
+from ..api.handlers import invoke
+from ..api.keys import SERVICE
+from ..api.middlewares import describe_error
+from ..auth import Role
+from ..errors import FunctionNotFound, InvalidArgument
+from ..models import check_name, new_request_id
+from ..qualifiers import check_qualifier
+from ..signing import acs3
+from . import fc3_model
+from .signed import BODY, Denied, authenticate
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/2023-03-30"
+REQUEST_ID = web.RequestKey("fc3_request_id", str)
+LIST_LIMIT = (1, 100)
+LIST_DEFAULT = 20
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
+           ) -> web.Response:
+    return web.json_response({"Code": code, "Message": message, "RequestId": request_id}, status=status,
+                             headers={"x-fc-request-id": request_id, **(headers or {})})
+
+
+@web.middleware
+async def fc3_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Signature first, then the handler; every error in FC 3.0's shape."""
+    request_id = request[REQUEST_ID] = new_request_id()
+    try:
+        matched = request.match_info.http_exception is None
+        needed = getattr(request.match_info.handler, "fc_role", Role.ADMIN) if matched else Role.INVOKE
+        await authenticate(request, acs3, needed)
+        if not matched:
+            raise request.match_info.http_exception  # type: ignore[misc]  # (checked above)
+        return await handler(request)
+    except Denied as exc:
+        return _error(403, exc.code, exc.message, request_id)
+    except Exception as exc:
+        answer = describe_error(request, exc)
+        headers = {k: v for k, v in answer.headers.items() if k != "WWW-Authenticate"}
+        return _error(answer.status, answer.code, answer.message, request_id, headers)
+
+
+def _route(method: str, path: str, handler: Handler, needed: Role = Role.ADMIN) -> web.RouteDef:
+    handler.faas_role = None  # type: ignore[attr-defined]  # the platform's bearer check: not here, the signature's
+    handler.fc_role = needed  # type: ignore[attr-defined]
+    return web.route(method, path, handler)
+
+
+def _body(request: web.Request) -> dict:
+    try:
+        body = json.loads(request[BODY] or b"{}")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidArgument("the body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidArgument("the body is JSON nested too deeply") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    return body
+
+
+def _qualifier(request: web.Request) -> str:
+    return check_qualifier(request.query.get("qualifier", defaults.LATEST))
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(LIST_DEFAULT))
+    if not raw.isascii() or not raw.isdigit() or not LIST_LIMIT[0] <= int(raw) <= LIST_LIMIT[1]:
+        raise InvalidArgument(f"limit must be a whole number from {LIST_LIMIT[0]} to {LIST_LIMIT[1]}")
+    return int(raw)
+
+
+def page(names: list[str], request: web.Request) -> tuple[list[str], str | None]:
+    """FC's paging of a sorted list of names: those after `nextToken` that start with `prefix`, `limit` at
+    most, and the token of the next page (None: this is the last)."""
+    prefix = request.query.get("prefix", "")
+    token = request.query.get("nextToken", "")
+    limit = _limit(request)
+    chosen = [n for n in sorted(names) if n.startswith(prefix) and n > token]
+    return chosen[:limit], chosen[limit - 1] if len(chosen) > limit else None
+
+
+def _name(request: web.Request) -> str:
+    return fc3_model.check_function_name(request.match_info["function"])
+
+
+# -- functions
+async def create_function(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].create(fc3_model.spec_body(_body(request), creating=True))
+    return web.json_response(fc3_model.function(record))
+
+
+async def get_function(request: web.Request) -> web.Response:
+    name = _name(request)
+    _qualifier(request)  # checked; the function's LATEST is what GetFunction shows
+    return web.json_response(fc3_model.function(await request.config_dict[SERVICE].get(name)))
+
+
+async def update_function(request: web.Request) -> web.Response:
+    name = _name(request)
+    record = await request.config_dict[SERVICE].update(name, fc3_model.spec_body(_body(request), creating=False))
+    return web.json_response(fc3_model.function(record))
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    await request.config_dict[SERVICE].delete(_name(request))
+    return web.Response(status=204)
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    unsupported = sorted(set(request.query) - {"prefix", "limit", "nextToken"})
+    if unsupported:
+        raise InvalidArgument(f"ListFunctions does not take {', '.join(unsupported)} here")
+    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
+    names, token = page(list(records), request)
+    body: dict = {"functions": [fc3_model.function(records[n]) for n in names]}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
+# -- invocations
+async def invoke_function(request: web.Request) -> web.Response:
+    name = _name(request)
+    try:
+        check_name(name)
+    except InvalidArgument:
+        raise FunctionNotFound(f"function {name} does not exist") from None
+    invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
+    if invocation_type not in ("Sync", "Async"):
+        raise InvalidArgument("x-fc-invocation-type must be Sync or Async")
+    log_type = request.headers.get("x-fc-log-type", "None")
+    if log_type not in ("None", "Tail"):
+        raise InvalidArgument("x-fc-log-type must be None or Tail")
+    if "x-fc-async-task-id" in request.headers:
+        raise InvalidArgument("x-fc-async-task-id is not supported yet: the platform names async tasks itself")
+    answer = await invoke(request.config_dict, name, _qualifier(request), request[BODY],
+                          asynchronous=invocation_type == "Async", tail=log_type == "Tail")
+    if invocation_type == "Async":  # FC answers 202 with no body
+        return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})
+    return answer
+
+
+def fc3_app() -> web.Application:
+    """The FC 3.0 surface, mounted at PREFIX."""
+    app = web.Application(middlewares=[fc3_middleware])
+    app.router.add_routes([
+        _route("POST", "/functions", create_function),
+        _route("GET", "/functions", list_functions),
+        _route("GET", "/functions/{function}", get_function),
+        _route("PUT", "/functions/{function}", update_function),
+        _route("DELETE", "/functions/{function}", delete_function),
+        _route("POST", "/functions/{function}/invocations", invoke_function, Role.INVOKE),
+    ])
+    return app

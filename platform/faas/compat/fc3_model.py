@@ -1,0 +1,165 @@
+"""FC 3.0's function model and the platform's spec, each way.
+
+FC's names for the spec's fields are translated; fields the platform has no use for are accepted where FC
+accepts them empty (as its SDK sends them: `"tags": []`) and refused, by name, otherwise. The README's FC
+section lists both.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from .. import defaults
+from ..errors import InvalidArgument
+from ..models import FunctionRecord
+
+FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
+"""FC's Python runtimes that run on the platform's Python 3.11 (code for 3.9 and 3.10 runs on it unchanged)."""
+RUNTIMES = {**{r: "python3.11" for r in PYTHON_RUNTIMES}, "custom-container": "custom-container"}
+
+RENAMED = {"functionName": "name", "runtime": "runtime", "handler": "handler", "description": "description",
+           "memorySize": "memoryMB", "timeout": "timeoutSeconds", "environmentVariables": "environment",
+           "instanceConcurrency": "instanceConcurrency"}
+"""FC's field -> the spec's, for fields whose values are the same."""
+
+EMPTY_ACCEPTED = ("role", "logConfig", "vpcConfig", "nasConfig", "ossMountConfig", "gpuConfig", "tracingConfig",
+                  "customDNS", "layers", "tags", "cpu", "resourceGroupId", "sessionAffinity",
+                  "sessionAffinityConfig", "instanceIsolationMode", "customRuntimeConfig", "polarFsConfig",
+                  "juiceFsConfig", "disableOndemand", "enableLongLiving", "invocationRestriction",
+                  "disableInjectCredentials", "idleTimeout")
+"""Fields the platform does not have: accepted when empty (null, "", [], {}, false, or an object of such)."""
+
+DISK_SIZE_MB = 512
+INTERNET_ACCESS = True
+"""What every function has here (FC's defaults): `diskSize` 512 and `internetAccess` true are accepted as such."""
+
+
+def check_function_name(value: str) -> str:
+    if not FC_NAME_RE.fullmatch(value):
+        raise InvalidArgument("functionName must be a letter or '_', then up to 127 letters, digits, '_' or '-'")
+    return value
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    return value in (None, "", False) or value == []
+
+
+def spec_body(body: dict, creating: bool) -> dict:
+    """The `/v1` create or update body of a CreateFunction or UpdateFunction input."""
+    known = set(RENAMED) | set(EMPTY_ACCEPTED) | {"code", "customContainerConfig", "instanceLifecycleConfig",
+                                                  "diskSize", "internetAccess"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    if not creating and "functionName" in body:
+        raise InvalidArgument("functionName cannot be changed")
+    for key in EMPTY_ACCEPTED:
+        if not _empty(body.get(key)):
+            raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
+    if body.get("diskSize") not in (None, DISK_SIZE_MB):
+        raise InvalidArgument(f"diskSize must be {DISK_SIZE_MB} here (functions have no disk quota of their own)")
+    if body.get("internetAccess") not in (None, INTERNET_ACCESS):
+        raise InvalidArgument("internetAccess must be true here (function containers always reach the network)")
+    spec = {RENAMED[k]: v for k, v in body.items() if k in RENAMED}
+    if "runtime" in spec:
+        runtime = spec["runtime"]
+        if runtime not in RUNTIMES:
+            raise InvalidArgument(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r} (the platform "
+                                  "runs Python functions on Python 3.11)")
+        spec["runtime"] = RUNTIMES[runtime]
+    if "name" in spec:
+        spec["name"] = check_function_name(spec["name"]) if isinstance(spec["name"], str) else spec["name"]
+    if "code" in body:
+        spec["code"] = _code(body["code"])
+    if body.get("customContainerConfig") is not None:
+        spec["customContainer"] = _custom_container(body["customContainerConfig"])
+    if body.get("instanceLifecycleConfig") is not None:
+        spec |= _lifecycle(body["instanceLifecycleConfig"])
+    return spec
+
+
+def _code(code: Any) -> dict:
+    if not isinstance(code, dict):
+        raise InvalidArgument("code must be an object with zipFile (a base64 zip)")
+    if code.get("ossBucketName") or code.get("ossObjectName"):
+        raise InvalidArgument("code.ossBucketName and code.ossObjectName are not supported: send code.zipFile")
+    unknown = sorted(set(code) - {"zipFile", "checksum", "ossBucketName", "ossObjectName"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s) in code: {', '.join(unknown)}")
+    return {"zipFile": code.get("zipFile")}
+
+
+def _custom_container(config: Any) -> dict:
+    if not isinstance(config, dict):
+        raise InvalidArgument("customContainerConfig must be an object")
+    unknown = sorted(set(config) - {"image", "command", "entrypoint", "port", "accelerationType",
+                                    "acrInstanceId", "healthCheckConfig", "registryConfig", "resolvedImageUri"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s) in customContainerConfig: {', '.join(unknown)}")
+    for key in ("accelerationType", "acrInstanceId", "healthCheckConfig", "registryConfig"):
+        if not _empty(config.get(key)):
+            raise InvalidArgument(f"customContainerConfig.{key} is not supported by this platform")
+    out: dict = {"image": config.get("image")}
+    command = (config.get("entrypoint") or []) + (config.get("command") or []) \
+        if isinstance(config.get("entrypoint") or [], list) and isinstance(config.get("command") or [], list) \
+        else None
+    if command is None:
+        raise InvalidArgument("customContainerConfig.entrypoint and .command must be lists of strings")
+    if command:
+        out["command"] = command
+    if config.get("port") is not None:
+        out["port"] = config["port"]
+    return out
+
+
+def _lifecycle(config: Any) -> dict:
+    if not isinstance(config, dict) or set(config) - {"initializer", "preStop"}:
+        raise InvalidArgument("instanceLifecycleConfig must be an object with initializer (and an empty preStop)")
+    if not _empty(config.get("preStop")):
+        raise InvalidArgument("instanceLifecycleConfig.preStop is not supported by this platform")
+    hook = config.get("initializer")
+    if _empty(hook):
+        return {"initializer": None}
+    if not isinstance(hook, dict) or set(hook) - {"handler", "timeout", "command"} or hook.get("command"):
+        raise InvalidArgument("instanceLifecycleConfig.initializer must be an object with handler and timeout")
+    out = {"initializer": hook.get("handler")}
+    if hook.get("timeout") is not None:
+        out["initializationTimeoutSeconds"] = hook["timeout"]
+    return out
+
+
+def iso_time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def arn(name: str) -> str:
+    return f"acs:fc:local:platform:functions/{name}"
+
+
+def function(record: FunctionRecord) -> dict:
+    """FC 3.0's Function of a record."""
+    spec = record.spec
+    out: dict = {
+        "functionName": spec.name, "functionId": record.function_id, "functionArn": arn(spec.name),
+        "runtime": spec.runtime, "handler": spec.handler, "description": spec.description,
+        "memorySize": spec.memory_mb, "timeout": spec.timeout_s, "environmentVariables": dict(spec.environment),
+        "instanceConcurrency": spec.instance_concurrency, "diskSize": DISK_SIZE_MB,
+        "internetAccess": INTERNET_ACCESS, "codeChecksum": record.code_sha256 or "",
+        "createdTime": iso_time(record.created_at), "lastModifiedTime": iso_time(record.updated_at),
+        "state": "Active", "lastUpdateStatus": "Successful", "tags": [], "layers": [],
+    }
+    if spec.initializer:
+        out["instanceLifecycleConfig"] = {"initializer": {"handler": spec.initializer,
+                                                          "timeout": spec.init_timeout_s}}
+    if spec.custom_container is not None:
+        cc = spec.custom_container
+        out["customContainerConfig"] = {"image": cc.image, "port": cc.port,
+                                        **({"command": list(cc.command)} if cc.command else {})}
+    if record.version_id != defaults.LATEST:
+        out["versionId"] = record.version_id
+    return out

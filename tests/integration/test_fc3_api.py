@@ -1,0 +1,255 @@
+"""FC 3.0's API driven by its own SDK (alibabacloud-fc20230330) against a real plat, and every way a
+signed request can be wrong, sent raw: FC's error shape, 403 before anything else happens."""
+
+import base64
+import functools
+import hashlib
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import pytest
+import requests
+from alibabacloud_fc20230330 import models as fc
+from alibabacloud_fc20230330.client import Client
+from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.models import Config
+from darabonba.runtime import RuntimeOptions
+
+from helpers import code_b64, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis]
+
+HANDLER = """
+import json
+def handler(event, context):
+    print("got", event)
+    if event == b"fail":
+        raise ValueError("asked to fail")
+    return {"echo": event.decode(), "function": context.function.name}
+"""
+
+
+def make_key(plat, role: str) -> tuple[str, str]:
+    resp = plat.api.request("POST", "/v1/access-keys", json={"role": role, "name": f"fc3-{role}"})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    return body["accessKeyId"], body["accessKeySecret"]
+
+
+def client(plat, key: tuple[str, str]) -> Client:
+    return Client(Config(access_key_id=key[0], access_key_secret=key[1], endpoint=f"127.0.0.1:{plat.port}",
+                         protocol="http", read_timeout=120_000))
+
+
+@pytest.fixture(scope="module")
+def plat(async_stack):
+    """The platform with async workers (an async InvokeFunction is run to its end)."""
+    return async_stack[0]
+
+
+@pytest.fixture(scope="module")
+def admin_key(plat):
+    return make_key(plat, "admin")
+
+
+@pytest.fixture(scope="module")
+def invoke_key(plat):
+    return make_key(plat, "invoke")
+
+
+def create(sdk: Client, name: str, runtime="python3.10", **fields):
+    body = fc.CreateFunctionInput(function_name=name, runtime=runtime, handler="index.handler",
+                                  memory_size=128, code=fc.InputCodeLocation(zip_file=code_b64({"index.py": HANDLER})),
+                                  **fields)
+    return sdk.create_function(fc.CreateFunctionRequest(body=body)).body
+
+
+def sdk_error(call) -> ClientException:
+    with pytest.raises(ClientException) as caught:
+        call()
+    return caught.value
+
+
+def test_create_get_update_invoke_and_delete_through_the_sdk(plat, admin_key, invoke_key, fn_name):
+    sdk, invoker = client(plat, admin_key), client(plat, invoke_key)
+    made = create(sdk, fn_name, description="made by the FC 3.0 SDK", environment_variables={"GREETING": "hi"},
+                  tags=[], disk_size=512)
+    assert made.function_name == fn_name and made.runtime == "python3.11" and made.state == "Active"
+    assert made.memory_size == 128 and made.environment_variables == {"GREETING": "hi"}
+    assert made.function_arn.endswith(f"functions/{fn_name}") and made.created_time.endswith("Z")
+    got = sdk.get_function(fn_name, fc.GetFunctionRequest()).body
+    assert got.description == "made by the FC 3.0 SDK" and got.handler == "index.handler"
+    updated = sdk.update_function(fn_name, fc.UpdateFunctionRequest(
+        body=fc.UpdateFunctionInput(timeout=30, memory_size=256))).body
+    assert updated.timeout == 30 and updated.memory_size == 256 and updated.description == "made by the FC 3.0 SDK"
+    # The same function through /v1: one core.
+    assert plat.api.request("GET", f"/v1/functions/{fn_name}").json()["memoryMB"] == 256
+
+    resp = invoker.invoke_function_with_options(
+        fn_name, fc.InvokeFunctionRequest(body=b"ping"),
+        fc.InvokeFunctionHeaders(x_fc_invocation_type="Sync", x_fc_log_type="Tail"), RuntimeOptions())
+    assert resp.status_code == 200
+    assert json.loads(resp.body.read()) == {"echo": "ping", "function": fn_name}
+    request_id = resp.headers["x-fc-request-id"]
+    tail = base64.b64decode(resp.headers["x-fc-log-result"]).decode()
+    assert "got b'ping'" in tail and f"REPORT RequestId: {request_id}" in tail
+
+    failed = invoker.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"fail"))
+    assert failed.status_code == 200 and failed.headers["x-fc-error-type"] == "HandledInvocationError"
+    assert json.loads(failed.body.read())["errorMessage"] == "asked to fail"
+
+    queued = invoker.invoke_function_with_options(
+        fn_name, fc.InvokeFunctionRequest(body=b"later"), fc.InvokeFunctionHeaders(x_fc_invocation_type="Async"),
+        RuntimeOptions())
+    assert queued.status_code == 202 and queued.body.read() == b""
+    task = queued.headers["x-fc-request-id"]
+    done = wait_for(lambda: plat.api.request("GET", f"/v1/invocations/{task}").json().get("status")
+                    in ("succeeded", "failed") and plat.api.request("GET", f"/v1/invocations/{task}").json(),
+                    timeout=60, what="the async invocation to end")
+    assert done["status"] == "succeeded", done
+
+    sdk.delete_function(fn_name)
+    missing = sdk_error(lambda: sdk.get_function(fn_name, fc.GetFunctionRequest()))
+    assert missing.code == "FunctionNotFound" and missing.status_code == 404 and missing.request_id != "None"
+    missing = sdk_error(lambda: invoker.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"x")))
+    assert missing.code == "FunctionNotFound"
+
+
+def test_list_functions_pages_with_prefix_limit_and_next_token(plat, admin_key, fn_name):
+    sdk = client(plat, admin_key)
+    names = [f"{fn_name}-{i}" for i in range(3)]
+    for name in names:
+        create(sdk, name)
+    first = sdk.list_functions(fc.ListFunctionsRequest(prefix=fn_name, limit=2)).body
+    assert [f.function_name for f in first.functions] == names[:2] and first.next_token
+    second = sdk.list_functions(fc.ListFunctionsRequest(prefix=fn_name, limit=2, next_token=first.next_token)).body
+    assert [f.function_name for f in second.functions] == names[2:] and not second.next_token
+    bad = sdk_error(lambda: sdk.list_functions(fc.ListFunctionsRequest(limit=1000)))
+    assert bad.code == "InvalidArgument" and bad.status_code == 400
+    for name in names:
+        sdk.delete_function(name)
+
+
+def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
+    sdk = client(plat, admin_key)
+    for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),
+                          (dict(role="acs:ram::1:role/fc"), "role"),
+                          (dict(runtime="python3.12"), "runtime"),
+                          (dict(internet_access=False), "internetAccess"),
+                          (dict(tags=[fc.Tag(key="k", value="v")]), "tags")):
+        error = sdk_error(functools.partial(create, sdk, fn_name, **fields))
+        assert error.code == "InvalidArgument" and named in error.message, (named, error.message)
+    made = create(sdk, fn_name, vpc_config=fc.VPCConfig(), role="", log_config=fc.LogConfig())
+    assert made.function_name == fn_name
+    sdk.delete_function(fn_name)
+
+
+def test_an_invoke_key_cannot_manage_and_a_revoked_key_stops_at_once(plat, admin_key, fn_name):
+    invoke_only = make_key(plat, "invoke")
+    denied = sdk_error(lambda: create(client(plat, invoke_only), fn_name))
+    assert denied.code == "AccessDenied" and denied.status_code == 403
+    key = make_key(plat, "admin")
+    sdk = client(plat, key)
+    assert sdk.list_functions(fc.ListFunctionsRequest(limit=1)).status_code == 200
+    assert plat.api.request("DELETE", f"/v1/access-keys/{key[0]}").status_code == 204
+    gone = sdk_error(lambda: sdk.list_functions(fc.ListFunctionsRequest(limit=1)))
+    assert gone.code == "InvalidAccessKeyId.NotFound" and gone.status_code == 403
+    wrong = sdk_error(lambda: client(plat, (admin_key[0], admin_key[1] + "x")).list_functions(
+        fc.ListFunctionsRequest(limit=1)))
+    assert wrong.code == "SignatureNotMatch"
+    listed = plat.api.request("GET", "/v1/access-keys").json()["accessKeys"]
+    assert admin_key[0] in {k["accessKeyId"] for k in listed} and key[0] not in {k["accessKeyId"] for k in listed}
+    assert all("accessKeySecret" not in k for k in listed)
+    assert plat.api.request("DELETE", f"/v1/access-keys/{key[0]}").json()["error"]["code"] == "AccessKeyNotFound"
+
+
+# -- raw requests: what the SDK would never send
+def signed(plat, key, method="GET", path="/2023-03-30/functions", query="limit=1", body=b"", headers=(),
+           date=None, nonce=None, sign_as=None):
+    """A request signed as the SDK signs it (faas.signing's canonical form, which the unit tests check against
+    the SDK's own vectors); `sign_as` signs other values than those sent ({header: value})."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from faas.signing import Request, acs3
+
+    sent = {"host": f"127.0.0.1:{plat.port}",
+            "x-acs-date": date or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+            "x-acs-content-sha256": hashlib.sha256(body).hexdigest(), "x-acs-version": "2023-03-30", **dict(headers)}
+    names = tuple(sorted(sent))
+    view = CIMultiDictProxy(CIMultiDict({**sent, **(sign_as or {})}))
+    canonical = acs3.canonical_request(Request(method, path, query, view, body), names)
+    auth = f"ACS3-HMAC-SHA256 Credential={key[0]},SignedHeaders={';'.join(names)}," \
+           f"Signature={acs3.sign(canonical, key[1])}"
+    return requests.Request(method, f"{plat.url}{path}?{query}" if query else f"{plat.url}{path}",
+                            headers={**sent, "Authorization": auth}, data=body).prepare()
+
+
+def send(prepared) -> requests.Response:
+    with requests.Session() as session:
+        return session.send(prepared, timeout=60)
+
+
+def assert_denied(resp, code, why=""):
+    assert resp.status_code == 403, resp.text
+    body = resp.json()
+    assert body["Code"] == code and body["RequestId"] and why in body["Message"], body
+
+
+def test_a_request_signed_right_passes_and_every_change_to_it_is_refused(plat, admin_key):
+    assert send(signed(plat, admin_key)).status_code == 200
+    ok = signed(plat, admin_key, nonce="replayed-" + uuid.uuid4().hex)
+    assert send(ok).status_code == 200
+    assert_denied(send(ok), "SignatureNonceUsed")  # the very same request again
+    assert_denied(send(signed(plat, admin_key, sign_as={"x-acs-version": "2023-03-31"})), "SignatureNotMatch")
+    assert_denied(send(signed(plat, admin_key, sign_as={"host": "elsewhere:80"})), "SignatureNotMatch")
+    changed_query = signed(plat, admin_key)
+    changed_query.url = changed_query.url.replace("limit=1", "limit=2")
+    assert_denied(send(changed_query), "SignatureNotMatch")
+    changed_path = signed(plat, admin_key)
+    changed_path.url = changed_path.url.replace("/functions?", "/functions/x?")
+    assert_denied(send(changed_path), "SignatureNotMatch")
+    body = json.dumps({"functionName": "x"}).encode()
+    changed_body = signed(plat, admin_key, "POST", query="", body=body)
+    changed_body.body = body.replace(b"x", b"y")
+    assert_denied(send(changed_body), "InvalidSignature", "SHA-256 of the body")
+    added = signed(plat, admin_key)
+    added.headers["x-fc-invocation-type"] = "Async"
+    assert_denied(send(added), "InvalidSignature", "not signed")
+    old = (datetime.now(timezone.utc) - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert_denied(send(signed(plat, admin_key, date=old)), "InvalidSignature", "minutes")
+    assert_denied(send(signed(plat, ("FK" + "0" * 18, admin_key[1]))), "InvalidAccessKeyId.NotFound")
+
+
+@pytest.mark.parametrize("authorization, why", [
+    (None, "not signed"),
+    ("Bearer x", "algorithm"),
+    ("ACS3-HMAC-SHA256 Credential=FKX,SignedHeaders=host,Signature=" + "0" * 64, "must include"),
+    ("ACS3-HMAC-SHA256 Credential=" + "A" * 3000 + ",SignedHeaders=host,Signature=" + "0" * 64, "access key id"),
+    ("ACS3-HMAC-SHA256 Credential=FKX,SignedHeaders=host;zz-absent;x-acs-content-sha256;x-acs-date;"
+     "x-acs-signature-nonce,Signature=" + "0" * 64, "sorted"),
+])
+def test_malformed_authorization_headers_are_refused(plat, authorization, why):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    resp = requests.get(f"{plat.url}/2023-03-30/functions", headers=headers, timeout=30)
+    assert_denied(resp, "InvalidSignature", why)
+
+
+def test_repeated_signed_headers_and_an_unknown_route_are_refused_in_fcs_shape(plat, admin_key):
+    doubled = signed(plat, admin_key)
+    raw = f"GET {doubled.path_url} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in doubled.headers.items()) \
+        + f"x-acs-date: {doubled.headers['x-acs-date']}\r\nConnection: close\r\n\r\n"
+    import socket
+    with socket.create_connection(("127.0.0.1", plat.port), timeout=30) as sock:
+        sock.sendall(raw.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403") and json.loads(body)["Code"] == "InvalidSignature", answer
+    unknown = send(signed(plat, admin_key, path="/2023-03-30/" + quote("no-such-thing")))
+    assert unknown.status_code == 404 and unknown.json()["Code"] and unknown.json()["RequestId"]
+    assert send(signed(plat, admin_key, path="/2023-03-30/no-such-thing"), ).status_code == 404
