@@ -3,13 +3,14 @@ API tokens.
 
 HMAC needs the secret itself on the verifying side, so Redis keeps it encrypted (AES-GCM, under a key
 derived from FAAS_SECRET_KEY, with the key id as associated data: a sealed secret moved to another id does
-not open). Nothing about a key is cached but the decryption of its sealed secret: each signed request reads
-the key's record, so a revoked key stops working at once on every control plane. Nonces of FC 3.0 requests
-are remembered, per second of their date, for as long as that date is accepted.
+not open). A control plane keeps the records it has read; a revoke moves a generation counter on, which each
+signed request reads, so a revoked key stops working at once on every control plane. Nonces of FC 3.0
+requests are remembered, per second of their date, for as long as that date is accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import secrets
 import string
 import time
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -33,7 +35,7 @@ _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 30
 """As Function Compute's own secrets: 30 letters and digits."""
-_OPENED_MAX = 10_000
+_FOUND_MAX = 10_000
 
 
 def new_key_id() -> str:
@@ -61,16 +63,46 @@ class SecretBox:
             return None
 
 
+_ADMIT = """
+local out = {redis.call('GET', KEYS[1]) or '0'}
+for i = 2, #KEYS do
+  if ARGV[2 * i - 3] == '' then
+    out[i] = 1
+  else
+    out[i] = redis.call('SADD', KEYS[i], ARGV[2 * i - 3])
+    redis.call('EXPIREAT', KEYS[i], ARGV[2 * i - 2])
+  end
+end
+return out
+"""
+"""For each request of a batch, its nonce added to the set of its date's second (0: it was there, a replay; an
+empty nonce, FC 2.0's, is not kept), and the keys' generation. KEYS: generation, then a bucket per request;
+ARGV: its member and when its bucket expires, per request."""
+
+
+@dataclass(frozen=True)
+class Found:
+    key: Token
+    secret: str
+    generation: bytes
+    """The keys' generation when this record was read: a revoke moves it on, and the record is read again."""
+
+
 class AccessKeyStore:
-    """Access keys in Redis: `{prefix}:access-keys` maps each id to its record and sealed secret."""
+    """Access keys in Redis: `{prefix}:access-keys` maps each id to its record and sealed secret;
+    `{prefix}:access-keys:generation` moves on with each revoke. A control plane keeps the records it read,
+    and each signed request learns the generation in the same round trip that admits its nonce (one for all the
+    requests of a loop iteration): a record read before a revoke is read again, so a revoke holds at once."""
 
     def __init__(self, redis: Redis, prefix: str, secret_key: str):
         self.redis = redis
         self.key = f"{prefix}:access-keys"
+        self.generation_key = f"{prefix}:access-keys:generation"
         self.nonces = f"{prefix}:nonces:"
         self._box = SecretBox(secret_key) if secret_key else None
-        self._opened: dict[str, str] = {}
-        """Sealed secret -> secret: a key's record is read on every request, its secret decrypted once."""
+        self._found: dict[str, Found] = {}
+        self._admit = redis.register_script(_ADMIT)
+        self._waiting: list[tuple[str, str, int, asyncio.Future]] = []
 
     def _sealer(self) -> SecretBox:
         if self._box is None:
@@ -93,38 +125,62 @@ class AccessKeyStore:
         return sorted((_record(json.loads(v)) for v in raw), key=lambda k: k.created_at)
 
     async def revoke(self, key_id: str) -> None:
-        if not await self.redis.hdel(self.key, key_id):
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.key, key_id)
+            pipe.incr(self.generation_key)
+            deleted, _ = await pipe.execute()
+        self._found.pop(key_id, None)
+        if not deleted:
             raise AccessKeyNotFound(f"no access key {key_id}")
 
-    async def lookup(self, key_id: str) -> tuple[Token, str] | None:
-        """The key and its secret; None when there is no such key (or it was sealed under another key)."""
+    async def lookup(self, key_id: str, fresh: bool = False) -> Found | None:
+        """The key, its secret and the generation it was read at (from this control plane's records unless
+        `fresh`); None when there is no such key (or it was sealed under another FAAS_SECRET_KEY)."""
         if self._box is None or not KEY_ID_RE.fullmatch(key_id):
             return None
-        raw = await self.redis.hget(self.key, key_id)
+        if not fresh and (found := self._found.get(key_id)) is not None:
+            return found
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.generation_key)
+            pipe.hget(self.key, key_id)
+            generation, raw = await pipe.execute()
         if raw is None:
+            self._found.pop(key_id, None)
             return None
         data = json.loads(raw)
-        sealed = data["sealed"]
-        secret = self._opened.get(sealed)
+        secret = self._box.open(key_id, data["sealed"])
         if secret is None:
-            secret = self._box.open(key_id, sealed)
-            if secret is None:
-                return None
-            if len(self._opened) >= _OPENED_MAX:
-                self._opened.clear()
-            self._opened[sealed] = secret
-        return _record(data), secret
+            return None
+        if len(self._found) >= _FOUND_MAX:
+            self._found.clear()
+        found = self._found[key_id] = Found(_record(data), secret, generation or b"0")
+        return found
 
-    async def first_use_of(self, claim: Claim) -> bool:
-        """True the first time a nonce comes with this key; False for a replay. Remembered per second of the
-        request's date, until that date is too old to be accepted at all."""
+    async def admit(self, claim: Claim) -> tuple[bool, bytes]:
+        """(whether this is the first use of the claim's nonce with its key, the keys' generation now). A
+        nonce is remembered per second of the request's date, until that date is too old to be accepted."""
         second = int(claim.signed_at.timestamp())
-        bucket = f"{self.nonces}{second}"
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(bucket, f"{claim.key_id} {claim.nonce}")
-            pipe.expireat(bucket, second + MAX_SKEW_S + 5)
-            added, _ = await pipe.execute()
-        return bool(added)
+        future = asyncio.get_running_loop().create_future()
+        member = f"{claim.key_id} {claim.nonce}" if claim.nonce else ""
+        self._waiting.append((f"{self.nonces}{second}", member, second + MAX_SKEW_S + 5, future))
+        if len(self._waiting) == 1:
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._admit_waiting()))
+        return await future
+
+    async def _admit_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        try:
+            out = await self._admit(keys=[self.generation_key, *(b for b, _, _, _ in batch)],
+                                    args=[x for _, member, expiry, _ in batch for x in (member, expiry)])
+        except Exception as exc:  # each waiting request fails with it
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        generation = out[0] if isinstance(out[0], bytes) else str(out[0]).encode()
+        for (*_, future), added in zip(batch, out[1:]):
+            if not future.done():
+                future.set_result((bool(added), generation))
 
 
 def _record(data: dict) -> Token:

@@ -9,9 +9,10 @@ from types import ModuleType
 from aiohttp import web
 
 from .. import defaults
+from ..access_keys import Found
 from ..api.keys import ACCESS_KEYS
 from ..auth import Role, Token
-from ..signing import Request, SignatureError
+from ..signing import Claim, Request, SignatureError
 from ..webio import read_event
 
 BODY = web.RequestKey("faas_signed_body", bytes)
@@ -36,17 +37,24 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role) -
     except SignatureError as exc:
         raise Denied("InvalidSignature", str(exc)) from None
     store = request.config_dict[ACCESS_KEYS]
-    found = await store.lookup(claim.key_id)
+    found = _checked(await store.lookup(claim.key_id), scheme, signed, claim)
+    first_use, generation = await store.admit(claim)
+    if not first_use:
+        raise Denied("SignatureNonceUsed", "this x-acs-signature-nonce was used already: a request is accepted once")
+    if generation != found.generation:  # a key was revoked since this one was read here: was it this one?
+        found = _checked(await store.lookup(claim.key_id, fresh=True), scheme, signed, claim)
+    if not found.key.allows(needed):
+        raise Denied("AccessDenied", f"an access key of role {found.key.role.value} may not do this; it needs "
+                     f"role {needed.value}")
+    return found.key
+
+
+def _checked(found: Found | None, scheme: ModuleType, signed: Request, claim: Claim) -> Found:
+    """The key, once its secret signed the request."""
     if found is None:
         raise Denied("InvalidAccessKeyId.NotFound", f"no access key {claim.key_id} (or it was revoked)")
-    key, secret = found
     try:
-        scheme.check(signed, claim, secret)
+        scheme.check(signed, claim, found.secret)
     except SignatureError as exc:
         raise Denied("SignatureNotMatch", str(exc)) from None
-    if claim.nonce is not None and not await store.first_use_of(claim):
-        raise Denied("SignatureNonceUsed", "this x-acs-signature-nonce was used already: a request is accepted once")
-    if not key.allows(needed):
-        raise Denied("AccessDenied", f"an access key of role {key.role.value} may not do this; it needs role "
-                     f"{needed.value}")
-    return key
+    return found

@@ -11,10 +11,10 @@ the request and the secret, so that fixed vectors computed with the SDKs' own si
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from multidict import CIMultiDictProxy, istr
+from multidict import CIMultiDictProxy
 
 MAX_SKEW_S = 15 * 60
 """How far a signed request's date may be from the platform's clock, either way (FC's own window)."""
@@ -50,6 +50,21 @@ class Request:
     raw_query: str
     headers: CIMultiDictProxy[str]
     body: bytes = b""
+    values: dict[str, str] = field(init=False, repr=False)
+    """Each header's value by its lower-case name (read once: a verifier looks at each several times)."""
+    repeated: frozenset[str] = field(init=False, repr=False)
+    """Lower-case names of the headers that came more than once."""
+
+    def __post_init__(self) -> None:
+        values: dict[str, str] = {}
+        repeated = set()
+        for name, value in self.headers.items():
+            name = name.lower()
+            if name in values:
+                repeated.add(name)
+            values[name] = value
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "repeated", frozenset(repeated))
 
     @classmethod
     def of(cls, method: str, raw_target: str, headers: CIMultiDictProxy[str], body: bytes = b"") -> Request:
@@ -57,11 +72,11 @@ class Request:
         return cls(method, path, query, headers, body)
 
     def one(self, name: str) -> str | None:
-        """The header's value, None when absent; SignatureError when it is repeated (which copy was signed?)."""
-        values = self.headers.getall(istr(name), [])
-        if len(values) > 1:
+        """The value of header `name` (lower-case), None when absent; SignatureError when it is repeated (which
+        copy was signed?)."""
+        if name in self.repeated:
             raise SignatureError(f"the header {name} is repeated")
-        return values[0] if values else None
+        return self.values.get(name)
 
 
 def printable(value: str, limit: int) -> bool:

@@ -1,0 +1,117 @@
+"""Warm invocations through FC 3.0's InvokeFunction, each request signed with its own nonce, beside the `/v1`
+invoke API with a bearer token, in the same run; and what verifying one signature costs in the process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+import timeit
+import uuid
+from pathlib import Path
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from faas.signing import Request, acs3
+from launch import Up
+
+from .common import deploy
+from .wrk import _refuse_errors, requests_per_second, wrk
+
+THREADS = 2
+PER_SECOND_MAX = 6000
+"""Requests signed ahead for each second of the run: each is sent once (a nonce is accepted once)."""
+
+_LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  local f = assert(io.open(args[1] .. "-" .. tid, "rb"))
+  local data = f:read("*a")
+  f:close()
+  list = {}
+  for r in data:gmatch("(.-\\r\\n\\r\\n)") do list[#list + 1] = r end
+  i = 0
+end
+function request()
+  i = i + 1
+  return list[i] or list[#list]
+end
+"""
+
+
+def _signed_requests(platform: Up, key: tuple[str, str], path: str, count: int) -> bytes:
+    empty = hashlib.sha256(b"").hexdigest()
+    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    host = f"127.0.0.1:{platform.port}"
+    out = []
+    for _ in range(count):
+        headers = {"host": host, "x-acs-action": "InvokeFunction", "x-acs-content-sha256": empty,
+                   "x-acs-date": date, "x-acs-signature-nonce": uuid.uuid4().hex, "x-acs-version": "2023-03-30"}
+        names = tuple(sorted(headers))
+        canonical = acs3.canonical_request(Request("POST", path, "", CIMultiDictProxy(CIMultiDict(headers))), names)
+        auth = (f"ACS3-HMAC-SHA256 Credential={key[0]},SignedHeaders={';'.join(names)},"
+                f"Signature={acs3.sign(canonical, key[1])}")
+        lines = [f"POST {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), f"Authorization: {auth}",
+                 "Content-Length: 0"]
+        out.append("\r\n".join(lines) + "\r\n\r\n")
+    return "".join(out).encode()
+
+
+def _wrk_signed(platform: Up, key: tuple[str, str], path: str, seconds: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="faas-bench-signed-") as tmp:
+        base = Path(tmp) / "requests"
+        per_thread = PER_SECOND_MAX * seconds // THREADS
+        for tid in range(THREADS):
+            Path(f"{base}-{tid}").write_bytes(_signed_requests(platform, key, path, per_thread))
+        script = Path(tmp) / "signed.lua"
+        script.write_text(_LUA)
+        out = subprocess.run(["wrk", "-t", str(THREADS), "-c", "16", "-d", f"{seconds}s", "-s", str(script),
+                              platform.url, "--", str(base)], capture_output=True, text=True, check=True).stdout
+    _refuse_errors(out)
+    return requests_per_second(out)
+
+
+def _verify_cost_us() -> float:
+    """One signature read and checked (no Redis): the SDK's own vector, verified in a loop."""
+    headers = CIMultiDict({"host": "127.0.0.1:8080", "x-acs-action": "InvokeFunction",
+                           "x-acs-content-sha256": hashlib.sha256(b"").hexdigest(),
+                           "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "x-acs-signature-nonce": "n" * 32, "x-acs-version": "2023-03-30"})
+    names = tuple(sorted(headers))
+    path = "/2023-03-30/functions/f/invocations"
+    canonical = acs3.canonical_request(Request("POST", path, "", CIMultiDictProxy(headers)), names)
+    headers["Authorization"] = (f"ACS3-HMAC-SHA256 Credential=FK000000000000000000,SignedHeaders={';'.join(names)},"
+                                f"Signature={acs3.sign(canonical, 'S' * 30)}")
+    request = Request("POST", path, "", CIMultiDictProxy(headers))
+
+    def verify() -> None:
+        from datetime import datetime, timezone
+        acs3.check(request, acs3.read(request, datetime.now(timezone.utc)), "S" * 30)
+
+    rounds = 20_000
+    return min(timeit.repeat(verify, number=rounds, repeat=3)) / rounds * 1e6
+
+
+def bench_signed(platform: Up, seconds: int) -> None:
+    name = "bench-signed"
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    resp = platform.http.post(f"{platform.url}/v1/access-keys", json={"role": "invoke", "name": "bench"})
+    resp.raise_for_status()
+    key = (resp.json()["accessKeyId"], resp.json()["accessKeySecret"])
+    api_url = f"{platform.url}/v1/functions/{name}/invocations"
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    wrk(api_url, 16, 2, auth)  # warm-up
+    v1 = wrk(api_url, 16, seconds, auth)["rps"]
+    fc3 = _wrk_signed(platform, key, f"/2023-03-30/functions/{name}/invocations", seconds)
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Signed invocations: FC 3.0 InvokeFunction (ACS3, a nonce each) beside /v1 (bearer), wrk, 16 connections, "
+          f"{seconds} s each")
+    print(f"  /v1 {v1:7.0f} req/s   |   FC 3.0 {fc3:7.0f} req/s   |   {fc3 / v1 * 100:.0f}% of /v1 "
+          "(target: >= 85%)")
+    print(f"  one signature read and checked in the process: {_verify_cost_us():.1f} us (cpu {os.cpu_count()})")
