@@ -133,6 +133,47 @@ def test_list_functions_pages_with_prefix_limit_and_next_token(plat, admin_key, 
         sdk.delete_function(name)
 
 
+def test_versions_and_a_weighted_alias_through_the_sdk(plat, admin_key, fn_name):
+    sdk = client(plat, admin_key)
+    create(sdk, fn_name)
+    first = sdk.publish_function_version(fn_name, fc.PublishFunctionVersionRequest(
+        body=fc.PublishVersionInput(description="one"))).body
+    assert first.version_id == "1" and first.description == "one" and first.created_time.endswith("Z")
+    sdk.update_function(fn_name, fc.UpdateFunctionRequest(body=fc.UpdateFunctionInput(timeout=20)))
+    second = sdk.publish_function_version(fn_name, fc.PublishFunctionVersionRequest()).body
+    assert second.version_id == "2"
+    again = sdk_error(lambda: sdk.publish_function_version(fn_name, fc.PublishFunctionVersionRequest()))
+    assert again.code == "NothingToPublish" and again.status_code == 409
+    listed = sdk.list_function_versions(fn_name, fc.ListFunctionVersionsRequest(limit=1)).body
+    assert [v.version_id for v in listed.versions] == ["2"] and listed.next_token == "1"
+    rest = sdk.list_function_versions(fn_name, fc.ListFunctionVersionsRequest(limit=1, next_token="1")).body
+    assert [v.version_id for v in rest.versions] == ["1"] and not rest.next_token
+
+    alias = sdk.create_alias(fn_name, fc.CreateAliasRequest(body=fc.CreateAliasInput(
+        alias_name="prod", version_id="1", additional_version_weight={"2": 0.5}, description="canary"))).body
+    assert (alias.alias_name, alias.version_id, alias.additional_version_weight) == ("prod", "1", {"2": 0.5})
+    ran = set()
+    for _ in range(40):
+        resp = sdk.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"v", qualifier="prod"))
+        ran.add(resp.headers["x-fc-function-version"])
+    assert ran == {"1", "2"}  # 40 calls at 50 %: both run (a miss is 2 ** -39)
+    moved = sdk.update_alias(fn_name, "prod", fc.UpdateAliasRequest(body=fc.UpdateAliasInput(
+        version_id="2", additional_version_weight={}))).body
+    assert moved.version_id == "2" and moved.additional_version_weight == {}
+    assert sdk.get_alias(fn_name, "prod").body.version_id == "2"
+    assert [a.alias_name for a in sdk.list_aliases(fn_name, fc.ListAliasesRequest()).body.aliases] == ["prod"]
+    in_use = sdk_error(lambda: sdk.delete_function_version(fn_name, "2"))
+    assert in_use.status_code == 409
+    sdk.delete_alias(fn_name, "prod")
+    assert sdk_error(lambda: sdk.get_alias(fn_name, "prod")).code == "AliasNotFound"
+    sdk.delete_function_version(fn_name, "1")
+    assert sdk_error(lambda: sdk.delete_function_version(fn_name, "1")).code == "VersionNotFound"
+    backward = sdk_error(lambda: sdk.list_function_versions(fn_name, fc.ListFunctionVersionsRequest(
+        direction="FORWARD")))
+    assert backward.code == "InvalidArgument" and "BACKWARD" in backward.message
+    sdk.delete_function(fn_name)
+
+
 def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .. import defaults
 from ..api.handlers import invoke
-from ..api.keys import SERVICE
+from ..api.keys import RELEASES, SERVICE
 from ..api.middlewares import describe_error
 from ..auth import Role
 from ..errors import FunctionNotFound, InvalidArgument
@@ -139,6 +139,64 @@ async def list_functions(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+# -- versions and aliases
+async def publish_version(request: web.Request) -> web.Response:
+    body = _body(request)
+    if set(body) - {"description"}:
+        raise InvalidArgument("PublishFunctionVersion takes only description")
+    version = await request.config_dict[RELEASES].publish(_name(request), body)
+    return web.json_response(fc3_model.version(version))
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    direction = request.query.get("direction", "BACKWARD")
+    if direction != "BACKWARD":
+        raise InvalidArgument("direction must be BACKWARD (newest first): the platform lists versions that way only")
+    token = request.query.get("nextToken") or None
+    versions, token = await request.config_dict[RELEASES].list_versions(_name(request), _limit(request), token)
+    body: dict = {"versions": [fc3_model.version(v) for v in versions], "direction": direction}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
+async def delete_version(request: web.Request) -> web.Response:
+    await request.config_dict[RELEASES].delete_version(_name(request), request.match_info["version"])
+    return web.Response(status=204)
+
+
+async def create_alias(request: web.Request) -> web.Response:
+    alias = await request.config_dict[RELEASES].create_alias(_name(request), fc3_model.alias_body(_body(request)))
+    return web.json_response(fc3_model.alias(alias))
+
+
+async def get_alias(request: web.Request) -> web.Response:
+    alias = await request.config_dict[RELEASES].get_alias(_name(request), request.match_info["alias"])
+    return web.json_response(fc3_model.alias(alias))
+
+
+async def update_alias(request: web.Request) -> web.Response:
+    body = fc3_model.alias_body(_body(request))
+    if "aliasName" in body:
+        raise InvalidArgument("aliasName is the path's: UpdateAlias does not take it")
+    alias = await request.config_dict[RELEASES].update_alias(_name(request), request.match_info["alias"], body)
+    return web.json_response(fc3_model.alias(alias))
+
+
+async def delete_alias(request: web.Request) -> web.Response:
+    await request.config_dict[RELEASES].delete_alias(_name(request), request.match_info["alias"])
+    return web.Response(status=204)
+
+
+async def list_aliases(request: web.Request) -> web.Response:
+    aliases = {a.name: a for a in await request.config_dict[RELEASES].list_aliases(_name(request))}
+    names, token = page(list(aliases), request)
+    body: dict = {"aliases": [fc3_model.alias(aliases[n]) for n in names]}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
     name = _name(request)
@@ -171,5 +229,13 @@ def fc3_app() -> web.Application:
         _route("PUT", "/functions/{function}", update_function),
         _route("DELETE", "/functions/{function}", delete_function),
         _route("POST", "/functions/{function}/invocations", invoke_function, Role.INVOKE),
+        _route("POST", "/functions/{function}/versions", publish_version),
+        _route("GET", "/functions/{function}/versions", list_versions),
+        _route("DELETE", "/functions/{function}/versions/{version}", delete_version),
+        _route("POST", "/functions/{function}/aliases", create_alias),
+        _route("GET", "/functions/{function}/aliases", list_aliases),
+        _route("GET", "/functions/{function}/aliases/{alias}", get_alias),
+        _route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
+        _route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
     ])
     return app

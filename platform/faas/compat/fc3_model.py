@@ -14,6 +14,7 @@ from typing import Any
 from .. import defaults
 from ..errors import InvalidArgument
 from ..models import FunctionRecord
+from ..releases.model import Alias, Version
 
 FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
@@ -163,3 +164,27 @@ def function(record: FunctionRecord) -> dict:
     if record.version_id != defaults.LATEST:
         out["versionId"] = record.version_id
     return out
+
+
+def version(version: Version) -> dict:
+    """FC 3.0's Version."""
+    published = iso_time(version.created_at)
+    return {"versionId": version.id, "description": version.description, "createdTime": published,
+            "lastModifiedTime": published}
+
+
+def alias_body(body: dict) -> dict:
+    """The `/v1` alias body of a CreateAlias or UpdateAlias input (the same names; the weights' values are
+    FC's floats)."""
+    unknown = sorted(set(body) - {"aliasName", "versionId", "description", "additionalVersionWeight"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    return dict(body)
+
+
+def alias(alias: Alias) -> dict:
+    """FC 3.0's Alias."""
+    api = alias.to_api()
+    return {"aliasName": api["aliasName"], "versionId": api["versionId"], "description": api["description"],
+            "additionalVersionWeight": api["additionalVersionWeight"], "createdTime": iso_time(alias.created_at),
+            "lastModifiedTime": iso_time(alias.updated_at)}
