@@ -174,6 +174,43 @@ def test_versions_and_a_weighted_alias_through_the_sdk(plat, admin_key, fn_name)
     sdk.delete_function(fn_name)
 
 
+def test_provision_and_async_invoke_configs_through_the_sdk(plat, admin_key, fn_name):
+    sdk = client(plat, admin_key)
+    create(sdk, fn_name)
+    put = sdk.put_provision_config(fn_name, fc.PutProvisionConfigRequest(
+        qualifier="LATEST", body=fc.PutProvisionConfigInput(default_target=1))).body
+    assert put.target == 1 and put.function_arn.endswith(fn_name)
+    wait_for(lambda: sdk.get_provision_config(fn_name, fc.GetProvisionConfigRequest(qualifier="LATEST")).body.current
+             == 1, timeout=60, what="the reserved container to be ready")
+    assert plat.api.request("GET", f"/v1/functions/{fn_name}").json()["reservedInstances"] == 1  # one core
+    sdk.delete_provision_config(fn_name, fc.DeleteProvisionConfigRequest(qualifier="LATEST"))
+    assert sdk.get_provision_config(fn_name, fc.GetProvisionConfigRequest(qualifier="LATEST")).body.target == 0
+    schedule = fc.PutProvisionConfigInput(target=1, scheduled_actions=[fc.ScheduledAction(name="a", target=2)])
+    refused = sdk_error(lambda: sdk.put_provision_config(fn_name, fc.PutProvisionConfigRequest(body=schedule)))
+    assert refused.code == "InvalidArgument" and "scheduledActions" in refused.message
+
+    queue = "acs:mns:cn-hangzhou:123:/queues/fc3-done/messages"
+    config = sdk.put_async_invoke_config(fn_name, fc.PutAsyncInvokeConfigRequest(
+        qualifier="LATEST", body=fc.PutAsyncInvokeConfigInput(
+            max_async_retry_attempts=1, max_async_event_age_in_seconds=300,
+            destination_config=fc.DestinationConfig(on_success=fc.Destination(destination=queue))))).body
+    assert config.max_async_retry_attempts == 1 and config.max_async_event_age_in_seconds == 300
+    assert config.destination_config.on_success.destination == "acs:mns:local:platform:/queues/fc3-done/messages"
+    native = plat.api.request("GET", f"/v1/functions/{fn_name}").json()["async"]
+    assert native["onSuccess"] == "queue:fc3-done" and native["retries"] == 1
+    got = sdk.get_async_invoke_config(fn_name, fc.GetAsyncInvokeConfigRequest(qualifier="LATEST")).body
+    assert got.max_async_retry_attempts == 1
+    sdk.delete_async_invoke_config(fn_name, fc.DeleteAsyncInvokeConfigRequest(qualifier="LATEST"))
+    assert plat.api.request("GET", f"/v1/functions/{fn_name}").json()["async"]["onSuccess"] is None
+    for body, named in ((fc.PutAsyncInvokeConfigInput(max_async_retry_attempts=99), "retries"),
+                        (fc.PutAsyncInvokeConfigInput(destination_config=fc.DestinationConfig(
+                            on_failure=fc.Destination(destination="arn:aws:sqs:x"))), "destination")):
+        error = sdk_error(functools.partial(sdk.put_async_invoke_config, fn_name,
+                                            fc.PutAsyncInvokeConfigRequest(body=body)))
+        assert error.code == "InvalidArgument" and named in error.message, error.message
+    sdk.delete_function(fn_name)
+
+
 def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),

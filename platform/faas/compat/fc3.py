@@ -197,6 +197,43 @@ async def list_aliases(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+# -- per-qualifier settings
+async def put_provision_config(request: web.Request) -> web.Response:
+    name, qualifier = _name(request), _qualifier(request)
+    config = await request.config_dict[RELEASES].put_provision(
+        name, qualifier, {"target": fc3_model.provision_target(_body(request))})
+    return web.json_response(fc3_model.provision_config(name, config))
+
+
+async def get_provision_config(request: web.Request) -> web.Response:
+    name = _name(request)
+    config = await request.config_dict[RELEASES].get_provision(name, _qualifier(request))
+    return web.json_response(fc3_model.provision_config(name, config))
+
+
+async def delete_provision_config(request: web.Request) -> web.Response:
+    await request.config_dict[RELEASES].put_provision(_name(request), _qualifier(request), {"target": 0})
+    return web.Response(status=204)
+
+
+async def put_async_config(request: web.Request) -> web.Response:
+    name, qualifier = _name(request), _qualifier(request)
+    config = await request.config_dict[RELEASES].put_async_config(
+        name, qualifier, fc3_model.async_config_body(_body(request)))
+    return web.json_response(fc3_model.async_config(name, config))
+
+
+async def get_async_config(request: web.Request) -> web.Response:
+    name = _name(request)
+    config = await request.config_dict[RELEASES].get_async_config(name, _qualifier(request))
+    return web.json_response(fc3_model.async_config(name, config))
+
+
+async def delete_async_config(request: web.Request) -> web.Response:
+    await request.config_dict[RELEASES].delete_async_config(_name(request), _qualifier(request))
+    return web.Response(status=204)
+
+
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
     name = _name(request)
@@ -237,5 +274,11 @@ def fc3_app() -> web.Application:
         _route("GET", "/functions/{function}/aliases/{alias}", get_alias),
         _route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
         _route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
+        _route("PUT", "/functions/{function}/provision-config", put_provision_config),
+        _route("GET", "/functions/{function}/provision-config", get_provision_config),
+        _route("DELETE", "/functions/{function}/provision-config", delete_provision_config),
+        _route("PUT", "/functions/{function}/async-invoke-config", put_async_config),
+        _route("GET", "/functions/{function}/async-invoke-config", get_async_config),
+        _route("DELETE", "/functions/{function}/async-invoke-config", delete_async_config),
     ])
     return app

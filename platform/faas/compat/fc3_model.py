@@ -188,3 +188,84 @@ def alias(alias: Alias) -> dict:
     return {"aliasName": api["aliasName"], "versionId": api["versionId"], "description": api["description"],
             "additionalVersionWeight": api["additionalVersionWeight"], "createdTime": iso_time(alias.created_at),
             "lastModifiedTime": iso_time(alias.updated_at)}
+
+
+_FUNCTION_ARN = re.compile(r"acs:fc:[^:]*:[^:]*:functions/([a-z][a-z0-9-]{0,62})")
+_QUEUE_ARN = re.compile(r"acs:mns:[^:]*:[^:]*:/queues/([a-z][a-z0-9-]{0,62})/messages")
+
+
+def queue_arn(name: str) -> str:
+    return f"acs:mns:local:platform:/queues/{name}/messages"
+
+
+def _destination(value: Any, key: str) -> str | None:
+    """A destination ARN as the platform's `function:<name>` or `queue:<name>`."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if (match := _FUNCTION_ARN.fullmatch(value)) is not None:
+            return f"function:{match.group(1)}"
+        if (match := _QUEUE_ARN.fullmatch(value)) is not None:
+            return f"queue:{match.group(1)}"
+    raise InvalidArgument(f"{key} must be a function's ARN (acs:fc:<region>:<account>:functions/<name>) or a "
+                          "queue's (acs:mns:<region>:<account>:/queues/<name>/messages), with a platform name")
+
+
+def _arn_of(destination: str | None) -> str | None:
+    if not destination:
+        return None
+    kind, _, name = destination.partition(":")
+    return arn(name) if kind == "function" else queue_arn(name)
+
+
+def async_config_body(body: dict) -> dict:
+    """The `/v1` async config of a PutAsyncInvokeConfig input."""
+    unknown = sorted(set(body) - {"asyncTask", "destinationConfig", "maxAsyncEventAgeInSeconds",
+                                  "maxAsyncRetryAttempts"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    out: dict = {}
+    if body.get("maxAsyncRetryAttempts") is not None:
+        out["retries"] = body["maxAsyncRetryAttempts"]
+    if body.get("maxAsyncEventAgeInSeconds") is not None:
+        out["maxEventAgeSeconds"] = body["maxAsyncEventAgeInSeconds"]
+    destinations = body.get("destinationConfig") or {}
+    if not isinstance(destinations, dict) or set(destinations) - {"onSuccess", "onFailure"}:
+        raise InvalidArgument("destinationConfig must be an object with onSuccess and onFailure")
+    for key in ("onSuccess", "onFailure"):
+        target = destinations.get(key) or {}
+        if not isinstance(target, dict) or set(target) - {"destination"}:
+            raise InvalidArgument(f"destinationConfig.{key} must be an object with destination")
+        out[key] = _destination(target.get("destination"), f"destinationConfig.{key}.destination")
+    return out
+
+
+def async_config(name: str, config: dict) -> dict:
+    """FC 3.0's AsyncConfig of the `/v1` one (every async invocation is a task here: asyncTask is true)."""
+    native = config["config"]
+    destinations = {key: {"destination": arn_} for key in ("onSuccess", "onFailure")
+                    if (arn_ := _arn_of(native.get(key)))}
+    return {"functionArn": arn(name), "asyncTask": True, "maxAsyncRetryAttempts": native["retries"],
+            "maxAsyncEventAgeInSeconds": native.get("maxEventAgeSeconds"), "destinationConfig": destinations}
+
+
+def provision_target(body: dict) -> int:
+    """The `target` of a PutProvisionConfig input (its `defaultTarget` when it has none)."""
+    unknown = sorted(set(body) - {"target", "defaultTarget", "scheduledActions", "targetTrackingPolicies",
+                                  "alwaysAllocateCPU", "alwaysAllocateGPU"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    for key in ("scheduledActions", "targetTrackingPolicies", "alwaysAllocateGPU"):
+        if not _empty(body.get(key)):
+            raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
+    target = body.get("target", body.get("defaultTarget"))
+    if target is None:
+        raise InvalidArgument("target (or defaultTarget) is required")
+    return target
+
+
+def provision_config(name: str, config: dict) -> dict:
+    """FC 3.0's ProvisionConfig of the `/v1` one (reserved containers always have their CPU here)."""
+    return {"functionArn": arn(name), "target": config["target"], "defaultTarget": config["target"],
+            "current": config["current"], "alwaysAllocateCPU": True, "scheduledActions": [],
+            "targetTrackingPolicies": []}
