@@ -211,6 +211,39 @@ def test_provision_and_async_invoke_configs_through_the_sdk(plat, admin_key, fn_
     sdk.delete_function(fn_name)
 
 
+def test_http_and_timer_triggers_through_the_sdk(plat, admin_key, fn_name):
+    sdk = client(plat, admin_key)
+    create(sdk, fn_name)
+    http_config = json.dumps({"authType": "anonymous", "methods": ["GET", "POST"], "disableURLInternet": False})
+    made = sdk.create_trigger(fn_name, fc.CreateTriggerRequest(body=fc.CreateTriggerInput(
+        trigger_name="web", trigger_type="http", trigger_config=http_config))).body
+    assert made.trigger_type == "http" and json.loads(made.trigger_config)["authType"] == "anonymous"
+    url = made.http_trigger.url_internet
+    assert url.startswith(plat.url)
+    resp = requests.post(url, data=b"through the trigger", timeout=30)
+    assert resp.status_code == 200, resp.text
+    timer = sdk.create_trigger(fn_name, fc.CreateTriggerRequest(body=fc.CreateTriggerInput(
+        trigger_name="nightly", trigger_type="timer", qualifier="LATEST",
+        trigger_config=json.dumps({"cronExpression": "0 0 3 * * *", "enable": True, "payload": "night"})))).body
+    assert json.loads(timer.trigger_config)["cronExpression"] == "0 0 3 * * *"
+    changed = sdk.update_trigger(fn_name, "nightly", fc.UpdateTriggerRequest(body=fc.UpdateTriggerInput(
+        trigger_config=json.dumps({"cronExpression": "0 30 3 * * *", "enable": False})))).body
+    assert json.loads(changed.trigger_config) == {"cronExpression": "0 30 3 * * *", "payload": "", "enable": False}
+    first = sdk.list_triggers(fn_name, fc.ListTriggersRequest(limit=1)).body
+    assert [t.trigger_name for t in first.triggers] == ["nightly"] and first.next_token
+    rest = sdk.list_triggers(fn_name, fc.ListTriggersRequest(limit=1, next_token=first.next_token)).body
+    assert [t.trigger_name for t in rest.triggers] == ["web"] and not rest.next_token
+    for config, named in (('{"authType": "anonymous", "corsConfig": {"allowOrigins": ["*"]}}', "corsConfig"),
+                          ("not json", "triggerConfig"), ('{"authType": "signature"}', "authType")):
+        error = sdk_error(functools.partial(sdk.create_trigger, fn_name, fc.CreateTriggerRequest(
+            body=fc.CreateTriggerInput(trigger_name="bad", trigger_type="http", trigger_config=config))))
+        assert error.code == "InvalidArgument" and named in error.message, error.message
+    sdk.delete_trigger(fn_name, "web")
+    assert sdk_error(lambda: sdk.get_trigger(fn_name, "web")).code == "TriggerNotFound"
+    assert sdk.get_trigger(fn_name, "nightly").body.trigger_type == "timer"
+    sdk.delete_function(fn_name)
+
+
 def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .. import defaults
 from ..api.handlers import invoke
-from ..api.keys import RELEASES, SERVICE
+from ..api.keys import RELEASES, SERVICE, TRIGGERS
 from ..api.middlewares import describe_error
 from ..auth import Role
 from ..errors import FunctionNotFound, InvalidArgument
@@ -197,6 +197,55 @@ async def list_aliases(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+# -- triggers
+async def create_trigger(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(_name(request))
+    service = request.config_dict[TRIGGERS]
+    made = await service.create(record, fc3_model.trigger_body(_body(request), creating=True))
+    return web.json_response(fc3_model.trigger(await service.describe(made), _base_url(request)))
+
+
+async def get_trigger(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(_name(request))
+    service = request.config_dict[TRIGGERS]
+    found = await service.get(record.name, request.match_info["trigger"])
+    return web.json_response(fc3_model.trigger(await service.describe(found), _base_url(request)))
+
+
+async def update_trigger(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(_name(request))
+    service = request.config_dict[TRIGGERS]
+    body = _body(request)
+    current = await service.get(record.name, request.match_info["trigger"])
+    body = fc3_model.trigger_body({"triggerType": current.type, **body}, creating=False)
+    body.pop("triggerType", None)
+    changed = await service.update(record, current.name, body)
+    return web.json_response(fc3_model.trigger(await service.describe(changed), _base_url(request)))
+
+
+async def delete_trigger(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(_name(request))
+    await request.config_dict[TRIGGERS].delete(record.name, request.match_info["trigger"])
+    return web.Response(status=204)
+
+
+async def list_triggers(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(_name(request))
+    service = request.config_dict[TRIGGERS]
+    triggers = {t.name: t for t in await service.list(record.name)}
+    names, token = page(list(triggers), request)
+    base = _base_url(request)
+    body: dict = {"triggers": [fc3_model.trigger(await service.describe(triggers[n]), base) for n in names]}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
+def _base_url(request: web.Request) -> str:
+    """Where callers reach this platform, as the request was addressed."""
+    return f"{request.scheme}://{request.host}"
+
+
 # -- per-qualifier settings
 async def put_provision_config(request: web.Request) -> web.Response:
     name, qualifier = _name(request), _qualifier(request)
@@ -274,6 +323,11 @@ def fc3_app() -> web.Application:
         _route("GET", "/functions/{function}/aliases/{alias}", get_alias),
         _route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
         _route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
+        _route("POST", "/functions/{function}/triggers", create_trigger),
+        _route("GET", "/functions/{function}/triggers", list_triggers),
+        _route("GET", "/functions/{function}/triggers/{trigger}", get_trigger),
+        _route("PUT", "/functions/{function}/triggers/{trigger}", update_trigger),
+        _route("DELETE", "/functions/{function}/triggers/{trigger}", delete_trigger),
         _route("PUT", "/functions/{function}/provision-config", put_provision_config),
         _route("GET", "/functions/{function}/provision-config", get_provision_config),
         _route("DELETE", "/functions/{function}/provision-config", delete_provision_config),

@@ -7,6 +7,7 @@ section lists both.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -269,3 +270,48 @@ def provision_config(name: str, config: dict) -> dict:
     return {"functionArn": arn(name), "target": config["target"], "defaultTarget": config["target"],
             "current": config["current"], "alwaysAllocateCPU": True, "scheduledActions": [],
             "targetTrackingPolicies": []}
+
+
+_TRIGGER_EMPTY = {"http": ("disableURLInternet", "authConfig", "corsConfig")}
+"""Keys of FC's trigger configs the platform does not have, accepted empty."""
+
+
+def trigger_body(body: dict, creating: bool) -> dict:
+    """The `/v1` trigger body of a CreateTrigger or UpdateTrigger input (`triggerConfig` a JSON string)."""
+    unknown = sorted(set(body) - {"triggerName", "triggerType", "triggerConfig", "description", "qualifier",
+                                  "sourceArn", "invocationRole"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    for key in ("sourceArn", "invocationRole"):
+        if not _empty(body.get(key)):
+            raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
+    out = {k: v for k, v in body.items() if k in ("triggerName", "triggerType", "description", "qualifier")
+           and v is not None}
+    if body.get("triggerConfig") is not None:
+        raw = body["triggerConfig"]
+        try:
+            config = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise InvalidArgument("triggerConfig must be a JSON object, as a string") from None
+        if not isinstance(config, dict):
+            raise InvalidArgument("triggerConfig must be a JSON object, as a string")
+        for key in _TRIGGER_EMPTY.get(body.get("triggerType", ""), ()):
+            if not _empty(config.pop(key, None)):
+                raise InvalidArgument(f"triggerConfig.{key} is not supported by this platform")
+        out["triggerConfig"] = config
+    elif creating and body.get("triggerType") == "http":
+        out["triggerConfig"] = {}
+    return out
+
+
+def trigger(described: dict, base_url: str) -> dict:
+    """FC 3.0's Trigger of the `/v1` one (its config as a JSON string, as FC's)."""
+    out = {"triggerName": described["triggerName"], "triggerType": described["triggerType"],
+           "triggerConfig": json.dumps(described["triggerConfig"]), "triggerId": described["triggerId"],
+           "description": described["description"], "qualifier": described["qualifier"],
+           "createdTime": iso_time(described["createdAt"]), "lastModifiedTime": iso_time(described["updatedAt"]),
+           "status": "Enabled", "targetArn": arn(described["functionName"])}
+    if described["triggerType"] == "http":
+        url = base_url + described["urlPath"]
+        out["httpTrigger"] = {"urlInternet": url, "urlIntranet": url}
+    return out
