@@ -117,14 +117,20 @@ ensure_secret_key() {
   if [ -n "${FAAS_SECRET_KEY:-}" ] || [ -n "${FAAS_SECRET_KEY_FILE:-}" ]; then
     return 0
   fi
-  local file="$FAAS_VAR_DIR/secret-key"
+  secret_file "$FAAS_VAR_DIR/secret-key" "" "the key that access-key secrets are encrypted under"
+  export FAAS_SECRET_KEY_FILE="$FAAS_VAR_DIR/secret-key"
+}
+
+# secret_file FILE PREFIX WHAT: FILE holds PREFIX and 43 random characters, made on first use, mode 0600.
+secret_file() {
+  local file=$1 prefix=$2 what=$3
   if [ ! -s "$file" ]; then
-    mkdir -p "$FAAS_VAR_DIR"
-    (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file")
-    log "created the key that access-key secrets are encrypted under in $file (mode 0600)"
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && "$VENV/bin/python" -c 'import secrets, sys; print(sys.argv[1] + secrets.token_urlsafe(32))' \
+      "$prefix" >"$file")
+    log "created $what in $file (mode 0600)"
   fi
   chmod 600 "$file"
-  export FAAS_SECRET_KEY_FILE="$file"
 }
 
 free_port() {
@@ -138,12 +144,7 @@ ensure_api_token() {
     return 0
   fi
   local file="$FAAS_VAR_DIR/api-token"
-  if [ ! -s "$file" ]; then
-    mkdir -p "$FAAS_VAR_DIR"
-    (umask 077 && "$VENV/bin/python" -c 'import secrets; print("faas_admin_" + secrets.token_urlsafe(32))' >"$file")
-    log "created an admin API token in $file (mode 0600)"
-  fi
-  chmod 600 "$file"
+  secret_file "$file" faas_admin_ "an admin API token"
   FAAS_API_TOKEN=$(cat "$file")
   export FAAS_API_TOKEN
   log "admin token: $file (send it as 'Authorization: Bearer <token>'; faasctl reads it from there)"
@@ -159,11 +160,7 @@ prepare_redis() {
   mkdir -p "$FAAS_VAR_DIR/redis" "$FAAS_VAR_DIR/log"
   chmod 700 "$FAAS_VAR_DIR" "$FAAS_VAR_DIR/redis"
   local secret="$FAAS_VAR_DIR/redis-password" port
-  if [ ! -s "$secret" ]; then
-    (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$secret")
-    log "created a Redis password in $secret (mode 0600)"
-  fi
-  chmod 600 "$secret"
+  secret_file "$secret" "" "a Redis password"
   port=$(free_port)
   REDIS_CONF="$FAAS_VAR_DIR/redis.conf"
   (umask 077 && cat >"$REDIS_CONF" <<CONF
