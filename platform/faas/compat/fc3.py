@@ -283,6 +283,21 @@ async def delete_async_config(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def put_concurrency_config(request: web.Request) -> web.Response:
+    name, body = _name(request), _body(request)
+    record = await request.config_dict[SERVICE].update(name, {"maxInstances": fc3_model.reserved_concurrency(body)})
+    return web.json_response(fc3_model.concurrency_config(record))
+
+
+async def get_concurrency_config(request: web.Request) -> web.Response:
+    return web.json_response(fc3_model.concurrency_config(await request.config_dict[SERVICE].get(_name(request))))
+
+
+async def delete_concurrency_config(request: web.Request) -> web.Response:
+    await request.config_dict[SERVICE].update(_name(request), {"maxInstances": defaults.MAX_INSTANCES})
+    return web.Response(status=204)
+
+
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
     name = _name(request)
@@ -331,6 +346,9 @@ def fc3_app() -> web.Application:
         _route("PUT", "/functions/{function}/provision-config", put_provision_config),
         _route("GET", "/functions/{function}/provision-config", get_provision_config),
         _route("DELETE", "/functions/{function}/provision-config", delete_provision_config),
+        _route("PUT", "/functions/{function}/concurrency", put_concurrency_config),
+        _route("GET", "/functions/{function}/concurrency", get_concurrency_config),
+        _route("DELETE", "/functions/{function}/concurrency", delete_concurrency_config),
         _route("PUT", "/functions/{function}/async-invoke-config", put_async_config),
         _route("GET", "/functions/{function}/async-invoke-config", get_async_config),
         _route("DELETE", "/functions/{function}/async-invoke-config", delete_async_config),

@@ -315,3 +315,20 @@ def trigger(described: dict, base_url: str) -> dict:
         url = base_url + described["urlPath"]
         out["httpTrigger"] = {"urlInternet": url, "urlIntranet": url}
     return out
+
+
+def reserved_concurrency(body: dict) -> int:
+    """A PutConcurrencyConfig input's `reservedConcurrency`: the function's `maxInstances` here (the most
+    containers it runs at once; each serves `instanceConcurrency` calls)."""
+    if set(body) - {"reservedConcurrency"}:
+        raise InvalidArgument("PutConcurrencyConfig takes only reservedConcurrency")
+    value = body.get("reservedConcurrency")
+    low, high = defaults.MAX_INSTANCES_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"reservedConcurrency must be a whole number from {low} to {high} here (it is the "
+                              "function's maxInstances; 0, which stops a function on FC, is not supported)")
+    return value
+
+
+def concurrency_config(record: FunctionRecord) -> dict:
+    return {"functionArn": arn(record.name), "reservedConcurrency": record.spec.max_instances}
