@@ -253,6 +253,38 @@ def test_http_and_timer_triggers_through_the_sdk(plat, admin_key, fn_name):
     sdk.delete_function(fn_name)
 
 
+def test_fc_names_with_capitals_and_underscores_are_functions_of_their_own(plat, admin_key, fn_name):
+    from faas.compat.names import derived
+
+    sdk = client(plat, admin_key)
+    upper, lower = "Fc_" + fn_name.replace("-", "_"), "fc_" + fn_name.replace("-", "_")
+    assert create(sdk, upper).function_name == upper
+    assert create(sdk, lower).function_name == lower
+    assert derived(upper) != derived(lower)
+    for name in (upper, lower):
+        resp = sdk.invoke_function(name, fc.InvokeFunctionRequest(body=b"hi"))
+        assert json.loads(resp.body.read())["echo"] == "hi"
+        # Through /v1 under its platform name, the same function.
+        native = plat.api.request("POST", f"/v1/functions/{derived(name)}/invocations", data=b"v1")
+        assert native.status_code == 200 and native.json()["echo"] == "v1"
+    listed = sdk.list_functions(fc.ListFunctionsRequest(prefix="Fc_" + fn_name.replace("-", "_")[:10])).body
+    assert [f.function_name for f in listed.functions] == [upper]
+    sdk.delete_function(upper)
+    assert sdk_error(lambda: sdk.get_function(upper, fc.GetFunctionRequest())).code == "FunctionNotFound"
+    assert sdk.get_function(lower, fc.GetFunctionRequest()).body.function_name == lower
+    sdk.delete_function(lower)
+    # A platform name taken through /v1 first is refused, not shared; the FC name is free again once it goes.
+    taken = "Taken_" + fn_name.replace("-", "_")
+    plat.api.deploy(derived(taken), {"index.py": HANDLER})
+    clash = sdk_error(lambda: create(sdk, taken))
+    assert clash.code == "FunctionAlreadyExists" and clash.status_code == 409
+    assert plat.api.request("DELETE", f"/v1/functions/{derived(taken)}").status_code == 204
+    assert create(sdk, taken).function_name == taken
+    sdk.delete_function(taken)
+    bad = sdk_error(lambda: sdk.get_function("9starts-with-a-digit", fc.GetFunctionRequest()))
+    assert bad.code == "InvalidArgument"
+
+
 def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),

@@ -210,3 +210,4 @@ def test_fc2_refuses_a_wrong_secret_and_a_skewed_or_malformed_date():
         headers["date"] = date
         with pytest.raises(SignatureError, match="Date header"):
             fc2.read(Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(headers)), WHEN)
+

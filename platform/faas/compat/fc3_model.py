@@ -75,7 +75,7 @@ def spec_body(body: dict, creating: bool) -> dict:
                                   "runs Python functions on Python 3.11)")
         spec["runtime"] = RUNTIMES[runtime]
     if "name" in spec:
-        spec["name"] = check_function_name(spec["name"]) if isinstance(spec["name"], str) else spec["name"]
+        spec["name"] = check_function_name(spec["name"]) if isinstance(spec["name"], str) else None
     if "code" in body:
         spec["code"] = _code(body["code"])
     if body.get("customContainerConfig") is not None:
@@ -143,11 +143,11 @@ def arn(name: str) -> str:
     return f"acs:fc:local:platform:functions/{name}"
 
 
-def function(record: FunctionRecord) -> dict:
-    """FC 3.0's Function of a record."""
+def function(record: FunctionRecord, fc_name: str) -> dict:
+    """FC 3.0's Function of a record, under its FC name."""
     spec = record.spec
     out: dict = {
-        "functionName": spec.name, "functionId": record.function_id, "functionArn": arn(spec.name),
+        "functionName": fc_name, "functionId": record.function_id, "functionArn": arn(fc_name),
         "runtime": spec.runtime, "handler": spec.handler, "description": spec.description,
         "memorySize": spec.memory_mb, "timeout": spec.timeout_s, "environmentVariables": dict(spec.environment),
         "instanceConcurrency": spec.instance_concurrency, "diskSize": DISK_SIZE_MB,
@@ -304,13 +304,13 @@ def trigger_body(body: dict, creating: bool) -> dict:
     return out
 
 
-def trigger(described: dict, base_url: str) -> dict:
+def trigger(described: dict, base_url: str, fc_name: str) -> dict:
     """FC 3.0's Trigger of the `/v1` one (its config as a JSON string, as FC's)."""
     out = {"triggerName": described["triggerName"], "triggerType": described["triggerType"],
            "triggerConfig": json.dumps(described["triggerConfig"]), "triggerId": described["triggerId"],
            "description": described["description"], "qualifier": described["qualifier"],
            "createdTime": iso_time(described["createdAt"]), "lastModifiedTime": iso_time(described["updatedAt"]),
-           "status": "Enabled", "targetArn": arn(described["functionName"])}
+           "status": "Enabled", "targetArn": arn(fc_name)}
     if described["triggerType"] == "http":
         url = base_url + described["urlPath"]
         out["httpTrigger"] = {"urlInternet": url, "urlIntranet": url}
@@ -330,5 +330,5 @@ def reserved_concurrency(body: dict) -> int:
     return value
 
 
-def concurrency_config(record: FunctionRecord) -> dict:
-    return {"functionArn": arn(record.name), "reservedConcurrency": record.spec.max_instances}
+def concurrency_config(fc_name: str, record: FunctionRecord) -> dict:
+    return {"functionArn": arn(fc_name), "reservedConcurrency": record.spec.max_instances}

@@ -1,0 +1,82 @@
+"""FC's function names on the platform's: FC allows capitals, `_` and 128 characters, where a platform name
+(it goes into image tags, labels and queue names) is lower-case letters, digits and `-`, 63 at most.
+
+An FC name that is a platform name already is that function: the same function under the same name through
+every surface. Any other gets a platform name of its own: its letters made lower-case, `_` made `-`, and
+the first 8 hex digits of its SHA-256, so that `My_Func` and `my_func` are two functions
+(`my-func-1d5c0a94`, `my-func-5e0c8f1b`). Redis keeps each such pair both ways; a platform name already
+taken (by a function made under it through `/v1`) is refused, never shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from redis.asyncio import Redis
+
+from .. import defaults
+from ..errors import FunctionAlreadyExists
+
+_NAME_RE = re.compile(defaults.NAME_PATTERN)
+_NOT_NAME = re.compile(r"[^a-z0-9-]+")
+SUFFIX_HEX = 8
+
+
+def is_native(name: str) -> bool:
+    return _NAME_RE.fullmatch(name) is not None
+
+
+def derived(fc_name: str) -> str:
+    """The platform name an FC name that is not one gets: readable, and its own (a hash of the exact name)."""
+    slug = _NOT_NAME.sub("-", fc_name.lower().replace("_", "-")).strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = "fc-" + slug
+    digest = hashlib.sha256(fc_name.encode()).hexdigest()[:SUFFIX_HEX]
+    return f"{slug[:62 - SUFFIX_HEX].rstrip('-')}-{digest}"
+
+
+class FcNames:
+    """FC names that are not platform names, and the platform names they have (`{prefix}:fc-names`, and
+    `{prefix}:fc-names:native` the other way)."""
+
+    def __init__(self, redis: Redis, prefix: str):
+        self.redis = redis
+        self.forward = f"{prefix}:fc-names"
+        self.backward = f"{prefix}:fc-names:native"
+
+    async def native(self, fc_name: str) -> str:
+        """The platform name of `fc_name` (whether or not a function has it)."""
+        return fc_name if is_native(fc_name) else derived(fc_name)
+
+    async def claim(self, fc_name: str) -> tuple[str, bool]:
+        """The platform name for a function about to be made under `fc_name`, its pair written first, and
+        whether this call wrote it (the caller releases it if the function cannot be made).
+        FunctionAlreadyExists when the platform name is another FC name's."""
+        native = await self.native(fc_name)
+        if native == fc_name:
+            return native, False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self.backward, native, fc_name)
+            pipe.hget(self.backward, native)
+            written, owner = await pipe.execute()
+        if owner is not None and owner.decode() != fc_name:
+            raise FunctionAlreadyExists(f"the platform name {native} of {fc_name} is taken")
+        await self.redis.hset(self.forward, fc_name, native)
+        return native, bool(written)
+
+    async def release(self, fc_name: str) -> None:
+        """Forget the pair of a function that is gone."""
+        native = await self.native(fc_name)
+        if native != fc_name:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(self.forward, fc_name)
+                pipe.hdel(self.backward, native)
+                await pipe.execute()
+
+    async def fc_names(self, natives: list[str]) -> dict[str, str]:
+        """The FC name of each platform name (itself when it has no pair)."""
+        if not natives:
+            return {}
+        owners = await self.redis.hmget(self.backward, natives)
+        return {n: (o.decode() if o is not None else n) for n, o in zip(natives, owners)}
