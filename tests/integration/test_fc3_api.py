@@ -109,6 +109,14 @@ def test_create_get_update_invoke_and_delete_through_the_sdk(plat, admin_key, in
     task = queued.headers["x-fc-request-id"]
     record = plat.api.request("GET", f"/v1/invocations/{task}").json()
     assert record["functionName"] == fn_name and record["status"] in ("queued", "running", "succeeded"), record
+    # The same invocation as FC's async task (this platform fixture runs no workers: it stays queued).
+    seen = invoker.get_async_task(fn_name, task, fc.GetAsyncTaskRequest()).body
+    assert seen.task_id == task and seen.status == "Enqueued" and seen.function_arn.endswith(fn_name)
+    listed = invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(status="Enqueued", limit=10)).body
+    assert [t.task_id for t in listed.tasks] == [task]
+    assert invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(status="Succeeded")).body.tasks == []
+    unknown = sdk_error(lambda: invoker.get_async_task(fn_name, "no-such-task", fc.GetAsyncTaskRequest()))
+    assert unknown.code == "InvocationNotFound" and unknown.status_code == 404
 
     sdk.delete_function(fn_name)
     missing = sdk_error(lambda: sdk.get_function(fn_name, fc.GetFunctionRequest()))
@@ -333,7 +341,7 @@ def signed(plat, key, method="GET", path="/2023-03-30/functions", query="limit=1
             "x-acs-content-sha256": hashlib.sha256(body).hexdigest(), "x-acs-version": "2023-03-30", **dict(headers)}
     names = tuple(sorted(sent))
     view = CIMultiDictProxy(CIMultiDict({**sent, **(sign_as or {})}))
-    canonical = acs3.canonical_request(Request(method, path, query, view, body), names)
+    canonical = acs3.canonical_request(Request(method, path, query, view), names)
     auth = f"ACS3-HMAC-SHA256 Credential={key[0]},SignedHeaders={';'.join(names)}," \
            f"Signature={acs3.sign(canonical, key[1])}"
     return requests.Request(method, f"{plat.url}{path}?{query}" if query else f"{plat.url}{path}",
@@ -388,6 +396,20 @@ def test_malformed_authorization_headers_are_refused(plat, authorization, why):
     headers = {} if authorization is None else {"Authorization": authorization}
     resp = requests.get(f"{plat.url}/2023-03-30/functions", headers=headers, timeout=30)
     assert_denied(resp, "InvalidSignature", why)
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(plat):
+    """A head that no key signed is answered at once: its body (said to be 50 MB, never sent) is not waited for."""
+    import socket
+    head = (f"POST /2023-03-30/functions HTTP/1.1\r\nHost: 127.0.0.1:{plat.port}\r\n"
+            "Authorization: ACS3-HMAC-SHA256 Credential=FK000000000000000000,SignedHeaders=host;x-acs-content-sha256;"
+            f"x-acs-date;x-acs-signature-nonce,Signature={'0' * 64}\r\nx-acs-content-sha256: {'0' * 64}\r\n"
+            f"x-acs-date: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\r\nx-acs-signature-nonce: n1\r\n"
+            "Content-Length: 52428800\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", plat.port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        answer = sock.recv(65536)  # (a server waiting for the body would time out here)
+    assert answer.startswith(b"HTTP/1.1 403") and b"InvalidAccessKeyId.NotFound" in answer, answer
 
 
 def test_repeated_signed_headers_and_an_unknown_route_are_refused_in_fcs_shape(plat, admin_key):

@@ -2,6 +2,8 @@
 0.4.6's `get_authorization`, aliyun-fc2 2.5.2's `Auth.sign_request`, with their date and nonce fixed), and
 every way a request may differ from what was signed."""
 
+import base64
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,16 +22,16 @@ CREATE_BODY = (b'{"code":{"zipFile":"UEsDBA=="},"functionName":"f1","handler":"i
 
 def acs3_request(method="GET", target="/2023-03-30/functions?limit=2", body=b"", action="ListFunctions",
                  signature="161cfe52b715aba7ab890fe3d0f60ac0e9403800ae1871c446332f531eff9e7c",
-                 signed=LIST_SIGNED, extra=(), sha=None) -> Request:
+                 signed=LIST_SIGNED, extra=(), sha=None) -> tuple[Request, bytes]:
     headers = [("Accept-Encoding", "identity"), ("host", "127.0.0.1:18931"), ("x-acs-version", "2023-03-30"),
                ("x-acs-action", action), ("user-agent", UA), ("x-acs-date", "2024-01-02T03:04:05Z"),
                ("x-acs-signature-nonce", "0123456789abcdef0123456789abcdef"), ("accept", "application/json"),
                ("x-acs-content-sha256", sha or EMPTY), ("x-acs-credentials-provider", "static_ak"), *extra,
                ("Authorization", f"ACS3-HMAC-SHA256 Credential=AKID,SignedHeaders={signed},Signature={signature}")]
-    return Request.of(method, target, CIMultiDictProxy(CIMultiDict(headers)), body)
+    return Request.of(method, target, CIMultiDictProxy(CIMultiDict(headers))), body
 
 
-def create_request(**changes) -> Request:
+def create_request(**changes) -> tuple[Request, bytes]:
     args = dict(method="POST", target="/2023-03-30/functions", body=CREATE_BODY, action="CreateFunction",
                 signature="6903f67d2e9c077dc3ec1145f5708b93828644ac8288e79373bd57c1d1c59bf4",
                 signed=LIST_SIGNED.replace("accept;", "accept;content-type;"),
@@ -38,21 +40,23 @@ def create_request(**changes) -> Request:
     return acs3_request(**(args | changes))
 
 
-def verify_acs3(request: Request, now=WHEN, secret="SECRET") -> str:
+def verify_acs3(sent: tuple[Request, bytes], now=WHEN, secret="SECRET") -> str:
+    request, body = sent
     claim = acs3.read(request, now)
     acs3.check(request, claim, secret)
+    acs3.check_body(request, body)
     return claim.key_id
 
 
 def test_acs3_accepts_the_sdks_own_signatures():
     assert verify_acs3(acs3_request()) == "AKID"
     assert verify_acs3(create_request()) == "AKID"
-    claim = acs3.read(acs3_request(), WHEN)
+    claim = acs3.read(acs3_request()[0], WHEN)
     assert claim.nonce == "0123456789abcdef0123456789abcdef" and "user-agent" in claim.signed_headers
 
 
 def test_acs3_canonical_request_is_the_sdks():
-    text = acs3.canonical_request(acs3_request(), tuple(LIST_SIGNED.split(";")))
+    text = acs3.canonical_request(acs3_request()[0], tuple(LIST_SIGNED.split(";")))
     assert text.split("\n")[:4] == ["GET", "/2023-03-30/functions", "limit=2", "accept:application/json"]
     assert text.endswith(f"\n\n{LIST_SIGNED}\n{EMPTY}")
 
@@ -74,7 +78,8 @@ def test_acs3_query_is_decoded_sorted_and_quoted_again():
     (acs3_request(action="DeleteFunction"), "does not match"),
     (create_request(body=CREATE_BODY.replace(b"128", b"256")), "SHA-256 of the body"),
     (create_request(body=CREATE_BODY.replace(b"128", b"256"),
-                    sha="5d1b3b1bb8f2da6b4b6a9a2e1d3a0b0e8b0a0f2f7c3bda8b98e06b4a2c1e3f5d"), "SHA-256 of the body"),
+                    sha="5d1b3b1bb8f2da6b4b6a9a2e1d3a0b0e8b0a0f2f7c3bda8b98e06b4a2c1e3f5d"), "does not match"),
+    (create_request(sha="not hex"), "64 lower-case hex"),
     (acs3_request(signature="0" * 64), "does not match"),
     (acs3_request(signature="161CFE52B715ABA7AB890FE3D0F60AC0E9403800AE1871C446332F531EFF9E7C"), "64 lower-case"),
     (acs3_request(extra=[("x-fc-invocation-type", "Async")]), "x-fc-invocation-type is not signed"),
@@ -112,7 +117,7 @@ def test_acs3_refuses_a_wrong_secret_and_a_skewed_date():
     ("ACS3-HMAC-SHA256 Credential=" + "A" * 5000 + ",SignedHeaders=host,Signature=" + "0" * 64, "too long"),
 ])
 def test_acs3_refuses_a_malformed_authorization_header(authorization, reason):
-    base = acs3_request()
+    base = acs3_request()[0]
     headers = CIMultiDict(base.headers)
     del headers["Authorization"]
     if authorization is not None:
@@ -128,7 +133,7 @@ def test_acs3_refuses_a_malformed_authorization_header(authorization, reason):
     ("x-acs-signature-nonce", "n" * 65, "x-acs-signature-nonce must be"),
 ])
 def test_acs3_refuses_malformed_dates_and_nonces(header, value, reason):
-    base = acs3_request()
+    base = acs3_request()[0]
     headers = CIMultiDict(base.headers)
     headers[header] = value
     with pytest.raises(SignatureError, match=reason):
@@ -139,11 +144,12 @@ FC2_DATE = "Tue, 02 Jan 2024 03:04:05 GMT"
 
 
 def fc2_request(method="GET", target="/2016-08-15/services?limit=2",
-                authorization="FC AKID:So93ZNB9lG8ifQ5+6IziLYPQlTMO2QmDGglnmgweKdA=", extra=(), body=b"") -> Request:
+                authorization="FC AKID:So93ZNB9lG8ifQ5+6IziLYPQlTMO2QmDGglnmgweKdA=", extra=(), body=b""
+                ) -> tuple[Request, bytes]:
     headers = [("host", "127.0.0.1:18931"), ("date", FC2_DATE), ("content-type", "application/json"),
                ("content-length", str(len(body))), ("user-agent", "aliyun-fc-sdk-v2.5.2"), *extra,
                ("authorization", authorization)]
-    return Request.of(method, target, CIMultiDictProxy(CIMultiDict(headers)), body)
+    return Request.of(method, target, CIMultiDictProxy(CIMultiDict(headers))), body
 
 
 INVOKE = dict(method="POST", target="/2016-08-15/services/s1.prod/functions/f1/invocations",
@@ -151,9 +157,11 @@ INVOKE = dict(method="POST", target="/2016-08-15/services/s1.prod/functions/f1/i
               extra=[("x-fc-invocation-type", "Sync"), ("x-fc-log-type", "Tail")], body=b'{"k":1}')
 
 
-def verify_fc2(request: Request, now=WHEN, secret="SECRET") -> str:
+def verify_fc2(sent: tuple[Request, bytes], now=WHEN, secret="SECRET") -> str:
+    request, body = sent
     claim = fc2.read(request, now)
     fc2.check(request, claim, secret)
+    fc2.check_body(request, body)
     return claim.key_id
 
 
@@ -171,12 +179,12 @@ def test_fc2_accepts_the_sdks_own_signatures():
 
 
 def test_fc2_string_to_sign_is_the_sdks():
-    assert fc2.string_to_sign(fc2_request(**INVOKE)) == (
+    assert fc2.string_to_sign(fc2_request(**INVOKE)[0]) == (
         "POST\n\napplication/json\nTue, 02 Jan 2024 03:04:05 GMT\nx-fc-invocation-type:Sync\nx-fc-log-type:Tail\n"
         "/2016-08-15/services/s1.prod/functions/f1/invocations")
     # the path is signed decoded; the query of an API call is not signed at all
     spaced = fc2_request(target="/2016-08-15/services/my%20svc?limit=2")
-    assert fc2.string_to_sign(spaced).endswith("\n/2016-08-15/services/my svc")
+    assert fc2.string_to_sign(spaced[0]).endswith("\n/2016-08-15/services/my svc")
 
 
 @pytest.mark.parametrize("changes, reason", [
@@ -185,8 +193,7 @@ def test_fc2_string_to_sign_is_the_sdks():
     (dict(INVOKE, extra=[("x-fc-invocation-type", "Async"), ("x-fc-log-type", "Tail")]), "does not match"),
     (dict(INVOKE, extra=[*INVOKE["extra"], ("x-fc-trace-id", "t")]), "does not match"),
     (dict(INVOKE, extra=[*INVOKE["extra"], ("x-fc-log-type", "None")]), "repeated"),
-    (dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")]), "MD5 of the body"),
-    (dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", "not base64!")]), "base64 MD5"),
+    (dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")]), "does not match"),
     (dict(target="/2016-08-15/proxy/s1.prod/f1/hello/world?a=1",
           authorization="FC AKID:mbvbxNmeW8cv6fL9Z5pTxw2Z0isNKDJCkQIS5uIS7Kc="), "does not match"),
     (dict(authorization="FC AKID:So93ZNB9lG8ifQ5+6IziLYPQlTMO2QmDGglnmgweKdA"), "must be 'FC"),
@@ -199,12 +206,29 @@ def test_fc2_refuses_a_request_that_differs_from_what_was_signed(changes, reason
         verify_fc2(fc2_request(**changes))
 
 
+@pytest.mark.parametrize("md5, reason", [("AAAAAAAAAAAAAAAAAAAAAA==", "MD5 of the body"),
+                                         ("not base64!", "base64 MD5")])
+def test_fc2_checks_a_signed_content_md5_against_the_body(md5, reason):
+    unsigned, body = fc2_request(**dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", md5)]))
+    signature = fc2.sign(fc2.string_to_sign(unsigned), "SECRET")
+    request, body = fc2_request(**dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", md5)],
+                                       authorization=f"FC AKID:{signature}"))
+    fc2.check(request, fc2.read(request, WHEN), "SECRET")  # the head is as signed ...
+    with pytest.raises(SignatureError, match=reason):
+        fc2.check_body(request, body)  # ... the body is not what it says
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    unsigned, _ = fc2_request(**dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", good)]))
+    request, _ = fc2_request(**dict(INVOKE, extra=[*INVOKE["extra"], ("Content-MD5", good)],
+                                    authorization=f"FC AKID:{fc2.sign(fc2.string_to_sign(unsigned), 'SECRET')}"))
+    assert verify_fc2((request, body)) == "AKID"
+
+
 def test_fc2_refuses_a_wrong_secret_and_a_skewed_or_malformed_date():
     with pytest.raises(SignatureError, match="does not match"):
         verify_fc2(fc2_request(), secret="other")
     with pytest.raises(SignatureError, match="minutes from the platform's clock"):
         verify_fc2(fc2_request(), now=WHEN + timedelta(minutes=16))
-    base = fc2_request()
+    base = fc2_request()[0]
     for date in ("yesterday", "Tue, 02 Jan 2024 03:04:05", ""):
         headers = CIMultiDict(base.headers)
         headers["date"] = date

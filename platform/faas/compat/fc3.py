@@ -16,13 +16,14 @@ from aiohttp import web
 
 from .. import defaults
 from ..api.handlers import invoke
-from ..api.keys import REDIS, RELEASES, SERVICE, SETTINGS, TRIGGERS
+from ..api.keys import ASYNC, REDIS, RELEASES, SERVICE, SETTINGS, TRIGGERS
 from ..api.middlewares import describe_error
 from ..auth import Role
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, InvocationNotFound
 from ..models import new_request_id
 from ..qualifiers import check_qualifier
 from ..signing import acs3
+from ..validate import REQUEST_ID_RE
 from . import fc3_model
 from .names import FcNames
 from .signed import BODY, Denied, authenticate
@@ -323,6 +324,48 @@ async def delete_concurrency_config(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# -- async tasks (the platform's async invocations)
+async def get_async_task(request: web.Request) -> web.Response:
+    name, task_id = await _name(request), request.match_info["task"]
+    _qualifier(request)
+    record = await request.config_dict[ASYNC].status(task_id) if REQUEST_ID_RE.fullmatch(task_id) else None
+    if record is None or record.get("functionName") != name:
+        raise InvocationNotFound(f"function {_fc_name(request)} has no async task {task_id} (or its record expired)")
+    return web.json_response(fc3_model.async_task(_fc_name(request), record))
+
+
+async def list_async_tasks(request: web.Request) -> web.Response:
+    name = await _name(request)
+    await request.config_dict[SERVICE].get(name)
+    query = request.query
+    unsupported = sorted(set(query) - {"limit", "status", "prefix", "qualifier", "includePayload",
+                                       "sortOrderByTime", "startedTimeBegin", "startedTimeEnd", "nextToken"})
+    if unsupported or query.get("nextToken") or query.get("sortOrderByTime", "desc") != "desc":
+        raise InvalidArgument("ListAsyncTasks takes limit, status, prefix, qualifier, includePayload and the started "
+                              "time range here; the newest come first, in one page")
+    wanted = {fc: native for native, fc in fc3_model.TASK_STATUSES.items()}
+    status = query.get("status")
+    if status is not None and status not in wanted:
+        raise InvalidArgument(f"status must be one of {', '.join(wanted)}")
+    begin, end = (_millis(query, "startedTimeBegin"), _millis(query, "startedTimeEnd"))
+    records = await request.config_dict[ASYNC].recent(name, wanted.get(status or ""), defaults.ASYNC_RECENT)
+    tasks = [fc3_model.async_task(_fc_name(request), r) for r in records
+             if r["requestId"].startswith(query.get("prefix", ""))
+             and ("qualifier" not in query or r["qualifier"] == query["qualifier"])]
+    tasks = [t for t in tasks if (begin is None or (t["startedTime"] or 0) >= begin)
+             and (end is None or (t["startedTime"] or 0) <= end)]
+    return web.json_response({"tasks": tasks[:_limit(request)]})
+
+
+def _millis(query, key: str) -> int | None:
+    raw = query.get(key)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidArgument(f"{key} must be milliseconds since the epoch")
+    return int(raw)
+
+
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
     name = await _name(request)
@@ -367,6 +410,8 @@ def fc3_app() -> web.Application:
         _route("PUT", "/functions/{function}/provision-config", put_provision_config),
         _route("GET", "/functions/{function}/provision-config", get_provision_config),
         _route("DELETE", "/functions/{function}/provision-config", delete_provision_config),
+        _route("GET", "/functions/{function}/async-tasks", list_async_tasks, Role.INVOKE),
+        _route("GET", "/functions/{function}/async-tasks/{task}", get_async_task, Role.INVOKE),
         _route("PUT", "/functions/{function}/concurrency", put_concurrency_config),
         _route("GET", "/functions/{function}/concurrency", get_concurrency_config),
         _route("DELETE", "/functions/{function}/concurrency", delete_concurrency_config),

@@ -332,3 +332,28 @@ def reserved_concurrency(body: dict) -> int:
 
 def concurrency_config(fc_name: str, record: FunctionRecord) -> dict:
     return {"functionArn": arn(fc_name), "reservedConcurrency": record.spec.max_instances}
+
+
+TASK_STATUSES = {"queued": "Enqueued", "running": "Running", "retrying": "Retrying", "succeeded": "Succeeded",
+                 "failed": "Failed"}
+"""The platform's async statuses by FC's names for them."""
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def async_task(fc_name: str, record: dict) -> dict:
+    """FC 3.0's AsyncTask of an async invocation's record (its request id is the task's id)."""
+    started = record.get("startedAt") or record.get("acceptedAt")
+    ended = record.get("endedAt")
+    out = {"taskId": record["requestId"], "requestId": record["requestId"], "functionArn": arn(fc_name),
+           "qualifier": record["qualifier"], "status": TASK_STATUSES.get(record["status"], record["status"]),
+           "startedTime": _ms(started), "endTime": _ms(ended),
+           "durationMs": _ms(ended - started) if ended is not None and started is not None else None,
+           "alreadyRetriedTimes": max(0, record["attempts"] - 1), "events": []}
+    if record.get("lastError") and record["status"] == "failed":
+        out["taskErrorMessage"] = record["lastError"].get("errorMessage")
+    if record.get("result") is not None:
+        out["returnPayload"] = record["result"]
+    return out

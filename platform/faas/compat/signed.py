@@ -16,7 +16,8 @@ from ..signing import Claim, Request, SignatureError
 from ..webio import read_event
 
 BODY = web.RequestKey("faas_signed_body", bytes)
-"""The body, read (within REQUEST_BYTES) to verify its hash: handlers take it from here."""
+"""The body, read (within REQUEST_BYTES) once the head's signature is good, to verify its hash: handlers take it
+from here."""
 
 
 class Denied(Exception):
@@ -29,9 +30,7 @@ class Denied(Exception):
 
 async def authenticate(request: web.Request, scheme: ModuleType, needed: Role) -> Token:
     """The access key that signed `request` with `scheme` (faas.signing.acs3 or .fc2), allowed `needed`."""
-    body = await read_event(request, defaults.REQUEST_BYTES, what="the request body")
-    request[BODY] = body
-    signed = Request.of(request.method, request.raw_path, request.headers, body)
+    signed = Request.of(request.method, request.raw_path, request.headers)
     try:
         claim = scheme.read(signed, datetime.now(timezone.utc))
     except SignatureError as exc:
@@ -46,6 +45,12 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role) -
     if not found.key.allows(needed):
         raise Denied("AccessDenied", f"an access key of role {found.key.role.value} may not do this; it needs "
                      f"role {needed.value}")
+    body = await read_event(request, defaults.REQUEST_BYTES, what="the request body")
+    try:
+        scheme.check_body(signed, body)
+    except SignatureError as exc:
+        raise Denied("InvalidSignature", str(exc)) from None
+    request[BODY] = body
     return found.key
 
 

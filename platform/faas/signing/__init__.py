@@ -3,7 +3,9 @@ and remembers nonces).
 
 A signature proves that whoever holds an access key's secret made this request: the method, the path, the
 query, the headers it names (and for FC 3.0 the body) as they arrived. Verifiers here are pure functions of
-the request and the secret, so that fixed vectors computed with the SDKs' own signers test them.
+the request and the secret, so that fixed vectors computed with the SDKs' own signers test them. Each scheme
+reads the claim (`read`), checks it with the secret (`check`), both from the head alone, and only then the
+body against the digest the head carries (`check_body`): a body is never read for a request nobody signed.
 
 - `acs3`: FC 3.0's `ACS3-HMAC-SHA256` (alibabacloud-tea-openapi), which signs the body's SHA-256 and a nonce.
 - `fc2`: FC 2.0's `FC <AccessKeyId>:<signature>` (aliyun-fc2), which signs no body and no nonce.
@@ -49,7 +51,6 @@ class Request:
     """Percent-encoded, as on the request line, without the query."""
     raw_query: str
     headers: CIMultiDictProxy[str]
-    body: bytes = b""
     values: dict[str, str] = field(init=False, repr=False)
     """Each header's value by its lower-case name (read once: a verifier looks at each several times)."""
     repeated: frozenset[str] = field(init=False, repr=False)
@@ -67,9 +68,9 @@ class Request:
         object.__setattr__(self, "repeated", frozenset(repeated))
 
     @classmethod
-    def of(cls, method: str, raw_target: str, headers: CIMultiDictProxy[str], body: bytes = b"") -> Request:
+    def of(cls, method: str, raw_target: str, headers: CIMultiDictProxy[str]) -> Request:
         path, _, query = raw_target.partition("?")
-        return cls(method, path, query, headers, body)
+        return cls(method, path, query, headers)
 
     def one(self, name: str) -> str | None:
         """The value of header `name` (lower-case), None when absent; SignatureError when it is repeated (which

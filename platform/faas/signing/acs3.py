@@ -29,7 +29,7 @@ REQUIRED = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce
 """Headers every signature must cover."""
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -78,9 +78,8 @@ def read(request: Request, now: datetime) -> Claim:
     nonce = request.one("x-acs-signature-nonce") or ""
     if not _NONCE.fullmatch(nonce):
         raise SignatureError("x-acs-signature-nonce must be 1-64 letters, digits, '.', '_' or '-'")
-    if not hmac.compare_digest((request.one("x-acs-content-sha256") or "").encode(),
-                               hashlib.sha256(request.body).hexdigest().encode()):
-        raise SignatureError("x-acs-content-sha256 is not the SHA-256 of the body")
+    if not _SHA256.fullmatch(request.one("x-acs-content-sha256") or ""):
+        raise SignatureError("x-acs-content-sha256 must be 64 lower-case hex digits")
     return Claim(fields["Credential"], fields["Signature"], signed_at, nonce, signed)
 
 
@@ -90,6 +89,13 @@ def check(request: Request, claim: Claim, secret: str) -> None:
     if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
         raise SignatureError("the signature does not match (the request differs from what was signed, or "
                              "the secret is wrong)")
+
+
+def check_body(request: Request, body: bytes) -> None:
+    """SignatureError unless `body` is the one whose SHA-256 the (signed) x-acs-content-sha256 gives."""
+    if not hmac.compare_digest((request.one("x-acs-content-sha256") or "").encode(),
+                               hashlib.sha256(body).hexdigest().encode()):
+        raise SignatureError("x-acs-content-sha256 is not the SHA-256 of the body")
 
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...]) -> str:
