@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 import shutil
 import socket
 import subprocess
@@ -239,3 +240,10 @@ def redis_answers(host: str, port: int) -> bool:
         return redis.Redis(host, port, socket_timeout=1).ping()
     except redis.RedisError:
         return False
+
+
+def ready_cells(plat, memory_mb=128) -> int:
+    """Cells of `memory_mb` ready to be specialised, as the platform's /metrics counts them."""
+    text = plat.api.request("GET", "/metrics").text
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0

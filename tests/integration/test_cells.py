@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import change_behind_its_back, wait_for
+from helpers import change_behind_its_back, ready_cells, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -31,12 +31,6 @@ PROBE = ("import json, os\n"
 
 def cells_dir(plat) -> Path:
     return Path(plat.env["FAAS_CELLS_DIR"]) / plat.platform_id
-
-
-def ready_cells(plat, memory_mb=128) -> int:
-    text = plat.api.request("GET", "/metrics").text
-    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
-    return int(float(found.group(1))) if found else 0
 
 
 def cell_containers(docker_client, plat):

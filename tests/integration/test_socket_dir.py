@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from helpers import wait_for
+from helpers import ready_cells, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -23,6 +23,8 @@ def test_runtimes_are_reached_through_their_own_socket_directories(start_platfor
     plat = start_platform(FAAS_SOCKET_DIR=str(sockets), FAAS_CELLS_MIN=cells, FAAS_CELLS_MAX=cells)
     api = plat.api
     api.deploy(fn_name, CODE)
+    # (A cold start takes the image while the pool's cells are still starting, as on a loaded machine they may be.)
+    wait_for(lambda: ready_cells(plat) == int(cells), timeout=120, what=f"{cells} cells ready")
     resp = api.invoke(fn_name, b"")
     assert resp.status_code == 200 and resp.text == "/run/faas-socket/runtime.sock"
     (instance,) = api.request("GET", f"/v1/functions/{fn_name}/instances").json()["instances"]
