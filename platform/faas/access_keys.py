@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
 
-from .auth import Role, Token, checked_role_and_name
+from .auth import Token, checked_role_and_name
 from .errors import AccessKeyNotFound, ServiceUnavailable
 from .signing import MAX_SKEW_S, Claim
 
@@ -122,7 +122,7 @@ class AccessKeyStore:
 
     async def list(self) -> list[Token]:
         raw = await self.redis.hvals(self.key)
-        return sorted((_record(json.loads(v)) for v in raw), key=lambda k: k.created_at)
+        return sorted((Token.from_api(json.loads(v)) for v in raw), key=lambda k: k.created_at)
 
     async def revoke(self, key_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -153,7 +153,7 @@ class AccessKeyStore:
             return None
         if len(self._found) >= _FOUND_MAX:
             self._found.clear()
-        found = self._found[key_id] = Found(_record(data), secret, generation or b"0")
+        found = self._found[key_id] = Found(Token.from_api(data), secret, generation or b"0")
         return found
 
     async def admit(self, claim: Claim) -> tuple[bool, bytes]:
@@ -182,6 +182,3 @@ class AccessKeyStore:
             if not future.done():
                 future.set_result((bool(added), generation))
 
-
-def _record(data: dict) -> Token:
-    return Token(id=data["id"], role=Role(data["role"]), name=data["name"], created_at=data["createdAt"])

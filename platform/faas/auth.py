@@ -43,6 +43,11 @@ class Token:
     def to_api(self) -> dict:
         return {"id": self.id, "role": self.role.value, "name": self.name, "createdAt": self.created_at}
 
+    @classmethod
+    def from_api(cls, data: dict) -> Token:
+        """A credential's record as stored (its API form; an access key's has its sealed secret beside)."""
+        return cls(id=data["id"], role=Role(data["role"]), name=data["name"], created_at=data["createdAt"])
+
     def allows(self, needed: Role) -> bool:
         return self.role is Role.ADMIN or self.role is needed
 
@@ -116,8 +121,7 @@ class TokenStore:
 
     @staticmethod
     def _load(raw: bytes) -> Token:
-        data = json.loads(raw)
-        return Token(id=data["id"], role=Role(data["role"]), name=data["name"], created_at=data["createdAt"])
+        return Token.from_api(json.loads(raw))
 
 
 PLATFORM_HEADER = "X-Faas-Platform"

@@ -25,7 +25,7 @@ from ..qualifiers import check_qualifier
 from ..signing import acs3
 from ..validate import REQUEST_ID_RE
 from . import fc3_model
-from .names import FcNames
+from .names import FcNames, native_name
 from .signed import BODY, Denied, authenticate
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,9 @@ def _fc_name(request: web.Request) -> str:
     return fc3_model.check_function_name(request.match_info["function"])
 
 
-async def _name(request: web.Request) -> str:
+def _name(request: web.Request) -> str:
     """The platform name of the path's function (see faas.compat.names)."""
-    return await _names(request).native(_fc_name(request))
+    return native_name(_fc_name(request))
 
 
 def _names(request: web.Request) -> FcNames:
@@ -133,19 +133,19 @@ async def create_function(request: web.Request) -> web.Response:
 
 
 async def get_function(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     _qualifier(request)  # checked; the function's LATEST is what GetFunction shows
     return web.json_response(fc3_model.function(await request.config_dict[SERVICE].get(name), _fc_name(request)))
 
 
 async def update_function(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     record = await request.config_dict[SERVICE].update(name, fc3_model.spec_body(_body(request), creating=False))
     return web.json_response(fc3_model.function(record, _fc_name(request)))
 
 
 async def delete_function(request: web.Request) -> web.Response:
-    await request.config_dict[SERVICE].delete(await _name(request))
+    await request.config_dict[SERVICE].delete(_name(request))
     await _names(request).release(_fc_name(request))
     return web.Response(status=204)
 
@@ -169,7 +169,7 @@ async def publish_version(request: web.Request) -> web.Response:
     body = _body(request)
     if set(body) - {"description"}:
         raise InvalidArgument("PublishFunctionVersion takes only description")
-    version = await request.config_dict[RELEASES].publish(await _name(request), body)
+    version = await request.config_dict[RELEASES].publish(_name(request), body)
     return web.json_response(fc3_model.version(version))
 
 
@@ -178,7 +178,7 @@ async def list_versions(request: web.Request) -> web.Response:
     if direction != "BACKWARD":
         raise InvalidArgument("direction must be BACKWARD (newest first): the platform lists versions that way only")
     token = request.query.get("nextToken") or None
-    versions, token = await request.config_dict[RELEASES].list_versions(await _name(request), _limit(request), token)
+    versions, token = await request.config_dict[RELEASES].list_versions(_name(request), _limit(request), token)
     body: dict = {"versions": [fc3_model.version(v) for v in versions], "direction": direction}
     if token is not None:
         body["nextToken"] = token
@@ -186,17 +186,17 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 async def delete_version(request: web.Request) -> web.Response:
-    await request.config_dict[RELEASES].delete_version(await _name(request), request.match_info["version"])
+    await request.config_dict[RELEASES].delete_version(_name(request), request.match_info["version"])
     return web.Response(status=204)
 
 
 async def create_alias(request: web.Request) -> web.Response:
-    alias = await request.config_dict[RELEASES].create_alias(await _name(request), fc3_model.alias_body(_body(request)))
+    alias = await request.config_dict[RELEASES].create_alias(_name(request), fc3_model.alias_body(_body(request)))
     return web.json_response(fc3_model.alias(alias))
 
 
 async def get_alias(request: web.Request) -> web.Response:
-    alias = await request.config_dict[RELEASES].get_alias(await _name(request), request.match_info["alias"])
+    alias = await request.config_dict[RELEASES].get_alias(_name(request), request.match_info["alias"])
     return web.json_response(fc3_model.alias(alias))
 
 
@@ -204,17 +204,17 @@ async def update_alias(request: web.Request) -> web.Response:
     body = fc3_model.alias_body(_body(request))
     if "aliasName" in body:
         raise InvalidArgument("aliasName is the path's: UpdateAlias does not take it")
-    alias = await request.config_dict[RELEASES].update_alias(await _name(request), request.match_info["alias"], body)
+    alias = await request.config_dict[RELEASES].update_alias(_name(request), request.match_info["alias"], body)
     return web.json_response(fc3_model.alias(alias))
 
 
 async def delete_alias(request: web.Request) -> web.Response:
-    await request.config_dict[RELEASES].delete_alias(await _name(request), request.match_info["alias"])
+    await request.config_dict[RELEASES].delete_alias(_name(request), request.match_info["alias"])
     return web.Response(status=204)
 
 
 async def list_aliases(request: web.Request) -> web.Response:
-    aliases = {a.name: a for a in await request.config_dict[RELEASES].list_aliases(await _name(request))}
+    aliases = {a.name: a for a in await request.config_dict[RELEASES].list_aliases(_name(request))}
     names, token = page(list(aliases), request)
     body: dict = {"aliases": [fc3_model.alias(aliases[n]) for n in names]}
     if token is not None:
@@ -224,21 +224,21 @@ async def list_aliases(request: web.Request) -> web.Response:
 
 # -- triggers
 async def create_trigger(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     service = request.config_dict[TRIGGERS]
     made = await service.create(record, fc3_model.trigger_body(_body(request), creating=True))
     return web.json_response(fc3_model.trigger(await service.describe(made), _base_url(request), _fc_name(request)))
 
 
 async def get_trigger(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     service = request.config_dict[TRIGGERS]
     found = await service.get(record.name, request.match_info["trigger"])
     return web.json_response(fc3_model.trigger(await service.describe(found), _base_url(request), _fc_name(request)))
 
 
 async def update_trigger(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     service = request.config_dict[TRIGGERS]
     body = _body(request)
     current = await service.get(record.name, request.match_info["trigger"])
@@ -249,13 +249,13 @@ async def update_trigger(request: web.Request) -> web.Response:
 
 
 async def delete_trigger(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     await request.config_dict[TRIGGERS].delete(record.name, request.match_info["trigger"])
     return web.Response(status=204)
 
 
 async def list_triggers(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     service = request.config_dict[TRIGGERS]
     triggers = {t.name: t for t in await service.list(record.name)}
     names, token = page(list(triggers), request)
@@ -273,60 +273,60 @@ def _base_url(request: web.Request) -> str:
 
 # -- per-qualifier settings
 async def put_provision_config(request: web.Request) -> web.Response:
-    name, qualifier = await _name(request), _qualifier(request)
+    name, qualifier = _name(request), _qualifier(request)
     config = await request.config_dict[RELEASES].put_provision(
         name, qualifier, {"target": fc3_model.provision_target(_body(request))})
     return web.json_response(fc3_model.provision_config(_fc_name(request), config))
 
 
 async def get_provision_config(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     config = await request.config_dict[RELEASES].get_provision(name, _qualifier(request))
     return web.json_response(fc3_model.provision_config(_fc_name(request), config))
 
 
 async def delete_provision_config(request: web.Request) -> web.Response:
-    await request.config_dict[RELEASES].put_provision(await _name(request), _qualifier(request), {"target": 0})
+    await request.config_dict[RELEASES].put_provision(_name(request), _qualifier(request), {"target": 0})
     return web.Response(status=204)
 
 
 async def put_async_config(request: web.Request) -> web.Response:
-    name, qualifier = await _name(request), _qualifier(request)
+    name, qualifier = _name(request), _qualifier(request)
     config = await request.config_dict[RELEASES].put_async_config(
         name, qualifier, fc3_model.async_config_body(_body(request)))
     return web.json_response(fc3_model.async_config(_fc_name(request), config))
 
 
 async def get_async_config(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     config = await request.config_dict[RELEASES].get_async_config(name, _qualifier(request))
     return web.json_response(fc3_model.async_config(_fc_name(request), config))
 
 
 async def delete_async_config(request: web.Request) -> web.Response:
-    await request.config_dict[RELEASES].delete_async_config(await _name(request), _qualifier(request))
+    await request.config_dict[RELEASES].delete_async_config(_name(request), _qualifier(request))
     return web.Response(status=204)
 
 
 async def put_concurrency_config(request: web.Request) -> web.Response:
-    name, body = await _name(request), _body(request)
+    name, body = _name(request), _body(request)
     record = await request.config_dict[SERVICE].update(name, {"maxInstances": fc3_model.reserved_concurrency(body)})
     return web.json_response(fc3_model.concurrency_config(_fc_name(request), record))
 
 
 async def get_concurrency_config(request: web.Request) -> web.Response:
-    record = await request.config_dict[SERVICE].get(await _name(request))
+    record = await request.config_dict[SERVICE].get(_name(request))
     return web.json_response(fc3_model.concurrency_config(_fc_name(request), record))
 
 
 async def delete_concurrency_config(request: web.Request) -> web.Response:
-    await request.config_dict[SERVICE].update(await _name(request), {"maxInstances": defaults.MAX_INSTANCES})
+    await request.config_dict[SERVICE].update(_name(request), {"maxInstances": defaults.MAX_INSTANCES})
     return web.Response(status=204)
 
 
 # -- async tasks (the platform's async invocations)
 async def get_async_task(request: web.Request) -> web.Response:
-    name, task_id = await _name(request), request.match_info["task"]
+    name, task_id = _name(request), request.match_info["task"]
     _qualifier(request)
     record = await request.config_dict[ASYNC].status(task_id) if REQUEST_ID_RE.fullmatch(task_id) else None
     if record is None or record.get("functionName") != name:
@@ -335,7 +335,7 @@ async def get_async_task(request: web.Request) -> web.Response:
 
 
 async def list_async_tasks(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     await request.config_dict[SERVICE].get(name)
     query = request.query
     unsupported = sorted(set(query) - {"limit", "status", "prefix", "qualifier", "includePayload",
@@ -368,7 +368,7 @@ def _millis(query, key: str) -> int | None:
 
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
-    name = await _name(request)
+    name = _name(request)
     invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
     if invocation_type not in ("Sync", "Async"):
         raise InvalidArgument("x-fc-invocation-type must be Sync or Async")

@@ -36,6 +36,11 @@ def derived(fc_name: str) -> str:
     return f"{slug[:62 - SUFFIX_HEX].rstrip('-')}-{digest}"
 
 
+def native_name(fc_name: str) -> str:
+    """The platform name of `fc_name` (whether or not a function has it): derived from it, no lookup needed."""
+    return fc_name if is_native(fc_name) else derived(fc_name)
+
+
 class FcNames:
     """FC names that are not platform names, and the platform names they have (`{prefix}:fc-names`, and
     `{prefix}:fc-names:native` the other way)."""
@@ -45,15 +50,11 @@ class FcNames:
         self.forward = f"{prefix}:fc-names"
         self.backward = f"{prefix}:fc-names:native"
 
-    async def native(self, fc_name: str) -> str:
-        """The platform name of `fc_name` (whether or not a function has it)."""
-        return fc_name if is_native(fc_name) else derived(fc_name)
-
     async def claim(self, fc_name: str) -> tuple[str, bool]:
         """The platform name for a function about to be made under `fc_name`, its pair written first, and
         whether this call wrote it (the caller releases it if the function cannot be made).
         FunctionAlreadyExists when the platform name is another FC name's."""
-        native = await self.native(fc_name)
+        native = native_name(fc_name)
         if native == fc_name:
             return native, False
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -67,7 +68,7 @@ class FcNames:
 
     async def release(self, fc_name: str) -> None:
         """Forget the pair of a function that is gone."""
-        native = await self.native(fc_name)
+        native = native_name(fc_name)
         if native != fc_name:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hdel(self.forward, fc_name)

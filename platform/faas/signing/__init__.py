@@ -13,6 +13,7 @@ body against the digest the head carries (`check_body`): a body is never read fo
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,3 +84,10 @@ class Request:
 def printable(value: str, limit: int) -> bool:
     """ASCII without control characters (a trailing newline included), at most `limit` characters."""
     return len(value) <= limit and value.isascii() and value.isprintable()
+
+
+def require_match(expected: str, claim: Claim) -> None:
+    """SignatureError unless the signature the request carries is `expected` (compared in constant time)."""
+    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
+        raise SignatureError("the signature does not match (the request differs from what was signed, or the "
+                             "secret is wrong)")

@@ -22,7 +22,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, unquote_plus
 
-from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable
+from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable, require_match
 
 PROXY_PREFIX = "/2016-08-15/proxy/"
 """HTTP-trigger calls, whose query is signed too."""
@@ -63,10 +63,7 @@ def check_body(request: Request, body: bytes) -> None:
 
 def check(request: Request, claim: Claim, secret: str) -> None:
     """SignatureError unless `secret` signed the request as `claim` says."""
-    expected = sign(string_to_sign(request), secret)
-    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
-        raise SignatureError("the signature does not match (the request differs from what was signed, or "
-                             "the secret is wrong)")
+    require_match(sign(string_to_sign(request), secret), claim)
 
 
 def string_to_sign(request: Request) -> str:
