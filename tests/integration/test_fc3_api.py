@@ -412,6 +412,25 @@ def test_an_unsigned_request_is_refused_before_its_body_is_read(plat):
     assert answer.startswith(b"HTTP/1.1 403") and b"InvalidAccessKeyId.NotFound" in answer, answer
 
 
+def test_hostile_bodies_names_and_sizes_in_signed_requests(plat, admin_key):
+    """Signed, so past the signature: what the handlers then read is checked, in FC's shape."""
+    for body in (b"{not json", b"[1, 2]", b'{"functionName": "x", "runtime": "python3.10", "bogus": 1}'):
+        resp = send(signed(plat, admin_key, "POST", query="", body=body))
+        assert resp.status_code == 400 and resp.json()["Code"] == "InvalidArgument", (body, resp.text)
+    for name in ("a" * 129, "name%0A", "9digit", "sl%2Fash"):
+        resp = send(signed(plat, admin_key, path=f"/2023-03-30/functions/{name}", query=""))
+        assert resp.status_code == 400 and "functionName" in resp.json()["Message"], (name, resp.text)
+    # A body declared past the limit is refused from its length, never read.
+    import socket
+    big = signed(plat, admin_key, "POST", query="")
+    head = f"POST {big.path_url} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in big.headers.items()
+                                                           if k.lower() != "content-length")
+    with socket.create_connection(("127.0.0.1", plat.port), timeout=30) as sock:
+        sock.sendall((head + "Content-Length: 104857600\r\nConnection: close\r\n\r\n").encode())
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413") and b"PayloadTooLarge" in answer, answer
+
+
 def test_repeated_signed_headers_and_an_unknown_route_are_refused_in_fcs_shape(plat, admin_key):
     doubled = signed(plat, admin_key)
     raw = f"GET {doubled.path_url} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in doubled.headers.items()) \
