@@ -223,6 +223,36 @@ def test_worker_killed_mid_event_loses_nothing(api, fn_name, stack):
     wait_for(lambda: len(workers.children()) == 2, timeout=30, what="the supervisor to restart its workers")
 
 
+def _exited(pid: int) -> bool:
+    """Whether the process is gone or a zombie its parent has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_worker_stopped_when_told_to_stop_stops_once_continued(api, fn_name, stack):
+    """A TERM sent to a stopped worker process (SIGSTOP: a paused VM, a frozen cgroup) is handed by the kernel to
+    whichever of its threads wakes first; the worker must heed it at once, not when its drain's budget ends."""
+    _, workers = stack
+    api.deploy(fn_name, slow_echo(1))
+    rid = submit(api, fn_name, b"under way")
+    wait_for(lambda: status(api, rid)["status"] == "running", timeout=30, what="the event to run")
+    children = workers.children()
+    assert len(children) == 2, children
+    for pid in children:  # a drain under way in one of them: its threads wait on Redis, its main thread on them
+        os.kill(pid, signal.SIGSTOP)
+    for pid in children:
+        os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        os.kill(pid, signal.SIGCONT)
+    # A drain runs for DRAIN_BUDGET_S (60 s): within half of it, the TERM was heeded and not the budget's end.
+    wait_for(lambda: all(_exited(pid) for pid in children), timeout=30, what="the continued workers to exit")
+    assert wait_ended(api, rid, timeout=60)["status"] == "succeeded"
+    wait_for(lambda: len(workers.children()) == 2, timeout=30, what="the supervisor to restart its workers")
+
+
 def test_control_plane_restart_with_events_queued(stack, fn_name):
     plat, _ = stack
     api = plat.api

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextvars import ContextVar
 
 import redis
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_S = 60.0
 """Seconds one drain job takes new events before it hands over to a fresh job."""
+
+SIGNAL_CHECK_S = 0.5
+"""How often the main thread of a drain wakes, so that a signal's handler runs (see `drain`)."""
 
 TOKEN_REFRESH_S = 2.0
 """How often a running drain renews the drain token."""
@@ -126,8 +129,13 @@ class EventRunner:
                 done[0] += 1
 
         with ThreadPoolExecutor(self.settings.worker_concurrency, thread_name_prefix="event") as pool:
-            for _ in range(self.settings.worker_concurrency):
-                pool.submit(work)
+            running = {pool.submit(work) for _ in range(self.settings.worker_concurrency)}
+            # The main thread waits in short steps, never in one join: Python runs a signal's handler on the main
+            # thread only, once that thread wakes, and the kernel may hand a TERM to another thread (it does for a
+            # TERM sent while the process was stopped). One long join kept such a TERM unheeded for the whole
+            # budget.
+            while running:
+                running = wait(running, timeout=SIGNAL_CHECK_S).not_done
         # Hand over: release the token, and take it again at once if events arrived meanwhile.
         self.conn.delete(self.keys.drain)
         if self.conn.llen(self.keys.ready):
