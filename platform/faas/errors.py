@@ -40,6 +40,18 @@ class InvocationNotFound(FaasError):
     code = "InvocationNotFound"
 
 
+class InvocationEnded(FaasError):
+    """A stop asked for an async invocation that had already succeeded or failed."""
+
+    code = "InvocationEnded"
+
+
+class InvocationAlreadyExists(FaasError):
+    """An async invocation with the caller's task id was accepted before (FC's task deduplication)."""
+
+    code = "InvocationAlreadyExists"
+
+
 class FunctionAlreadyExists(FaasError):
     code = "FunctionAlreadyExists"
 

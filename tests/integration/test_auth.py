@@ -17,7 +17,8 @@ OPEN = {("GET", "/healthz"), ("GET", "/v1/openapi.json"),
         ("GET", "/console"), ("GET", "/console/"), ("GET", "/console/{path}")}
 """The console's files hold no data: its script asks the API, with the token the user gives it."""
 INVOKE = {("POST", "/v1/functions/{name}/invocations"), ("GET", "/v1/invocations/{request_id}"),
-          ("GET", "/v1/invocations/{request_id}/logs"), ("POST", "/v1/queues/{name}/messages")}
+          ("GET", "/v1/invocations/{request_id}/logs"), ("POST", "/v1/invocations/{request_id}/stop"),
+          ("POST", "/v1/queues/{name}/messages")}
 TRIGGERED = {"/function/{name}", "/function/{name}/{tail}"}
 """HTTP trigger routes: who may call them is the trigger's authType (test_http_trigger checks both)."""
 SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123", "trigger": "t1",

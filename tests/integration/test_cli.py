@@ -121,6 +121,17 @@ def test_async_invoke_wait_and_queue_read(faasctl, fn_dir, fn_name):
     code, _, err = faasctl("wait", failing.strip())
     assert code == 1 and "RetriesExhausted" in err and "it went boom" in err
 
+    # A task id of the caller's, accepted once; a stop of an ended invocation is refused by name.
+    task = f"cli-{fn_name}"
+    assert faasctl("invoke", "--async", "--task-id", task, fn_name, "once") == (0, task + "\n", "")
+    code, _, err = faasctl("invoke", "--async", "--task-id", task, fn_name, "twice")
+    assert code == 2 and "InvocationAlreadyExists" in err
+    assert faasctl("wait", task) == (0, "hi once\n", "")
+    code, _, err = faasctl("stop", task)
+    assert code == 2 and "InvocationEnded" in err
+    code, _, err = faasctl("invoke", "--task-id", task, fn_name, "sync")
+    assert code != 0 and "--async" in err
+
 
 def test_tokens_and_platform_errors(faasctl, fn_dir, fn_name):
     code, out, _ = faasctl("--json", "token", "create", "--role", "invoke", "--name", "cli-test")

@@ -125,6 +125,45 @@ def test_create_get_update_invoke_and_delete_through_the_sdk(plat, admin_key, in
     assert missing.code == "FunctionNotFound"
 
 
+def test_async_tasks_with_their_own_ids_paged_and_stopped_through_the_sdk(plat, admin_key, invoke_key, fn_name):
+    sdk, invoker = client(plat, admin_key), client(plat, invoke_key)
+    create(sdk, fn_name)
+
+    def submit(task_id: str | None = None):
+        headers = fc.InvokeFunctionHeaders(x_fc_invocation_type="Async", x_fc_async_task_id=task_id)
+        return invoker.invoke_function_with_options(fn_name, fc.InvokeFunctionRequest(body=b"e"), headers,
+                                                    RuntimeOptions())
+
+    mine = f"task-{fn_name}"
+    assert submit(mine).headers["x-fc-request-id"] == mine
+    again = sdk_error(lambda: submit(mine))  # FC's task deduplication: a second try with the id is refused
+    assert again.code == "InvocationAlreadyExists" and again.status_code == 409
+    others = [submit().headers["x-fc-request-id"] for _ in range(2)]
+    stolen = sdk_error(lambda: submit(others[0]))  # an id the platform made is taken too
+    assert stolen.code == "InvocationAlreadyExists"
+    for bad in ("a_b", "x" * 65, "init-1"):
+        refused = sdk_error(functools.partial(submit, bad))
+        assert refused.code == "InvalidArgument" and "x-fc-async-task-id" in refused.message, bad
+
+    # Newest first, two to a page.
+    first = invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(limit=2)).body
+    assert [t.task_id for t in first.tasks] == others[::-1] and first.next_token
+    second = invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(limit=2, next_token=first.next_token)).body
+    assert [t.task_id for t in second.tasks] == [mine] and not second.next_token
+    stale = sdk_error(lambda: invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(next_token="nope")))
+    assert stale.code == "InvalidArgument"
+
+    # No worker runs on this platform: the stop is asked for, and the task shows Stopping until one would end it.
+    invoker.stop_async_task(fn_name, mine, fc.StopAsyncTaskRequest())
+    assert invoker.get_async_task(fn_name, mine, fc.GetAsyncTaskRequest()).body.status == "Stopping"
+    stopping = invoker.list_async_tasks(fn_name, fc.ListAsyncTasksRequest(status="Stopping")).body
+    assert [t.task_id for t in stopping.tasks] == [mine]
+    invoker.stop_async_task(fn_name, mine, fc.StopAsyncTaskRequest())  # again: no error
+    unknown = sdk_error(lambda: invoker.stop_async_task(fn_name, "no-such-task", fc.StopAsyncTaskRequest()))
+    assert unknown.code == "InvocationNotFound" and unknown.status_code == 404
+    sdk.delete_function(fn_name)
+
+
 def test_list_functions_pages_with_prefix_limit_and_next_token(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     names = [f"{fn_name}-{i}" for i in range(3)]

@@ -19,6 +19,7 @@ from faas.cli.main import parser
     (["delete", "f", "-y"], functions.cmd_delete),
     (["invoke", "f", "event", "-q", "prod"], invocations.cmd_invoke),
     (["wait", "r1"], invocations.cmd_wait),
+    (["stop", "r1"], invocations.cmd_stop),
     (["reserve", "f", "2"], capacity.cmd_reserve),
     (["nodes", "--drain", "n1"], capacity.cmd_nodes),
     (["alias", "set", "f", "prod", "2", "--weight", "3=0.1"], versions.cmd_alias),
@@ -33,9 +34,9 @@ def test_each_command_runs_its_modules_function(argv, func):
 
 def test_commands_listed_in_help_order():
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == ["deploy", "list", "get", "delete", "invoke", "logs", "wait", "instances", "nodes",
-                                 "reserve", "publish", "versions", "alias", "rollback", "queue", "trigger", "token",
-                                 "key"]
+    assert list(sub.choices) == ["deploy", "list", "get", "delete", "invoke", "logs", "wait", "stop", "instances",
+                                 "nodes", "reserve", "publish", "versions", "alias", "rollback", "queue", "trigger",
+                                 "token", "key"]
 
 
 @pytest.mark.parametrize("argv", [["--json", "--url", "http://u", "alias", "list", "f"],

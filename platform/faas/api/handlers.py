@@ -14,13 +14,13 @@ from redis.exceptions import RedisError
 
 from .. import defaults
 from ..auth import PLATFORM_HEADER, Role
-from ..errors import Forbidden, InvalidArgument, InvocationNotFound, PayloadTooLarge
+from ..errors import Forbidden, InvalidArgument, InvocationEnded, InvocationNotFound, PayloadTooLarge
 from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..metrics import CONTENT_TYPE, async_families
 from ..models import check_name, new_request_id
 from ..qualifiers import check_qualifier
-from ..queue.policy import EventStatus
+from ..queue.policy import API_STATUSES, EventStatus
 from ..triggers.http import begin_answer
 from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from ..webio import read_event
@@ -101,12 +101,9 @@ async def invoke_function(request: web.Request) -> web.Response:
     invocation_type = INVOCATION_TYPES.get(raw_type.strip().lower())
     if invocation_type is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
-    # Every header is checked whatever the invocation type (an async one ignores a caller's request id).
-    request_id = request.headers.get("X-Fc-Request-Id")
-    if request_id is not None and (not REQUEST_ID_RE.fullmatch(request_id)
-                                   or request_id.startswith(PLATFORM_REQUEST_PREFIXES)):
-        raise InvalidArgument("X-Fc-Request-Id must be 1-64 letters, digits or '-', and not start with "
-                              + " or ".join(PLATFORM_REQUEST_PREFIXES))
+    # Every header is checked whatever the invocation type.
+    request_id = callers_id(request.headers, "X-Fc-Request-Id")
+    task_id = callers_id(request.headers, "X-Fc-Async-Task-Id")
     attempt = _attempt(request.headers.get("X-Fc-Attempt"))
     trigger = request.headers.get("X-Faas-Trigger")
     if trigger is not None and not TRIGGER_LABEL_RE.fullmatch(trigger):
@@ -120,20 +117,34 @@ async def invoke_function(request: web.Request) -> web.Response:
     qualifier = qualifier_of(request)
     asynchronous = invocation_type == "Async"
     event = await read_event(request, defaults.ASYNC_EVENT_BYTES if asynchronous else defaults.SYNC_EVENT_BYTES)
+    if task_id is not None and not asynchronous:
+        raise InvalidArgument("X-Fc-Async-Task-Id names an async invocation: send X-Fc-Invocation-Type: Async too")
     return await invoke(request.app, name, qualifier, event, asynchronous=asynchronous, tail=log_type == "tail",
-                        request_id=request_id, attempt=attempt, trigger=trigger)
+                        request_id=task_id or request_id, attempt=attempt, trigger=trigger)
+
+
+def callers_id(headers, name: str) -> str | None:
+    """A request id a caller chose (header `name`), checked: 1-64 letters, digits or '-', and none of the platform's
+    own prefixes."""
+    value = headers.get(name)
+    if value is not None and (not REQUEST_ID_RE.fullmatch(value) or value.startswith(PLATFORM_REQUEST_PREFIXES)):
+        raise InvalidArgument(f"{name} must be 1-64 letters, digits or '-', and not start with "
+                              + " or ".join(PLATFORM_REQUEST_PREFIXES))
+    return value
 
 
 async def invoke(app: web.Application | ChainMapProxy, name: str, qualifier: str, event: bytes, *, asynchronous: bool,
                  tail: bool = False, request_id: str | None = None, attempt: int = 1,
                  trigger: str | None = None) -> web.Response:
     """One invocation of `name` at `qualifier` (checked), as every API surface makes it: async (202, accepted
-    once stored) or sync (the function's answer, X-Fc-Error-Type when it failed, the log's tail with `tail`)."""
+    once stored) or sync (the function's answer, X-Fc-Error-Type when it failed, the log's tail with `tail`).
+    `request_id`: the caller's (checked); an async one's is its task id, accepted once (FC's deduplication)."""
     if asynchronous:
         if len(event) > defaults.ASYNC_EVENT_BYTES:
             raise PayloadTooLarge(f"the event is larger than {defaults.ASYNC_EVENT_BYTES} bytes")
         record, config = await app[RELEASES].resolve_async(name, qualifier)
-        request_id = await app[ASYNC].accept(record, event, trigger=trigger, config=config, qualifier=qualifier)
+        request_id = await app[ASYNC].accept(record, event, trigger=trigger, config=config, qualifier=qualifier,
+                                             task_id=request_id)
         return web.json_response({"requestId": request_id}, status=202,
                                  headers={"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": record.version_id})
     if len(event) > defaults.SYNC_EVENT_BYTES:
@@ -171,6 +182,27 @@ async def get_invocation(request: web.Request) -> web.Response:
     if status is None:
         raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
     return web.json_response(status)
+
+
+@role(Role.INVOKE)
+async def stop_invocation(request: web.Request) -> web.Response:
+    """Stop an async invocation: it is not run again and goes to no destination (see queue.policy.STOPPING)."""
+    request_id = _request_id(request)
+    await stop(request.app, request_id)
+    status = await request.app[ASYNC].status(request_id)
+    if status is None:  # (it expired in between)
+        raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
+    return web.json_response(status)
+
+
+async def stop(app: web.Application | ChainMapProxy, request_id: str) -> None:
+    """Stop an async invocation, as every API surface does: InvocationNotFound, or InvocationEnded when it had
+    succeeded or failed (stopping a stopped one again is no error)."""
+    before = await app[ASYNC].stop(request_id)
+    if before is None:
+        raise InvocationNotFound(f"no async invocation {request_id} (or its record expired)")
+    if before in (EventStatus.SUCCEEDED, EventStatus.FAILED):
+        raise InvocationEnded(f"async invocation {request_id} has {before}: there is nothing to stop")
 
 
 @role(Role.INVOKE)
@@ -267,11 +299,17 @@ async def list_async_invocations(request: web.Request) -> web.Response:
     if status is not None and status not in _STATUSES:
         raise InvalidArgument("status must be one of " + ", ".join(_STATUSES))
     limit = _whole(request.query.get("limit", "50"), "limit", 1, defaults.ASYNC_LIST_LIMIT)
-    found = await request.app[ASYNC].recent(record.name, status, limit)
-    return web.json_response({"functionName": record.name, "invocations": found})
+    after = request.query.get("after")
+    if after is not None and not REQUEST_ID_RE.fullmatch(after):
+        raise InvalidArgument("after must be a request id")
+    found = await request.app[ASYNC].recent(record.name, status, limit, after)
+    body: dict = {"functionName": record.name, "invocations": found}
+    if len(found) == limit:
+        body["next"] = found[-1]["requestId"]
+    return web.json_response(body)
 
 
-_STATUSES = tuple(s.value for s in EventStatus)
+_STATUSES = API_STATUSES
 
 
 def _whole(raw: str, name: str, low: int, high: int) -> int:
@@ -357,6 +395,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/v1/stats", stats),
         web.get("/v1/invocations/{request_id}", get_invocation),
         web.get("/v1/invocations/{request_id}/logs", get_invocation_logs),
+        web.post("/v1/invocations/{request_id}/stop", stop_invocation),
         web.get("/v1/functions/{name}/logs", get_function_logs),
         web.get("/v1/queues/{name}/messages", read_queue),
         web.delete("/v1/queues/{name}/messages", delete_queue_messages),

@@ -27,6 +27,8 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.FunctionNotFound: 404,
     errors.NodeNotFound: 404,
     errors.InvocationNotFound: 404,
+    errors.InvocationEnded: 409,
+    errors.InvocationAlreadyExists: 409,
     errors.FunctionAlreadyExists: 409,
     errors.TriggerNotFound: 404,
     errors.TriggerAlreadyExists: 409,

@@ -25,13 +25,16 @@ def _print_function_error(body: bytes, error_kind: str) -> None:
 def cmd_invoke(client: Client, args) -> int:
     event = read_event(args)
     if args.async_:
+        headers = {"X-Fc-Invocation-Type": "Async"} | ({"X-Fc-Async-Task-Id": args.task_id} if args.task_id else {})
         data = client.json("POST", f"/v1/functions/{args.name}/invocations", ok=(202,), data=event,
-                           headers={"X-Fc-Invocation-Type": "Async"}, params=qualifier(args))
+                           headers=headers, params=qualifier(args))
         if args.json:
             out.print_json(data)
         else:
             print(data["requestId"])
         return 0
+    if args.task_id:
+        raise CommandError("--task-id names an async invocation: add --async")
     headers = {"X-Fc-Log-Type": "Tail"} if args.log else {}
     resp = client.call("POST", f"/v1/functions/{args.name}/invocations", data=event, headers=headers,
                        params=qualifier(args))
@@ -82,7 +85,7 @@ def cmd_wait(client: Client, args) -> int:
     deadline = time.monotonic() + args.timeout
     while True:
         data = client.json("GET", f"/v1/invocations/{args.request_id}")
-        if data["status"] in ("succeeded", "failed"):
+        if data["status"] in ("succeeded", "failed", "stopped"):
             break
         if time.monotonic() > deadline:
             raise PlatformError(None, "Timeout", f"{args.request_id} is still {data['status']} after {args.timeout}s")
@@ -93,12 +96,24 @@ def cmd_wait(client: Client, args) -> int:
     if data["status"] == "succeeded":
         print(data.get("result") or "")
         return 0
+    if data["status"] == "stopped":
+        out.error(f"stopped after {data['attempts']} attempt(s)")
+        return 1
     error = data.get("lastError") or {}
     out.error(f"failed ({data.get('condition')}) after {data['attempts']} attempt(s): "
               f"{error.get('errorType')}: {error.get('errorMessage')}")
     for frame in error.get("stackTrace") or []:
         print(frame, file=sys.stderr)
     return 1
+
+
+def cmd_stop(client: Client, args) -> int:
+    data = client.json("POST", f"/v1/invocations/{args.request_id}/stop")
+    if args.json:
+        out.print_json(data)
+    else:
+        print(data["status"])
+    return 0
 
 
 def register(sub: Subparsers) -> None:
@@ -108,6 +123,8 @@ def register(sub: Subparsers) -> None:
     i.add_argument("--file", "-f", help="read the event from a file ('-': standard input)")
     i.add_argument("--async", dest="async_", action="store_true", help="invoke asynchronously: print the request id")
     i.add_argument("--log", action="store_true", help="print the invocation's log tail (4 KB) to standard error")
+    i.add_argument("--task-id", metavar="ID", help="with --async: the invocation's id, accepted once (so that trying "
+                   "again after a lost answer cannot run it twice)")
     qualifier_option(i)
     i.set_defaults(func=cmd_invoke)
     lg = sub.add_parser("logs", help="a function's recent log lines (--follow to stream), or an invocation's")
@@ -121,3 +138,6 @@ def register(sub: Subparsers) -> None:
     w.add_argument("request_id")
     w.add_argument("--timeout", type=float, default=600)
     w.set_defaults(func=cmd_wait)
+    st = sub.add_parser("stop", help="stop an async invocation: it is not run again and goes to no destination")
+    st.add_argument("request_id")
+    st.set_defaults(func=cmd_stop)

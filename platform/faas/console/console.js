@@ -572,11 +572,13 @@ async function invoke(name, qualifier, type, payload, out) {
     h("h3", "Log (tail)"), h("pre.log", { id: "inv-log" }, logHeader ? unb64(logHeader) : "(none)"));
 }
 
+const ENDED = ["succeeded", "failed", "stopped"];
+
 async function followAsync(requestId, where) {
   for (let i = 0; i < 600; i++) {
     const rec = await api("GET", `/v1/invocations/${enc(requestId)}`);
     replace(where, invocationView(rec));
-    if (rec.status === "succeeded" || rec.status === "failed") return;
+    if (ENDED.includes(rec.status)) return;
     await new Promise((r) => setTimeout(r, 500));
     if (!where.isConnected) return;
   }
@@ -589,8 +591,11 @@ function invocationView(rec) {
     ["Next attempt", rec.nextAttemptAt ? when(rec.nextAttemptAt) : "—"],
     ["Condition", rec.condition || "—"], ["Destination", rec.destination || "—"],
     ["Trigger", rec.trigger ? `${rec.trigger.triggerType}/${rec.trigger.triggerName}` : "—"]];
+  const stop = ENDED.includes(rec.status) || rec.status === "stopping" ? null
+    : h("button.danger", { type: "button", id: "stop-invocation", onclick: () =>
+      act(stop, null, () => api("POST", `/v1/invocations/${enc(rec.requestId)}/stop`)) }, "Stop");
   return h("div.card",
-    h("dl.spec", items.map(([k, v]) => [h("dt", k), h("dd", v)])),
+    h("dl.spec", items.map(([k, v]) => [h("dt", k), h("dd", v)])), stop,
     rec.lastError ? [h("h3", "Last error"), h("pre", JSON.stringify(rec.lastError, null, 2))] : null,
     "result" in rec ? [h("h3", "Result"), h("pre.async-result", rec.result === null ? "(none yet)" : rec.result)] : null);
 }
@@ -812,7 +817,7 @@ async function logsPage(name, rid) {
 async function asyncPage(name) {
   const picker = await functionPicker("async-function", name, (v) => { location.hash = v ? `#/async/${enc(v)}` : "#/async"; });
   const status = h("select", { id: "async-status" }, h("option", { value: "" }, "any"),
-    ["queued", "running", "retrying", "succeeded", "failed"].map((s) => h("option", { value: s }, s)));
+    ["queued", "running", "retrying", "stopping", "succeeded", "failed", "stopped"].map((s) => h("option", { value: s }, s)));
   const list = h("div", { id: "async-list", "aria-live": "polite" });
   const detail = h("div", { id: "async-detail" });
   const queue = h("input", { id: "queue-read", placeholder: "queue name", spellcheck: "false", list: "queue-names" });

@@ -15,7 +15,40 @@ from dataclasses import dataclass
 from ..defaults import ASYNC_RECENT, LATEST, RECENT_TTL_S
 from ..models import AsyncConfig, FunctionRecord
 from .keys import Keys
-from .policy import Condition, EventStatus, Kind
+from .policy import STOPPING, TERMINAL, Condition, EventStatus, Kind
+
+STOP_REQUESTED = "stopRequested"
+"""The field of an event's record that says its stop was asked for (when, as a time.time())."""
+
+_TERMINAL_LUA = "local terminal = {" + ", ".join(f"['{s.value}'] = true" for s in sorted(TERMINAL)) + "}\n"
+
+STOP = _TERMINAL_LUA + f"""
+-- KEYS: the event's record, delayed, ready. ARGV: now, the request id.
+-- Asks for the event's stop; a waiting retry is made ready, so that a worker ends it now. Its status before
+-- (an ended event is left as it is), or false when there is no record.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or terminal[status] then return status end
+redis.call('HSET', KEYS[1], '{STOP_REQUESTED}', ARGV[1], 'updatedAt', ARGV[1])
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 1 then
+  redis.call('HDEL', KEYS[1], 'nextAttemptAt')
+  redis.call('LPUSH', KEYS[3], ARGV[2])
+end
+return status
+"""
+
+BEGIN = _TERMINAL_LUA + f"""
+-- KEYS: the event's record. ARGV: now, the worker's id.
+-- Starts an attempt, unless the event ended or its stop was asked for meanwhile (checked in the same step, so a
+-- stop asked for after a worker read the record is never overwritten by `running`). The attempt's number; 0:
+-- no record, or ended; -1: to be ended as stopped.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or terminal[status] then return 0 end
+if redis.call('HEXISTS', KEYS[1], '{STOP_REQUESTED}') == 1 then return -1 end
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', '{EventStatus.RUNNING.value}', 'updatedAt', ARGV[1], 'worker', ARGV[2])
+redis.call('HSETNX', KEYS[1], 'startedAt', ARGV[1])
+return attempt
+"""
 
 
 def new_event(record: FunctionRecord, event: bytes, now: float, config: AsyncConfig | None = None,
@@ -44,12 +77,27 @@ def new_event(record: FunctionRecord, event: bytes, now: float, config: AsyncCon
     }
 
 
-def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float) -> None:
-    """Add the commands that store a new event and make it ready, to a MULTI pipeline (sync or async)."""
-    pipe.hset(keys.invocation(request_id), mapping=fields)
-    pipe.zadd(keys.pending, {request_id: now})
-    pipe.lpush(keys.ready, request_id)
-    remember(pipe, keys, fields["function"], request_id, now)
+QUEUE = """
+-- KEYS: the event's record, pending, ready. ARGV: now, the request id, '1' when the id is the caller's (then
+-- only if no record has it), the record's fields and values. 1: stored and ready; 0: the id was taken.
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[2])
+return 1
+"""
+
+
+def queue_event(pipe, keys: Keys, request_id: str, fields: dict, now: float, callers_id: bool = False) -> None:
+    """Add the commands that store a new event, make it ready and list it among its function's recent ones, to a
+    MULTI pipeline (sync or async). With `callers_id` (an id its caller chose) nothing is stored when an event
+    has the id already: the pipeline's first reply is then 0 instead of 1, and its caller lists it (`remember`)
+    only once it is stored."""
+    flat = [item for pair in fields.items() for item in pair]
+    pipe.eval(QUEUE, 3, keys.invocation(request_id), keys.pending, keys.ready, repr(now), request_id,
+              "1" if callers_id else "0", *flat)
+    if not callers_id:
+        remember(pipe, keys, fields["function"], request_id, now)
 
 
 def remember(pipe, keys: Keys, function: str | bytes, request_id: str, now: float) -> None:
@@ -126,6 +174,11 @@ class EventView:
         raw = self.get(name)
         return float(raw) if raw else None
 
+    def status(self) -> str:
+        """The status the API shows: `stopping` for one not ended whose stop was asked for."""
+        status = self.get("status")
+        return STOPPING if STOP_REQUESTED.encode() in self.fields and status not in TERMINAL else status
+
     def to_api(self, request_id: str, result: bool = True) -> dict:
         """The record; without its result (and its type) when `result` is false, as listings show it."""
         out = {
@@ -133,7 +186,7 @@ class EventView:
             "functionName": self.get("function"),
             "qualifier": self.get("qualifier", LATEST),
             "versionId": self.get("version", LATEST),
-            "status": self.get("status"),
+            "status": self.status(),
             "attempts": int(self.get("attempts", "0")),
             "functionErrors": int(self.get("functionErrors", "0")),
             "systemRetries": int(self.get("systemRetries", "0")),

@@ -20,9 +20,18 @@ class EventStatus(str, Enum):
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    STOPPED = "stopped"
+    """Stopped at its caller's request (StopAsyncTask): never run again, sent to no destination."""
 
 
-TERMINAL = frozenset({EventStatus.SUCCEEDED, EventStatus.FAILED})
+STOPPING = "stopping"
+"""What the API shows for an event not yet ended whose stop was asked for: a worker ends it as stopped when it
+next takes it (at once unless it is running; a running attempt is not cut short and, if it succeeds, stands)."""
+
+API_STATUSES = ("queued", "running", "retrying", STOPPING, "succeeded", "failed", "stopped")
+"""Every status the API shows, in the order of an event's life."""
+
+TERMINAL = frozenset({EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.STOPPED})
 """Statuses an event ends in (a str compares equal to its member, so a decoded field can be looked up)."""
 
 
@@ -45,6 +54,7 @@ class Condition(str, Enum):
     EVENT_AGE_EXCEEDED = "EventAgeExceeded"
     FUNCTION_NOT_FOUND = "FunctionNotFound"
     REJECTED = "Rejected"
+    STOPPED = "Stopped"
 
 
 def classify(status: int | None, error_header: str | None) -> Kind:

@@ -66,6 +66,7 @@ class EventRunner:
         self.stopping = False
         """Set from a signal handler: a plain flag, since taking a lock there can deadlock."""
         self._heartbeat: threading.Thread | None = None
+        self._begin = self.conn.register_script(ev.BEGIN)
         self._secret, self._secret_read_at = "", -SECRET_REFRESH_S
 
     # -- lease
@@ -162,14 +163,19 @@ class EventRunner:
         now = time.time()
         accepted = rec.number("acceptedAt") or now
         max_age = rec.number("maxEventAge")
+        if ev.STOP_REQUESTED.encode() in rec.fields:
+            self.finish(request_id, rec, S.STOPPED, Condition.STOPPED, None, None, None, now)
+            return
         if expired(accepted, max_age, now):
             self.finish(request_id, rec, S.FAILED, Condition.EVENT_AGE_EXCEEDED, None, None, None, now)
             return
-        with self.conn.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "attempts", 1)
-            pipe.hset(key, mapping={"status": S.RUNNING.value, "updatedAt": repr(now), "worker": self.id})
-            pipe.hsetnx(key, "startedAt", repr(now))
-            attempt = pipe.execute()[0]
+        attempt = int(self._begin(keys=[key], args=[repr(now), self.id]))
+        if attempt == 0:  # it ended meanwhile
+            self.conn.lrem(self.inflight, 0, request_id)
+            return
+        if attempt < 0:  # its stop was asked for meanwhile
+            self.finish(request_id, rec, S.STOPPED, Condition.STOPPED, None, None, None, now)
+            return
         function = rec.get("function")
         timeout = float(rec.get("timeout") or 60) + 60
         headers = {"X-Fc-Invocation-Type": "Sync", "X-Fc-Request-Id": request_id, "X-Fc-Attempt": str(attempt),
@@ -194,16 +200,20 @@ class EventRunner:
             self.finish(request_id, rec, S.SUCCEEDED, Condition.SUCCESS, 200, None, body, now,
                         content_type=resp.headers.get("Content-Type", ""))
         elif kind is Kind.FUNCTION_ERROR:
-            failures = self.conn.hincrby(key, "functionErrors", 1)
-            if failures <= int(rec.get("retries") or 0):
+            failures, stopping = self._count(key, "functionErrors")
+            if stopping:
+                self.finish(request_id, rec, S.STOPPED, Condition.STOPPED, 200, error, body, now)
+            elif failures <= int(rec.get("retries") or 0):
                 delay = function_retry_delay(failures, self.settings.function_retry_base)
                 self.retry_later(request_id, Kind.FUNCTION_ERROR, now + delay, _error_json(body), now)
             else:
                 self.finish(request_id, rec, S.FAILED, Condition.RETRIES_EXHAUSTED, 200, error, body, now)
         elif kind is Kind.SYSTEM_ERROR:
-            retries = self.conn.hincrby(key, "systemRetries", 1)
+            retries, stopping = self._count(key, "systemRetries")
             due = now + self.system_delay(retries)
-            if expired(accepted, max_age, due):
+            if stopping:
+                self.finish(request_id, rec, S.STOPPED, Condition.STOPPED, status_code, None, body, now)
+            elif expired(accepted, max_age, due):
                 self.finish(request_id, rec, S.FAILED, Condition.EVENT_AGE_EXCEEDED, status_code, None, body, now)
             else:
                 self.retry_later(request_id, Kind.SYSTEM_ERROR, due, _error_json(self._system_error(status_code, body)),
@@ -211,6 +221,15 @@ class EventRunner:
         else:
             condition = Condition.FUNCTION_NOT_FOUND if status_code == 404 else Condition.REJECTED
             self.finish(request_id, rec, S.FAILED, condition, status_code, None, body, now)
+
+    def _count(self, key: str, field: str) -> tuple[int, bool]:
+        """Count one more of `field` in the event's record; the count, and whether its stop was asked for (a stop
+        asked for after this read is seen when the retry starts: see events.BEGIN)."""
+        with self.conn.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, field, 1)
+            pipe.hexists(key, ev.STOP_REQUESTED)
+            count, stopping = pipe.execute()
+        return int(count), bool(stopping)
 
     def system_delay(self, retries: int) -> float:
         return system_retry_delay(retries, self.settings.system_retry_initial, self.settings.system_retry_max_wait)
@@ -253,6 +272,8 @@ class EventRunner:
         """End the event: its record, its destination and its removal from every list, in one transaction."""
         key = self.keys.invocation(request_id)
         target = rec.get("onSuccess") if status is S.SUCCEEDED else rec.get("onFailure")
+        if status is S.STOPPED:  # its caller wanted it gone, not reported
+            target = ""
         attempts = int(self.conn.hget(key, "attempts") or 0)
         record = ev.destination_record(request_id, rec.get("function"), condition, attempts,
                                        rec.fields.get(b"event", b""), status_code, function_error, body, now)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -14,7 +15,7 @@ from redis.exceptions import ResponseError
 from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
-from ..errors import ServiceUnavailable, TooManyRequests
+from ..errors import InvalidArgument, InvocationAlreadyExists, ServiceUnavailable, TooManyRequests
 from ..metrics import AsyncStats
 from ..models import AsyncConfig, FunctionRecord, new_request_id
 from ..redisconn import connect
@@ -56,16 +57,26 @@ class AsyncEvents:
 
     # -- API
     async def accept(self, record: FunctionRecord, event: bytes, trigger: str | None = None,
-                     config: AsyncConfig | None = None, qualifier: str = LATEST) -> str:
+                     config: AsyncConfig | None = None, qualifier: str = LATEST, task_id: str | None = None) -> str:
         """Store the event and make it ready; returns its request id. Stored before this returns.
         `record`: the version it runs; `config`: its async settings; `qualifier`: what the caller asked for;
-        `trigger`: the trigger ("<type>/<name>") that caused it. All are kept in its record."""
-        request_id = new_request_id()
+        `trigger`: the trigger ("<type>/<name>") that caused it. All are kept in its record. `task_id`: the
+        request id its caller chose, InvocationAlreadyExists when an event has it (FC's task deduplication: a
+        caller that does not know whether its first try was accepted tries again with the same id)."""
+        request_id = task_id or new_request_id()
         now = time.time()
         fields = ev.new_event(record, event, now, config, qualifier)
         if trigger:
             fields["trigger"] = trigger
-        await self._write(lambda pipe: ev.queue_event(pipe, self.keys, request_id, fields, now), "event")
+        stored, *_ = await self._write(
+            lambda pipe: ev.queue_event(pipe, self.keys, request_id, fields, now, callers_id=task_id is not None),
+            "event")
+        if not stored:
+            raise InvocationAlreadyExists(f"an async invocation with id {request_id} was accepted before (its record "
+                                          f"is kept for {self.settings.result_ttl} s after it ends)")
+        if task_id is not None:  # listed only once stored: never an id of another event, or of another function
+            await self._write(lambda pipe: ev.remember(pipe, self.keys, record.spec.name, request_id, now),
+                              "listing", transaction=False)
         await self.wake()
         return request_id
 
@@ -114,12 +125,34 @@ class AsyncEvents:
         fields = await self.conn.hgetall(self.keys.invocation(request_id))
         return ev.EventView(fields).to_api(request_id) if fields else None
 
-    async def recent(self, function: str, status: str | None, limit: int) -> list[dict]:
-        """The function's newest async events (at most `limit`, with `status` if given), newest first, without
-        their results; ids whose records expired are dropped from the index on the way."""
+    async def stop(self, request_id: str) -> str | None:
+        """Ask for an event's stop (see policy.STOPPING): its status before (an ended one is left as it was), or
+        None when it has no record."""
+        before = await self._write(lambda pipe: pipe.eval(
+            ev.STOP, 3, self.keys.invocation(request_id), self.keys.delayed, self.keys.ready, repr(time.time()),
+            request_id), "stop", transaction=False)
+        if before[0] is None:
+            return None
+        status = before[0].decode()
+        if status not in TERMINAL:
+            await self.wake()
+        return status
+
+    async def recent(self, function: str, status: str | None, limit: int, after: str | None = None,
+                     where: Callable[[dict], bool] | None = None) -> list[dict]:
+        """The function's newest async events (at most `limit`, with `status` if given, and for which `where` is
+        true if given), newest first, without their results; with `after` (a request id), those older than it.
+        Ids whose records expired are dropped from the index on the way. InvalidArgument when `after` is not in
+        the index (any more)."""
         key = self.keys.recent(function)
         found: list[dict] = []
         start = 0
+        if after is not None:
+            rank = await self.conn.zrevrank(key, after)
+            if rank is None:
+                raise InvalidArgument(f"{after} is not among the function's recent async invocations (any more): "
+                                      "list from the start")
+            start = rank + 1
         while len(found) < limit and start < defaults.ASYNC_RECENT:
             ids = [i.decode() for i in await self.conn.zrevrange(key, start, start + 199)]
             if not ids:
@@ -135,10 +168,12 @@ class AsyncEvents:
                 start -= len(gone)
             for request_id, fields in zip(ids, records):
                 view = ev.EventView(fields)
-                if fields and (status is None or view.get("status") == status):
-                    found.append(view.to_api(request_id, result=False))
-                    if len(found) == limit:
-                        break
+                if fields and (status is None or view.status() == status):
+                    shown = view.to_api(request_id, result=False)
+                    if where is None or where(shown):
+                        found.append(shown)
+                        if len(found) == limit:
+                            break
         return found
 
     async def read_queue(self, name: str, after: str, count: int) -> list[dict]:

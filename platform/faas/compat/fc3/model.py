@@ -12,10 +12,10 @@ import re
 import time
 from typing import Any
 
-from .. import defaults
-from ..errors import InvalidArgument
-from ..models import FunctionRecord
-from ..releases.model import Alias, Version
+from ... import defaults
+from ...errors import InvalidArgument
+from ...models import FunctionRecord
+from ...releases.model import Alias, Version
 
 FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
@@ -334,13 +334,18 @@ def concurrency_config(fc_name: str, record: FunctionRecord) -> dict:
     return {"functionArn": arn(fc_name), "reservedConcurrency": record.spec.max_instances}
 
 
-TASK_STATUSES = {"queued": "Enqueued", "running": "Running", "retrying": "Retrying", "succeeded": "Succeeded",
-                 "failed": "Failed"}
+TASK_STATUSES = {"queued": "Enqueued", "running": "Running", "retrying": "Retrying", "stopping": "Stopping",
+                 "succeeded": "Succeeded", "failed": "Failed", "stopped": "Stopped"}
 """The platform's async statuses by FC's names for them."""
 
 
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
+
+
+def started_ms(record: dict) -> int | None:
+    """An async task's startedTime: when its first attempt started, or when it was accepted."""
+    return _ms(record.get("startedAt") or record.get("acceptedAt"))
 
 
 def async_task(fc_name: str, record: dict) -> dict:

@@ -1,0 +1,85 @@
+"""FC 3.0's API (`/2023-03-30/...`), as the `alibabacloud-fc20230330` SDK calls it, on the platform's services.
+
+Every request is signed (ACS3-HMAC-SHA256, see faas.signing.acs3) with an access key; management needs an
+admin key, InvokeFunction an invoke one. Errors are FC's `{"Code", "Message", "RequestId"}` with the status
+the `/v1` API gives the same error, so the SDK raises its own ClientException/ServerException with `.code`.
+Function errors are 200 with `x-fc-error-type`, as on FC. The field mapping is in `model`; the handlers are
+by resource (functions, releases, triggers, tasks).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...auth import Role
+from .common import fc3_middleware, route
+from .functions import (
+    create_function,
+    delete_concurrency_config,
+    delete_function,
+    get_concurrency_config,
+    get_function,
+    invoke_function,
+    list_functions,
+    put_concurrency_config,
+    update_function,
+)
+from .releases import (
+    create_alias,
+    delete_alias,
+    delete_async_config,
+    delete_provision_config,
+    delete_version,
+    get_alias,
+    get_async_config,
+    get_provision_config,
+    list_aliases,
+    list_versions,
+    publish_version,
+    put_async_config,
+    put_provision_config,
+    update_alias,
+)
+from .tasks import get_async_task, list_async_tasks, stop_async_task
+from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
+
+PREFIX = "/2023-03-30"
+
+
+def fc3_app() -> web.Application:
+    """The FC 3.0 surface, mounted at PREFIX."""
+    app = web.Application(middlewares=[fc3_middleware])
+    app.router.add_routes([
+        route("POST", "/functions", create_function),
+        route("GET", "/functions", list_functions),
+        route("GET", "/functions/{function}", get_function),
+        route("PUT", "/functions/{function}", update_function),
+        route("DELETE", "/functions/{function}", delete_function),
+        route("POST", "/functions/{function}/invocations", invoke_function, Role.INVOKE),
+        route("POST", "/functions/{function}/versions", publish_version),
+        route("GET", "/functions/{function}/versions", list_versions),
+        route("DELETE", "/functions/{function}/versions/{version}", delete_version),
+        route("POST", "/functions/{function}/aliases", create_alias),
+        route("GET", "/functions/{function}/aliases", list_aliases),
+        route("GET", "/functions/{function}/aliases/{alias}", get_alias),
+        route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
+        route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
+        route("POST", "/functions/{function}/triggers", create_trigger),
+        route("GET", "/functions/{function}/triggers", list_triggers),
+        route("GET", "/functions/{function}/triggers/{trigger}", get_trigger),
+        route("PUT", "/functions/{function}/triggers/{trigger}", update_trigger),
+        route("DELETE", "/functions/{function}/triggers/{trigger}", delete_trigger),
+        route("PUT", "/functions/{function}/provision-config", put_provision_config),
+        route("GET", "/functions/{function}/provision-config", get_provision_config),
+        route("DELETE", "/functions/{function}/provision-config", delete_provision_config),
+        route("GET", "/functions/{function}/async-tasks", list_async_tasks, Role.INVOKE),
+        route("GET", "/functions/{function}/async-tasks/{task}", get_async_task, Role.INVOKE),
+        route("PUT", "/functions/{function}/async-tasks/{task}/stop", stop_async_task, Role.INVOKE),
+        route("PUT", "/functions/{function}/concurrency", put_concurrency_config),
+        route("GET", "/functions/{function}/concurrency", get_concurrency_config),
+        route("DELETE", "/functions/{function}/concurrency", delete_concurrency_config),
+        route("PUT", "/functions/{function}/async-invoke-config", put_async_config),
+        route("GET", "/functions/{function}/async-invoke-config", get_async_config),
+        route("DELETE", "/functions/{function}/async-invoke-config", delete_async_config),
+    ])
+    return app

@@ -1,0 +1,99 @@
+"""FC 3.0's functions: create, get, update, delete, list, invoke, and the concurrency config (`maxInstances`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ... import defaults
+from ...api.handlers import callers_id, invoke
+from ...api.keys import SERVICE
+from ...errors import InvalidArgument
+from ..signed import BODY
+from . import model
+from .common import json_body, name_pairs, page, path_fc_name, platform_name, qualifier_of
+
+
+# -- functions
+async def create_function(request: web.Request) -> web.Response:
+    spec = model.spec_body(json_body(request), creating=True)
+    fc_name = spec.get("name")
+    if not isinstance(fc_name, str):
+        raise InvalidArgument("functionName is required")
+    names = name_pairs(request)
+    native, claimed = await names.claim(fc_name)
+    try:
+        record = await request.config_dict[SERVICE].create(spec | {"name": native})
+    except BaseException:
+        if claimed:  # its pair was made for this function, which was not made
+            await names.release(fc_name)
+        raise
+    return web.json_response(model.function(record, fc_name))
+
+
+async def get_function(request: web.Request) -> web.Response:
+    name = platform_name(request)
+    qualifier_of(request)  # checked; the function's LATEST is what GetFunction shows
+    return web.json_response(model.function(await request.config_dict[SERVICE].get(name), path_fc_name(request)))
+
+
+async def update_function(request: web.Request) -> web.Response:
+    name = platform_name(request)
+    record = await request.config_dict[SERVICE].update(name, model.spec_body(json_body(request), creating=False))
+    return web.json_response(model.function(record, path_fc_name(request)))
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    await request.config_dict[SERVICE].delete(platform_name(request))
+    await name_pairs(request).release(path_fc_name(request))
+    return web.Response(status=204)
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    unsupported = sorted(set(request.query) - {"prefix", "limit", "nextToken"})
+    if unsupported:
+        raise InvalidArgument(f"ListFunctions does not take {', '.join(unsupported)} here")
+    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
+    fc_names = await name_pairs(request).fc_names(list(records))
+    by_fc_name = {fc_names[n]: r for n, r in records.items()}
+    names, token = page(list(by_fc_name), request)
+    body: dict = {"functions": [model.function(by_fc_name[n], n) for n in names]}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
+async def put_concurrency_config(request: web.Request) -> web.Response:
+    name, body = platform_name(request), json_body(request)
+    record = await request.config_dict[SERVICE].update(name, {"maxInstances": model.reserved_concurrency(body)})
+    return web.json_response(model.concurrency_config(path_fc_name(request), record))
+
+
+async def get_concurrency_config(request: web.Request) -> web.Response:
+    record = await request.config_dict[SERVICE].get(platform_name(request))
+    return web.json_response(model.concurrency_config(path_fc_name(request), record))
+
+
+async def delete_concurrency_config(request: web.Request) -> web.Response:
+    await request.config_dict[SERVICE].update(platform_name(request), {"maxInstances": defaults.MAX_INSTANCES})
+    return web.Response(status=204)
+
+
+# -- invocations
+async def invoke_function(request: web.Request) -> web.Response:
+    name = platform_name(request)
+    invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
+    if invocation_type not in ("Sync", "Async"):
+        raise InvalidArgument("x-fc-invocation-type must be Sync or Async")
+    log_type = request.headers.get("x-fc-log-type", "None")
+    if log_type not in ("None", "Tail"):
+        raise InvalidArgument("x-fc-log-type must be None or Tail")
+    task_id = callers_id(request.headers, "x-fc-async-task-id")
+    if task_id is not None and invocation_type != "Async":
+        raise InvalidArgument("x-fc-async-task-id names an async task: send x-fc-invocation-type: Async too")
+    answer = await invoke(request.config_dict, name, qualifier_of(request), request[BODY],
+                          asynchronous=invocation_type == "Async", tail=log_type == "Tail", request_id=task_id)
+    if invocation_type == "Async":  # FC answers 202 with no body
+        return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})
+    return answer
+
+
