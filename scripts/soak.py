@@ -137,8 +137,10 @@ class Faults:
 
     def __init__(self, platform: Up, client: docker.DockerClient):
         self.platform, self.client = platform, client
-        self.kinds = [self.kill_worker, self.kill_control_plane, self.kill_collector, self.kill_container,
-                      self.restart_redis, self.stop_worker]
+        # The stopped worker first: it stays stopped for STOPPED_S while the others happen, rather than holding up
+        # the platform's stop at the end of a short run.
+        self.kinds = [self.stop_worker, self.kill_worker, self.kill_control_plane, self.kill_collector,
+                      self.kill_container, self.restart_redis]
 
     def _children(self, pid: int) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
