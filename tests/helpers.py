@@ -247,3 +247,11 @@ def ready_cells(plat, memory_mb=128) -> int:
     text = plat.api.request("GET", "/metrics").text
     found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
+
+
+def make_access_key(plat, role: str, name: str) -> tuple[str, str]:
+    """(id, secret) of a new access key of `role`, made through the platform's /v1 API."""
+    resp = plat.api.request("POST", "/v1/access-keys", json={"role": role, "name": name})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    return body["accessKeyId"], body["accessKeySecret"]

@@ -34,6 +34,9 @@ SANDBOXES = {"runc": None, "gvisor": "runsc"}
 gVisor's runsc runs them in a user-space kernel: a bug of the host's kernel is no longer one system call
 away, at the cost of slower cold starts and calls (see README)."""
 
+HANDLER_TYPES = ("event", "wsgi")
+"""How a Python function is called: with an event, or as a WSGI application (an HTTP function)."""
+
 SANDBOX = "runc"
 """The sandbox of a function that names none (FAAS_SANDBOX)."""
 """Runtimes a function can use."""

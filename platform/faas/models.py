@@ -328,6 +328,16 @@ def _sandbox(value: Any, _key: str, _values: dict[str, Any]) -> str | None:
     return value
 
 
+def _handler_type(value: Any, key: str, values: dict[str, Any]) -> str:
+    if value is None:
+        value = "event"
+    if value not in defaults.HANDLER_TYPES:
+        raise InvalidArgument(f"{key} must be one of {', '.join(defaults.HANDLER_TYPES)}")
+    if value != "event" and values["runtime"] == _CUSTOM:
+        raise InvalidArgument(f"{key} {value} is for Python functions: a custom container serves HTTP itself")
+    return value
+
+
 def _api_or_none(obj: Any) -> dict | None:
     return obj.to_api() if obj is not None else None
 
@@ -340,6 +350,9 @@ class FunctionSpec:
     name: str = field(metadata=api("name", _name))
     runtime: str = field(default="python3.11", metadata=api("runtime", _runtime))
     handler: str = field(default="index.handler", metadata=api("handler", _handler))
+    handler_type: str = field(default="event", metadata=api("handlerType", _handler_type))
+    """`event`: handler(event, context); `wsgi`: an HTTP function, a WSGI application called through its HTTP
+    trigger with the request as it came, its answer streamed back (FC 2.0's HTTP functions)."""
     initializer: str | None = field(default=None, metadata=api("initializer", _initializer))
     description: str = field(default="", metadata=api("description", _description))
     memory_mb: int = field(default=defaults.MEMORY_MB, metadata=api("memoryMB", _memory))

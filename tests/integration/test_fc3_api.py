@@ -18,7 +18,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 
-from helpers import code_b64, wait_for
+from helpers import code_b64, make_access_key, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -30,13 +30,6 @@ def handler(event, context):
         raise ValueError("asked to fail")
     return {"echo": event.decode(), "function": context.function.name}
 """
-
-
-def make_key(plat, role: str) -> tuple[str, str]:
-    resp = plat.api.request("POST", "/v1/access-keys", json={"role": role, "name": f"fc3-{role}"})
-    assert resp.status_code == 201, resp.text
-    body = resp.json()
-    return body["accessKeyId"], body["accessKeySecret"]
 
 
 def client(plat, key: tuple[str, str]) -> Client:
@@ -53,12 +46,12 @@ def plat(platform):
 
 @pytest.fixture(scope="module")
 def admin_key(plat):
-    return make_key(plat, "admin")
+    return make_access_key(plat, "admin", "fc3-admin")
 
 
 @pytest.fixture(scope="module")
 def invoke_key(plat):
-    return make_key(plat, "invoke")
+    return make_access_key(plat, "invoke", "fc3-invoke")
 
 
 def create(sdk: Client, name: str, runtime="python3.10", **fields):
@@ -347,10 +340,10 @@ def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_
 
 
 def test_an_invoke_key_cannot_manage_and_a_revoked_key_stops_at_once(plat, admin_key, fn_name):
-    invoke_only = make_key(plat, "invoke")
+    invoke_only = make_access_key(plat, "invoke", "fc3-invoke")
     denied = sdk_error(lambda: create(client(plat, invoke_only), fn_name))
     assert denied.code == "AccessDenied" and denied.status_code == 403
-    key = make_key(plat, "admin")
+    key = make_access_key(plat, "admin", "fc3-admin")
     sdk = client(plat, key)
     assert sdk.list_functions(fc.ListFunctionsRequest(limit=1)).status_code == 200
     assert plat.api.request("DELETE", f"/v1/access-keys/{key[0]}").status_code == 204

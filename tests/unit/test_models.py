@@ -211,13 +211,23 @@ def _defaults_kept(obj, default) -> list[str]:
     return [f.name for f in fields(obj) if getattr(obj, f.name) == getattr(default, f.name)]
 
 
+PYTHON_ONLY = {"handlerType": "wsgi"}
+"""Fields FULL (a custom container) cannot set to other than their default."""
+
+
 def test_every_declared_field_round_trips_through_its_api_form():
     spec = FunctionSpec.from_api(FULL)
-    # FULL sets every field (a field declared later must be added to it), so each one is read and written.
-    assert _defaults_kept(spec, FunctionSpec(name="f")) == []
+    # FULL sets every field (a field declared later must be added to it, or to PYTHON_ONLY), so each one is
+    # read and written.
+    python = FunctionSpec.from_api({k: v for k, v in FULL.items() if k not in ("runtime", "customContainer")}
+                                   | {"initializer": "app.init"} | PYTHON_ONLY)
+    assert _defaults_kept(spec, FunctionSpec(name="f")) == ["handler_type"]
+    assert python.handler_type == "wsgi" and python.to_api()["handlerType"] == "wsgi"
+    assert FunctionSpec.from_api(python.to_api()) == python
     assert _defaults_kept(spec.async_config, AsyncConfig()) == []
     assert _defaults_kept(spec.custom_container, CustomContainer(image="x:1")) == []
-    assert spec.to_api() == FULL and list(spec.to_api()) == list(FULL)  # same keys, in the same order
+    assert spec.to_api() == FULL | {"handlerType": "event"} and [k for k in spec.to_api() if k not in PYTHON_ONLY] \
+        == list(FULL)  # same keys, in the same order
     assert FunctionSpec.from_api(json.loads(json.dumps(spec.to_api()))) == spec
     assert FunctionRecord.from_api(FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1, code_sha256=None,
                                                   image="i", created_at=1.0, updated_at=1.0).to_api()).spec == spec

@@ -164,8 +164,11 @@ def set_request_id(request_id):
 class FunctionMeta:
     """What the function is: name, handler, memory, timeout, initializer."""
 
-    def __init__(self, name, handler, memory_size, timeout, initializer, initialization_timeout):
+    def __init__(self, name, handler, memory_size, timeout, initializer, initialization_timeout,
+                 handler_type="event"):
         self.name = name
+        self.handler_type = handler_type
+        """`event`: handler(event, context); `wsgi`: an HTTP function, handler(environ, start_response)."""
         self.handler = handler
         self.memory_size = memory_size
         self.memory = memory_size  # FC's name for it

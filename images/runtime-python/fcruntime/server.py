@@ -10,7 +10,10 @@ the working directory is entered again (it is another directory now). Until then
 /invoke; after it, a second /specialize is refused.
 """
 
+import base64
 import importlib
+import io
+import itertools
 import json
 import os
 import resource
@@ -19,9 +22,11 @@ import socketserver
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import context as ctx
+from . import wsgi
 from .errors import RUNTIME_EXIT, SERIALIZATION_ERROR, RuntimeFault, make_error
 from .loader import Loader
 
@@ -109,6 +114,7 @@ class Runtime:
             timeout=int(get("x-fc-function-timeout", "FC_FUNCTION_TIMEOUT", "60")),
             initializer=get("x-fc-function-initializer", "FC_FUNCTION_INITIALIZER"),
             initialization_timeout=int(get("x-fc-initialization-timeout", "FC_INITIALIZATION_TIMEOUT", "30")),
+            handler_type=get("x-fc-function-handler-type", "FC_FUNCTION_HANDLER_TYPE", "event"),
         )
 
     def initialize(self, request_id, meta):
@@ -129,7 +135,28 @@ class Runtime:
         """Call the handler: (body, content type) on success; raises on failure."""
         func = self._loader().load(meta.handler)
         context = ctx.Context(request_id, meta, time.monotonic() + meta.timeout, attempt)
+        if meta.handler_type == "wsgi":
+            return encode_result(self._wsgi_event(func, event, context))
         return encode_result(func(event, context))
+
+    @staticmethod
+    def _wsgi_event(app, event, context):
+        """A WSGI function called with an HTTP event (an async call through its trigger): the HTTP result."""
+        try:
+            doc = json.loads(event)
+            environ = wsgi.environ_of_event(doc, context)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RuntimeFault("NotAnHttpRequest", "a WSGI function is called through its HTTP trigger, with an "
+                                                   f"HTTP request: {exc}") from None
+        call = wsgi.Call(app, environ)
+        body = b"".join(call.chunks())
+        if call.status is None:
+            raise ValueError("the application returned without calling start_response")
+        headers: dict = {}
+        for name, value in call.headers:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return {"statusCode": int(call.status.split(" ", 1)[0]), "headers": headers,
+                "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -198,7 +225,74 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("event too large")
         return self.rfile.read(length) if length else b""
 
+    def _web(self):
+        """A request the platform proxied to a WSGI function, as its client sent it: the application's answer
+        goes back as it makes it (the body chunked, each piece sent as the application yields it)."""
+        headers = self.fields
+        request_id = headers.get("x-fc-request-id", "-")
+        meta = self.runtime.function_meta(headers)
+        if not self.runtime.ready:
+            self._reply(503, b"this cell runs no function yet")
+            return
+        self.close_connection = True  # one request per connection: a body left unread cannot spill into the next
+        error = self.runtime.initialize(request_id, meta)
+        if error is not None:
+            self._reply_error(502, error, unhandled=True)
+            return
+        ctx.begin_invocation(request_id)
+        try:
+            body: io.RawIOBase
+            if headers.get("transfer-encoding", "").lower() == "chunked":
+                body = wsgi.ChunkedBody(self.rfile, MAX_EVENT_BYTES)
+            else:
+                body = wsgi.Body(self.rfile, min(int(headers.get("content-length") or 0), MAX_EVENT_BYTES))
+            context = ctx.Context(request_id, meta, time.monotonic() + meta.timeout)
+            try:
+                app = self.runtime._loader().load(meta.handler)
+                environ = wsgi.environ_of(self.command, self.path, headers, body, context,
+                                          remote=self.client_address[0] if self.client_address else "")
+                environ["wsgi.input_terminated"] = True
+                call = wsgi.Call(app, environ)
+                head, rest = call.first()
+            except Exception as exc:
+                traceback.print_exc()
+                self._reply_error(502, make_error(exc), unhandled=True)
+                return
+            bodiless = self.command == "HEAD"
+            lines = [f"HTTP/1.1 {call.status}", *(f"{n}: {v}" for n, v in call.headers), "Connection: close"]
+            lines.append("Content-Length: 0" if bodiless else "Transfer-Encoding: chunked")
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            try:
+                for chunk in itertools.chain(head, rest):
+                    if not bodiless:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                if not bodiless:
+                    self.wfile.write(b"0\r\n\r\n")
+            except ConnectionError:
+                raise
+            except Exception:  # the status is sent: the answer ends cut short, and the log says why
+                traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            ctx.end_invocation(request_id, ctx.quiet())
+
+    def _web_or(self, handle):
+        if wsgi.WEB_HEADER in self.fields:
+            self._web()
+        else:
+            handle()
+
+    def do_PUT(self):
+        self._web_or(lambda: self._reply(405, b"method not allowed"))
+
+    do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_PUT
+
     def do_POST(self):
+        if wsgi.WEB_HEADER in self.fields:
+            self._web()
+            return
         headers = self.fields
         request_id = headers.get("x-fc-request-id", "-")
         meta = self.runtime.function_meta(headers)
@@ -269,7 +363,9 @@ class Handler(BaseHTTPRequestHandler):
             os._exit(exit_code)
 
     def do_GET(self):
-        if self.path in ("/pre-stop", "/pre-freeze", "/"):
+        if wsgi.WEB_HEADER in self.fields:
+            self._web()
+        elif self.path in ("/pre-stop", "/pre-freeze", "/"):
             self._reply(200, b"OK")
         elif self.path == "/specialize":  # whether this runtime runs a function (a cell may not, yet)
             self._reply(200, json.dumps({"specialized": self.runtime.ready}).encode(), "application/json")

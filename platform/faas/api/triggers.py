@@ -19,6 +19,7 @@ from ..errors import (
     TriggerNotFound,
 )
 from ..models import FunctionRecord, check_name, new_request_id
+from ..pool.container import RuntimeHeaders
 from ..pool.outcome import Outcome
 from ..pool.web import failed_reply
 from ..triggers import http as th
@@ -29,6 +30,11 @@ from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 
 log = logging.getLogger(__name__)
+
+WSGI_HEADER = "x-fc-http-function"
+"""Marks a request proxied to a WSGI function as its client's (the runtime's fcruntime.wsgi.WEB_HEADER): clients'
+own x-fc-* headers never reach a function, so only the platform sets it."""
+RUNTIME_HEADERS = RuntimeHeaders()
 
 
 # -- the trigger resource
@@ -116,7 +122,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
         record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier, latest)
     else:
         record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
-    if record.spec.custom_container is not None and invocation_type == "Sync":
+    if (record.spec.custom_container is not None or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
         return await _proxy(request, record, trigger, drop_auth)
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
     raw_path, query = th.split_raw_path(request.raw_path)
@@ -161,6 +167,8 @@ async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger,
     headers = th.proxied_request_headers(request.headers.items(), drop_auth)
     headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
                 ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
+    if spec.handler_type == "wsgi":  # the Python runtime's sign that this is the client's request (fcruntime.wsgi)
+        headers += [(WSGI_HEADER, "1"), *RUNTIME_HEADERS(record).items()]
     return await request.app[POOL].proxy_web(request, record, request_id, target, headers, trigger.label)
 
 

@@ -4,6 +4,7 @@ errors in its own shapes. No behaviour lives in one surface only: a function mad
 invoked through the others.
 
 - `fc3`: FC 3.0 (`/2023-03-30/...`, the `alibabacloud-fc20230330` SDK), signed with ACS3-HMAC-SHA256.
+- `fc2`: FC 2.0 (`/2016-08-15/...`, the `aliyun-fc2` SDK), signed with `FC <AccessKeyId>:<signature>`.
 """
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 
 def add_surfaces(app: web.Application) -> None:
     """Mount every compatibility surface on the platform's app."""
-    from .fc3 import PREFIX, fc3_app
+    from . import fc2, fc3
 
-    app.add_subapp(PREFIX, fc3_app())
+    app.add_subapp(fc3.PREFIX, fc3.fc3_app())
+    app.add_subapp(fc2.PREFIX, fc2.fc2_app())

@@ -3,6 +3,8 @@ keys in Redis (a revoked key fails at once), a nonce accepted once."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from types import ModuleType
 
@@ -10,14 +12,73 @@ from aiohttp import web
 
 from .. import defaults
 from ..access_keys import Found
+from ..api.handlers import callers_id, invoke
 from ..api.keys import ACCESS_KEYS
+from ..api.middlewares import describe_error
 from ..auth import Role, Token
+from ..errors import InvalidArgument
+from ..models import new_request_id
 from ..signing import Claim, Request, SignatureError
 from ..webio import read_event
 
 BODY = web.RequestKey("faas_signed_body", bytes)
 """The body, read (within REQUEST_BYTES) once the head's signature is good, to verify its hash: handlers take it
 from here."""
+REQUEST_ID = web.RequestKey("faas_surface_request_id", str)
+"""The id of a request to a surface, in its answer's `x-fc-request-id` (and its error's body where FC puts it)."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorShape = Callable[[int, str, str, str], dict]
+"""(status, code, message, request id) -> a surface's error body."""
+
+
+def surface_middleware(scheme: ModuleType, shape: ErrorShape):
+    """A surface's middleware: the signature (`scheme`: faas.signing.acs3 or .fc2) first, then the handler; every
+    error in the surface's own shape, with the status the `/v1` API gives the same error."""
+
+    def error(status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
+              ) -> web.Response:
+        return web.json_response(shape(status, code, message, request_id), status=status,
+                                 headers={"x-fc-request-id": request_id, **(headers or {})})
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = request[REQUEST_ID] = new_request_id()
+        try:
+            matched = request.match_info.http_exception is None
+            needed = getattr(request.match_info.handler, "fc_role", Role.ADMIN) if matched else Role.INVOKE
+            await authenticate(request, scheme, needed)
+            if not matched:
+                raise request.match_info.http_exception  # type: ignore[misc]  # (checked above)
+            return await handler(request)
+        except Denied as exc:
+            return error(403, exc.code, exc.message, request_id)
+        except Exception as exc:
+            answer = describe_error(request, exc)
+            headers = {k: v for k, v in answer.headers.items() if k != "WWW-Authenticate"}
+            return error(answer.status, answer.code, answer.message, request_id, headers)
+
+    return middleware
+
+
+def route(method: str, path: str, handler: Handler, needed: Role = Role.ADMIN) -> web.RouteDef:
+    """A surface's route: `needed` is the access key's role it takes (the signature's check, not a bearer's)."""
+    handler.faas_role = None  # type: ignore[attr-defined]  # the platform's bearer check: not here, the signature's
+    handler.fc_role = needed  # type: ignore[attr-defined]
+    return web.route(method, path, handler)
+
+
+def json_body(request: web.Request) -> dict:
+    """The signed body as a JSON object (InvalidArgument otherwise; none is {})."""
+    try:
+        body = json.loads(request[BODY] or b"{}")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidArgument("the body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidArgument("the body is JSON nested too deeply") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    return body
 
 
 class Denied(Exception):
@@ -63,3 +124,22 @@ def _checked(found: Found | None, scheme: ModuleType, signed: Request, claim: Cl
     except SignatureError as exc:
         raise Denied("SignatureNotMatch", str(exc)) from None
     return found
+
+
+async def invoke_signed(request: web.Request, name: str, qualifier: str, task_header: str) -> web.Response:
+    """An InvokeFunction of either surface, on the platform's one invoke: `x-fc-invocation-type` Sync or Async (202
+    with no body, as FC answers), `x-fc-log-type` None or Tail, and the surface's task-id header (`task_header`)."""
+    invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
+    if invocation_type not in ("Sync", "Async"):
+        raise InvalidArgument("x-fc-invocation-type must be Sync or Async")
+    log_type = request.headers.get("x-fc-log-type", "None")
+    if log_type not in ("None", "Tail"):
+        raise InvalidArgument("x-fc-log-type must be None or Tail")
+    task_id = callers_id(request.headers, task_header)
+    if task_id is not None and invocation_type != "Async":
+        raise InvalidArgument(f"{task_header} names an async task: send x-fc-invocation-type: Async too")
+    answer = await invoke(request.config_dict, name, qualifier, request[BODY], asynchronous=invocation_type == "Async",
+                          tail=log_type == "Tail", request_id=task_id)
+    if invocation_type == "Async":
+        return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})
+    return answer

@@ -42,6 +42,7 @@ def container_config(record: FunctionRecord, platform_id: str,
     env = dict(spec.environment) | {
         "FC_FUNCTION_NAME": spec.name,
         "FC_FUNCTION_HANDLER": spec.handler,
+        "FC_FUNCTION_HANDLER_TYPE": spec.handler_type,
         "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "FC_FUNCTION_TIMEOUT": str(spec.timeout_s),
         "FC_FUNCTION_INITIALIZER": spec.initializer or "",
@@ -106,6 +107,7 @@ class RuntimeHeaders:
             headers = self._cache[record.release] = {
                 "x-fc-function-name": spec.name,
                 "x-fc-function-handler": spec.handler,
+                "x-fc-function-handler-type": spec.handler_type,
                 "x-fc-function-memory": str(spec.memory_mb),
                 "x-fc-function-timeout": str(spec.timeout_s),
                 "x-fc-function-initializer": spec.initializer or "",

@@ -12,7 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...auth import Role
-from .common import fc3_middleware, route
+from ..signed import route
+from .common import fc3_middleware
 from .functions import (
     create_function,
     delete_concurrency_config,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import defaults
-from ...api.handlers import callers_id, invoke
 from ...api.keys import SERVICE
 from ...errors import InvalidArgument
-from ..signed import BODY
+from ..listing import page
+from ..signed import invoke_signed, json_body
 from . import model
-from .common import json_body, name_pairs, page, path_fc_name, platform_name, qualifier_of
+from .common import name_pairs, path_fc_name, platform_name, qualifier_of
 
 
 # -- functions
@@ -80,20 +80,4 @@ async def delete_concurrency_config(request: web.Request) -> web.Response:
 
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
-    name = platform_name(request)
-    invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
-    if invocation_type not in ("Sync", "Async"):
-        raise InvalidArgument("x-fc-invocation-type must be Sync or Async")
-    log_type = request.headers.get("x-fc-log-type", "None")
-    if log_type not in ("None", "Tail"):
-        raise InvalidArgument("x-fc-log-type must be None or Tail")
-    task_id = callers_id(request.headers, "x-fc-async-task-id")
-    if task_id is not None and invocation_type != "Async":
-        raise InvalidArgument("x-fc-async-task-id names an async task: send x-fc-invocation-type: Async too")
-    answer = await invoke(request.config_dict, name, qualifier_of(request), request[BODY],
-                          asynchronous=invocation_type == "Async", tail=log_type == "Tail", request_id=task_id)
-    if invocation_type == "Async":  # FC answers 202 with no body
-        return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})
-    return answer
-
-
+    return await invoke_signed(request, platform_name(request), qualifier_of(request), "x-fc-async-task-id")

@@ -45,9 +45,9 @@ def check_function_name(value: str) -> str:
     return value
 
 
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
     if isinstance(value, dict):
-        return all(_empty(v) for v in value.values())
+        return all(is_empty(v) for v in value.values())
     return value in (None, "", False) or value == []
 
 
@@ -61,7 +61,7 @@ def spec_body(body: dict, creating: bool) -> dict:
     if not creating and "functionName" in body:
         raise InvalidArgument("functionName cannot be changed")
     for key in EMPTY_ACCEPTED:
-        if not _empty(body.get(key)):
+        if not is_empty(body.get(key)):
             raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
     if body.get("diskSize") not in (None, DISK_SIZE_MB):
         raise InvalidArgument(f"diskSize must be {DISK_SIZE_MB} here (functions have no disk quota of their own)")
@@ -104,7 +104,7 @@ def _custom_container(config: Any) -> dict:
     if unknown:
         raise InvalidArgument(f"unknown field(s) in customContainerConfig: {', '.join(unknown)}")
     for key in ("accelerationType", "acrInstanceId", "healthCheckConfig", "registryConfig"):
-        if not _empty(config.get(key)):
+        if not is_empty(config.get(key)):
             raise InvalidArgument(f"customContainerConfig.{key} is not supported by this platform")
     out: dict = {"image": config.get("image")}
     command = (config.get("entrypoint") or []) + (config.get("command") or []) \
@@ -122,10 +122,10 @@ def _custom_container(config: Any) -> dict:
 def _lifecycle(config: Any) -> dict:
     if not isinstance(config, dict) or set(config) - {"initializer", "preStop"}:
         raise InvalidArgument("instanceLifecycleConfig must be an object with initializer (and an empty preStop)")
-    if not _empty(config.get("preStop")):
+    if not is_empty(config.get("preStop")):
         raise InvalidArgument("instanceLifecycleConfig.preStop is not supported by this platform")
     hook = config.get("initializer")
-    if _empty(hook):
+    if is_empty(hook):
         return {"initializer": None}
     if not isinstance(hook, dict) or set(hook) - {"handler", "timeout", "command"} or hook.get("command"):
         raise InvalidArgument("instanceLifecycleConfig.initializer must be an object with handler and timeout")
@@ -257,7 +257,7 @@ def provision_target(body: dict) -> int:
     if unknown:
         raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
     for key in ("scheduledActions", "targetTrackingPolicies", "alwaysAllocateGPU"):
-        if not _empty(body.get(key)):
+        if not is_empty(body.get(key)):
             raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
     target = body.get("target", body.get("defaultTarget"))
     if target is None:
@@ -283,7 +283,7 @@ def trigger_body(body: dict, creating: bool) -> dict:
     if unknown:
         raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
     for key in ("sourceArn", "invocationRole"):
-        if not _empty(body.get(key)):
+        if not is_empty(body.get(key)):
             raise InvalidArgument(f"{key} is not supported by this platform (only an empty one is accepted)")
     out = {k: v for k, v in body.items() if k in ("triggerName", "triggerType", "description", "qualifier")
            and v is not None}
@@ -296,7 +296,7 @@ def trigger_body(body: dict, creating: bool) -> dict:
         if not isinstance(config, dict):
             raise InvalidArgument("triggerConfig must be a JSON object, as a string")
         for key in _TRIGGER_EMPTY.get(body.get("triggerType", ""), ()):
-            if not _empty(config.pop(key, None)):
+            if not is_empty(config.pop(key, None)):
                 raise InvalidArgument(f"triggerConfig.{key} is not supported by this platform")
         out["triggerConfig"] = config
     elif creating and body.get("triggerType") == "http":

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from ...api.keys import RELEASES
 from ...errors import InvalidArgument
+from ..listing import limit_of, page
+from ..signed import json_body
 from . import model
-from .common import json_body, limit_of, page, path_fc_name, platform_name, qualifier_of
+from .common import path_fc_name, platform_name, qualifier_of
 
 
 # -- versions and aliases

@@ -8,8 +8,9 @@ from ...api.handlers import stop
 from ...api.keys import ASYNC, SERVICE
 from ...errors import InvalidArgument, InvocationNotFound
 from ...validate import REQUEST_ID_RE
+from ..listing import limit_of
 from . import model
-from .common import limit_of, millis, path_fc_name, platform_name, qualifier_of
+from .common import millis, path_fc_name, platform_name, qualifier_of
 
 
 # -- async tasks (the platform's async invocations)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...api.keys import SERVICE, TRIGGERS
+from ..listing import page
+from ..signed import json_body
 from . import model
-from .common import base_url, json_body, page, path_fc_name, platform_name
+from .common import base_url, path_fc_name, platform_name
 
 
 # -- triggers

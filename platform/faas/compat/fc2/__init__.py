@@ -1,0 +1,45 @@
+"""FC 2.0's API (`/2016-08-15/...`), as the `aliyun-fc2` SDK calls it, on the platform's services.
+
+Every request is signed (`Authorization: FC <AccessKeyId>:<signature>`, see faas.signing.fc2) with an access
+key; management needs an admin key, InvokeFunction an invoke one. Errors are `{"ErrorCode", "ErrorMessage"}`
+with `x-fc-request-id`, at the status the `/v1` API gives the same error (the SDK raises FcError for 4xx and 5xx;
+expected failures are never 500, which it would retry). A service is a namespace (`store`); each of its
+functions is a platform function of its own, named by faas.compat.names from `service/function`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...auth import Role
+from ..signed import route
+from .common import fc2_middleware
+from .functions import create_function, delete_function, get_function, invoke_function, list_functions, update_function
+from .services import create_service, delete_service, get_service, list_services, update_service
+from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
+
+PREFIX = "/2016-08-15"
+
+
+def fc2_app() -> web.Application:
+    """The FC 2.0 surface, mounted at PREFIX."""
+    app = web.Application(middlewares=[fc2_middleware])
+    app.router.add_routes([
+        route("POST", "/services", create_service),
+        route("GET", "/services", list_services),
+        route("GET", "/services/{service}", get_service),
+        route("PUT", "/services/{service}", update_service),
+        route("DELETE", "/services/{service}", delete_service),
+        route("POST", "/services/{service}/functions", create_function),
+        route("GET", "/services/{service}/functions", list_functions),
+        route("GET", "/services/{service}/functions/{function}", get_function),
+        route("PUT", "/services/{service}/functions/{function}", update_function),
+        route("DELETE", "/services/{service}/functions/{function}", delete_function),
+        route("POST", "/services/{service}/functions/{function}/invocations", invoke_function, Role.INVOKE),
+        route("POST", "/services/{service}/functions/{function}/triggers", create_trigger),
+        route("GET", "/services/{service}/functions/{function}/triggers", list_triggers),
+        route("GET", "/services/{service}/functions/{function}/triggers/{trigger}", get_trigger),
+        route("PUT", "/services/{service}/functions/{function}/triggers/{trigger}", update_trigger),
+        route("DELETE", "/services/{service}/functions/{function}/triggers/{trigger}", delete_trigger),
+    ])
+    return app

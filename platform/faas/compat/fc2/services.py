@@ -1,0 +1,62 @@
+"""FC 2.0's services: create, get, update, delete (when it has no function left), list."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...api.keys import SERVICE
+from ...errors import FunctionNotFound
+from ..listing import page
+from ..signed import json_body
+from . import model
+from .common import platform_name, service_of, services
+
+
+async def create_service(request: web.Request) -> web.Response:
+    stored = await services(request).create(model.service_body(json_body(request), creating=True))
+    return web.json_response(model.service(stored))
+
+
+async def get_service(request: web.Request) -> web.Response:
+    name, _ = service_of(request)
+    return web.json_response(model.service(await services(request).get(name)))
+
+
+async def update_service(request: web.Request) -> web.Response:
+    name, _ = service_of(request)
+    stored = await services(request).update(name, model.service_body(json_body(request), creating=False))
+    return web.json_response(model.service(stored))
+
+
+async def delete_service(request: web.Request) -> web.Response:
+    name, _ = service_of(request)
+    store = services(request)
+    await store.get(name)
+    left = await live_functions(request, name)
+    if left:
+        raise model.ServiceNotEmpty(f"service {name} still has {len(left)} function(s): delete them first")
+    await store.delete(name)
+    return web.Response(status=204)
+
+
+async def list_services(request: web.Request) -> web.Response:
+    stored = {s["serviceName"]: s for s in await services(request).all()}
+    names, token = page(list(stored), request)
+    body: dict = {"services": [model.service(stored[n]) for n in names]}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)
+
+
+async def live_functions(request: web.Request, service: str) -> list[str]:
+    """The FC names of the service's functions that exist (one deleted through another surface is forgotten)."""
+    store = services(request)
+    alive = []
+    for function in await store.functions(service):
+        try:
+            await request.config_dict[SERVICE].get(platform_name(service, function))
+        except FunctionNotFound:
+            await store.remove_function(service, function)
+            continue
+        alive.append(function)
+    return alive
