@@ -1,7 +1,11 @@
 """Async invocations as tasks: ids their callers choose (accepted once), stops in each state an event can be in,
 and listings in pages, with real Redis, real workers and real containers."""
 
+import base64
+import json
+
 import pytest
+import requests
 
 from conftest import FAST, PlatformProcess, WorkerProcess, _clean_up
 from helpers import wait_for
@@ -157,3 +161,26 @@ def test_the_recent_invocations_come_in_pages(api, fn_name):
     assert seen == ids[::-1]
     stale = api.request("GET", f"/v1/functions/{fn_name}/invocations", params={"after": "no-such-id"})
     assert stale.status_code == 400 and stale.json()["error"]["code"] == "InvalidArgument"
+
+
+WSGI_APP = """
+def handler(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("202 Accepted", [("X-Seen", environ["PATH_INFO"] + "?" + environ["QUERY_STRING"])])
+    return [b"later:", body]
+"""
+
+
+def test_an_http_functions_async_call_through_its_trigger_gets_the_stored_request(api, stack, fn_name):
+    plat, _ = stack
+    api.deploy(fn_name, {"index.py": WSGI_APP}, handlerType="wsgi")
+    made = api.request("POST", f"/v1/functions/{fn_name}/triggers",
+                       json={"triggerName": "web", "triggerType": "http", "triggerConfig": {"authType": "anonymous"}})
+    assert made.status_code == 201, made.text
+    resp = requests.post(f"{plat.url}/function/{fn_name}/path?k=v", data=b"the body", timeout=60,
+                         headers={"X-Fc-Invocation-Type": "Async"})
+    assert resp.status_code == 202, resp.text
+    ended = wait_status(api, resp.json()["requestId"], "succeeded")
+    result = json.loads(ended["result"])
+    assert result["statusCode"] == 202 and result["headers"]["X-Seen"] == "/path?k=v"
+    assert base64.b64decode(result["body"]) == b"later:the body"
