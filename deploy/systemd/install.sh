@@ -31,6 +31,10 @@ if [ ! -s /etc/faas/api-token ]; then
   (umask 077 && python3 -c 'import secrets; print("faas_admin_" + secrets.token_urlsafe(32))' >/etc/faas/api-token)
   log "created the admin API token in /etc/faas/api-token (mode 0600)"
 fi
+if [ ! -s /etc/faas/secret-key ]; then  # access keys' secrets are encrypted under it: losing it loses every key
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >/etc/faas/secret-key)
+  log "created the key access-key secrets are encrypted under in /etc/faas/secret-key (mode 0600)"
+fi
 install -m 0644 "$here"/faas-*.service /etc/systemd/system/
 systemctl daemon-reload
 systemctl enable faas-redis.service faas-control-plane.service faas-worker.service

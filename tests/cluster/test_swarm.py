@@ -47,6 +47,7 @@ def swarm(tmp_path_factory):
         "DOCKER_HOST": host.docker_host, "FAAS_DOCKER_SOCKET": str(host.dir / "docker.sock"),
         "FAAS_DATA_DIR": str(host.dir / "faas"), "FAAS_TOKEN_FILE": str(secrets / "api-token"),
         "FAAS_NODE_TOKEN_FILE": str(secrets / "node-token"), "FAAS_REDIS_PASSWORD_FILE": str(secrets / "redis"),
+        "FAAS_SECRET_KEY_FILE": str(secrets / "secret-key"),
         "FAAS_REDIS_PRIMARY": host.ip, "FAAS_SWARM_ADDR": host.ip, "FAAS_HOST_MEMORY_MB": "2048",
         "FAAS_PROJECT": "faas" + cluster.tag}
 
@@ -82,6 +83,7 @@ def test_the_stack_runs_functions_on_its_node_over_unix_sockets(swarm):
     services = deploy("services").stdout
     for name in ("frontend", "node", "worker", "redis"):
         assert f"_{name} " in services, services
+    assert api.request("POST", "/v1/access-keys", json={"role": "invoke", "name": "swarm"}).status_code == 201
     (node,) = api.request("GET", "/v1/nodes").json()["nodes"]
     assert node["takingWork"] and node["address"] == f"{host.ip}:8090" and node["budgetMB"] == 2048
     api.deploy("hello", {"index.py": "def handler(event, context):\n    return b'swarm:' + event\n"})

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import requests
+from alibabacloud_fc20230330.client import Client
+from alibabacloud_fc20230330.models import ListFunctionsRequest
+from alibabacloud_tea_openapi.models import Config
 
 from helpers import Api, free_port, wait_for
 
@@ -32,7 +35,8 @@ def deployed(tmp_path_factory, docker_client):
     env = os.environ | {"FAAS_PROJECT": f"faas-test-{suffix}", "FAAS_PLATFORM_ID": f"deploy{suffix}",
                         "FAAS_PORT": str(free_port()), "FAAS_REDIS_PORT": str(free_port()),
                         "FAAS_TOKEN_FILE": str(tmp / "api-token"), "FAAS_WORKERS": "2",
-                        "FAAS_REDIS_PASSWORD_FILE": str(tmp / "redis-password")}
+                        "FAAS_REDIS_PASSWORD_FILE": str(tmp / "redis-password"),
+                        "FAAS_SECRET_KEY_FILE": str(tmp / "secret-key")}  # made by scripts/deploy
     env.pop("FAAS_API_TOKEN", None)
 
     def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -89,6 +93,16 @@ def test_deployed_as_compose_services(deployed, docker_client):
     assert redis_lib.Redis(port=int(env["FAAS_REDIS_PORT"]), password=password).ping()
     for c in (plane, worker, redis):
         assert not any(password in part for part in c.attrs["Config"]["Env"] + (c.attrs["Args"] or []))
+    # The key access keys are encrypted under was made 0600 and reaches the control plane as a secret: a key
+    # made through /v1 signs an FC 3.0 call.
+    secret_key = Path(env["FAAS_SECRET_KEY_FILE"])
+    assert secret_key.stat().st_mode & 0o777 == 0o600
+    assert not any(secret_key.read_text().strip() in e for c in (plane, worker) for e in c.attrs["Config"]["Env"])
+    made = api.request("POST", "/v1/access-keys", json={"role": "admin", "name": "deployed"})
+    assert made.status_code == 201, made.text
+    sdk = Client(Config(access_key_id=made.json()["accessKeyId"], access_key_secret=made.json()["accessKeySecret"],
+                        endpoint=f"127.0.0.1:{env['FAAS_PORT']}", protocol="http"))
+    assert sdk.list_functions(ListFunctionsRequest()).body.functions is not None
     # The console's files are in the installed package of the control-plane image.
     for path in ("/console/", "/console/console.js", "/console/vendor/uplot/uPlot.iife.min.js"):
         assert api.request("GET", path).status_code == 200, path
