@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -42,13 +44,16 @@ def new_key_id() -> str:
     return "FK" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(18))
 
 
+def derived_key(key_material: str, purpose: bytes) -> bytes:
+    """A key of its own for each use of the platform's key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key_material.encode())
+
+
 class SecretBox:
     """Seals secrets under the platform's key (AES-256-GCM; a fresh 96-bit nonce for each)."""
 
     def __init__(self, key_material: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"faas access-key secrets").derive(key_material.encode())
-        self._aead = AESGCM(key)
+        self._aead = AESGCM(derived_key(key_material, b"faas access-key secrets"))
 
     def seal(self, key_id: str, secret: str) -> str:
         nonce = os.urandom(12)
@@ -100,6 +105,7 @@ class AccessKeyStore:
         self.generation_key = f"{prefix}:access-keys:generation"
         self.nonces = f"{prefix}:nonces:"
         self._box = SecretBox(secret_key) if secret_key else None
+        self._url_key = derived_key(secret_key, b"faas download urls") if secret_key else None
         self._found: dict[str, Found] = {}
         self._admit = redis.register_script(_ADMIT)
         self._waiting: list[tuple[str, str, int, asyncio.Future]] = []
@@ -109,6 +115,21 @@ class AccessKeyStore:
             raise ServiceUnavailable("access keys need FAAS_SECRET_KEY (or FAAS_SECRET_KEY_FILE), which this "
                                      "control plane was started without")
         return self._box
+
+    def url_signature(self, resource: str, expires: int) -> str:
+        """The signature of a download URL of `resource` good until `expires` (seconds since the epoch): what FC's
+        GetFunctionCode answers is such a URL, usable without a key, as FC's presigned OSS URLs are."""
+        if self._url_key is None:
+            raise ServiceUnavailable("download URLs need FAAS_SECRET_KEY (or FAAS_SECRET_KEY_FILE), which this "
+                                     "control plane was started without")
+        return hmac.new(self._url_key, f"{resource}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url_signed(self, resource: str, expires: str, signature: str, now: float) -> bool:
+        """Whether a download URL's `expires` and `signature` are this platform's for `resource`, and current."""
+        if self._url_key is None or not expires.isascii() or not expires.isdigit() or len(expires) > 12 \
+                or int(expires) < now:
+            return False
+        return hmac.compare_digest(self.url_signature(resource, int(expires)), signature)
 
     async def create(self, role: object, name: object) -> tuple[Token, str]:
         """A new key (its record, with the key id as its id) and its secret, which is never shown again."""

@@ -375,3 +375,6 @@ IMAGE_COPIES = 2
 """Nodes that receive a function version's image when it is deployed: the top of its ranking."""
 NODE_REQUEST_BYTES = 64 << 20
 """Largest body the node API takes (an event, a record); images are streamed, without this limit."""
+
+CODE_URL_TTL_S = 600
+"""How long a download URL of a function's code (FC's GetFunctionCode) works."""

@@ -31,6 +31,7 @@ from ..store import FunctionStore
 from ..triggers.queue import QueuePoller
 from ..triggers.service import TriggerService
 from ..triggers.timer import TimerScheduler
+from .code import add_code_routes
 from .console import add_console_routes
 from .credentials import add_credential_routes
 from .handlers import add_routes
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
     add_credential_routes(app)
+    add_code_routes(app)
     add_trigger_routes(app)
     add_release_routes(app)
     add_node_routes(app)

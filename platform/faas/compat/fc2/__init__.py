@@ -14,7 +14,15 @@ from aiohttp import web
 from ...auth import Role
 from ..signed import route
 from .common import fc2_middleware
-from .functions import create_function, delete_function, get_function, invoke_function, list_functions, update_function
+from .functions import (
+    create_function,
+    delete_function,
+    get_function,
+    get_function_code,
+    invoke_function,
+    list_functions,
+    update_function,
+)
 from .services import create_service, delete_service, get_service, list_services, update_service
 from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
 
@@ -35,6 +43,7 @@ def fc2_app() -> web.Application:
         route("GET", "/services/{service}/functions/{function}", get_function),
         route("PUT", "/services/{service}/functions/{function}", update_function),
         route("DELETE", "/services/{service}/functions/{function}", delete_function),
+        route("GET", "/services/{service}/functions/{function}/code", get_function_code),
         route("POST", "/services/{service}/functions/{function}/invocations", invoke_function, Role.INVOKE),
         route("POST", "/services/{service}/functions/{function}/triggers", create_trigger),
         route("GET", "/services/{service}/functions/{function}/triggers", list_triggers),

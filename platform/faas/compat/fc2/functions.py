@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...api.code import code_url
 from ...api.keys import SERVICE
 from ...errors import FunctionNotFound, InvalidArgument
 from ..listing import page
@@ -84,3 +85,9 @@ async def invoke_function(request: web.Request) -> web.Response:
                                    "x-fc-stateful-async-invocation-id")
     except FunctionNotFound:
         raise FunctionNotFound(f"service {service} has no function {function_of(request)}") from None
+
+
+async def get_function_code(request: web.Request) -> web.Response:
+    _, _, record = await _record(request)
+    url = code_url(request.config_dict, f"{request.scheme}://{request.host}", record.name, record.version_id)
+    return web.json_response({"url": url, "checksum": record.code_sha256 or ""})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import defaults
-from ...api.keys import SERVICE
+from ...api.code import code_url
+from ...api.keys import RELEASES, SERVICE
 from ...errors import InvalidArgument
 from ..listing import page
 from ..signed import invoke_signed, json_body
@@ -81,3 +82,10 @@ async def delete_concurrency_config(request: web.Request) -> web.Response:
 # -- invocations
 async def invoke_function(request: web.Request) -> web.Response:
     return await invoke_signed(request, platform_name(request), qualifier_of(request), "x-fc-async-task-id")
+
+
+async def get_function_code(request: web.Request) -> web.Response:
+    name, qualifier = platform_name(request), qualifier_of(request)
+    record = await request.config_dict[RELEASES].resolve(name, qualifier)
+    url = code_url(request.config_dict, f"{request.scheme}://{request.host}", name, qualifier)
+    return web.json_response({"url": url, "checksum": record.code_sha256 or ""})
