@@ -240,3 +240,40 @@ def test_an_http_trigger_made_through_fc2_makes_an_http_function(plat, admin_key
     assert fc_error(lambda: sdk.get_trigger(service, "site", "web")).err_code == "TriggerNotFound"
     sdk.delete_function(service, "site")
     sdk.delete_service(service)
+
+
+def test_the_proxy_path_of_http_triggers(plat, admin_key, invoke_key, fn_name, tmp_path):
+    sdk, invoker = client(plat, admin_key), client(plat, invoke_key)
+    service = f"proxy-{fn_name}"
+    sdk.create_service(service)
+    code = tmp_path / "web.zip"
+    code.write_bytes(base64.b64decode(code_b64({"index.py": WSGI_APP})))
+    for function, auth in (("open", "anonymous"), ("closed", "function")):
+        sdk.create_function(service, function, "python3.10", "index.handler", codeZipFile=str(code))
+        sdk.create_trigger(service, function, "web", "http", {"authType": auth, "methods": ["GET", "POST"]},
+                           None, None)
+    base = f"http://127.0.0.1:{plat.port}/2016-08-15/proxy/{service}"
+    # Anonymous: anyone, signed or not; the path after the function's and the query reach the app.
+    resp = requests.post(f"{base}/open/some/path?a=1", data=b"payload", timeout=60)
+    assert resp.status_code == 200 and resp.text == "wsgi:POST:payload" and resp.headers["X-Path"] == "/some/path"
+    assert requests.get(f"{base}/open", timeout=60).headers["X-Path"] == "/"
+    signed = invoker.do_http_request("POST", service, "open", "/via/sdk", params={"q": "1"}, body=b"sdk")
+    assert signed.status_code == 200 and signed.text == "wsgi:POST:sdk"
+    # authType function: FC 2.0's signature, its query signed too.
+    assert_denied(requests.post(f"{base}/closed/x", data=b"no", timeout=60), "InvalidSignature")
+    signed = invoker.do_http_request("POST", service, "closed", "/x", params={"b": "2", "a": "1"}, body=b"yes")
+    assert signed.status_code == 200 and signed.text == "wsgi:POST:yes", signed.text
+    head = {"date": email.utils.formatdate(usegmt=True)}
+    head["authorization"] = Auth(*invoke_key).sign_request("GET", f"/2016-08-15/proxy/{service}/closed/x", head,
+                                                             {"a": "1"})
+    good = requests.get(f"{base}/closed/x?a=1", headers=head, timeout=60)
+    assert good.status_code == 200, good.text
+    assert_denied(requests.get(f"{base}/closed/x?a=2", headers=head, timeout=60), "SignatureNotMatch")
+    assert_denied(requests.get(f"{base}/closed/y?a=1", headers=head, timeout=60), "SignatureNotMatch")
+    md5 = head | {"content-md5": base64.b64encode(b"0" * 16).decode()}
+    assert requests.get(f"{base}/closed/x?a=1", headers=md5, timeout=60).status_code == 403
+    missing = requests.get(f"{base}/nothing/x", timeout=60)
+    assert missing.status_code == 404 and missing.json()["ErrorCode"] == "FunctionNotFound"
+    for function in ("open", "closed"):
+        sdk.delete_function(service, function)
+    sdk.delete_service(service)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from itertools import chain
 
-from aiohttp import HttpVersion10, HttpVersion11, web
+from aiohttp import ChainMapProxy, HttpVersion10, HttpVersion11, web
 from multidict import CIMultiDict
 
 from .. import defaults
@@ -99,9 +100,22 @@ _PROTOCOLS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 
 @role(None)  # the trigger's authType decides
 async def http_trigger(request: web.Request) -> web.StreamResponse:
+    raw_path, query = th.split_raw_path(request.raw_path)
+
+    async def bearer() -> None:
+        require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
+
+    return await through_trigger(request, request.app, request.match_info["name"], raw_path, query,
+                                 "/" + request.match_info.get("tail", ""), bearer)
+
+
+async def through_trigger(request: web.Request, app: web.Application | ChainMapProxy, name: str, raw_path: str,
+                          query: str, path: str, authenticate: Callable[[], Awaitable[None]]) -> web.StreamResponse:
+    """A request through `name`'s HTTP trigger, on every surface that has one (`/function/...`, FC 2.0's proxy
+    path): `raw_path` and `query` what follows the function's part of the URL, as sent; `path` the same path
+    decoded; `authenticate` raises unless the caller may invoke (asked only of a trigger with authType function)."""
     _check_size(request)
-    app = request.app
-    name = check_name(request.match_info["name"])
+    name = check_name(name)
     latest = await app[SERVICE].get_cached(name)  # FunctionNotFound first
     trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
@@ -109,7 +123,7 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     config = trigger.http_config
     headers = request.headers
     if config.auth_type == "function":
-        require(await app[TOKENS].authenticate(headers.get("Authorization")), Role.INVOKE)
+        await authenticate()
     if request.method not in config.methods:
         raise MethodNotAllowed(f"the HTTP trigger of {name} does not accept {request.method}",
                                allow=config.methods)
@@ -123,12 +137,11 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     else:
         record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
     if (record.spec.custom_container is not None or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
-        return await _proxy(request, record, trigger, drop_auth)
+        return await _proxy(request, app, record, trigger, drop_auth, raw_path + ("?" + query if query else ""))
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
-    raw_path, query = th.split_raw_path(request.raw_path)
     request_id = new_request_id()
     version = request.version
-    info = th.RequestInfo(request.method, raw_path, "/" + request.match_info.get("tail", ""), query, headers.items(),
+    info = th.RequestInfo(request.method, raw_path, path, query, headers.items(),
                           body, _PROTOCOLS.get(version) or f"HTTP/{version.major}.{version.minor}",
                           request.remote or "", request.host, request_id, time.time())
     event = th.http_event(info, drop_auth)
@@ -154,22 +167,21 @@ async def http_trigger(request: web.Request) -> web.StreamResponse:
     return web.Response(body=answer.body, status=answer.status, headers=reply_headers)
 
 
-async def _proxy(request: web.Request, record: FunctionRecord, trigger: Trigger, drop_auth: bool) -> web.StreamResponse:
-    """A web function (custom container): the request goes to the container's port as it came, and its
-    answer comes back as it is, streamed both ways; the function's timeout bounds the whole exchange. On a
-    front end, through the node the function runs on."""
+async def _proxy(request: web.Request, app: web.Application | ChainMapProxy, record: FunctionRecord,
+                 trigger: Trigger, drop_auth: bool, target: str) -> web.StreamResponse:
+    """A web function (custom container, or a WSGI function): the request goes to the container's port as it came
+    (`target`: its path and query after the function's), and its answer comes back as it is, streamed both ways;
+    the function's timeout bounds the whole exchange. On a front end, through the node the function runs on."""
     if request.content_length is not None and request.content_length > defaults.SYNC_EVENT_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {defaults.SYNC_EVENT_BYTES} bytes")
     request_id = new_request_id()
-    raw_path, query = th.split_raw_path(request.raw_path)
-    target = raw_path + ("?" + query if query else "")
     spec = record.spec
     headers = th.proxied_request_headers(request.headers.items(), drop_auth)
     headers += [("x-fc-request-id", request_id), ("x-fc-function-name", spec.name),
                 ("x-fc-function-memory", str(spec.memory_mb)), ("x-fc-function-timeout", str(spec.timeout_s))]
     if spec.handler_type == "wsgi":  # the Python runtime's sign that this is the client's request (fcruntime.wsgi)
         headers += [(WSGI_HEADER, "1"), *RUNTIME_HEADERS(record).items()]
-    return await request.app[POOL].proxy_web(request, record, request_id, target, headers, trigger.label)
+    return await app[POOL].proxy_web(request, record, request_id, target, headers, trigger.label)
 
 
 def add_trigger_routes(app: web.Application) -> None:

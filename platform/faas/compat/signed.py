@@ -47,7 +47,8 @@ def surface_middleware(scheme: ModuleType, shape: ErrorShape):
         try:
             matched = request.match_info.http_exception is None
             needed = getattr(request.match_info.handler, "fc_role", Role.ADMIN) if matched else Role.INVOKE
-            await authenticate(request, scheme, needed)
+            if needed is not None:  # (None: the handler authenticates, as its resource says)
+                await authenticate(request, scheme, needed)
             if not matched:
                 raise request.match_info.http_exception  # type: ignore[misc]  # (checked above)
             return await handler(request)
@@ -61,8 +62,9 @@ def surface_middleware(scheme: ModuleType, shape: ErrorShape):
     return middleware
 
 
-def route(method: str, path: str, handler: Handler, needed: Role = Role.ADMIN) -> web.RouteDef:
-    """A surface's route: `needed` is the access key's role it takes (the signature's check, not a bearer's)."""
+def route(method: str, path: str, handler: Handler, needed: Role | None = Role.ADMIN) -> web.RouteDef:
+    """A surface's route: `needed` is the access key's role it takes (the signature's check, not a bearer's);
+    None: the handler checks what it must."""
     handler.faas_role = None  # type: ignore[attr-defined]  # the platform's bearer check: not here, the signature's
     handler.fc_role = needed  # type: ignore[attr-defined]
     return web.route(method, path, handler)
@@ -89,8 +91,10 @@ class Denied(Exception):
         self.code, self.message = code, message
 
 
-async def authenticate(request: web.Request, scheme: ModuleType, needed: Role) -> Token:
-    """The access key that signed `request` with `scheme` (faas.signing.acs3 or .fc2), allowed `needed`."""
+async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, read_body: bool = True) -> Token:
+    """The access key that signed `request` with `scheme` (faas.signing.acs3 or .fc2), allowed `needed`. Without
+    `read_body` the body is left to stream on (FC 2.0's proxy path, which signs no body): then it must claim no
+    Content-MD5, which could not be checked before the body goes on."""
     signed = Request.of(request.method, request.raw_path, request.headers)
     try:
         claim = scheme.read(signed, datetime.now(timezone.utc))
@@ -106,6 +110,10 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role) -
     if not found.key.allows(needed):
         raise Denied("AccessDenied", f"an access key of role {found.key.role.value} may not do this; it needs "
                      f"role {needed.value}")
+    if not read_body:
+        if "content-md5" in request.headers:
+            raise Denied("InvalidSignature", "a request through an HTTP trigger cannot claim a Content-MD5 here")
+        return found.key
     body = await read_event(request, defaults.REQUEST_BYTES, what="the request body")
     try:
         scheme.check_body(signed, body)

@@ -23,6 +23,7 @@ from .functions import (
     list_functions,
     update_function,
 )
+from .proxy import proxy
 from .services import create_service, delete_service, get_service, list_services, update_service
 from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
 
@@ -46,6 +47,8 @@ def fc2_app() -> web.Application:
         route("GET", "/services/{service}/functions/{function}/code", get_function_code),
         route("POST", "/services/{service}/functions/{function}/invocations", invoke_function, Role.INVOKE),
         route("POST", "/services/{service}/functions/{function}/triggers", create_trigger),
+        route("*", "/proxy/{service}/{function}", proxy, None),
+        route("*", "/proxy/{service}/{function}/{tail:.*}", proxy, None),
         route("GET", "/services/{service}/functions/{function}/triggers", list_triggers),
         route("GET", "/services/{service}/functions/{function}/triggers/{trigger}", get_trigger),
         route("PUT", "/services/{service}/functions/{function}/triggers/{trigger}", update_trigger),

@@ -1,0 +1,30 @@
+"""FC 2.0's path of HTTP triggers, `/2016-08-15/proxy/{service}[.{qualifier}]/{function}/{path}`: the platform's
+HTTP trigger of that function (faas.api.triggers), as FC 2.0 clients and the SDK's `do_http_request` call it. A
+trigger with authType function takes FC 2.0's signature, the query signed too; an anonymous one takes anything."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from ...api.triggers import through_trigger
+from ...auth import Role
+from ...signing import fc2
+from ..signed import authenticate
+from .common import function_of, platform_name, service_of, services
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    service, _ = service_of(request)
+    await services(request).get(service)
+    name = platform_name(service, function_of(request))
+    path, _, query = request.raw_path.partition("?")
+    rest = path.split("/", 5)  # '', '2016-08-15', 'proxy', service, function, the rest
+    raw_path = "/" + (rest[5] if len(rest) > 5 else "")
+
+    async def signed() -> None:
+        await authenticate(request, fc2, Role.INVOKE, read_body=False)
+
+    return await through_trigger(request, request.config_dict, name, raw_path, query,
+                                 unquote(raw_path, errors="replace"), signed)
