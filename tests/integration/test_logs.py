@@ -32,14 +32,17 @@ def handler(event, context):
 """
 
 
-def invocation_log(api, request_id):
+def invocation_log(api, request_id, has=()):
+    """The invocation's log once its REPORT line is there, and each line of `has`: Docker copies stdout and stderr
+    apart, so a line printed to stderr before the End marker (on stdout) may be read after the REPORT line came
+    (the collector then puts it before that line: test_a_line_read_after_its_end_marker_goes_before_the_report_line)."""
     def seen() -> str:
         resp = api.request("GET", f"/v1/invocations/{request_id}/logs")
         return f"{resp.status_code} {resp.text[-2000:]!r}"
 
     return wait_for(lambda: (r := api.request("GET", f"/v1/invocations/{request_id}/logs")).status_code == 200
-                    and "REPORT RequestId" in r.text and r.text, timeout=30, what=f"the log of {request_id}",
-                    detail=seen)
+                    and "REPORT RequestId" in r.text and all(line in r.text for line in has) and r.text,
+                    timeout=30, what=f"the log of {request_id}", detail=seen)
 
 
 def test_tail_header_and_report_line(api, fn_name):
@@ -87,7 +90,7 @@ def test_concurrent_invocations_on_one_container_keep_their_own_lines(api, fn_na
         responses = list(pool.map(lambda tag: api.invoke(fn_name, tag), tags))
     assert len({r.headers["X-Fc-Instance-Id"] for r in responses}) == 1
     for tag, resp in zip(tags, responses):
-        text = invocation_log(api, resp.headers["X-Fc-Request-Id"])
+        text = invocation_log(api, resp.headers["X-Fc-Request-Id"], has=[f"{tag} on stderr"])
         own = [line for line in text.splitlines() if not line.startswith("REPORT")]
         assert sorted(own) == sorted([f"{tag} line {i}" for i in range(20)] + [f"{tag} on stderr"] +
                                      [line for line in own if line.endswith(f"{tag} via the logger")])
@@ -294,7 +297,7 @@ def test_lines_printed_while_the_collector_is_down_are_not_lost(start_platform, 
     rids = [api.invoke(fn_name, f"gap{i}").headers["X-Fc-Request-Id"] for i in range(3)]
     wait_for(lambda: _collector_pid(platform) not in (0, old), timeout=60, what="a new collector")
     for i, rid in enumerate(rids):
-        text = invocation_log(api, rid)
+        text = invocation_log(api, rid, has=[f"gap{i} on stderr"])
         assert f"gap{i} line 0" in text and f"gap{i} line 19" in text and f"gap{i} on stderr" in text
     # Resumed where the old collector stopped: nothing it had written is written again.
     lines = api.request("GET", f"/v1/functions/{fn_name}/logs", params={"tail": 1000}).text.splitlines()
