@@ -296,8 +296,8 @@ async def list_async_invocations(request: web.Request) -> web.Response:
     """The function's newest async invocations (their records without results), newest first."""
     record = await request.app[SERVICE].get(request.match_info["name"])
     status = request.query.get("status")
-    if status is not None and status not in _STATUSES:
-        raise InvalidArgument("status must be one of " + ", ".join(_STATUSES))
+    if status is not None and status not in API_STATUSES:
+        raise InvalidArgument("status must be one of " + ", ".join(API_STATUSES))
     limit = _whole(request.query.get("limit", "50"), "limit", 1, defaults.ASYNC_LIST_LIMIT)
     after = request.query.get("after")
     if after is not None and not REQUEST_ID_RE.fullmatch(after):
@@ -307,9 +307,6 @@ async def list_async_invocations(request: web.Request) -> web.Response:
     if len(found) == limit:
         body["next"] = found[-1]["requestId"]
     return web.json_response(body)
-
-
-_STATUSES = API_STATUSES
 
 
 def _whole(raw: str, name: str, low: int, high: int) -> int:

@@ -101,16 +101,18 @@ _PROTOCOLS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 @role(None)  # the trigger's authType decides
 async def http_trigger(request: web.Request) -> web.StreamResponse:
     raw_path, query = th.split_raw_path(request.raw_path)
-
-    async def bearer() -> None:
-        require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
-
     return await through_trigger(request, request.app, request.match_info["name"], raw_path, query,
-                                 "/" + request.match_info.get("tail", ""), bearer)
+                                 "/" + request.match_info.get("tail", ""), _bearer)
+
+
+async def _bearer(request: web.Request) -> None:
+    """A trigger with authType function, on the platform's own path: an invoke or admin token."""
+    require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
 
 
 async def through_trigger(request: web.Request, app: web.Application | ChainMapProxy, name: str, raw_path: str,
-                          query: str, path: str, authenticate: Callable[[], Awaitable[None]]) -> web.StreamResponse:
+                          query: str, path: str, authenticate: Callable[[web.Request], Awaitable[None]]
+                          ) -> web.StreamResponse:
     """A request through `name`'s HTTP trigger, on every surface that has one (`/function/...`, FC 2.0's proxy
     path): `raw_path` and `query` what follows the function's part of the URL, as sent; `path` the same path
     decoded; `authenticate` raises unless the caller may invoke (asked only of a trigger with authType function)."""
@@ -123,7 +125,7 @@ async def through_trigger(request: web.Request, app: web.Application | ChainMapP
     config = trigger.http_config
     headers = request.headers
     if config.auth_type == "function":
-        await authenticate()
+        await authenticate(request)
     if request.method not in config.methods:
         raise MethodNotAllowed(f"the HTTP trigger of {name} does not accept {request.method}",
                                allow=config.methods)

@@ -26,3 +26,11 @@ def page(names: list[str], request: web.Request) -> tuple[list[str], str | None]
     limit = limit_of(request)
     chosen = [n for n in sorted(names) if n.startswith(prefix) and n > token and n >= start]
     return chosen[:limit], chosen[limit - 1] if len(chosen) > limit else None
+
+
+def listed(key: str, items: list[dict], token: str | None) -> web.Response:
+    """A page of a list in FC's shape: `{key: [...], "nextToken"}`, the token left out on the last page."""
+    body: dict = {key: items}
+    if token is not None:
+        body["nextToken"] = token
+    return web.json_response(body)

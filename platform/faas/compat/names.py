@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import re
 
+from aiohttp import web
 from redis.asyncio import Redis
 
 from .. import defaults
+from ..api.keys import REDIS, SERVICE, SETTINGS
 from ..errors import FunctionAlreadyExists
+from ..models import FunctionRecord
 
 _NAME_RE = re.compile(defaults.NAME_PATTERN)
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
@@ -81,3 +84,20 @@ class FcNames:
             return {}
         owners = await self.redis.hmget(self.backward, natives)
         return {n: (o.decode() if o is not None else n) for n, o in zip(natives, owners)}
+
+
+def name_pairs(request: web.Request) -> FcNames:
+    return FcNames(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
+
+
+async def create_named(request: web.Request, fc_name: str, spec: dict) -> FunctionRecord:
+    """Make the function an FC surface calls `fc_name`, under its platform name: the pair is written first, and
+    taken back when the function cannot be made."""
+    pairs = name_pairs(request)
+    native, claimed = await pairs.claim(fc_name)
+    try:
+        return await request.config_dict[SERVICE].create(spec | {"name": native})
+    except BaseException:
+        if claimed:  # its pair was made for this function, which was not made
+            await pairs.release(fc_name)
+        raise

@@ -70,6 +70,11 @@ def route(method: str, path: str, handler: Handler, needed: Role | None = Role.A
     return web.route(method, path, handler)
 
 
+def base_url(request: web.Request) -> str:
+    """Where callers reach this platform, as the request was addressed."""
+    return f"{request.scheme}://{request.host}"
+
+
 def json_body(request: web.Request) -> dict:
     """The signed body as a JSON object (InvalidArgument otherwise; none is {})."""
     try:

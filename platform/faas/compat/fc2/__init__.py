@@ -25,7 +25,7 @@ from .functions import (
 )
 from .proxy import proxy
 from .services import create_service, delete_service, get_service, list_services, update_service
-from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
+from .triggers import TRIGGER_ROUTES as TRIGGERS
 
 PREFIX = "/2016-08-15"
 
@@ -46,12 +46,12 @@ def fc2_app() -> web.Application:
         route("DELETE", "/services/{service}/functions/{function}", delete_function),
         route("GET", "/services/{service}/functions/{function}/code", get_function_code),
         route("POST", "/services/{service}/functions/{function}/invocations", invoke_function, Role.INVOKE),
-        route("POST", "/services/{service}/functions/{function}/triggers", create_trigger),
+        route("POST", "/services/{service}/functions/{function}/triggers", TRIGGERS.create),
         route("*", "/proxy/{service}/{function}", proxy, None),
         route("*", "/proxy/{service}/{function}/{tail:.*}", proxy, None),
-        route("GET", "/services/{service}/functions/{function}/triggers", list_triggers),
-        route("GET", "/services/{service}/functions/{function}/triggers/{trigger}", get_trigger),
-        route("PUT", "/services/{service}/functions/{function}/triggers/{trigger}", update_trigger),
-        route("DELETE", "/services/{service}/functions/{function}/triggers/{trigger}", delete_trigger),
+        route("GET", "/services/{service}/functions/{function}/triggers", TRIGGERS.list),
+        route("GET", "/services/{service}/functions/{function}/triggers/{trigger}", TRIGGERS.get),
+        route("PUT", "/services/{service}/functions/{function}/triggers/{trigger}", TRIGGERS.update),
+        route("DELETE", "/services/{service}/functions/{function}/triggers/{trigger}", TRIGGERS.delete),
     ])
     return app

@@ -6,10 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import defaults
-from ...api.keys import REDIS, SETTINGS
-from ...errors import InvalidArgument
+from ...api.keys import REDIS, SERVICE, SETTINGS
+from ...errors import FunctionNotFound, InvalidArgument
+from ...models import FunctionRecord
 from ...signing import fc2
-from ..names import FcNames, native_name
+from ..names import native_name
 from ..signed import surface_middleware
 from . import model
 from .store import ServiceStore
@@ -48,9 +49,23 @@ def platform_name(service: str, function: str) -> str:
     return native_name(pair_name(service, function))
 
 
-def name_pairs(request: web.Request) -> FcNames:
-    return FcNames(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
-
-
 def services(request: web.Request) -> ServiceStore:
     return ServiceStore(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
+
+
+async def existing_service(request: web.Request) -> str:
+    """The path's service, checked to exist (ServiceNotFound)."""
+    service, _ = service_of(request)
+    await services(request).get(service)
+    return service
+
+
+async def function_record(request: web.Request) -> tuple[str, str, FunctionRecord]:
+    """The path's service (checked to exist), its function's FC name, and the function's record."""
+    service = await existing_service(request)
+    fc_name = function_of(request)
+    try:
+        record = await request.config_dict[SERVICE].get(platform_name(service, fc_name))
+    except FunctionNotFound:
+        raise FunctionNotFound(f"service {service} has no function {fc_name}") from None
+    return service, fc_name, record

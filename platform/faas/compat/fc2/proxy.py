@@ -12,19 +12,18 @@ from ...api.triggers import through_trigger
 from ...auth import Role
 from ...signing import fc2
 from ..signed import authenticate
-from .common import function_of, platform_name, service_of, services
+from .common import existing_service, function_of, platform_name
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    service, _ = service_of(request)
-    await services(request).get(service)
-    name = platform_name(service, function_of(request))
+    name = platform_name(await existing_service(request), function_of(request))
     path, _, query = request.raw_path.partition("?")
     rest = path.split("/", 5)  # '', '2016-08-15', 'proxy', service, function, the rest
     raw_path = "/" + (rest[5] if len(rest) > 5 else "")
-
-    async def signed() -> None:
-        await authenticate(request, fc2, Role.INVOKE, read_body=False)
-
     return await through_trigger(request, request.config_dict, name, raw_path, query,
-                                 unquote(raw_path, errors="replace"), signed)
+                                 unquote(raw_path, errors="replace"), _signed)
+
+
+async def _signed(request: web.Request) -> None:
+    """A trigger with authType function: FC 2.0's signature, its body left to stream on."""
+    await authenticate(request, fc2, Role.INVOKE, read_body=False)

@@ -6,10 +6,11 @@ from aiohttp import web
 
 from ...api.keys import SERVICE
 from ...errors import FunctionNotFound
-from ..listing import page
+from ...models import FunctionRecord
+from ..listing import listed, page
 from ..signed import json_body
 from . import model
-from .common import platform_name, service_of, services
+from .common import existing_service, platform_name, service_of, services
 
 
 async def create_service(request: web.Request) -> web.Response:
@@ -29,34 +30,28 @@ async def update_service(request: web.Request) -> web.Response:
 
 
 async def delete_service(request: web.Request) -> web.Response:
-    name, _ = service_of(request)
-    store = services(request)
-    await store.get(name)
+    name = await existing_service(request)
     left = await live_functions(request, name)
     if left:
         raise model.ServiceNotEmpty(f"service {name} still has {len(left)} function(s): delete them first")
-    await store.delete(name)
+    await services(request).delete(name)
     return web.Response(status=204)
 
 
 async def list_services(request: web.Request) -> web.Response:
     stored = {s["serviceName"]: s for s in await services(request).all()}
     names, token = page(list(stored), request)
-    body: dict = {"services": [model.service(stored[n]) for n in names]}
-    if token is not None:
-        body["nextToken"] = token
-    return web.json_response(body)
+    return listed("services", [model.service(stored[n]) for n in names], token)
 
 
-async def live_functions(request: web.Request, service: str) -> list[str]:
-    """The FC names of the service's functions that exist (one deleted through another surface is forgotten)."""
+async def live_functions(request: web.Request, service: str) -> dict[str, FunctionRecord]:
+    """The records of the service's functions that exist, by FC name (one deleted through another surface is
+    forgotten)."""
     store = services(request)
-    alive = []
+    alive = {}
     for function in await store.functions(service):
         try:
-            await request.config_dict[SERVICE].get(platform_name(service, function))
+            alive[function] = await request.config_dict[SERVICE].get(platform_name(service, function))
         except FunctionNotFound:
             await store.remove_function(service, function)
-            continue
-        alive.append(function)
     return alive

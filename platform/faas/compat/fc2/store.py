@@ -44,8 +44,8 @@ class ServiceStore:
         return stored
 
     async def delete(self, name: str) -> None:
-        await self.get(name)
-        await self.redis.hdel(self.key, name)
+        if not await self.redis.hdel(self.key, name):
+            raise model.ServiceNotFound(f"service {name} does not exist")
 
     async def all(self) -> list[dict]:
         return [json.loads(raw) for raw in (await self.redis.hgetall(self.key)).values()]

@@ -43,7 +43,7 @@ from .releases import (
     update_alias,
 )
 from .tasks import get_async_task, list_async_tasks, stop_async_task
-from .triggers import create_trigger, delete_trigger, get_trigger, list_triggers, update_trigger
+from .triggers import TRIGGER_ROUTES as TRIGGERS
 
 PREFIX = "/2023-03-30"
 
@@ -67,11 +67,11 @@ def fc3_app() -> web.Application:
         route("GET", "/functions/{function}/aliases/{alias}", get_alias),
         route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
         route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
-        route("POST", "/functions/{function}/triggers", create_trigger),
-        route("GET", "/functions/{function}/triggers", list_triggers),
-        route("GET", "/functions/{function}/triggers/{trigger}", get_trigger),
-        route("PUT", "/functions/{function}/triggers/{trigger}", update_trigger),
-        route("DELETE", "/functions/{function}/triggers/{trigger}", delete_trigger),
+        route("POST", "/functions/{function}/triggers", TRIGGERS.create),
+        route("GET", "/functions/{function}/triggers", TRIGGERS.list),
+        route("GET", "/functions/{function}/triggers/{trigger}", TRIGGERS.get),
+        route("PUT", "/functions/{function}/triggers/{trigger}", TRIGGERS.update),
+        route("DELETE", "/functions/{function}/triggers/{trigger}", TRIGGERS.delete),
         route("PUT", "/functions/{function}/provision-config", put_provision_config),
         route("GET", "/functions/{function}/provision-config", get_provision_config),
         route("DELETE", "/functions/{function}/provision-config", delete_provision_config),

@@ -6,11 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import defaults
-from ...api.keys import REDIS, SETTINGS
 from ...errors import InvalidArgument
 from ...qualifiers import check_qualifier
 from ...signing import acs3
-from ..names import FcNames, native_name
+from ..names import native_name
 from ..signed import surface_middleware
 from . import model
 
@@ -34,16 +33,6 @@ def path_fc_name(request: web.Request) -> str:
 def platform_name(request: web.Request) -> str:
     """The platform name of the path's function (see faas.compat.names)."""
     return native_name(path_fc_name(request))
-
-
-def name_pairs(request: web.Request) -> FcNames:
-    return FcNames(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
-
-
-def base_url(request: web.Request) -> str:
-    """Where callers reach this platform, as the request was addressed."""
-    return f"{request.scheme}://{request.host}"
-
 
 
 def millis(query, key: str) -> int | None:

@@ -8,10 +8,11 @@ from ... import defaults
 from ...api.code import code_url
 from ...api.keys import RELEASES, SERVICE
 from ...errors import InvalidArgument
-from ..listing import page
-from ..signed import invoke_signed, json_body
+from ..listing import listed, page
+from ..names import create_named, name_pairs
+from ..signed import base_url, invoke_signed, json_body
 from . import model
-from .common import name_pairs, path_fc_name, platform_name, qualifier_of
+from .common import path_fc_name, platform_name, qualifier_of
 
 
 # -- functions
@@ -20,15 +21,7 @@ async def create_function(request: web.Request) -> web.Response:
     fc_name = spec.get("name")
     if not isinstance(fc_name, str):
         raise InvalidArgument("functionName is required")
-    names = name_pairs(request)
-    native, claimed = await names.claim(fc_name)
-    try:
-        record = await request.config_dict[SERVICE].create(spec | {"name": native})
-    except BaseException:
-        if claimed:  # its pair was made for this function, which was not made
-            await names.release(fc_name)
-        raise
-    return web.json_response(model.function(record, fc_name))
+    return web.json_response(model.function(await create_named(request, fc_name, spec), fc_name))
 
 
 async def get_function(request: web.Request) -> web.Response:
@@ -57,10 +50,7 @@ async def list_functions(request: web.Request) -> web.Response:
     fc_names = await name_pairs(request).fc_names(list(records))
     by_fc_name = {fc_names[n]: r for n, r in records.items()}
     names, token = page(list(by_fc_name), request)
-    body: dict = {"functions": [model.function(by_fc_name[n], n) for n in names]}
-    if token is not None:
-        body["nextToken"] = token
-    return web.json_response(body)
+    return listed("functions", [model.function(by_fc_name[n], n) for n in names], token)
 
 
 async def put_concurrency_config(request: web.Request) -> web.Response:
@@ -87,5 +77,5 @@ async def invoke_function(request: web.Request) -> web.Response:
 async def get_function_code(request: web.Request) -> web.Response:
     name, qualifier = platform_name(request), qualifier_of(request)
     record = await request.config_dict[RELEASES].resolve(name, qualifier)
-    url = code_url(request.config_dict, f"{request.scheme}://{request.host}", name, qualifier)
+    url = code_url(request.config_dict, base_url(request), name, qualifier)
     return web.json_response({"url": url, "checksum": record.code_sha256 or ""})

@@ -343,14 +343,19 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
+def _started(record: dict) -> float | None:
+    """When an async task started: its first attempt, or its acceptance (seconds)."""
+    return record.get("startedAt") or record.get("acceptedAt")
+
+
 def started_ms(record: dict) -> int | None:
-    """An async task's startedTime: when its first attempt started, or when it was accepted."""
-    return _ms(record.get("startedAt") or record.get("acceptedAt"))
+    """An async task's startedTime."""
+    return _ms(_started(record))
 
 
 def async_task(fc_name: str, record: dict) -> dict:
     """FC 3.0's AsyncTask of an async invocation's record (its request id is the task's id)."""
-    started = record.get("startedAt") or record.get("acceptedAt")
+    started = _started(record)
     ended = record.get("endedAt")
     out = {"taskId": record["requestId"], "requestId": record["requestId"], "functionArn": arn(fc_name),
            "qualifier": record["qualifier"], "status": TASK_STATUSES.get(record["status"], record["status"]),

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ...api.keys import RELEASES
 from ...errors import InvalidArgument
-from ..listing import limit_of, page
+from ..listing import limit_of, listed, page
 from ..signed import json_body
 from . import model
 from .common import path_fc_name, platform_name, qualifier_of
@@ -66,10 +66,7 @@ async def delete_alias(request: web.Request) -> web.Response:
 async def list_aliases(request: web.Request) -> web.Response:
     aliases = {a.name: a for a in await request.config_dict[RELEASES].list_aliases(platform_name(request))}
     names, token = page(list(aliases), request)
-    body: dict = {"aliases": [model.alias(aliases[n]) for n in names]}
-    if token is not None:
-        body["nextToken"] = token
-    return web.json_response(body)
+    return listed("aliases", [model.alias(aliases[n]) for n in names], token)
 
 
 # -- per-qualifier settings

@@ -8,7 +8,7 @@ from ...api.handlers import stop
 from ...api.keys import ASYNC, SERVICE
 from ...errors import InvalidArgument, InvocationNotFound
 from ...validate import REQUEST_ID_RE
-from ..listing import limit_of
+from ..listing import limit_of, listed
 from . import model
 from .common import millis, path_fc_name, platform_name, qualifier_of
 
@@ -56,10 +56,8 @@ async def list_async_tasks(request: web.Request) -> web.Response:
 
     limit = limit_of(request)
     records = await request.config_dict[ASYNC].recent(name, wanted.get(status or ""), limit + 1, token, chosen)
-    body: dict = {"tasks": [model.async_task(path_fc_name(request), r) for r in records[:limit]]}
-    if len(records) > limit:
-        body["nextToken"] = records[limit - 1]["requestId"]
-    return web.json_response(body)
+    return listed("tasks", [model.async_task(path_fc_name(request), r) for r in records[:limit]],
+                  records[limit - 1]["requestId"] if len(records) > limit else None)
 
 
 async def stop_async_task(request: web.Request) -> web.Response:
