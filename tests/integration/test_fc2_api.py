@@ -126,13 +126,111 @@ def test_errors_through_the_sdk(plat, admin_key, invoke_key, fn_name, code_zip):
     assert wrong.status_code == 403 and wrong.err_code == "SignatureNotMatch"
     unknown = fc_error(lambda: client(plat, ("FKnosuchkey0000000000", "x" * 43)).list_services())
     assert unknown.err_code == "InvalidAccessKeyId.NotFound"
-    qualified = fc_error(lambda: invoker.invoke_function(service, "nothing", payload=b"", qualifier="prod"))
-    assert qualified.status_code == 400 and "versions and aliases" in qualified.body["ErrorMessage"]
+    no_alias = fc_error(lambda: invoker.invoke_function(service, "nothing", payload=b"", qualifier="prod"))
+    assert no_alias.status_code == 404 and no_alias.err_code == "AliasNotFound"
+    no_version = fc_error(lambda: invoker.invoke_function(service, "nothing", payload=b"", qualifier="7"))
+    assert no_version.status_code == 404 and no_version.err_code == "VersionNotFound"
+    bad = fc_error(lambda: invoker.invoke_function(service, "nothing", payload=b"", qualifier="no\nway"))
+    assert bad.status_code == 400 and bad.err_code == "InvalidArgument"
+    qualified = fc_error(lambda: sdk.get_function(service, "nothing", qualifier="prod"))
+    assert qualified.status_code == 400 and "qualifier" in qualified.body["ErrorMessage"]
     refused = fc_error(lambda: sdk.create_service(f"vpc-{fn_name}", vpcConfig={"vpcId": "vpc-1"}))
     assert refused.status_code == 400 and "vpcConfig" in refused.body["ErrorMessage"]
     bad_type = fc_error(lambda: sdk.create_function(service, "f", "python3.10", "index.handler",
                                                     codeZipFile=code_zip, instanceType="g1"))
     assert bad_type.status_code == 400 and "instanceType" in bad_type.body["ErrorMessage"]
+    sdk.delete_service(service)
+
+
+TAGGED = """
+import os
+
+def handler(event, context):
+    return os.environ["TAG"].encode()
+"""
+
+
+def test_service_versions_and_aliases_on_the_functions_own(plat, admin_key, invoke_key, fn_name, tmp_path):
+    """A service version holds a version of each function (a function unchanged keeps its version); a service
+    alias is a function alias of each, weights included; a qualifier's provision and async-invoke configs are
+    the function alias's."""
+    sdk, invoker = client(plat, admin_key), client(plat, invoke_key)
+    service = f"rel-{fn_name}"
+    zipped = tmp_path / "tagged.zip"
+    zipped.write_bytes(base64.b64decode(code_b64({"index.py": TAGGED})))
+    sdk.create_service(service)
+    for fn in ("a", "b"):
+        sdk.create_function(service, fn, "python3.10", "index.handler", codeZipFile=str(zipped),
+                            environmentVariables={"TAG": "one"})
+    native_a, native_b = native_name(f"{service}/a"), native_name(f"{service}/b")
+    first = sdk.publish_version(service, description="first").data
+    assert first["versionId"] == "1" and first["description"] == "first" and first["createdTime"]
+    nothing = fc_error(lambda: sdk.publish_version(service))
+    assert nothing.status_code == 409 and nothing.err_code == "NothingToPublish"
+    sdk.update_function(service, "a", environmentVariables={"TAG": "two"})
+    assert sdk.publish_version(service).data["versionId"] == "2"
+    versions_of = lambda native: [v["versionId"] for v in  # noqa: E731
+                                  plat.api.request("GET", f"/v1/functions/{native}/versions").json()["versions"]]
+    assert versions_of(native_a) == ["2", "1"] and versions_of(native_b) == ["1"]  # b kept its version
+    page = sdk.list_versions(service, limit=1).data
+    assert [v["versionId"] for v in page["versions"]] == ["2"] and page["nextToken"] == "1"
+    assert page["direction"] == "BACKWARD"
+    assert [v["versionId"] for v in sdk.list_versions(service, nextToken="1").data["versions"]] == ["1"]
+    assert [v["versionId"] for v in sdk.list_versions(service, direction="FORWARD").data["versions"]] == ["1", "2"]
+
+    assert invoker.invoke_function(service, "a", qualifier="1").data == b"one"
+    assert invoker.invoke_function(service, "a", qualifier="2").data == b"two"
+    assert invoker.invoke_function(service, "a").data == b"two"
+    alias = sdk.create_alias(service, "prod", "1", description="live", additionalVersionWeight={"2": 0.0}).data
+    assert alias["aliasName"] == "prod" and alias["versionId"] == "1" and alias["additionalVersionWeight"] == {"2": 0}
+    assert {invoker.invoke_function(service, "a", qualifier="prod").data for _ in range(5)} == {b"one"}
+    mirrored = plat.api.request("GET", f"/v1/functions/{native_b}/aliases/prod").json()
+    assert mirrored["versionId"] == "1" and mirrored["additionalVersionWeight"] == {}  # b is the same in both
+    sdk.update_alias(service, "prod", "1", additionalVersionWeight={"2": 1.0})
+    assert {invoker.invoke_function(service, "a", qualifier="prod").data for _ in range(5)} == {b"two"}
+    assert sdk.get_alias(service, "prod").data["additionalVersionWeight"] == {"2": 1.0}
+    sdk.create_alias(service, "canary", "2")
+    aliases = sdk.list_aliases(service, limit=1).data
+    assert [a["aliasName"] for a in aliases["aliases"]] == ["canary"] and aliases["nextToken"]
+    assert fc_error(lambda: sdk.create_alias(service, "prod", "1")).err_code == "AliasAlreadyExists"
+    assert fc_error(lambda: sdk.create_alias(service, "late", "9")).err_code == "VersionNotFound"
+    in_use = fc_error(lambda: sdk.delete_version(service, "1"))
+    assert in_use.status_code == 409 and in_use.err_code == "ResourceInUse"
+
+    provision = sdk.put_provision_config(service, "prod", "a", 1).data
+    assert provision["resource"] == f"platform#{service}#prod#a" and provision["target"] == 1
+    assert sdk.get_provision_config(service, "prod", "a").data["target"] == 1
+    listed = sdk.list_provision_configs(service, None).data["provisionConfigs"]
+    assert [c["resource"] for c in listed] == [f"platform#{service}#prod#a"]
+    on_version = fc_error(lambda: sdk.put_provision_config(service, "1", "a", 1))
+    assert on_version.status_code == 400 and "alias" in on_version.body["ErrorMessage"]
+    sdk.put_provision_config(service, "prod", "a", 0)
+    assert sdk.list_provision_configs(service, "prod").data["provisionConfigs"] == []
+
+    destination = f"acs:fc:cn-hangzhou:123:services/{service}/functions/b"
+    config = sdk.put_function_async_invoke_config(service, "prod", "a", {
+        "maxAsyncRetryAttempts": 1, "destinationConfig": {"onFailure": {"destination": destination}}}).data
+    assert config["qualifier"] == "prod" and config["maxAsyncRetryAttempts"] == 1
+    assert config["destinationConfig"]["onFailure"]["destination"] == \
+        f"acs:fc:local:platform:services/{service}/functions/b"
+    native_config = plat.api.request("GET", f"/v1/functions/{native_a}/async-invoke-config?qualifier=prod").json()
+    assert native_config["config"]["onFailure"] == f"function:{native_b}"
+    assert [c["qualifier"] for c in sdk.list_function_async_invoke_configs(service, "a").data["configs"]] == ["prod"]
+    bad = fc_error(lambda: sdk.put_function_async_invoke_config(service, "prod", "a", {
+        "destinationConfig": {"onFailure": {"destination": "acs:fc:x:1:services/../functions/b"}}}))
+    assert bad.status_code == 400 and "destination" in bad.body["ErrorMessage"]
+    sdk.delete_function_async_invoke_config(service, "prod", "a")
+    assert sdk.list_function_async_invoke_configs(service, "a").data["configs"] == []
+
+    sdk.delete_alias(service, "prod")
+    sdk.delete_alias(service, "canary")
+    gone = plat.api.request("GET", f"/v1/functions/{native_a}/aliases/prod")
+    assert gone.status_code == 404
+    sdk.delete_version(service, "1")
+    assert versions_of(native_a) == ["2"] and versions_of(native_b) == ["1"]  # b's is version 2's too
+    assert fc_error(lambda: invoker.invoke_function(service, "a", qualifier="1")).err_code == "VersionNotFound"
+    for fn in ("a", "b"):
+        sdk.delete_function(service, fn)
     sdk.delete_service(service)
 
 
@@ -204,6 +302,34 @@ def test_hostile_bodies_and_names(plat, admin_key, fn_name):
         _, send = raw(plat, admin_key, path=path, sign_path=requests.utils.unquote(path))
         resp = send()
         assert resp.status_code in (400, 404) and "ErrorCode" in resp.json(), (name, resp.text)
+    service = f"hostile-{fn_name}"
+    _, send = raw(plat, admin_key, method="POST", body=json.dumps({"serviceName": service}).encode())
+    assert send().status_code == 200
+    aliases = f"/2016-08-15/services/{service}/aliases"
+    for body, why in ((b"[]", "JSON object"), (json.dumps({"aliasName": "prod\n", "versionId": "1"}), "alias"),
+                      (json.dumps({"aliasName": "prod", "versionId": "1\n"}), "version"),
+                      (json.dumps({"aliasName": "prod", "versionId": "1",
+                                   "additionalVersionWeight": {"2": 0.5, "3": 0.5}}), "one entry"),
+                      (json.dumps({"aliasName": "prod", "versionId": "1", "additionalVersionWeight": {"2": 2}}),
+                       "from 0 to 1"),
+                      (json.dumps({"aliasName": "prod", "versionId": "1", "description": "d" * 300}), "description"),
+                      (json.dumps({"aliasName": "LATEST", "versionId": "1"}), "alias")):
+        _, send = raw(plat, admin_key, method="POST", path=aliases,
+                      body=body if isinstance(body, bytes) else body.encode())
+        resp = send()
+        assert resp.status_code == 400 and why in resp.json()["ErrorMessage"], (body, resp.text)
+    for path in (f"/2016-08-15/services/{service}.1.2/functions/f/invocations",
+                 f"/2016-08-15/services/{service}.prod/versions", f"/2016-08-15/services/{service}/versions/x1",
+                 f"/2016-08-15/services/{service}/versions/{'9' * 40}",
+                 f"/2016-08-15/services/{service}.1/functions/f/provision-config"):
+        method = "POST" if path.endswith(("invocations", "versions")) else "DELETE" if "/versions/" in path \
+            else "GET"
+        _, send = raw(plat, admin_key, method=method, path=path)
+        resp = send()
+        assert resp.status_code in (400, 404) and "ErrorCode" in resp.json(), (path, resp.text)
+    _, send = raw(plat, admin_key, method="POST", path=f"/2016-08-15/services/{service}/versions",
+                  body=b'{"description": "x", "other": 1}')
+    assert send().status_code == 400
     assert plat.api.request("GET", "/healthz").status_code == 200
 
 

@@ -28,9 +28,10 @@ def page(names: list[str], request: web.Request) -> tuple[list[str], str | None]
     return chosen[:limit], chosen[limit - 1] if len(chosen) > limit else None
 
 
-def listed(key: str, items: list[dict], token: str | None) -> web.Response:
-    """A page of a list in FC's shape: `{key: [...], "nextToken"}`, the token left out on the last page."""
-    body: dict = {key: items}
+def listed(key: str, items: list[dict], token: str | None, **fields: str) -> web.Response:
+    """A page of a list in FC's shape: `{key: [...], **fields, "nextToken"}`, the token left out on the last
+    page."""
+    body: dict = {key: items, **fields}
     if token is not None:
         body["nextToken"] = token
     return web.json_response(body)

@@ -26,6 +26,23 @@ from .functions import (
 from .proxy import proxy
 from .services import create_service, delete_service, get_service, list_services, update_service
 from .triggers import TRIGGER_ROUTES as TRIGGERS
+from .versions import (
+    create_alias,
+    delete_alias,
+    delete_async_config,
+    delete_version,
+    get_alias,
+    get_async_config,
+    get_provision_config,
+    list_aliases,
+    list_async_configs,
+    list_provision_configs,
+    list_versions,
+    publish_version,
+    put_async_config,
+    put_provision_config,
+    update_alias,
+)
 
 PREFIX = "/2016-08-15"
 
@@ -44,7 +61,22 @@ def fc2_app() -> web.Application:
         route("GET", "/services/{service}/functions/{function}", get_function),
         route("PUT", "/services/{service}/functions/{function}", update_function),
         route("DELETE", "/services/{service}/functions/{function}", delete_function),
+        route("POST", "/services/{service}/versions", publish_version),
+        route("GET", "/services/{service}/versions", list_versions),
+        route("DELETE", "/services/{service}/versions/{version}", delete_version),
+        route("POST", "/services/{service}/aliases", create_alias),
+        route("GET", "/services/{service}/aliases", list_aliases),
+        route("GET", "/services/{service}/aliases/{alias}", get_alias),
+        route("PUT", "/services/{service}/aliases/{alias}", update_alias),
+        route("DELETE", "/services/{service}/aliases/{alias}", delete_alias),
         route("GET", "/services/{service}/functions/{function}/code", get_function_code),
+        route("PUT", "/services/{service}/functions/{function}/provision-config", put_provision_config),
+        route("GET", "/services/{service}/functions/{function}/provision-config", get_provision_config),
+        route("GET", "/provision-configs", list_provision_configs),
+        route("PUT", "/services/{service}/functions/{function}/async-invoke-config", put_async_config),
+        route("GET", "/services/{service}/functions/{function}/async-invoke-config", get_async_config),
+        route("DELETE", "/services/{service}/functions/{function}/async-invoke-config", delete_async_config),
+        route("GET", "/services/{service}/functions/{function}/async-invoke-configs", list_async_configs),
         route("POST", "/services/{service}/functions/{function}/invocations", invoke_function, Role.INVOKE),
         route("POST", "/services/{service}/functions/{function}/triggers", TRIGGERS.create),
         route("*", "/proxy/{service}/{function}", proxy, None),

@@ -11,7 +11,8 @@ from ..listing import listed, page
 from ..names import create_named, name_pairs
 from ..signed import base_url, invoke_signed, json_body
 from . import model
-from .common import existing_service, function_of, function_record, pair_name, platform_name, service_of, services
+from .common import existing_service, function_of, function_record, service_of, service_releases, services
+from .model import pair_name, platform_name
 from .services import live_functions
 
 
@@ -60,10 +61,12 @@ async def get_function_code(request: web.Request) -> web.Response:
 
 
 async def invoke_function(request: web.Request) -> web.Response:
-    service = await existing_service(request)
-    _, qualifier = service_of(request)
+    service = await existing_service(request, qualified=True)
+    _, qualifier = service_of(request, qualified=True)
+    fc_name = function_of(request)
+    target = await service_releases(request).qualifier(service, fc_name, qualifier)
     try:
-        return await invoke_signed(request, platform_name(service, function_of(request)), qualifier,
+        return await invoke_signed(request, platform_name(service, fc_name), target,
                                    "x-fc-stateful-async-invocation-id")
     except FunctionNotFound:
-        raise FunctionNotFound(f"service {service} has no function {function_of(request)}") from None
+        raise FunctionNotFound(f"service {service} has no function {fc_name}") from None

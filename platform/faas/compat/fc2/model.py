@@ -12,7 +12,9 @@ from typing import Any
 
 from ...errors import FaasError, InvalidArgument
 from ...models import FunctionRecord
+from ...releases.model import Alias
 from ..fc3 import model as fc3
+from ..names import native_name
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 QUALIFIER_DELIMITER = "."
@@ -36,6 +38,16 @@ class ServiceAlreadyExists(FaasError):
 class ServiceNotEmpty(FaasError):
     code = "ServiceNotEmpty"
     status = 409
+
+
+def pair_name(service: str, function: str) -> str:
+    """The FC name the platform keeps for a function of a service (see faas.compat.names): no FC 3.0 name has a
+    '/', so it is never one of theirs."""
+    return f"{service}/{function}"
+
+
+def platform_name(service: str, function: str) -> str:
+    return native_name(pair_name(service, function))
 
 
 def check_name(value: str, what: str) -> str:
@@ -116,3 +128,80 @@ def function(record: FunctionRecord, fc_name: str) -> dict:
         out["caPort"] = container.pop("port")
     out["instanceType"] = INSTANCE_TYPE
     return out
+
+
+# -- service versions and aliases, and what a qualifier has
+ACCOUNT = "platform"
+"""The account id in FC's resource names and ARNs (one account here)."""
+
+_SERVICE_FUNCTION_ARN = re.compile(r"acs:fc:[^:]*:[^:]*:services/([A-Za-z_][A-Za-z0-9_-]{0,127})(\.LATEST)?/"
+                                   r"functions/([A-Za-z_][A-Za-z0-9_-]{0,127})")
+
+
+def version(stored: dict) -> dict:
+    """FC 2.0's service version."""
+    published = fc3.iso_time(stored["createdAt"])
+    return {"versionId": stored["versionId"], "description": stored["description"], "createdTime": published,
+            "lastModifiedTime": published}
+
+
+def alias(alias: Alias) -> dict:
+    """FC 2.0's service alias: FC 3.0's function alias, its versions the service's."""
+    return fc3.alias(alias)
+
+
+def provision_config(service: str, qualifier: str, fc_name: str, config: dict) -> dict:
+    return {"resource": f"{ACCOUNT}#{service}#{qualifier}#{fc_name}", "target": config["target"],
+            "current": config["current"], "scheduledActions": [], "targetTrackingPolicies": [],
+            "alwaysAllocateCPU": True}
+
+
+def async_config_body(body: dict) -> dict:
+    """The `/v1` async config of a PutFunctionAsyncInvokeConfig input, by way of FC 3.0's: a destination
+    function is named by its service (`acs:fc:<region>:<account>:services/<service>/functions/<function>`)."""
+    body = dict(body)
+    if body.pop("statefulInvocation", None) not in (None, True, False):
+        raise InvalidArgument("statefulInvocation must be true or false")
+    destinations = body.get("destinationConfig")
+    if isinstance(destinations, dict):
+        body["destinationConfig"] = {key: _fc3_destination(value, key) for key, value in destinations.items()}
+    return fc3.async_config_body(body)
+
+
+def _fc3_destination(target: Any, key: str) -> Any:
+    if not isinstance(target, dict) or not isinstance(target.get("destination"), str) \
+            or not target["destination"].startswith("acs:fc:"):
+        return target
+    match = _SERVICE_FUNCTION_ARN.fullmatch(target["destination"])
+    if match is None:
+        raise InvalidArgument(f"destinationConfig.{key}.destination must be a function's ARN "
+                              "(acs:fc:<region>:<account>:services/<service>/functions/<function>) or a queue's "
+                              "(acs:mns:<region>:<account>:/queues/<name>/messages)")
+    return {**target, "destination": fc3.arn(platform_name(match.group(1), match.group(3)))}
+
+
+def function_arn(fc_name: str) -> str:
+    """The ARN of a function by its FC name (`service/function` for FC 2.0's; a platform name otherwise)."""
+    service, slash, function = fc_name.partition("/")
+    if slash:
+        return f"acs:fc:local:{ACCOUNT}:services/{service}/functions/{function}"
+    return fc3.arn(fc_name)
+
+
+def async_config(service: str, qualifier: str, fc_name: str, config: dict, fc_names: dict[str, str]) -> dict:
+    """FC 2.0's async config of the `/v1` one; `fc_names`: the FC name of each destination function."""
+    out = fc3.async_config(platform_name(service, fc_name), config)
+    for target in out["destinationConfig"].values():
+        native = target["destination"].rpartition("functions/")[2]
+        if target["destination"] == fc3.arn(native):
+            target["destination"] = function_arn(fc_names.get(native, native))
+    return {"service": service, "function": fc_name, "qualifier": qualifier, "statefulInvocation": True,
+            "destinationConfig": out["destinationConfig"], "maxAsyncRetryAttempts": out["maxAsyncRetryAttempts"],
+            "maxAsyncEventAgeInSeconds": out["maxAsyncEventAgeInSeconds"]}
+
+
+def destination_functions(config: dict) -> list[str]:
+    """The platform names of the destination functions of a `/v1` async config."""
+    native = config["config"]
+    return [value.partition(":")[2] for key in ("onSuccess", "onFailure")
+            if isinstance(value := native.get(key), str) and value.startswith("function:")]

@@ -12,7 +12,8 @@ from ...api.triggers import through_trigger
 from ...auth import Role
 from ...signing import fc2
 from ..signed import authenticate
-from .common import existing_service, function_of, platform_name
+from .common import existing_service, function_of
+from .model import platform_name
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:

@@ -10,7 +10,8 @@ from ...models import FunctionRecord
 from ..listing import listed, page
 from ..signed import json_body
 from . import model
-from .common import existing_service, platform_name, service_of, services
+from .common import existing_service, service_of, services
+from .model import platform_name
 
 
 async def create_service(request: web.Request) -> web.Response:

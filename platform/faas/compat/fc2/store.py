@@ -10,12 +10,14 @@ import uuid
 
 from redis.asyncio import Redis
 
+from ...releases.model import Alias
 from . import model
 
 
 class ServiceStore:
-    """`{prefix}:fc2:services` (name -> the service's JSON) and `{prefix}:fc2:service:{name}` (its functions'
-    FC names)."""
+    """`{prefix}:fc2:services` (name -> the service's JSON), `{prefix}:fc2:service:{name}` (its functions' FC
+    names), and beside it `...:versions` (version id -> the version's JSON), `...:version-seq` and `...:aliases`
+    (alias name -> the alias's JSON, version ids the service's)."""
 
     def __init__(self, redis: Redis, prefix: str):
         self.redis = redis
@@ -46,6 +48,7 @@ class ServiceStore:
     async def delete(self, name: str) -> None:
         if not await self.redis.hdel(self.key, name):
             raise model.ServiceNotFound(f"service {name} does not exist")
+        await self.redis.delete(*(self._of(name, what) for what in ("versions", "version-seq", "aliases")))
 
     async def all(self) -> list[dict]:
         return [json.loads(raw) for raw in (await self.redis.hgetall(self.key)).values()]
@@ -58,3 +61,43 @@ class ServiceStore:
 
     async def remove_function(self, name: str, function: str) -> None:
         await self.redis.srem(self._members(name), function)
+
+    # -- versions and aliases
+    def _of(self, name: str, what: str) -> str:
+        return f"{self._members(name)}:{what}"
+
+    async def add_version(self, name: str, fields: dict) -> dict:
+        """Store a new version (`fields` without its id) under the next id."""
+        vid = str(await self.redis.incr(self._of(name, "version-seq")))
+        stored = {"versionId": vid, **fields}
+        await self.redis.hset(self._of(name, "versions"), vid, json.dumps(stored))
+        return stored
+
+    async def versions(self, name: str) -> dict[str, dict]:
+        raw = await self.redis.hgetall(self._of(name, "versions"))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    async def version(self, name: str, vid: str) -> dict | None:
+        raw = await self.redis.hget(self._of(name, "versions"), vid)
+        return None if raw is None else json.loads(raw)
+
+    async def delete_version(self, name: str, vid: str) -> bool:
+        return bool(await self.redis.hdel(self._of(name, "versions"), vid))
+
+    async def aliases(self, name: str) -> dict[str, Alias]:
+        raw = await self.redis.hgetall(self._of(name, "aliases"))
+        return {k.decode(): Alias.from_json(v) for k, v in raw.items()}
+
+    async def alias(self, name: str, alias: str) -> Alias | None:
+        raw = await self.redis.hget(self._of(name, "aliases"), alias)
+        return None if raw is None else Alias.from_json(raw)
+
+    async def put_alias(self, name: str, alias: Alias, creating: bool) -> bool:
+        """Store `alias`; False when creating it and it exists."""
+        if creating:
+            return bool(await self.redis.hsetnx(self._of(name, "aliases"), alias.name, alias.to_json()))
+        await self.redis.hset(self._of(name, "aliases"), alias.name, alias.to_json())
+        return True
+
+    async def delete_alias(self, name: str, alias: str) -> bool:
+        return bool(await self.redis.hdel(self._of(name, "aliases"), alias))

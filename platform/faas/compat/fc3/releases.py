@@ -28,10 +28,7 @@ async def list_versions(request: web.Request) -> web.Response:
     token = request.query.get("nextToken") or None
     versions, token = await request.config_dict[RELEASES].list_versions(platform_name(request), limit_of(request),
                                                                         token)
-    body: dict = {"versions": [model.version(v) for v in versions], "direction": direction}
-    if token is not None:
-        body["nextToken"] = token
-    return web.json_response(body)
+    return listed("versions", [model.version(v) for v in versions], token, direction=direction)
 
 
 async def delete_version(request: web.Request) -> web.Response:
