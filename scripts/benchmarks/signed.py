@@ -10,6 +10,7 @@ import tempfile
 import time
 import timeit
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -21,7 +22,8 @@ from .common import deploy
 from .wrk import _refuse_errors, requests_per_second, wrk
 
 THREADS = 2
-PER_SECOND_MAX = 6000
+ROUNDS = 2
+PER_SECOND_MAX = 15000
 """Requests signed ahead for each second of the run: each is sent once (a nonce is accepted once)."""
 
 _LUA = """
@@ -45,30 +47,29 @@ end
 """
 
 
-def _signed_requests(platform: Up, key: tuple[str, str], path: str, count: int) -> bytes:
-    empty = hashlib.sha256(b"").hexdigest()
-    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    host = f"127.0.0.1:{platform.port}"
-    out = []
-    for _ in range(count):
-        headers = {"host": host, "x-acs-action": "InvokeFunction", "x-acs-content-sha256": empty,
-                   "x-acs-date": date, "x-acs-signature-nonce": uuid.uuid4().hex, "x-acs-version": "2023-03-30"}
-        names = tuple(sorted(headers))
-        canonical = acs3.canonical_request(Request("POST", path, "", CIMultiDictProxy(CIMultiDict(headers))), names)
-        auth = (f"ACS3-HMAC-SHA256 Credential={key[0]},SignedHeaders={';'.join(names)},"
-                f"Signature={acs3.sign(canonical, key[1])}")
-        lines = [f"POST {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), f"Authorization: {auth}",
-                 "Content-Length: 0"]
-        out.append("\r\n".join(lines) + "\r\n\r\n")
-    return "".join(out).encode()
+def _signed_request(platform: Up, key: tuple[str, str], path: str) -> str:
+    """An InvokeFunction request, signed with a nonce of its own."""
+    headers = {"host": f"127.0.0.1:{platform.port}", "x-acs-action": "InvokeFunction",
+               "x-acs-content-sha256": hashlib.sha256(b"").hexdigest(),
+               "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "x-acs-signature-nonce": uuid.uuid4().hex, "x-acs-version": "2023-03-30"}
+    names = tuple(sorted(headers))
+    canonical = acs3.canonical_request(Request("POST", path, "", CIMultiDictProxy(CIMultiDict(headers))), names)
+    auth = (f"ACS3-HMAC-SHA256 Credential={key[0]},SignedHeaders={';'.join(names)},"
+            f"Signature={acs3.sign(canonical, key[1])}")
+    lines = [f"POST {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), f"Authorization: {auth}",
+             "Content-Length: 0"]
+    return "\r\n".join(lines) + "\r\n\r\n"
 
 
-def _wrk_signed(platform: Up, key: tuple[str, str], path: str, seconds: int) -> float:
+def _wrk_listed(platform: Up, make: Callable[[], str], seconds: int) -> float:
+    """Requests/s of wrk sending requests made ahead by `make`, each once, from a list: both sides of the
+    comparison are sent this way, so that wrk's own cost per request (a Lua call) is the same for both."""
     with tempfile.TemporaryDirectory(prefix="faas-bench-signed-") as tmp:
         base = Path(tmp) / "requests"
         per_thread = PER_SECOND_MAX * seconds // THREADS
         for tid in range(THREADS):
-            Path(f"{base}-{tid}").write_bytes(_signed_requests(platform, key, path, per_thread))
+            Path(f"{base}-{tid}").write_bytes("".join(make() for _ in range(per_thread)).encode())
         script = Path(tmp) / "signed.lua"
         script.write_text(_LUA)
         out = subprocess.run(["wrk", "-t", str(THREADS), "-c", "16", "-d", f"{seconds}s", "-s", str(script),
@@ -105,13 +106,17 @@ def bench_signed(platform: Up, seconds: int) -> None:
     resp.raise_for_status()
     key = (resp.json()["accessKeyId"], resp.json()["accessKeySecret"])
     api_url = f"{platform.url}/v1/functions/{name}/invocations"
-    auth = {"Authorization": f"Bearer {platform.token}"}
-    wrk(api_url, 16, 2, auth)  # warm-up
-    v1 = wrk(api_url, 16, seconds, auth)["rps"]
-    fc3 = _wrk_signed(platform, key, f"/2023-03-30/functions/{name}/invocations", seconds)
+    wrk(api_url, 16, 2, {"Authorization": f"Bearer {platform.token}"})  # warm-up
+    bearer = (f"POST /v1/functions/{name}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\n"
+              f"Authorization: Bearer {platform.token}\r\nContent-Length: 0\r\n\r\n")
+    fc3_path = f"/2023-03-30/functions/{name}/invocations"
+    v1 = fc3 = 0.0
+    for _ in range(ROUNDS):  # in turns, the best of each: the machine's noise falls on both
+        v1 = max(v1, _wrk_listed(platform, lambda: bearer, seconds))
+        fc3 = max(fc3, _wrk_listed(platform, lambda: _signed_request(platform, key, fc3_path), seconds))
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     print(f"Signed invocations: FC 3.0 InvokeFunction (ACS3, a nonce each) beside /v1 (bearer), wrk, 16 connections, "
-          f"{seconds} s each")
+          f"{seconds} s each, the best of {ROUNDS} turns")
     print(f"  /v1 {v1:7.0f} req/s   |   FC 3.0 {fc3:7.0f} req/s   |   {fc3 / v1 * 100:.0f}% of /v1 "
           "(target: >= 85%)")
     print(f"  one signature read and checked in the process: {_verify_cost_us():.1f} us (cpu {os.cpu_count()})")

@@ -478,3 +478,8 @@ def test_repeated_signed_headers_and_an_unknown_route_are_refused_in_fcs_shape(p
     unknown = send(signed(plat, admin_key, path="/2023-03-30/" + quote("no-such-thing")))
     assert unknown.status_code == 404 and unknown.json()["Code"] and unknown.json()["RequestId"]
     assert send(signed(plat, admin_key, path="/2023-03-30/no-such-thing"), ).status_code == 404
+    wrong_method = send(signed(plat, admin_key, method="PATCH", path="/2023-03-30/functions", query=""))
+    assert wrong_method.status_code == 405 and wrong_method.json()["Code"] == "MethodNotAllowed"
+    assert "POST" in wrong_method.headers["Allow"] and "GET" in wrong_method.headers["Allow"]
+    unsigned = requests.get(f"{plat.url}/2023-03-30/no-such-thing", timeout=30)
+    assert unsigned.status_code == 403 and unsigned.json()["Code"] == "InvalidSignature"

@@ -14,5 +14,5 @@ def add_surfaces(app: web.Application) -> None:
     """Mount every compatibility surface on the platform's app."""
     from . import fc2, fc3
 
-    app.add_subapp(fc3.PREFIX, fc3.fc3_app())
-    app.add_subapp(fc2.PREFIX, fc2.fc2_app())
+    fc3.add_to(app)
+    fc2.add_to(app)

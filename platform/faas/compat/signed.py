@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from types import ModuleType
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -24,50 +25,71 @@ from ..webio import read_event
 BODY = web.RequestKey("faas_signed_body", bytes)
 """The body, read (within REQUEST_BYTES) once the head's signature is good, to verify its hash: handlers take it
 from here."""
-REQUEST_ID = web.RequestKey("faas_surface_request_id", str)
-"""The id of a request to a surface, in its answer's `x-fc-request-id` (and its error's body where FC puts it)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorShape = Callable[[int, str, str, str], dict]
 """(status, code, message, request id) -> a surface's error body."""
 
 
-def surface_middleware(scheme: ModuleType, shape: ErrorShape):
-    """A surface's middleware: the signature (`scheme`: faas.signing.acs3 or .fc2) first, then the handler; every
-    error in the surface's own shape, with the status the `/v1` API gives the same error."""
+class Surface:
+    """A surface at `prefix`: each request's signature (`scheme`: faas.signing.acs3 or .fc2) first, then the
+    handler; every error in the surface's own shape, with the status the `/v1` API gives the same error. Its
+    routes go on the platform's own router, each handler wrapped (a sub-app's dispatch and middleware would cost
+    every request some microseconds)."""
 
-    def error(status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
-              ) -> web.Response:
-        return web.json_response(shape(status, code, message, request_id), status=status,
+    def __init__(self, prefix: str, scheme: ModuleType, shape: ErrorShape):
+        self.prefix, self.scheme, self.shape = prefix, scheme, shape
+
+    def add_to(self, app: web.Application, routes: list[SurfaceRoute]) -> None:
+        """Add `routes` (paths below the prefix) to `app`, and an answer for every other path below it: 404 or
+        405 in the surface's shape, once the request is signed (an unsigned probe learns nothing)."""
+        own = web.UrlDispatcher()  # the surface's routes alone: which path a 404 or a 405 is
+        for method, path, handler, needed in routes:
+            own.add_route(method, self.prefix + path, handler)
+            app.router.add_route(method, self.prefix + path, self.wrap(handler, needed))
+
+        async def unmatched(request: web.Request) -> web.StreamResponse:
+            raise (await own.resolve(request)).http_exception or web.HTTPNotFound()
+
+        app.router.add_route("*", self.prefix + "/{faas_unmatched:.*}", self.wrap(unmatched, Role.INVOKE))
+
+    def wrap(self, handler: Handler, needed: Role | None) -> Handler:
+        """`handler` behind the signature check (`needed`: the access key's role it takes; None: the handler
+        checks what it must) and the surface's error shape."""
+        scheme = self.scheme
+
+        async def signed(request: web.Request) -> web.StreamResponse:
+            try:
+                if needed is not None:
+                    await authenticate(request, scheme, needed)
+                return await handler(request)
+            except Denied as exc:
+                return self.error(403, exc.code, exc.message)
+            except Exception as exc:
+                answer = describe_error(request, exc)
+                headers = {k: v for k, v in answer.headers.items() if k != "WWW-Authenticate"}
+                return self.error(answer.status, answer.code, answer.message, headers)
+
+        signed.faas_role = None  # type: ignore[attr-defined]  # the platform's bearer check: not here
+        return signed
+
+    def error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        request_id = new_request_id()
+        return web.json_response(self.shape(status, code, message, request_id), status=status,
                                  headers={"x-fc-request-id": request_id, **(headers or {})})
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request_id = request[REQUEST_ID] = new_request_id()
-        try:
-            matched = request.match_info.http_exception is None
-            needed = getattr(request.match_info.handler, "fc_role", Role.ADMIN) if matched else Role.INVOKE
-            if needed is not None:  # (None: the handler authenticates, as its resource says)
-                await authenticate(request, scheme, needed)
-            if not matched:
-                raise request.match_info.http_exception  # type: ignore[misc]  # (checked above)
-            return await handler(request)
-        except Denied as exc:
-            return error(403, exc.code, exc.message, request_id)
-        except Exception as exc:
-            answer = describe_error(request, exc)
-            headers = {k: v for k, v in answer.headers.items() if k != "WWW-Authenticate"}
-            return error(answer.status, answer.code, answer.message, request_id, headers)
 
-    return middleware
+class SurfaceRoute(NamedTuple):
+    method: str
+    path: str
+    handler: Handler
+    needed: Role | None
 
 
-def route(method: str, path: str, handler: Handler, needed: Role | None = Role.ADMIN) -> web.RouteDef:
+def route(method: str, path: str, handler: Handler, needed: Role | None = Role.ADMIN) -> SurfaceRoute:
     """A surface's route: `needed` is the access key's role it takes (the signature's check, not a bearer's);
     None: the handler checks what it must."""
-    handler.faas_role = None  # type: ignore[attr-defined]  # the platform's bearer check: not here, the signature's
-    handler.fc_role = needed  # type: ignore[attr-defined]
-    return web.route(method, path, handler)
+    return SurfaceRoute(method, path, handler, needed)
 
 
 def base_url(request: web.Request) -> str:

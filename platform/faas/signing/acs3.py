@@ -15,6 +15,7 @@ SHA-256 is the one signed; the date is within MAX_SKEW_S.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -60,14 +61,7 @@ def read(request: Request, now: datetime) -> Claim:
         raise SignatureError("the Credential is not an access key id")
     if not _SIGNATURE.fullmatch(fields["Signature"]):
         raise SignatureError("the Signature must be 64 lower-case hex digits")
-    if not _SIGNED_HEADERS.fullmatch(fields["SignedHeaders"]):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    signed = tuple(fields["SignedHeaders"].split(";"))
-    if list(signed) != sorted(set(signed)):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    for name in REQUIRED:
-        if name not in signed:
-            raise SignatureError(f"SignedHeaders must include {name}")
+    signed = _signed_headers(fields["SignedHeaders"])
     for name in request.values:
         if name.startswith(_MUST_SIGN) and name not in signed:
             raise SignatureError(f"the header {name} is not signed")
@@ -124,15 +118,35 @@ def sign(canonical: str, secret: str) -> str:
     return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def _date(value: str, now: datetime) -> datetime:
+@functools.lru_cache(maxsize=256)
+def _signed_headers(value: str) -> tuple[str, ...]:
+    """A SignedHeaders list, checked (a client sends the same one each time: it is checked once)."""
+    if not _SIGNED_HEADERS.fullmatch(value):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    signed = tuple(value.split(";"))
+    if list(signed) != sorted(set(signed)):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    for name in REQUIRED:
+        if name not in signed:
+            raise SignatureError(f"SignedHeaders must include {name}")
+    return signed
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_date(value: str) -> datetime:
+    """An x-acs-date (the requests of one second share theirs: it is parsed once)."""
     match = _DATE.fullmatch(value)
     try:
         if match is None:
             raise ValueError(value)
         year, month, day, hour, minute, second = map(int, match.groups())
-        when = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     except ValueError:
         raise SignatureError(f"x-acs-date must be a UTC time as {DATE_FORMAT}") from None
+
+
+def _date(value: str, now: datetime) -> datetime:
+    when = _parse_date(value)
     if abs((now - when).total_seconds()) > MAX_SKEW_S:
         raise SignatureError(f"x-acs-date is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
     return when

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ...auth import Role
 from ..signed import route
-from .common import fc2_middleware
+from .common import PREFIX, SURFACE
 from .functions import (
     create_function,
     delete_function,
@@ -44,13 +44,12 @@ from .versions import (
     update_alias,
 )
 
-PREFIX = "/2016-08-15"
+__all__ = ["PREFIX", "add_to"]
 
 
-def fc2_app() -> web.Application:
-    """The FC 2.0 surface, mounted at PREFIX."""
-    app = web.Application(middlewares=[fc2_middleware])
-    app.router.add_routes([
+def add_to(app: web.Application) -> None:
+    """The FC 2.0 surface's routes, at PREFIX, on the platform's app."""
+    SURFACE.add_to(app, [
         route("POST", "/services", create_service),
         route("GET", "/services", list_services),
         route("GET", "/services/{service}", get_service),
@@ -86,4 +85,3 @@ def fc2_app() -> web.Application:
         route("PUT", "/services/{service}/functions/{function}/triggers/{trigger}", TRIGGERS.update),
         route("DELETE", "/services/{service}/functions/{function}/triggers/{trigger}", TRIGGERS.delete),
     ])
-    return app

@@ -11,7 +11,7 @@ from ...errors import FunctionNotFound, InvalidArgument
 from ...models import FunctionRecord
 from ...qualifiers import check_qualifier
 from ...signing import fc2
-from ..signed import surface_middleware
+from ..signed import Surface
 from . import model
 from .model import platform_name
 from .releases import ServiceReleases
@@ -22,7 +22,8 @@ def _shape(status: int, code: str, message: str, request_id: str) -> dict:
     return {"ErrorCode": code, "ErrorMessage": message}
 
 
-fc2_middleware = surface_middleware(fc2, _shape)
+PREFIX = "/2016-08-15"
+SURFACE = Surface(PREFIX, fc2, _shape)
 """FC 2.0's signature first; every error as `{"ErrorCode", "ErrorMessage"}` with `x-fc-request-id`."""
 
 

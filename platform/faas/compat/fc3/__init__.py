@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ...auth import Role
 from ..signed import route
-from .common import fc3_middleware
+from .common import PREFIX, SURFACE
 from .functions import (
     create_function,
     delete_concurrency_config,
@@ -45,13 +45,12 @@ from .releases import (
 from .tasks import get_async_task, list_async_tasks, stop_async_task
 from .triggers import TRIGGER_ROUTES as TRIGGERS
 
-PREFIX = "/2023-03-30"
+__all__ = ["PREFIX", "add_to"]
 
 
-def fc3_app() -> web.Application:
-    """The FC 3.0 surface, mounted at PREFIX."""
-    app = web.Application(middlewares=[fc3_middleware])
-    app.router.add_routes([
+def add_to(app: web.Application) -> None:
+    """The FC 3.0 surface's routes, at PREFIX, on the platform's app."""
+    SURFACE.add_to(app, [
         route("POST", "/functions", create_function),
         route("GET", "/functions", list_functions),
         route("GET", "/functions/{function}", get_function),
@@ -85,4 +84,3 @@ def fc3_app() -> web.Application:
         route("GET", "/functions/{function}/async-invoke-config", get_async_config),
         route("DELETE", "/functions/{function}/async-invoke-config", delete_async_config),
     ])
-    return app

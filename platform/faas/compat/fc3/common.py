@@ -10,7 +10,7 @@ from ...errors import InvalidArgument
 from ...qualifiers import check_qualifier
 from ...signing import acs3
 from ..names import native_name
-from ..signed import surface_middleware
+from ..signed import Surface
 from . import model
 
 
@@ -18,7 +18,8 @@ def _shape(status: int, code: str, message: str, request_id: str) -> dict:
     return {"Code": code, "Message": message, "RequestId": request_id}
 
 
-fc3_middleware = surface_middleware(acs3, _shape)
+PREFIX = "/2023-03-30"
+SURFACE = Surface(PREFIX, acs3, _shape)
 """ACS3-HMAC-SHA256 first; every error as FC 3.0's `{"Code", "Message", "RequestId"}`."""
 
 
