@@ -4,12 +4,14 @@ ends, workers, Redis with three Sentinels and a registry: the platform past one 
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -196,6 +198,32 @@ def test_a_web_function_behind_an_http_trigger_runs_on_its_home_node(cluster):
     echo = requests.post(f"{base}/echo", data=raw, timeout=60)
     assert echo.status_code == 201 and echo.content == raw[::-1]
     assert set(node_of(api, "web")) == {ranking("web")[0]}
+
+
+WSGI = """
+def handler(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
+    return [b"wsgi:", environ["REQUEST_METHOD"].encode(), b":", body]
+"""
+
+
+def test_a_wsgi_function_and_its_code_through_a_front_end(cluster):
+    """FC 2.0's HTTP functions (WSGI applications) run on a node as on one host; a function's code comes back
+    from a front end as the zip it was deployed as."""
+    api = cluster.api(0)
+    api.deploy("wsgi", {"index.py": WSGI}, handlerType="wsgi")
+    trigger = api.request("POST", "/v1/functions/wsgi/triggers", json={
+        "triggerName": "site", "triggerType": "http", "triggerConfig": {"authType": "anonymous"}})
+    assert trigger.status_code == 201, trigger.text
+    answer = requests.post(f"{api.base}/function/wsgi/a/b", data=b"payload", timeout=60)
+    assert answer.status_code == 200 and answer.content == b"wsgi:POST:payload", answer.text
+    assert answer.headers["X-Path"] == "/a/b"
+    code = api.request("GET", "/v1/functions/wsgi/code")
+    assert code.status_code == 200, code.text
+    with zipfile.ZipFile(io.BytesIO(code.content)) as archive:
+        assert archive.read("index.py").decode() == WSGI
+    api.delete("wsgi")
 
 
 def test_a_full_home_node_spills_to_the_next(cluster):
