@@ -255,3 +255,19 @@ def make_access_key(plat, role: str, name: str) -> tuple[str, str]:
     assert resp.status_code == 201, resp.text
     body = resp.json()
     return body["accessKeyId"], body["accessKeySecret"]
+
+
+def run_output(docker_client, image: str, command: list[str], *, stdout: bool = True, stderr: bool = False,
+               **kwargs) -> bytes:
+    """What a container of `image` running `command` printed, read once it has exited. (docker-py's
+    `containers.run` follows the log as the container starts; with the Debian engine that follow can miss all of a
+    container that exits at once, and the output comes back empty.)"""
+    container = docker_client.containers.create(image, command, **kwargs)
+    try:
+        container.start()
+        status = container.wait(timeout=120)["StatusCode"]
+        out = container.logs(stdout=stdout, stderr=stderr)
+        assert status == 0, (status, container.logs(stdout=True, stderr=True)[-3000:])
+        return out
+    finally:
+        container.remove(force=True)

@@ -3,7 +3,7 @@
 import docker
 import pytest
 
-from helpers import IMAGE_PATH
+from helpers import IMAGE_PATH, run_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -214,8 +214,8 @@ def test_the_image_holds_the_byte_code_its_python_loads(api, fn_name, docker_cli
                                    "lib/__init__.py": "", "lib/util.py": "Y = 'compiled'\n"})
     assert "Step 4/4" in created["lastBuild"]["logTail"] and "RUN" not in created["lastBuild"]["logTail"]
     assert api.invoke(fn_name, b"").text == "compiled"
-    out = docker_client.containers.run(created["image"], ["python3", "-v", "-c", "import index"], working_dir="/code",
-                                       remove=True, network_disabled=True, stdout=False, stderr=True).decode()
+    out = run_output(docker_client, created["image"], ["python3", "-v", "-c", "import index"], working_dir="/code",
+                     network_disabled=True, stdout=False, stderr=True).decode()
     tag = docker_client.images.get(created["image"]).labels["faas.python-cache-tag"]  # the runtime's, inherited
     for module in ("__pycache__/index", "lib/__pycache__/__init__", "lib/__pycache__/util"):
         assert f"code object from '/code/{module}.{tag}.pyc'" in out, out[-3000:]

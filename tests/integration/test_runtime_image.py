@@ -10,7 +10,7 @@ from testcontainers.core.container import DockerContainer
 from faas.builder.images import ensure_runtime_image
 from faas.config import Settings
 from faas.docker_host import LABEL_PYTHON_CACHE_TAG, DockerHost
-from helpers import build_handler_image, wait_for
+from helpers import build_handler_image, run_output, wait_for
 
 pytestmark = [pytest.mark.docker]
 
@@ -154,5 +154,5 @@ def test_its_label_names_its_python(runtime_image, docker_client):
     """The control plane compiles function code for the Python the runtime image's label names."""
     label = docker_client.images.get(runtime_image).labels[LABEL_PYTHON_CACHE_TAG]
     ask = ["python3", "-c", "import sys; print(sys.implementation.cache_tag)"]
-    out = docker_client.containers.run(runtime_image, ask, remove=True, network_disabled=True)
+    out = run_output(docker_client, runtime_image, ask, network_disabled=True)
     assert out.decode().strip() == label

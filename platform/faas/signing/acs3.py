@@ -115,7 +115,7 @@ def canonical_query(raw_query: str) -> str:
 def sign(canonical: str, secret: str) -> str:
     """The signature of a canonical request under `secret` (hex)."""
     to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), to_sign.encode(), "sha256").hex()
 
 
 @functools.lru_cache(maxsize=256)

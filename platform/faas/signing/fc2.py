@@ -86,4 +86,4 @@ def string_to_sign(request: Request) -> str:
 
 def sign(to_sign: str, secret: str) -> str:
     """The signature of a string to sign under `secret` (base64)."""
-    return base64.b64encode(hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).digest()).decode()
+    return base64.b64encode(hmac.digest(secret.encode(), to_sign.encode(), "sha256")).decode()
