@@ -50,6 +50,20 @@ return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', floor[1], fl
 what was taken from a queue without triggers."""
 
 
+LUA_EXACT = 2 ** 53 - 1
+"""The largest whole number a Lua script holds exactly (its numbers are doubles)."""
+
+
+def lua_safe(stream_id: str) -> str:
+    """A message id a Lua script can read and add one to exactly: each part without leading zeros, and past what a
+    double holds exactly, the largest that does. No message of a queue has such an id (the platform's are Redis's,
+    milliseconds and a count), so "through" a larger one means the same: through them all."""
+    ms, seq = (int(n) for n in stream_id.split("-"))
+    if ms > LUA_EXACT:
+        ms, seq = LUA_EXACT, LUA_EXACT - 1
+    return f"{ms}-{min(seq, LUA_EXACT - 1)}"
+
+
 def id_after(stream_id: bytes | str | None) -> tuple[int, int] | None:
     if stream_id is None:
         return None

@@ -226,7 +226,7 @@ class AsyncEvents:
     async def delete_messages(self, name: str, through: str) -> int:
         """A reader is done with queue `name` up to message `through`: those messages go, but for any a trigger
         has not taken yet (it still needs them). The number deleted."""
-        return await self.conn.eval(streams.TRIM, 1, self.keys.destination(name), through)
+        return await self.conn.eval(streams.TRIM, 1, self.keys.destination(name), streams.lua_safe(through))
 
     async def stats(self) -> AsyncStats:
         """Counters the workers keep in Redis, and where events are now: for /metrics."""
