@@ -133,7 +133,7 @@ def test_errors_through_the_sdk(plat, admin_key, invoke_key, fn_name, code_zip):
     bad = fc_error(lambda: invoker.invoke_function(service, "nothing", payload=b"", qualifier="no\nway"))
     assert bad.status_code == 400 and bad.err_code == "InvalidArgument"
     qualified = fc_error(lambda: sdk.get_function(service, "nothing", qualifier="prod"))
-    assert qualified.status_code == 400 and "qualifier" in qualified.body["ErrorMessage"]
+    assert qualified.status_code == 404 and qualified.err_code == "FunctionNotFound"
     refused = fc_error(lambda: sdk.create_service(f"vpc-{fn_name}", vpcConfig={"vpcId": "vpc-1"}))
     assert refused.status_code == 400 and "vpcConfig" in refused.body["ErrorMessage"]
     bad_type = fc_error(lambda: sdk.create_function(service, "f", "python3.10", "index.handler",
@@ -179,6 +179,11 @@ def test_service_versions_and_aliases_on_the_functions_own(plat, admin_key, invo
     assert [v["versionId"] for v in sdk.list_versions(service, direction="FORWARD").data["versions"]] == ["1", "2"]
 
     assert invoker.invoke_function(service, "a", qualifier="1").data == b"one"
+    shown = {q: sdk.get_function(service, "a", qualifier=q).data["environmentVariables"]["TAG"]
+             for q in ("LATEST", "1", "2")}
+    assert shown == {"LATEST": "two", "1": "one", "2": "two"}
+    code = sdk.get_function_code(service, "a", qualifier="1").data
+    assert requests.get(code["url"], timeout=60).status_code == 200 and code["checksum"]
     assert invoker.invoke_function(service, "a", qualifier="2").data == b"two"
     assert invoker.invoke_function(service, "a").data == b"two"
     alias = sdk.create_alias(service, "prod", "1", description="live", additionalVersionWeight={"2": 0.0}).data
@@ -189,6 +194,7 @@ def test_service_versions_and_aliases_on_the_functions_own(plat, admin_key, invo
     sdk.update_alias(service, "prod", "1", additionalVersionWeight={"2": 1.0})
     assert {invoker.invoke_function(service, "a", qualifier="prod").data for _ in range(5)} == {b"two"}
     assert sdk.get_alias(service, "prod").data["additionalVersionWeight"] == {"2": 1.0}
+    assert sdk.get_function(service, "a", qualifier="prod").data["environmentVariables"]["TAG"] == "one"
     sdk.create_alias(service, "canary", "2")
     aliases = sdk.list_aliases(service, limit=1).data
     assert [a["aliasName"] for a in aliases["aliases"]] == ["canary"] and aliases["nextToken"]

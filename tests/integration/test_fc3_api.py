@@ -191,6 +191,9 @@ def test_versions_and_a_weighted_alias_through_the_sdk(plat, admin_key, fn_name)
     alias = sdk.create_alias(fn_name, fc.CreateAliasRequest(body=fc.CreateAliasInput(
         alias_name="prod", version_id="1", additional_version_weight={"2": 0.5}, description="canary"))).body
     assert (alias.alias_name, alias.version_id, alias.additional_version_weight) == ("prod", "1", {"2": 0.5})
+    shown = {q: sdk.get_function(fn_name, fc.GetFunctionRequest(qualifier=q)).body.timeout
+             for q in ("LATEST", "1", "2", "prod")}
+    assert shown["LATEST"] == 20 and shown["2"] == 20 and shown["1"] == shown["prod"] != 20  # prod: its main version
     ran = set()
     for _ in range(40):
         resp = sdk.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"v", qualifier="prod"))

@@ -232,6 +232,14 @@ class ReleaseService:
             return {qualifier}
         return set((await self.get_alias(name, qualifier)).versions)
 
+    async def shown(self, name: str, qualifier: str) -> FunctionRecord:
+        """The function as `qualifier` shows it (a GetFunction's answer): LATEST, a version, or an alias's main
+        version (no weighted pick)."""
+        if check_qualifier(qualifier) == LATEST:
+            return await self.functions.get(name)
+        vid = qualifier if is_version_id(qualifier) else (await self.get_alias(name, qualifier)).version_id
+        return (await self.get_version(name, vid)).record
+
     def _version_key(self, record: FunctionRecord, vid: str) -> str:
         return f"{record.name}/{record.function_id}/{vid}"
 

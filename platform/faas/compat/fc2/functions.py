@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...api.code import code_url
-from ...api.keys import SERVICE
+from ...api.keys import RELEASES, SERVICE
 from ...errors import FunctionNotFound, InvalidArgument
+from ...models import FunctionRecord
+from ...qualifiers import LATEST
 from ..listing import listed, page
 from ..names import create_named, name_pairs
 from ..signed import base_url, invoke_signed, json_body
@@ -28,8 +30,18 @@ async def create_function(request: web.Request) -> web.Response:
 
 
 async def get_function(request: web.Request) -> web.Response:
-    _, fc_name, record = await function_record(request)
+    _, fc_name, record = await _shown(request)
     return web.json_response(model.function(record, fc_name))
+
+
+async def _shown(request: web.Request) -> tuple[str, str, FunctionRecord]:
+    """The path's service, function (its FC name) and the function as the path's qualifier shows it."""
+    service, fc_name, record = await function_record(request, qualified=True)
+    _, qualifier = service_of(request, qualified=True)
+    if qualifier != LATEST:
+        target = await service_releases(request).qualifier(service, fc_name, qualifier)
+        record = await request.config_dict[RELEASES].shown(record.name, target)
+    return service, fc_name, record
 
 
 async def update_function(request: web.Request) -> web.Response:
@@ -55,7 +67,7 @@ async def list_functions(request: web.Request) -> web.Response:
 
 
 async def get_function_code(request: web.Request) -> web.Response:
-    _, _, record = await function_record(request)
+    _, _, record = await _shown(request)
     url = code_url(request.config_dict, base_url(request), record.name, record.version_id)
     return web.json_response({"url": url, "checksum": record.code_sha256 or ""})
 

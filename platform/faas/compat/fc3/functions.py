@@ -25,9 +25,8 @@ async def create_function(request: web.Request) -> web.Response:
 
 
 async def get_function(request: web.Request) -> web.Response:
-    name = platform_name(request)
-    qualifier_of(request)  # checked; the function's LATEST is what GetFunction shows
-    return web.json_response(model.function(await request.config_dict[SERVICE].get(name), path_fc_name(request)))
+    record = await request.config_dict[RELEASES].shown(platform_name(request), qualifier_of(request))
+    return web.json_response(model.function(record, path_fc_name(request)))
 
 
 async def update_function(request: web.Request) -> web.Response:
@@ -75,7 +74,6 @@ async def invoke_function(request: web.Request) -> web.Response:
 
 
 async def get_function_code(request: web.Request) -> web.Response:
-    name, qualifier = platform_name(request), qualifier_of(request)
-    record = await request.config_dict[RELEASES].resolve(name, qualifier)
-    url = code_url(request.config_dict, base_url(request), name, qualifier)
+    record = await request.config_dict[RELEASES].shown(platform_name(request), qualifier_of(request))
+    url = code_url(request.config_dict, base_url(request), record.name, record.version_id)
     return web.json_response({"url": url, "checksum": record.code_sha256 or ""})
