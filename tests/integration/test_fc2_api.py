@@ -406,6 +406,22 @@ def test_the_proxy_path_of_http_triggers(plat, admin_key, invoke_key, fn_name, t
     assert requests.get(f"{base}/closed/x?a=1", headers=md5, timeout=60).status_code == 403
     missing = requests.get(f"{base}/nothing/x", timeout=60)
     assert missing.status_code == 404 and missing.json()["ErrorCode"] == "FunctionNotFound"
+    # A qualifier in the path must be the trigger's; a trigger of a service version is refused (name an alias).
+    assert requests.get(f"{base}.LATEST/open/q", timeout=60).headers["X-Path"] == "/q"
+    assert requests.get(f"{base}.prod/open/q", timeout=60).json()["ErrorCode"] == "AliasNotFound"
+    sdk.publish_version(service)
+    sdk.create_alias(service, "prod", "1")
+    other = requests.get(f"{base}.prod/open/q", timeout=60)
+    assert other.status_code == 404 and other.json()["ErrorCode"] == "TriggerNotFound", other.text
+    by_version = fc_error(lambda: sdk.create_trigger(service, "open", "v1", "timer", {"cronExpression": "@every 1m"},
+                                                     None, None, qualifier="1"))
+    assert by_version.status_code == 400 and "alias" in by_version.body["ErrorMessage"]
+    on_alias = sdk.create_trigger(service, "closed", "tick", "timer", {"cronExpression": "@every 1h"}, None, None,
+                                  qualifier="prod").data
+    assert on_alias["qualifier"] == "prod"
+    sdk.delete_trigger(service, "closed", "tick")
+    sdk.delete_alias(service, "prod")
+    sdk.delete_version(service, "1")
     for function in ("open", "closed"):
         sdk.delete_function(service, function)
     sdk.delete_service(service)

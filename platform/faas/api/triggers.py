@@ -111,17 +111,21 @@ async def _bearer(request: web.Request) -> None:
 
 
 async def through_trigger(request: web.Request, app: web.Application | ChainMapProxy, name: str, raw_path: str,
-                          query: str, path: str, authenticate: Callable[[web.Request], Awaitable[None]]
-                          ) -> web.StreamResponse:
+                          query: str, path: str, authenticate: Callable[[web.Request], Awaitable[None]],
+                          qualifier: str | None = None) -> web.StreamResponse:
     """A request through `name`'s HTTP trigger, on every surface that has one (`/function/...`, FC 2.0's proxy
     path): `raw_path` and `query` what follows the function's part of the URL, as sent; `path` the same path
-    decoded; `authenticate` raises unless the caller may invoke (asked only of a trigger with authType function)."""
+    decoded; `authenticate` raises unless the caller may invoke (asked only of a trigger with authType function);
+    `qualifier`, when the URL names one, must be the trigger's."""
     _check_size(request)
     name = check_name(name)
     latest = await app[SERVICE].get_cached(name)  # FunctionNotFound first
     trigger = await app[TRIGGERS].http_trigger(name)
     if trigger is None:
         raise TriggerNotFound(f"function {name} has no HTTP trigger")
+    if qualifier is not None and qualifier != trigger.qualifier:
+        raise TriggerNotFound(f"function {name} has no HTTP trigger of {qualifier} (its trigger runs "
+                              f"{trigger.qualifier})")
     config = trigger.http_config
     headers = request.headers
     if config.auth_type == "function":

@@ -1,6 +1,7 @@
 """FC 2.0's path of HTTP triggers, `/2016-08-15/proxy/{service}[.{qualifier}]/{function}/{path}`: the platform's
 HTTP trigger of that function (faas.api.triggers), as FC 2.0 clients and the SDK's `do_http_request` call it. A
-trigger with authType function takes FC 2.0's signature, the query signed too; an anonymous one takes anything."""
+trigger with authType function takes FC 2.0's signature, the query signed too; an anonymous one takes anything. A
+qualifier in the path must be the trigger's (a function has one HTTP trigger, of one qualifier)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from ...api.triggers import through_trigger
 from ...auth import Role
 from ...signing import fc2
 from ..signed import authenticate
-from .common import existing_service, function_of
+from .common import existing_service, function_of, service_of, service_releases
 from .model import platform_name
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    name = platform_name(await existing_service(request), function_of(request))
+    service = await existing_service(request, qualified=True)
+    _, qualifier = service_of(request, qualified=True)
+    fc_name = function_of(request)
+    wanted = None if request.match_info["service"] == service else \
+        await service_releases(request).qualifier(service, fc_name, qualifier)
     path, _, query = request.raw_path.partition("?")
     rest = path.split("/", 5)  # '', '2016-08-15', 'proxy', service, function, the rest
     raw_path = "/" + (rest[5] if len(rest) > 5 else "")
-    return await through_trigger(request, request.config_dict, name, raw_path, query,
-                                 unquote(raw_path, errors="replace"), _signed)
+    return await through_trigger(request, request.config_dict, platform_name(service, fc_name), raw_path, query,
+                                 unquote(raw_path, errors="replace"), _signed, wanted)
 
 
 async def _signed(request: web.Request) -> None:

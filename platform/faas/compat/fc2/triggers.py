@@ -9,7 +9,9 @@ import json
 from aiohttp import web
 
 from ...api.keys import SERVICE
+from ...errors import InvalidArgument
 from ...models import FunctionRecord
+from ...qualifiers import is_version_id
 from ...triggers.model import Trigger
 from ..fc3 import model as fc3
 from ..signed import base_url
@@ -41,4 +43,13 @@ async def _wsgi(request: web.Request, record: FunctionRecord, trigger: Trigger) 
         await request.config_dict[SERVICE].update(record.name, {"handlerType": "wsgi"})
 
 
-TRIGGER_ROUTES = trigger_routes(_record, fc3.trigger_body, _shape, _wsgi)
+def _body(body: dict, creating: bool) -> dict:
+    """FC 3.0's trigger body; its qualifier LATEST or a service alias (each function has the alias under the same
+    name). A service version is refused: the function's version of it has another number."""
+    if is_version_id(str(body.get("qualifier", ""))):
+        raise InvalidArgument("a trigger of a service runs LATEST or one of its aliases, not a version: make an "
+                              "alias of that version")
+    return fc3.trigger_body(body, creating)
+
+
+TRIGGER_ROUTES = trigger_routes(_record, _body, _shape, _wsgi)
