@@ -12,7 +12,6 @@ from typing import Any
 
 from ...errors import FaasError, InvalidArgument
 from ...models import FunctionRecord
-from ...releases.model import Alias
 from ..fc3 import model as fc3
 from ..names import native_name
 
@@ -143,11 +142,6 @@ def version(stored: dict) -> dict:
     published = fc3.iso_time(stored["createdAt"])
     return {"versionId": stored["versionId"], "description": stored["description"], "createdTime": published,
             "lastModifiedTime": published}
-
-
-def alias(alias: Alias) -> dict:
-    """FC 2.0's service alias: FC 3.0's function alias, its versions the service's."""
-    return fc3.alias(alias)
 
 
 def provision_config(service: str, qualifier: str, fc_name: str, config: dict) -> dict:

@@ -14,7 +14,7 @@ from ..listing import limit_of, listed, page
 from ..names import name_pairs
 from ..signed import json_body
 from . import model
-from .common import existing_service, function_record, service_of, service_releases, services
+from .common import function_record, service_of, service_releases, services
 from .model import platform_name
 
 
@@ -45,12 +45,12 @@ async def delete_version(request: web.Request) -> web.Response:
 async def create_alias(request: web.Request) -> web.Response:
     service, _ = service_of(request)
     alias = await service_releases(request).create_alias(service, fc3.alias_body(json_body(request)))
-    return web.json_response(model.alias(alias))
+    return web.json_response(fc3.alias(alias))
 
 
 async def get_alias(request: web.Request) -> web.Response:
     service, _ = service_of(request)
-    return web.json_response(model.alias(await service_releases(request).get_alias(service,
+    return web.json_response(fc3.alias(await service_releases(request).get_alias(service,
                                                                                     request.match_info["alias"])))
 
 
@@ -60,7 +60,7 @@ async def update_alias(request: web.Request) -> web.Response:
     if "aliasName" in body:
         raise InvalidArgument("aliasName is the path's: UpdateAlias does not take it")
     alias = await service_releases(request).update_alias(service, request.match_info["alias"], body)
-    return web.json_response(model.alias(alias))
+    return web.json_response(fc3.alias(alias))
 
 
 async def delete_alias(request: web.Request) -> web.Response:
@@ -73,7 +73,7 @@ async def list_aliases(request: web.Request) -> web.Response:
     service, _ = service_of(request)
     aliases = await service_releases(request).list_aliases(service)
     names, token = page(list(aliases), request)
-    return listed("aliases", [model.alias(aliases[n]) for n in names], token)
+    return listed("aliases", [fc3.alias(aliases[n]) for n in names], token)
 
 
 # -- a qualifier's configs (LATEST's or a service alias's: a service version has none of its own here)
@@ -142,8 +142,7 @@ async def delete_async_config(request: web.Request) -> web.Response:
 
 async def list_async_configs(request: web.Request) -> web.Response:
     """The async-invoke configs set on a function: LATEST's (when not the defaults) and its service aliases'."""
-    service = await existing_service(request)
-    _, fc_name, record = await function_record(request)
+    service, fc_name, record = await function_record(request)
     releases = request.config_dict[RELEASES]
     found: dict[str, dict] = {}
     if record.spec.async_config != AsyncConfig():
