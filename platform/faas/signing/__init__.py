@@ -14,8 +14,8 @@ body against the digest the head carries (`check_body`): a body is never read fo
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from multidict import CIMultiDictProxy
 
@@ -26,8 +26,7 @@ MAX_HEADER_BYTES = 4096
 """Longest Authorization header a verifier reads: longer is refused before any parsing."""
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """Who a request says signed it, read before any secret is looked up."""
 
     key_id: str
@@ -43,30 +42,22 @@ class SignatureError(Exception):
     """The request's signature is missing, malformed, stale or wrong: answered 403, with this reason."""
 
 
-@dataclass(frozen=True)
 class Request:
-    """What a verifier reads of an HTTP request: the path and the query exactly as they were sent."""
+    """What a verifier reads of an HTTP request: the path and the query exactly as they were sent. (A plain
+    class with slots: one is made for every signed request.)"""
 
-    method: str
-    raw_path: str
-    """Percent-encoded, as on the request line, without the query."""
-    raw_query: str
-    headers: CIMultiDictProxy[str]
-    values: dict[str, str] = field(init=False, repr=False)
-    """Each header's value by its lower-case name (read once: a verifier looks at each several times)."""
-    repeated: frozenset[str] = field(init=False, repr=False)
-    """Lower-case names of the headers that came more than once."""
+    __slots__ = ("method", "raw_path", "raw_query", "headers", "values", "repeated")
 
-    def __post_init__(self) -> None:
-        values: dict[str, str] = {}
-        repeated = set()
-        for name, value in self.headers.items():
-            name = name.lower()
-            if name in values:
-                repeated.add(name)
-            values[name] = value
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "repeated", frozenset(repeated))
+    def __init__(self, method: str, raw_path: str, raw_query: str, headers: CIMultiDictProxy[str]):
+        self.method = method
+        self.raw_path = raw_path
+        """Percent-encoded, as on the request line, without the query."""
+        self.raw_query = raw_query
+        self.headers = headers
+        self.values: dict[str, str] = {name.lower(): value for name, value in headers.items()}
+        """Each header's value by its lower-case name (a repeated one's last value)."""
+        self.repeated: frozenset[str] = frozenset() if len(self.values) == len(headers) else _repeated(headers)
+        """Lower-case names of the headers that came more than once."""
 
     @classmethod
     def of(cls, method: str, raw_target: str, headers: CIMultiDictProxy[str]) -> Request:
@@ -81,6 +72,15 @@ class Request:
         return self.values.get(name)
 
 
+def _repeated(headers: CIMultiDictProxy[str]) -> frozenset[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name, _ in headers.items():  # (iterating a multidict gives each name once)
+        name = name.lower()
+        (repeated if name in seen else seen).add(name)
+    return frozenset(repeated)
+
+
 def printable(value: str, limit: int) -> bool:
     """ASCII without control characters (a trailing newline included), at most `limit` characters."""
     return len(value) <= limit and value.isascii() and value.isprintable()
@@ -88,6 +88,6 @@ def printable(value: str, limit: int) -> bool:
 
 def require_match(expected: str, claim: Claim) -> None:
     """SignatureError unless the signature the request carries is `expected` (compared in constant time)."""
-    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
+    if not hmac.compare_digest(expected, claim.signature):  # both ASCII: read() checked the claim's form
         raise SignatureError("the signature does not match (the request differs from what was signed, or the "
                              "secret is wrong)")
