@@ -10,7 +10,6 @@ requests are remembered, per second of their date, for as long as that date is a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,6 +19,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -30,7 +30,8 @@ from redis.asyncio import Redis
 
 from .auth import Token, checked_role_and_name
 from .errors import AccessKeyNotFound, ServiceUnavailable
-from .signing import MAX_SKEW_S, Claim
+from .nonces import NonceBook
+from .signing import Claim
 
 KEY_ID_RE = re.compile(r"FK[A-Z0-9]{18}")
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -68,23 +69,6 @@ class SecretBox:
             return None
 
 
-_ADMIT = """
-local out = {redis.call('GET', KEYS[1]) or '0'}
-for i = 2, #KEYS do
-  if ARGV[2 * i - 3] == '' then
-    out[i] = 1
-  else
-    out[i] = redis.call('SADD', KEYS[i], ARGV[2 * i - 3])
-    redis.call('EXPIREAT', KEYS[i], ARGV[2 * i - 2])
-  end
-end
-return out
-"""
-"""For each request of a batch, its nonce added to the set of its date's second (0: it was there, a replay; an
-empty nonce, FC 2.0's, is not kept), and the keys' generation. KEYS: generation, then a bucket per request;
-ARGV: its member and when its bucket expires, per request."""
-
-
 @dataclass(frozen=True)
 class Found:
     key: Token
@@ -96,19 +80,17 @@ class Found:
 class AccessKeyStore:
     """Access keys in Redis: `{prefix}:access-keys` maps each id to its record and sealed secret;
     `{prefix}:access-keys:generation` moves on with each revoke. A control plane keeps the records it read,
-    and each signed request learns the generation in the same round trip that admits its nonce (one for all the
-    requests of a loop iteration): a record read before a revoke is read again, so a revoke holds at once."""
+    and each signed request learns the generation in the same round trip that admits its nonce (shared by the
+    requests of a batch, faas.nonces): a record read before a revoke is read again, so a revoke holds at once."""
 
     def __init__(self, redis: Redis, prefix: str, secret_key: str):
         self.redis = redis
         self.key = f"{prefix}:access-keys"
         self.generation_key = f"{prefix}:access-keys:generation"
-        self.nonces = f"{prefix}:nonces:"
         self._box = SecretBox(secret_key) if secret_key else None
         self._url_key = derived_key(secret_key, b"faas download urls") if secret_key else None
         self._found: dict[str, Found] = {}
-        self._admit = redis.register_script(_ADMIT)
-        self._waiting: list[tuple[str, str, int, asyncio.Future]] = []
+        self._nonces = NonceBook(redis, self.generation_key, f"{prefix}:nonces:")
 
     def _sealer(self) -> SecretBox:
         if self._box is None:
@@ -154,6 +136,10 @@ class AccessKeyStore:
         if not deleted:
             raise AccessKeyNotFound(f"no access key {key_id}")
 
+    def cached(self, key_id: str) -> Found | None:
+        """The key as this control plane last read it, if it has (no round trip: a signed request's first look)."""
+        return self._found.get(key_id)
+
     async def lookup(self, key_id: str, fresh: bool = False) -> Found | None:
         """The key, its secret and the generation it was read at (from this control plane's records unless
         `fresh`); None when there is no such key (or it was sealed under another FAAS_SECRET_KEY)."""
@@ -177,29 +163,8 @@ class AccessKeyStore:
         found = self._found[key_id] = Found(Token.from_api(data), secret, generation or b"0")
         return found
 
-    async def admit(self, claim: Claim) -> tuple[bool, bytes]:
+    def admit(self, claim: Claim) -> Awaitable[tuple[bool, bytes]]:
         """(whether this is the first use of the claim's nonce with its key, the keys' generation now). A
         nonce is remembered per second of the request's date, until that date is too old to be accepted."""
-        second = int(claim.signed_at.timestamp())
-        future = asyncio.get_running_loop().create_future()
-        member = f"{claim.key_id} {claim.nonce}" if claim.nonce else ""
-        self._waiting.append((f"{self.nonces}{second}", member, second + MAX_SKEW_S + 5, future))
-        if len(self._waiting) == 1:
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._admit_waiting()))
-        return await future
-
-    async def _admit_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
-        try:
-            out = await self._admit(keys=[self.generation_key, *(b for b, _, _, _ in batch)],
-                                    args=[x for _, member, expiry, _ in batch for x in (member, expiry)])
-        except Exception as exc:  # each waiting request fails with it
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        generation = out[0] if isinstance(out[0], bytes) else str(out[0]).encode()
-        for (*_, future), added in zip(batch, out[1:]):
-            if not future.done():
-                future.set_result((bool(added), generation))
-
+        return self._nonces.admit(int(claim.signed_at.timestamp()), f"{claim.key_id} {claim.nonce}" if claim.nonce
+                                  else "")

@@ -42,3 +42,13 @@ def connect_async(settings: Settings, **kw) -> redis.asyncio.Redis:
         return redis.asyncio.Redis.from_url(settings.redis_url, **kw)
     sentinel = redis.asyncio.sentinel.Sentinel(settings.redis_sentinels, sentinel_kwargs=_SENTINEL_KWARGS)
     return sentinel.master_for(settings.redis_service, **(_options(settings) | kw))
+
+
+def packed(*args: bytes | str | int) -> bytes:
+    """A command in Redis's protocol, packed by hand for a hot path (redis-py's packer costs microseconds per
+    argument): bytes as they are, str as UTF-8, int in decimal."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)

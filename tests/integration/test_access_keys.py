@@ -3,7 +3,7 @@ everywhere, nonces accepted once, in batches."""
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from redis.asyncio import Redis
@@ -93,6 +93,31 @@ def test_nonces_are_accepted_once_across_control_planes_and_within_a_batch(redis
         assert (await there.admit(claim("FKA", None)))[0]  # FC 2.0: no nonce, only the generation
         expires = await conn.expiretime(f"{prefix}:nonces:{int(NOW.timestamp())}")
         assert expires == int(NOW.timestamp()) + 15 * 60 + 5  # as long as a request of that second is accepted
+        return True
+
+    assert run(redis_server, scenario)
+
+
+def test_nonce_round_trips_survive_a_killed_connection_and_a_flushed_script_cache(redis_server):
+    """The nonces' own connection, cut by Redis (CLIENT KILL: a restart or a failover looks the same), is made again
+    for the next round trip; after SCRIPT FLUSH the script goes with the command. Requests of two seconds in one
+    round trip each land in their own second's bucket."""
+    async def scenario(conn, prefix):
+        store = AccessKeyStore(conn, prefix, "k" * 32)
+        assert (await store.admit(claim("FKA", "before")))[0]
+        killed = await conn.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        assert killed >= 1  # the nonces' connection was among them
+        assert (await store.admit(claim("FKA", "after-kill")))[0]
+        await conn.script_flush()
+        assert (await store.admit(claim("FKA", "after-flush")))[0]
+        assert not (await store.admit(claim("FKA", "after-flush")))[0]
+        earlier = Claim("FKA", "x", NOW - timedelta(seconds=3), "two-seconds")
+        results = await asyncio.gather(store.admit(claim("FKA", "two-seconds")), store.admit(earlier),
+                                       store.admit(earlier))
+        assert [first for first, _ in results] == [True, True, False]
+        second = int(NOW.timestamp())
+        assert await conn.sismember(f"{prefix}:nonces:{second - 3}", "FKA two-seconds")
+        assert await conn.expiretime(f"{prefix}:nonces:{second - 3}") == second - 3 + 15 * 60 + 5
         return True
 
     assert run(redis_server, scenario)
