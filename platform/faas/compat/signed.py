@@ -45,7 +45,7 @@ class Surface:
         405 in the surface's shape, once the request is signed (an unsigned probe learns nothing)."""
         own = web.UrlDispatcher()  # the surface's routes alone: which path a 404 or a 405 is
         for method, path, handler, needed in routes:
-            own.add_route(method, self.prefix + path, handler)
+            own.add_route(method, self.prefix + path, _never)
             app.router.add_route(method, self.prefix + path, self.wrap(handler, needed))
 
         async def unmatched(request: web.Request) -> web.StreamResponse:
@@ -77,6 +77,10 @@ class Surface:
         request_id = new_request_id()
         return web.json_response(self.shape(status, code, message, request_id), status=status,
                                  headers={"x-fc-request-id": request_id, **(headers or {})})
+
+
+async def _never(request: web.Request) -> web.StreamResponse:
+    raise AssertionError("a surface's own dispatcher only resolves paths")
 
 
 class SurfaceRoute(NamedTuple):
@@ -127,8 +131,8 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, r
         claim = scheme.read(signed, datetime.now(timezone.utc))
     except SignatureError as exc:
         raise Denied("InvalidSignature", str(exc)) from None
-    store = request.config_dict[ACCESS_KEYS]
-    found = _checked(await store.lookup(claim.key_id), scheme, signed, claim)
+    store = request.app[ACCESS_KEYS]  # (the surfaces' routes are on the platform's own app, not a sub-app)
+    found = _checked(store.cached(claim.key_id) or await store.lookup(claim.key_id), scheme, signed, claim)
     first_use, generation = await store.admit(claim)
     if not first_use:
         raise Denied("SignatureNonceUsed", "this x-acs-signature-nonce was used already: a request is accepted once")
@@ -161,20 +165,26 @@ def _checked(found: Found | None, scheme: ModuleType, signed: Request, claim: Cl
     return found
 
 
-async def invoke_signed(request: web.Request, name: str, qualifier: str, task_header: str) -> web.Response:
+def invoke_signed(request: web.Request, name: str, qualifier: str, task_header: str) -> Awaitable[web.Response]:
     """An InvokeFunction of either surface, on the platform's one invoke: `x-fc-invocation-type` Sync or Async (202
-    with no body, as FC answers), `x-fc-log-type` None or Tail, and the surface's task-id header (`task_header`)."""
-    invocation_type = request.headers.get("x-fc-invocation-type", "Sync")
+    with no body, as FC answers), `x-fc-log-type` None or Tail, and the surface's task-id header (`task_header`).
+    The headers are checked at once; what is returned is the invocation, to await."""
+    headers = request.headers
+    invocation_type = headers.get("x-fc-invocation-type", "Sync")
     if invocation_type not in ("Sync", "Async"):
         raise InvalidArgument("x-fc-invocation-type must be Sync or Async")
-    log_type = request.headers.get("x-fc-log-type", "None")
+    log_type = headers.get("x-fc-log-type", "None")
     if log_type not in ("None", "Tail"):
         raise InvalidArgument("x-fc-log-type must be None or Tail")
-    task_id = callers_id(request.headers, task_header)
-    if task_id is not None and invocation_type != "Async":
-        raise InvalidArgument(f"{task_header} names an async task: send x-fc-invocation-type: Async too")
-    answer = await invoke(request.config_dict, name, qualifier, request[BODY], asynchronous=invocation_type == "Async",
-                          tail=log_type == "Tail", request_id=task_id)
-    if invocation_type == "Async":
-        return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})
-    return answer
+    task_id = callers_id(headers, task_header)
+    if invocation_type == "Sync":
+        if task_id is not None:
+            raise InvalidArgument(f"{task_header} names an async task: send x-fc-invocation-type: Async too")
+        return invoke(request.app, name, qualifier, request[BODY], asynchronous=False, tail=log_type == "Tail")
+    return _accepted(invoke(request.app, name, qualifier, request[BODY], asynchronous=True, request_id=task_id))
+
+
+async def _accepted(invocation: Awaitable[web.Response]) -> web.Response:
+    """202 with no body, as FC answers an async invocation."""
+    answer = await invocation
+    return web.Response(status=202, headers={"x-fc-request-id": answer.headers["X-Fc-Request-Id"]})

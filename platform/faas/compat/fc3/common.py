@@ -3,6 +3,8 @@ the reading of paths, bodies, qualifiers and pages."""
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from ... import defaults
@@ -33,7 +35,13 @@ def path_fc_name(request: web.Request) -> str:
 
 def platform_name(request: web.Request) -> str:
     """The platform name of the path's function (see faas.compat.names)."""
-    return native_name(path_fc_name(request))
+    return _platform_name(request.match_info["function"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _platform_name(fc_name: str) -> str:
+    """(A pure function of the name, kept for the names in use: every InvokeFunction asks it.)"""
+    return native_name(model.check_function_name(fc_name))
 
 
 def millis(query, key: str) -> int | None:

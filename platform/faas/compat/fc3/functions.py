@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
 from ... import defaults
@@ -69,8 +71,8 @@ async def delete_concurrency_config(request: web.Request) -> web.Response:
 
 
 # -- invocations
-async def invoke_function(request: web.Request) -> web.Response:
-    return await invoke_signed(request, platform_name(request), qualifier_of(request), "x-fc-async-task-id")
+def invoke_function(request: web.Request) -> Awaitable[web.Response]:
+    return invoke_signed(request, platform_name(request), qualifier_of(request), "x-fc-async-task-id")
 
 
 async def get_function_code(request: web.Request) -> web.Response:
