@@ -22,7 +22,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, unquote_plus
 
-from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable, require_match
+from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, hmac_sha256, printable, require_match
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -36,6 +36,7 @@ _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MUST_SIGN = ("content-type", "x-acs-", "x-fc-")
 _SIGNATURE_FIELD = "Signature="
+_UNPRINTABLE = "the Authorization header is too long or holds control characters"
 _MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
 """Headers (by the start of their name) that must be signed when sent."""
 
@@ -46,17 +47,21 @@ def read(request: Request, now: datetime) -> Claim:
     header = request.one("authorization")
     if header is None:
         raise SignatureError("the request is not signed (no Authorization header)")
-    if not printable(header, MAX_HEADER_BYTES):
-        raise SignatureError("the Authorization header is too long or holds control characters")
+    if len(header) > MAX_HEADER_BYTES:
+        raise SignatureError(_UNPRINTABLE)
     # All but the signature is the same in every request of a client: that part is read once (_form).
     start = header.find(_SIGNATURE_FIELD) + len(_SIGNATURE_FIELD)
     end = header.find(",", start)
     if end < 0:
         end = len(header)
-    key_id, signed, signed_set = _form(header[:start] + header[end:] if start >= len(_SIGNATURE_FIELD) else header)
+    form = header[:start] + header[end:] if start >= len(_SIGNATURE_FIELD) else header
     signature = header[start:end]
     if not _SIGNATURE.fullmatch(signature):
+        if not printable(header, MAX_HEADER_BYTES):
+            raise SignatureError(_UNPRINTABLE)
+        _form(form)  # a malformed header says how first
         raise SignatureError("the Signature must be 64 lower-case hex digits")
+    key_id, signed, signed_set = _form(form)
     values = request.values
     for name in values.keys() - signed_set:
         if name.startswith(_MUST_SIGN):
@@ -115,13 +120,15 @@ def canonical_query(raw_query: str) -> str:
 def sign(canonical: str, secret: str) -> str:
     """The signature of a canonical request under `secret` (hex)."""
     to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    return hmac.digest(secret.encode(), to_sign.encode(), "sha256").hex()
+    return hmac_sha256(secret, to_sign).hex()
 
 
 @functools.lru_cache(maxsize=1024)
 def _form(header: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
     """An Authorization header without its signature's value, checked: the key id, the signed headers (as
     listed, and as a set)."""
+    if not printable(header, MAX_HEADER_BYTES):
+        raise SignatureError(_UNPRINTABLE)
     algorithm, _, rest = header.partition(" ")
     if algorithm != ALGORITHM:
         raise SignatureError(f"the signature algorithm must be {ALGORITHM}")

@@ -22,7 +22,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, unquote_plus
 
-from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable, require_match
+from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, hmac_sha256, printable, require_match
 
 PROXY_PREFIX = "/2016-08-15/proxy/"
 """HTTP-trigger calls, whose query is signed too."""
@@ -86,4 +86,4 @@ def string_to_sign(request: Request) -> str:
 
 def sign(to_sign: str, secret: str) -> str:
     """The signature of a string to sign under `secret` (base64)."""
-    return base64.b64encode(hmac.digest(secret.encode(), to_sign.encode(), "sha256")).decode()
+    return base64.b64encode(hmac_sha256(secret, to_sign)).decode()
