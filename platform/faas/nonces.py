@@ -90,15 +90,16 @@ class NonceBook:
             args.append(member)
         keys = [self.generation_key, *(f"{self.prefix}{second}" for second in buckets)]
         arguments = [len(keys), *keys, *(second + KEEP_S for second in buckets), *args]
-        for attempt in (1, 2):  # a second time on a new connection when this one broke (a restart, a failover)
-            try:
-                return await self._command(b"EVALSHA", _SHA, *arguments)
-            except NoScriptError:  # Redis restarted, or another server since: the script goes with the command
-                return await self._command(b"EVAL", ADMIT, *arguments)
-            except (RedisConnectionError, RedisTimeoutError):
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return await self._admit(arguments)
+        except (RedisConnectionError, RedisTimeoutError):  # once more, on a new connection (a restart, a failover)
+            return await self._admit(arguments)
+
+    async def _admit(self, arguments: list) -> list:
+        try:
+            return await self._command(b"EVALSHA", _SHA, *arguments)
+        except NoScriptError:  # Redis restarted, or another server since: the script goes with the command
+            return await self._command(b"EVAL", ADMIT, *arguments)
 
     async def _command(self, *args: Any) -> Any:
         if self._conn is None:

@@ -235,3 +235,22 @@ def test_fc2_refuses_a_wrong_secret_and_a_skewed_or_malformed_date():
         with pytest.raises(SignatureError, match="Date header"):
             fc2.read(Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(headers)), WHEN)
 
+
+
+def test_acs3_reads_the_authorization_fields_in_any_order_and_a_kept_form_checks_each_signature():
+    """All but the signature is read once per client (acs3._form is kept): the SDK's own vector with its fields
+    reordered still verifies, and the next request with the same form and another signature is refused."""
+    good = "161cfe52b715aba7ab890fe3d0f60ac0e9403800ae1871c446332f531eff9e7c"
+    base = acs3_request()[0]
+    for authorization in (f"ACS3-HMAC-SHA256 Signature={good},Credential=AKID,SignedHeaders={LIST_SIGNED}",
+                          f"ACS3-HMAC-SHA256 SignedHeaders={LIST_SIGNED},Signature={good},Credential=AKID"):
+        headers = CIMultiDict(base.headers)
+        headers["Authorization"] = authorization
+        assert verify_acs3((Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(headers)), b""))
+        headers["Authorization"] = authorization.replace(good, good[::-1])
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_acs3((Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(headers)), b""))
+    forged = CIMultiDict(base.headers)  # a "Signature=" inside another field is not the signature
+    forged["Authorization"] = f"ACS3-HMAC-SHA256 Credential=AKIDSignature={good},SignedHeaders={LIST_SIGNED}"
+    with pytest.raises(SignatureError, match="Credential"):
+        acs3.read(Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(forged)), WHEN)

@@ -35,10 +35,10 @@ _SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MUST_SIGN = ("content-type", "x-acs-", "x-fc-")
+"""Headers (by the start of their name) that must be signed when sent."""
 _SIGNATURE_FIELD = "Signature="
 _UNPRINTABLE = "the Authorization header is too long or holds control characters"
 _MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
-"""Headers (by the start of their name) that must be signed when sent."""
 
 
 def read(request: Request, now: datetime) -> Claim:
@@ -147,7 +147,7 @@ def _form(header: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
 
 
 def _signed_headers(value: str) -> tuple[str, ...]:
-    """A SignedHeaders list, checked (a client sends the same one each time: it is checked once)."""
+    """A SignedHeaders list, checked (once per client: _form, which calls it, is kept)."""
     if not _SIGNED_HEADERS.fullmatch(value):
         raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
     signed = tuple(value.split(";"))
