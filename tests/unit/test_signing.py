@@ -254,3 +254,21 @@ def test_acs3_reads_the_authorization_fields_in_any_order_and_a_kept_form_checks
     forged["Authorization"] = f"ACS3-HMAC-SHA256 Credential=AKIDSignature={good},SignedHeaders={LIST_SIGNED}"
     with pytest.raises(SignatureError, match="Credential"):
         acs3.read(Request(base.method, base.raw_path, base.raw_query, CIMultiDictProxy(forged)), WHEN)
+
+
+def test_acs3_header_names_read_once_per_client_still_see_each_requests_repeats_and_values():
+    """A request's header names are worked out once per set of names (a client sends the same ones each time),
+    and the canonical headers' lines once per SignedHeaders list: a repeated header is still refused after the
+    same names were accepted, and a value that looks like a format field is signed as it is."""
+    assert verify_acs3(acs3_request()) == "AKID"
+    with pytest.raises(SignatureError, match="repeated"):
+        verify_acs3(acs3_request(extra=[("User-Agent", "second")]))
+    headers = CIMultiDict(acs3_request()[0].headers)
+    headers["user-agent"] = "a {0} {} {user-agent} }{"
+    names = tuple(LIST_SIGNED.split(";"))
+    unsigned = Request("GET", "/2023-03-30/functions", "limit=2", CIMultiDictProxy(headers))
+    canonical = acs3.canonical_request(unsigned, names)
+    assert "\nuser-agent:a {0} {} {user-agent} }{\n" in canonical
+    headers["Authorization"] = (f"ACS3-HMAC-SHA256 Credential=AKID,SignedHeaders={LIST_SIGNED},"
+                                f"Signature={acs3.sign(canonical, 'SECRET')}")
+    assert verify_acs3((Request("GET", "/2023-03-30/functions", "limit=2", CIMultiDictProxy(headers)), b""))

@@ -17,9 +17,14 @@ import functools
 import hashlib
 import hmac
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from multidict import CIMultiDictProxy
+
+try:
+    from _hashlib import hmac_new as _openssl_hmac
+except ImportError:  # a CPython built without OpenSSL
+    _openssl_hmac = None  # type: ignore[assignment]
 
 MAX_SKEW_S = 15 * 60
 """How far a signed request's date may be from the platform's clock, either way (FC's own window)."""
@@ -48,7 +53,7 @@ class Request:
     """What a verifier reads of an HTTP request: the path and the query exactly as they were sent. (A plain
     class with slots: one is made for every signed request.)"""
 
-    __slots__ = ("method", "raw_path", "raw_query", "headers", "values", "repeated")
+    __slots__ = ("method", "raw_path", "raw_query", "headers", "names", "repeated")
 
     def __init__(self, method: str, raw_path: str, raw_query: str, headers: CIMultiDictProxy[str]):
         self.method = method
@@ -56,9 +61,10 @@ class Request:
         """Percent-encoded, as on the request line, without the query."""
         self.raw_query = raw_query
         self.headers = headers
-        self.values: dict[str, str] = {name.lower(): value for name, value in headers.items()}
-        """Each header's value by its lower-case name (a repeated one's last value)."""
-        self.repeated: frozenset[str] = frozenset() if len(self.values) == len(headers) else _repeated(headers)
+        """Looked up case-insensitively (a repeated header's first value: `one` refuses those)."""
+        self.names = _names(tuple(headers.keys()))
+        """The lower-case names of the headers."""
+        self.repeated = frozenset() if len(self.names) == len(headers) else _repeated(headers)
         """Lower-case names of the headers that came more than once."""
 
     @classmethod
@@ -71,13 +77,19 @@ class Request:
         copy was signed?)."""
         if name in self.repeated:
             raise SignatureError(f"the header {name} is repeated")
-        return self.values.get(name)
+        return self.headers.get(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names(raw: tuple[str, ...]) -> frozenset[str]:
+    """The header names of a request in lower case (a client sends the same ones each time: worked out once)."""
+    return frozenset(name.lower() for name in raw)
 
 
 def _repeated(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     seen: set[str] = set()
     repeated: set[str] = set()
-    for name, _ in headers.items():  # (iterating a multidict gives each name once)
+    for name, _ in headers.items():
         name = name.lower()
         (repeated if name in seen else seen).add(name)
     return frozenset(repeated)
@@ -97,7 +109,11 @@ def hmac_sha256(secret: str, message: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=1024)
-def _keyed(secret: str) -> hmac.HMAC:
+def _keyed(secret: str) -> Any:
+    """The keyed state: OpenSSL's own HMAC object where CPython has one (what hmac.HMAC wraps: copied, updated and
+    read without the wrapper's Python layer), else hmac.HMAC, which does the same."""
+    if _openssl_hmac is not None:
+        return _openssl_hmac(secret.encode(), digestmod="sha256")
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 

@@ -67,7 +67,7 @@ def check(request: Request, claim: Claim, secret: str) -> None:
 
 
 def string_to_sign(request: Request) -> str:
-    fc_headers = sorted(name for name in request.values if name.startswith("x-fc-"))
+    fc_headers = sorted(name for name in request.names if name.startswith("x-fc-"))
     lines = "".join(f"{name}:{request.one(name)}\n" for name in fc_headers)
     for value in (request.one("content-type"), request.one("date"), request.one("content-md5"), lines):
         if value is not None and not printable(value.replace("\n", ""), MAX_HEADER_BYTES * 4):
