@@ -145,7 +145,8 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, r
         if "content-md5" in request.headers:
             raise Denied("InvalidSignature", "a request through an HTTP trigger cannot claim a Content-MD5 here")
         return found.key
-    body = await read_event(request, defaults.REQUEST_BYTES, what="the request body")
+    body = b"" if request.content_length == 0 else await read_event(request, defaults.REQUEST_BYTES,
+                                                                     what="the request body")
     try:
         scheme.check_body(signed, body)
     except SignatureError as exc:

@@ -50,14 +50,14 @@ __all__ = ["PREFIX", "add_to"]
 
 def add_to(app: web.Application) -> None:
     """The FC 3.0 surface's routes, at PREFIX, on the platform's app."""
-    SURFACE.add_to(app, [
+    SURFACE.add_to(app, [  # (a path is matched against its prefix's routes in this order: invocations first)
+        route("POST", "/functions/{function}/invocations", invoke_function, Role.INVOKE),
         route("POST", "/functions", create_function),
         route("GET", "/functions", list_functions),
         route("GET", "/functions/{function}", get_function),
         route("PUT", "/functions/{function}", update_function),
         route("DELETE", "/functions/{function}", delete_function),
         route("GET", "/functions/{function}/code", get_function_code),
-        route("POST", "/functions/{function}/invocations", invoke_function, Role.INVOKE),
         route("POST", "/functions/{function}/versions", publish_version),
         route("GET", "/functions/{function}/versions", list_versions),
         route("DELETE", "/functions/{function}/versions/{version}", delete_version),
