@@ -54,11 +54,16 @@ def instances(up, name) -> list:
 
 def test_redis_is_private_to_the_platform(up):
     up.start()
-    with pytest.raises(redis_lib.AuthenticationError):
-        redis_lib.Redis(port=up.redis_port()).hset("faas:tokens", "forged", "{}")
+    sock = up.var / "redis" / "redis.sock"
+    for address in ({"port": up.redis_port()}, {"unix_socket_path": str(sock)}):
+        with pytest.raises(redis_lib.AuthenticationError):
+            redis_lib.Redis(**address).hset("faas:tokens", "forged", "{}")
     assert up.redis().ping()
+    # The platform's own parts (the control plane, its log collector, the workers) come through the socket (flag U).
+    wait_for(lambda: sum("U" in client["flags"] for client in up.redis().client_list()) >= 3, timeout=60,
+             what="the platform's parts connected through the Unix socket")
     for path, mode in ((up.var / "redis", 0o700), (up.var / "redis-password", 0o600), (up.var / "redis.conf", 0o600),
-                       (up.var, 0o700)):
+                       (up.var, 0o700), (sock, 0o600)):
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
     # The password is in no process's command line.
     password = (up.var / "redis-password").read_text().strip()

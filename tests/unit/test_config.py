@@ -137,6 +137,13 @@ def test_the_redis_password_comes_from_its_file(tmp_path):
 
     assert redis.Redis.from_url(settings.redis_url).connection_pool.connection_kwargs["password"] == "s3cr/t+x"
     assert settings.redis_url_shown == "redis://:***@127.0.0.1:6390/0"  # what the logs may show
+    # scripts/up's private Redis, through its Unix socket
+    local = Settings.from_env({"FAAS_REDIS_URL": "unix:///srv/faas/var/redis/redis.sock?db=0",
+                               "FAAS_REDIS_PASSWORD_FILE": str(secret)})
+    assert local.redis_url == "unix://:s3cr%2Ft%2Bx@/srv/faas/var/redis/redis.sock?db=0"
+    kwargs = redis.Redis.from_url(local.redis_url).connection_pool.connection_kwargs
+    assert (kwargs["password"], kwargs["path"], kwargs["db"]) == ("s3cr/t+x", "/srv/faas/var/redis/redis.sock", 0)
+    assert local.redis_url_shown == "unix://:***@/srv/faas/var/redis/redis.sock?db=0"
     # A URL with a password of its own keeps it; no file, no password.
     assert Settings.from_env({"FAAS_REDIS_URL": "redis://:own@h:1/0", "FAAS_REDIS_PASSWORD_FILE": str(secret)}
                              ).redis_url == "redis://:own@h:1/0"

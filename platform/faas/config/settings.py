@@ -93,7 +93,7 @@ class Settings:
     # -- Redis
     redis_url: str = declare(
         "FAAS_REDIS_URL", defaults.REDIS_URL, "Redis of the registry", reader=readers.redis_url,
-        shown="a private redis-server started by `scripts/up`",
+        shown="a private redis-server started by `scripts/up`, through its Unix socket",
         also=(Variable("FAAS_REDIS_PASSWORD_FILE", "`var/redis-password` with `scripts/up`", "a file holding "
                        "Redis' password (a compose or systemd secret), put into `FAAS_REDIS_URL` when that has none"),))
     redis_prefix: str = text("FAAS_REDIS_PREFIX", defaults.REDIS_PREFIX, "prefix of every Redis key")
@@ -232,7 +232,7 @@ class Settings:
         parts = urlsplit(self.redis_url)
         if parts.password is None:
             return self.redis_url
-        return urlunsplit(parts._replace(netloc=f":***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
+        return urlunsplit(parts._replace(netloc=":***@" + parts.netloc.rpartition("@")[2]))
 
     @property
     def control_plane_url(self) -> str:
