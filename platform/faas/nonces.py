@@ -15,10 +15,10 @@ import hashlib
 from collections.abc import Awaitable
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 
 from .redisconn import bulk
 from .signing import MAX_SKEW_S
@@ -55,7 +55,8 @@ _EVAL = bulk(b"EVAL") + bulk(ADMIT)
 class NonceBook:
     """Admits nonces in batches, a round trip at a time, on a connection of its own from `redis`'s pool (so it
     follows a Sentinel failover as every connection does, and closes with the client). Each request's part of
-    the command is packed as it arrives."""
+    the command is packed as it arrives; the reply is read by the connection's own protocol (_Wire), which answers
+    the batch's requests and sends the next batch at once, with no task in between."""
 
     def __init__(self, redis: Redis, generation_key: str, prefix: str):
         self.redis, self.prefix = redis, prefix
@@ -66,19 +67,26 @@ class NonceBook:
         self._keys: list[bytes] = []
         self._members: list[bytes] = []
         self._futures: list[asyncio.Future] = []
-        self._sending: asyncio.Task | None = None
-        self._conn: Any = None
+        self._flight: _Batch | None = None
+        """The batch sent, whose reply is awaited."""
+        self._again: _Batch | None = None
+        """A batch whose connection was cut before its reply: sent once more, first, on a new connection."""
+        self._wire: _Wire | None = None
+        self._connecting: asyncio.Task | None = None
+        self._scheduled = False
 
     def admit(self, second: int, member: str) -> Awaitable[tuple[bool, bytes]]:
         """(whether `member` is new in the bucket of `second`, the keys' generation now), to await; an empty member
         is not kept (True)."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._keys.append(self._buckets.get(second) or self._bucket(second))
         data = member.encode()
         self._members.append(b"$%d\r\n%s\r\n" % (len(data), data))
         self._futures.append(future)
-        if self._sending is None:
-            self._sending = asyncio.ensure_future(self._send_waiting())  # runs once this iteration's requests are in
+        if not self._scheduled and self._flight is None:
+            self._scheduled = True
+            loop.call_soon(self._soon, loop)
         return future
 
     def _bucket(self, second: int) -> bytes:
@@ -87,55 +95,132 @@ class NonceBook:
         key = self._buckets[second] = bulk(f"{self.prefix}{second}")
         return key
 
-    async def _send_waiting(self) -> None:
+    def _soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon(self._send)  # one loop iteration more: the requests read in its poll go in this round trip too
+
+    def _send(self) -> None:
+        """The next batch, unless one is out (its reply sends the next): on the connection, once there is one."""
+        self._scheduled = False
+        if self._flight is not None or not (self._futures or self._again):
+            return
+        if self._wire is None:
+            if self._connecting is None:
+                self._connecting = asyncio.ensure_future(self._connect())
+            return
+        batch, self._again = self._again, None
+        if batch is None:
+            batch = _Batch(self._futures, b"".join(self._keys), b"".join(self._members))
+            self._keys, self._members, self._futures = [], [], []
+        self._flight = batch
+        self._wire.write(batch.command(self._generation, self._keep))
+
+    async def _connect(self) -> None:
         try:
-            await asyncio.sleep(0)  # one loop iteration more: the requests read in its poll go in this round trip too
-            while self._futures:
-                keys, members, futures = b"".join(self._keys), b"".join(self._members), self._futures
-                self._keys, self._members, self._futures = [], [], []
-                try:
-                    out = await self._round_trip(len(futures), keys, members)
-                except Exception as exc:  # each request of the batch fails with it
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                generation = out[0] if isinstance(out[0], bytes) else str(out[0]).encode()
-                for future, added in zip(futures, out[1:]):
-                    if not future.done():
-                        future.set_result((added == 1, generation))
+            conn = await self.redis.connection_pool.get_connection()
+        except Exception as exc:  # no Redis: each waiting request fails with it
+            self._fail_waiting(exc)
+            return
         finally:
-            self._sending = None
+            self._connecting = None
+        self._wire = _Wire(self, conn)
+        self._send()
 
-    async def _round_trip(self, count: int, keys: bytes, members: bytes) -> list:
+    def _answered(self, wire: _Wire, reply: Any) -> None:
+        batch, self._flight = self._flight, None
+        if batch is None or wire is not self._wire:  # out of step with its replies: it is not used again
+            wire.close()
+            return
+        if isinstance(reply, hiredis.ReplyError):
+            if str(reply).startswith("NOSCRIPT") and not batch.with_script:  # Redis restarted, or another one since
+                batch.with_script = True
+                self._flight = batch
+                wire.write(batch.command(self._generation, self._keep))
+                return
+            batch.fail(ResponseError(str(reply)))
+        else:
+            generation = reply[0] if isinstance(reply[0], bytes) else str(reply[0]).encode()
+            for future, added in zip(batch.futures, reply[1:]):
+                if not future.done():
+                    future.set_result((added == 1, generation))
+        self._send()
+
+    def _lost(self, wire: _Wire, exc: Exception | None) -> None:
+        """The connection was cut (a restart, a failover, a kill): the batch it carried goes once more on a new
+        one, and fails if that is cut too."""
+        if wire is not self._wire:
+            return
+        self._wire = None
+        batch, self._flight = self._flight, None
+        if batch is not None:
+            if batch.retried:
+                batch.fail(RedisConnectionError(f"the connection to Redis was lost: {exc or 'closed'}"))
+            else:
+                batch.retried = True
+                self._again = batch
+        asyncio.ensure_future(self._release(wire.conn))
+        self._send()
+
+    def _fail_waiting(self, exc: Exception) -> None:
+        batch, self._again = self._again, None
+        if batch is not None:
+            batch.fail(exc)
+        _Batch(self._futures, b"", b"").fail(exc)
+        self._keys, self._members, self._futures = [], [], []
+
+    async def _release(self, conn: Any) -> None:
+        await conn.disconnect(nowait=True)  # (closed already)
+        await self.redis.connection_pool.release(conn)
+
+
+class _Batch:
+    """The requests of one round trip: their futures, and their packed keys and members."""
+
+    __slots__ = ("futures", "keys", "members", "with_script", "retried")
+
+    def __init__(self, futures: list[asyncio.Future], keys: bytes, members: bytes):
+        self.futures, self.keys, self.members = futures, keys, members
+        self.with_script = False
+        """EVAL with the script itself, once Redis answered NOSCRIPT to its SHA."""
+        self.retried = False
+
+    def command(self, generation: bytes, keep: bytes) -> bytes:
         # EVALSHA sha numkeys generation bucket... keep member...: 5 + 2 * count arguments
-        head = b"*%d\r\n" % (5 + 2 * count)
-        arguments = b"%s%s%s%s%s" % (bulk(count + 1), self._generation, keys, self._keep, members)
-        try:
-            return await self._admit(head, arguments)
-        except (RedisConnectionError, RedisTimeoutError):  # once more, on a new connection (a restart, a failover)
-            return await self._admit(head, arguments)
+        count = len(self.futures)
+        return b"*%d\r\n%s%s%s%s%s%s" % (5 + 2 * count, _EVAL if self.with_script else _EVALSHA, bulk(count + 1),
+                                          generation, self.keys, keep, self.members)
 
-    async def _admit(self, head: bytes, arguments: bytes) -> list:
-        try:
-            return await self._command(head + _EVALSHA + arguments)
-        except NoScriptError:  # Redis restarted, or another server since: the script goes with the command
-            return await self._command(head + _EVAL + arguments)
+    def fail(self, exc: Exception) -> None:
+        for future in self.futures:
+            if not future.done():
+                future.set_exception(exc)
 
-    async def _command(self, command: bytes) -> Any:
-        if self._conn is None:
-            self._conn = await self.redis.connection_pool.get_connection()
-        try:
-            await self._conn.send_packed_command(command, check_health=False)
-            return await self._conn.read_response()
-        except ResponseError:  # a whole reply was read: the connection goes on
-            raise
-        except BaseException:  # one cut off (an error, a timeout, a cancel) leaves the connection unusable
-            await self._disconnect()
-            raise
 
-    async def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.disconnect()
-            await self.redis.connection_pool.release(conn)
+class _Wire(asyncio.Protocol):
+    """The nonces' connection, once redis-py made it (its address, password and database as every connection's):
+    its transport taken over, replies parsed as they arrive."""
+
+    def __init__(self, book: NonceBook, conn: Any):
+        self.book, self.conn = book, conn
+        self.reader = hiredis.Reader()
+        self.transport = conn._writer.transport  # (redis-py's StreamWriter: its transport, read from here on)
+        self.original = self.transport.get_protocol()
+        """redis-py's own protocol, told when the connection is lost (its StreamWriter waits for that to close)."""
+        self.transport.set_protocol(self)
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        try:
+            while (reply := self.reader.gets()) is not False:
+                self.book._answered(self, reply)
+        except hiredis.ProtocolError:  # not Redis's protocol: the connection is not used again
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.original.connection_lost(exc)
+        self.book._lost(self, exc)

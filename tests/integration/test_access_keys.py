@@ -121,3 +121,30 @@ def test_nonce_round_trips_survive_a_killed_connection_and_a_flushed_script_cach
         return True
 
     assert run(redis_server, scenario)
+
+
+def test_a_round_trip_cut_before_its_reply_is_sent_once_more_on_a_new_connection(redis_server):
+    """Redis holds the round trip (CLIENT PAUSE WRITE) while its connection is cut: the batch goes again on a new
+    connection and is answered once Redis goes on; its nonce is kept once."""
+    async def scenario(conn, prefix):
+        store = AccessKeyStore(conn, prefix, "k" * 32)
+        assert (await store.admit(claim("FKA", "warm")))[0]  # the nonces' connection is made
+        await conn.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+        try:
+            pending = asyncio.ensure_future(store.admit(claim("FKA", "in-flight")))
+            for _ in range(500):  # until the round trip is out, held by the pause
+                if store._nonces._flight is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert store._nonces._flight is not None
+            killed = await conn.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            assert killed >= 1
+        finally:
+            await conn.execute_command("CLIENT", "UNPAUSE")
+        first, _ = await asyncio.wait_for(pending, 30)
+        assert first
+        assert await conn.sismember(f"{prefix}:nonces:{int(NOW.timestamp())}", "FKA in-flight")
+        assert not (await store.admit(claim("FKA", "in-flight")))[0]
+        return True
+
+    assert run(redis_server, scenario)
