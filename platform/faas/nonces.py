@@ -16,9 +16,10 @@ from collections.abc import Awaitable
 from typing import Any
 
 import hiredis
+from redis._parsers import BaseParser
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError
 
 from .redisconn import bulk
 from .signing import MAX_SKEW_S
@@ -122,7 +123,12 @@ class NonceBook:
             return
         finally:
             self._connecting = None
-        self._wire = _Wire(self, conn)
+        try:
+            self._wire = _Wire(self, conn)
+        except Exception as exc:  # (a redis-py whose connection keeps its transport elsewhere)
+            await self._release(conn)
+            self._fail_waiting(exc)
+            return
         self._send()
 
     def _answered(self, wire: _Wire, reply: Any) -> None:
@@ -130,13 +136,13 @@ class NonceBook:
         if batch is None or wire is not self._wire:  # out of step with its replies: it is not used again
             wire.close()
             return
-        if isinstance(reply, hiredis.ReplyError):
-            if str(reply).startswith("NOSCRIPT") and not batch.with_script:  # Redis restarted, or another one since
+        if isinstance(reply, Exception):  # an error reply, as redis-py's exception (OOM: OutOfMemoryError, ...)
+            if isinstance(reply, NoScriptError) and not batch.with_script:  # Redis restarted, or another one since
                 batch.with_script = True
                 self._flight = batch
                 wire.write(batch.command(self._generation, self._keep))
                 return
-            batch.fail(ResponseError(str(reply)))
+            batch.fail(reply)
         else:
             generation = reply[0] if isinstance(reply[0], bytes) else str(reply[0]).encode()
             for future, added in zip(batch.futures, reply[1:]):
@@ -201,7 +207,7 @@ class _Wire(asyncio.Protocol):
 
     def __init__(self, book: NonceBook, conn: Any):
         self.book, self.conn = book, conn
-        self.reader = hiredis.Reader()
+        self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
         self.transport = conn._writer.transport  # (redis-py's StreamWriter: its transport, read from here on)
         self.original = self.transport.get_protocol()
         """redis-py's own protocol, told when the connection is lost (its StreamWriter waits for that to close)."""
@@ -218,7 +224,7 @@ class _Wire(asyncio.Protocol):
         try:
             while (reply := self.reader.gets()) is not False:
                 self.book._answered(self, reply)
-        except hiredis.ProtocolError:  # not Redis's protocol: the connection is not used again
+        except hiredis.ProtocolError:  # not Redis's protocol: the connection is not used again (its batch goes again)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:

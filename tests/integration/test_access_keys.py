@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from faas.access_keys import AccessKeyStore
 from faas.errors import AccessKeyNotFound, InvalidArgument, ServiceUnavailable
@@ -145,6 +146,21 @@ def test_a_round_trip_cut_before_its_reply_is_sent_once_more_on_a_new_connection
         assert first
         assert await conn.sismember(f"{prefix}:nonces:{int(NOW.timestamp())}", "FKA in-flight")
         assert not (await store.admit(claim("FKA", "in-flight")))[0]
+        return True
+
+    assert run(redis_server, scenario)
+
+
+def test_an_error_reply_fails_its_batch_as_redis_py_would_and_the_connection_goes_on(redis_server):
+    """Redis refuses the round trip (a bucket that is not a set: WRONGTYPE): its requests fail with redis-py's own
+    exception, and the next round trip on the same connection is answered."""
+    async def scenario(conn, prefix):
+        store = AccessKeyStore(conn, prefix, "k" * 32)
+        earlier = Claim("FKA", "x", NOW - timedelta(seconds=7), "n1")
+        await conn.set(f"{prefix}:nonces:{int(earlier.signed_at.timestamp())}", "not a set")
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await store.admit(earlier)
+        assert (await store.admit(claim("FKA", "n1")))[0]
         return True
 
     assert run(redis_server, scenario)
