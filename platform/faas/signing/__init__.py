@@ -9,6 +9,8 @@ body against the digest the head carries (`check_body`): a body is never read fo
 
 - `acs3`: FC 3.0's `ACS3-HMAC-SHA256` (alibabacloud-tea-openapi), which signs the body's SHA-256 and a nonce.
 - `fc2`: FC 2.0's `FC <AccessKeyId>:<signature>` (aliyun-fc2), which signs no body and no nonce.
+- `sigv4`: AWS's `AWS4-HMAC-SHA256` (botocore) for the Lambda API, which signs the body inside the signature (so
+  its `check` takes the body's digest) and no nonce.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Claim(NamedTuple):
     nonce: str | None = None
     """FC 3.0's x-acs-signature-nonce, which the caller accepts once (FC 2.0 has none)."""
     signed_headers: tuple[str, ...] = ()
+    scope: str = ""
+    """SigV4's credential scope (date/region/service/aws4_request), part of what it signs."""
 
 
 class SignatureError(Exception):

@@ -1,0 +1,206 @@
+"""AWS Signature Version 4 (`AWS4-HMAC-SHA256`, botocore's `SigV4Auth`) for the Lambda API, from the server's side.
+
+    Authorization: AWS4-HMAC-SHA256 Credential=<AccessKeyId>/<yyyymmdd>/<region>/lambda/aws4_request,
+                   SignedHeaders=<h1;h2;...>, Signature=<hex>
+
+The canonical request is the method; the path as sent (still percent-encoded) quoted once more with
+`quote(path, safe='/~')` (so a `name:qualifier` that arrives as `name%3Aqualifier` is signed as
+`name%253Aqualifier`); the query's pairs, each part decoded and quoted again with `safe='-_.~'`, sorted; each
+header named in SignedHeaders as `name:value` with its runs of white space made one space (a repeated header's
+values joined with ','); a blank line; the SignedHeaders list; and the body's SHA-256 (hex), which botocore signs
+without sending it as a header. The string to sign is the algorithm, X-Amz-Date, the credential scope and the
+hex SHA-256 of the canonical request; the key is HMAC-SHA256 chained from `AWS4<secret>` over the scope's date,
+region, service and `aws4_request`.
+
+Beyond the algorithm, the platform asks: the host and X-Amz-Date are signed, and so is every content-type and
+x-amz-* header the request carries; no signed header comes twice; the scope's service is `lambda`, its date
+X-Amz-Date's, any region; the date is within MAX_SKEW_S; the path has no `.` or `..` segment and no empty one but
+a trailing slash (botocore signs a path with those removed: what is routed must be what was signed). SigV4 has no
+nonce: as on AWS, a request can be replayed within the date's window. The body is signed inside the signature, so
+it is read (within the request limit) before `check`, which takes its digest.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, unquote
+
+from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable, require_match
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "lambda"
+TERMINATOR = "aws4_request"
+DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+REQUIRED = ("host", "x-amz-date")
+"""Headers every signature must cover."""
+
+_FIELDS = ("Credential", "SignedHeaders", "Signature")
+_SIGNATURE_FIELD = "Signature="
+_KEY_ID = r"[A-Za-z0-9._-]{1,128}"
+_CREDENTIAL = re.compile(rf"({_KEY_ID})/(\d{{8}})/([a-z0-9-]{{1,32}})/([a-z0-9-]{{1,32}})/({TERMINATOR})")
+_SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
+_SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
+_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
+_MUST_SIGN = ("content-type", "x-amz-")
+"""Headers (by the start of their name) that must be signed when sent (x-amzn-trace-id is not: botocore never
+signs it)."""
+_UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-")
+_MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
+_SPACES = re.compile(r"\s+")
+
+
+def read(request: Request, now: datetime) -> Claim:
+    """The key and scope the request claims, once its form and date are right (SignatureError otherwise): what
+    the head shows without the secret."""
+    header = request.one("authorization")
+    if header is None:
+        raise SignatureError("the request is not signed (no Authorization header)")
+    if not printable(header, MAX_HEADER_BYTES):
+        raise SignatureError("the Authorization header is too long or holds control characters")
+    # All but the signature is the same in every request of a client (for a day): that part is read once (_form).
+    start = header.find(_SIGNATURE_FIELD) + len(_SIGNATURE_FIELD)
+    end = header.find(",", start)
+    if end < 0:
+        end = len(header)
+    signature = header[start:end]
+    if start < len(_SIGNATURE_FIELD) or not _SIGNATURE.fullmatch(signature):
+        _form(header)  # a malformed header says how first
+        raise SignatureError("the Signature must be 64 lower-case hex digits")
+    key_id, scope_date, scope, signed, signed_set = _form(header[:start] + header[end:])
+    names = request.names
+    for name in names - signed_set:
+        if name.startswith(_MUST_SIGN):
+            raise SignatureError(f"the header {name} is not signed")
+    if not names >= signed_set:
+        raise SignatureError(f"SignedHeaders names {sorted(signed_set - names)[0]}, which the request does not carry")
+    if request.repeated & signed_set:
+        raise SignatureError(f"the header {min(request.repeated & signed_set)} is repeated")
+    amz_date = request.one("x-amz-date") or ""
+    signed_at = _date(amz_date, now)
+    if amz_date[:8] != scope_date:
+        raise SignatureError("the credential scope's date is not X-Amz-Date's")
+    content_sha256 = request.one("x-amz-content-sha256")
+    if content_sha256 is not None and not _SHA256.fullmatch(content_sha256):
+        if content_sha256.startswith(_UNSIGNED_PAYLOADS):
+            raise SignatureError("the body must be signed (X-Amz-Content-SHA256 cannot be UNSIGNED-PAYLOAD here)")
+        raise SignatureError("X-Amz-Content-SHA256 must be 64 lower-case hex digits")
+    segments = request.raw_path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        if segment in (".", "..") or (not segment and i < len(segments) - 1):  # (a trailing slash is a segment's end)
+            raise SignatureError("the path must have no empty, '.' or '..' segment")
+    return Claim(key_id, signature, signed_at, None, signed, scope)
+
+
+def check(request: Request, claim: Claim, secret: str, body_sha256: str) -> None:
+    """SignatureError unless `secret` signed the request as `claim` says, over a body whose SHA-256 (hex) is
+    `body_sha256`."""
+    if not hmac.compare_digest(request.one("x-amz-content-sha256") or body_sha256, body_sha256):
+        raise SignatureError("X-Amz-Content-SHA256 is not the SHA-256 of the body")
+    canonical = canonical_request(request, claim.signed_headers, body_sha256)
+    to_sign = (f"{ALGORITHM}\n{request.one('x-amz-date')}\n{claim.scope}\n"
+               f"{hashlib.sha256(canonical.encode()).hexdigest()}")
+    require_match(hmac.digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
+
+
+def canonical_request(request: Request, signed_headers: tuple[str, ...], body_sha256: str) -> str:
+    headers = request.headers
+    lines = "".join(f"{name}:{_trimmed(headers.getall(name, []))}\n" for name in signed_headers)
+    return (f"{request.method.upper()}\n{quote(request.raw_path or '/', safe='/~')}\n"
+            f"{canonical_query(request.raw_query)}\n{lines}\n{';'.join(signed_headers)}\n{body_sha256}")
+
+
+def canonical_query(raw_query: str) -> str:
+    """The query as botocore signs it: each name and value decoded and quoted with `safe='-_.~'`, the pairs sorted
+    (by name, then value)."""
+    pairs = []
+    for item in raw_query.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        try:
+            pairs.append((quote(unquote(name, errors="strict"), safe="-_.~"),
+                          quote(unquote(value, errors="strict"), safe="-_.~")))
+        except UnicodeDecodeError:
+            raise SignatureError("the query is not UTF-8 once decoded") from None
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def sign(canonical: str, amz_date: str, scope: str, secret: str) -> str:
+    """The signature of a canonical request made at `amz_date` in `scope` under `secret` (hex): for tests and
+    benchmarks, which sign as botocore does."""
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    return hmac.digest(_signing_key(secret, scope), to_sign.encode(), "sha256").hex()
+
+
+def _trimmed(values: list[str]) -> str:
+    return ",".join(_SPACES.sub(" ", value.strip()) for value in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _form(header: str) -> tuple[str, str, str, tuple[str, ...], frozenset[str]]:
+    """An Authorization header without its signature's value, checked: the key id, the scope's date, the scope,
+    the signed headers (as listed, and as a set). (A client's headers differ only by their signature, and by their
+    scope once a day.)"""
+    algorithm, _, rest = header.partition(" ")
+    if algorithm != ALGORITHM:
+        raise SignatureError(f"the signature algorithm must be {ALGORITHM}")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, eq, value = part.strip().partition("=")
+        if not eq or name in fields or name not in _FIELDS:
+            raise SignatureError("the Authorization header must be Credential=..., SignedHeaders=..., Signature=...")
+        fields[name] = value
+    if len(fields) != len(_FIELDS):
+        raise SignatureError("the Authorization header must be Credential=..., SignedHeaders=..., Signature=...")
+    credential = _CREDENTIAL.fullmatch(fields["Credential"])
+    if credential is None:
+        raise SignatureError("the Credential must be <AccessKeyId>/<yyyymmdd>/<region>/lambda/aws4_request")
+    key_id, scope_date, _, service, _ = credential.groups()
+    if service != SERVICE:
+        raise SignatureError(f"the credential scope's service must be {SERVICE}")
+    signed = _signed_headers(fields["SignedHeaders"])
+    return key_id, scope_date, fields["Credential"].partition("/")[2], signed, frozenset(signed)
+
+
+def _signed_headers(value: str) -> tuple[str, ...]:
+    if not _SIGNED_HEADERS.fullmatch(value):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    signed = tuple(value.split(";"))
+    if list(signed) != sorted(set(signed)):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    for name in REQUIRED:
+        if name not in signed:
+            raise SignatureError(f"SignedHeaders must include {name}")
+    return signed
+
+
+@functools.lru_cache(maxsize=1024)
+def _signing_key(secret: str, scope: str) -> bytes:
+    """The key of a secret in a scope (date/region/service/aws4_request): the same for a client all day."""
+    key = f"AWS4{secret}".encode()
+    for part in scope.split("/"):
+        key = hmac.digest(key, part.encode(), "sha256")
+    return key
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_date(value: str) -> datetime:
+    match = _DATE.fullmatch(value)
+    try:
+        if match is None:
+            raise ValueError(value)
+        year, month, day, hour, minute, second = map(int, match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:
+        raise SignatureError(f"X-Amz-Date must be a UTC time as {DATE_FORMAT}") from None
+
+
+def _date(value: str, now: datetime) -> datetime:
+    when = _parse_date(value)
+    if abs(now - when) > _MAX_SKEW:
+        raise SignatureError(f"X-Amz-Date is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
+    return when
