@@ -74,6 +74,7 @@ class NonceBook:
         """A batch whose connection was cut before its reply: sent once more, first, on a new connection."""
         self._wire: _Wire | None = None
         self._connecting: asyncio.Task | None = None
+        self._releasing: set[asyncio.Task] = set()
         self._scheduled = False
 
     def admit(self, second: int, member: str) -> Awaitable[tuple[bool, bytes]]:
@@ -163,7 +164,9 @@ class NonceBook:
             else:
                 batch.retried = True
                 self._again = batch
-        asyncio.ensure_future(self._release(wire.conn))
+        releasing = asyncio.ensure_future(self._release(wire.conn))
+        self._releasing.add(releasing)  # (a task nothing holds may be collected before it ends)
+        releasing.add_done_callback(self._releasing.discard)
         self._send()
 
     def _fail_waiting(self, exc: Exception) -> None:
