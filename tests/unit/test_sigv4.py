@@ -40,7 +40,8 @@ def as_sent(headers, url=INVOKE, method="POST") -> Request:
 
 def verify(request: Request, body: bytes, now=WHEN, secret="SECRET"):
     claim = sigv4.read(request, now)
-    sigv4.check(request, claim, secret, hashlib.sha256(body).hexdigest())
+    request.body_sha256 = hashlib.sha256(body).hexdigest()
+    sigv4.check(request, claim, secret)
     return claim
 
 

@@ -9,8 +9,8 @@ body against the digest the head carries (`check_body`): a body is never read fo
 
 - `acs3`: FC 3.0's `ACS3-HMAC-SHA256` (alibabacloud-tea-openapi), which signs the body's SHA-256 and a nonce.
 - `fc2`: FC 2.0's `FC <AccessKeyId>:<signature>` (aliyun-fc2), which signs no body and no nonce.
-- `sigv4`: AWS's `AWS4-HMAC-SHA256` (botocore) for the Lambda API, which signs the body inside the signature (so
-  its `check` takes the body's digest) and no nonce.
+- `sigv4`: AWS's `AWS4-HMAC-SHA256` (botocore) for the Lambda API, which signs the body inside the signature (its
+  BODY_FIRST: the body is read before `check`, which takes its digest from `Request.body_sha256`) and no nonce.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from datetime import datetime
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from multidict import CIMultiDictProxy
@@ -57,7 +58,7 @@ class Request:
     """What a verifier reads of an HTTP request: the path and the query exactly as they were sent. (A plain
     class with slots: one is made for every signed request.)"""
 
-    __slots__ = ("method", "raw_path", "raw_query", "headers", "names", "repeated")
+    __slots__ = ("method", "raw_path", "raw_query", "headers", "names", "repeated", "body_sha256")
 
     def __init__(self, method: str, raw_path: str, raw_query: str, headers: CIMultiDictProxy[str]):
         self.method = method
@@ -70,6 +71,9 @@ class Request:
         """The lower-case names of the headers."""
         self.repeated = frozenset() if len(self.names) == len(headers) else _repeated(headers)
         """Lower-case names of the headers that came more than once."""
+        self.body_sha256: str | None = None
+        """The body's SHA-256 (hex), for a scheme that signs the body inside its signature (BODY_FIRST: the
+        caller reads the body before `check`)."""
 
     @classmethod
     def of(cls, method: str, raw_target: str, headers: CIMultiDictProxy[str]) -> Request:
@@ -119,6 +123,48 @@ def _keyed(secret: str) -> Any:
     if _openssl_hmac is not None:
         return _openssl_hmac(secret.encode(), digestmod="sha256")
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
+"""A SignedHeaders list (ACS3's and SigV4's): lower-case header names, `;`-separated, 64 at most."""
+_MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
+
+
+def signed_header_list(value: str, required: tuple[str, ...]) -> tuple[str, ...]:
+    """A SignedHeaders list, checked: lower-case names, sorted, each once, `required` among them. (Once per client:
+    the schemes keep the Authorization forms that call it.)"""
+    if not SIGNED_HEADERS.fullmatch(value):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    signed = tuple(value.split(";"))
+    if list(signed) != sorted(set(signed)):
+        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
+    for name in required:
+        if name not in signed:
+            raise SignatureError(f"SignedHeaders must include {name}")
+    return signed
+
+
+def dated(value: str, now: datetime, pattern: re.Pattern[str], header: str, shown_format: str) -> datetime:
+    """The UTC time of a date header (`pattern`: its six fields, year to second), within MAX_SKEW_S of `now`."""
+    when = _utc(pattern, value)
+    if when is None:
+        raise SignatureError(f"{header} must be a UTC time as {shown_format}")
+    if abs(now - when) > _MAX_SKEW:
+        raise SignatureError(f"{header} is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
+    return when
+
+
+@functools.lru_cache(maxsize=64)
+def _utc(pattern: re.Pattern[str], value: str) -> datetime | None:
+    """(The requests of one second share their date: it is parsed once.)"""
+    match = pattern.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = map(int, match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:  # (a 13th month, a 31st of June)
+        return None
 
 
 def require_match(expected: str, claim: Claim) -> None:

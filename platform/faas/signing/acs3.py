@@ -20,26 +20,36 @@ import hashlib
 import hmac
 import itertools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import quote, unquote_plus
 
-from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, hmac_sha256, printable, require_match
+from . import (
+    MAX_HEADER_BYTES,
+    Claim,
+    Request,
+    SignatureError,
+    dated,
+    hmac_sha256,
+    printable,
+    require_match,
+    signed_header_list,
+)
 
 ALGORITHM = "ACS3-HMAC-SHA256"
+BODY_FIRST = False
+"""The head carries the body's digest: the body is read once the signature is good (check_body)."""
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 REQUIRED = ("host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce")
 """Headers every signature must cover."""
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MUST_SIGN = ("content-type", "x-acs-", "x-fc-")
 """Headers (by the start of their name) that must be signed when sent."""
 _SIGNATURE_FIELD = "Signature="
 _UNPRINTABLE = "the Authorization header is too long or holds control characters"
-_MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _BLANKS = itertools.repeat("")
 
@@ -69,7 +79,7 @@ def read(request: Request, now: datetime) -> Claim:
     if problem:
         raise SignatureError(problem)
     headers = request.headers
-    signed_at = _date(headers["x-acs-date"], now)
+    signed_at = dated(headers["x-acs-date"], now, _DATE, "x-acs-date", DATE_FORMAT)
     nonce = headers["x-acs-signature-nonce"]
     if not _NONCE.fullmatch(nonce):
         raise SignatureError("x-acs-signature-nonce must be 1-64 letters, digits, '.', '_' or '-'")
@@ -163,38 +173,8 @@ def _form(header: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
         raise SignatureError("the Authorization header must be Credential=...,SignedHeaders=...,Signature=...")
     if not _KEY_ID.fullmatch(fields["Credential"]):
         raise SignatureError("the Credential is not an access key id")
-    signed = _signed_headers(fields["SignedHeaders"])
+    signed = signed_header_list(fields["SignedHeaders"], REQUIRED)
     return fields["Credential"], signed, frozenset(signed)
 
 
-def _signed_headers(value: str) -> tuple[str, ...]:
-    """A SignedHeaders list, checked (once per client: _form, which calls it, is kept)."""
-    if not _SIGNED_HEADERS.fullmatch(value):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    signed = tuple(value.split(";"))
-    if list(signed) != sorted(set(signed)):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    for name in REQUIRED:
-        if name not in signed:
-            raise SignatureError(f"SignedHeaders must include {name}")
-    return signed
 
-
-@functools.lru_cache(maxsize=64)
-def _parse_date(value: str) -> datetime:
-    """An x-acs-date (the requests of one second share theirs: it is parsed once)."""
-    match = _DATE.fullmatch(value)
-    try:
-        if match is None:
-            raise ValueError(value)
-        year, month, day, hour, minute, second = map(int, match.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-    except ValueError:
-        raise SignatureError(f"x-acs-date must be a UTC time as {DATE_FORMAT}") from None
-
-
-def _date(value: str, now: datetime) -> datetime:
-    when = _parse_date(value)
-    if abs(now - when) > _MAX_SKEW:
-        raise SignatureError(f"x-acs-date is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
-    return when

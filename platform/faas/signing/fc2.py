@@ -24,6 +24,8 @@ from urllib.parse import unquote, unquote_plus
 
 from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, hmac_sha256, printable, require_match
 
+BODY_FIRST = False
+"""The body is not signed (a Content-MD5 is checked against it once the signature is good)."""
 PROXY_PREFIX = "/2016-08-15/proxy/"
 """HTTP-trigger calls, whose query is signed too."""
 

@@ -26,12 +26,23 @@ import functools
 import hashlib
 import hmac
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import quote, unquote
 
-from . import MAX_HEADER_BYTES, MAX_SKEW_S, Claim, Request, SignatureError, printable, require_match
+from . import (
+    MAX_HEADER_BYTES,
+    Claim,
+    Request,
+    SignatureError,
+    dated,
+    printable,
+    require_match,
+    signed_header_list,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+BODY_FIRST = True
+"""The body is inside the signature: read it (within the request limit) and set Request.body_sha256 before check."""
 SERVICE = "lambda"
 TERMINATOR = "aws4_request"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -43,13 +54,11 @@ _SIGNATURE_FIELD = "Signature="
 _KEY_ID = r"[A-Za-z0-9._-]{1,128}"
 _CREDENTIAL = re.compile(rf"({_KEY_ID})/(\d{{8}})/([a-z0-9-]{{1,32}})/([a-z0-9-]{{1,32}})/({TERMINATOR})")
 _SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
 _DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
 _MUST_SIGN = ("content-type", "x-amz-")
 """Headers (by the start of their name) that must be signed when sent (x-amzn-trace-id is not: botocore never
 signs it)."""
 _UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-")
-_MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
 _SPACES = re.compile(r"\s+")
 
 
@@ -80,7 +89,7 @@ def read(request: Request, now: datetime) -> Claim:
     if request.repeated & signed_set:
         raise SignatureError(f"the header {min(request.repeated & signed_set)} is repeated")
     amz_date = request.one("x-amz-date") or ""
-    signed_at = _date(amz_date, now)
+    signed_at = dated(amz_date, now, _DATE, "X-Amz-Date", DATE_FORMAT)
     if amz_date[:8] != scope_date:
         raise SignatureError("the credential scope's date is not X-Amz-Date's")
     content_sha256 = request.one("x-amz-content-sha256")
@@ -95,15 +104,22 @@ def read(request: Request, now: datetime) -> Claim:
     return Claim(key_id, signature, signed_at, None, signed, scope)
 
 
-def check(request: Request, claim: Claim, secret: str, body_sha256: str) -> None:
-    """SignatureError unless `secret` signed the request as `claim` says, over a body whose SHA-256 (hex) is
-    `body_sha256`."""
+def check(request: Request, claim: Claim, secret: str) -> None:
+    """SignatureError unless `secret` signed the request as `claim` says, over the body whose SHA-256 (hex) the
+    caller put in `request.body_sha256`."""
+    body_sha256 = request.body_sha256
+    if body_sha256 is None:
+        raise SignatureError("the body was not read before its signature was checked")
     if not hmac.compare_digest(request.one("x-amz-content-sha256") or body_sha256, body_sha256):
         raise SignatureError("X-Amz-Content-SHA256 is not the SHA-256 of the body")
     canonical = canonical_request(request, claim.signed_headers, body_sha256)
     to_sign = (f"{ALGORITHM}\n{request.one('x-amz-date')}\n{claim.scope}\n"
                f"{hashlib.sha256(canonical.encode()).hexdigest()}")
     require_match(hmac.digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
+
+
+def check_body(request: Request, body: bytes) -> None:
+    """Nothing: `check` covered the body (BODY_FIRST)."""
 
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...], body_sha256: str) -> str:
@@ -162,20 +178,9 @@ def _form(header: str) -> tuple[str, str, str, tuple[str, ...], frozenset[str]]:
     key_id, scope_date, _, service, _ = credential.groups()
     if service != SERVICE:
         raise SignatureError(f"the credential scope's service must be {SERVICE}")
-    signed = _signed_headers(fields["SignedHeaders"])
+    signed = signed_header_list(fields["SignedHeaders"], REQUIRED)
     return key_id, scope_date, fields["Credential"].partition("/")[2], signed, frozenset(signed)
 
-
-def _signed_headers(value: str) -> tuple[str, ...]:
-    if not _SIGNED_HEADERS.fullmatch(value):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    signed = tuple(value.split(";"))
-    if list(signed) != sorted(set(signed)):
-        raise SignatureError("SignedHeaders must be lower-case header names, sorted, each once")
-    for name in REQUIRED:
-        if name not in signed:
-            raise SignatureError(f"SignedHeaders must include {name}")
-    return signed
 
 
 @functools.lru_cache(maxsize=1024)
@@ -187,20 +192,3 @@ def _signing_key(secret: str, scope: str) -> bytes:
     return key
 
 
-@functools.lru_cache(maxsize=64)
-def _parse_date(value: str) -> datetime:
-    match = _DATE.fullmatch(value)
-    try:
-        if match is None:
-            raise ValueError(value)
-        year, month, day, hour, minute, second = map(int, match.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-    except ValueError:
-        raise SignatureError(f"X-Amz-Date must be a UTC time as {DATE_FORMAT}") from None
-
-
-def _date(value: str, now: datetime) -> datetime:
-    when = _parse_date(value)
-    if abs(now - when) > _MAX_SKEW:
-        raise SignatureError(f"X-Amz-Date is more than {MAX_SKEW_S // 60} minutes from the platform's clock")
-    return when
