@@ -3,6 +3,7 @@ keys in Redis (a revoked key fails at once), a nonce accepted once."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -26,9 +27,19 @@ BODY = web.RequestKey("faas_signed_body", bytes)
 """The body, read (within REQUEST_BYTES) once the head's signature is good, to verify its hash: handlers take it
 from here."""
 
+CLAIM = web.RequestKey("faas_signed_claim", Claim)
+"""What the request's signature claimed (its key, and SigV4's scope), once it was verified."""
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorShape = Callable[[int, str, str, str], dict]
 """(status, code, message, request id) -> a surface's error body."""
+ErrorHeaders = Callable[[int, str, str], dict]
+"""(status, code, request id) -> the headers of a surface's error answer."""
+
+
+def fc_error_headers(status: int, code: str, request_id: str) -> dict:
+    """Function Compute's: the request id."""
+    return {"x-fc-request-id": request_id}
 
 
 class Surface:
@@ -37,8 +48,8 @@ class Surface:
     routes go on the platform's own router, each handler wrapped (a sub-app's dispatch and middleware would cost
     every request some microseconds)."""
 
-    def __init__(self, prefix: str, scheme: ModuleType, shape: ErrorShape):
-        self.prefix, self.scheme, self.shape = prefix, scheme, shape
+    def __init__(self, prefix: str, scheme: ModuleType, shape: ErrorShape, headers: ErrorHeaders = fc_error_headers):
+        self.prefix, self.scheme, self.shape, self.headers = prefix, scheme, shape, headers
 
     def add_to(self, app: web.Application, routes: list[SurfaceRoute]) -> None:
         """Add `routes` (paths below the prefix) to `app`, and an answer for every other path below it: 404 or
@@ -76,7 +87,7 @@ class Surface:
     def error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
         request_id = new_request_id()
         return web.json_response(self.shape(status, code, message, request_id), status=status,
-                                 headers={"x-fc-request-id": request_id, **(headers or {})})
+                                 headers={**self.headers(status, code, request_id), **(headers or {})})
 
 
 async def _never(request: web.Request) -> web.StreamResponse:
@@ -123,7 +134,7 @@ class Denied(Exception):
 
 
 async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, read_body: bool = True) -> Token:
-    """The access key that signed `request` with `scheme` (faas.signing.acs3 or .fc2), allowed `needed`. Without
+    """The access key that signed `request` with `scheme` (faas.signing.acs3, .fc2 or .sigv4), allowed `needed`. Without
     `read_body` the body is left to stream on (FC 2.0's proxy path, which signs no body): then it must claim no
     Content-MD5, which could not be checked before the body goes on."""
     signed = Request.of(request.method, request.raw_path, request.headers)
@@ -132,7 +143,13 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, r
     except SignatureError as exc:
         raise Denied("InvalidSignature", str(exc)) from None
     store = request.app[ACCESS_KEYS]  # (the surfaces' routes are on the platform's own app, not a sub-app)
-    found = _checked(store.cached(claim.key_id) or await store.lookup(claim.key_id), scheme, signed, claim)
+    found = store.cached(claim.key_id) or await store.lookup(claim.key_id)
+    body = b""
+    if scheme.BODY_FIRST:  # the body is inside the signature: read (within the limit) once the key is known
+        if found is not None:
+            body = await _body(request)
+            signed.body_sha256 = hashlib.sha256(body).hexdigest()
+    found = _checked(found, scheme, signed, claim)
     first_use, generation = await store.admit(claim)
     if not first_use:
         raise Denied("SignatureNonceUsed", "this x-acs-signature-nonce was used already: a request is accepted once")
@@ -144,15 +161,23 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, r
     if not read_body:
         if "content-md5" in request.headers:
             raise Denied("InvalidSignature", "a request through an HTTP trigger cannot claim a Content-MD5 here")
+        request[CLAIM] = claim
         return found.key
-    body = b"" if request.content_length == 0 else await read_event(request, defaults.REQUEST_BYTES,
-                                                                     what="the request body")
-    try:
-        scheme.check_body(signed, body)
-    except SignatureError as exc:
-        raise Denied("InvalidSignature", str(exc)) from None
+    if not scheme.BODY_FIRST:
+        body = await _body(request)
+        try:
+            scheme.check_body(signed, body)
+        except SignatureError as exc:
+            raise Denied("InvalidSignature", str(exc)) from None
     request[BODY] = body
+    request[CLAIM] = claim
     return found.key
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length == 0:
+        return b""
+    return await read_event(request, defaults.REQUEST_BYTES, what="the request body")
 
 
 def _checked(found: Found | None, scheme: ModuleType, signed: Request, claim: Claim) -> Found:
