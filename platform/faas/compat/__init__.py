@@ -5,6 +5,7 @@ invoked through the others.
 
 - `fc3`: FC 3.0 (`/2023-03-30/...`, the `alibabacloud-fc20230330` SDK), signed with ACS3-HMAC-SHA256.
 - `fc2`: FC 2.0 (`/2016-08-15/...`, the `aliyun-fc2` SDK), signed with `FC <AccessKeyId>:<signature>`.
+- `awslambda`: AWS Lambda (`/2015-03-31/...`, boto3 and the AWS CLI), signed with SigV4.
 """
 
 from aiohttp import web
@@ -12,7 +13,8 @@ from aiohttp import web
 
 def add_surfaces(app: web.Application) -> None:
     """Mount every compatibility surface on the platform's app."""
-    from . import fc2, fc3
+    from . import awslambda, fc2, fc3
 
     fc3.add_to(app)
     fc2.add_to(app)
+    awslambda.add_to(app)

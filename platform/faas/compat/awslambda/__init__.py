@@ -1,0 +1,28 @@
+"""AWS Lambda's API (`/2015-03-31/...`), as boto3 and the AWS CLI call it, on the platform's services.
+
+Every request is signed (SigV4, see faas.signing.sigv4) with one of the platform's access keys (its id as the
+AWS access key id, its secret as the secret key, any region); management needs an admin key, Invoke an invoke
+one. Errors are Lambda's: `x-amzn-ErrorType` and `{"Type", "Message"}`, so botocore raises its ClientError with
+Lambda's codes. Function names, `name:qualifier` and ARNs (`arn:aws:lambda:<region>:000000000000:function:<name>`)
+all name the platform's functions, under the same names as the FC surfaces give them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...auth import Role
+from ..signed import route
+from .common import PREFIX, SURFACE
+from .functions import get_function, get_function_configuration, invoke
+
+__all__ = ["PREFIX", "add_to"]
+
+
+def add_to(app: web.Application) -> None:
+    """The Lambda surface's routes, at PREFIX, on the platform's app."""
+    SURFACE.add_to(app, [  # (a path is matched against its prefix's routes in this order: invocations first)
+        route("POST", "/functions/{function}/invocations", invoke, Role.INVOKE),
+        route("GET", "/functions/{function}", get_function),
+        route("GET", "/functions/{function}/configuration", get_function_configuration),
+    ])

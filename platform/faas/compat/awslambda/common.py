@@ -1,0 +1,85 @@
+"""What the Lambda surface's handlers share: the signature check and Lambda's error shape, and the reading of
+function names, qualifiers and ARNs."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from ... import defaults
+from ...errors import InvalidArgument
+from ...qualifiers import check_qualifier
+from ...signing import sigv4
+from ..names import native_name
+from ..signed import CLAIM, Surface
+
+PREFIX = "/2015-03-31"
+ACCOUNT_ID = "000000000000"
+"""The account id in every ARN the surface writes (the platform has one account); ARNs with another are refused."""
+LATEST = "$LATEST"
+
+_CODES = {
+    "InvalidSignature": "InvalidSignatureException",
+    "SignatureNotMatch": "InvalidSignatureException",
+    "InvalidAccessKeyId.NotFound": "UnrecognizedClientException",
+    "AccessDenied": "AccessDeniedException",
+    "PayloadTooLarge": "RequestTooLargeException",
+    "FunctionAlreadyExists": "ResourceConflictException",
+    "TriggerAlreadyExists": "ResourceConflictException",
+    "InvocationAlreadyExists": "ResourceConflictException",
+}
+_BY_STATUS = {400: "InvalidParameterValueException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
+              405: "InvalidParameterValueException", 409: "ResourceConflictException",
+              413: "RequestTooLargeException", 429: "TooManyRequestsException"}
+
+
+def lambda_code(status: int, code: str) -> str:
+    """Lambda's name for one of the platform's errors."""
+    return _CODES.get(code) or _BY_STATUS.get(status) or ("ServiceException" if status >= 500 else
+                                                           "InvalidParameterValueException")
+
+
+def _shape(status: int, code: str, message: str, request_id: str) -> dict:
+    return {"Type": "Service" if status >= 500 else "User", "Message": message}
+
+
+def _headers(status: int, code: str, request_id: str) -> dict:
+    return {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": lambda_code(status, code)}
+
+
+SURFACE = Surface(PREFIX, sigv4, _shape, _headers)
+"""SigV4 first; every error as Lambda's `x-amzn-ErrorType` and `{"Type", "Message"}`."""
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ARN = re.compile(r"(?:arn:aws:lambda:([a-z0-9-]{1,32}):)?(\d{12}):function:(.+)")
+
+
+def function_of(request: web.Request) -> tuple[str, str, str]:
+    """(the Lambda name, the platform name, the platform qualifier) of the path's function: a name, `name:qualifier`,
+    a partial ARN (`<account>:function:<name>`) or an ARN, with the `Qualifier` query when the name has none."""
+    raw = request.match_info["function"]
+    arn = _ARN.fullmatch(raw)
+    if arn is not None:
+        if arn.group(2) != ACCOUNT_ID:
+            raise InvalidArgument(f"the ARN's account must be this platform's, {ACCOUNT_ID}")
+        raw = arn.group(3)
+    name, colon, named_qualifier = raw.partition(":")
+    if not _NAME.fullmatch(name) or (colon and not named_qualifier):
+        raise InvalidArgument("a function name is 1-64 letters, digits, '-' or '_' (or its ARN)")
+    query_qualifier = request.query.get("Qualifier")
+    if colon and query_qualifier is not None and query_qualifier != named_qualifier:
+        raise InvalidArgument("the Qualifier differs from the one in the function name")
+    qualifier = named_qualifier or query_qualifier or LATEST
+    return name, native_name(name), check_qualifier(defaults.LATEST if qualifier == LATEST else qualifier)
+
+
+def version_of(platform_version: str) -> str:
+    """Lambda's name for one of the platform's version ids."""
+    return LATEST if platform_version == defaults.LATEST else platform_version
+
+
+def function_arn(request: web.Request, name: str, qualifier: str | None = None) -> str:
+    """The ARN of function `name` (at `qualifier`) in the region the request was signed for."""
+    region = request[CLAIM].scope.split("/")[1]
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}" + (f":{qualifier}" if qualifier else "")

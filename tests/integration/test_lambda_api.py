@@ -1,0 +1,115 @@
+"""AWS Lambda's API driven by its own SDK (boto3) against a real platform: a function deployed through `/v1` is
+seen and invoked through Lambda's GetFunction and Invoke (names, `name:qualifier` and ARNs), and errors arrive
+as botocore's ClientError with Lambda's codes."""
+
+import base64
+import json
+import uuid
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from helpers import make_access_key
+
+pytestmark = [pytest.mark.docker, pytest.mark.redis]
+
+HANDLER = """
+def handler(event, context):
+    print("got", event)
+    if event == b'"fail"':
+        raise ValueError("asked to fail")
+    return {"echo": event.decode(), "function": context.function.name}
+"""
+
+
+def client(plat, key: tuple[str, str], region="us-east-1"):
+    return boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{plat.port}", region_name=region,
+                        aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                        config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+
+@pytest.fixture(scope="module")
+def plat(platform):
+    return platform
+
+
+@pytest.fixture(scope="module")
+def admin_key(plat):
+    return make_access_key(plat, "admin", "lambda-admin")
+
+
+@pytest.fixture(scope="module")
+def invoke_key(plat):
+    return make_access_key(plat, "invoke", "lambda-invoke")
+
+
+@pytest.fixture(scope="module")
+def fn(plat):
+    name = "lam-" + uuid.uuid4().hex[:8]
+    plat.api.deploy(name, {"index.py": HANDLER})
+    yield name
+    plat.api.delete(name)
+
+
+def code_of(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+def test_get_function_shows_a_function_made_through_v1(plat, admin_key, fn):
+    got = client(plat, admin_key, region="eu-west-1").get_function(FunctionName=fn)
+    config = got["Configuration"]
+    assert (config["FunctionName"], config["State"], config["Version"]) == (fn, "Active", "$LATEST")
+    assert config["FunctionArn"] == f"arn:aws:lambda:eu-west-1:000000000000:function:{fn}"
+    assert config["Timeout"] > 0 and config["MemorySize"] > 0
+    same = client(plat, admin_key).get_function_configuration(FunctionName=config["FunctionArn"])
+    assert same["FunctionName"] == fn
+
+
+def test_invoke_with_tail_event_and_dry_run(plat, invoke_key, fn):
+    lam = client(plat, invoke_key)
+    answer = lam.invoke(FunctionName=fn, Payload=b'"hi"', LogType="Tail")
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {"echo": '"hi"', "function": fn}
+    assert answer["ExecutedVersion"] == "$LATEST"
+    assert "REPORT RequestId" in base64.b64decode(answer["LogResult"]).decode()
+    for name in (f"{fn}:$LATEST", f"arn:aws:lambda:us-east-1:000000000000:function:{fn}",
+                 f"000000000000:function:{fn}"):
+        assert lam.invoke(FunctionName=name, Payload=b'"x"')["StatusCode"] == 200
+    failed = lam.invoke(FunctionName=fn, Payload=b'"fail"')
+    assert failed["FunctionError"] == "Unhandled"
+    assert lam.invoke(FunctionName=fn, InvocationType="DryRun")["StatusCode"] == 204
+    assert lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b'"later"')["StatusCode"] == 202
+
+
+def test_errors_arrive_with_lambdas_codes(plat, admin_key, invoke_key, fn):
+    assert code_of(lambda: client(plat, admin_key).get_function(FunctionName="no-such-fn")) == \
+        "ResourceNotFoundException"
+    assert code_of(lambda: client(plat, invoke_key).get_function(FunctionName=fn)) == "AccessDeniedException"
+    assert code_of(lambda: client(plat, (admin_key[0], "wrong")).get_function(FunctionName=fn)) == \
+        "InvalidSignatureException"
+    assert code_of(lambda: client(plat, ("FKNOSUCHKEY0000000000", "x")).get_function(FunctionName=fn)) == \
+        "UnrecognizedClientException"
+    assert code_of(lambda: client(plat, admin_key).get_function(
+        FunctionName=f"arn:aws:lambda:us-east-1:111111111111:function:{fn}")) == "InvalidParameterValueException"
+    assert code_of(lambda: client(plat, invoke_key).invoke(FunctionName=f"{fn}:nope")) == "ResourceNotFoundException"
+
+
+def test_an_unsigned_or_replayed_body_is_refused_in_lambdas_shape(plat, invoke_key, fn):
+    unsigned = requests.post(f"http://127.0.0.1:{plat.port}/2015-03-31/functions/{fn}/invocations", data=b"{}",
+                             timeout=30)
+    assert unsigned.status_code == 403
+    assert unsigned.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert set(unsigned.json()) == {"Type", "Message"}
+    # a request botocore signed, sent again with another body: the body is inside the signature
+    lam = client(plat, invoke_key)
+    sent = {}
+    lam.meta.events.register("before-send.lambda.Invoke", lambda request, **_: sent.update(
+        url=request.url, headers=dict(request.headers), body=request.body))
+    lam.invoke(FunctionName=fn, Payload=b'"signed"')
+    again = requests.post(sent["url"], data=b'"forged"', headers=sent["headers"], timeout=30)
+    assert again.status_code == 403 and again.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
