@@ -113,3 +113,24 @@ def test_an_unsigned_or_replayed_body_is_refused_in_lambdas_shape(plat, invoke_k
     lam.invoke(FunctionName=fn, Payload=b'"signed"')
     again = requests.post(sent["url"], data=b'"forged"', headers=sent["headers"], timeout=30)
     assert again.status_code == 403 and again.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+
+
+def test_list_functions_pages_with_markers_and_delete_function(plat, admin_key, invoke_key):
+    lam = client(plat, admin_key)
+    made = sorted(f"lam-list-{uuid.uuid4().hex[:6]}-{i}" for i in range(3))
+    for name in made:
+        plat.api.deploy(name, {"index.py": HANDLER})
+    try:
+        listed = [f["FunctionName"] for page in lam.get_paginator("list_functions").paginate(
+            PaginationConfig={"PageSize": 2}) for f in page["Functions"]]
+        assert listed == sorted(listed) and set(made) <= set(listed)
+        first = lam.list_functions(MaxItems=1)
+        assert len(first["Functions"]) == 1 and first["NextMarker"] == first["Functions"][0]["FunctionName"]
+        assert code_of(lambda: client(plat, invoke_key).delete_function(FunctionName=made[0])) == \
+            "AccessDeniedException"
+        lam.delete_function(FunctionName=made[0])
+        assert code_of(lambda: lam.get_function(FunctionName=made[0])) == "ResourceNotFoundException"
+        assert plat.api.request("GET", f"/v1/functions/{made[0]}").status_code == 404  # one core: gone everywhere
+    finally:
+        for name in made[1:]:
+            plat.api.delete(name)

@@ -1,4 +1,5 @@
-"""FC's paging of lists, the same in both surfaces: `limit`, `nextToken`, `prefix` (and FC 2.0's `startKey`)."""
+"""Paging of lists: FC's `limit`, `nextToken`, `prefix` (and FC 2.0's `startKey`), the same in both FC surfaces,
+and the name-ordered paging under them, which Lambda's `Marker` and `MaxItems` use too."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ def limit_of(request: web.Request) -> int:
 def page(names: list[str], request: web.Request) -> tuple[list[str], str | None]:
     """A page of a list of names, sorted: those after `nextToken` (and from `startKey` on) that start with
     `prefix`, `limit` at most, and the token of the next page (None: this is the last)."""
-    prefix = request.query.get("prefix", "")
-    token = request.query.get("nextToken", "")
-    start = request.query.get("startKey", "")
-    limit = limit_of(request)
-    chosen = [n for n in sorted(names) if n.startswith(prefix) and n > token and n >= start]
+    return page_after(names, request.query.get("nextToken", ""), limit_of(request), request.query.get("prefix", ""),
+                      request.query.get("startKey", ""))
+
+
+def page_after(names: list[str], after: str, limit: int, prefix: str = "",
+               start: str = "") -> tuple[list[str], str | None]:
+    """A page of a list of names, sorted: those after `after` (and from `start` on) that start with `prefix`,
+    `limit` at most, and the name to page on from (None: this page is the last). Every surface's lists page so."""
+    chosen = [n for n in sorted(names) if n.startswith(prefix) and n > after and n >= start]
     return chosen[:limit], chosen[limit - 1] if len(chosen) > limit else None
 
 

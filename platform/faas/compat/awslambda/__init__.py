@@ -14,7 +14,7 @@ from aiohttp import web
 from ...auth import Role
 from ..signed import route
 from .common import PREFIX, SURFACE
-from .functions import get_function, get_function_configuration, invoke
+from .functions import delete_function, get_function, get_function_configuration, invoke, list_functions
 
 __all__ = ["PREFIX", "add_to"]
 
@@ -23,6 +23,9 @@ def add_to(app: web.Application) -> None:
     """The Lambda surface's routes, at PREFIX, on the platform's app."""
     SURFACE.add_to(app, [  # (a path is matched against its prefix's routes in this order: invocations first)
         route("POST", "/functions/{function}/invocations", invoke, Role.INVOKE),
+        route("GET", "/functions", list_functions),  # (botocore drops the model's trailing slash)
+        route("GET", "/functions/", list_functions),
         route("GET", "/functions/{function}", get_function),
+        route("DELETE", "/functions/{function}", delete_function),
         route("GET", "/functions/{function}/configuration", get_function_configuration),
     ])

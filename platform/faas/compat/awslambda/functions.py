@@ -1,17 +1,22 @@
-"""Lambda's functions: GetFunction, GetFunctionConfiguration and Invoke, on the platform's services."""
+"""Lambda's functions: GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction and Invoke, on the
+platform's services."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from ... import defaults
 from ...api.handlers import invoke as platform_invoke
-from ...api.keys import RELEASES
+from ...api.keys import RELEASES, SERVICE
 from ...errors import InvalidArgument
 from ...models import FunctionRecord
+from ..listing import page_after
+from ..names import name_pairs
 from ..signed import BODY
 from .common import ACCOUNT_ID, function_arn, function_of, version_of
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+_LIST_DEFAULT, _LIST_MAX = 50, 10_000
 
 
 def configuration(request: web.Request, record: FunctionRecord, name: str) -> dict:
@@ -46,6 +51,38 @@ async def get_function_configuration(request: web.Request) -> web.Response:
     name, native, qualifier = function_of(request)
     record = await request.config_dict[RELEASES].shown(native, qualifier)
     return web.json_response(configuration(request, record, name))
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    """ListFunctions: the functions by name, `MaxItems` (1-10000, 50 by default) from after `Marker`, and the
+    `NextMarker` of the next page."""
+    unsupported = sorted(set(request.query) - {"Marker", "MaxItems", "FunctionVersion", "MasterRegion"})
+    if unsupported:
+        raise InvalidArgument(f"ListFunctions does not take {', '.join(unsupported)} here")
+    if request.query.get("FunctionVersion", "ALL") != "ALL":
+        raise InvalidArgument("FunctionVersion must be ALL")
+    raw = request.query.get("MaxItems", str(_LIST_DEFAULT))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _LIST_MAX:
+        raise InvalidArgument(f"MaxItems must be a whole number from 1 to {_LIST_MAX}")
+    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
+    names = await name_pairs(request).fc_names(list(records))
+    by_name = {names[n]: r for n, r in records.items()}
+    chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), int(raw))
+    body: dict = {"Functions": [configuration(request, by_name[n], n) for n in chosen]}
+    if marker is not None:
+        body["NextMarker"] = marker
+    return web.json_response(body)
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    """DeleteFunction: the function, or with a version as its qualifier that version alone."""
+    name, native, qualifier = function_of(request)
+    if qualifier != defaults.LATEST:
+        await request.config_dict[RELEASES].delete_version(native, qualifier)
+        return web.Response(status=204)
+    await request.config_dict[SERVICE].delete(native)
+    await name_pairs(request).release(name)
+    return web.Response(status=204)
 
 
 async def invoke(request: web.Request) -> web.Response:
