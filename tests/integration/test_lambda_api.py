@@ -134,3 +134,38 @@ def test_list_functions_pages_with_markers_and_delete_function(plat, admin_key, 
     finally:
         for name in made[1:]:
             plat.api.delete(name)
+
+
+def test_versions_and_an_alias_with_a_weighted_version(plat, admin_key, invoke_key):
+    lam, invoker = client(plat, admin_key), client(plat, invoke_key)
+    name = "lam-rel-" + uuid.uuid4().hex[:6]
+    plat.api.deploy(name, {"index.py": HANDLER})
+    try:
+        one = lam.publish_version(FunctionName=name, Description="first")
+        assert one["Version"] == "1" and one["FunctionArn"].endswith(f":function:{name}")
+        plat.api.update(name, {"index.py": HANDLER.replace('"echo"', '"echo2"')})
+        assert lam.publish_version(FunctionName=name)["Version"] == "2"
+        versions = [v["Version"] for page in lam.get_paginator("list_versions_by_function").paginate(
+            FunctionName=name, PaginationConfig={"PageSize": 2}) for v in page["Versions"]]
+        assert versions == ["$LATEST", "1", "2"]
+        made = lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1",
+                                RoutingConfig={"AdditionalVersionWeights": {"2": 0.0}})
+        assert made["AliasArn"].endswith(f":function:{name}:prod")
+        assert made["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.0}
+        answer = invoker.invoke(FunctionName=f"{name}:prod", Payload=b'"v"')
+        assert answer["ExecutedVersion"] == "1" and "echo" in json.loads(answer["Payload"].read())
+        moved = lam.update_alias(FunctionName=name, Name="prod", FunctionVersion="2")
+        assert moved["FunctionVersion"] == "2" and "RoutingConfig" not in moved
+        assert invoker.invoke(FunctionName=name, Qualifier="prod", Payload=b'"v"')["ExecutedVersion"] == "2"
+        assert [a["Name"] for a in lam.list_aliases(FunctionName=name, FunctionVersion="2")["Aliases"]] == ["prod"]
+        assert lam.list_aliases(FunctionName=name, FunctionVersion="1")["Aliases"] == []
+        assert lam.get_alias(FunctionName=name, Name="prod")["FunctionVersion"] == "2"
+        assert plat.api.request("GET", f"/v1/functions/{name}/aliases/prod").json()["versionId"] == "2"
+        assert code_of(lambda: lam.create_alias(FunctionName=name, Name="prod", FunctionVersion="1")) == \
+            "ResourceConflictException"
+        assert code_of(lambda: lam.get_alias(FunctionName=name, Name="nope")) == "ResourceNotFoundException"
+        lam.delete_alias(FunctionName=name, Name="prod")
+        lam.delete_function(FunctionName=name, Qualifier="1")
+        assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "2"]
+    finally:
+        plat.api.delete(name)

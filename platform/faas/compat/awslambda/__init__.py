@@ -15,6 +15,7 @@ from ...auth import Role
 from ..signed import route
 from .common import PREFIX, SURFACE
 from .functions import delete_function, get_function, get_function_configuration, invoke, list_functions
+from .releases import create_alias, delete_alias, get_alias, list_aliases, list_versions, publish_version, update_alias
 
 __all__ = ["PREFIX", "add_to"]
 
@@ -28,4 +29,11 @@ def add_to(app: web.Application) -> None:
         route("GET", "/functions/{function}", get_function),
         route("DELETE", "/functions/{function}", delete_function),
         route("GET", "/functions/{function}/configuration", get_function_configuration),
+        route("POST", "/functions/{function}/versions", publish_version),
+        route("GET", "/functions/{function}/versions", list_versions),
+        route("POST", "/functions/{function}/aliases", create_alias),
+        route("GET", "/functions/{function}/aliases", list_aliases),
+        route("GET", "/functions/{function}/aliases/{alias}", get_alias),
+        route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
+        route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
     ])

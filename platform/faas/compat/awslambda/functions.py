@@ -61,17 +61,23 @@ async def list_functions(request: web.Request) -> web.Response:
         raise InvalidArgument(f"ListFunctions does not take {', '.join(unsupported)} here")
     if request.query.get("FunctionVersion", "ALL") != "ALL":
         raise InvalidArgument("FunctionVersion must be ALL")
-    raw = request.query.get("MaxItems", str(_LIST_DEFAULT))
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _LIST_MAX:
-        raise InvalidArgument(f"MaxItems must be a whole number from 1 to {_LIST_MAX}")
+    limit = max_items(request)
     records = {r.name: r for r in await request.config_dict[SERVICE].list()}
     names = await name_pairs(request).fc_names(list(records))
     by_name = {names[n]: r for n, r in records.items()}
-    chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), int(raw))
+    chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), limit)
     body: dict = {"Functions": [configuration(request, by_name[n], n) for n in chosen]}
     if marker is not None:
         body["NextMarker"] = marker
     return web.json_response(body)
+
+
+def max_items(request: web.Request) -> int:
+    """A list's `MaxItems`: 1-10000, 50 by default."""
+    raw = request.query.get("MaxItems", str(_LIST_DEFAULT))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _LIST_MAX:
+        raise InvalidArgument(f"MaxItems must be a whole number from 1 to {_LIST_MAX}")
+    return int(raw)
 
 
 async def delete_function(request: web.Request) -> web.Response:
