@@ -169,3 +169,18 @@ def test_versions_and_an_alias_with_a_weighted_version(plat, admin_key, invoke_k
         assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "2"]
     finally:
         plat.api.delete(name)
+
+
+def test_function_concurrency_is_the_functions_max_instances(plat, admin_key, invoke_key, fn):
+    lam = client(plat, admin_key)
+    assert lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=3)[
+        "ReservedConcurrentExecutions"] == 3
+    assert lam.get_function_concurrency(FunctionName=fn)["ReservedConcurrentExecutions"] == 3
+    assert plat.api.request("GET", f"/v1/functions/{fn}").json()["maxInstances"] == 3
+    assert code_of(lambda: lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=0)) == \
+        "InvalidParameterValueException"
+    assert code_of(lambda: client(plat, invoke_key).put_function_concurrency(
+        FunctionName=fn, ReservedConcurrentExecutions=2)) == "AccessDeniedException"
+    lam.delete_function_concurrency(FunctionName=fn)
+    default = plat.api.request("GET", f"/v1/functions/{fn}").json()["maxInstances"]
+    assert lam.get_function_concurrency(FunctionName=fn)["ReservedConcurrentExecutions"] == default != 3

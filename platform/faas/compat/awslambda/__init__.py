@@ -13,8 +13,17 @@ from aiohttp import web
 
 from ...auth import Role
 from ..signed import route
-from .common import PREFIX, SURFACE
-from .functions import delete_function, get_function, get_function_configuration, invoke, list_functions
+from .common import CONCURRENCY_PREFIXES, PREFIX, SURFACE, surface
+from .functions import (
+    delete_concurrency,
+    delete_function,
+    get_concurrency,
+    get_function,
+    get_function_configuration,
+    invoke,
+    list_functions,
+    put_concurrency,
+)
 from .releases import create_alias, delete_alias, get_alias, list_aliases, list_versions, publish_version, update_alias
 
 __all__ = ["PREFIX", "add_to"]
@@ -37,3 +46,7 @@ def add_to(app: web.Application) -> None:
         route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
         route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
     ])
+    put_and_delete, get = (surface(prefix) for prefix in CONCURRENCY_PREFIXES)
+    put_and_delete.add_to(app, [route("PUT", "/functions/{function}/concurrency", put_concurrency),
+                                route("DELETE", "/functions/{function}/concurrency", delete_concurrency)])
+    get.add_to(app, [route("GET", "/functions/{function}/concurrency", get_concurrency)])

@@ -15,6 +15,9 @@ from ..names import native_name
 from ..signed import CLAIM, Surface
 
 PREFIX = "/2015-03-31"
+"""Most of the API's; a few calls are under the date of the API version that added them (CONCURRENCY_PREFIXES)."""
+CONCURRENCY_PREFIXES = ("/2017-10-31", "/2019-09-30")
+"""Put/DeleteFunctionConcurrency's, and GetFunctionConcurrency's."""
 ACCOUNT_ID = "000000000000"
 """The account id in every ARN the surface writes (the platform has one account); ARNs with another are refused."""
 LATEST = "$LATEST"
@@ -48,8 +51,12 @@ def _headers(status: int, code: str, request_id: str) -> dict:
     return {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": lambda_code(status, code)}
 
 
-SURFACE = Surface(PREFIX, sigv4, _shape, _headers)
-"""SigV4 first; every error as Lambda's `x-amzn-ErrorType` and `{"Type", "Message"}`."""
+def surface(prefix: str) -> Surface:
+    """SigV4 first; every error as Lambda's `x-amzn-ErrorType` and `{"Type", "Message"}`."""
+    return Surface(prefix, sigv4, _shape, _headers)
+
+
+SURFACE = surface(PREFIX)
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ARN = re.compile(r"(?:arn:aws:lambda:([a-z0-9-]{1,32}):)?(\d{12}):function:(.+)")

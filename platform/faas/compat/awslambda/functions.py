@@ -1,5 +1,5 @@
-"""Lambda's functions: GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction and Invoke, on the
-platform's services."""
+"""Lambda's functions: GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction, Invoke and the
+function's concurrency (its `maxInstances` here), on the platform's services."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ...errors import InvalidArgument
 from ...models import FunctionRecord
 from ..listing import page_after
 from ..names import name_pairs
-from ..signed import BODY
+from ..signed import BODY, json_body
 from .common import ACCOUNT_ID, function_arn, function_of, version_of
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
@@ -88,6 +88,36 @@ async def delete_function(request: web.Request) -> web.Response:
         return web.Response(status=204)
     await request.config_dict[SERVICE].delete(native)
     await name_pairs(request).release(name)
+    return web.Response(status=204)
+
+
+async def put_concurrency(request: web.Request) -> web.Response:
+    """PutFunctionConcurrency: `ReservedConcurrentExecutions` is the function's `maxInstances` here (the most
+    containers it runs at once, each serving `instanceConcurrency` calls); 0, which stops a function on Lambda,
+    is refused."""
+    name, native, _ = function_of(request)
+    body = json_body(request)
+    if set(body) - {"ReservedConcurrentExecutions"}:
+        raise InvalidArgument("PutFunctionConcurrency takes only ReservedConcurrentExecutions")
+    value = body.get("ReservedConcurrentExecutions")
+    low, high = defaults.MAX_INSTANCES_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"ReservedConcurrentExecutions must be a whole number from {low} to {high} here (it is "
+                              "the function's maxInstances; 0, which stops a function on Lambda, is not supported)")
+    record = await request.config_dict[SERVICE].update(native, {"maxInstances": value})
+    return web.json_response({"ReservedConcurrentExecutions": record.spec.max_instances})
+
+
+async def get_concurrency(request: web.Request) -> web.Response:
+    _, native, _ = function_of(request)
+    record = await request.config_dict[SERVICE].get(native)
+    return web.json_response({"ReservedConcurrentExecutions": record.spec.max_instances})
+
+
+async def delete_concurrency(request: web.Request) -> web.Response:
+    """DeleteFunctionConcurrency: `maxInstances` back to the platform's default."""
+    _, native, _ = function_of(request)
+    await request.config_dict[SERVICE].update(native, {"maxInstances": defaults.MAX_INSTANCES})
     return web.Response(status=204)
 
 
