@@ -128,6 +128,36 @@ def _keyed(secret: str) -> Any:
 SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^_`|~-]{1,64}){0,63}")
 """A SignedHeaders list (ACS3's and SigV4's): lower-case header names, `;`-separated, 64 at most."""
 _MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
+_SIGNATURE_FIELD = "Signature="
+
+
+def split_signature(header: str) -> tuple[str, str]:
+    """An Authorization header without its `Signature=` value (its form: the same in every request of a client, so
+    the schemes check it once and keep it), and that value ("" when there is none)."""
+    start = header.find(_SIGNATURE_FIELD)
+    if start < 0:
+        return header, ""
+    start += len(_SIGNATURE_FIELD)
+    end = header.find(",", start)
+    if end < 0:
+        end = len(header)
+    return header[:start] + header[end:], header[start:end]
+
+
+@functools.lru_cache(maxsize=1024)
+def coverage(names: frozenset[str], repeated: frozenset[str], signed: frozenset[str],
+             must_sign: tuple[str, ...]) -> str:
+    """What is wrong with a request's headers (their names, and the repeated ones) against its SignedHeaders, ""
+    when nothing is: a header whose name starts with one of `must_sign` unsigned, a signed one absent or repeated.
+    A client sends the same headers each time: worked out once."""
+    for name in names - signed:
+        if name.startswith(must_sign):
+            return f"the header {name} is not signed"
+    if not names >= signed:
+        return f"SignedHeaders names {sorted(signed - names)[0]}, which the request does not carry"
+    if repeated & signed:
+        return f"the header {min(repeated & signed)} is repeated"
+    return ""
 
 
 def signed_header_list(value: str, required: tuple[str, ...]) -> tuple[str, ...]:

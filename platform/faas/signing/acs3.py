@@ -28,11 +28,13 @@ from . import (
     Claim,
     Request,
     SignatureError,
+    coverage,
     dated,
     hmac_sha256,
     printable,
     require_match,
     signed_header_list,
+    split_signature,
 )
 
 ALGORITHM = "ACS3-HMAC-SHA256"
@@ -48,7 +50,6 @@ _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z")
 _NONCE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MUST_SIGN = ("content-type", "x-acs-", "x-fc-")
 """Headers (by the start of their name) that must be signed when sent."""
-_SIGNATURE_FIELD = "Signature="
 _UNPRINTABLE = "the Authorization header is too long or holds control characters"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _BLANKS = itertools.repeat("")
@@ -62,20 +63,14 @@ def read(request: Request, now: datetime) -> Claim:
         raise SignatureError("the request is not signed (no Authorization header)")
     if len(header) > MAX_HEADER_BYTES:
         raise SignatureError(_UNPRINTABLE)
-    # All but the signature is the same in every request of a client: that part is read once (_form).
-    start = header.find(_SIGNATURE_FIELD) + len(_SIGNATURE_FIELD)
-    end = header.find(",", start)
-    if end < 0:
-        end = len(header)
-    form = header[:start] + header[end:] if start >= len(_SIGNATURE_FIELD) else header
-    signature = header[start:end]
+    form, signature = split_signature(header)  # (the form is read once per client: _form)
     if not _SIGNATURE.fullmatch(signature):
         if not printable(header, MAX_HEADER_BYTES):
             raise SignatureError(_UNPRINTABLE)
         _form(form)  # a malformed header says how first
         raise SignatureError("the Signature must be 64 lower-case hex digits")
     key_id, signed, signed_set = _form(form)
-    problem = _coverage(request.names, request.repeated, signed_set)
+    problem = coverage(request.names, request.repeated, signed_set, _MUST_SIGN)
     if problem:
         raise SignatureError(problem)
     headers = request.headers
@@ -115,20 +110,6 @@ def _header_lines(signed_headers: tuple[str, ...]) -> tuple[str, str]:
     """The canonical headers of a SignedHeaders list as a format string (`name:{}` lines), and the list joined."""
     lines = "".join(f"{name.replace('{', '{{').replace('}', '}}')}:{{}}\n" for name in signed_headers)
     return lines, ";".join(signed_headers)
-
-
-@functools.lru_cache(maxsize=1024)
-def _coverage(names: frozenset[str], repeated: frozenset[str], signed: frozenset[str]) -> str:
-    """What is wrong with a request's headers (their names, and the repeated ones) against its SignedHeaders, ""
-    when nothing is. A client sends the same headers each time: worked out once."""
-    for name in names - signed:
-        if name.startswith(_MUST_SIGN):
-            return f"the header {name} is not signed"
-    if not names >= signed:
-        return f"SignedHeaders names {sorted(signed - names)[0]}, which the request does not carry"
-    if repeated & signed:
-        return f"the header {min(repeated & signed)} is repeated"
-    return ""
 
 
 def canonical_query(raw_query: str) -> str:

@@ -34,10 +34,12 @@ from . import (
     Claim,
     Request,
     SignatureError,
+    coverage,
     dated,
     printable,
     require_match,
     signed_header_list,
+    split_signature,
 )
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -50,7 +52,6 @@ REQUIRED = ("host", "x-amz-date")
 """Headers every signature must cover."""
 
 _FIELDS = ("Credential", "SignedHeaders", "Signature")
-_SIGNATURE_FIELD = "Signature="
 _KEY_ID = r"[A-Za-z0-9._-]{1,128}"
 _CREDENTIAL = re.compile(rf"({_KEY_ID})/(\d{{8}})/([a-z0-9-]{{1,32}})/([a-z0-9-]{{1,32}})/({TERMINATOR})")
 _SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -70,24 +71,14 @@ def read(request: Request, now: datetime) -> Claim:
         raise SignatureError("the request is not signed (no Authorization header)")
     if not printable(header, MAX_HEADER_BYTES):
         raise SignatureError("the Authorization header is too long or holds control characters")
-    # All but the signature is the same in every request of a client (for a day): that part is read once (_form).
-    start = header.find(_SIGNATURE_FIELD) + len(_SIGNATURE_FIELD)
-    end = header.find(",", start)
-    if end < 0:
-        end = len(header)
-    signature = header[start:end]
-    if start < len(_SIGNATURE_FIELD) or not _SIGNATURE.fullmatch(signature):
-        _form(header)  # a malformed header says how first
+    form, signature = split_signature(header)  # (the form is read once per client and day: _form)
+    if not _SIGNATURE.fullmatch(signature):
+        _form(form)  # a malformed header says how first
         raise SignatureError("the Signature must be 64 lower-case hex digits")
-    key_id, scope_date, scope, signed, signed_set = _form(header[:start] + header[end:])
-    names = request.names
-    for name in names - signed_set:
-        if name.startswith(_MUST_SIGN):
-            raise SignatureError(f"the header {name} is not signed")
-    if not names >= signed_set:
-        raise SignatureError(f"SignedHeaders names {sorted(signed_set - names)[0]}, which the request does not carry")
-    if request.repeated & signed_set:
-        raise SignatureError(f"the header {min(request.repeated & signed_set)} is repeated")
+    key_id, scope_date, scope, signed, signed_set = _form(form)
+    problem = coverage(request.names, request.repeated, signed_set, _MUST_SIGN)
+    if problem:
+        raise SignatureError(problem)
     amz_date = request.one("x-amz-date") or ""
     signed_at = dated(amz_date, now, _DATE, "X-Amz-Date", DATE_FORMAT)
     if amz_date[:8] != scope_date:
@@ -116,10 +107,6 @@ def check(request: Request, claim: Claim, secret: str) -> None:
     to_sign = (f"{ALGORITHM}\n{request.one('x-amz-date')}\n{claim.scope}\n"
                f"{hashlib.sha256(canonical.encode()).hexdigest()}")
     require_match(hmac.digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
-
-
-def check_body(request: Request, body: bytes) -> None:
-    """Nothing: `check` covered the body (BODY_FIRST)."""
 
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...], body_sha256: str) -> str:
