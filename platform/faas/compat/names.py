@@ -90,6 +90,13 @@ def name_pairs(request: web.Request) -> FcNames:
     return FcNames(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
 
 
+async def by_surface_name(request: web.Request) -> dict[str, FunctionRecord]:
+    """Every function by the name a surface (FC's, Lambda's) calls it."""
+    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
+    names = await name_pairs(request).fc_names(list(records))
+    return {names[n]: r for n, r in records.items()}
+
+
 async def create_named(request: web.Request, fc_name: str, spec: dict) -> FunctionRecord:
     """Make the function an FC surface calls `fc_name`, under its platform name: the pair is written first, and
     taken back when the function cannot be made."""

@@ -145,10 +145,9 @@ async def authenticate(request: web.Request, scheme: ModuleType, needed: Role, r
     store = request.app[ACCESS_KEYS]  # (the surfaces' routes are on the platform's own app, not a sub-app)
     found = store.cached(claim.key_id) or await store.lookup(claim.key_id)
     body = b""
-    if scheme.BODY_FIRST:  # the body is inside the signature: read (within the limit) once the key is known
-        if found is not None:
-            body = await _body(request)
-            signed.body_sha256 = hashlib.sha256(body).hexdigest()
+    if scheme.BODY_FIRST and found is not None:  # the body is inside the signature: read once the key is known
+        body = await _body(request)
+        signed.body_sha256 = hashlib.sha256(body).hexdigest()
     found = _checked(found, scheme, signed, claim)
     first_use, generation = await store.admit(claim)
     if not first_use:

@@ -10,8 +10,9 @@ from ...api.handlers import invoke as platform_invoke
 from ...api.keys import RELEASES, SERVICE
 from ...errors import InvalidArgument
 from ...models import FunctionRecord
+from ..limits import max_instances
 from ..listing import page_after
-from ..names import name_pairs
+from ..names import by_surface_name, name_pairs
 from ..signed import BODY, json_body
 from .common import ACCOUNT_ID, function_arn, function_of, version_of
 
@@ -62,9 +63,7 @@ async def list_functions(request: web.Request) -> web.Response:
     if request.query.get("FunctionVersion", "ALL") != "ALL":
         raise InvalidArgument("FunctionVersion must be ALL")
     limit = max_items(request)
-    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
-    names = await name_pairs(request).fc_names(list(records))
-    by_name = {names[n]: r for n, r in records.items()}
+    by_name = await by_surface_name(request)
     chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), limit)
     body: dict = {"Functions": [configuration(request, by_name[n], n) for n in chosen]}
     if marker is not None:
@@ -95,15 +94,11 @@ async def put_concurrency(request: web.Request) -> web.Response:
     """PutFunctionConcurrency: `ReservedConcurrentExecutions` is the function's `maxInstances` here (the most
     containers it runs at once, each serving `instanceConcurrency` calls); 0, which stops a function on Lambda,
     is refused."""
-    name, native, _ = function_of(request)
+    _, native, _ = function_of(request)
     body = json_body(request)
     if set(body) - {"ReservedConcurrentExecutions"}:
         raise InvalidArgument("PutFunctionConcurrency takes only ReservedConcurrentExecutions")
-    value = body.get("ReservedConcurrentExecutions")
-    low, high = defaults.MAX_INSTANCES_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"ReservedConcurrentExecutions must be a whole number from {low} to {high} here (it is "
-                              "the function's maxInstances; 0, which stops a function on Lambda, is not supported)")
+    value = max_instances(body.get("ReservedConcurrentExecutions"), "ReservedConcurrentExecutions", "Lambda")
     record = await request.config_dict[SERVICE].update(native, {"maxInstances": value})
     return web.json_response({"ReservedConcurrentExecutions": record.spec.max_instances})
 

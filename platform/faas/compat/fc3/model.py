@@ -16,6 +16,7 @@ from ... import defaults
 from ...errors import InvalidArgument
 from ...models import FunctionRecord
 from ...releases.model import Alias, Version
+from ..limits import max_instances
 
 FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
@@ -318,16 +319,10 @@ def trigger(described: dict, base_url: str, fc_name: str) -> dict:
 
 
 def reserved_concurrency(body: dict) -> int:
-    """A PutConcurrencyConfig input's `reservedConcurrency`: the function's `maxInstances` here (the most
-    containers it runs at once; each serves `instanceConcurrency` calls)."""
+    """A PutConcurrencyConfig input's `reservedConcurrency`: the function's `maxInstances` here."""
     if set(body) - {"reservedConcurrency"}:
         raise InvalidArgument("PutConcurrencyConfig takes only reservedConcurrency")
-    value = body.get("reservedConcurrency")
-    low, high = defaults.MAX_INSTANCES_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"reservedConcurrency must be a whole number from {low} to {high} here (it is the "
-                              "function's maxInstances; 0, which stops a function on FC, is not supported)")
-    return value
+    return max_instances(body.get("reservedConcurrency"), "reservedConcurrency", "FC")
 
 
 def concurrency_config(fc_name: str, record: FunctionRecord) -> dict:
