@@ -83,8 +83,7 @@ class NonceBook:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._keys.append(self._buckets.get(second) or self._bucket(second))
-        data = member.encode()
-        self._members.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        self._members.append(bulk(member))
         self._futures.append(future)
         if not self._scheduled and self._flight is None:
             self._scheduled = True

@@ -44,14 +44,9 @@ def connect_async(settings: Settings, **kw) -> redis.asyncio.Redis:
     return sentinel.master_for(settings.redis_service, **(_options(settings) | kw))
 
 
-def packed(*args: bytes | str | int) -> bytes:
-    """A command in Redis's protocol, packed by hand for a hot path (redis-py's packer costs microseconds per
-    argument): bytes as they are, str as UTF-8, int in decimal."""
-    return b"*%d\r\n%s" % (len(args), b"".join(map(bulk, args)))
-
-
 def bulk(arg: bytes | str | int) -> bytes:
-    """One argument of a command in Redis's protocol (packed joins them): a command whose arguments arrive one by
-    one (a batch's) is packed as they arrive."""
+    """One argument of a command in Redis's protocol, packed by hand for a hot path (redis-py's packer costs
+    microseconds per argument): bytes as they are, str as UTF-8, int in decimal. A command whose arguments arrive
+    one by one (a batch of nonces) is packed as they arrive."""
     data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
     return b"$%d\r\n%s\r\n" % (len(data), data)
