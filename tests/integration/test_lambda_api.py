@@ -9,7 +9,10 @@ import uuid
 import boto3
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from helpers import make_access_key
@@ -184,3 +187,56 @@ def test_function_concurrency_is_the_functions_max_instances(plat, admin_key, in
     lam.delete_function_concurrency(FunctionName=fn)
     default = plat.api.request("GET", f"/v1/functions/{fn}").json()["maxInstances"]
     assert lam.get_function_concurrency(FunctionName=fn)["ReservedConcurrentExecutions"] == default != 3
+
+
+def signed(plat, key, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> requests.Response:
+    """A raw request signed by botocore's own signer: what boto3 would refuse to send, sent."""
+    url = f"http://127.0.0.1:{plat.port}{path}"
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    SigV4Auth(Credentials(*key), "lambda", "us-east-1").add_auth(request)
+    return requests.request(method, url, data=body, headers=dict(request.headers), timeout=60)
+
+
+@pytest.mark.parametrize("method, path, body, headers, status, code", [
+    ("GET", "/2015-03-31/functions/" + "f" * 65, b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/{fn}%0A", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/{fn}%3A", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/{fn}%3A1?Qualifier=2", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/{fn}%3Anope%0A", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000001%3Afunction%3A{fn}", b"", None, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/invocations", b"{}", {"X-Amz-Invocation-Type": "Eventual"}, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/invocations", b"{}", {"X-Amz-Log-Type": "tail"}, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/invocations", b"x" * (6 * 1024 * 1024 + 1), None, 413,
+     "RequestTooLargeException"),
+    ("GET", "/2015-03-31/functions?MaxItems=0", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions?MaxItems=10001", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions?MaxItems=%EF%BC%91", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions?FunctionVersion=1", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions?Forged=1", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/functions/{fn}/versions?Marker=99", b"", None, 400, "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/aliases", b"{not json", None, 400, "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/aliases", b'{"Name": "a", "FunctionVersion": "1", "Forged": 1}', None, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/aliases", b'{"Name": "a", "FunctionVersion": "1", "RoutingConfig": []}',
+     None, 400, "InvalidParameterValueException"),
+    ("POST", "/2015-03-31/functions/{fn}/aliases", b'{"Name": "a\\n", "FunctionVersion": "1"}', None, 400,
+     "InvalidParameterValueException"),
+    ("PUT", "/2017-10-31/functions/{fn}/concurrency", b'{"ReservedConcurrentExecutions": "3"}', None, 400,
+     "InvalidParameterValueException"),
+    ("PUT", "/2017-10-31/functions/{fn}/concurrency", b'{"ReservedConcurrentExecutions": true}', None, 400,
+     "InvalidParameterValueException"),
+    ("PUT", "/2017-10-31/functions/{fn}/concurrency", b'{"ReservedConcurrentExecutions": 101}', None, 400,
+     "InvalidParameterValueException"),
+    ("PUT", "/2017-10-31/functions/{fn}/concurrency", b'{"ReservedConcurrentExecutions": 2, "Forged": 1}', None, 400,
+     "InvalidParameterValueException"),
+    ("GET", "/2015-03-31/no-such-resource", b"", None, 404, "ResourceNotFoundException"),
+])
+def test_malformed_oversized_and_forged_inputs_get_lambdas_errors(plat, admin_key, fn, method, path, body, headers,
+                                                                   status, code):
+    resp = signed(plat, admin_key, method, path.replace("{fn}", fn), body, headers)
+    assert (resp.status_code, resp.headers.get("x-amzn-ErrorType")) == (status, code), resp.text
+    assert set(resp.json()) == {"Type", "Message"}
+    assert plat.api.request("GET", f"/v1/functions/{fn}").json()["maxInstances"] != 101  # nothing was changed
