@@ -34,8 +34,12 @@ SANDBOXES = {"runc": None, "gvisor": "runsc"}
 gVisor's runsc runs them in a user-space kernel: a bug of the host's kernel is no longer one system call
 away, at the cost of slower cold starts and calls (see README)."""
 
-HANDLER_TYPES = ("event", "wsgi")
-"""How a Python function is called: with an event, or as a WSGI application (an HTTP function)."""
+HANDLER_TYPES = ("event", "wsgi", "lambda")
+"""How a Python function is called: with an event, as a WSGI application (an HTTP function), or as Lambda's
+Python runtime calls a handler (the event JSON-decoded, its result JSON-encoded, Lambda's context)."""
+LAMBDA_REGION = "us-east-1"
+"""The region a Lambda-shaped function sees (AWS_REGION, its ARN) unless its environment names one: the Lambda
+surface names the one a function was made in."""
 
 SANDBOX = "runc"
 """The sandbox of a function that names none (FAAS_SANDBOX)."""

@@ -352,7 +352,8 @@ class FunctionSpec:
     handler: str = field(default="index.handler", metadata=api("handler", _handler))
     handler_type: str = field(default="event", metadata=api("handlerType", _handler_type))
     """`event`: handler(event, context); `wsgi`: an HTTP function, a WSGI application called through its HTTP
-    trigger with the request as it came, its answer streamed back (FC 2.0's HTTP functions)."""
+    trigger with the request as it came, its answer streamed back (FC 2.0's HTTP functions); `lambda`: called as
+    Lambda's Python runtime calls a handler (JSON in and out, Lambda's context, Lambda's events from triggers)."""
     initializer: str | None = field(default=None, metadata=api("initializer", _initializer))
     description: str = field(default="", metadata=api("description", _description))
     memory_mb: int = field(default=defaults.MEMORY_MB, metadata=api("memoryMB", _memory))

@@ -140,4 +140,4 @@ def test_handler_type_is_checked(api, fn_name):
                       customContainer={"image": "python:3.11-slim", "command": ["python"], "port": 9000})
     assert resp.status_code == 400 and "custom container" in resp.json()["error"]["message"]
     assert json.loads(api.request("GET", "/v1/openapi.json").text)["components"]["schemas"]["Function"][
-        "properties"]["handlerType"]["enum"] == ["event", "wsgi"]
+        "properties"]["handlerType"]["enum"] == ["event", "wsgi", "lambda"]

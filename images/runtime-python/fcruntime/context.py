@@ -168,7 +168,8 @@ class FunctionMeta:
                  handler_type="event"):
         self.name = name
         self.handler_type = handler_type
-        """`event`: handler(event, context); `wsgi`: an HTTP function, handler(environ, start_response)."""
+        """`event`: handler(event, context); `wsgi`: an HTTP function, handler(environ, start_response);
+        `lambda`: handler(event, context) as Lambda calls it (see awslambda)."""
         self.handler = handler
         self.memory_size = memory_size
         self.memory = memory_size  # FC's name for it

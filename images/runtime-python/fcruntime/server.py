@@ -25,8 +25,8 @@ import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import awslambda, wsgi
 from . import context as ctx
-from . import wsgi
 from .errors import RUNTIME_EXIT, SERIALIZATION_ERROR, RuntimeFault, make_error
 from .loader import Loader
 
@@ -134,6 +134,8 @@ class Runtime:
     def invoke(self, request_id, meta, event, attempt):
         """Call the handler: (body, content type) on success; raises on failure."""
         func = self._loader().load(meta.handler)
+        if meta.handler_type == "lambda":
+            return awslambda.call(func, request_id, meta, event)
         context = ctx.Context(request_id, meta, time.monotonic() + meta.timeout, attempt)
         if meta.handler_type == "wsgi":
             return encode_result(self._wsgi_event(func, event, context))

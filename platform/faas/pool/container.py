@@ -39,7 +39,7 @@ def container_config(record: FunctionRecord, platform_id: str,
     """The container of `record`: its image, labels (found again by them after a restart), environment
     (FC's FC_* variables after the function's own) and memory."""
     spec = record.spec
-    env = dict(spec.environment) | {
+    env = (lambda_environment(record) if spec.handler_type == "lambda" else {}) | dict(spec.environment) | {
         "FC_FUNCTION_NAME": spec.name,
         "FC_FUNCTION_HANDLER": spec.handler,
         "FC_FUNCTION_HANDLER_TYPE": spec.handler_type,
@@ -62,6 +62,18 @@ def container_config(record: FunctionRecord, platform_id: str,
         command=list(custom.command) if custom and custom.command else None,
         runtime=spec.docker_runtime,
     )
+
+
+def lambda_environment(record: FunctionRecord) -> dict[str, str]:
+    """Lambda's variables for a Lambda-shaped function (handlerType lambda), under its own: the Lambda surface keeps
+    AWS_LAMBDA_FUNCTION_NAME and AWS_REGION in a function it makes, when its Lambda name or region differ."""
+    spec = record.spec
+    version = "$LATEST" if record.version_id == defaults.LATEST else record.version_id
+    return {"AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb), "AWS_REGION": defaults.LAMBDA_REGION,
+            "AWS_DEFAULT_REGION": spec.environment.get("AWS_REGION", defaults.LAMBDA_REGION),
+            "LAMBDA_TASK_ROOT": "/code", "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
 
 
 POOL_ONLY: dict[str, Any] = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,
