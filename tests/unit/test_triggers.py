@@ -9,6 +9,7 @@ import pytest
 from faas import defaults
 from faas.errors import InvalidArgument
 from faas.triggers import http as th
+from faas.triggers.function_url import url_event
 from faas.triggers.model import Schedule, Trigger, check_trigger_name, iso_utc, parse_config
 from faas.triggers.timer import next_due
 
@@ -263,3 +264,52 @@ def test_platform_headers_in_every_spelling(name, platform):
 
 def test_parse_config_http_may_be_absent():
     assert parse_config("http", None).auth_type == "function"
+
+
+# -- a Lambda-shaped function's HTTP event: Lambda's function URL event (payload 2.0)
+def test_function_url_event_fields():
+    req = request(method="POST", raw_path="/a%20b/c", path="/a b/c", query="x=1&x=2&y=",
+                  headers=[("Content-Type", "text/plain"), ("Cookie", "a=1; b=2"), ("cookie", "c=3"),
+                           ("User-Agent", "ua/1"), ("X-Fc-Request-Id", "forged"), ("x_faas_trigger", "timer/x"),
+                           ("Authorization", "Bearer t"), ("Connection", "keep-alive"), ("X-Multi", "1"),
+                           ("x-multi", "2")],
+                  body=b"hello")
+    event = json.loads(url_event(req, drop_authorization=True, url_id="fn"))
+    assert (event["version"], event["routeKey"], event["rawPath"], event["rawQueryString"]) == \
+        ("2.0", "$default", "/a%20b/c", "x=1&x=2&y=")
+    assert event["headers"] == {"content-type": "text/plain", "user-agent": "ua/1", "x-multi": "1,2"}
+    assert event["cookies"] == ["a=1", "b=2", "c=3"] and event["queryStringParameters"] == {"x": "1,2", "y": ""}
+    assert (event["body"], event["isBase64Encoded"]) == ("hello", False)
+    ctx = event["requestContext"]
+    assert ctx["http"] == {"method": "POST", "path": "/a b/c", "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1",
+                           "userAgent": "ua/1"}
+    assert (ctx["accountId"], ctx["apiId"], ctx["domainPrefix"], ctx["stage"]) == ("anonymous", "fn", "fn", "$default")
+    assert ctx["timeEpoch"] == 1796000000250 and ctx["time"] == "30/Nov/2026:00:53:20 +0000"
+
+
+def test_function_url_event_without_query_body_or_cookies_and_with_a_binary_body():
+    bare = json.loads(url_event(request(), drop_authorization=False, url_id="fn"))
+    assert "queryStringParameters" not in bare and "cookies" not in bare and "body" not in bare
+    assert bare["isBase64Encoded"] is False
+    binary = json.loads(url_event(request(body=b"\xff\x00", headers=[("Authorization", "Basic x")]),
+                                  drop_authorization=False, url_id="fn"))
+    assert binary["isBase64Encoded"] and base64.b64decode(binary["body"]) == b"\xff\x00"
+    assert binary["headers"] == {"authorization": "Basic x"}  # the function's own auth scheme passes
+    hostile = '"},"injected":{"x":"\\\n\u2028\x00'
+    escaped = json.loads(url_event(request(raw_path="/" + hostile, query="q=" + hostile, body=hostile.encode(),
+                                           headers=[("Cookie", hostile)]), drop_authorization=True, url_id="fn"))
+    assert "injected" not in escaped and escaped["body"] == hostile and escaped["rawPath"] == "/" + hostile
+
+
+def test_a_function_url_result_may_set_cookies():
+    got = th.http_answer(json.dumps({"statusCode": 200, "cookies": ["a=1", "b=2; Path=/"], "body": "x"}).encode(),
+                         "application/json", cookies=True)
+    assert ("Set-Cookie", "a=1") in got.headers and ("Set-Cookie", "b=2; Path=/") in got.headers
+    plain = th.http_answer(json.dumps({"statusCode": 200, "cookies": ["a=1"]}).encode(), "application/json")
+    assert plain.status == 200 and json.loads(plain.body)["cookies"] == ["a=1"]  # not FC's shape: the result itself
+
+
+@pytest.mark.parametrize("cookies", ["a=1", [1], ["a=1\r\nX-Evil: 1"], ["a\x00"], ["x" * 9000], {"a": "1"}])
+def test_a_function_url_result_with_bad_cookies_is_invalid(cookies):
+    with pytest.raises(th.InvalidResponse):
+        th.http_answer(json.dumps({"statusCode": 200, "cookies": cookies}).encode(), "application/json", cookies=True)

@@ -24,6 +24,7 @@ from ..pool.container import RuntimeHeaders
 from ..pool.outcome import Outcome
 from ..pool.web import failed_reply
 from ..triggers import http as th
+from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
 from ..webio import read_event
 from .handlers import INVOCATION_TYPES, read_json
@@ -150,7 +151,8 @@ async def through_trigger(request: web.Request, app: web.Application | ChainMapP
     info = th.RequestInfo(request.method, raw_path, path, query, headers.items(),
                           body, _PROTOCOLS.get(version) or f"HTTP/{version.major}.{version.minor}",
                           request.remote or "", request.host, request_id, time.time())
-    event = th.http_event(info, drop_auth)
+    lambda_shaped = record.spec.handler_type == "lambda"
+    event = url_event(info, drop_auth, name) if lambda_shaped else th.http_event(info, drop_auth)
     if invocation_type == "Async":
         if len(event) > defaults.ASYNC_EVENT_BYTES:
             raise PayloadTooLarge(f"the request's event is larger than {defaults.ASYNC_EVENT_BYTES} bytes, the "
@@ -163,7 +165,7 @@ async def through_trigger(request: web.Request, app: web.Application | ChainMapP
     if outcome.error:
         return failed_reply(request_id, outcome, record)
     try:
-        answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream")
+        answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream", lambda_shaped)
     except th.InvalidResponse as exc:
         return failed_reply(request_id, Outcome.failure(
             "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"), record)

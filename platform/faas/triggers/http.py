@@ -22,6 +22,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 _RESULT_KEYS = {"statusCode", "headers", "body", "isBase64Encoded"}
+_URL_RESULT_KEYS = _RESULT_KEYS | {"cookies"}
 RESPONSE_HEADER_BYTES = 8192
 """Largest single header value a function may set on its HTTP response."""
 
@@ -151,21 +152,27 @@ def _header_pairs(raw: object) -> list[tuple[str, str]]:
     return pairs
 
 
-def http_answer(body: bytes, content_type: str) -> HttpAnswer:
+def http_answer(body: bytes, content_type: str, cookies: bool = False) -> HttpAnswer:
     """The HTTP response for a function's successful result: a result shaped {statusCode, headers, body,
-    isBase64Encoded} is that response; anything else is a 200 with the result as the body."""
+    isBase64Encoded} is that response; anything else is a 200 with the result as the body. `cookies`: a Lambda
+    function URL's result, which may also have `cookies`, a list of Set-Cookie values."""
     result = None
     if content_type.startswith("application/json"):
         try:
             result = json.loads(body)
         except ValueError:
             result = None
-    if not (isinstance(result, dict) and "statusCode" in result and set(result) <= _RESULT_KEYS):
+    keys = _URL_RESULT_KEYS if cookies else _RESULT_KEYS
+    if not (isinstance(result, dict) and "statusCode" in result and set(result) <= keys):
         return HttpAnswer(200, [("Content-Type", content_type or "application/octet-stream")], body)
     status = result["statusCode"]
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise InvalidResponse("statusCode must be a whole number from 100 to 599")
     headers = _header_pairs(result.get("headers"))
+    if result.get("cookies") is not None:
+        if not isinstance(result["cookies"], list) or not all(isinstance(c, str) for c in result["cookies"]):
+            raise InvalidResponse("cookies must be a list of strings")
+        headers += _header_pairs({"Set-Cookie": result["cookies"]})
     raw = result.get("body", "")
     encoded = result.get("isBase64Encoded", False)
     if not isinstance(encoded, bool):
