@@ -145,7 +145,7 @@ def test_versions_and_an_alias_with_a_weighted_version(plat, admin_key, invoke_k
     plat.api.deploy(name, {"index.py": HANDLER})
     try:
         one = lam.publish_version(FunctionName=name, Description="first")
-        assert one["Version"] == "1" and one["FunctionArn"].endswith(f":function:{name}")
+        assert one["Version"] == "1" and one["FunctionArn"].endswith(f":function:{name}:1")
         plat.api.update(name, {"index.py": HANDLER.replace('"echo"', '"echo2"')})
         assert lam.publish_version(FunctionName=name)["Version"] == "2"
         versions = [v["Version"] for page in lam.get_paginator("list_versions_by_function").paginate(

@@ -8,7 +8,7 @@ import re
 from aiohttp import web
 
 from ... import defaults
-from ...errors import InvalidArgument
+from ...errors import FaasError, InvalidArgument
 from ...qualifiers import check_qualifier
 from ...signing import sigv4
 from ..names import native_name
@@ -17,12 +17,30 @@ from ..signed import CLAIM, Surface
 PREFIX = "/2015-03-31"
 """Most of the API's; a few calls are under the date of the API version that added them (CONCURRENCY_PREFIXES)."""
 CONCURRENCY_PREFIXES = ("/2017-10-31", "/2019-09-30")
-"""Put/DeleteFunctionConcurrency's, and GetFunctionConcurrency's."""
+"""Put/DeleteFunctionConcurrency's, and GetFunctionConcurrency's (and the provisioned concurrency calls')."""
+EVENT_CONFIG_PREFIX = "/2019-09-25"
+"""The event invoke config calls'."""
+URL_PREFIX = "/2021-10-31"
+"""The function URL calls'."""
 ACCOUNT_ID = "000000000000"
 """The account id in every ARN the surface writes (the platform has one account); ARNs with another are refused."""
 LATEST = "$LATEST"
 
+class InvalidRequestContent(InvalidArgument):
+    """400 InvalidRequestContentException: a body, or an Invoke's payload, that is not the JSON Lambda asks for."""
+
+    code = "InvalidRequestContent"
+
+
+class ResourceNotFound(FaasError):
+    """404 of a setting that is not there (a function's own are FunctionNotFound and the like)."""
+
+    code = "ResourceNotFound"
+    status = 404
+
+
 _CODES = {
+    "InvalidRequestContent": "InvalidRequestContentException",
     "InvalidSignature": "InvalidSignatureException",
     "SignatureNotMatch": "InvalidSignatureException",
     "InvalidAccessKeyId.NotFound": "UnrecognizedClientException",
@@ -48,7 +66,10 @@ def _shape(status: int, code: str, message: str, request_id: str) -> dict:
 
 
 def _headers(status: int, code: str, request_id: str) -> dict:
-    return {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": lambda_code(status, code)}
+    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": lambda_code(status, code)}
+    if status == 429:  # (the error's own Retry-After, when it has one, replaces this)
+        headers["Retry-After"] = "1"
+    return headers
 
 
 def surface(prefix: str) -> Surface:
@@ -58,7 +79,7 @@ def surface(prefix: str) -> Surface:
 
 SURFACE = surface(PREFIX)
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ARN = re.compile(r"(?:arn:aws:lambda:([a-z0-9-]{1,32}):)?(\d{12}):function:(.+)")
 
 
@@ -72,7 +93,7 @@ def function_of(request: web.Request) -> tuple[str, str, str]:
             raise InvalidArgument(f"the ARN's account must be this platform's, {ACCOUNT_ID}")
         raw = arn.group(3)
     name, colon, named_qualifier = raw.partition(":")
-    if not _NAME.fullmatch(name) or (colon and not named_qualifier):
+    if not NAME.fullmatch(name) or (colon and not named_qualifier):
         raise InvalidArgument("a function name is 1-64 letters, digits, '-' or '_' (or its ARN)")
     query_qualifier = request.query.get("Qualifier")
     if colon and query_qualifier is not None and query_qualifier != named_qualifier:

@@ -1,44 +1,68 @@
-"""Lambda's functions: GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction, Invoke and the
-function's concurrency (its `maxInstances` here), on the platform's services."""
+"""Lambda's functions: CreateFunction, GetFunction, GetFunctionConfiguration, UpdateFunctionCode,
+UpdateFunctionConfiguration, ListFunctions, DeleteFunction, Invoke and the function's concurrency (its
+`maxInstances` here), on the platform's services."""
 
 from __future__ import annotations
+
+import base64
+import json
+import re
 
 from aiohttp import web
 
 from ... import defaults
 from ...api.handlers import invoke as platform_invoke
-from ...api.keys import RELEASES, SERVICE
-from ...errors import InvalidArgument
-from ...models import FunctionRecord
+from ...api.keys import ASYNC, RELEASES, SERVICE
+from ...errors import InvalidArgument, InvocationAlreadyExists
+from ...logs.keys import PLATFORM_REQUEST_PREFIXES
+from ...logs.reader import encode_tail
 from ..limits import max_instances
 from ..listing import page_after
-from ..names import by_surface_name, name_pairs
+from ..names import by_surface_name, create_named, name_pairs, native_name
 from ..signed import BODY, json_body
-from .common import ACCOUNT_ID, function_arn, function_of, version_of
+from .common import NAME, InvalidRequestContent, function_of, version_of
+from .model import code_spec, configuration, configuration_spec, create_spec
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+SDK_INVOCATION_ID = "amz-sdk-invocation-id"
+_SDK_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _LIST_DEFAULT, _LIST_MAX = 50, 10_000
 
 
-def configuration(request: web.Request, record: FunctionRecord, name: str) -> dict:
-    """A function as Lambda's FunctionConfiguration shows it."""
-    spec = record.spec
-    return {
-        "FunctionName": name,
-        "FunctionArn": function_arn(request, name),
-        "Runtime": spec.runtime,
-        "Handler": spec.handler,
-        "Description": spec.description,
-        "Timeout": spec.timeout_s,
-        "MemorySize": spec.memory_mb,
-        "Environment": {"Variables": dict(spec.environment)},
-        "Version": version_of(record.version_id),
-        "CodeSha256": record.code_sha256 or "",
-        "PackageType": "Zip" if spec.custom_container is None else "Image",
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
-        "Role": f"arn:aws:iam::{ACCOUNT_ID}:role/faas",
-    }
+async def create_function(request: web.Request) -> web.Response:
+    """CreateFunction: a Lambda-shaped Python function from Code.ZipFile (201), published at once with Publish."""
+    body = json_body(request)
+    name = body.get("FunctionName")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise InvalidArgument("FunctionName is 1-64 letters, digits, '-' or '_'")
+    native = native_name(name)
+    record = await create_named(request, name, create_spec(request, body, native, name))
+    if body.get("Publish"):
+        record = (await request.config_dict[RELEASES].publish(native, {})).record
+    return web.json_response(configuration(request, record, name), status=201)
+
+
+async def update_code(request: web.Request) -> web.Response:
+    """UpdateFunctionCode: new code for $LATEST (a new version of it with Publish)."""
+    name, native, qualifier = function_of(request)
+    if qualifier != defaults.LATEST:
+        raise InvalidArgument("UpdateFunctionCode changes $LATEST: name the function without a qualifier")
+    service = request.config_dict[SERVICE]
+    spec, publish = code_spec(json_body(request), await service.get(native))
+    record = await service.update(native, spec)
+    if publish:
+        record = (await request.config_dict[RELEASES].publish(native, {})).record
+    return web.json_response(configuration(request, record, name))
+
+
+async def update_configuration(request: web.Request) -> web.Response:
+    """UpdateFunctionConfiguration: $LATEST's settings (those not named keep their values)."""
+    name, native, qualifier = function_of(request)
+    if qualifier != defaults.LATEST:
+        raise InvalidArgument("UpdateFunctionConfiguration changes $LATEST: name the function without a qualifier")
+    service = request.config_dict[SERVICE]
+    record = await service.update(native, configuration_spec(json_body(request), await service.get(native)))
+    return web.json_response(configuration(request, record, name))
 
 
 async def get_function(request: web.Request) -> web.Response:
@@ -118,28 +142,68 @@ async def delete_concurrency(request: web.Request) -> web.Response:
 
 async def invoke(request: web.Request) -> web.Response:
     """Invoke: RequestResponse (the function's answer; `X-Amz-Function-Error: Unhandled` when it failed), Event (202,
-    accepted once stored), DryRun (204 once the function and qualifier resolve); `X-Amz-Log-Type: Tail` gives the
-    log's tail in `X-Amz-Log-Result`; `X-Amz-Executed-Version` names the version that ran."""
+    accepted once stored, once per `amz-sdk-invocation-id`: the SDK's retry of it is the same event), DryRun (204
+    once the function and qualifier resolve). The payload is JSON, as Lambda asks of every payload.
+    `X-Amz-Log-Type: Tail` gives the log's tail, Lambda's way, in `X-Amz-Log-Result`; `X-Amz-Executed-Version`
+    names the version that ran."""
     name, native, qualifier = function_of(request)
-    kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    headers = request.headers
+    kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
     if kind not in _INVOCATION_TYPES:
         raise InvalidArgument("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun")
-    log_type = request.headers.get("X-Amz-Log-Type", "None")
+    log_type = headers.get("X-Amz-Log-Type", "None")
     if log_type not in ("None", "Tail"):
         raise InvalidArgument("X-Amz-Log-Type must be None or Tail")
+    payload = request[BODY]
+    if payload and len(payload) <= defaults.SYNC_EVENT_BYTES:  # (a larger one is refused for its size)
+        _check_json(payload)
     if kind == "DryRun":
         await request.config_dict[RELEASES].resolve(native, qualifier)
         return web.Response(status=204)
-    answer = await platform_invoke(request.app, native, qualifier, request[BODY], asynchronous=kind == "Event",
+    if kind == "Event":
+        request_id = await _accepted_once(request, native, qualifier, payload)
+        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
+    answer = await platform_invoke(request.app, native, qualifier, payload, asynchronous=False,
                                    tail=log_type == "Tail")
     request_id = answer.headers["X-Fc-Request-Id"]
-    if kind == "Event":
-        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
-    headers = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version":
-               version_of(answer.headers["X-Fc-Function-Version"]),
-               "Content-Type": answer.headers.get("Content-Type", "application/json")}
+    version = version_of(answer.headers["X-Fc-Function-Version"])
+    reply = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": version,
+             "Content-Type": answer.headers.get("Content-Type", "application/json")}
     if "X-Fc-Error-Type" in answer.headers:
-        headers["X-Amz-Function-Error"] = "Unhandled"
+        reply["X-Amz-Function-Error"] = "Unhandled"
     if "X-Fc-Log-Result" in answer.headers:
-        headers["X-Amz-Log-Result"] = answer.headers["X-Fc-Log-Result"]
-    return web.Response(status=200, body=answer.body, headers=headers)
+        reply["X-Amz-Log-Result"] = lambda_tail(answer.headers["X-Fc-Log-Result"], request_id, version)
+    return web.Response(status=200, body=answer.body, headers=reply)
+
+
+def _check_json(payload: bytes) -> None:
+    try:
+        json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
+
+
+async def _accepted_once(request: web.Request, native: str, qualifier: str, payload: bytes) -> str:
+    """An Event invoke's request id: the SDK's invocation id when it sent one (botocore sends the same on each
+    retry of a call), accepted once; a retry of an accepted one gets the same id back."""
+    sdk_id = request.headers.get(SDK_INVOCATION_ID)
+    if sdk_id is not None and (not _SDK_ID.fullmatch(sdk_id) or sdk_id.startswith(PLATFORM_REQUEST_PREFIXES)):
+        sdk_id = None  # not an id the platform could keep: the event gets one of its own
+    try:
+        answer = await platform_invoke(request.app, native, qualifier, payload, asynchronous=True, request_id=sdk_id)
+    except InvocationAlreadyExists:
+        assert sdk_id is not None, "only a caller's id can be taken already"
+        before = await request.config_dict[ASYNC].status(sdk_id)
+        if before is None or before["functionName"] != native:
+            raise  # another function's event has that id: this is no retry of it
+        return sdk_id
+    return answer.headers["X-Fc-Request-Id"]
+
+
+def lambda_tail(encoded: str, request_id: str, version: str) -> str:
+    """An invocation's log tail (base64: its lines, then its REPORT line) as Lambda writes it: between START and
+    END lines, then REPORT; the last 4 KB of that."""
+    lines = base64.b64decode(encoded).decode("utf-8", "replace").splitlines()
+    report = [lines.pop()] if lines and lines[-1].startswith("REPORT ") else []
+    return encode_tail([f"START RequestId: {request_id} Version: {version}", *lines, f"END RequestId: {request_id}",
+                        *report])

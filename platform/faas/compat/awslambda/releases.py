@@ -8,11 +8,12 @@ from aiohttp import web
 from ... import defaults
 from ...api.keys import RELEASES
 from ...errors import InvalidArgument
-from ...releases.model import Alias
+from ...releases.model import Alias, Version
 from ..listing import page_after
 from ..signed import json_body
 from .common import LATEST, function_arn, function_of
-from .functions import configuration, max_items
+from .functions import max_items
+from .model import configuration
 
 _ALIAS_FIELDS = {"Name", "FunctionVersion", "Description", "RoutingConfig", "RevisionId"}
 
@@ -34,12 +35,7 @@ async def list_versions(request: web.Request) -> web.Response:
     name, native, _ = function_of(request)
     releases = request.config_dict[RELEASES]
     latest = await releases.shown(native, defaults.LATEST)
-    versions, token = [], None
-    while True:  # (the platform lists newest first, a page at a time)
-        page, token = await releases.list_versions(native, 100, token)
-        versions += page
-        if token is None:
-            break
+    versions = await all_versions(request, native)
     records = {LATEST: latest} | {v.id: v.record for v in sorted(versions, key=lambda v: int(v.id))}
     ids, marker = list(records), request.query.get("Marker")
     if marker is not None and marker not in records:
@@ -50,6 +46,17 @@ async def list_versions(request: web.Request) -> web.Response:
     if start + len(chosen) < len(ids):
         body["NextMarker"] = chosen[-1]
     return web.json_response(body)
+
+
+async def all_versions(request: web.Request, native: str) -> list[Version]:
+    """Every version of the function (the platform lists them newest first, a page at a time)."""
+    releases = request.config_dict[RELEASES]
+    versions, token = [], None
+    while True:
+        page, token = await releases.list_versions(native, 100, token)
+        versions += page
+        if token is None:
+            return versions
 
 
 async def create_alias(request: web.Request) -> web.Response:

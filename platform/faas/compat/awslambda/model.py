@@ -1,0 +1,201 @@
+"""Lambda's function model and the platform's spec, each way.
+
+A function made through this surface is Lambda-shaped (`handlerType: lambda`): its handler is called as Lambda's
+Python runtime calls one. Lambda's reserved environment variables are the platform's to set: the surface keeps
+AWS_LAMBDA_FUNCTION_NAME (the Lambda name, which may not be the platform name) and AWS_REGION (the region the
+function was made in) in the function's environment, refuses them from callers and leaves them out of what it
+shows. Fields the platform has no use for are accepted where Lambda's own defaults give them, refused by name
+otherwise; the README's Lambda section lists both.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ... import defaults
+from ...errors import InvalidArgument
+from ...models import FunctionRecord
+from ..signed import CLAIM
+from .common import ACCOUNT_ID, function_arn, version_of
+
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
+"""Lambda's Python runtimes whose code runs on the platform's Python 3.11 unchanged (3.12 and later are refused:
+their code may use syntax 3.11 lacks)."""
+DEFAULT_TIMEOUT_S = 3
+"""Lambda's default Timeout (the platform's own is 60 s)."""
+HANDLER_TYPE = "lambda"
+RESERVED = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"})
+"""Lambda's reserved environment variables: a caller may not set them (Lambda refuses them too)."""
+KEPT = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION")
+"""The reserved variables the surface keeps in a function's environment itself."""
+
+_RENAMED = {"Handler": "handler", "Description": "description", "Timeout": "timeoutSeconds",
+            "MemorySize": "memoryMB"}
+"""Lambda's field -> the spec's, for fields whose values are the same."""
+_DEFAULTS_ACCEPTED: dict[str, Any] = {
+    "Role": None, "VpcConfig": {}, "DeadLetterConfig": {}, "KMSKeyArn": "", "TracingConfig": {"Mode": "PassThrough"},
+    "Tags": {}, "Layers": [], "FileSystemConfigs": [], "CodeSigningConfigArn": "", "Architectures": ["x86_64"],
+    "EphemeralStorage": {"Size": 512}, "SnapStart": {"ApplyOn": "None"}, "LoggingConfig": {}, "RevisionId": None,
+    "ImageConfig": {}}
+"""Fields the platform does not have, accepted when they ask what every function has here (Role is any: no IAM)."""
+_CREATE = {"FunctionName", "Runtime", "Code", "Publish", "PackageType", "Environment", *_RENAMED, *_DEFAULTS_ACCEPTED}
+_CONFIGURATION = {"Runtime", "Environment", *_RENAMED, *_DEFAULTS_ACCEPTED}
+_CODE = {"ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "Publish", "DryRun", "RevisionId",
+         "Architectures", "SourceKMSKeyArn"}
+
+
+def _unknown(body: dict, known: set[str], call: str) -> None:
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise InvalidArgument(f"{call} does not take {', '.join(unknown)} here")
+
+
+def _defaults_only(body: dict) -> None:
+    for key, accepted in _DEFAULTS_ACCEPTED.items():
+        value = body.get(key)
+        if value is None or accepted is None or value == accepted or value in ({}, [], ""):
+            continue
+        if key == "LoggingConfig" and isinstance(value, dict) and value.get("LogFormat", "Text") == "Text" \
+                and set(value) <= {"LogFormat", "LogGroup"}:
+            continue
+        raise InvalidArgument(f"{key} is not supported by this platform (only what Lambda gives by default is "
+                              "accepted)")
+
+
+def _runtime(value: Any) -> str:
+    if value not in PYTHON_RUNTIMES:
+        raise InvalidArgument(f"Runtime must be one of {', '.join(PYTHON_RUNTIMES)} (the platform runs Python "
+                              f"functions on Python 3.11), not {value!r}")
+    return "python3.11"
+
+
+def _environment(body: dict, kept: dict[str, str]) -> dict[str, str]:
+    environment = body.get("Environment")
+    if environment is None:
+        variables: Any = {}
+    elif not isinstance(environment, dict) or set(environment) - {"Variables"}:
+        raise InvalidArgument("Environment must be an object with Variables")
+    else:
+        variables = environment.get("Variables") or {}
+    if not isinstance(variables, dict):
+        raise InvalidArgument("Environment.Variables must be an object of strings")
+    reserved = sorted(RESERVED & set(variables))
+    if reserved:
+        raise InvalidArgument("Lambda was unable to configure your environment variables because the environment "
+                              "variables you have provided contains reserved keys that are currently not supported "
+                              f"for modification. Reserved keys used in this request: {', '.join(reserved)}")
+    return variables | kept
+
+
+def _code(code: Any) -> dict:
+    if not isinstance(code, dict):
+        raise InvalidArgument("Code must be an object with ZipFile")
+    _unknown(code, {"ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "SourceKMSKeyArn"}, "Code")
+    if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion"):
+        raise InvalidArgument("code in S3 is not supported by this platform: send Code.ZipFile")
+    if code.get("ImageUri") or code.get("SourceKMSKeyArn"):
+        raise InvalidArgument("Code.ImageUri is not supported by this platform yet (PackageType Image): send "
+                              "Code.ZipFile")
+    if not isinstance(code.get("ZipFile"), str) or not code["ZipFile"]:
+        raise InvalidArgument("Code.ZipFile is required (a zip, base64-encoded in the JSON body)")
+    return {"zipFile": code["ZipFile"]}
+
+
+def create_spec(request: web.Request, body: dict, native: str, name: str) -> dict:
+    """The `/v1` create body of a CreateFunction input, for the function whose Lambda name is `name`."""
+    _unknown(body, _CREATE, "CreateFunction")
+    _defaults_only(body)
+    if body.get("PackageType", "Zip") != "Zip":
+        raise InvalidArgument("PackageType must be Zip here (container images are not supported yet)")
+    if body.get("Runtime") is None or body.get("Handler") is None:
+        raise InvalidArgument("Runtime and Handler are required for a Zip function")
+    if not isinstance(body.get("Publish", False), bool):
+        raise InvalidArgument("Publish must be true or false")
+    region = _region(request)
+    spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
+    spec.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_S)
+    return spec | {"name": native, "runtime": _runtime(body["Runtime"]), "handlerType": HANDLER_TYPE,
+                   "environment": _environment(body, {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region}),
+                   "code": _code(body.get("Code"))}
+
+
+def configuration_spec(body: dict, current: FunctionRecord) -> dict:
+    """The `/v1` update body of an UpdateFunctionConfiguration input."""
+    _unknown(body, _CONFIGURATION, "UpdateFunctionConfiguration")
+    _defaults_only(body)
+    _lambda_shaped(current)
+    spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
+    if "Runtime" in body:
+        spec["runtime"] = _runtime(body["Runtime"])
+    if "Environment" in body:
+        kept = {k: current.spec.environment[k] for k in KEPT if k in current.spec.environment}
+        spec["environment"] = _environment(body, kept)
+    return spec
+
+
+def code_spec(body: dict, current: FunctionRecord) -> tuple[dict, bool]:
+    """The `/v1` update body of an UpdateFunctionCode input, and whether a version is to be published after."""
+    _unknown(body, _CODE, "UpdateFunctionCode")
+    _lambda_shaped(current)
+    if body.get("Architectures") not in (None, ["x86_64"]):
+        raise InvalidArgument("Architectures must be [x86_64] here")
+    if body.get("DryRun") not in (None, False) or body.get("Publish") not in (None, False, True):
+        raise InvalidArgument("DryRun must be false here, and Publish true or false")
+    code = {k: v for k, v in body.items() if k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri",
+                                                    "SourceKMSKeyArn")}
+    return {"code": _code(code)}, bool(body.get("Publish"))
+
+
+def _lambda_shaped(record: FunctionRecord) -> None:
+    """This surface changes Lambda-shaped functions only: another one is called another way (FC's, or WSGI)."""
+    if record.spec.handler_type != HANDLER_TYPE:
+        raise InvalidArgument(f"this function's handlers are called as {record.spec.handler_type} handlers, not as "
+                              "Lambda's: change it through the API that made it")
+
+
+def _region(request: web.Request) -> str:
+    return request[CLAIM].scope.split("/")[1]
+
+
+def _iso(seconds: float) -> str:
+    """Lambda's LastModified: 2026-12-04T19:42:58.000+0000."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}+0000"
+
+
+def configuration(request: web.Request, record: FunctionRecord, name: str) -> dict:
+    """A function as Lambda's FunctionConfiguration shows it."""
+    spec = record.spec
+    variables = {k: v for k, v in spec.environment.items() if k not in RESERVED}
+    out = {
+        "FunctionName": name,
+        "FunctionArn": function_arn(request, name),
+        "Runtime": spec.runtime,
+        "Handler": spec.handler,
+        "Description": spec.description,
+        "Timeout": spec.timeout_s,
+        "MemorySize": spec.memory_mb,
+        "Environment": {"Variables": variables},
+        "Version": version_of(record.version_id),
+        "CodeSha256": record.code_sha256 or "",
+        "CodeSize": 0,
+        "LastModified": _iso(record.updated_at),
+        "PackageType": "Zip" if spec.custom_container is None else "Image",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "TracingConfig": {"Mode": "PassThrough"},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "Role": f"arn:aws:iam::{ACCOUNT_ID}:role/faas",
+        "RevisionId": f"{record.function_id}-{record.revision}",
+    }
+    if record.version_id != defaults.LATEST:
+        out["FunctionArn"] = function_arn(request, name, version_of(record.version_id))
+    return out
