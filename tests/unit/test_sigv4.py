@@ -146,3 +146,14 @@ def test_a_sent_body_hash_must_be_the_bodys():
     headers, body = botocore_signed(headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
     with pytest.raises(SignatureError, match="body must be signed"):
         verify(as_sent(headers), body)
+
+
+def test_a_signed_value_with_runs_of_white_space_verifies_as_botocore_trims_it():
+    headers, body = botocore_signed(headers={"X-Amz-Client-Context": "  a   b\t\tc  ", "X-Amz-Log-Type": "Tail"})
+    assert verify(as_sent(headers), body).key_id == "AKIDEXAMPLE"
+    request = as_sent(headers)
+    claim = sigv4.read(request, WHEN)
+    canonical = sigv4.canonical_request(request, claim.signed_headers, hashlib.sha256(body).hexdigest())
+    assert "\nx-amz-client-context:a b c\n" in canonical
+    with pytest.raises(SignatureError, match="does not match"):  # the trimmed value is signed, not another
+        verify(as_sent(changed(headers, "X-Amz-Client-Context", "a bc")), body)

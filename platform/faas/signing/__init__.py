@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import itertools
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -129,6 +130,18 @@ SIGNED_HEADERS = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}(?:;[a-z0-9!#$%&'*+.^
 """A SignedHeaders list (ACS3's and SigV4's): lower-case header names, `;`-separated, 64 at most."""
 _MAX_SKEW = timedelta(seconds=MAX_SKEW_S)
 _SIGNATURE_FIELD = "Signature="
+
+
+BLANKS = itertools.repeat("")
+"""The default of each `headers.get` when canonical header values are read with `map` (a signed header is there)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def header_lines(signed_headers: tuple[str, ...]) -> tuple[str, str]:
+    """The canonical headers of a SignedHeaders list as a format string (`name:{}` lines), and the list joined: each
+    request fills in its values (ACS3's and SigV4's canonical headers have the same form)."""
+    lines = "".join(f"{name.replace('{', '{{').replace('}', '}}')}:{{}}\n" for name in signed_headers)
+    return lines, ";".join(signed_headers)
 
 
 def split_signature(header: str) -> tuple[str, str]:

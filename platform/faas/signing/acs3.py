@@ -18,18 +18,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import itertools
 import re
 from datetime import datetime
 from urllib.parse import quote, unquote_plus
 
 from . import (
+    BLANKS,
     MAX_HEADER_BYTES,
     Claim,
     Request,
     SignatureError,
     coverage,
     dated,
+    header_lines,
     hmac_sha256,
     printable,
     require_match,
@@ -52,7 +53,6 @@ _MUST_SIGN = ("content-type", "x-acs-", "x-fc-")
 """Headers (by the start of their name) that must be signed when sent."""
 _UNPRINTABLE = "the Authorization header is too long or holds control characters"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_BLANKS = itertools.repeat("")
 
 
 def read(request: Request, now: datetime) -> Claim:
@@ -97,19 +97,12 @@ def check_body(request: Request, body: bytes) -> None:
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...]) -> str:
     headers = request.headers
-    lines, listed = _header_lines(signed_headers)
+    lines, listed = header_lines(signed_headers)
     # (each signed header's value, stripped, from C: no Python step per header)
-    lines = lines.format(*map(str.strip, map(headers.get, signed_headers, _BLANKS)))
+    lines = lines.format(*map(str.strip, map(headers.get, signed_headers, BLANKS)))
     query = canonical_query(request.raw_query) if request.raw_query else ""
     return (f"{request.method.upper()}\n{request.raw_path or '/'}\n{query}\n{lines}\n{listed}\n"
             f"{headers.get('x-acs-content-sha256', '')}")
-
-
-@functools.lru_cache(maxsize=1024)
-def _header_lines(signed_headers: tuple[str, ...]) -> tuple[str, str]:
-    """The canonical headers of a SignedHeaders list as a format string (`name:{}` lines), and the list joined."""
-    lines = "".join(f"{name.replace('{', '{{').replace('}', '}}')}:{{}}\n" for name in signed_headers)
-    return lines, ";".join(signed_headers)
 
 
 def canonical_query(raw_query: str) -> str:

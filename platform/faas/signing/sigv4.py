@@ -27,20 +27,28 @@ import hashlib
 import hmac
 import re
 from datetime import datetime
+from hashlib import sha256
 from urllib.parse import quote, unquote
 
 from . import (
+    BLANKS,
     MAX_HEADER_BYTES,
     Claim,
     Request,
     SignatureError,
     coverage,
     dated,
+    header_lines,
     printable,
     require_match,
     signed_header_list,
     split_signature,
 )
+
+try:
+    from _hashlib import hmac_digest as _hmac_digest  # (what hmac.digest calls, without its Python layer)
+except ImportError:  # a CPython built without OpenSSL
+    _hmac_digest = hmac.digest  # type: ignore[assignment]  # (the same call, typed more loosely)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 BODY_FIRST = True
@@ -60,7 +68,7 @@ _MUST_SIGN = ("content-type", "x-amz-")
 """Headers (by the start of their name) that must be signed when sent (x-amzn-trace-id is not: botocore never
 signs it)."""
 _UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-")
-_SPACES = re.compile(r"\s+")
+_UNPRINTABLE = "the Authorization header is too long or holds control characters"
 
 
 def read(request: Request, now: datetime) -> Claim:
@@ -69,29 +77,29 @@ def read(request: Request, now: datetime) -> Claim:
     header = request.one("authorization")
     if header is None:
         raise SignatureError("the request is not signed (no Authorization header)")
-    if not printable(header, MAX_HEADER_BYTES):
-        raise SignatureError("the Authorization header is too long or holds control characters")
+    if len(header) > MAX_HEADER_BYTES:
+        raise SignatureError(_UNPRINTABLE)
     form, signature = split_signature(header)  # (the form is read once per client and day: _form)
     if not _SIGNATURE.fullmatch(signature):
+        if not printable(header, MAX_HEADER_BYTES):
+            raise SignatureError(_UNPRINTABLE)
         _form(form)  # a malformed header says how first
         raise SignatureError("the Signature must be 64 lower-case hex digits")
     key_id, scope_date, scope, signed, signed_set = _form(form)
     problem = coverage(request.names, request.repeated, signed_set, _MUST_SIGN)
     if problem:
         raise SignatureError(problem)
-    amz_date = request.one("x-amz-date") or ""
+    headers = request.headers  # (every x-amz-* header is signed, and no signed one is repeated: coverage)
+    amz_date = headers.get("x-amz-date", "")
     signed_at = dated(amz_date, now, _DATE, "X-Amz-Date", DATE_FORMAT)
     if amz_date[:8] != scope_date:
         raise SignatureError("the credential scope's date is not X-Amz-Date's")
-    content_sha256 = request.one("x-amz-content-sha256")
+    content_sha256 = headers.get("x-amz-content-sha256")
     if content_sha256 is not None and not _SHA256.fullmatch(content_sha256):
         if content_sha256.startswith(_UNSIGNED_PAYLOADS):
             raise SignatureError("the body must be signed (X-Amz-Content-SHA256 cannot be UNSIGNED-PAYLOAD here)")
         raise SignatureError("X-Amz-Content-SHA256 must be 64 lower-case hex digits")
-    segments = request.raw_path.split("/")[1:]
-    for i, segment in enumerate(segments):
-        if segment in (".", "..") or (not segment and i < len(segments) - 1):  # (a trailing slash is a segment's end)
-            raise SignatureError("the path must have no empty, '.' or '..' segment")
+    _canonical_path(request.raw_path)  # (its segments are checked with it)
     return Claim(key_id, signature, signed_at, None, signed, scope)
 
 
@@ -101,19 +109,34 @@ def check(request: Request, claim: Claim, secret: str) -> None:
     body_sha256 = request.body_sha256
     if body_sha256 is None:
         raise SignatureError("the body was not read before its signature was checked")
-    if not hmac.compare_digest(request.one("x-amz-content-sha256") or body_sha256, body_sha256):
+    headers = request.headers  # (read() refused a repeated x-amz-* header: each is signed)
+    if not hmac.compare_digest(headers.get("x-amz-content-sha256") or body_sha256, body_sha256):
         raise SignatureError("X-Amz-Content-SHA256 is not the SHA-256 of the body")
     canonical = canonical_request(request, claim.signed_headers, body_sha256)
-    to_sign = (f"{ALGORITHM}\n{request.one('x-amz-date')}\n{claim.scope}\n"
-               f"{hashlib.sha256(canonical.encode()).hexdigest()}")
-    require_match(hmac.digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
+    to_sign = f"{ALGORITHM}\n{headers['x-amz-date']}\n{claim.scope}\n{sha256(canonical.encode()).hexdigest()}"
+    require_match(_hmac_digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
 
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...], body_sha256: str) -> str:
-    headers = request.headers
-    lines = "".join(f"{name}:{_trimmed(headers.getall(name, []))}\n" for name in signed_headers)
-    return (f"{request.method.upper()}\n{quote(request.raw_path or '/', safe='/~')}\n"
-            f"{canonical_query(request.raw_query)}\n{lines}\n{';'.join(signed_headers)}\n{body_sha256}")
+    """Each signed header's value with its runs of white space made one space, as botocore makes it
+    (`' '.join(value.split())`, from C: no Python step per header; `read` refused a signed header that is
+    repeated)."""
+    lines, listed = header_lines(signed_headers)
+    lines = lines.format(*map(" ".join, map(str.split, map(request.headers.get, signed_headers, BLANKS))))
+    query = canonical_query(request.raw_query) if request.raw_query else ""
+    return f"{request.method.upper()}\n{_canonical_path(request.raw_path)}\n{query}\n{lines}\n{listed}\n{body_sha256}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_path(raw_path: str) -> str:
+    """The path as botocore signs it (quoted once more), once its segments are checked: no `.` or `..`, no empty one
+    but a trailing slash (botocore signs a path with those removed: what is routed must be what was signed). A
+    client calls the same paths again and again."""
+    segments = raw_path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        if segment in (".", "..") or (not segment and i < len(segments) - 1):  # (a trailing slash is a segment's end)
+            raise SignatureError("the path must have no empty, '.' or '..' segment")
+    return quote(raw_path or "/", safe="/~")
 
 
 def canonical_query(raw_query: str) -> str:
@@ -139,15 +162,13 @@ def sign(canonical: str, amz_date: str, scope: str, secret: str) -> str:
     return hmac.digest(_signing_key(secret, scope), to_sign.encode(), "sha256").hex()
 
 
-def _trimmed(values: list[str]) -> str:
-    return ",".join(_SPACES.sub(" ", value.strip()) for value in values)
-
-
 @functools.lru_cache(maxsize=1024)
 def _form(header: str) -> tuple[str, str, str, tuple[str, ...], frozenset[str]]:
     """An Authorization header without its signature's value, checked: the key id, the scope's date, the scope,
     the signed headers (as listed, and as a set). (A client's headers differ only by their signature, and by their
     scope once a day.)"""
+    if not printable(header, MAX_HEADER_BYTES):
+        raise SignatureError(_UNPRINTABLE)
     algorithm, _, rest = header.partition(" ")
     if algorithm != ALGORITHM:
         raise SignatureError(f"the signature algorithm must be {ALGORITHM}")

@@ -3,6 +3,7 @@ function names, qualifiers and ARNs."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from aiohttp import web
@@ -86,7 +87,12 @@ _ARN = re.compile(r"(?:arn:aws:lambda:([a-z0-9-]{1,32}):)?(\d{12}):function:(.+)
 def function_of(request: web.Request) -> tuple[str, str, str]:
     """(the Lambda name, the platform name, the platform qualifier) of the path's function: a name, `name:qualifier`,
     a partial ARN (`<account>:function:<name>`) or an ARN, with the `Qualifier` query when the name has none."""
-    raw = request.match_info["function"]
+    return _function_of(request.match_info["function"], request.query.get("Qualifier"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _function_of(raw: str, query_qualifier: str | None) -> tuple[str, str, str]:
+    """(A caller names the same functions again and again: each reading is made once.)"""
     arn = _ARN.fullmatch(raw)
     if arn is not None:
         if arn.group(2) != ACCOUNT_ID:
@@ -95,7 +101,6 @@ def function_of(request: web.Request) -> tuple[str, str, str]:
     name, colon, named_qualifier = raw.partition(":")
     if not NAME.fullmatch(name) or (colon and not named_qualifier):
         raise InvalidArgument("a function name is 1-64 letters, digits, '-' or '_' (or its ARN)")
-    query_qualifier = request.query.get("Qualifier")
     if colon and query_qualifier is not None and query_qualifier != named_qualifier:
         raise InvalidArgument("the Qualifier differs from the one in the function name")
     qualifier = named_qualifier or query_qualifier or LATEST

@@ -24,6 +24,7 @@ from .common import NAME, InvalidRequestContent, function_of, version_of
 from .model import code_spec, configuration, configuration_spec, create_spec
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+_decode = json.JSONDecoder().decode
 SDK_INVOCATION_ID = "amz-sdk-invocation-id"
 _SDK_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _LIST_DEFAULT, _LIST_MAX = 50, 10_000
@@ -165,20 +166,21 @@ async def invoke(request: web.Request) -> web.Response:
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
     answer = await platform_invoke(request.app, native, qualifier, payload, asynchronous=False,
                                    tail=log_type == "Tail")
-    request_id = answer.headers["X-Fc-Request-Id"]
-    version = version_of(answer.headers["X-Fc-Function-Version"])
-    reply = {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": version,
-             "Content-Type": answer.headers.get("Content-Type", "application/json")}
-    if "X-Fc-Error-Type" in answer.headers:
+    reply = answer.headers  # (the platform's answer, its headers made Lambda's: no second response is made)
+    request_id = reply["X-Fc-Request-Id"]
+    version = version_of(reply["X-Fc-Function-Version"])
+    reply["x-amzn-RequestId"] = request_id
+    reply["X-Amz-Executed-Version"] = version
+    if "X-Fc-Error-Type" in reply:
         reply["X-Amz-Function-Error"] = "Unhandled"
-    if "X-Fc-Log-Result" in answer.headers:
-        reply["X-Amz-Log-Result"] = lambda_tail(answer.headers["X-Fc-Log-Result"], request_id, version)
-    return web.Response(status=200, body=answer.body, headers=reply)
+    if "X-Fc-Log-Result" in reply:
+        reply["X-Amz-Log-Result"] = lambda_tail(reply.pop("X-Fc-Log-Result"), request_id, version)
+    return answer
 
 
 def _check_json(payload: bytes) -> None:
     try:
-        json.loads(payload)
+        _decode(payload.decode())  # (UTF-8, as Lambda asks; json.loads would first guess the encoding of bytes)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from None
 
