@@ -41,7 +41,7 @@ function init(args)
   local data = f:read("*a")
   f:close()
   list = {}
-  for r in data:gmatch("(.-\\r\\n\\r\\n)") do list[#list + 1] = r end
+  for r in data:gmatch("([^%z]+)%z") do list[#list + 1] = r end
   i = 0
 end
 function request()
@@ -67,13 +67,14 @@ def _signed_request(platform: Up, key: tuple[str, str], path: str) -> str:
 
 
 def _wrk_listed(platform: Up, make: Callable[[], str], seconds: int) -> float:
-    """Requests/s of wrk sending requests made ahead by `make`, each once, from a list: both sides of the
-    comparison are sent this way, so that wrk's own cost per request (a Lua call) is the same for both."""
+    """Requests/s of wrk sending requests made ahead by `make`, each once, from a list (each ended by a NUL in the
+    file): both sides of the comparison are sent this way, so that wrk's own cost per request (a Lua call) is the
+    same for both."""
     with tempfile.TemporaryDirectory(prefix="faas-bench-signed-") as tmp:
         base = Path(tmp) / "requests"
         per_thread = PER_SECOND_MAX * seconds // THREADS
         for tid in range(THREADS):
-            Path(f"{base}-{tid}").write_bytes("".join(make() for _ in range(per_thread)).encode())
+            Path(f"{base}-{tid}").write_bytes("".join(make() + "\0" for _ in range(per_thread)).encode())
         script = Path(tmp) / "signed.lua"
         script.write_text(_LUA)
         out = subprocess.run(["wrk", "-t", str(THREADS), "-c", "16", "-d", f"{seconds}s", "-s", str(script),
@@ -103,28 +104,77 @@ def _verify_cost_us() -> float:
     return min(timeit.repeat(verify, number=rounds, repeat=3)) / rounds * 1e6
 
 
-def bench_signed(platform: Up, seconds: int) -> None:
-    name = "bench-signed"
-    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+def _invoke_key(platform: Up) -> tuple[str, str]:
     resp = platform.http.post(f"{platform.url}/v1/access-keys", json={"role": "invoke", "name": "bench"})
     resp.raise_for_status()
-    key = (resp.json()["accessKeyId"], resp.json()["accessKeySecret"])
-    api_url = f"{platform.url}/v1/functions/{name}/invocations"
-    wrk(api_url, 16, 2, {"Authorization": f"Bearer {platform.token}"})  # warm-up
-    bearer = (f"POST /v1/functions/{name}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\n"
-              f"Authorization: Bearer {platform.token}\r\nContent-Length: 0\r\n\r\n")
-    fc3_path = f"/2023-03-30/functions/{name}/invocations"
+    return resp.json()["accessKeyId"], resp.json()["accessKeySecret"]
+
+
+def _bearer_request(platform: Up, name: str, body: str = "") -> str:
+    return (f"POST /v1/functions/{name}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\n"
+            f"Authorization: Bearer {platform.token}\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+
+
+def _pairs(platform: Up, name: str, baseline: Callable[[], str], side: Callable[[], str],
+           seconds: int) -> tuple[int, list[tuple[float, float]]]:
+    """TURNS alternated turns of (`baseline`, `side`) requests/s, after a warm-up; and the turns' length."""
+    wrk(f"{platform.url}/v1/functions/{name}/invocations", 16, 2, {"Authorization": f"Bearer {platform.token}"})
     turn_s = max(1, min(seconds, TURN_S_MAX))
     pairs = []
     for _ in range(TURNS):
-        v1 = _wrk_listed(platform, lambda: bearer, turn_s)
-        pairs.append((v1, _wrk_listed(platform, lambda: _signed_request(platform, key, fc3_path), turn_s)))
+        v1 = _wrk_listed(platform, baseline, turn_s)
+        pairs.append((v1, _wrk_listed(platform, side, turn_s)))
+    return turn_s, pairs
+
+
+def _report(title: str, side: str, turn_s: int, pairs: list[tuple[float, float]]) -> None:
+    ratios = sorted(other / v1 for v1, other in pairs)
+    print(f"{title}, wrk, 16 connections, {TURNS} pairs of {turn_s} s turns")
+    v1, other = statistics.median(v1 for v1, _ in pairs), statistics.median(o for _, o in pairs)
+    print(f"  /v1 {v1:7.0f} req/s   |   {side} {other:7.0f} req/s (medians)   |   "
+          f"{statistics.median(ratios) * 100:.0f}% of /v1, the median of the pairs' ratios (they ranged "
+          f"{ratios[0] * 100:.0f}-{ratios[-1] * 100:.0f}%; target: >= 85%)")
+
+
+def bench_signed(platform: Up, seconds: int) -> None:
+    name = "bench-signed"
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    key = _invoke_key(platform)
+    bearer = _bearer_request(platform, name)
+    fc3_path = f"/2023-03-30/functions/{name}/invocations"
+    turn_s, pairs = _pairs(platform, name, lambda: bearer, lambda: _signed_request(platform, key, fc3_path), seconds)
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
-    ratios = sorted(fc3 / v1 for v1, fc3 in pairs)
-    print(f"Signed invocations: FC 3.0 InvokeFunction (ACS3, a nonce each) beside /v1 (bearer), wrk, 16 connections, "
-          f"{TURNS} pairs of {turn_s} s turns")
-    v1, fc3 = statistics.median(v1 for v1, _ in pairs), statistics.median(fc3 for _, fc3 in pairs)
-    print(f"  /v1 {v1:7.0f} req/s   |   FC 3.0 {fc3:7.0f} req/s (medians)   |   {statistics.median(ratios) * 100:.0f}% "
-          f"of /v1, the median of the pairs' ratios (they ranged {ratios[0] * 100:.0f}-{ratios[-1] * 100:.0f}%; "
-          "target: >= 85%)")
+    _report("Signed invocations: FC 3.0 InvokeFunction (ACS3, a nonce each) beside /v1 (bearer)", "FC 3.0", turn_s,
+            pairs)
     print(f"  one signature read and checked in the process: {_verify_cost_us():.1f} us (cpu {os.cpu_count()})")
+
+
+def _boto3_invoke(platform: Up, key: tuple[str, str], name: str, payload: bytes) -> str:
+    """The request boto3 sends for Invoke (signed by botocore, as it sends it), as raw HTTP. SigV4 has no nonce:
+    the same request may be sent again while its date is within 15 minutes, as a client's retry would be."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("lambda", endpoint_url=platform.url, region_name="us-east-1", aws_access_key_id=key[0],
+                          aws_secret_access_key=key[1], config=Config(retries={"total_max_attempts": 1}))
+    sent: dict = {}
+    client.meta.events.register("before-send.lambda.Invoke", lambda request, **_: sent.update(
+        url=request.url, headers=dict(request.headers), body=request.body))
+    client.invoke(FunctionName=name, Payload=payload)
+    path = sent["url"].split(str(platform.port), 1)[1]
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in sent["headers"].items()}
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{platform.port}", *(f"{k}: {v}" for k, v in headers.items()
+                                                                          if k.lower() != "host")]
+    body = sent["body"] if isinstance(sent["body"], bytes) else (sent["body"] or b"")
+    return "\r\n".join(lines) + "\r\n\r\n" + body.decode()
+
+
+def bench_lambda(platform: Up, seconds: int) -> None:
+    name = "bench-lambda"
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    key = _invoke_key(platform)
+    bearer, signed = _bearer_request(platform, name, "{}"), _boto3_invoke(platform, key, name, b"{}")
+    turn_s, pairs = _pairs(platform, name, lambda: bearer, lambda: signed, seconds)
+    platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    _report("Signed invocations: Lambda's Invoke as boto3 sends it (SigV4, payload {}) beside /v1 (bearer, the same "
+            "payload)", "Lambda", turn_s, pairs)
