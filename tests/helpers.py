@@ -9,9 +9,12 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import redis
 import redis.sentinel
@@ -47,8 +50,8 @@ def build_handler_image(docker_client, base: str, tag: str, result: str) -> str:
     return build_image(docker_client, tag, {"Dockerfile": dockerfile})
 
 
-def build_server_image(docker_client, tag: str, server: str) -> str:
-    """A custom container `tag`: the runtime image (it has Python) running the script `server`."""
+def runtime_image() -> str:
+    """The platform's runtime image (built when missing): a base with Python for test images."""
     import asyncio
 
     from faas.builder.images import ensure_runtime_image
@@ -58,9 +61,38 @@ def build_server_image(docker_client, tag: str, server: str) -> str:
     settings = Settings.from_env()
     host = DockerHost(settings)
     try:
-        base = asyncio.run(ensure_runtime_image(host, settings))
+        return asyncio.run(ensure_runtime_image(host, settings))
     finally:
         host.close()
+
+
+def build_ric_image(docker_client, tag: str, app: str) -> str:
+    """A Lambda container image `tag` as Lambda's docs build one: Python, awslambdaric from PyPI (its wheels fetched
+    by the host's pip, which trusts what the host trusts), `app` as app.py and its `handler` as CMD."""
+    with tempfile.TemporaryDirectory(prefix="faas-ric-") as wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                        "--only-binary=:all:", "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
+                        "--dest", wheels, "awslambdaric"], check=True, timeout=300, stderr=subprocess.DEVNULL)
+        dockerfile = (f"FROM {runtime_image()}\nUSER root\nCOPY wheels/ /tmp/wheels/\n"
+                      "RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages "
+                      "--no-index --find-links /tmp/wheels awslambdaric && rm -rf /tmp/wheels\n"
+                      "COPY app.py /function/app.py\nWORKDIR /function\nUSER 10001:10001\n"
+                      'ENTRYPOINT ["python3", "-m", "awslambdaric"]\nCMD ["app.handler"]\n')
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            for name, data in [("Dockerfile", dockerfile.encode()), ("app.py", app.encode()),
+                               *((f"wheels/{w.name}", w.read_bytes()) for w in sorted(Path(wheels).iterdir()))]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    docker_client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    return tag
+
+
+def build_server_image(docker_client, tag: str, server: str) -> str:
+    """A custom container `tag`: the runtime image (it has Python) running the script `server`."""
+    base = runtime_image()
     return build_image(docker_client, tag, {
         "Dockerfile": f"FROM {base}\nCOPY server.py /srv/server.py\nCMD [\"python3\", \"/srv/server.py\"]\n",
         "server.py": server})

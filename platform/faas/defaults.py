@@ -37,6 +37,8 @@ away, at the cost of slower cold starts and calls (see README)."""
 HANDLER_TYPES = ("event", "wsgi", "lambda")
 """How a Python function is called: with an event, as a WSGI application (an HTTP function), or as Lambda's
 Python runtime calls a handler (the event JSON-decoded, its result JSON-encoded, Lambda's context)."""
+CONTAINER_PROTOCOLS = ("fc", "lambda")
+"""How a custom container is called: FC's custom-container protocol, or Lambda's Runtime API (a Lambda image)."""
 LAMBDA_REGION = "us-east-1"
 """The region a Lambda-shaped function sees (AWS_REGION, its ARN) unless its environment names one: the Lambda
 surface names the one a function was made in."""

@@ -210,6 +210,14 @@ def _command(value: Any, key: str, _values: dict[str, Any]) -> tuple[str, ...] |
     return tuple(value)
 
 
+def _protocol(value: Any, key: str, _values: dict[str, Any]) -> str:
+    if value is None:
+        return "fc"
+    if value not in defaults.CONTAINER_PROTOCOLS:
+        raise InvalidArgument(f"{key} must be one of {', '.join(defaults.CONTAINER_PROTOCOLS)}")
+    return value
+
+
 def _list_or_none(command: tuple[str, ...] | None) -> list[str] | None:
     return list(command) if command else None
 
@@ -219,6 +227,11 @@ class CustomContainer:
     image: str = field(metadata=api("image", _image))
     command: tuple[str, ...] | None = field(default=None, metadata=api("command", _command, _list_or_none))
     port: int = field(default=defaults.RUNTIME_PORT, metadata=api("port", _integer((1, 65535))))
+    protocol: str = field(default="fc", metadata=api("protocol", _protocol))
+    """`fc`: the image serves FC's custom-container protocol on `port`; `lambda`: it is a Lambda container image,
+    whose Runtime Interface Client the platform serves Lambda's Runtime API to (through a bridge it adds to the
+    image: see faas.builder.lambda_bridge), on `port`. Its runtime takes one call at a time, as on Lambda: with an
+    instanceConcurrency above 1 the others wait in the container."""
 
     @classmethod
     def from_api(cls, data: Any) -> "CustomContainer":

@@ -56,6 +56,7 @@ from .cluster import bench_cluster
 from .cold import bench_cold_start, bench_sandbox
 from .deploy import bench_deploy
 from .hostile import bench_hostile, bench_queue_flood, bench_zip_bomb
+from .lambda_image import bench_lambda_image
 from .logs import bench_logs
 from .restart import bench_restart
 from .signed import bench_lambda, bench_signed
@@ -68,8 +69,8 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,deploy,cells,warm,signed,lambda,unpause,burst,async,logs,zipbomb,"
-                        "restart,http,timer,queue,split,move,cluster,sandbox,hostile,queueflood",
+    parser.add_argument("--only", default="cold,deploy,cells,warm,signed,lambda,lambdaimage,unpause,burst,async,logs,"
+                        "zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,queueflood",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
@@ -89,6 +90,7 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "warm": lambda platform: bench_warm(platform, client, args.seconds),
         "signed": lambda platform: bench_signed(platform, args.seconds),
         "lambda": lambda platform: bench_lambda(platform, args.seconds),
+        "lambdaimage": lambda platform: bench_lambda_image(platform, client, max(1, min(args.rounds, 20))),
         "unpause": lambda platform: bench_unpause(platform, 10),
         "cells": lambda platform: bench_cells(platform, client, max(1, min(args.rounds, 15))),
         "burst": bench_burst,

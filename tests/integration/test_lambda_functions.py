@@ -18,7 +18,7 @@ import requests
 from test_lambda_api import client, code_of, signed
 
 from faas.compat.names import native_name
-from helpers import make_access_key, wait_for
+from helpers import build_ric_image, make_access_key, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -375,3 +375,92 @@ def test_hostile_settings_get_lambdas_errors_and_change_nothing(plat, admin_key,
     assert after == before
     triggers = plat.api.request("GET", f"/v1/functions/{native_name(made)}/triggers").json()["triggers"]
     assert not [t for t in triggers if t["triggerName"] == "function-url"]
+
+
+RIC_APP = """
+import os
+
+BOOT = os.urandom(8).hex()  # one per runtime process
+
+def handler(event, context):
+    print("ric got", event)
+    if event.get("fail"):
+        raise RuntimeError("ric failure")
+    if event.get("exit"):
+        os._exit(3)
+    return {"event": event, "name": context.function_name, "arn": context.invoked_function_arn,
+            "left": 0 < context.get_remaining_time_in_millis() <= 30000, "id": context.aws_request_id,
+            "boot": BOOT}
+"""
+
+
+@pytest.fixture(scope="module")
+def ric_image(docker_client):
+    return build_ric_image(docker_client, "faas-test-ric:1", RIC_APP)
+
+
+def test_a_lambda_container_image_with_awslambdaric_runs_unchanged(plat, admin_key, invoke_key, ric_image):
+    lam, invoker = client(plat, admin_key), client(plat, invoke_key)
+    name = "Lam_Image_" + uuid.uuid4().hex[:6]
+    made = lam.create_function(FunctionName=name, Role="r", PackageType="Image", Code={"ImageUri": ric_image},
+                               Timeout=30)
+    try:
+        assert made["PackageType"] == "Image" and "Runtime" not in made
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        assert lam.get_function(FunctionName=name)["Code"]["ImageUri"] == ric_image
+        first = invoker.invoke(FunctionName=name, Payload=b'{"n": 1}', LogType="Tail")
+        got = json.loads(first["Payload"].read())
+        request_id = first["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+        assert (got["event"], got["name"], got["id"], got["left"]) == ({"n": 1}, name, request_id, True)
+        assert got["arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+        log = base64.b64decode(first["LogResult"]).decode()
+        assert "ric got {'n': 1}" in log and log.startswith(f"START RequestId: {request_id}")
+        second = json.loads(invoker.invoke(FunctionName=name, Payload=b'{"n": 2}')["Payload"].read())
+        assert second["boot"] == got["boot"]  # the same warm runtime process
+        failed = invoker.invoke(FunctionName=name, Payload=b'{"fail": true}')
+        error = json.loads(failed["Payload"].read())
+        assert failed["FunctionError"] == "Unhandled"
+        assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "ric failure")
+        exited = invoker.invoke(FunctionName=name, Payload=b'{"exit": true}')
+        assert exited["FunctionError"] == "Unhandled"
+        assert "exit" in json.loads(exited["Payload"].read())["errorType"].lower()
+        again = json.loads(invoker.invoke(FunctionName=name, Payload=b'{"n": 3}')["Payload"].read())
+        assert again["event"] == {"n": 3} and again["boot"] != got["boot"]  # a new container took over
+        native = plat.api.request("GET", f"/v1/functions/{native_name(name)}").json()
+        assert native["customContainer"]["protocol"] == "lambda" and native["runtime"] == "custom-container"
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
+def test_a_lambda_image_that_fails_or_is_missing_is_an_error_not_an_outage(plat, admin_key, invoke_key, ric_image):
+    lam, invoker = client(plat, admin_key), client(plat, invoke_key)
+    name = "lam-img-bad-" + uuid.uuid4().hex[:6]
+    # a runtime that ends before it asks for a call: the call is Lambda's error, and the next one too
+    lam.create_function(FunctionName=name, Role="r", PackageType="Image", Code={"ImageUri": ric_image},
+                        ImageConfig={"EntryPoint": ["python3", "-c", "raise SystemExit(4)"]}, Timeout=10)
+    try:
+        for _ in range(2):
+            failed = invoker.invoke(FunctionName=name, Payload=b"{}")
+            assert failed["FunctionError"] == "Unhandled"
+            assert json.loads(failed["Payload"].read())["errorType"] == "Runtime.ExitError"
+        # the same function given its image's own command back works
+        lam.update_function_configuration(FunctionName=name, ImageConfig={"EntryPoint": ["python3", "-m",
+                                                                                         "awslambdaric"],
+                                                                          "Command": ["app.handler"]})
+        assert json.loads(invoker.invoke(FunctionName=name, Payload=b'{"n": 5}')["Payload"].read())["event"] == \
+            {"n": 5}
+    finally:
+        lam.delete_function(FunctionName=name)
+    assert code_of(lambda: lam.create_function(FunctionName=name, Role="r", PackageType="Image",
+                                               Code={"ImageUri": "faas-test-no-such-image:1"})) == \
+        "InvalidParameterValueException"
+    for bad in ({"Code": {"ImageUri": ric_image}, "Runtime": "python3.11"},
+                {"Code": {"ImageUri": ric_image}, "ImageConfig": {"WorkingDirectory": "/x"}},
+                {"Code": {"ZipFile": zipped()}}):
+        assert code_of(lambda b=bad: lam.create_function(FunctionName=name, Role="r", PackageType="Image",
+                                                         **b)) == "InvalidParameterValueException", bad
+    bad_config = signed(plat, admin_key, "POST", "/2015-03-31/functions", json.dumps(  # (boto3 checks its type)
+        {"FunctionName": name, "PackageType": "Image", "Code": {"ImageUri": ric_image},
+         "ImageConfig": {"EntryPoint": "python3"}}).encode())
+    assert bad_config.status_code == 400 and bad_config.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
+    assert plat.api.request("GET", "/healthz").status_code == 200

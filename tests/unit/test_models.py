@@ -12,7 +12,8 @@ FULL = {
     "environment": {"A": "1"}, "instanceConcurrency": 4, "maxInstances": 3, "reservedInstances": 2,
     "keepAliveSeconds": 9, "pauseAfterSeconds": 11,
     "async": {"retries": 1, "maxEventAgeSeconds": 60, "onSuccess": "queue:ok", "onFailure": "function:g"},
-    "customContainer": {"image": "img:1", "command": ["run", "it"], "port": 8080}, "sandbox": "gvisor",
+    "customContainer": {"image": "img:1", "command": ["run", "it"], "port": 8080, "protocol": "lambda"},
+    "sandbox": "gvisor",
 }
 """A spec body with a value other than the default for every field, of the spec and of its parts."""
 

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from pathlib import Path
 
 from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_PYTHON_CACHE_TAG, LABEL_ROLE, DockerHost
 from ..errors import BuildFailed
 from ..models import BuildInfo, FunctionSpec, tail
-from .context import function_tag
+from .context import function_tag, lambda_image_context
 from .images import ensure_runtime_image, proxy_buildargs
 from .prepare import PreparedCode, prepare_in_child
 
@@ -111,6 +112,11 @@ class Builder:
         tag = function_tag(spec.name, self.settings.platform_id, code.sha256, runtime_id or runtime)
         if self.settings.registry:  # nodes pull it from there
             tag = f"{self.settings.registry}/{tag}"
+        return await self._built(spec, code.context, tag, started, t0)
+
+    async def _built(self, spec: FunctionSpec, context: bytes | Path, tag: str, started: float,
+                     t0: float) -> BuildInfo:
+        """Image `tag` built from `context` (found, when it was built before)."""
         if await self.host.image_id(tag):
             log.info("Function %s: image %s already built", spec.name, tag)
             await self._push(tag, started, t0)
@@ -118,7 +124,7 @@ class Builder:
         async with self._slots, self._gate.shared():
             log.info("Function %s: building %s", spec.name, tag)
             for attempt in range(1, CACHE_RACE_TRIES + 1):
-                result = await self.host.build(code.context, tag, buildargs=proxy_buildargs())
+                result = await self.host.build(context, tag, buildargs=proxy_buildargs())
                 if result.ok or attempt == CACHE_RACE_TRIES or not _lost_cached_layer(result.error):
                     break
                 log.warning("Function %s: build of %s found a cached layer that was removed meanwhile (%s); "
@@ -141,11 +147,24 @@ class Builder:
 
     async def _custom_image(self, spec: FunctionSpec, started: float, t0: float) -> BuildInfo:
         assert spec.custom_container is not None, "FunctionSpec refuses the custom-container runtime without one"
-        image = spec.custom_container.image
-        if await self.host.image_id(image) or await self.host.pull(image):
+        custom = spec.custom_container
+        image = custom.image
+        if not (await self.host.image_id(image) or await self.host.pull(image)):
+            message = f"image {image} is not on this host and cannot be pulled"
+            raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
+        if custom.protocol != "lambda":
             return self._info("cached", image, started, t0, "")
-        message = f"image {image} is not on this host and cannot be pulled"
-        raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
+        # A Lambda image: the bridge that serves Lambda's Runtime API to it goes first (a small image on top)
+        command = list(custom.command) if custom.command else await self.host.image_command(image)
+        if not command:
+            message = f"image {image} has no ENTRYPOINT or CMD to run (and customContainer.command names none)"
+            raise BuildFailed(message, log=message + "\n", build=self._info("failed", None, started, t0, message))
+        context, digest = lambda_image_context(image, await self.host.image_id(image) or image, command,
+                                               self.labels(spec.name))
+        tag = f"faas-lambda-{spec.name}:{self.settings.platform_id}-{digest[:16]}"
+        if self.settings.registry:
+            tag = f"{self.settings.registry}/{tag}"
+        return await self._built(spec, context, tag, started, t0)
 
     def _ca_bundle(self) -> bytes | None:
         path = self.settings.build_ca_bundle

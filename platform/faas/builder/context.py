@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -97,6 +98,33 @@ def function_tag(name: str, platform_id: str, code_sha256: str, runtime_image_id
     """Image tag of a function: it carries a digest of the code and every build input."""
     digest = hashlib.sha256(f"{BUILDER_VERSION}\0{runtime_image_id}\0{code_sha256}".encode()).hexdigest()
     return f"faas-fn-{name}:{platform_id}-{digest[:16]}"
+
+
+BRIDGE = Path(__file__).with_name("lambda_bridge.py")
+BRIDGE_PATH = "/opt/faas/lambda_bridge.py"
+_BRIDGE_START = 'exec "$(command -v python3 || command -v python)" ' + BRIDGE_PATH + ' "$@"'
+"""The image's own Python runs the bridge (a Lambda image with Python's runtime interface client has one)."""
+
+
+def lambda_image_context(image: str, image_id: str, command: list[str], labels: dict[str, str]) -> tuple[bytes, str]:
+    """(tar context, digest of every input) of a Lambda image as the platform runs it: `image` with the bridge
+    (faas.builder.lambda_bridge) first, which starts `command` (the image's ENTRYPOINT and CMD) behind Lambda's
+    Runtime API."""
+    bridge = BRIDGE.read_bytes()
+    lines = [f"FROM {image}"]
+    if LABEL_PLATFORM in labels:  # (first, as in function_dockerfile: no layer shared with another platform)
+        lines.append(f'LABEL {LABEL_PLATFORM}="{labels[LABEL_PLATFORM]}"')
+    lines += [f"COPY lambda_bridge.py {BRIDGE_PATH}",
+              "ENTRYPOINT " + json.dumps(["/bin/sh", "-c", _BRIDGE_START, "faas-lambda-bridge"]),
+              "CMD " + json.dumps(command),
+              "LABEL " + " ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))]
+    dockerfile = ("\n".join(lines) + "\n").encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        _add(tar, "Dockerfile", dockerfile)
+        _add(tar, "lambda_bridge.py", bridge)
+    digest = hashlib.sha256(b"\0".join([image_id.encode(), dockerfile, bridge])).hexdigest()
+    return buf.getvalue(), digest
 
 
 def directory_context(directory: Path) -> tuple[bytes, str]:

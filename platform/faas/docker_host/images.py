@@ -39,6 +39,11 @@ class ImageHost(Engine):
         except (NotFound, ImageNotFound):
             return None
 
+    async def image_command(self, ref: str) -> list[str]:
+        """What a container of image `ref` runs when given no command: its ENTRYPOINT, then its CMD."""
+        config = (await self._run(self.api.inspect_image, ref))["Config"]
+        return list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+
     async def image_labels(self, ref: str) -> dict[str, str]:
         """The labels of image `ref` (none when it is not here)."""
         try:

@@ -39,7 +39,9 @@ def container_config(record: FunctionRecord, platform_id: str,
     """The container of `record`: its image, labels (found again by them after a restart), environment
     (FC's FC_* variables after the function's own) and memory."""
     spec = record.spec
-    env = (lambda_environment(record) if spec.handler_type == "lambda" else {}) | dict(spec.environment) | {
+    custom = spec.custom_container
+    lambda_shaped = spec.handler_type == "lambda" or (custom is not None and custom.protocol == "lambda")
+    env = (lambda_environment(record) if lambda_shaped else {}) | dict(spec.environment) | {
         "FC_FUNCTION_NAME": spec.name,
         "FC_FUNCTION_HANDLER": spec.handler,
         "FC_FUNCTION_HANDLER_TYPE": spec.handler_type,
@@ -50,7 +52,6 @@ def container_config(record: FunctionRecord, platform_id: str,
         "FC_SERVER_PORT": str(runtime_port(record)),
         "FC_SERVER_SOCKET": socket,
     }
-    custom = spec.custom_container
     return ContainerConfig(
         image=record.image,
         name=f"faas-{spec.name}-{record.version_id.lower()}-r{record.revision}-{secrets.token_hex(4)}",
@@ -59,21 +60,24 @@ def container_config(record: FunctionRecord, platform_id: str,
                 LABEL_CONFIG: config_digest(record), LABEL_ROLE: ROLE_FUNCTION},
         environment=env,
         memory_mb=spec.memory_mb,
-        command=list(custom.command) if custom and custom.command else None,
+        # (a Lambda image's command is in the image the platform made of it, behind the bridge)
+        command=list(custom.command) if custom and custom.command and custom.protocol != "lambda" else None,
         runtime=spec.docker_runtime,
     )
 
 
 def lambda_environment(record: FunctionRecord) -> dict[str, str]:
-    """Lambda's variables for a Lambda-shaped function (handlerType lambda), under its own: the Lambda surface keeps
-    AWS_LAMBDA_FUNCTION_NAME and AWS_REGION in a function it makes, when its Lambda name or region differ."""
+    """Lambda's variables for a Lambda-shaped function (handlerType lambda) or a Lambda image, under its own: the
+    Lambda surface keeps AWS_LAMBDA_FUNCTION_NAME and AWS_REGION in a function it makes."""
     spec = record.spec
     version = "$LATEST" if record.version_id == defaults.LATEST else record.version_id
-    return {"AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb), "AWS_REGION": defaults.LAMBDA_REGION,
-            "AWS_DEFAULT_REGION": spec.environment.get("AWS_REGION", defaults.LAMBDA_REGION),
-            "LAMBDA_TASK_ROOT": "/code", "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+    env = {"AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_VERSION": version,
+           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb), "AWS_REGION": defaults.LAMBDA_REGION,
+           "AWS_DEFAULT_REGION": spec.environment.get("AWS_REGION", defaults.LAMBDA_REGION),
+           "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.environment.get('AWS_LAMBDA_FUNCTION_NAME', spec.name)}"}
+    if spec.custom_container is None:  # (an image's handler is its CMD, and its task root its own)
+        env |= {"LAMBDA_TASK_ROOT": "/code", "_HANDLER": spec.handler, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+    return env
 
 
 POOL_ONLY: dict[str, Any] = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,

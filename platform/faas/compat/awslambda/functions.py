@@ -21,7 +21,7 @@ from ..listing import page_after
 from ..names import by_surface_name, create_named, name_pairs, native_name
 from ..signed import BODY, json_body
 from .common import NAME, InvalidRequestContent, function_of, version_of
-from .model import code_spec, configuration, configuration_spec, create_spec
+from .model import code_location, code_spec, configuration, configuration_spec, create_spec
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 _decode = json.JSONDecoder().decode
@@ -70,7 +70,7 @@ async def get_function(request: web.Request) -> web.Response:
     name, native, qualifier = function_of(request)
     record = await request.config_dict[RELEASES].shown(native, qualifier)
     return web.json_response({"Configuration": configuration(request, record, name),
-                              "Code": {"RepositoryType": "Platform"}})
+                              "Code": code_location(record)})
 
 
 async def get_function_configuration(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ... import defaults
 from ...errors import InvalidArgument
-from ...models import FunctionRecord
+from ...models import CustomContainer, FunctionRecord
 from ..signed import CLAIM
 from .common import ACCOUNT_ID, function_arn, version_of
 
@@ -43,11 +43,11 @@ _RENAMED = {"Handler": "handler", "Description": "description", "Timeout": "time
 _DEFAULTS_ACCEPTED: dict[str, Any] = {
     "Role": None, "VpcConfig": {}, "DeadLetterConfig": {}, "KMSKeyArn": "", "TracingConfig": {"Mode": "PassThrough"},
     "Tags": {}, "Layers": [], "FileSystemConfigs": [], "CodeSigningConfigArn": "", "Architectures": ["x86_64"],
-    "EphemeralStorage": {"Size": 512}, "SnapStart": {"ApplyOn": "None"}, "LoggingConfig": {}, "RevisionId": None,
-    "ImageConfig": {}}
+    "EphemeralStorage": {"Size": 512}, "SnapStart": {"ApplyOn": "None"}, "LoggingConfig": {}, "RevisionId": None}
 """Fields the platform does not have, accepted when they ask what every function has here (Role is any: no IAM)."""
-_CREATE = {"FunctionName", "Runtime", "Code", "Publish", "PackageType", "Environment", *_RENAMED, *_DEFAULTS_ACCEPTED}
-_CONFIGURATION = {"Runtime", "Environment", *_RENAMED, *_DEFAULTS_ACCEPTED}
+_CREATE = {"FunctionName", "Runtime", "Code", "Publish", "PackageType", "Environment", "ImageConfig", *_RENAMED,
+           *_DEFAULTS_ACCEPTED}
+_CONFIGURATION = {"Runtime", "Environment", "ImageConfig", *_RENAMED, *_DEFAULTS_ACCEPTED}
 _CODE = {"ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "Publish", "DryRun", "RevisionId",
          "Architectures", "SourceKMSKeyArn"}
 
@@ -95,44 +95,84 @@ def _environment(body: dict, kept: dict[str, str]) -> dict[str, str]:
     return variables | kept
 
 
-def _code(code: Any) -> dict:
+def _code(code: Any, package_type: str) -> dict:
+    """The spec's code (a Zip's `code`, an Image's `customContainer`) of a Code input."""
     if not isinstance(code, dict):
-        raise InvalidArgument("Code must be an object with ZipFile")
+        raise InvalidArgument("Code must be an object with ZipFile (or ImageUri)")
     _unknown(code, {"ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "SourceKMSKeyArn"}, "Code")
-    if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion"):
-        raise InvalidArgument("code in S3 is not supported by this platform: send Code.ZipFile")
-    if code.get("ImageUri") or code.get("SourceKMSKeyArn"):
-        raise InvalidArgument("Code.ImageUri is not supported by this platform yet (PackageType Image): send "
-                              "Code.ZipFile")
+    if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion") or code.get("SourceKMSKeyArn"):
+        raise InvalidArgument("code in S3 is not supported by this platform: send Code.ZipFile (or Code.ImageUri)")
+    if package_type == "Image":
+        if code.get("ZipFile") is not None or not isinstance(code.get("ImageUri"), str):
+            raise InvalidArgument("an Image function's Code is ImageUri, an image on the platform's hosts")
+        return {"image": code["ImageUri"]}
+    if code.get("ImageUri") is not None:
+        raise InvalidArgument("Code.ImageUri is for PackageType Image")
     if not isinstance(code.get("ZipFile"), str) or not code["ZipFile"]:
         raise InvalidArgument("Code.ZipFile is required (a zip, base64-encoded in the JSON body)")
     return {"zipFile": code["ZipFile"]}
+
+
+def _image_config(body: dict, image: dict) -> dict:
+    """An Image function's customContainer: Lambda's protocol, and ImageConfig's EntryPoint and Command (the
+    image's own when it names none)."""
+    config = body.get("ImageConfig") or {}
+    if not isinstance(config, dict):
+        raise InvalidArgument("ImageConfig must be an object with EntryPoint and Command")
+    _unknown(config, {"EntryPoint", "Command", "WorkingDirectory"}, "ImageConfig")
+    if config.get("WorkingDirectory"):
+        raise InvalidArgument("ImageConfig.WorkingDirectory is not supported by this platform: set WORKDIR in the "
+                              "image")
+    parts = [config.get("EntryPoint") or [], config.get("Command") or []]
+    if not all(isinstance(p, list) and all(isinstance(c, str) for c in p) for p in parts):
+        raise InvalidArgument("ImageConfig.EntryPoint and ImageConfig.Command must be lists of strings")
+    command = parts[0] + parts[1]
+    return {"customContainer": {**image, "protocol": "lambda", **({"command": command} if command else {})}}
+
+
+def _package(body: dict) -> dict:
+    """The spec's runtime, handler and code of a CreateFunction input, by its PackageType."""
+    package_type = body.get("PackageType", "Zip")
+    if package_type not in ("Zip", "Image"):
+        raise InvalidArgument("PackageType must be Zip or Image")
+    code = _code(body.get("Code"), package_type)
+    if package_type == "Image":
+        if body.get("Runtime") is not None or body.get("Handler") is not None:
+            raise InvalidArgument("an Image function has no Runtime or Handler: its image's command runs it")
+        return {"runtime": "custom-container", **_image_config(body, code)}
+    if body.get("ImageConfig"):
+        raise InvalidArgument("ImageConfig is for PackageType Image")
+    if body.get("Runtime") is None or body.get("Handler") is None:
+        raise InvalidArgument("Runtime and Handler are required for a Zip function")
+    return {"runtime": _runtime(body["Runtime"]), "handlerType": HANDLER_TYPE, "code": code}
 
 
 def create_spec(request: web.Request, body: dict, native: str, name: str) -> dict:
     """The `/v1` create body of a CreateFunction input, for the function whose Lambda name is `name`."""
     _unknown(body, _CREATE, "CreateFunction")
     _defaults_only(body)
-    if body.get("PackageType", "Zip") != "Zip":
-        raise InvalidArgument("PackageType must be Zip here (container images are not supported yet)")
-    if body.get("Runtime") is None or body.get("Handler") is None:
-        raise InvalidArgument("Runtime and Handler are required for a Zip function")
     if not isinstance(body.get("Publish", False), bool):
         raise InvalidArgument("Publish must be true or false")
     region = _region(request)
     spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
     spec.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_S)
-    return spec | {"name": native, "runtime": _runtime(body["Runtime"]), "handlerType": HANDLER_TYPE,
-                   "environment": _environment(body, {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region}),
-                   "code": _code(body.get("Code"))}
+    return spec | _package(body) | {
+        "name": native, "environment": _environment(body, {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region})}
 
 
 def configuration_spec(body: dict, current: FunctionRecord) -> dict:
     """The `/v1` update body of an UpdateFunctionConfiguration input."""
     _unknown(body, _CONFIGURATION, "UpdateFunctionConfiguration")
     _defaults_only(body)
-    _lambda_shaped(current)
+    image = _lambda_image(current)
     spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
+    if image is not None:
+        if "Runtime" in body or "Handler" in body:
+            raise InvalidArgument("an Image function has no Runtime or Handler: its image's command runs it")
+        if "ImageConfig" in body:
+            spec |= _image_config(body, {"image": image.image})
+    elif "ImageConfig" in body:
+        raise InvalidArgument("ImageConfig is for PackageType Image")
     if "Runtime" in body:
         spec["runtime"] = _runtime(body["Runtime"])
     if "Environment" in body:
@@ -144,21 +184,29 @@ def configuration_spec(body: dict, current: FunctionRecord) -> dict:
 def code_spec(body: dict, current: FunctionRecord) -> tuple[dict, bool]:
     """The `/v1` update body of an UpdateFunctionCode input, and whether a version is to be published after."""
     _unknown(body, _CODE, "UpdateFunctionCode")
-    _lambda_shaped(current)
+    image = _lambda_image(current)
     if body.get("Architectures") not in (None, ["x86_64"]):
         raise InvalidArgument("Architectures must be [x86_64] here")
     if body.get("DryRun") not in (None, False) or body.get("Publish") not in (None, False, True):
         raise InvalidArgument("DryRun must be false here, and Publish true or false")
-    code = {k: v for k, v in body.items() if k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri",
-                                                    "SourceKMSKeyArn")}
-    return {"code": _code(code)}, bool(body.get("Publish"))
+    code = _code({k: v for k, v in body.items() if k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion",
+                                                          "ImageUri", "SourceKMSKeyArn")},
+                 "Zip" if image is None else "Image")
+    if image is not None:
+        return {"customContainer": image.to_api() | code}, bool(body.get("Publish"))
+    return {"code": code}, bool(body.get("Publish"))
 
 
-def _lambda_shaped(record: FunctionRecord) -> None:
-    """This surface changes Lambda-shaped functions only: another one is called another way (FC's, or WSGI)."""
+def _lambda_image(record: FunctionRecord) -> CustomContainer | None:
+    """A Lambda image's container (None for a Lambda-shaped Zip function). This surface changes only what is
+    Lambda's: another function is called another way (FC's, or WSGI)."""
+    custom = record.spec.custom_container
+    if custom is not None and custom.protocol == "lambda":
+        return custom
     if record.spec.handler_type != HANDLER_TYPE:
-        raise InvalidArgument(f"this function's handlers are called as {record.spec.handler_type} handlers, not as "
-                              "Lambda's: change it through the API that made it")
+        raise InvalidArgument("this function is not called as Lambda's functions are: change it through the API "
+                              "that made it")
+    return None
 
 
 def _region(request: web.Request) -> str:
@@ -198,4 +246,16 @@ def configuration(request: web.Request, record: FunctionRecord, name: str) -> di
     }
     if record.version_id != defaults.LATEST:
         out["FunctionArn"] = function_arn(request, name, version_of(record.version_id))
+    if spec.custom_container is not None:  # an image: its command, not a runtime and handler, runs it
+        del out["Runtime"], out["Handler"]
+        if spec.custom_container.command:
+            out["ImageConfigResponse"] = {"ImageConfig": {"Command": list(spec.custom_container.command)}}
     return out
+
+
+def code_location(record: FunctionRecord) -> dict:
+    """GetFunction's Code: an image's URI, or where a Zip function's code lives (the platform)."""
+    custom = record.spec.custom_container
+    if custom is not None:
+        return {"RepositoryType": "ECR", "ImageUri": custom.image, "ResolvedImageUri": record.image or custom.image}
+    return {"RepositoryType": "Platform"}
