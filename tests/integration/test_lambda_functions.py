@@ -250,6 +250,12 @@ def test_create_refuses_what_the_platform_cannot_do(plat, admin_key):
                     Code={"ZipFile": zipped()}) | extra
         assert code_of(lambda a=args: lam.create_function(**a)) == "InvalidParameterValueException", extra
     assert code_of(lambda: lam.get_function(FunctionName=name)) == "ResourceNotFoundException"  # none was made
+    # boto3's own exception classes, as callers catch them
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.create_function(FunctionName=name, Runtime="python3.13", Role="r", Handler="a.b",
+                            Code={"ZipFile": zipped()})
 
 
 @pytest.mark.parametrize("body, code", [
