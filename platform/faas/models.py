@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from . import defaults
 from .errors import InvalidArgument
+from .fields import api, api_form, api_keys, integer, read, whole
 
 _NAME_RE = re.compile(defaults.NAME_PATTERN)
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -79,92 +80,6 @@ def tail(text: str, limit: int) -> str:
     return data[-limit:].decode("utf-8", "ignore") if len(data) > limit else text
 
 
-Parse = Callable[[Any, str, dict[str, Any]], Any]
-"""A field's parser: (its JSON value, its API name for messages, the object's values so far) -> its value, or
-InvalidArgument. The values so far are those of the fields declared before it as read, its own and later ones as
-they were (the object's being updated, or the defaults)."""
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class ApiField:
-    """A field's form in the API's JSON: its camelCase name, how it is read (and checked), how it is written."""
-
-    key: str
-    parse: Parse
-    dump: Callable[[Any], Any] = _same
-
-
-def api(key: str, parse: Parse, dump: Callable[[Any], Any] = _same) -> dict[str, ApiField]:
-    """The `dataclasses.field` metadata that declares a field's API form."""
-    return {"api": ApiField(key, parse, dump)}
-
-
-_DECLARED: dict[type, tuple[tuple[str, ApiField], ...]] = {}
-"""Each value object's api_fields, read once from its dataclass fields."""
-
-
-def api_fields(cls: type) -> tuple[tuple[str, ApiField], ...]:
-    """(attribute, API form) of each field of `cls`, in declaration order: the order they are read and written."""
-    found = _DECLARED.get(cls)
-    if found is None:
-        found = _DECLARED[cls] = tuple((f.name, f.metadata["api"]) for f in fields(cls))
-    return found
-
-
-def api_keys(cls: type) -> frozenset[str]:
-    return frozenset(spec.key for _, spec in api_fields(cls))
-
-
-def api_form(obj: Any) -> dict[str, Any]:
-    """The API form of a value object whose fields declare theirs."""
-    return {spec.key: spec.dump(getattr(obj, attr)) for attr, spec in api_fields(type(obj))}
-
-
-_T = TypeVar("_T")
-
-
-def _read(cls: type[_T], data: dict, base: _T | None, where: str, prefix: str = "",
-          body_only: frozenset[str] = frozenset()) -> _T:
-    """A `cls` from the API form `data`. A field `data` leaves out has its value in `base` (or its default; None if
-    it has none, which its parser refuses) parsed again: what a field may be can depend on the fields before it."""
-    unknown = sorted(set(data) - api_keys(cls) - body_only)
-    if unknown:
-        raise InvalidArgument(f"unknown field(s) in {where}: {', '.join(unknown)}")
-    values = _values(base) if base is not None else _defaults(cls)
-    for attr, spec in api_fields(cls):
-        values[attr] = spec.parse(data.get(spec.key, values[attr]), prefix + spec.key, values)
-    return cls(**values)
-
-
-def _values(obj: Any) -> dict[str, Any]:
-    return {attr: getattr(obj, attr) for attr, _ in api_fields(type(obj))}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default if f.default is not MISSING
-            else f.default_factory() if f.default_factory is not MISSING else None for f in fields(cls)}
-
-
-def _int(value: Any, key: str, bounds: tuple[int, int]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{key} must be an integer")
-    low, high = bounds
-    if not low <= value <= high:
-        raise InvalidArgument(f"{key} must be between {low} and {high}, not {value}")
-    return value
-
-
-def _integer(bounds: tuple[int, int], nullable: bool = False) -> Parse:
-    """An integer within `bounds` (both included); with `nullable`, null as well."""
-    def parse(value: Any, key: str, _values: dict[str, Any]) -> int | None:
-        return None if value is None and nullable else _int(value, key, bounds)
-    return parse
-
-
 def _destination(value: Any, key: str, _values: dict[str, Any]) -> str | None:
     if value is not None and (not isinstance(value, str) or not _DEST_RE.fullmatch(value)):
         raise InvalidArgument(f"{key} must be 'queue:<name>' or 'function:<name>'")
@@ -179,9 +94,9 @@ def _on_failure(value: Any, key: str, values: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class AsyncConfig:
     retries: int = field(default=defaults.ASYNC_RETRIES,
-                         metadata=api("retries", _integer(defaults.ASYNC_RETRIES_RANGE)))
+                         metadata=api("retries", integer(defaults.ASYNC_RETRIES_RANGE)))
     max_event_age_s: int | None = field(
-        default=None, metadata=api("maxEventAgeSeconds", _integer(defaults.MAX_EVENT_AGE_S_RANGE, nullable=True)))
+        default=None, metadata=api("maxEventAgeSeconds", integer(defaults.MAX_EVENT_AGE_S_RANGE, nullable=True)))
     on_success: str | None = field(default=None, metadata=api("onSuccess", _destination))
     on_failure: str | None = field(default=defaults.ON_FAILURE, metadata=api("onFailure", _on_failure))
 
@@ -190,7 +105,7 @@ class AsyncConfig:
         """A config from its API form; the fields it leaves out keep `base`'s values."""
         if not isinstance(data, dict):
             raise InvalidArgument("async must be an object")
-        return _read(cls, data, base or cls(), "async", "async.")
+        return read(cls, data, base or cls(), "async", "async.")
 
     def to_api(self) -> dict:
         return api_form(self)
@@ -226,7 +141,7 @@ def _list_or_none(command: tuple[str, ...] | None) -> list[str] | None:
 class CustomContainer:
     image: str = field(metadata=api("image", _image))
     command: tuple[str, ...] | None = field(default=None, metadata=api("command", _command, _list_or_none))
-    port: int = field(default=defaults.RUNTIME_PORT, metadata=api("port", _integer((1, 65535))))
+    port: int = field(default=defaults.RUNTIME_PORT, metadata=api("port", integer((1, 65535))))
     protocol: str = field(default="fc", metadata=api("protocol", _protocol))
     """`fc`: the image serves FC's custom-container protocol on `port`; `lambda`: it is a Lambda container image,
     whose Runtime Interface Client the platform serves Lambda's Runtime API to (through a bridge it adds to the
@@ -237,7 +152,7 @@ class CustomContainer:
     def from_api(cls, data: Any) -> "CustomContainer":
         if not isinstance(data, dict):
             raise InvalidArgument("customContainer must be an object")
-        return _read(cls, data, None, "customContainer", "customContainer.")
+        return read(cls, data, None, "customContainer", "customContainer.")
 
     def to_api(self) -> dict:
         return api_form(self)
@@ -284,7 +199,7 @@ def _description(value: Any, key: str, _values: dict[str, Any]) -> str:
 
 
 def _memory(value: Any, key: str, _values: dict[str, Any]) -> int:
-    memory = _int(value, key, defaults.MEMORY_MB_RANGE)
+    memory = whole(value, key, defaults.MEMORY_MB_RANGE)
     if memory % defaults.MEMORY_MB_STEP:
         raise InvalidArgument(f"{key} must be a multiple of {defaults.MEMORY_MB_STEP}")
     return memory
@@ -310,7 +225,7 @@ def _environment(value: Any, _key: str, _values: dict[str, Any]) -> dict:
 
 
 def _reserved(value: Any, key: str, values: dict[str, Any]) -> int:
-    reserved = _int(value, key, defaults.RESERVED_INSTANCES_RANGE)
+    reserved = whole(value, key, defaults.RESERVED_INSTANCES_RANGE)
     if reserved > values["max_instances"]:
         raise InvalidArgument(f"{key} ({reserved}) cannot exceed maxInstances ({values['max_instances']})")
     return reserved
@@ -371,20 +286,20 @@ class FunctionSpec:
     description: str = field(default="", metadata=api("description", _description))
     memory_mb: int = field(default=defaults.MEMORY_MB, metadata=api("memoryMB", _memory))
     timeout_s: int = field(default=defaults.TIMEOUT_S,
-                           metadata=api("timeoutSeconds", _integer(defaults.TIMEOUT_S_RANGE)))
+                           metadata=api("timeoutSeconds", integer(defaults.TIMEOUT_S_RANGE)))
     init_timeout_s: int = field(default=defaults.INIT_TIMEOUT_S,
-                                metadata=api("initializationTimeoutSeconds", _integer(defaults.INIT_TIMEOUT_S_RANGE)))
+                                metadata=api("initializationTimeoutSeconds", integer(defaults.INIT_TIMEOUT_S_RANGE)))
     environment: dict = field(default_factory=dict, metadata=api("environment", _environment, dict))
     instance_concurrency: int = field(
         default=defaults.INSTANCE_CONCURRENCY,
-        metadata=api("instanceConcurrency", _integer(defaults.INSTANCE_CONCURRENCY_RANGE)))
+        metadata=api("instanceConcurrency", integer(defaults.INSTANCE_CONCURRENCY_RANGE)))
     max_instances: int = field(default=defaults.MAX_INSTANCES,
-                               metadata=api("maxInstances", _integer(defaults.MAX_INSTANCES_RANGE)))
+                               metadata=api("maxInstances", integer(defaults.MAX_INSTANCES_RANGE)))
     reserved_instances: int = field(default=0, metadata=api("reservedInstances", _reserved))
     keep_alive_s: int = field(default=defaults.KEEP_ALIVE_S,
-                              metadata=api("keepAliveSeconds", _integer(defaults.KEEP_ALIVE_S_RANGE)))
+                              metadata=api("keepAliveSeconds", integer(defaults.KEEP_ALIVE_S_RANGE)))
     pause_after_s: int | None = field(
-        default=None, metadata=api("pauseAfterSeconds", _integer(defaults.PAUSE_AFTER_S_RANGE, nullable=True)))
+        default=None, metadata=api("pauseAfterSeconds", integer(defaults.PAUSE_AFTER_S_RANGE, nullable=True)))
     """Seconds idle before a container is paused (frozen); None: never paused."""
     async_config: AsyncConfig = field(default_factory=AsyncConfig, metadata=api("async", _async, AsyncConfig.to_api))
     custom_container: CustomContainer | None = field(
@@ -406,7 +321,7 @@ class FunctionSpec:
         """A spec from a create body, or (with `base`) an update body whose absent fields keep their values."""
         if not isinstance(data, dict):
             raise InvalidArgument("the body must be a JSON object")
-        return _read(cls, data, base, "the function spec", body_only=cls.BODY_ONLY)
+        return read(cls, data, base, "the function spec", body_only=cls.BODY_ONLY)
 
     def to_api(self) -> dict:
         return api_form(self)

@@ -4,7 +4,8 @@ from dataclasses import fields, replace
 import pytest
 
 from faas.errors import InvalidArgument
-from faas.models import AsyncConfig, BuildInfo, CustomContainer, FunctionRecord, FunctionSpec, FunctionState, api_keys
+from faas.fields import api_keys
+from faas.models import AsyncConfig, BuildInfo, CustomContainer, FunctionRecord, FunctionSpec, FunctionState
 
 FULL = {
     "name": "full", "runtime": "custom-container", "handler": "app.main", "initializer": "yes",
