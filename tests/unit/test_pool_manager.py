@@ -61,6 +61,7 @@ class FakeHost:
         self.fail_starts = 0
         self.break_starts = 0
         self.fail_unpauses = 0
+        self.removed_paused: list[str] = []
         self.on_event = None
         self._ids = itertools.count(1)
 
@@ -108,7 +109,11 @@ class FakeHost:
         if cid in self.containers:
             self.containers[cid]["running"] = False
 
-    async def remove_container(self, cid: str) -> None:
+    async def remove_container(self, cid: str, thaw: bool = False) -> None:
+        if thaw and cid in self.containers:
+            self.containers[cid]["paused"] = False
+        if self.containers.get(cid, {}).get("paused"):  # Docker's forced removal of a paused container can hang
+            self.removed_paused.append(cid)
         self.removed.append(cid)
         self.containers.pop(cid, None)
 
@@ -383,6 +388,32 @@ def test_a_container_that_cannot_be_thawed_is_replaced_for_every_claimer():
         assert frozen.state is S.REMOVING and frozen.container_id in host.removed
         assert all(cid != frozen.container_id for cid, event in runtime.served if event in (b"a", b"b"))
         assert frozen.active == 0 and frozen not in pool.instances("f")
+
+    run(scenario)
+
+
+def test_a_paused_container_is_thawed_before_it_is_removed():
+    """Reclaimed after its keep-alive, or with its function deleted: a paused container is unpaused first (Debian's
+    docker.io can hang on every later call about a paused container removed by force)."""
+    async def scenario(pool, host, runtime):
+        fn = record(pauseAfterSeconds=1, keepAliveSeconds=3)
+        await pool.invoke(fn, b"warm", "r0")
+        (idle,) = pool.instances("f")
+        idle.last_used -= 2
+        await pool.maintain()
+        await until(lambda: idle.state is S.PAUSED)
+        idle.last_used -= 5  # past its keep-alive: reclaimed
+        await pool.maintain()
+        await pool.settle()
+        assert idle.container_id in host.removed and host.removed_paused == []
+        await pool.invoke(fn, b"again", "r1")
+        (second,) = pool.instances("f")
+        second.last_used -= 2
+        await pool.maintain()
+        await until(lambda: second.state is S.PAUSED)
+        await pool.remove_function("f")
+        await pool.settle()
+        assert second.container_id in host.removed and host.removed_paused == []
 
     run(scenario)
 

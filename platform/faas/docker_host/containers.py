@@ -179,7 +179,15 @@ class ContainerHost(Engine):
         except (NotFound, ServiceUnavailable):
             pass
 
-    async def remove_container(self, cid: str) -> None:
+    async def remove_container(self, cid: str, thaw: bool = False) -> None:
+        """Remove a container (gone already is fine). `thaw`: it is paused, or may be; it is unpaused first, since a
+        forced removal of a paused container can leave the engine stuck on it (seen with Debian 12's docker.io:
+        "cannot resume a stopped container", then every later call on it hangs)."""
+        if thaw:
+            try:
+                await self._run(self.api.unpause, cid)
+            except Exception as exc:  # (not paused after all, or gone: the removal goes on)
+                log.debug("Container %s: unpause before removal: %s", cid[:12], exc)
         try:
             await self._run(self._remove, cid)
         except NotFound:

@@ -312,10 +312,10 @@ class Containers:
     def discard(self, inst: Instance, hook: bool) -> None:
         """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
         when `hook` (never on a frozen container, which cannot answer it)."""
-        hook = hook and inst.state not in FROZEN
+        frozen = inst.state in FROZEN
         self.drop(inst)
         if inst.container_id:
-            self.spawn(self.remove(inst, hook))
+            self.spawn(self.remove(inst, hook and not frozen, thaw=frozen))
 
     def drop(self, inst: Instance) -> None:
         """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
@@ -340,13 +340,15 @@ class Containers:
 
         asyncio.get_running_loop().call_soon(kick)
 
-    async def remove(self, inst: Instance, hook: bool) -> None:
+    async def remove(self, inst: Instance, hook: bool, thaw: bool = False) -> None:
+        """Remove `inst`'s container: after its /pre-stop hook when `hook`; thawed first when `thaw` (it is paused,
+        or may be: Docker's forced removal of a paused container can leave the engine stuck on it)."""
         if hook and inst.address:
             await self.client.hook(inst, "/pre-stop")
         if inst.conns is not None:
             inst.conns.close()
         try:
-            await self.host.remove_container(inst.container_id)
+            await self.host.remove_container(inst.container_id, thaw=thaw)
         except Exception as exc:
             log.warning("Container %s: removal failed: %s", inst.id, exc)
         if inst.slot is not None and self.cells is not None:  # a cell's mounts and host directory go with it

@@ -47,7 +47,7 @@ from .function_pool import FunctionPool
 from .instance import Instance
 from .invocations import Invocations
 from .outcome import Lease, Outcome
-from .state import SERVING, ContainerState
+from .state import FROZEN, SERVING, ContainerState
 from .upkeep import Upkeep
 from .web import proxy_to_container
 
@@ -245,13 +245,14 @@ class PoolManager:
             if pool is not None:
                 pool.fail_waiters(error)
                 doomed += pool.instances
+        frozen = {id(i) for i in doomed if i.state in FROZEN}
         for inst in doomed:
             self.containers.drop(inst)
-        await asyncio.gather(*(self.containers.remove(i, hook=False) for i in doomed if i.container_id),
-                             return_exceptions=True)
-        # Containers whose start was under way when the function went: found by label.
+        await asyncio.gather(*(self.containers.remove(i, hook=False, thaw=id(i) in frozen) for i in doomed
+                               if i.container_id), return_exceptions=True)
+        # Containers whose start was under way when the function went: found by label (paused ones thawed first).
         stray = await self.host.list_containers(function_filter(self.settings.platform_id, name, version_id))
-        await asyncio.gather(*(self.host.remove_container(c.id) for c in stray), return_exceptions=True)
+        await asyncio.gather(*(self.host.remove_container(c.id, thaw=True) for c in stray), return_exceptions=True)
 
     def instances(self, name: str, version_ids: set[str] | None = None) -> list[Instance]:
         """The containers of `name`'s versions in `version_ids` (all of them when None)."""

@@ -94,7 +94,7 @@ class Upkeep:
         return {part: why for part, why in found.items() if why}
 
     async def _remove_stray(self, container_id: str) -> None:
-        await self.host.remove_container(container_id)
+        await self.host.remove_container(container_id, thaw=True)  # (a platform stopped while it was paused)
         slot = self.cells.slot_of(self.cells.state_of(container_id))
         if slot is not None:
             self.cells.release_slot(container_id, slot)
