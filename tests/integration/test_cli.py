@@ -159,6 +159,14 @@ def test_access_keys_are_made_listed_and_revoked(faasctl):
     assert code != 0 and "AccessKeyNotFound" in err
 
 
+def test_runtimes_are_listed_with_their_python(faasctl):
+    code, out, _ = faasctl("runtimes")
+    assert code == 0 and "python3.11" in out and "custom-container" in out and "3.11" in out
+    listed = {r["name"]: r for r in json.loads(faasctl("--json", "runtimes")[1])}
+    assert listed["python3.11"]["pythonVersion"] == "3.11" and "lambda" in listed["python3.11"]["handlerTypes"]
+    assert listed["custom-container"]["protocols"] == ["fc", "lambda"]
+
+
 def test_unreachable_platform_exits_2(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "FAAS_URL": "http://127.0.0.1:9", "FAAS_TOKEN": "x", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "list"], capture_output=True, env=env, cwd=tmp_path)

@@ -17,6 +17,7 @@ from faas.cli.main import parser
     (["deploy", "dir"], deploy.cmd_deploy),
     (["list"], functions.cmd_list),
     (["delete", "f", "-y"], functions.cmd_delete),
+    (["runtimes"], functions.cmd_runtimes),
     (["invoke", "f", "event", "-q", "prod"], invocations.cmd_invoke),
     (["wait", "r1"], invocations.cmd_wait),
     (["stop", "r1"], invocations.cmd_stop),
@@ -34,9 +35,9 @@ def test_each_command_runs_its_modules_function(argv, func):
 
 def test_commands_listed_in_help_order():
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == ["deploy", "list", "get", "delete", "invoke", "logs", "wait", "stop", "instances",
-                                 "nodes", "reserve", "publish", "versions", "alias", "rollback", "queue", "trigger",
-                                 "token", "key"]
+    assert list(sub.choices) == ["deploy", "list", "get", "delete", "runtimes", "invoke", "logs", "wait", "stop",
+                                 "instances", "nodes", "reserve", "publish", "versions", "alias", "rollback", "queue",
+                                 "trigger", "token", "key"]
 
 
 @pytest.mark.parametrize("argv", [["--json", "--url", "http://u", "alias", "list", "f"],

@@ -26,6 +26,7 @@ from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
 from ..webio import read_event
 from .keys import ASYNC, CLOSING, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
 from .middlewares import role
+from .runtimes import list_runtimes
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,7 @@ def add_routes(app: web.Application) -> None:
         web.post("/v1/functions/{name}/invocations", invoke_function),
         web.get("/v1/functions/{name}/invocations", list_async_invocations),
         web.get("/v1/stats", stats),
+        web.get("/v1/runtimes", list_runtimes),
         web.get("/v1/invocations/{request_id}", get_invocation),
         web.get("/v1/invocations/{request_id}/logs", get_invocation_logs),
         web.post("/v1/invocations/{request_id}/stop", stop_invocation),

@@ -1,4 +1,4 @@
-"""faasctl list, get and delete: the functions of the platform."""
+"""faasctl list, get, delete and runtimes: the functions of the platform, and the runtimes they may name."""
 
 from __future__ import annotations
 
@@ -48,6 +48,17 @@ def cmd_delete(client: Client, args) -> int:
     return 0
 
 
+def cmd_runtimes(client: Client, args) -> int:
+    runtimes = client.json("GET", "/v1/runtimes")["runtimes"]
+    if args.json:
+        out.print_json(runtimes)
+        return 0
+    out.table(["NAME", "KIND", "PYTHON", "TAKES"],
+              [[r["name"], r["kind"], r.get("pythonVersion") or "-",
+                ", ".join(r.get("handlerTypes") or r.get("protocols") or [])] for r in runtimes])
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     sub.add_parser("list", help="list functions").set_defaults(func=cmd_list)
     g = sub.add_parser("get", help="describe a function")
@@ -57,3 +68,4 @@ def register(sub: Subparsers) -> None:
     r.add_argument("name")
     r.add_argument("--yes", "-y", action="store_true", help="do not ask")
     r.set_defaults(func=cmd_delete)
+    sub.add_parser("runtimes", help="the runtimes a function's spec may name").set_defaults(func=cmd_runtimes)
