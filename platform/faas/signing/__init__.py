@@ -144,6 +144,32 @@ def header_lines(signed_headers: tuple[str, ...]) -> tuple[str, str]:
     return lines, ";".join(signed_headers)
 
 
+AUTHORIZATION_FIELDS = ("Credential", "SignedHeaders", "Signature")
+"""The fields of an ACS3 or SigV4 Authorization header, each once, in any order."""
+
+
+def authorization_fields(form: str, algorithm: str, unprintable: str, spaced: bool) -> dict[str, str]:
+    """The fields of an Authorization header (its form: the signature's value may be left out) of `algorithm`, each
+    once: SignatureError otherwise (`unprintable`: the message for control characters or too long a header).
+    `spaced`: a field may have white space before it (SigV4's `, ` between fields; ACS3 has none)."""
+    if not printable(form, MAX_HEADER_BYTES):
+        raise SignatureError(unprintable)
+    name_, _, rest = form.partition(" ")
+    if name_ != algorithm:
+        raise SignatureError(f"the signature algorithm must be {algorithm}")
+    separator = ", " if spaced else ","
+    malformed = f"the Authorization header must be {separator.join(f + '=...' for f in AUTHORIZATION_FIELDS)}"
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, eq, value = (part.strip() if spaced else part).partition("=")
+        if not eq or name in fields or name not in AUTHORIZATION_FIELDS:
+            raise SignatureError(malformed)
+        fields[name] = value
+    if len(fields) != len(AUTHORIZATION_FIELDS):
+        raise SignatureError(malformed)
+    return fields
+
+
 def split_signature(header: str) -> tuple[str, str]:
     """An Authorization header without its `Signature=` value (its form: the same in every request of a client, so
     the schemes check it once and keep it), and that value ("" when there is none)."""

@@ -28,6 +28,7 @@ from . import (
     Claim,
     Request,
     SignatureError,
+    authorization_fields,
     coverage,
     dated,
     header_lines,
@@ -132,23 +133,8 @@ def sign(canonical: str, secret: str) -> str:
 def _form(header: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
     """An Authorization header without its signature's value, checked: the key id, the signed headers (as
     listed, and as a set)."""
-    if not printable(header, MAX_HEADER_BYTES):
-        raise SignatureError(_UNPRINTABLE)
-    algorithm, _, rest = header.partition(" ")
-    if algorithm != ALGORITHM:
-        raise SignatureError(f"the signature algorithm must be {ALGORITHM}")
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, eq, value = part.partition("=")
-        if not eq or name in fields or name not in ("Credential", "SignedHeaders", "Signature"):
-            raise SignatureError("the Authorization header must be Credential=...,SignedHeaders=...,Signature=...")
-        fields[name] = value
-    if len(fields) != 3:
-        raise SignatureError("the Authorization header must be Credential=...,SignedHeaders=...,Signature=...")
+    fields = authorization_fields(header, ALGORITHM, _UNPRINTABLE, spaced=False)
     if not _KEY_ID.fullmatch(fields["Credential"]):
         raise SignatureError("the Credential is not an access key id")
     signed = signed_header_list(fields["SignedHeaders"], REQUIRED)
     return fields["Credential"], signed, frozenset(signed)
-
-
-

@@ -23,7 +23,6 @@ it is read (within the request limit) before `check`, which takes its digest.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import re
 from datetime import datetime
@@ -36,6 +35,7 @@ from . import (
     Claim,
     Request,
     SignatureError,
+    authorization_fields,
     coverage,
     dated,
     header_lines,
@@ -59,7 +59,6 @@ DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 REQUIRED = ("host", "x-amz-date")
 """Headers every signature must cover."""
 
-_FIELDS = ("Credential", "SignedHeaders", "Signature")
 _KEY_ID = r"[A-Za-z0-9._-]{1,128}"
 _CREDENTIAL = re.compile(rf"({_KEY_ID})/(\d{{8}})/([a-z0-9-]{{1,32}})/([a-z0-9-]{{1,32}})/({TERMINATOR})")
 _SIGNATURE = _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -113,8 +112,7 @@ def check(request: Request, claim: Claim, secret: str) -> None:
     if not hmac.compare_digest(headers.get("x-amz-content-sha256") or body_sha256, body_sha256):
         raise SignatureError("X-Amz-Content-SHA256 is not the SHA-256 of the body")
     canonical = canonical_request(request, claim.signed_headers, body_sha256)
-    to_sign = f"{ALGORITHM}\n{headers['x-amz-date']}\n{claim.scope}\n{sha256(canonical.encode()).hexdigest()}"
-    require_match(_hmac_digest(_signing_key(secret, claim.scope), to_sign.encode(), "sha256").hex(), claim)
+    require_match(sign(canonical, headers["x-amz-date"], claim.scope, secret), claim)
 
 
 def canonical_request(request: Request, signed_headers: tuple[str, ...], body_sha256: str) -> str:
@@ -156,10 +154,10 @@ def canonical_query(raw_query: str) -> str:
 
 
 def sign(canonical: str, amz_date: str, scope: str, secret: str) -> str:
-    """The signature of a canonical request made at `amz_date` in `scope` under `secret` (hex): for tests and
-    benchmarks, which sign as botocore does."""
-    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    return hmac.digest(_signing_key(secret, scope), to_sign.encode(), "sha256").hex()
+    """The signature of a canonical request made at `amz_date` in `scope` under `secret` (hex), as botocore makes
+    it: what `check` compares with the request's."""
+    to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
+    return _hmac_digest(_signing_key(secret, scope), to_sign.encode(), "sha256").hex()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -167,19 +165,7 @@ def _form(header: str) -> tuple[str, str, str, tuple[str, ...], frozenset[str]]:
     """An Authorization header without its signature's value, checked: the key id, the scope's date, the scope,
     the signed headers (as listed, and as a set). (A client's headers differ only by their signature, and by their
     scope once a day.)"""
-    if not printable(header, MAX_HEADER_BYTES):
-        raise SignatureError(_UNPRINTABLE)
-    algorithm, _, rest = header.partition(" ")
-    if algorithm != ALGORITHM:
-        raise SignatureError(f"the signature algorithm must be {ALGORITHM}")
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, eq, value = part.strip().partition("=")
-        if not eq or name in fields or name not in _FIELDS:
-            raise SignatureError("the Authorization header must be Credential=..., SignedHeaders=..., Signature=...")
-        fields[name] = value
-    if len(fields) != len(_FIELDS):
-        raise SignatureError("the Authorization header must be Credential=..., SignedHeaders=..., Signature=...")
+    fields = authorization_fields(header, ALGORITHM, _UNPRINTABLE, spaced=True)
     credential = _CREDENTIAL.fullmatch(fields["Credential"])
     if credential is None:
         raise SignatureError("the Credential must be <AccessKeyId>/<yyyymmdd>/<region>/lambda/aws4_request")
@@ -188,7 +174,6 @@ def _form(header: str) -> tuple[str, str, str, tuple[str, ...], frozenset[str]]:
         raise SignatureError(f"the credential scope's service must be {SERVICE}")
     signed = signed_header_list(fields["SignedHeaders"], REQUIRED)
     return key_id, scope_date, fields["Credential"].partition("/")[2], signed, frozenset(signed)
-
 
 
 @functools.lru_cache(maxsize=1024)
