@@ -105,7 +105,11 @@ class FakeHost:
     async def wait_exit(self, cid: str, timeout: float) -> None:
         pass
 
-    async def kill(self, cid: str) -> None:
+    async def kill(self, cid: str, thaw: bool = False) -> None:
+        if thaw and cid in self.containers:
+            self.containers[cid]["paused"] = False
+        if self.containers.get(cid, {}).get("paused"):  # as a forced removal, Docker's kill can hang on it
+            self.removed_paused.append(cid)
         if cid in self.containers:
             self.containers[cid]["running"] = False
 
@@ -393,8 +397,8 @@ def test_a_container_that_cannot_be_thawed_is_replaced_for_every_claimer():
 
 
 def test_a_paused_container_is_thawed_before_it_is_removed():
-    """Reclaimed after its keep-alive, or with its function deleted: a paused container is unpaused first (Debian's
-    docker.io can hang on every later call about a paused container removed by force)."""
+    """Reclaimed after its keep-alive, with its function deleted, or at shutdown: a paused container is unpaused
+    first (Debian's docker.io can hang on every later call about a paused container killed or removed by force)."""
     async def scenario(pool, host, runtime):
         fn = record(pauseAfterSeconds=1, keepAliveSeconds=3)
         await pool.invoke(fn, b"warm", "r0")
@@ -414,6 +418,13 @@ def test_a_paused_container_is_thawed_before_it_is_removed():
         await pool.remove_function("f")
         await pool.settle()
         assert second.container_id in host.removed and host.removed_paused == []
+        await pool.invoke(fn, b"last", "r2")
+        (third,) = pool.instances("f")
+        third.last_used -= 2
+        await pool.maintain()
+        await until(lambda: third.state is S.PAUSED)
+        await pool.shutdown()  # killed, then removed: thawed before either
+        assert third.container_id in host.removed and host.removed_paused == []
 
     run(scenario)
 

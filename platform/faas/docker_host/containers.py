@@ -172,22 +172,29 @@ class ContainerHost(Engine):
         except ServiceUnavailable as exc:
             raise ContainerStartFailed(f"cannot start a container of {config.image}: {exc.message}") from exc
 
-    async def kill(self, cid: str) -> None:
-        """Stop a container at once (its log is complete once it has stopped); gone already is fine."""
+    async def kill(self, cid: str, thaw: bool = False) -> None:
+        """Stop a container at once (its log is complete once it has stopped); gone already is fine. `thaw`: as
+        remove_container's."""
+        if thaw:
+            await self._thaw(cid)
         try:
             await self._run(self.api.kill, cid)
         except (NotFound, ServiceUnavailable):
             pass
 
+    async def _thaw(self, cid: str) -> None:
+        """Unpause a container that is paused, or may be, before it is killed or removed: Docker's kill of a paused
+        container can leave the engine stuck on it (seen with Debian 12's docker.io: "cannot resume a stopped
+        container", then every later call about it hangs)."""
+        try:
+            await self._run(self.api.unpause, cid)
+        except Exception as exc:  # (not paused after all, or gone: the kill or removal goes on)
+            log.debug("Container %s: unpause before it ends: %s", cid[:12], exc)
+
     async def remove_container(self, cid: str, thaw: bool = False) -> None:
-        """Remove a container (gone already is fine). `thaw`: it is paused, or may be; it is unpaused first, since a
-        forced removal of a paused container can leave the engine stuck on it (seen with Debian 12's docker.io:
-        "cannot resume a stopped container", then every later call on it hangs)."""
+        """Remove a container (gone already is fine). `thaw`: it is paused, or may be (see _thaw)."""
         if thaw:
-            try:
-                await self._run(self.api.unpause, cid)
-            except Exception as exc:  # (not paused after all, or gone: the removal goes on)
-                log.debug("Container %s: unpause before removal: %s", cid[:12], exc)
+            await self._thaw(cid)
         try:
             await self._run(self._remove, cid)
         except NotFound:

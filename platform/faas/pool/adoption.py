@@ -115,8 +115,7 @@ class Adoption:
             find_memory_file(inst)
         except (InitFailed, FaasError, OSError, asyncio.TimeoutError) as exc:
             log.info("Container %s not adopted: %s", inst.id, exc)
-            self.containers.drop(inst)
-            await self.containers.remove(inst, hook=False)
+            await self.containers.remove(inst, hook=False, thaw=self.containers.drop(inst))
             return False
         inst.warmed = True
         inst.transition(S.READY)

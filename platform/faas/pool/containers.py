@@ -312,19 +312,21 @@ class Containers:
     def discard(self, inst: Instance, hook: bool) -> None:
         """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
         when `hook` (never on a frozen container, which cannot answer it)."""
-        frozen = inst.state in FROZEN
-        self.drop(inst)
+        frozen = self.drop(inst)
         if inst.container_id:
             self.spawn(self.remove(inst, hook and not frozen, thaw=frozen))
 
-    def drop(self, inst: Instance) -> None:
-        """Take `inst` out of the pool (its memory is free for others at once); the caller removes it."""
+    def drop(self, inst: Instance) -> bool:
+        """Take `inst` out of the pool (its memory is free for others at once); the caller removes it, thawed first
+        when this says it was frozen (paused, or on its way in or out of it)."""
+        frozen = inst.state in FROZEN
         if inst.state is not S.REMOVING:
             inst.transition(S.REMOVING)
         pool = self.pools.get(inst.pool_key)
         if pool is not None:
             pool.remove(inst)
         self._kick_soon()
+        return frozen
 
     def _kick_soon(self) -> None:
         """Capacity was freed: let requests waiting in any pool start containers (once per loop turn)."""

@@ -47,7 +47,7 @@ from .function_pool import FunctionPool
 from .instance import Instance
 from .invocations import Invocations
 from .outcome import Lease, Outcome
-from .state import FROZEN, SERVING, ContainerState
+from .state import SERVING, ContainerState
 from .upkeep import Upkeep
 from .web import proxy_to_container
 
@@ -111,10 +111,9 @@ class PoolManager:
         doomed = self.containers.all_instances()
         for pool in self._pools.values():
             pool.fail_waiters(FunctionNotFound("the platform is shutting down"))
-        for inst in doomed:
-            self.containers.drop(inst)
-        # Stopped first, removed after the log collector has read their output to its end.
-        await asyncio.gather(*(self.host.kill(i.container_id) for i in doomed if i.container_id),
+        frozen = {id(i) for i in doomed if self.containers.drop(i)}
+        # Stopped first (thawed first when paused), removed after the log collector has read their output to its end.
+        await asyncio.gather(*(self.host.kill(i.container_id, thaw=id(i) in frozen) for i in doomed if i.container_id),
                              return_exceptions=True)
         await self.containers.settle()
         if self.logs is not None:
@@ -245,9 +244,7 @@ class PoolManager:
             if pool is not None:
                 pool.fail_waiters(error)
                 doomed += pool.instances
-        frozen = {id(i) for i in doomed if i.state in FROZEN}
-        for inst in doomed:
-            self.containers.drop(inst)
+        frozen = {id(i) for i in doomed if self.containers.drop(i)}
         await asyncio.gather(*(self.containers.remove(i, hook=False, thaw=id(i) in frozen) for i in doomed
                                if i.container_id), return_exceptions=True)
         # Containers whose start was under way when the function went: found by label (paused ones thawed first).
