@@ -22,7 +22,8 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEST_RE = re.compile(r"^(queue|function):([a-z][a-z0-9-]{0,62})$")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 _RESERVED_ENV_PREFIXES = ("FC_", "FAAS_")
-_CUSTOM = "custom-container"
+CUSTOM = "custom-container"
+"""The runtime whose function is its own image (customContainer)."""
 
 
 _random = bytearray()
@@ -185,7 +186,7 @@ def _initializer(value: Any, key: str, values: dict[str, Any]) -> str | None:
     """A module.function; a custom container's is a flag (FC calls /initialize when it is any non-empty string)."""
     if value is None or value == "":
         return None
-    if values["runtime"] != _CUSTOM:
+    if values["runtime"] != CUSTOM:
         return _handler(value, key, values)
     if not isinstance(value, str) or len(value) > 128 or not value.isprintable():
         raise InvalidArgument(f"{key} must be a string of at most 128 printable characters")
@@ -242,7 +243,7 @@ def _custom_container(value: Any, _key: str, values: dict[str, Any]) -> CustomCo
     """Left out of an update, the one it had; kept only by (and needed by) the custom-container runtime."""
     if value is not None and not isinstance(value, CustomContainer):
         value = CustomContainer.from_api(value)
-    if values["runtime"] != _CUSTOM:
+    if values["runtime"] != CUSTOM:
         return None
     if value is None:
         raise InvalidArgument("runtime custom-container needs customContainer.image")
@@ -261,7 +262,7 @@ def _handler_type(value: Any, key: str, values: dict[str, Any]) -> str:
         value = "event"
     if value not in defaults.HANDLER_TYPES:
         raise InvalidArgument(f"{key} must be one of {', '.join(defaults.HANDLER_TYPES)}")
-    if value != "event" and values["runtime"] == _CUSTOM:
+    if value != "event" and values["runtime"] == CUSTOM:
         raise InvalidArgument(f"{key} {value} is for Python functions: a custom container serves HTTP itself")
     return value
 

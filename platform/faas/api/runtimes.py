@@ -5,21 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import defaults
+from ..models import CUSTOM
 from .keys import SERVICE
-
-KINDS = {"python3.11": "python", "custom-container": "container"}
-"""What each of defaults.RUNTIMES is: a Python interpreter the platform provides, or the function's own image."""
 
 
 async def list_runtimes(request: web.Request) -> web.Response:
-    builder = request.app[SERVICE].builder
-    listed = []
+    listed: list[dict] = []
     for name in defaults.RUNTIMES:
-        entry: dict = {"name": name, "kind": KINDS[name]}
-        if KINDS[name] == "python":
-            entry |= {"pythonVersion": await builder.python_version(), "image": await builder.runtime_image(),
-                      "handlerTypes": list(defaults.HANDLER_TYPES)}
-        else:
-            entry |= {"protocols": list(defaults.CONTAINER_PROTOCOLS)}
-        listed.append(entry)
+        if name == CUSTOM:  # the function's own image
+            listed.append({"name": name, "kind": "container", "protocols": list(defaults.CONTAINER_PROTOCOLS)})
+        else:  # an interpreter the platform provides
+            image, version = await request.app[SERVICE].builder.python_runtime()
+            listed.append({"name": name, "kind": "python", "pythonVersion": version, "image": image,
+                           "handlerTypes": list(defaults.HANDLER_TYPES)})
     return web.json_response({"runtimes": listed})

@@ -87,13 +87,14 @@ class Builder:
                 self._cache_tag = (await self.host.image_labels(self._runtime_image)).get(LABEL_PYTHON_CACHE_TAG)
             return self._runtime_image
 
-    async def python_version(self) -> str | None:
-        """The runtime image's Python as `major.minor` (read from its byte-code name, `cpython-311`), None when its
-        image does not say."""
-        await self.runtime_image()
+    async def python_runtime(self) -> tuple[str, str | None]:
+        """(The runtime image, its Python as `major.minor`, read from its byte-code name `cpython-311`; None when
+        the image does not say.)"""
+        image = await self.runtime_image()
         tag = self._cache_tag or ""
         digits = tag.removeprefix("cpython-")
-        return f"{digits[0]}.{digits[1:]}" if tag.startswith("cpython-") and digits.isdigit() and digits else None
+        version = f"{digits[0]}.{digits[1:]}" if tag.startswith("cpython-") and digits.isdigit() else None
+        return image, version
 
     def labels(self, name: str) -> dict[str, str]:
         return {LABEL_PLATFORM: self.settings.platform_id, LABEL_FUNCTION: name, LABEL_ROLE: "function-image"}

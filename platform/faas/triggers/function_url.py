@@ -8,9 +8,8 @@ import base64
 import functools
 import json
 import time
-from urllib.parse import parse_qsl
 
-from .http import HOP_BY_HOP, RequestInfo, platform_header
+from .http import HOP_BY_HOP, RequestInfo, platform_header, query_parameters
 
 ANONYMOUS = "anonymous"
 """requestContext.accountId of a URL whose AuthType is NONE, as Lambda gives it."""
@@ -32,13 +31,6 @@ def _headers(pairs, drop_authorization: bool) -> tuple[dict[str, str], list[str]
     return headers, cookies
 
 
-def _query(query: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        out[key] = f"{out[key]},{value}" if key in out else value
-    return out
-
-
 @functools.lru_cache(maxsize=4)
 def _clf_second(second: int) -> str:
     """requestContext.time: 04/Dec/2026:19:42:58 +0000 (formatted once per second)."""
@@ -54,7 +46,7 @@ def url_event(req: RequestInfo, drop_authorization: bool, url_id: str) -> bytes:
     if cookies:
         event["cookies"] = cookies
     if req.query:
-        event["queryStringParameters"] = _query(req.query)
+        event["queryStringParameters"] = query_parameters(req.query)
     event["requestContext"] = {
         "accountId": ANONYMOUS, "apiId": url_id, "domainName": req.domain, "domainPrefix": url_id,
         "http": {"method": req.method, "path": req.path, "protocol": req.protocol, "sourceIp": req.source_ip,

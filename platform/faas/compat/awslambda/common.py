@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 
 from aiohttp import web
 
@@ -112,7 +113,16 @@ def version_of(platform_version: str) -> str:
     return LATEST if platform_version == defaults.LATEST else platform_version
 
 
+def region(request: web.Request) -> str:
+    """The region the request was signed for (its credential scope's)."""
+    return request[CLAIM].scope.split("/")[1]
+
+
 def function_arn(request: web.Request, name: str, qualifier: str | None = None) -> str:
     """The ARN of function `name` (at `qualifier`) in the region the request was signed for."""
-    region = request[CLAIM].scope.split("/")[1]
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}" + (f":{qualifier}" if qualifier else "")
+    return f"arn:aws:lambda:{region(request)}:{ACCOUNT_ID}:function:{name}" + (f":{qualifier}" if qualifier else "")
+
+
+def lambda_time(seconds: float) -> str:
+    """A time as Lambda's API writes one: 2026-12-04T19:42:58.000+0000."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}+0000"

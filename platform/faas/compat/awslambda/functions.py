@@ -16,6 +16,7 @@ from ...api.keys import ASYNC, RELEASES, SERVICE
 from ...errors import InvalidArgument, InvocationAlreadyExists
 from ...logs.keys import PLATFORM_REQUEST_PREFIXES
 from ...logs.reader import encode_tail
+from ...models import FunctionRecord
 from ..limits import max_instances
 from ..listing import page_after
 from ..names import by_surface_name, create_named, name_pairs, native_name
@@ -38,32 +39,38 @@ async def create_function(request: web.Request) -> web.Response:
         raise InvalidArgument("FunctionName is 1-64 letters, digits, '-' or '_'")
     native = native_name(name)
     record = await create_named(request, name, create_spec(request, body, native, name))
-    if body.get("Publish"):
-        record = (await request.config_dict[RELEASES].publish(native, {})).record
-    return web.json_response(configuration(request, record, name), status=201)
+    return web.json_response(configuration(request, await _published(request, record, body.get("Publish")), name),
+                             status=201)
 
 
 async def update_code(request: web.Request) -> web.Response:
     """UpdateFunctionCode: new code for $LATEST (a new version of it with Publish)."""
-    name, native, qualifier = function_of(request)
-    if qualifier != defaults.LATEST:
-        raise InvalidArgument("UpdateFunctionCode changes $LATEST: name the function without a qualifier")
-    service = request.config_dict[SERVICE]
-    spec, publish = code_spec(json_body(request), await service.get(native))
-    record = await service.update(native, spec)
-    if publish:
-        record = (await request.config_dict[RELEASES].publish(native, {})).record
-    return web.json_response(configuration(request, record, name))
+    name, native, current = await _latest(request, "UpdateFunctionCode")
+    spec, publish = code_spec(json_body(request), current)
+    record = await request.config_dict[SERVICE].update(native, spec)
+    return web.json_response(configuration(request, await _published(request, record, publish), name))
 
 
 async def update_configuration(request: web.Request) -> web.Response:
     """UpdateFunctionConfiguration: $LATEST's settings (those not named keep their values)."""
+    name, native, current = await _latest(request, "UpdateFunctionConfiguration")
+    record = await request.config_dict[SERVICE].update(native, configuration_spec(json_body(request), current))
+    return web.json_response(configuration(request, record, name))
+
+
+async def _latest(request: web.Request, call: str) -> tuple[str, str, FunctionRecord]:
+    """(the Lambda name, the platform name, $LATEST's record) of the function a call that changes $LATEST names."""
     name, native, qualifier = function_of(request)
     if qualifier != defaults.LATEST:
-        raise InvalidArgument("UpdateFunctionConfiguration changes $LATEST: name the function without a qualifier")
-    service = request.config_dict[SERVICE]
-    record = await service.update(native, configuration_spec(json_body(request), await service.get(native)))
-    return web.json_response(configuration(request, record, name))
+        raise InvalidArgument(f"{call} changes $LATEST: name the function without a qualifier")
+    return name, native, await request.config_dict[SERVICE].get(native)
+
+
+async def _published(request: web.Request, record: FunctionRecord, publish: object) -> FunctionRecord:
+    """`record` ($LATEST just made or changed), or with `publish` the version published of it."""
+    if not publish:
+        return record
+    return (await request.config_dict[RELEASES].publish(record.name, {})).record
 
 
 async def get_function(request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ otherwise; the README's Lambda section lists both.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -18,8 +17,7 @@ from aiohttp import web
 from ... import defaults
 from ...errors import InvalidArgument
 from ...models import CustomContainer, FunctionRecord
-from ..signed import CLAIM
-from .common import ACCOUNT_ID, function_arn, version_of
+from .common import ACCOUNT_ID, function_arn, lambda_time, region, version_of
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
 """Lambda's Python runtimes whose code runs on the platform's Python 3.11 unchanged (3.12 and later are refused:
@@ -153,11 +151,10 @@ def create_spec(request: web.Request, body: dict, native: str, name: str) -> dic
     _defaults_only(body)
     if not isinstance(body.get("Publish", False), bool):
         raise InvalidArgument("Publish must be true or false")
-    region = _region(request)
     spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
     spec.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_S)
-    return spec | _package(body) | {
-        "name": native, "environment": _environment(body, {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region})}
+    kept = {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region(request)}
+    return spec | _package(body) | {"name": native, "environment": _environment(body, kept)}
 
 
 def configuration_spec(body: dict, current: FunctionRecord) -> dict:
@@ -209,15 +206,6 @@ def _lambda_image(record: FunctionRecord) -> CustomContainer | None:
     return None
 
 
-def _region(request: web.Request) -> str:
-    return request[CLAIM].scope.split("/")[1]
-
-
-def _iso(seconds: float) -> str:
-    """Lambda's LastModified: 2026-12-04T19:42:58.000+0000."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}+0000"
-
-
 def configuration(request: web.Request, record: FunctionRecord, name: str) -> dict:
     """A function as Lambda's FunctionConfiguration shows it."""
     spec = record.spec
@@ -234,7 +222,7 @@ def configuration(request: web.Request, record: FunctionRecord, name: str) -> di
         "Version": version_of(record.version_id),
         "CodeSha256": record.code_sha256 or "",
         "CodeSize": 0,
-        "LastModified": _iso(record.updated_at),
+        "LastModified": lambda_time(record.updated_at),
         "PackageType": "Zip" if spec.custom_container is None else "Image",
         "Architectures": ["x86_64"],
         "EphemeralStorage": {"Size": 512},

@@ -21,7 +21,7 @@ from ...errors import InvalidArgument, TriggerAlreadyExists, TriggerNotFound
 from ...triggers.model import Trigger
 from ..names import name_pairs, native_name
 from ..signed import base_url, json_body
-from .common import ACCOUNT_ID, ResourceNotFound, function_arn, function_of, version_of
+from .common import ACCOUNT_ID, NAME, ResourceNotFound, function_arn, function_of, lambda_time, region, version_of
 from .releases import all_versions
 
 MAX_RETRY_ATTEMPTS = 2
@@ -29,12 +29,8 @@ MAX_RETRY_ATTEMPTS = 2
 EVENT_AGE_RANGE_S = (60, 21600)
 FUNCTION_URL = "function-url"
 """The name of the HTTP trigger a function URL is."""
-_FUNCTION = re.compile(rf"arn:aws:lambda:[a-z0-9-]{{1,32}}:{ACCOUNT_ID}:function:([A-Za-z0-9_-]{{1,64}})")
+_FUNCTION = re.compile(rf"arn:aws:lambda:[a-z0-9-]{{1,32}}:{ACCOUNT_ID}:function:({NAME.pattern})")
 _QUEUE = re.compile(rf"arn:aws:sqs:[a-z0-9-]{{1,32}}:{ACCOUNT_ID}:([a-z][a-z0-9-]{{0,62}})")
-
-
-def _seconds(value: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value)) + f".{int(value % 1 * 1000):03d}+0000"
 
 
 # -- event invoke configs
@@ -62,8 +58,7 @@ def _arn_of(request: web.Request, destination: str | None, names: dict[str, str]
     kind, _, name = destination.partition(":")
     if kind == "function":
         return {"Destination": function_arn(request, names.get(name, name))}
-    region = function_arn(request, "").split(":")[3]
-    return {"Destination": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{name}"}
+    return {"Destination": f"arn:aws:sqs:{region(request)}:{ACCOUNT_ID}:{name}"}
 
 
 def _event_config_body(body: dict) -> dict:
@@ -72,17 +67,14 @@ def _event_config_body(body: dict) -> dict:
     if unknown:
         raise InvalidArgument(f"an event invoke config does not take {', '.join(unknown)}")
     out: dict = {}
-    retries = body.get("MaximumRetryAttempts")
-    if retries is not None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_ATTEMPTS:
-            raise InvalidArgument(f"MaximumRetryAttempts must be a whole number from 0 to {MAX_RETRY_ATTEMPTS}")
-        out["retries"] = retries
-    age = body.get("MaximumEventAgeInSeconds")
-    if age is not None:
-        low, high = EVENT_AGE_RANGE_S
-        if isinstance(age, bool) or not isinstance(age, int) or not low <= age <= high:
-            raise InvalidArgument(f"MaximumEventAgeInSeconds must be a whole number from {low} to {high}")
-        out["maxEventAgeSeconds"] = age
+    for key, field, (low, high) in (("MaximumRetryAttempts", "retries", (0, MAX_RETRY_ATTEMPTS)),
+                                    ("MaximumEventAgeInSeconds", "maxEventAgeSeconds", EVENT_AGE_RANGE_S)):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidArgument(f"{key} must be a whole number from {low} to {high}")
+        out[field] = value
     destinations = body.get("DestinationConfig")
     if destinations is not None:
         if not isinstance(destinations, dict) or set(destinations) - {"OnSuccess", "OnFailure"}:
@@ -163,7 +155,7 @@ def _provisioned(config: dict) -> dict:
     return {"RequestedProvisionedConcurrentExecutions": target,
             "AvailableProvisionedConcurrentExecutions": current,
             "AllocatedProvisionedConcurrentExecutions": current,
-            "Status": "READY" if current >= target else "IN_PROGRESS", "LastModified": _seconds(time.time())}
+            "Status": "READY" if current >= target else "IN_PROGRESS", "LastModified": lambda_time(time.time())}
 
 
 async def put_provisioned(request: web.Request) -> web.Response:
@@ -228,12 +220,17 @@ async def _url_config(request: web.Request, name: str, trigger: Trigger) -> dict
     qualifier = None if trigger.qualifier == defaults.LATEST else trigger.qualifier
     return {"FunctionUrl": base_url(request) + described["urlPath"] + "/",
             "FunctionArn": function_arn(request, name, qualifier), "AuthType": "NONE", "Cors": {},
-            "CreationTime": _seconds(trigger.created_at), "LastModifiedTime": _seconds(trigger.updated_at),
+            "CreationTime": lambda_time(trigger.created_at), "LastModifiedTime": lambda_time(trigger.updated_at),
             "InvokeMode": "BUFFERED"}
 
 
+async def _function_url(request: web.Request, native: str) -> Trigger | None:
+    """The function's URL (its trigger named FUNCTION_URL), None when it has none."""
+    return next((t for t in await request.config_dict[TRIGGERS].list(native) if t.name == FUNCTION_URL), None)
+
+
 async def _url_trigger(request: web.Request, native: str, qualifier: str) -> Trigger:
-    trigger = next((t for t in await request.config_dict[TRIGGERS].list(native) if t.name == FUNCTION_URL), None)
+    trigger = await _function_url(request, native)
     if trigger is None or trigger.qualifier != qualifier:
         raise TriggerNotFound(f"the function has no URL for {version_of(qualifier)}")
     return trigger
@@ -275,6 +272,6 @@ async def delete_url(request: web.Request) -> web.Response:
 
 async def list_urls(request: web.Request) -> web.Response:
     name, native, _ = function_of(request)
-    trigger = next((t for t in await request.config_dict[TRIGGERS].list(native) if t.name == FUNCTION_URL), None)
+    trigger = await _function_url(request, native)
     return web.json_response({"FunctionUrlConfigs": [await _url_config(request, name, trigger)] if trigger else []})
 
