@@ -18,6 +18,7 @@ import requests
 from test_lambda_api import client, code_of, signed
 
 from faas.compat.names import native_name
+from faas.logs.keys import PLATFORM_REQUEST_PREFIXES
 from helpers import build_ric_image, make_access_key, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
@@ -155,6 +156,28 @@ def test_a_resent_event_invoke_runs_once(plat, invoke_key, made):
     ended = wait_for(lambda: (r := plat.api.request("GET", f"/v1/invocations/{rid}").json())["status"] ==
                      "succeeded" and r, timeout=60, what="the event to run")
     assert ended["attempts"] == 1
+
+
+def test_a_forged_or_malformed_invocation_id_takes_no_other_event(plat, invoke_key, made):
+    """An id another function's event has is that event's, not a retry: 409. An id the platform cannot keep (too
+    long, not letters, digits and '-', one of the platform's own prefixes) is not used: the event gets its own."""
+    other = "lam-other-" + uuid.uuid4().hex[:6]
+    plat.api.deploy(other, {"index.py": "def handler(event, context):\n    return event\n"})
+    try:
+        taken = "taken-" + uuid.uuid4().hex
+        first = signed(plat, invoke_key, "POST", f"/2015-03-31/functions/{other}/invocations", b"{}",
+                       {"X-Amz-Invocation-Type": "Event", "amz-sdk-invocation-id": taken})
+        assert first.status_code == 202 and first.headers["x-amzn-RequestId"] == taken
+        forged = signed(plat, invoke_key, "POST", f"/2015-03-31/functions/{made}/invocations", b"{}",
+                        {"X-Amz-Invocation-Type": "Event", "amz-sdk-invocation-id": taken})
+        assert (forged.status_code, forged.headers["x-amzn-ErrorType"]) == (409, "ResourceConflictException")
+        assert plat.api.request("GET", f"/v1/invocations/{taken}").json()["functionName"] == other
+    finally:
+        plat.api.delete(other)
+    for bad in ("x" * 65, "bad id!", "a_b", PLATFORM_REQUEST_PREFIXES[0] + "1"):
+        resp = signed(plat, invoke_key, "POST", f"/2015-03-31/functions/{made}/invocations", b"{}",
+                      {"X-Amz-Invocation-Type": "Event", "amz-sdk-invocation-id": bad})
+        assert resp.status_code == 202 and resp.headers["x-amzn-RequestId"] != bad, bad
 
 
 def test_event_invoke_config_sends_a_failed_event_to_its_destination(plat, admin_key, invoke_key, made):

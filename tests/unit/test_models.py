@@ -96,6 +96,10 @@ def test_bad_fields(field, value, match):
 @pytest.mark.parametrize("custom,match", [
     ({"image": "img:1\n"}, "image"),
     ({"image": "img:1", "command": ["run", "a\0"]}, "command"),
+    ({"image": "img:1", "protocol": "LAMBDA"}, "protocol"),
+    ({"image": "img:1", "protocol": "lambda\n"}, "protocol"),
+    ({"image": "img:1", "protocol": 1}, "protocol"),
+    ({"image": "img:1", "protocol": "x" * 10000}, "protocol"),
 ])
 def test_bad_custom_container(custom, match):
     with pytest.raises(InvalidArgument, match=match):
