@@ -98,16 +98,20 @@ def build_server_image(docker_client, tag: str, server: str) -> str:
         "server.py": server})
 
 
-def make_zip(files: dict[str, str | bytes]) -> bytes:
+def make_zip(files: dict[str, str | bytes], executable: tuple[str, ...] = ()) -> bytes:
+    """A zip of `files`; those named in `executable` with mode 0755 (the others 0644)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, content in files.items():
-            zf.writestr(path, content)
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100755 if path in executable else 0o100644) << 16
+            zf.writestr(info, content)
     return buf.getvalue()
 
 
-def code_b64(files: dict[str, str | bytes]) -> str:
-    return base64.b64encode(make_zip(files)).decode()
+def code_b64(files: dict[str, str | bytes], executable: tuple[str, ...] = ()) -> str:
+    return base64.b64encode(make_zip(files, executable)).decode()
 
 
 class Api:
@@ -124,14 +128,16 @@ class Api:
         kw.setdefault("timeout", 300)
         return self.http.request(method, self.base + path, **kw)
 
-    def create(self, name: str, files: dict[str, str | bytes] | None = None, **spec) -> requests.Response:
+    def create(self, name: str, files: dict[str, str | bytes] | None = None, executable: tuple[str, ...] = (),
+               **spec) -> requests.Response:
+        """`executable`: files of `files` zipped with mode 0755."""
         body = {"name": name, **spec}
         if files is not None:
-            body["code"] = {"zipFile": code_b64(files)}
+            body["code"] = {"zipFile": code_b64(files, executable)}
         return self.request("POST", "/v1/functions", json=body)
 
-    def deploy(self, name: str, files: dict[str, str | bytes], **spec) -> dict:
-        resp = self.create(name, files, **spec)
+    def deploy(self, name: str, files: dict[str, str | bytes], executable: tuple[str, ...] = (), **spec) -> dict:
+        resp = self.create(name, files, executable, **spec)
         assert resp.status_code == 201, resp.text
         return resp.json()
 
@@ -274,10 +280,10 @@ def redis_answers(host: str, port: int) -> bool:
         return False
 
 
-def ready_cells(plat, memory_mb=128) -> int:
-    """Cells of `memory_mb` ready to be specialised, as the platform's /metrics counts them."""
+def ready_cells(plat, memory_mb=128, runtime="python3.11") -> int:
+    """Cells of `memory_mb` and `runtime` ready to be specialised, as the platform's /metrics counts them."""
     text = plat.api.request("GET", "/metrics").text
-    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="{runtime}",state="ready"}} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
 

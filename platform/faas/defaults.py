@@ -1,5 +1,7 @@
 """Every default and limit of the platform, each documented where it is defined."""
 
+from . import runtimes
+
 # -- the API server
 PORT = 8080
 """Port the REST API listens on (FAAS_PORT)."""
@@ -27,7 +29,8 @@ REDIS_REPLICA_WAIT_S = 1.0
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 """What a function name may be."""
 
-RUNTIMES = ("python3.11", "custom-container")
+RUNTIMES = tuple(runtimes.RUNTIMES)
+"""What a function's `runtime` may be (faas.runtimes declares each)."""
 
 SANDBOXES = {"runc": None, "gvisor": "runsc"}
 """A function's `sandbox`, and the Docker runtime that runs its containers (None: the engine's default, runc).
@@ -384,3 +387,16 @@ NODE_REQUEST_BYTES = 64 << 20
 
 CODE_URL_TTL_S = 600
 """How long a download URL of a function's code (FC's GetFunctionCode) works."""
+
+# -- layers
+LAYERS_PER_FUNCTION = 5
+"""Layer versions a function's spec may list (FC's and Lambda's limit)."""
+
+VERSIONS_PER_LAYER = 100
+"""Versions a layer may have at once (its version numbers are never reused)."""
+
+LAYER_REF_PATTERN = r"^([a-z][a-z0-9-]{0,62})(?::([1-9][0-9]{0,9}))?$"
+"""A layer version as a spec lists it: `name:version`, or `name` for its newest version (stored as `name:N`)."""
+
+LAYER_DIR = "/opt"
+"""Where a function's layers' files appear, read-only (their Python packages in /opt/python, as on FC and Lambda)."""

@@ -14,10 +14,11 @@ from .builder.archive import check_handlers
 from .builder.build import Builder
 from .builder.prepare import PreparedCode
 from .cache import TtlCache
+from .custom import CODE_DIR, CustomRuntimeConfig
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
 from .logs.reader import LogReader
 from .metrics import Metrics
-from .models import BuildInfo, FunctionRecord, FunctionSpec, FunctionState, check_name
+from .models import CUSTOM, BuildInfo, FunctionRecord, FunctionSpec, FunctionState, check_name
 from .pool.interface import Pool
 from .releases.store import ReleaseStore
 from .store import FunctionStore
@@ -31,20 +32,38 @@ async def parse_code(body: dict, spec: FunctionSpec, required: bool, builder: Bu
     costs a child process), checked against the spec's handlers. The caller discards it."""
     code = body.get("code")
     if code is None:
-        if required and spec.runtime != "custom-container":
+        if required and spec.runtime != CUSTOM:
             raise InvalidArgument("code.zipFile is required for runtime " + spec.runtime)
         return None
     if not isinstance(code, dict) or set(code) - {"zipFile"}:
         raise InvalidArgument("code must be an object with one field, zipFile (a base64 zip)")
-    if spec.runtime == "custom-container":
+    if spec.runtime == CUSTOM:
         raise InvalidArgument("runtime custom-container takes no code: its image holds it")
     prepared = await builder.prepare(spec, code.get("zipFile"))
     try:
-        check_handlers(prepared.paths, spec.handler, spec.initializer)
+        if spec.custom_runtime is not None:
+            check_bootstrap(prepared, spec.custom_runtime)
+        else:
+            check_handlers(prepared.paths, spec.handler, spec.initializer)
     except BaseException:
         prepared.discard()
         raise
     return prepared
+
+
+def check_bootstrap(code: PreparedCode, config: CustomRuntimeConfig) -> None:
+    """A custom runtime's code has the executable its container starts, when that is a file of the code."""
+    program = config.argv[0]
+    if not program.startswith(CODE_DIR + "/"):
+        return  # (the image's own program, such as python3 or /bin/sh: the engine says so if it is missing)
+    path = program.removeprefix(CODE_DIR + "/")
+    if path not in code.paths:
+        where = "customRuntimeConfig.command" if config.command else "a custom runtime without a command"
+        raise InvalidArgument(f"{where} starts {program}, which is not a file of the code zip "
+                              f"({path} at the top of the zip)")
+    if path not in code.executables:
+        raise InvalidArgument(f"{path} of the code zip is not executable: a custom runtime starts it, so its zip entry "
+                              "must have an executable mode (chmod +x before zipping)")
 
 
 class FunctionService:
@@ -87,8 +106,6 @@ class FunctionService:
             raise
         assert info.image is not None, "a build that does not raise BuildFailed has an image"
         self.metrics.build(info.status)
-        if spec.custom_container is None:  # its files, unpacked for cells now rather than on its first cold start
-            await self.pool.unpack(info.image)
         return info, info.image
 
     async def _sandboxed(self, spec: FunctionSpec) -> FunctionSpec:
@@ -124,6 +141,7 @@ class FunctionService:
                                     code_sha256=code.sha256 if code else None, image=image,
                                     created_at=now, updated_at=now, last_build=info,
                                     function_id=secrets.token_hex(8))
+            await self.pool.unpack(record)  # its files, unpacked for cells now rather than on its first cold start
             await self.store.put(record, build_log=info.log)
         finally:
             await self.store.release(spec.name)
@@ -136,7 +154,7 @@ class FunctionService:
         async with self._locks[name]:
             current = await self.get(name)
             spec = await self._sandboxed(FunctionSpec.from_api(body, base=current.spec))
-            needs_code = spec.runtime != current.spec.runtime and spec.runtime != "custom-container"
+            needs_code = spec.runtime != current.spec.runtime and spec.runtime != CUSTOM
             code = await parse_code(cast(dict, body), spec, required=needs_code, builder=self.builder)
             try:
                 return await self._update(name, current, spec, code)
@@ -159,6 +177,7 @@ class FunctionService:
             code_sha, build_log = code.sha256 if code else None, info.log
         record = current.evolve(spec=spec, revision=current.revision + 1, image=image, code_sha256=code_sha,
                                 updated_at=time.time(), last_build=info)
+        await self.pool.unpack(record)
         await self.store.put(record, build_log=build_log)
         self._cache.pop(name)
         self.pool.sync_function(record)

@@ -198,13 +198,13 @@ def container_families(instances: Iterable) -> list[Metric]:
     return [gauge]
 
 
-def cell_families(ready: dict[int, int], starting: dict[int, int]) -> list[Metric]:
-    """faas_cells{state,memory_mb}: cells ready and starting, per memory class."""
-    gauge = GaugeMetricFamily("faas_cells", "Cells (started generic runtime containers) by state and memory class.",
-                              labels=("state", "memory_mb"))
+def cell_families(ready: dict[tuple[str, int], int], starting: dict[tuple[str, int], int]) -> list[Metric]:
+    """faas_cells{state,memory_mb,runtime}: cells ready and starting, per class (runtime and memory size)."""
+    gauge = GaugeMetricFamily("faas_cells", "Cells (started generic runtime containers) by state and class (memory "
+                              "size, runtime).", labels=("state", "memory_mb", "runtime"))
     for state, counts in (("ready", ready), ("starting", starting)):
-        for mb, n in sorted(counts.items()):
-            gauge.add_metric((state, str(mb)), n)
+        for (runtime, mb), n in sorted(counts.items()):
+            gauge.add_metric((state, str(mb), runtime), n)
     return [gauge]
 
 

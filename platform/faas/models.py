@@ -13,14 +13,15 @@ from enum import Enum
 from typing import Any
 
 from . import defaults
+from .custom import CustomContainer, CustomRuntimeConfig
 from .errors import InvalidArgument
 from .fields import api, api_form, api_keys, integer, read, whole
+from .runtimes import CUSTOM_RUNTIME, RUNTIMES
 
 _NAME_RE = re.compile(defaults.NAME_PATTERN)
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEST_RE = re.compile(r"^(queue|function):([a-z][a-z0-9-]{0,62})$")
-_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 _RESERVED_ENV_PREFIXES = ("FC_", "FAAS_")
 CUSTOM = "custom-container"
 """The runtime whose function is its own image (customContainer)."""
@@ -112,53 +113,6 @@ class AsyncConfig:
         return api_form(self)
 
 
-def _image(value: Any, key: str, _values: dict[str, Any]) -> str:
-    if not isinstance(value, str) or not _IMAGE_RE.fullmatch(value):
-        raise InvalidArgument(f"{key} must be an image reference such as my-image:1")
-    return value
-
-
-def _command(value: Any, key: str, _values: dict[str, Any]) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value or not all(isinstance(c, str) and "\0" not in c for c in value):
-        raise InvalidArgument(f"{key} must be a non-empty list of strings (no NUL)")
-    return tuple(value)
-
-
-def _protocol(value: Any, key: str, _values: dict[str, Any]) -> str:
-    if value is None:
-        return "fc"
-    if value not in defaults.CONTAINER_PROTOCOLS:
-        raise InvalidArgument(f"{key} must be one of {', '.join(defaults.CONTAINER_PROTOCOLS)}")
-    return value
-
-
-def _list_or_none(command: tuple[str, ...] | None) -> list[str] | None:
-    return list(command) if command else None
-
-
-@dataclass(frozen=True)
-class CustomContainer:
-    image: str = field(metadata=api("image", _image))
-    command: tuple[str, ...] | None = field(default=None, metadata=api("command", _command, _list_or_none))
-    port: int = field(default=defaults.RUNTIME_PORT, metadata=api("port", integer((1, 65535))))
-    protocol: str = field(default="fc", metadata=api("protocol", _protocol))
-    """`fc`: the image serves FC's custom-container protocol on `port`; `lambda`: it is a Lambda container image,
-    whose Runtime Interface Client the platform serves Lambda's Runtime API to (through a bridge it adds to the
-    image: see faas.builder.lambda_bridge), on `port`. Its runtime takes one call at a time, as on Lambda: with an
-    instanceConcurrency above 1 the others wait in the container."""
-
-    @classmethod
-    def from_api(cls, data: Any) -> "CustomContainer":
-        if not isinstance(data, dict):
-            raise InvalidArgument("customContainer must be an object")
-        return read(cls, data, None, "customContainer", "customContainer.")
-
-    def to_api(self) -> dict:
-        return api_form(self)
-
-
 def _name(value: Any, _key: str, values: dict[str, Any]) -> str:
     """Given at create; an update may repeat it, never change it."""
     if values["name"] is None:
@@ -183,10 +137,11 @@ def _handler(value: Any, key: str, _values: dict[str, Any]) -> str:
 
 
 def _initializer(value: Any, key: str, values: dict[str, Any]) -> str | None:
-    """A module.function; a custom container's is a flag (FC calls /initialize when it is any non-empty string)."""
+    """A module.function; a custom container's or runtime's is a flag (FC calls /initialize when it is any non-empty
+    string)."""
     if value is None or value == "":
         return None
-    if values["runtime"] != CUSTOM:
+    if not RUNTIMES[values["runtime"]].serves_http:
         return _handler(value, key, values)
     if not isinstance(value, str) or len(value) > 128 or not value.isprintable():
         raise InvalidArgument(f"{key} must be a string of at most 128 printable characters")
@@ -250,6 +205,15 @@ def _custom_container(value: Any, _key: str, values: dict[str, Any]) -> CustomCo
     return value
 
 
+def _custom_runtime(value: Any, _key: str, values: dict[str, Any]) -> CustomRuntimeConfig | None:
+    """Left out of an update, the one it had; kept only by the custom runtime (whose default starts its bootstrap)."""
+    if value is not None and not isinstance(value, CustomRuntimeConfig):
+        value = CustomRuntimeConfig.from_api(value)
+    if values["runtime"] != CUSTOM_RUNTIME:
+        return None
+    return value or CustomRuntimeConfig()
+
+
 def _sandbox(value: Any, _key: str, _values: dict[str, Any]) -> str | None:
     if value is not None and (not isinstance(value, str) or value not in defaults.SANDBOXES):
         raise InvalidArgument(f"sandbox must be one of {', '.join(defaults.SANDBOXES)} (or null: the "
@@ -262,8 +226,9 @@ def _handler_type(value: Any, key: str, values: dict[str, Any]) -> str:
         value = "event"
     if value not in defaults.HANDLER_TYPES:
         raise InvalidArgument(f"{key} must be one of {', '.join(defaults.HANDLER_TYPES)}")
-    if value != "event" and values["runtime"] == CUSTOM:
-        raise InvalidArgument(f"{key} {value} is for Python functions: a custom container serves HTTP itself")
+    if value != "event" and RUNTIMES[values["runtime"]].serves_http:
+        raise InvalidArgument(f"{key} {value} is for Python functions: a {values['runtime']} function serves HTTP "
+                              "itself")
     return value
 
 
@@ -305,12 +270,25 @@ class FunctionSpec:
     async_config: AsyncConfig = field(default_factory=AsyncConfig, metadata=api("async", _async, AsyncConfig.to_api))
     custom_container: CustomContainer | None = field(
         default=None, metadata=api("customContainer", _custom_container, _api_or_none))
+    custom_runtime: CustomRuntimeConfig | None = field(
+        default=None, metadata=api("customRuntimeConfig", _custom_runtime, _api_or_none))
     sandbox: str | None = field(default=None, metadata=api("sandbox", _sandbox))
     """How its containers are isolated: runc or gvisor (defaults.SANDBOXES); None until the platform gives its
     default (FAAS_SANDBOX) at create or update; a function stored before sandboxes existed runs in runc."""
 
     BODY_ONLY = frozenset({"code"})
     """Keys a create or update body may have beside the spec's: its code, which the builder reads."""
+
+    @property
+    def serves_http(self) -> bool:
+        """Its code is a server of FC's HTTP protocol (a custom container or runtime), not handlers."""
+        return RUNTIMES[self.runtime].serves_http
+
+    @property
+    def port(self) -> int:
+        """Where its container's server listens."""
+        custom = self.custom_container or self.custom_runtime
+        return custom.port if custom else defaults.RUNTIME_PORT
 
     @property
     def docker_runtime(self) -> str | None:

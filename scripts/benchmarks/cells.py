@@ -74,7 +74,7 @@ def bench_cells(platform: Up, client: docker.DockerClient, rounds: int) -> None:
             raise SystemExit(f"bench: deploy of {name} failed: {resp.text[-2000:]}")
     image = http.get(f"{url}/v1/functions/bench-deps").json()["image"]
     by_mount, by_links = placement_costs(platform, client.images.get(image).id)
-    size = client.containers.run(image, ["du", "-sm", "/opt/fc/deps"], remove=True, user="10001:10001",
+    size = client.containers.run(image, ["du", "-sm", "/var/fc/deps"], remove=True, user="10001:10001",
                                  entrypoint=[]).decode().split()[0]
     probe = ("import time\nt = time.perf_counter()\nimport numpy\n"
              "print((time.perf_counter() - t) * 1000)")

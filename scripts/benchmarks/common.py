@@ -49,7 +49,7 @@ changes nothing else: the runtime image sets this one already. Its cold starts t
 
 def ready_cells(platform: Up, memory_mb: int = 128) -> int:
     text = platform.http.get(platform.url + "/metrics").text
-    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",state="ready"}} (\S+)$', text, re.M)
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="python3.11",state="ready"}} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
 

@@ -22,7 +22,7 @@ PROBE = ("import json, os\n"
          "            return exc.strerror\n"
          "    return json.dumps({'me': open('/code/me.txt').read(), 'env': os.environ.get('GREETING'),\n"
          "        'fc': os.environ.get('FC_FUNCTION_NAME'), 'uid': os.getuid(), 'cwd': os.getcwd(),\n"
-         "        'code': sorted(os.listdir('/code')), 'deps': sorted(os.listdir('/opt/fc/deps')),\n"
+         "        'code': sorted(os.listdir('/code')), 'deps': sorted(os.listdir('/var/fc/deps')),\n"
          "        'write_code': writable('/code/new.txt'), 'write_me': writable('/code/me.txt'),\n"
          "        'mounts': [l.split()[1] for l in open('/proc/self/mounts')],\n"
          "        'cgroup_memory': open('/sys/fs/cgroup/memory.max').read().strip()\n"
@@ -83,7 +83,7 @@ def test_a_cold_start_through_a_cell_runs_the_right_code_env_limits_user_and_mou
     assert attrs["Config"]["User"] == "10001:10001"
     assert "/var/run/docker.sock" not in json.dumps(attrs["Mounts"])
     mounts = {m["Destination"]: m for m in attrs["Mounts"]}
-    assert set(mounts) == {"/code", "/opt/fc/deps"}
+    assert set(mounts) == {"/code", "/var/fc/deps"}
     assert all(not m["RW"] for m in mounts.values())
     # The function's environment reached it through /specialize, not Docker: the cell was started before.
     assert "GREETING=hello" not in attrs["Config"]["Env"]
@@ -238,7 +238,7 @@ def test_a_function_with_requirements_runs_in_a_cell(cells_platform, fn_name):
                                           "    return six.__file__ + ' ' + str(six.PY3)\n",
                               "requirements.txt": "six==1.16.0\n"})
     resp = plat.api.invoke(fn_name)
-    assert resp.status_code == 200 and resp.text == "/opt/fc/deps/six.py True", resp.text
+    assert resp.status_code == 200 and resp.text == "/var/fc/deps/six.py True", resp.text
     assert instances(plat, fn_name)[0]["startPath"] == "cell"
 
 

@@ -111,7 +111,7 @@ def test_deployed_as_compose_services(deployed, docker_client):
 def test_function_and_async_events_survive_a_control_plane_restart(deployed, docker_client):
     api, compose, healthy, env = deployed
     api.deploy("echo", {"index.py": "def handler(event, context):\n    return event\n"})
-    wait_for(lambda: re.search(r'^faas_cells{memory_mb="128",state="ready"} [1-9]',
+    wait_for(lambda: re.search(r'^faas_cells{memory_mb="128",runtime="python3.11",state="ready"} [1-9]',
                                api.request("GET", "/metrics").text, re.M), timeout=60, what="a ready cell")
     first = api.invoke("echo", b"before")
     assert first.status_code == 200 and first.content == b"before"

@@ -88,8 +88,9 @@ def _build(engine):
     from faas.models import FunctionSpec
 
     builder = Builder(Settings(platform_id="unit"), engine)
-    builder._runtime_image = "faas-runtime-python:x"
-    code = PreparedCode(sha256="0" * 64, paths=frozenset({"index.py"}), context=Path("/nonexistent"))
+    builder._runtime_images["python3.11"] = "faas-runtime-python:x"
+    code = PreparedCode(sha256="0" * 64, paths=frozenset({"index.py"}), executables=frozenset(),
+                        context=Path("/nonexistent"))
     return asyncio.run(builder.build(FunctionSpec(name="f", handler="index.handler"), code))
 
 

@@ -213,6 +213,37 @@ def test_sandbox_and_its_docker_runtime():
     assert FunctionSpec(name="f").docker_runtime is None  # stored before sandboxes: runc
 
 
+def test_a_custom_runtime_has_its_config_and_no_other_runtime_keeps_one():
+    from faas.custom import CustomRuntimeConfig
+
+    spec = FunctionSpec.from_api({"name": "f", "runtime": "custom.debian12"})
+    assert spec.custom_runtime == CustomRuntimeConfig() and spec.custom_runtime.argv == ["/code/bootstrap"]
+    assert spec.serves_http and spec.port == 9000 and spec.to_api()["customRuntimeConfig"] == \
+        {"command": None, "args": None, "port": 9000}
+    full = FunctionSpec.from_api({"name": "f", "runtime": "custom.debian12", "initializer": "yes",
+                                  "customRuntimeConfig": {"command": ["python3", "server.py"], "args": ["-v"],
+                                                          "port": 8080}})
+    assert full.custom_runtime.argv == ["python3", "server.py", "-v"] and full.port == 8080
+    assert FunctionSpec.from_api(full.to_api()) == full and full.initializer == "yes"
+    kept = FunctionSpec.from_api({"memoryMB": 256}, base=full)
+    assert kept.custom_runtime == full.custom_runtime  # left out of an update: kept
+    python = FunctionSpec.from_api({"runtime": "python3.13", "initializer": None}, base=full)
+    assert python.custom_runtime is None and not python.serves_http and python.port == 9000
+    for bad, message in (({"customRuntimeConfig": []}, "must be an object"),
+                         ({"customRuntimeConfig": {"command": []}}, "non-empty list"),
+                         ({"customRuntimeConfig": {"command": ["a\0b"]}}, "no NUL"),
+                         ({"customRuntimeConfig": {"args": "x"}}, "list of at most 64"),
+                         ({"customRuntimeConfig": {"args": ["x"] * 65}}, "list of at most 64"),
+                         ({"customRuntimeConfig": {"port": 0}}, "between 1 and 65535"),
+                         ({"customRuntimeConfig": {"port": "9000\n"}}, "integer"),
+                         ({"customRuntimeConfig": {"healthCheckConfig": {}}}, "unknown field"),
+                         ({"handlerType": "wsgi"}, "serves HTTP itself"),
+                         ({"runtime": "custom.debian12\n"}, "runtime must be one of"),
+                         ({"runtime": "python3.12"}, "python3.13")):
+        with pytest.raises(InvalidArgument, match=message):
+            FunctionSpec.from_api({"name": "f", "runtime": "custom.debian12"} | bad)
+
+
 def _defaults_kept(obj, default) -> list[str]:
     return [f.name for f in fields(obj) if getattr(obj, f.name) == getattr(default, f.name)]
 
@@ -227,13 +258,13 @@ def test_every_declared_field_round_trips_through_its_api_form():
     # read and written.
     python = FunctionSpec.from_api({k: v for k, v in FULL.items() if k not in ("runtime", "customContainer")}
                                    | {"initializer": "app.init"} | PYTHON_ONLY)
-    assert _defaults_kept(spec, FunctionSpec(name="f")) == ["handler_type"]
+    assert _defaults_kept(spec, FunctionSpec(name="f")) == ["handler_type", "custom_runtime"]
     assert python.handler_type == "wsgi" and python.to_api()["handlerType"] == "wsgi"
     assert FunctionSpec.from_api(python.to_api()) == python
     assert _defaults_kept(spec.async_config, AsyncConfig()) == []
     assert _defaults_kept(spec.custom_container, CustomContainer(image="x:1")) == []
-    assert spec.to_api() == FULL | {"handlerType": "event"} and [k for k in spec.to_api() if k not in PYTHON_ONLY] \
-        == list(FULL)  # same keys, in the same order
+    assert spec.to_api() == FULL | {"handlerType": "event", "customRuntimeConfig": None} and \
+        [k for k in spec.to_api() if k not in PYTHON_ONLY and k != "customRuntimeConfig"] == list(FULL)  # in order
     assert FunctionSpec.from_api(json.loads(json.dumps(spec.to_api()))) == spec
     assert FunctionRecord.from_api(FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1, code_sha256=None,
                                                   image="i", created_at=1.0, updated_at=1.0).to_api()).spec == spec

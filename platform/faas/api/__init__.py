@@ -128,9 +128,9 @@ async def service_ctx(app: web.Application):
     app[RELEASES] = releases = ReleaseService(redis, settings.redis_prefix, service, pool,
                                               cache_ttl=settings.registry_cache)
     try:
-        runtime = await builder.runtime_image()
+        runtime_images = await builder.runtime_images()
         latest = await service.list()
-        await pool.start(latest + await releases.records(latest), runtime_image=runtime)
+        await pool.start(latest + await releases.records(latest), runtime_images=runtime_images)
         for record in latest:
             await releases.apply_reserved(record.name)
         yield

@@ -143,7 +143,7 @@ async def through_trigger(request: web.Request, app: web.Application | ChainMapP
         record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier, latest)
     else:
         record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
-    if (record.spec.custom_container is not None or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
+    if (record.spec.serves_http or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
         return await _proxy(request, app, record, trigger, drop_auth, raw_path + ("?" + query if query else ""))
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
     request_id = new_request_id()

@@ -11,8 +11,9 @@ from pathlib import Path
 from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_PYTHON_CACHE_TAG, LABEL_ROLE, DockerHost
-from ..errors import BuildFailed
+from ..errors import BuildFailed, ServiceUnavailable
 from ..models import BuildInfo, FunctionSpec, tail
+from ..runtimes import DEFAULT, image_runtimes, python_runtime
 from .context import function_tag, lambda_image_context
 from .images import ensure_runtime_image, proxy_buildargs
 from .prepare import PreparedCode, prepare_in_child
@@ -74,24 +75,43 @@ class Builder:
         self.settings = settings
         self.host = host
         self._slots = asyncio.Semaphore(settings.build_concurrency)
-        self._runtime_image: str | None = None
-        self._cache_tag: str | None = None
-        """The runtime image's Python (its LABEL_PYTHON_CACHE_TAG): the code's byte code is compiled for it."""
+        self._runtime_images: dict[str, str] = {}
+        """By Python runtime (faas.runtimes): its image's tag, once made or found."""
+        self._cache_tags: dict[str, str | None] = {}
+        """By Python runtime: its image's Python (its LABEL_PYTHON_CACHE_TAG): a function's byte code is compiled
+        for it."""
         self._runtime_lock = asyncio.Lock()
         self._gate = Gate()
 
-    async def runtime_image(self) -> str:
+    async def runtime_image(self, runtime: str = DEFAULT) -> str:
+        """The image of `runtime` (of the Python runtime a custom runtime runs on), built if need be."""
+        python = python_runtime(runtime)
         async with self._runtime_lock:
-            if self._runtime_image is None or not await self.host.image_id(self._runtime_image):
-                self._runtime_image = await ensure_runtime_image(self.host, self.settings)
-                self._cache_tag = (await self.host.image_labels(self._runtime_image)).get(LABEL_PYTHON_CACHE_TAG)
-            return self._runtime_image
+            image = self._runtime_images.get(python.name)
+            if image is None or not await self.host.image_id(image):
+                image = self._runtime_images[python.name] = await ensure_runtime_image(self.host, self.settings,
+                                                                                       runtime=python)
+                self._cache_tags[python.name] = (await self.host.image_labels(image)).get(LABEL_PYTHON_CACHE_TAG)
+            return image
 
-    async def python_runtime(self) -> tuple[str, str | None]:
-        """(The runtime image, its Python as `major.minor`, read from its byte-code name `cpython-311`; None when
-        the image does not say.)"""
-        image = await self.runtime_image()
-        tag = self._cache_tag or ""
+    async def runtime_images(self) -> dict[str, str]:
+        """By Python runtime, its image: those that can be made here (the default's must; another's base may be
+        missing, as when scripts/setup has not built it: its functions are refused until it is)."""
+        images = {}
+        for runtime in image_runtimes():
+            try:
+                images[runtime.name] = await self.runtime_image(runtime.name)
+            except ServiceUnavailable as exc:
+                if runtime.name == DEFAULT:
+                    raise
+                log.warning("Runtime %s has no image here: %s", runtime.name, exc.message)
+        return images
+
+    async def python_runtime(self, runtime: str = DEFAULT) -> tuple[str, str | None]:
+        """(The image of `runtime`, its Python as `major.minor`, read from its byte-code name `cpython-311`; None
+        when the image does not say.)"""
+        image = await self.runtime_image(runtime)
+        tag = self._cache_tags.get(python_runtime(runtime).name) or ""
         digits = tag.removeprefix("cpython-")
         version = f"{digits[0]}.{digits[1:]}" if tag.startswith("cpython-") and digits.isdigit() else None
         return image, version
@@ -102,9 +122,10 @@ class Builder:
     async def prepare(self, spec: FunctionSpec, encoded: object) -> PreparedCode:
         """A code zip (base64) checked and made into the build context of `spec`, in a child process."""
         async with self._slots:
-            runtime = await self.runtime_image()
+            runtime = await self.runtime_image(spec.runtime)
             return await prepare_in_child(encoded, runtime, self.labels(spec.name), self._ca_bundle(),
-                                          self._cache_tag)
+                                          self._cache_tags.get(python_runtime(spec.runtime).name),
+                                          python=not spec.serves_http)
 
     async def build(self, spec: FunctionSpec, code: PreparedCode | None) -> BuildInfo:
         """Build (or find) the image of `spec` with `code`. Raises BuildFailed with the log on failure."""
@@ -116,7 +137,7 @@ class Builder:
         if code.syntax is not None:
             message, build_log = code.syntax
             raise BuildFailed(message, log=build_log, build=self._info("failed", None, started, t0, build_log))
-        runtime = await self.runtime_image()
+        runtime = await self.runtime_image(spec.runtime)
         runtime_id = await self.host.image_id(runtime)
         tag = function_tag(spec.name, self.settings.platform_id, code.sha256, runtime_id or runtime)
         if self.settings.registry:  # nodes pull it from there

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..labels import LABEL_PLATFORM
 from .archive import CodePackage
 
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"
 """Bumped when the function Dockerfile changes, so that every function is rebuilt on its next deploy."""
 
 USER = "10001:10001"
@@ -47,9 +47,9 @@ def function_dockerfile(runtime_image: str, with_requirements: bool, labels: dic
         runs += [
             "COPY requirements.txt /tmp/requirements.txt",
             "RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location "
-            f"--progress-bar off {cert}--target /opt/fc/deps -r /tmp/requirements.txt "
+            f"--progress-bar off {cert}--target /var/fc/deps -r /tmp/requirements.txt "
             f"&& rm -f /tmp/requirements.txt /tmp/{CA_BUNDLE} "
-            "&& (python3 -m compileall -q /opt/fc/deps > /dev/null || true)",
+            "&& (python3 -m compileall -q /var/fc/deps > /dev/null || true)",
         ]
     runs.append("COPY code/ /code/")
     if not precompiled:
@@ -79,6 +79,32 @@ def write_context(tar: tarfile.TarFile, runtime_image: str, labels: dict[str, st
         _add(tar, CA_BUNDLE, ca)
     for path, size, executable, fileobj in files:
         info = tarfile.TarInfo(f"code/{path}")
+        info.size, info.mode, info.mtime = size, 0o755 if executable else 0o644, 0
+        tar.addfile(info, fileobj)
+
+
+def layer_dockerfile(python_images: list[str], labels: dict[str, str]) -> str:
+    """A layer's image: its files under /opt, with the byte code of its .py files compiled by each Python that may
+    load them (each runtime image compiles them in a stage of its own; the byte-code names differ, so the stages'
+    files merge), in an image of nothing else (FROM scratch: it is unpacked, never run). The byte code is
+    `unchecked-hash`: a layer never changes, so its interpreter need not look at the sources' times or hashes."""
+    lines = []
+    for i, image in enumerate(python_images):
+        lines += [f"FROM {image} AS compile{i}", "USER root", "COPY layer/ /opt/",
+                  "RUN python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt > /dev/null || true"]
+    lines.append("FROM scratch")
+    if LABEL_PLATFORM in labels:  # (first, as in function_dockerfile: no layer shared with another platform)
+        lines.append(f'LABEL {LABEL_PLATFORM}="{labels[LABEL_PLATFORM]}"')
+    lines += [f"COPY --from=compile{i} /opt/ /opt/" for i in range(len(python_images))]
+    lines.append("LABEL " + " ".join(f'{k}="{v}"' for k, v in sorted(labels.items())))
+    return "\n".join(lines) + "\n"
+
+
+def write_layer_context(tar: tarfile.TarFile, python_images: list[str], labels: dict[str, str], files) -> None:
+    """The tar context of a layer's image: Dockerfile and layer/ (`files` as write_context takes them)."""
+    _add(tar, "Dockerfile", layer_dockerfile(python_images, labels).encode())
+    for path, size, executable, fileobj in files:
+        info = tarfile.TarInfo(f"layer/{path}")
         info.size, info.mode, info.mtime = size, 0o755 if executable else 0o644, 0
         tar.addfile(info, fileobj)
 

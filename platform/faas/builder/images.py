@@ -1,7 +1,9 @@
-"""The runtime image every Python function is built on, and the base image under it.
+"""The runtime images Python functions are built on (one per Python runtime: faas.runtimes), and the base images
+under them.
 
-The base is `python:3.11-slim` where it is present or can be pulled; where no registry answers, the
-script images/base/build.sh makes an equivalent one locally with debootstrap.
+A runtime's base is `python:<version>-slim` where it is present or can be pulled; where no registry answers, the
+script images/base/build.sh makes an equivalent one locally with debootstrap (Debian's own interpreter: 12's is
+3.11, 13's is 3.13).
 """
 
 from __future__ import annotations
@@ -16,15 +18,10 @@ import sys
 from ..config import REPO_ROOT, Settings
 from ..docker_host import LABEL_ROLE, DockerHost
 from ..errors import ServiceUnavailable
+from ..runtimes import DEFAULT, RUNTIMES, Runtime, image_runtimes
 from .context import directory_context, tree_context
 
 log = logging.getLogger(__name__)
-
-REGISTRY_BASE = "python:3.11-slim"
-"""The base an operator with a registry would use."""
-
-LOCAL_BASE = "faas-base:python3.11-bookworm"
-"""The base built locally by images/base/build.sh when no registry can be reached."""
 
 RUNTIME_REPO = "faas-runtime-python"
 
@@ -41,33 +38,39 @@ def proxy_buildargs() -> dict[str, str]:
     return {k: os.environ[k] for k in PROXY_VARIABLES if os.environ.get(k)}
 
 
-async def resolve_base(host: DockerHost, settings: Settings, build: bool) -> str:
-    """The base image to use; with `build`, make the local one when nothing else is to be had."""
-    if settings.base_image:
+async def resolve_base(host: DockerHost, settings: Settings, build: bool, runtime: Runtime = RUNTIMES[DEFAULT]) -> str:
+    """The base image of `runtime`; with `build`, make the local one when nothing else is to be had. FAAS_BASE_IMAGE
+    names the default runtime's."""
+    if settings.base_image and runtime.name == DEFAULT:
         if await host.image_id(settings.base_image) or await host.pull(settings.base_image):
             return settings.base_image
         raise ServiceUnavailable(
             f"base image {settings.base_image} (FAAS_BASE_IMAGE) is not present and cannot be pulled")
-    for candidate in (REGISTRY_BASE, LOCAL_BASE):
+    registry_base, local_base = runtime.registry_base, runtime.local_base
+    for candidate in (registry_base, local_base):
         if await host.image_id(candidate):
             return candidate
-    if await host.pull(REGISTRY_BASE):
-        return REGISTRY_BASE
+    if await host.pull(registry_base):
+        return registry_base
     if not build:
-        raise ServiceUnavailable(f"no base image: neither {REGISTRY_BASE} nor {LOCAL_BASE} exists; run scripts/setup")
+        raise ServiceUnavailable(f"no base image of {runtime.name}: neither {registry_base} nor {local_base} exists; "
+                                 "run scripts/setup")
     script = settings.images_dir / "base" / "build.sh"
-    log.info("No registry: building %s locally with %s", LOCAL_BASE, script)
-    proc = await asyncio.create_subprocess_exec("bash", str(script), LOCAL_BASE)
+    log.info("No registry: building %s locally with %s", local_base, script)
+    proc = await asyncio.create_subprocess_exec("bash", str(script), local_base, runtime.suite or "bookworm")
     if await proc.wait() != 0:
         raise ServiceUnavailable(f"{script} failed")
-    return LOCAL_BASE
+    return local_base
 
 
-async def ensure_runtime_image(host: DockerHost, settings: Settings, build_base: bool = False) -> str:
-    """The tag of the runtime image, built when its inputs (files, base image) changed."""
-    base = await resolve_base(host, settings, build_base)
+async def ensure_runtime_image(host: DockerHost, settings: Settings, build_base: bool = False,
+                               runtime: Runtime = RUNTIMES[DEFAULT]) -> str:
+    """The tag of `runtime`'s image, built when its inputs (files, base image) changed."""
+    base = await resolve_base(host, settings, build_base, runtime)
     context, files_digest = directory_context(settings.images_dir / "runtime-python")
-    return await _build_once(host, RUNTIME_REPO, context, files_digest, base, "runtime", "the runtime image")
+    args = {"PYTHON_VERSION": runtime.python or "", "PYTHON_CACHE_TAG": runtime.cache_tag}
+    return await _build_once(host, RUNTIME_REPO, context, f"{files_digest}\0{runtime.name}", base, "runtime",
+                             f"the {runtime.name} runtime image", args)
 
 
 async def _build_once(host: DockerHost, repo: str, context: bytes, files_digest: str, base: str, role: str,
@@ -109,7 +112,8 @@ async def ensure_deploy_images(host: DockerHost, settings: Settings) -> list[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faas-images", description="Build the platform's images when missing.")
     parser.add_argument("command", choices=["ensure", "runtime-tag", "deploy"],
-                        help="ensure: the base and runtime images; runtime-tag: print the runtime image's tag; "
+                        help="ensure: the base and runtime images of every runtime; runtime-tag: print the default "
+                             "runtime image's tag; "
                              "deploy: also the control-plane and Redis images of deploy/docker-compose.yml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[faas] %(message)s")
@@ -117,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     host = DockerHost(settings)
 
     async def run() -> list[str]:
-        tags = [await ensure_runtime_image(host, settings, build_base=args.command != "runtime-tag")]
+        tags = [await ensure_runtime_image(host, settings, build_base=args.command != "runtime-tag", runtime=r)
+                for r in (image_runtimes() if args.command != "runtime-tag" else [RUNTIMES[DEFAULT]])]
         if args.command == "deploy":
             tags += await ensure_deploy_images(host, settings)
         return tags

@@ -1,4 +1,4 @@
-"""Function versions' files on the host, for cells: each function image's /code and /opt/fc/deps unpacked
+"""Function versions' files on the host, for cells: each function image's /code and /var/fc/deps unpacked
 once into a directory named by the image's id (content-addressed: the same image is unpacked once, whatever
 function or version runs it), owned by root and never writable by a container (cells see it read-only)."""
 
@@ -17,7 +17,7 @@ from . import files
 
 log = logging.getLogger(__name__)
 
-PARTS = {"code": "/code", "deps": "/opt/fc/deps"}
+PARTS = {"code": "/code", "deps": "/var/fc/deps"}
 """The directories of a function image a cell needs: its code, and its installed requirements."""
 
 FRESH_S = 60.0
@@ -29,8 +29,6 @@ class CodeStore:
     def __init__(self, root: Path, host: DockerHost):
         self.root = root
         self.host = host
-        self.base_image: str | None = None
-        """The image cells run: a function image built on another (an older runtime) is not unpacked for them."""
         self._ready: dict[str, Path] = {}
         """By image reference: where its files are."""
         self._refused: set[str] = set()
@@ -41,29 +39,31 @@ class CodeStore:
     def ready(self, image: str) -> Path | None:
         return self._ready.get(image)
 
-    def prepare(self, image: str) -> None:
-        """Unpack `image`'s files in the background, unless done, under way, or refused before."""
+    def prepare(self, image: str, base: str) -> None:
+        """Unpack `image`'s files in the background, unless done, under way, or refused before; `base`: the
+        runtime image the cells that would run it run (a function image built on another, an older runtime's, is
+        not unpacked for them)."""
         if image in self._ready or image in self._pending or image in self._refused:
             return
-        task = asyncio.create_task(self._unpack(image))
+        task = asyncio.create_task(self._unpack(image, base))
         self._pending[image] = task
         task.add_done_callback(lambda _: self._pending.pop(image, None))
 
-    async def ensure(self, image: str) -> Path | None:
+    async def ensure(self, image: str, base: str) -> Path | None:
         """`image`'s files, unpacked now if need be; None when cells cannot run it."""
-        self.prepare(image)
+        self.prepare(image, base)
         task = self._pending.get(image)
         if task is not None:
             await asyncio.shield(task)
         return self._ready.get(image)
 
-    async def _unpack(self, image: str) -> None:
+    async def _unpack(self, image: str, base: str) -> None:
         try:
             image_id = await self.host.image_id(image)
-            if image_id is None or self.base_image is None:
+            if image_id is None:
                 return
-            if not await self.host.built_on(image, self.base_image):
-                log.info("Cells: image %s is not built on %s; its containers start from it", image, self.base_image)
+            if not await self.host.built_on(image, base):
+                log.info("Cells: image %s is not built on %s; its containers start from it", image, base)
                 self._refused.add(image)
                 return
             dest = self.root / image_id.split(":")[-1][:40]

@@ -1,19 +1,20 @@
 """Cells: started, generic runtime containers that wait for a function.
 
-A cell is a container of the Python runtime image, with the isolation of any function container (user,
-capabilities, read-only root, pids, network, memory), started with an empty, read-only code directory and
-no function identity (FC_CELL=1). A cold start that finds a ready cell of its memory class takes it:
+A cell is a container of a Python runtime's image (each runtime has its cells), with the isolation of any
+function container (user, capabilities, read-only root, pids, network, memory), started with an empty,
+read-only code directory and no function identity (FC_CELL=1). A cold start that finds a ready cell of its
+class (its runtime and memory size) takes it:
 
 1. the function version's files (unpacked once per image on the host, content-addressed; CodeStore) appear
-   in the cell's /code and /opt/fc/deps, read-only: moved there by a mount that propagates into the running
+   in the cell's /code and /var/fc/deps, read-only: moved there by a mount that propagates into the running
    container (mounts.place), or hard-linked where mounts are not permitted;
 2. the host records which version the cell now serves (a file under `state/`, never seen by a container);
 3. `POST /specialize` gives the runtime the function's environment; the pool then runs the initializer.
 
 A cell serves that one version for its whole life: it is never returned here. One that fails to specialise
 is removed. Ready cells count against the host memory budget, and go first when room is needed. The number
-kept ready per memory class follows the recent cold starts of that class (`target`), between FAAS_CELLS_MIN
-and FAAS_CELLS_MAX; the default memory class always keeps FAAS_CELLS_MIN.
+kept ready per class follows the recent cold starts of that class (`target`), between FAAS_CELLS_MIN and
+FAAS_CELLS_MAX; the default class (the default runtime and memory size) always keeps FAAS_CELLS_MIN.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ..health import Health
 from ..models import FunctionRecord
 from ..pool.container import runtime_socket
 from ..pool.http import ConnectionPool
+from ..runtimes import DEFAULT, RUNTIMES, python_runtime
 from . import files, mounts
 from .code import PARTS, CodeStore
 
@@ -54,7 +56,12 @@ LABEL_CELL_CLASS = "faas.cell-class"
 """The memory class (memoryMB) a cell was started with."""
 
 DEMAND_WINDOW_S = 60.0
-"""Cold starts of a memory class within this many seconds set how many cells of it are kept ready."""
+"""Cold starts of a class within this many seconds set how many cells of it are kept ready."""
+
+CellClass = tuple[str, int]
+"""Which cells a cold start may take: (the Python runtime whose image they run, their memoryMB)."""
+
+DEFAULT_CLASS: CellClass = (DEFAULT, defaults.MEMORY_MB)
 
 FAILED_START_BACKOFF_S = 5.0
 REFILL_AFTER_MISS_S = 2.0
@@ -69,7 +76,7 @@ functions that set one start from their image."""
 
 
 def target(cold_starts: int, default_class: bool, minimum: int, maximum: int) -> int:
-    """Cells of a memory class to keep ready: as many as its cold starts in the last DEMAND_WINDOW_S, at least
+    """Cells of a class to keep ready: as many as its cold starts in the last DEMAND_WINDOW_S, at least
     `minimum` for the default class and for any class with cold starts, at most `maximum`."""
     floor = minimum if default_class or cold_starts else 0
     return max(0, min(maximum, max(floor, cold_starts)))
@@ -78,8 +85,8 @@ def target(cold_starts: int, default_class: bool, minimum: int, maximum: int) ->
 def why_not(record: FunctionRecord) -> str | None:
     """None when a cell may run `record`; else why its containers start from its image."""
     spec = record.spec
-    if spec.custom_container is not None or spec.runtime == "custom-container":
-        return "a custom container"
+    if RUNTIMES[spec.runtime].serves_http:
+        return f"its runtime is {spec.runtime}: its own server, not a handler a cell's runtime loads"
     if any(name.startswith(START_TIME_ENV) for name in spec.environment):
         return "its environment sets variables that act when the interpreter starts"
     if spec.docker_runtime is not None:  # cells are runc containers; a sandbox's code comes in its image
@@ -94,12 +101,14 @@ class Cell:
     memory_mb: int
     name: str
     slot: Path
-    """Its directory on the host: `code` and `deps` below it are its /code and /opt/fc/deps."""
+    """Its directory on the host: `code` and `deps` below it are its /code and /var/fc/deps."""
     container_id: str = ""
     address: str = ""
     pid: int = 0
     socket: str = ""
     port: int = defaults.RUNTIME_PORT
+    runtime: str = DEFAULT
+    """The Python runtime whose image it runs."""
     conns: ConnectionPool | None = None
     created_at: float = field(default_factory=time.monotonic)
 
@@ -124,10 +133,11 @@ class CellPool:
         self.code = CodeStore(self.root / "code", host)
         self.enabled = settings.cells_max > 0
         self.placement = "mount"
-        self.image: str | None = None
-        self.ready: dict[int, deque[Cell]] = {}
-        self.starting: dict[int, int] = {}
-        self.demand: dict[int, deque[float]] = {}
+        self.images: dict[str, str] = {}
+        """By Python runtime: the image its cells run (a runtime without one has no cells)."""
+        self.ready: dict[CellClass, deque[Cell]] = {}
+        self.starting: dict[CellClass, int] = {}
+        self.demand: dict[CellClass, deque[float]] = {}
         self.retry_at = 0.0
         self.closing = False
         self._slots = asyncio.Semaphore(REFILL_CONCURRENCY)
@@ -136,11 +146,12 @@ class CellPool:
         self.health = Health("cells")
 
     # -- life of the pool
-    async def start(self, runtime_image: str | None) -> None:
-        if not self.enabled or runtime_image is None:
+    async def start(self, runtime_images: dict[str, str]) -> None:
+        """`runtime_images`: by Python runtime, the image its cells run (none: no cells)."""
+        if not self.enabled or not runtime_images:
             self.enabled = False
             return
-        self.image = runtime_image
+        self.images = dict(runtime_images)
         for path in (self.slots, self.staging, self.state, self.code.root):
             path.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)  # functions' code: root's alone on the host (cells see it through mounts)
@@ -156,9 +167,8 @@ class CellPool:
             else:
                 log.info("Cells: code is placed by hard links: %s", reason)
                 self.placement = "link"
-        self.code.base_image = runtime_image
-        log.info("Cells: %d to %d ready per memory class, code placed by %s, in %s", self.settings.cells_min,
-                 self.settings.cells_max, self.placement, self.root)
+        log.info("Cells: %d to %d ready per class (runtimes %s), code placed by %s, in %s", self.settings.cells_min,
+                 self.settings.cells_max, ", ".join(sorted(self.images)), self.placement, self.root)
 
     async def shutdown(self) -> None:
         """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
@@ -215,11 +225,11 @@ class CellPool:
 
     # -- what there is
     def all_ready(self) -> list[Cell]:
-        """The ready cells of every memory class (a copy: the caller may drop some)."""
+        """The ready cells of every class (a copy: the caller may drop some)."""
         return [c for q in self.ready.values() for c in q]
 
     def memory_used(self) -> int:
-        return sum(c.memory_mb for c in self.all_ready()) + sum(mb * n for mb, n in self.starting.items())
+        return sum(c.memory_mb for c in self.all_ready()) + sum(mb * n for (_, mb), n in self.starting.items())
 
     def by_container(self, container_id: str) -> Cell | None:
         return next((c for c in self.all_ready() if c.container_id == container_id), None)
@@ -232,15 +242,16 @@ class CellPool:
         """A ready cell for a cold start of `record`, and the version's unpacked files; None when the start
         must use the image (not a case for cells, files not unpacked yet, or no cell ready). Counts the
         demand either way, and refills."""
-        if not self.enabled or self.closing or why_not(record) is not None:
+        base = self._base(record)
+        if not self.enabled or self.closing or base is None:
             return None
-        mb = record.spec.memory_mb
+        key = (python_runtime(record.spec.runtime).name, record.spec.memory_mb)
         now = time.monotonic()
-        self.demand.setdefault(mb, deque()).append(now)
+        self.demand.setdefault(key, deque()).append(now)
         code = self.code.ready(record.image)
         if code is None:
-            self.code.prepare(record.image)
-        queue = self.ready.get(mb)
+            self.code.prepare(record.image, base)
+        queue = self.ready.get(key)
         if code is not None and queue:
             cell = queue.popleft()
             self.refill()
@@ -252,10 +263,23 @@ class CellPool:
             self._refill_timer = asyncio.get_running_loop().call_later(REFILL_AFTER_MISS_S, later)
         return None
 
+    def _base(self, record: FunctionRecord) -> str | None:
+        """The runtime image of the cells that may run `record` (None: no cell may)."""
+        if why_not(record) is not None:
+            return None
+        return self.images.get(python_runtime(record.spec.runtime).name)
+
     def prepare(self, record: FunctionRecord) -> None:
         """Unpack `record`'s files ahead of its first cold start."""
-        if self.enabled and why_not(record) is None:
-            self.code.prepare(record.image)
+        base = self._base(record)
+        if self.enabled and base is not None:
+            self.code.prepare(record.image, base)
+
+    async def unpack(self, record: FunctionRecord) -> None:
+        """Unpack `record`'s files now, if cells may run it."""
+        base = self._base(record)
+        if self.enabled and base is not None:
+            await self.code.ensure(record.image, base)
 
     async def specialise(self, cell: Cell, code: Path, record: FunctionRecord, environment: dict[str, str],
                          config: str) -> None:
@@ -344,14 +368,14 @@ class CellPool:
                 path.unlink(missing_ok=True)
 
     # -- keeping cells ready
-    def targets(self, now: float) -> dict[int, int]:
+    def targets(self, now: float) -> dict[CellClass, int]:
         minimum, maximum = self.settings.cells_min, self.settings.cells_max
         result = {}
-        for mb in set(self.demand) | set(self.ready) | {defaults.MEMORY_MB}:
-            recent = self.demand.get(mb)
+        for key in set(self.demand) | set(self.ready) | ({DEFAULT_CLASS} if DEFAULT in self.images else set()):
+            recent = self.demand.get(key)
             while recent and now - recent[0] > DEMAND_WINDOW_S:
                 recent.popleft()
-            result[mb] = target(len(recent or ()), mb == defaults.MEMORY_MB, minimum, maximum)
+            result[key] = target(len(recent or ()), key == DEFAULT_CLASS, minimum, maximum)
         return result
 
     def refill(self) -> None:
@@ -360,32 +384,33 @@ class CellPool:
         if not self.enabled or self.closing:
             return
         now = time.monotonic()
-        for mb, wanted in self.targets(now).items():
-            queue = self.ready.setdefault(mb, deque())
-            have = len(queue) + self.starting.get(mb, 0)
+        for key, wanted in self.targets(now).items():
+            mb = key[1]
+            queue = self.ready.setdefault(key, deque())
+            have = len(queue) + self.starting.get(key, 0)
             while have > wanted and queue:
                 self.spawn(self.remove(queue.pop()))
                 have -= 1
             if now < self.retry_at:
                 continue
             while have < wanted and self.memory_free() >= mb:
-                self.starting[mb] = self.starting.get(mb, 0) + 1
-                self.spawn(self._start(mb))
+                self.starting[key] = self.starting.get(key, 0) + 1
+                self.spawn(self._start(key))
                 have += 1
 
     def evict(self, need_mb: int) -> int:
         """Remove ready cells (the largest classes first) until `need_mb` is freed; returns what was freed."""
         freed = 0
-        for mb in sorted(self.ready, reverse=True):
-            queue = self.ready[mb]
+        for key in sorted(self.ready, key=lambda k: k[1], reverse=True):
+            queue = self.ready[key]
             while queue and freed < need_mb:
                 self.spawn(self.remove(queue.pop()))
-                freed += mb
+                freed += key[1]
         return freed
 
     def drop(self, cell: Cell) -> bool:
         """Docker says `cell` died: it leaves the ready queue (True when it was there)."""
-        queue = self.ready.get(cell.memory_mb)
+        queue = self.ready.get((cell.runtime, cell.memory_mb))
         if queue is not None and cell in queue:
             queue.remove(cell)
             self.spawn(self.remove(cell))
@@ -394,7 +419,7 @@ class CellPool:
 
     def config(self, cell: Cell) -> ContainerConfig:
         return ContainerConfig(
-            image=self.image or "", name=cell.name,
+            image=self.images.get(cell.runtime, ""), name=cell.name,
             labels={LABEL_PLATFORM: self.settings.platform_id, LABEL_ROLE: ROLE_CELL,
                     LABEL_CELL_CLASS: str(cell.memory_mb)},
             environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
@@ -404,9 +429,10 @@ class CellPool:
             propagation="rslave" if self.placement == "mount" else None,
         )
 
-    async def _start(self, mb: int) -> None:
+    async def _start(self, key: CellClass) -> None:
+        runtime, mb = key
         name = f"faas-cell-{mb}m-{secrets.token_hex(6)}"
-        cell = Cell(memory_mb=mb, name=name, slot=self.slots / name)
+        cell = Cell(memory_mb=mb, name=name, slot=self.slots / name, runtime=runtime)
         ok = False
         try:
             async with self._slots:
@@ -421,11 +447,11 @@ class CellPool:
                                              lambda: is_running(self.host, cell.container_id))
                 ok = True
         except (FaasError, OSError) as exc:
-            log.warning("Cells: a cell of %d MB did not start: %s", mb, exc)
+            log.warning("Cells: a cell of %s, %d MB did not start: %s", runtime, mb, exc)
             self.health.failed(f"a cell did not start: {exc}")
             self.retry_at = time.monotonic() + FAILED_START_BACKOFF_S
         finally:
-            self.starting[mb] -= 1
+            self.starting[key] -= 1
             if not ok:
                 await self.remove(cell)
         if ok:
@@ -433,8 +459,8 @@ class CellPool:
                 await self.remove(cell)
             else:
                 self.health.succeeded()
-                self.ready.setdefault(mb, deque()).append(cell)
-                log.debug("Cells: cell %s (%d MB) ready in %.0f ms", cell.id, mb,
+                self.ready.setdefault(key, deque()).append(cell)
+                log.debug("Cells: cell %s (%s, %d MB) ready in %.0f ms", cell.id, runtime, mb,
                           (time.monotonic() - cell.created_at) * 1000)
 
     async def remove(self, cell: Cell) -> None:

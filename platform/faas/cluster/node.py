@@ -248,7 +248,7 @@ async def put_function(request: web.Request) -> web.Response:
         raise InvalidArgument("the record must be of the function named in the path, with an image")
     await ensure_image(request.app, record.image)
     pool = request.app[POOL]
-    await pool.unpack(record.image)
+    await pool.unpack(record)
     pool.sync_function(record)
     pool.provision(record, body["reserved"])
     return web.json_response({"node": request.app[SETTINGS].node_id, "poolKey": record.pool_key,
@@ -328,7 +328,7 @@ async def pool_ctx(app: web.Application):
     app[POOL] = pool = PoolManager(settings, app[DOCKER], RuntimeClient(), app[METRICS], app[LOG_CHANNEL],
                                    spec_reserved=False)
     try:
-        await pool.start([], runtime_image=await Builder(settings, app[DOCKER]).runtime_image())
+        await pool.start([], runtime_images=await Builder(settings, app[DOCKER]).runtime_images())
         yield
     finally:
         await pool.shutdown()

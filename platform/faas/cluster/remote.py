@@ -82,7 +82,7 @@ class RemotePool:
         self._node_conns: dict[str, ConnectionPool] = {}
 
     # -- lifecycle
-    async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
+    async def start(self, records: list[FunctionRecord], runtime_images: dict[str, str] | None = None) -> None:
         self._session = ClientSession(
             timeout=ClientTimeout(total=None, sock_connect=defaults.NODE_CONNECT_TIMEOUT_S),
             connector=TCPConnector(limit=0, force_close=False), auto_decompress=False)
@@ -145,7 +145,7 @@ class RemotePool:
         known = self.records.get(record.pool_key)
         return self.reserved.get(record.pool_key, 0) if known is not None and known.release == record.release else 0
 
-    async def unpack(self, image: str) -> None:
+    async def unpack(self, record: FunctionRecord) -> None:
         """Nodes unpack a version's files for their cells when they take its release."""
 
     def retiring(self, name: str) -> bool:

@@ -24,6 +24,9 @@ from .engine import Engine, docker_time, make_client
 
 log = logging.getLogger(__name__)
 
+LAST_WORDS_BYTES = 500
+"""How much of what a container that ended at once printed its start error shows."""
+
 
 @dataclass(frozen=True)
 class ContainerConfig:
@@ -149,8 +152,13 @@ class ContainerHost(Engine):
         cid = created["Id"]
         try:
             self.api.start(cid)
-            started = self._started(self.api.inspect_container(cid))
+            info = self.api.inspect_container(cid)
+            started = self._started(info)
             if started is None:
+                state = info.get("State") or {}
+                if not state.get("Running"):  # its program ended at once: say how, with the last it printed
+                    raise ContainerStartFailed(f"container {cid[:12]} exited at once (exit code "
+                                               f"{state.get('ExitCode')}){self._last_words(cid)}")
                 raise ContainerStartFailed(f"container {cid[:12]} has no address on {self.settings.network}")
             return started
         except BaseException:
@@ -163,6 +171,16 @@ class ContainerHost(Engine):
             if config.runtime == "runsc":  # a failed runsc start can leave its sandbox and gofer running
                 kill_leftovers(cid)
             raise
+
+    def _last_words(self, cid: str) -> str:
+        """The end of what a container that ended printed (function output: untrusted, shown to its owner), as
+        `: <text>`; "" when none."""
+        try:
+            raw = self.api.logs(cid, stdout=True, stderr=True, tail=5)
+        except DockerException:
+            return ""
+        text = "".join(c if c.isprintable() else " " for c in raw[-LAST_WORDS_BYTES:].decode("utf-8", "replace"))
+        return f": {text.strip()}" if text.strip() else ""
 
     async def start_container(self, config: ContainerConfig) -> StartedContainer:
         try:

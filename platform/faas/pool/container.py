@@ -20,13 +20,21 @@ from ..docker_host import (
     ROLE_FUNCTION,
     ContainerConfig,
 )
-from ..models import AsyncConfig, FunctionRecord
+from ..models import AsyncConfig, FunctionRecord, FunctionSpec
 from .instance import Instance
 
 
 def runtime_port(record: FunctionRecord) -> int:
-    custom = record.spec.custom_container
-    return custom.port if custom else defaults.RUNTIME_PORT
+    return record.spec.port
+
+
+def command(spec: FunctionSpec) -> list[str] | None:
+    """What its container runs, when not its image's command: a custom runtime's server, or the command a custom
+    container's spec names (a Lambda image's is in the image the platform made of it, behind the bridge)."""
+    if spec.custom_runtime is not None:
+        return spec.custom_runtime.argv
+    custom = spec.custom_container
+    return list(custom.command) if custom and custom.command and custom.protocol != "lambda" else None
 
 
 def runtime_socket(settings) -> str:
@@ -60,8 +68,7 @@ def container_config(record: FunctionRecord, platform_id: str,
                 LABEL_CONFIG: config_digest(record), LABEL_ROLE: ROLE_FUNCTION},
         environment=env,
         memory_mb=spec.memory_mb,
-        # (a Lambda image's command is in the image the platform made of it, behind the bridge)
-        command=list(custom.command) if custom and custom.command and custom.protocol != "lambda" else None,
+        command=command(spec),
         runtime=spec.docker_runtime,
     )
 
@@ -76,7 +83,8 @@ def lambda_environment(record: FunctionRecord) -> dict[str, str]:
            "AWS_DEFAULT_REGION": spec.environment.get("AWS_REGION", defaults.LAMBDA_REGION),
            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.environment.get('AWS_LAMBDA_FUNCTION_NAME', spec.name)}"}
     if spec.custom_container is None:  # (an image's handler is its CMD, and its task root its own)
-        env |= {"LAMBDA_TASK_ROOT": "/code", "_HANDLER": spec.handler, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+        env |= {"LAMBDA_TASK_ROOT": "/code", "_HANDLER": spec.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}"}
     return env
 
 

@@ -32,8 +32,8 @@ RESERVED_RETRY_S = 5.0
 
 
 def find_memory_file(inst: Instance) -> None:
-    """Where the cgroup of a custom container keeps its peak memory (its runtime does not report it)."""
-    if inst.record.spec.custom_container is not None and inst.pid:
+    """Where the cgroup of a custom container or runtime keeps its peak memory (its server does not report it)."""
+    if inst.record.spec.serves_http and inst.pid:
         inst.memory_file = memory_peak_file(inst.pid, inst.container_id)
 
 

@@ -17,8 +17,8 @@ Replace = Callable[[], Awaitable[None]]
 
 class Pool(Protocol):
     # -- lifecycle
-    async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
-        """Start with the function versions there are; `runtime_image`: what cells run (None: no cells)."""
+    async def start(self, records: list[FunctionRecord], runtime_images: dict[str, str] | None = None) -> None:
+        """Start with the function versions there are; `runtime_images`: by Python runtime, what its cells run."""
 
     async def shutdown(self) -> None: ...
 
@@ -37,8 +37,9 @@ class Pool(Protocol):
     async def warm(self, record: FunctionRecord, timeout: float) -> bool:
         """Wait until the reserved containers of `record`'s version are ready (True), or `timeout`."""
 
-    async def unpack(self, image: str) -> None:
-        """Have a new image's files ready for cells, so that its first cold start is a cell's."""
+    async def unpack(self, record: FunctionRecord) -> None:
+        """Have a new release's files ready for cells (and its layers' for any container), so that its first cold
+        start is quick."""
 
     def retiring(self, name: str) -> bool:
         """Containers of an older release of `name` still use its image here."""

@@ -83,8 +83,9 @@ class PoolManager:
         say which reserved containers each version keeps (provision), on its home node only."""
 
     # -- lifecycle of the manager
-    async def start(self, records: list[FunctionRecord], runtime_image: str | None = None) -> None:
-        """Start with the function versions there are; `runtime_image`: the image cells run (None: no cells)."""
+    async def start(self, records: list[FunctionRecord], runtime_images: dict[str, str] | None = None) -> None:
+        """Start with the function versions there are; `runtime_images`: by Python runtime, the image its cells
+        run (none: no cells)."""
         await self.host.ensure_network(self.settings.network)
         for record in records:
             self._pools[record.pool_key] = self._new_pool(record)
@@ -92,7 +93,7 @@ class PoolManager:
                         asyncio.get_running_loop())
         self._web = ClientSession(timeout=ClientTimeout(total=None), auto_decompress=False,
                                   connector=TCPConnector(limit=0, force_close=False))
-        await self.cells.start(runtime_image)
+        await self.cells.start(runtime_images or {})
         await self.adoption.reconcile()
         for record in records:
             self.cells.prepare(record)
@@ -177,7 +178,7 @@ class PoolManager:
             if pool.live() >= pool.record.spec.max_instances:
                 return False
         need = self.memory_used() + record.spec.memory_mb - self.settings.host_memory_mb
-        need -= sum(mb * len(queue) for mb, queue in self.cells.ready.items())
+        need -= sum(mb * len(queue) for (_, mb), queue in self.cells.ready.items())
         return need <= 0 or bool(scheduler.choose_evictions(self.all_instances(), need, exclude=record.pool_key))
 
     def summary(self) -> dict[str, tuple[int, int]]:
@@ -198,10 +199,9 @@ class PoolManager:
         now = time.monotonic()
         return [inst.describe(now) for inst in self.instances(name, version_ids)]
 
-    async def unpack(self, image: str) -> None:
-        """Unpack a function image's files for cells (once per image); nothing when cells are off."""
-        if self.cells.enabled:
-            await self.cells.code.ensure(image)
+    async def unpack(self, record: FunctionRecord) -> None:
+        """Unpack a release's files for cells (once per image); nothing when cells are off or cannot run it."""
+        await self.cells.unpack(record)
 
     def provision(self, record: FunctionRecord, reserved: int) -> None:
         """Keep `reserved` containers of `record`'s version started (a published version's provision config);
@@ -301,7 +301,7 @@ class PoolManager:
     def metric_families(self) -> list:
         cells = self.cells
         return container_families(self.all_instances()) + cell_families(
-            {mb: len(q) for mb, q in cells.ready.items()}, cells.starting)
+            {key: len(q) for key, q in cells.ready.items()}, cells.starting)
 
     def nodes(self) -> list[dict] | None:
         return None

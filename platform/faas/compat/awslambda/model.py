@@ -17,11 +17,12 @@ from aiohttp import web
 from ... import defaults
 from ...errors import InvalidArgument
 from ...models import CustomContainer, FunctionRecord
+from ...runtimes import NEAREST_PYTHON, nearest
 from .common import ACCOUNT_ID, function_arn, lambda_time, region, version_of
 
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
-"""Lambda's Python runtimes whose code runs on the platform's Python 3.11 unchanged (3.12 and later are refused:
-their code may use syntax 3.11 lacks)."""
+PYTHON_RUNTIMES = tuple(f"python{v}" for v in NEAREST_PYTHON)
+"""Lambda's Python runtimes: each runs on the nearest interpreter of the platform not older than it
+(faas.runtimes.NEAREST_PYTHON)."""
 DEFAULT_TIMEOUT_S = 3
 """Lambda's default Timeout (the platform's own is 60 s)."""
 HANDLER_TYPE = "lambda"
@@ -69,10 +70,11 @@ def _defaults_only(body: dict) -> None:
 
 
 def _runtime(value: Any) -> str:
-    if value not in PYTHON_RUNTIMES:
+    runtime = nearest(value) if isinstance(value, str) else None
+    if runtime is None:
         raise InvalidArgument(f"Runtime must be one of {', '.join(PYTHON_RUNTIMES)} (the platform runs Python "
-                              f"functions on Python 3.11), not {value!r}")
-    return "python3.11"
+                              f"functions on Python 3.11 and 3.13), not {value!r}")
+    return runtime
 
 
 def _environment(body: dict, kept: dict[str, str]) -> dict[str, str]:

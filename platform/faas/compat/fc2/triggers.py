@@ -39,7 +39,7 @@ def _shape(described: dict, request: web.Request) -> dict:
 
 async def _wsgi(request: web.Request, record: FunctionRecord, trigger: Trigger) -> None:
     """An HTTP trigger made through FC 2.0 makes a Python function an HTTP function (a WSGI application)."""
-    if trigger.type == "http" and record.spec.custom_container is None and record.spec.handler_type != "wsgi":
+    if trigger.type == "http" and not record.spec.serves_http and record.spec.handler_type != "wsgi":
         await request.config_dict[SERVICE].update(record.name, {"handlerType": "wsgi"})
 
 

@@ -16,12 +16,15 @@ from ... import defaults
 from ...errors import InvalidArgument
 from ...models import FunctionRecord
 from ...releases.model import Alias, Version
+from ...runtimes import CUSTOM_CONTAINER, CUSTOM_RUNTIME, NEAREST_PYTHON
 from ..limits import max_instances
 
 FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
-"""FC's Python runtimes that run on the platform's Python 3.11 (code for 3.9 and 3.10 runs on it unchanged)."""
-RUNTIMES = {**{r: "python3.11" for r in PYTHON_RUNTIMES}, "custom-container": "custom-container"}
+RUNTIMES = {**{f"python{v}": runtime for v, runtime in NEAREST_PYTHON.items()},
+            **{f"custom.debian{n}": CUSTOM_RUNTIME for n in (10, 11, 12)}, CUSTOM_CONTAINER: CUSTOM_CONTAINER}
+"""FC's runtimes -> the platform's: a Python version runs on the nearest interpreter not older than it
+(faas.runtimes.NEAREST_PYTHON); FC's custom runtimes on Debian 10 and 11 run on Debian 12 (a program built for an
+older glibc runs on a newer one). FC's `python3` (3.6) is refused: its code may use what 3.11 removed."""
 
 RENAMED = {"functionName": "name", "runtime": "runtime", "handler": "handler", "description": "description",
            "memorySize": "memoryMB", "timeout": "timeoutSeconds", "environmentVariables": "environment",
@@ -30,7 +33,7 @@ RENAMED = {"functionName": "name", "runtime": "runtime", "handler": "handler", "
 
 EMPTY_ACCEPTED = ("role", "logConfig", "vpcConfig", "nasConfig", "ossMountConfig", "gpuConfig", "tracingConfig",
                   "customDNS", "layers", "tags", "cpu", "resourceGroupId", "sessionAffinity",
-                  "sessionAffinityConfig", "instanceIsolationMode", "customRuntimeConfig", "polarFsConfig",
+                  "sessionAffinityConfig", "instanceIsolationMode", "polarFsConfig",
                   "juiceFsConfig", "disableOndemand", "enableLongLiving", "invocationRestriction",
                   "disableInjectCredentials", "idleTimeout")
 """Fields the platform does not have: accepted when empty (null, "", [], {}, false, or an object of such)."""
@@ -55,7 +58,7 @@ def is_empty(value: Any) -> bool:
 def spec_body(body: dict, creating: bool) -> dict:
     """The `/v1` create or update body of a CreateFunction or UpdateFunction input."""
     known = set(RENAMED) | set(EMPTY_ACCEPTED) | {"code", "customContainerConfig", "instanceLifecycleConfig",
-                                                  "diskSize", "internetAccess"}
+                                                  "diskSize", "internetAccess", "customRuntimeConfig"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
@@ -73,12 +76,14 @@ def spec_body(body: dict, creating: bool) -> dict:
         runtime = spec["runtime"]
         if runtime not in RUNTIMES:
             raise InvalidArgument(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r} (the platform "
-                                  "runs Python functions on Python 3.11)")
+                                  "runs Python functions on Python 3.11 and 3.13)")
         spec["runtime"] = RUNTIMES[runtime]
     if "name" in spec:
         spec["name"] = check_function_name(spec["name"]) if isinstance(spec["name"], str) else None
     if "code" in body:
         spec["code"] = _code(body["code"])
+    if body.get("customRuntimeConfig") is not None:
+        spec["customRuntimeConfig"] = _custom_runtime(body["customRuntimeConfig"])
     if body.get("customContainerConfig") is not None:
         spec["customContainer"] = _custom_container(body["customContainerConfig"])
     if body.get("instanceLifecycleConfig") is not None:
@@ -95,6 +100,18 @@ def _code(code: Any) -> dict:
     if unknown:
         raise InvalidArgument(f"unknown field(s) in code: {', '.join(unknown)}")
     return {"zipFile": code.get("zipFile")}
+
+
+def _custom_runtime(config: Any) -> dict:
+    if not isinstance(config, dict):
+        raise InvalidArgument("customRuntimeConfig must be an object")
+    unknown = sorted(set(config) - {"command", "args", "port", "healthCheckConfig"})
+    if unknown:
+        raise InvalidArgument(f"unknown field(s) in customRuntimeConfig: {', '.join(unknown)}")
+    if not is_empty(config.get("healthCheckConfig")):
+        raise InvalidArgument("customRuntimeConfig.healthCheckConfig is not supported by this platform (a runtime is "
+                              "ready once it listens on its port)")
+    return {k: config[k] for k in ("command", "args", "port") if k in config}
 
 
 def _custom_container(config: Any) -> dict:
@@ -159,6 +176,8 @@ def function(record: FunctionRecord, fc_name: str) -> dict:
     if spec.initializer:
         out["instanceLifecycleConfig"] = {"initializer": {"handler": spec.initializer,
                                                           "timeout": spec.init_timeout_s}}
+    if spec.custom_runtime is not None:
+        out["customRuntimeConfig"] = {k: v for k, v in spec.custom_runtime.to_api().items() if v is not None}
     if spec.custom_container is not None:
         cc = spec.custom_container
         out["customContainerConfig"] = {"image": cc.image, "port": cc.port,
