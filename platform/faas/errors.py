@@ -133,5 +133,13 @@ class ResourceInUse(FaasError):
 
 
 
+class LayerNotFound(FaasError):
+    code = "LayerNotFound"
+
+
+class LayerVersionLimitExceeded(FaasError):
+    code = "LayerVersionLimitExceeded"
+
+
 class NodeNotFound(FaasError):
     code = "NodeNotFound"

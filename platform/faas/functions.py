@@ -16,6 +16,7 @@ from .builder.prepare import PreparedCode
 from .cache import TtlCache
 from .custom import CODE_DIR, CustomRuntimeConfig
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
+from .layers.service import LayerService
 from .logs.reader import LogReader
 from .metrics import Metrics
 from .models import CUSTOM, BuildInfo, FunctionRecord, FunctionSpec, FunctionState, check_name
@@ -83,6 +84,8 @@ class FunctionService:
         """A deleted function's versions and aliases go with it, and images of versions are kept while they
         exist."""
         self._cleanups: set[asyncio.Task] = set()
+        self.layers: LayerService | None = None
+        """Resolves a spec's layers (set once the layer service exists: api.service_ctx)."""
 
     async def get(self, name: str) -> FunctionRecord:
         record = await self.store.get(check_name(name))
@@ -120,18 +123,27 @@ class FunctionService:
                                   "engine does not have (scripts/setup registers gVisor's runsc where Debian has it)")
         return spec
 
+    async def _layers(self, spec: FunctionSpec) -> tuple[FunctionSpec, tuple[str, ...]]:
+        """`spec` with its layers' versions resolved, and their images."""
+        if not spec.layers:
+            return spec, ()
+        if self.layers is None:
+            raise InvalidArgument("layers are not available here")
+        return await self.layers.resolve(spec)
+
     async def create(self, body: object) -> FunctionRecord:
-        spec = await self._sandboxed(FunctionSpec.from_api(body))
+        spec, layer_images = await self._layers(await self._sandboxed(FunctionSpec.from_api(body)))
         if await self.store.get(spec.name) is not None:  # before the zip is unpacked: cheap
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
         code = await parse_code(cast(dict, body), spec, required=True, builder=self.builder)  # from_api: a dict
         try:
-            return await self._create(spec, code)
+            return await self._create(spec, code, layer_images)
         finally:
             if code is not None:
                 code.discard()
 
-    async def _create(self, spec: FunctionSpec, code: PreparedCode | None) -> FunctionRecord:
+    async def _create(self, spec: FunctionSpec, code: PreparedCode | None,
+                      layer_images: tuple[str, ...]) -> FunctionRecord:
         if not await self.store.reserve(spec.name):
             raise FunctionAlreadyExists(f"function {spec.name} already exists")
         try:
@@ -140,7 +152,7 @@ class FunctionService:
             record = FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1,
                                     code_sha256=code.sha256 if code else None, image=image,
                                     created_at=now, updated_at=now, last_build=info,
-                                    function_id=secrets.token_hex(8))
+                                    function_id=secrets.token_hex(8), layer_images=layer_images)
             await self.pool.unpack(record)  # its files, unpacked for cells now rather than on its first cold start
             await self.store.put(record, build_log=info.log)
         finally:
@@ -153,17 +165,18 @@ class FunctionService:
     async def update(self, name: str, body: object) -> FunctionRecord:
         async with self._locks[name]:
             current = await self.get(name)
-            spec = await self._sandboxed(FunctionSpec.from_api(body, base=current.spec))
+            spec, layer_images = await self._layers(await self._sandboxed(FunctionSpec.from_api(body,
+                                                                                                base=current.spec)))
             needs_code = spec.runtime != current.spec.runtime and spec.runtime != CUSTOM
             code = await parse_code(cast(dict, body), spec, required=needs_code, builder=self.builder)
             try:
-                return await self._update(name, current, spec, code)
+                return await self._update(name, current, spec, code, layer_images)
             finally:
                 if code is not None:
                     code.discard()
 
     async def _update(self, name: str, current: FunctionRecord, spec: FunctionSpec,
-                      code: PreparedCode | None) -> FunctionRecord:
+                      code: PreparedCode | None, layer_images: tuple[str, ...]) -> FunctionRecord:
         image, code_sha, info, build_log = current.image, current.code_sha256, current.last_build, None
         if code is not None or spec.custom_container != current.spec.custom_container:
             try:
@@ -176,7 +189,7 @@ class FunctionService:
                 raise
             code_sha, build_log = code.sha256 if code else None, info.log
         record = current.evolve(spec=spec, revision=current.revision + 1, image=image, code_sha256=code_sha,
-                                updated_at=time.time(), last_build=info)
+                                updated_at=time.time(), last_build=info, layer_images=layer_images)
         await self.pool.unpack(record)
         await self.store.put(record, build_log=build_log)
         self._cache.pop(name)

@@ -16,6 +16,7 @@ from . import defaults
 from .custom import CustomContainer, CustomRuntimeConfig
 from .errors import InvalidArgument
 from .fields import api, api_form, api_keys, integer, read, whole
+from .layers.model import check_refs
 from .runtimes import CUSTOM_RUNTIME, RUNTIMES
 
 _NAME_RE = re.compile(defaults.NAME_PATTERN)
@@ -214,6 +215,13 @@ def _custom_runtime(value: Any, _key: str, values: dict[str, Any]) -> CustomRunt
     return value or CustomRuntimeConfig()
 
 
+def _layers(value: Any, key: str, values: dict[str, Any]) -> tuple[str, ...]:
+    layers = check_refs(list(value) if isinstance(value, tuple) else value, key)
+    if layers and RUNTIMES[values["runtime"]].kind == "container":
+        raise InvalidArgument(f"{key}: a custom container has no layers (its files are its image's)")
+    return layers
+
+
 def _sandbox(value: Any, _key: str, _values: dict[str, Any]) -> str | None:
     if value is not None and (not isinstance(value, str) or value not in defaults.SANDBOXES):
         raise InvalidArgument(f"sandbox must be one of {', '.join(defaults.SANDBOXES)} (or null: the "
@@ -272,6 +280,9 @@ class FunctionSpec:
         default=None, metadata=api("customContainer", _custom_container, _api_or_none))
     custom_runtime: CustomRuntimeConfig | None = field(
         default=None, metadata=api("customRuntimeConfig", _custom_runtime, _api_or_none))
+    layers: tuple[str, ...] = field(default=(), metadata=api("layers", _layers, list))
+    """Layer versions (`name:version`) whose files its containers see under /opt, in order: a later layer's file
+    wins over an earlier one's. A create or update may name a layer alone: its newest version is stored."""
     sandbox: str | None = field(default=None, metadata=api("sandbox", _sandbox))
     """How its containers are isolated: runc or gvisor (defaults.SANDBOXES); None until the platform gives its
     default (FAAS_SANDBOX) at create or update; a function stored before sandboxes existed runs in runc."""
@@ -351,6 +362,8 @@ class FunctionRecord:
     versions start at 1 again, so caches and containers are keyed by `release`, never the name."""
     version_id: str = defaults.LATEST
     """LATEST, or the id of the published version this is."""
+    layer_images: tuple[str, ...] = ()
+    """The images of its spec's layers, in order (each host unpacks them once: faas.layers.files)."""
 
     @property
     def name(self) -> str:
@@ -360,6 +373,11 @@ class FunctionRecord:
     def release(self) -> tuple[str, str, int]:
         """What one release of one function is: containers and cached headers belong to exactly one."""
         return self.function_id, self.version_id, self.revision
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """Every image its containers need on their host: its own, and its layers'."""
+        return (self.image, *self.layer_images)
 
     @property
     def pool_key(self) -> str:
@@ -376,6 +394,7 @@ class FunctionRecord:
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "lastBuild": self.last_build.to_api() if self.last_build else None,
+            "layerImages": list(self.layer_images),
         }
 
     @classmethod
@@ -392,6 +411,7 @@ class FunctionRecord:
             last_build=BuildInfo.from_api(data["lastBuild"]) if data.get("lastBuild") else None,
             function_id=data.get("functionId") or "",
             version_id=version_id,
+            layer_images=tuple(data.get("layerImages") or ()),
         )
 
     def evolve(self, **changes) -> "FunctionRecord":

@@ -47,9 +47,9 @@ IMAGE_PATH_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 changes nothing else: the runtime image sets this one already. Its cold starts take the image path."""
 
 
-def ready_cells(platform: Up, memory_mb: int = 128) -> int:
+def ready_cells(platform: Up, memory_mb: int = 128, runtime: str = "python3.11") -> int:
     text = platform.http.get(platform.url + "/metrics").text
-    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="python3.11",state="ready"}} (\S+)$', text, re.M)
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="{runtime}",state="ready"}} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
 
@@ -58,7 +58,8 @@ def start_path(platform: Up, name: str, instance_id: str) -> str:
     return next((i["startPath"] for i in listed if i["instanceId"] == instance_id), "?")
 
 
-def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: int = 128) -> float:
+def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: int = 128,
+                runtime: str = "python3.11") -> float:
     """Seconds of one cold sync invocation of `name` (a config change first makes its containers old), which
     must take `path` (a ready cell is waited for first when it is `cell`)."""
     http, url = platform.http, platform.url
@@ -66,7 +67,7 @@ def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: in
     http.put(f"{url}/v1/functions/{name}", json={"environment": env}).raise_for_status()
     time.sleep(0.3)  # let the old container's removal finish outside the measured window
     if path == "cell":
-        wait_until(lambda: ready_cells(platform, memory_mb) >= 1, 60, "a ready cell")
+        wait_until(lambda: ready_cells(platform, memory_mb, runtime) >= 1, 60, "a ready cell")
     t0 = time.perf_counter()
     resp = http.post(f"{url}/v1/functions/{name}/invocations", data=b"")
     elapsed = time.perf_counter() - t0

@@ -8,6 +8,10 @@ deploy   creating a function with new code (a build) through the API, beside a b
          same code by the recipe before the control plane compiled byte code (a RUN step compiling /code).
 cells    cold starts of a function with a ~50 MB dependency tree (numpy) through a cell beside its image;
          a burst (below) through cells beside the same burst from images; the memory of an idle cell.
+layers   numpy (~70 MB) in a layer beside numpy in the function's image: cold starts through a cell, the
+         placement time; builds and image sizes of 20 functions sharing the layer beside 20 carrying numpy.
+runtimes cold and warm latency on python3.13 beside python3.11 (each through its cells), and of a
+         custom.debian12 function (from its image) beside a Python function from its image.
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
          p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each).
 unpause  the latency of an invocation that finds its container paused, beside a warm one.
@@ -57,6 +61,7 @@ from .cold import bench_cold_start, bench_sandbox
 from .deploy import bench_deploy
 from .hostile import bench_hostile, bench_queue_flood, bench_zip_bomb
 from .lambda_image import bench_lambda_image
+from .layers import bench_layers, bench_runtimes
 from .logs import bench_logs
 from .restart import bench_restart
 from .signed import bench_lambda, bench_signed
@@ -69,8 +74,9 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--only", default="cold,deploy,cells,warm,signed,lambda,lambdaimage,unpause,burst,async,logs,"
-                        "zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,queueflood",
+    parser.add_argument("--only", default="cold,deploy,cells,layers,runtimes,warm,signed,lambda,lambdaimage,unpause,"
+                        "burst,async,logs,zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,"
+                        "queueflood",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
@@ -93,6 +99,8 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "lambdaimage": lambda platform: bench_lambda_image(platform, client, max(1, min(args.rounds, 20))),
         "unpause": lambda platform: bench_unpause(platform, 10),
         "cells": lambda platform: bench_cells(platform, client, max(1, min(args.rounds, 15))),
+        "layers": lambda platform: bench_layers(platform, client, max(1, min(args.rounds, 15))),
+        "runtimes": lambda platform: bench_runtimes(platform, max(1, min(args.rounds, 15))),
         "burst": bench_burst,
         "async": lambda platform: bench_async(platform, args.seconds),
         "logs": lambda platform: bench_logs(platform, args.log_invocations),

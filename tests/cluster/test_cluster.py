@@ -3,6 +3,7 @@ ends, workers, Redis with three Sentinels and a registry: the platform past one 
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import io
 import os
@@ -144,6 +145,34 @@ def test_a_custom_container_image_reaches_nodes_by_docker_save_and_load(cluster)
         wait_for(lambda node=node: sh("docker", "-H", hosts[node].docker_host, "image", "inspect", tag,
                                       check=False).returncode == 0, timeout=60, what=f"the image on {node}")
     assert api.delete(name).status_code == 204
+
+
+def test_a_layer_reaches_the_nodes_ahead_and_its_files_are_seen_there(cluster):
+    """A layer's image goes the way of function images (the registry here): the nodes that take a function pull
+    its layers' images with its own, before any invocation, and each unpacks them once for its containers."""
+    api = cluster.api(0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("python/shared.py", "import socket\nWHERE = 'layer on ' + socket.gethostname()\n")
+    made = api.request("POST", "/v1/layers/cluster-shared/versions",
+                       json={"code": {"zipFile": base64.b64encode(buf.getvalue()).decode()}})
+    assert made.status_code == 201, made.text
+    layer_image = made.json()["image"]
+    assert layer_image.startswith(cluster.registry_address + "/")
+    name = next(n for n in (f"layered-{i}" for i in range(100)) if "h1" not in ranking(n)[:2])
+    api.deploy(name, {"index.py": "import shared\ndef handler(event, context):\n    return shared.WHERE\n"},
+               layers=[made.json()["ref"]])
+    hosts = {h.name: h for h in cluster.hosts}
+    for node in ranking(name)[:2]:
+        wait_for(lambda node=node: sh("docker", "-H", hosts[node].docker_host, "image", "inspect", layer_image,
+                                      check=False).returncode == 0, timeout=60, what=f"the layer's image on {node}")
+    resp = api.invoke(name, b"")
+    assert resp.status_code == 200 and resp.text.startswith("layer on "), resp.text
+    assert node_of(api, name) == [ranking(name)[0]]
+    in_use = api.request("DELETE", "/v1/layers/cluster-shared/versions/1")
+    assert in_use.status_code == 409, in_use.text
+    assert api.delete(name).status_code == 204
+    assert api.request("DELETE", "/v1/layers/cluster-shared/versions/1").status_code == 204
 
 
 WEB = """import json, os, socket

@@ -22,7 +22,8 @@ INVOKE = {("POST", "/v1/functions/{name}/invocations"), ("GET", "/v1/invocations
 TRIGGERED = {"/function/{name}", "/function/{name}/{tail}"}
 """HTTP trigger routes: who may call them is the trigger's authType (test_http_trigger checks both)."""
 SAMPLES = {"name": "some-function", "request_id": "a-request-id", "token_id": "abc123", "trigger": "t1",
-           "version_id": "1", "alias": "prod", "path": "console.js", "node": "h1", "key_id": "FK000000000000000000"}
+           "version_id": "1", "alias": "prod", "path": "console.js", "node": "h1", "key_id": "FK000000000000000000",
+           "version": "1"}
 
 
 def routes():

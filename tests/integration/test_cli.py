@@ -167,6 +167,43 @@ def test_runtimes_are_listed_with_their_python(faasctl):
     assert listed["custom-container"]["protocols"] == ["fc", "lambda"]
 
 
+def test_layers_published_listed_deleted_and_named_or_published_by_the_spec_file(faasctl, fn_dir, fn_name,
+                                                                                 tmp_path):
+    layer = "cli-" + fn_name[-30:]
+    source = tmp_path / "layer-src"
+    (source / "python").mkdir(parents=True)
+    (source / "python" / "greeting.py").write_text("WORD = 'from a layer'\n")
+    code, out, err = faasctl("layer", "publish", layer, str(source), "--description", "words",
+                             "--runtime", "python3.11")
+    assert code == 0 and f"published layer {layer}:1" in out, err
+    code, out, _ = faasctl("--json", "layer", "list", layer)
+    (listed,) = json.loads(out)
+    assert (listed["ref"], listed["description"], listed["compatibleRuntimes"]) == (f"{layer}:1", "words",
+                                                                                  ["python3.11"])
+    assert layer in faasctl("layer", "list")[1]
+
+    (fn_dir / "index.py").write_text("import greeting\ndef handler(e, c):\n    return greeting.WORD\n")
+    shared = tmp_path / "fn" / "shared"  # a second layer, published from the function's own spec file
+    (shared / "python").mkdir(parents=True)
+    (shared / "python" / "extra.py").write_text("X = 1\n")
+    (fn_dir / "faas.toml").write_text(f'name = "{fn_name}"\n[[layers]]\nname = "{layer}"\nversion = 1\n'
+                                      f'[[layers]]\nname = "{layer}-own"\npath = "shared"\n')
+    code, out, err = faasctl("--json", "deploy", str(fn_dir))
+    assert code == 0, err
+    assert json.loads(out)["function"]["layers"] == [f"{layer}:1", f"{layer}-own:1"]
+    assert f"published layer {layer}-own:1 from shared" in err
+    wait_for(lambda: faasctl("invoke", fn_name)[1] == "from a layer", timeout=30, what="the layer's word")
+    code, out, _ = faasctl("--json", "deploy", str(fn_dir))  # the same files: no new version of the layer
+    assert code == 0 and json.loads(out)["action"] == "unchanged"
+    code, _, err = faasctl("layer", "delete", layer, "1")
+    assert code != 0 and "ResourceInUse" in err
+    assert faasctl("delete", fn_name, "-y")[0] == 0
+    assert faasctl("layer", "delete", layer, "1")[0] == 0
+    (fn_dir / "faas.toml").write_text(f'name = "{fn_name}"\n[[layers]]\nversion = 1\n')
+    code, _, err = faasctl("deploy", str(fn_dir))
+    assert code != 0 and "each with a name" in err
+
+
 def test_unreachable_platform_exits_2(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "FAAS_URL": "http://127.0.0.1:9", "FAAS_TOKEN": "x", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "faas.cli.main", "list"], capture_output=True, env=env, cwd=tmp_path)

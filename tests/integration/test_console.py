@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import make_zip, wait_for
+from helpers import code_b64, make_zip, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis, pytest.mark.slow]
 
@@ -499,6 +499,28 @@ def test_new_code_from_a_zip_and_a_timers_next_firing(console, tmp_path):
     console.text_in("main", "No triggers yet")
     assert api.request("GET", f"/v1/functions/{name}/triggers/hourly").status_code == 404
     api.delete(name)
+
+
+def test_layers_are_set_and_shown_on_the_function_page(console):
+    api, name = console.plat.api, unique("layered")
+    layer = api.request("POST", f"/v1/layers/{name}/versions", json={
+        "code": {"zipFile": code_b64({"python/word.py": "WORD = 'layered'\n"})}, "compatibleRuntimes": ["python3.11"]})
+    assert layer.status_code == 201, layer.text
+    api.deploy(name, {"index.py": "def handler(event, context):\n    import word\n    return word.WORD\n"})
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/functions/{name}/overview")
+    console.type_into("#cfg-layers", name)  # its name alone: the newest version
+    console.click("#save")
+    console.text_in("main .notice", "Saved: revision 2", timeout=180)
+    assert api.request("GET", f"/v1/functions/{name}").json()["layers"] == [f"{name}:1"]
+    console.go(f"/functions/{name}/invoke")
+    console.go(f"/functions/{name}/overview")
+    assert console.text_in("#fn-layers", f"{name}:1").text == f"{name}:1"
+    console.shots("function-layers")
+    assert api.invoke(name).text == "layered"
+    api.delete(name)
+    assert api.request("DELETE", f"/v1/layers/{name}/versions/1").status_code == 204
 
 
 @pytest.mark.parametrize("route", [

@@ -8,7 +8,7 @@ from io import BytesIO
 
 import pytest
 
-from faas.cli import capacity, deploy, functions, invocations, queues, tokens, triggers, versions
+from faas.cli import capacity, deploy, functions, invocations, layers, queues, tokens, triggers, versions
 from faas.cli.command import CommandError
 from faas.cli.main import parser
 
@@ -25,6 +25,9 @@ from faas.cli.main import parser
     (["nodes", "--drain", "n1"], capacity.cmd_nodes),
     (["alias", "set", "f", "prod", "2", "--weight", "3=0.1"], versions.cmd_alias),
     (["rollback", "f", "prod"], versions.cmd_rollback),
+    (["layer", "publish", "numpy", "dir", "--runtime", "python3.13"], layers.cmd_layer),
+    (["layer", "list"], layers.cmd_layer),
+    (["layer", "delete", "numpy", "2"], layers.cmd_layer),
     (["queue", "publish", "x", "hello"], queues.cmd_queue_publish),
     (["trigger", "create", "f", "t", "--type", "timer", "--cron", "@every 1m"], triggers.cmd_trigger),
     (["token", "revoke", "tk"], tokens.cmd_token),
@@ -36,8 +39,8 @@ def test_each_command_runs_its_modules_function(argv, func):
 def test_commands_listed_in_help_order():
     sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert list(sub.choices) == ["deploy", "list", "get", "delete", "runtimes", "invoke", "logs", "wait", "stop",
-                                 "instances", "nodes", "reserve", "publish", "versions", "alias", "rollback", "queue",
-                                 "trigger", "token", "key"]
+                                 "instances", "nodes", "reserve", "publish", "versions", "alias", "rollback", "layer",
+                                 "queue", "trigger", "token", "key"]
 
 
 @pytest.mark.parametrize("argv", [["--json", "--url", "http://u", "alias", "list", "f"],

@@ -248,7 +248,7 @@ def _defaults_kept(obj, default) -> list[str]:
     return [f.name for f in fields(obj) if getattr(obj, f.name) == getattr(default, f.name)]
 
 
-PYTHON_ONLY = {"handlerType": "wsgi"}
+PYTHON_ONLY = {"handlerType": "wsgi", "layers": ["numpy:3", "utils:1"]}
 """Fields FULL (a custom container) cannot set to other than their default."""
 
 
@@ -258,12 +258,13 @@ def test_every_declared_field_round_trips_through_its_api_form():
     # read and written.
     python = FunctionSpec.from_api({k: v for k, v in FULL.items() if k not in ("runtime", "customContainer")}
                                    | {"initializer": "app.init"} | PYTHON_ONLY)
-    assert _defaults_kept(spec, FunctionSpec(name="f")) == ["handler_type", "custom_runtime"]
+    assert _defaults_kept(spec, FunctionSpec(name="f")) == ["handler_type", "custom_runtime", "layers"]
     assert python.handler_type == "wsgi" and python.to_api()["handlerType"] == "wsgi"
+    assert python.layers == ("numpy:3", "utils:1") and python.to_api()["layers"] == ["numpy:3", "utils:1"]
     assert FunctionSpec.from_api(python.to_api()) == python
     assert _defaults_kept(spec.async_config, AsyncConfig()) == []
     assert _defaults_kept(spec.custom_container, CustomContainer(image="x:1")) == []
-    assert spec.to_api() == FULL | {"handlerType": "event", "customRuntimeConfig": None} and \
+    assert spec.to_api() == FULL | {"handlerType": "event", "customRuntimeConfig": None, "layers": []} and \
         [k for k in spec.to_api() if k not in PYTHON_ONLY and k != "customRuntimeConfig"] == list(FULL)  # in order
     assert FunctionSpec.from_api(json.loads(json.dumps(spec.to_api()))) == spec
     assert FunctionRecord.from_api(FunctionRecord(spec=spec, state=FunctionState.ACTIVE, revision=1, code_sha256=None,

@@ -17,9 +17,12 @@ from ..cluster.remote import RemotePool
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
+from ..layers.service import LayerService
+from ..layers.store import LayerStore
 from ..logs.reader import LogReader
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
+from ..models import FunctionRecord
 from ..pool.client import RuntimeClient
 from ..pool.interface import Pool
 from ..pool.manager import PoolManager
@@ -40,6 +43,7 @@ from .keys import (
     ASYNC,
     CLOSING,
     DOCKER,
+    LAYERS,
     LOG_CHANNEL,
     LOGS,
     METRICS,
@@ -51,6 +55,7 @@ from .keys import (
     TOKENS,
     TRIGGERS,
 )
+from .layers import add_layer_routes
 from .middlewares import auth_middleware, error_middleware
 from .nodes import add_node_routes
 from .releases import add_release_routes
@@ -127,6 +132,12 @@ async def service_ctx(app: web.Application):
                                              cache_ttl=settings.registry_cache, logs=app[LOGS])
     app[RELEASES] = releases = ReleaseService(redis, settings.redis_prefix, service, pool,
                                               cache_ttl=settings.registry_cache)
+
+    async def every_record() -> list[FunctionRecord]:
+        latest = await service.list()
+        return latest + await releases.records(latest)
+
+    app[LAYERS] = service.layers = LayerService(LayerStore(redis, settings.redis_prefix), builder, every_record)
     try:
         runtime_images = await builder.runtime_images()
         latest = await service.list()
@@ -186,6 +197,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_closing)
     app.cleanup_ctx.extend(RESOURCES)
     add_routes(app)
+    add_layer_routes(app)
     add_credential_routes(app)
     add_code_routes(app)
     add_trigger_routes(app)

@@ -12,6 +12,7 @@ from ..auth import TokenStore
 from ..config import Settings
 from ..docker_host import DockerHost
 from ..functions import FunctionService
+from ..layers.service import LayerService
 from ..logs.reader import LogReader
 from ..logs.reports import LogChannel
 from ..metrics import Metrics
@@ -34,5 +35,6 @@ LOG_CHANNEL = web.AppKey("log_channel", LogChannel)
 """The control plane's side of logs: notices, REPORT lines, the collector process."""
 TRIGGERS = web.AppKey("triggers", TriggerService)
 RELEASES = web.AppKey("releases", ReleaseService)
+LAYERS = web.AppKey("layers", LayerService)
 CLOSING = web.AppKey("closing", asyncio.Event)
 """Set as the server begins to stop: open streams end (aiohttp would wait for them, then cut them off)."""

@@ -35,6 +35,8 @@ STATUS: dict[type[errors.FaasError], int] = {
     errors.TriggerLimitExceeded: 409,
     errors.MethodNotAllowed: 405,
     errors.VersionNotFound: 404,
+    errors.LayerNotFound: 404,
+    errors.LayerVersionLimitExceeded: 409,
     errors.AliasNotFound: 404,
     errors.AliasAlreadyExists: 409,
     errors.VersionLimitExceeded: 409,
@@ -134,6 +136,8 @@ def describe_error(request: web.Request, exc: Exception) -> ErrorAnswer:
             answer.headers["Allow"] = ", ".join(exc.details.get("allow", ()))
         if "retry_after" in exc.details:
             answer.headers["Retry-After"] = str(exc.details["retry_after"])
+        if exc.code == "ImageMissing":  # (the node API's: which image the front end is to send)
+            answer.extra["image"] = exc.details.get("image")
         return answer
     if isinstance(exc, OutOfMemoryError):  # maxmemory with noeviction: the write was refused whole
         log.warning("Redis is full (maxmemory) in %s %s: %s", request.method, request.path, exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -12,9 +13,10 @@ from .. import defaults
 from ..config import Settings
 from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_PYTHON_CACHE_TAG, LABEL_ROLE, DockerHost
 from ..errors import BuildFailed, ServiceUnavailable
+from ..labels import LABEL_LAYER, ROLE_LAYER_STAGE
 from ..models import BuildInfo, FunctionSpec, tail
 from ..runtimes import DEFAULT, image_runtimes, python_runtime
-from .context import function_tag, lambda_image_context
+from .context import LAYER_BUILDER_VERSION, function_tag, lambda_image_context
 from .images import ensure_runtime_image, proxy_buildargs
 from .prepare import PreparedCode, prepare_in_child
 
@@ -142,32 +144,61 @@ class Builder:
         tag = function_tag(spec.name, self.settings.platform_id, code.sha256, runtime_id or runtime)
         if self.settings.registry:  # nodes pull it from there
             tag = f"{self.settings.registry}/{tag}"
-        return await self._built(spec, code.context, tag, started, t0)
+        return await self._built(f"Function {spec.name}", code.context, tag, started, t0)
 
-    async def _built(self, spec: FunctionSpec, context: bytes | Path, tag: str, started: float,
+    async def _built(self, what: str, context: bytes | Path, tag: str, started: float,
                      t0: float) -> BuildInfo:
         """Image `tag` built from `context` (found, when it was built before)."""
         if await self.host.image_id(tag):
-            log.info("Function %s: image %s already built", spec.name, tag)
+            log.info("%s: image %s already built", what, tag)
             await self._push(tag, started, t0)
             return self._info("cached", tag, started, t0, "")
         async with self._slots, self._gate.shared():
-            log.info("Function %s: building %s", spec.name, tag)
+            log.info("%s: building %s", what, tag)
             for attempt in range(1, CACHE_RACE_TRIES + 1):
                 result = await self.host.build(context, tag, buildargs=proxy_buildargs())
                 if result.ok or attempt == CACHE_RACE_TRIES or not _lost_cached_layer(result.error):
                     break
-                log.warning("Function %s: build of %s found a cached layer that was removed meanwhile (%s); "
-                            "building again", spec.name, tag, result.error)
+                log.warning("%s: build of %s found a cached layer that was removed meanwhile (%s); "
+                            "building again", what, tag, result.error)
         if not result.ok:
             build_log = tail(result.log, defaults.BUILD_LOG_BYTES)
-            log.info("Function %s: build of %s failed: %s", spec.name, tag, result.error)
+            log.info("%s: build of %s failed: %s", what, tag, result.error)
             raise BuildFailed(f"the image build failed: {result.error}", log=build_log,
                               build=self._info("failed", None, started, t0, build_log))
         await self._push(tag, started, t0)
         info = self._info("succeeded", tag, started, t0, tail(result.log, defaults.BUILD_LOG_BYTES))
-        log.info("Function %s: built %s in %.1fs", spec.name, tag, info.duration_ms / 1000)
+        log.info("%s: built %s in %.1fs", what, tag, info.duration_ms / 1000)
         return info
+
+    async def build_layer(self, name: str, encoded: object, runtimes: tuple[str, ...]) -> tuple[PreparedCode, str]:
+        """(its files' digest and size, the image) of a layer zip for `runtimes`: checked and made into a context in
+        a child process (as a function's code), and built into an image whose /opt holds its files, compiled by
+        each Python that may load them. InvalidArgument, PayloadTooLarge or BuildFailed."""
+        labels = {LABEL_PLATFORM: self.settings.platform_id, LABEL_LAYER: name, LABEL_ROLE: "layer-image"}
+        pythons = sorted({python_runtime(r).name for r in runtimes})
+        images = [await self.runtime_image(p) for p in pythons]
+        async with self._slots:
+            code = await prepare_in_child(encoded, images[0], labels, None, layer_of=images)
+        try:
+            ids = [await self.host.image_id(i) or i for i in images]
+            digest = hashlib.sha256("\0".join([LAYER_BUILDER_VERSION, code.sha256, *ids]).encode()).hexdigest()
+            tag = f"faas-layer-{name}:{self.settings.platform_id}-{digest[:16]}"
+            if self.settings.registry:
+                tag = f"{self.settings.registry}/{tag}"
+            t0 = time.monotonic()
+            await self._built(f"Layer {name}", code.context, tag, time.time(), t0)
+        finally:
+            code.discard()
+            async with self._gate.exclusive():  # its compile stages: needed no more (the image holds their output)
+                await self.host.remove_images(labels | {LABEL_ROLE: ROLE_LAYER_STAGE})
+        return code, tag
+
+    async def remove_layer_images(self, name: str, keep: set[str]) -> int:
+        """Remove the images of layer `name` but those in `keep` (the versions it still has), while no build runs."""
+        async with self._gate.exclusive():
+            return await self.host.remove_images({LABEL_PLATFORM: self.settings.platform_id, LABEL_LAYER: name},
+                                                 keep=keep)
 
     async def _push(self, tag: str, started: float, t0: float) -> None:
         """With a registry (FAAS_REGISTRY), the image is pushed there, where nodes pull it; BuildFailed if not."""
@@ -194,7 +225,7 @@ class Builder:
         tag = f"faas-lambda-{spec.name}:{self.settings.platform_id}-{digest[:16]}"
         if self.settings.registry:
             tag = f"{self.settings.registry}/{tag}"
-        return await self._built(spec, context, tag, started, t0)
+        return await self._built(f"Function {spec.name}", context, tag, started, t0)
 
     def _ca_bundle(self) -> bytes | None:
         path = self.settings.build_ca_bundle

@@ -8,11 +8,14 @@ import json
 import tarfile
 from pathlib import Path
 
-from ..labels import LABEL_PLATFORM
+from ..labels import LABEL_PLATFORM, LABEL_ROLE, ROLE_LAYER_STAGE
 from .archive import CodePackage
 
 BUILDER_VERSION = "4"
 """Bumped when the function Dockerfile changes, so that every function is rebuilt on its next deploy."""
+
+LAYER_BUILDER_VERSION = "1"
+"""Bumped when a layer's Dockerfile changes (layer_dockerfile), so that a layer published again is built again."""
 
 USER = "10001:10001"
 
@@ -89,8 +92,9 @@ def layer_dockerfile(python_images: list[str], labels: dict[str, str]) -> str:
     files merge), in an image of nothing else (FROM scratch: it is unpacked, never run). The byte code is
     `unchecked-hash`: a layer never changes, so its interpreter need not look at the sources' times or hashes."""
     lines = []
-    for i, image in enumerate(python_images):
-        lines += [f"FROM {image} AS compile{i}", "USER root", "COPY layer/ /opt/",
+    stage = " ".join(f'{k}="{v}"' for k, v in sorted((labels | {LABEL_ROLE: ROLE_LAYER_STAGE}).items()))
+    for i, image in enumerate(python_images):  # (each stage's images labelled: removed once the layer is built)
+        lines += [f"FROM {image} AS compile{i}", f"LABEL {stage}", "USER root", "COPY layer/ /opt/",
                   "RUN python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt > /dev/null || true"]
     lines.append("FROM scratch")
     if LABEL_PLATFORM in labels:  # (first, as in function_dockerfile: no layer shared with another platform)

@@ -93,6 +93,40 @@ def link_tree(source: Path, dest: Path) -> int:
     return count
 
 
+def merge_tree(source: Path, dest: Path) -> int:
+    """Hard-link every file of `source` into the directory `dest` (same file system) over what is there: an entry
+    of `source` replaces the one of `dest` at its path (a directory merges into a directory). Nothing is followed,
+    in either tree. Returns the number of entries made."""
+    count = 0
+    stack = [(source, dest)]
+    while stack:
+        src, dst = stack.pop()
+        with os.scandir(src) as entries:
+            for entry in entries:
+                target = dst / entry.name
+                mode = entry.stat(follow_symlinks=False).st_mode
+                try:
+                    there = os.lstat(target).st_mode
+                except FileNotFoundError:
+                    there = None
+                if there is not None and not (stat.S_ISDIR(mode) and stat.S_ISDIR(there)):
+                    if stat.S_ISDIR(there):
+                        shutil.rmtree(target)
+                    else:
+                        os.unlink(target)
+                    there = None
+                if stat.S_ISDIR(mode):
+                    if there is None:
+                        target.mkdir(mode=DIR_MODE)
+                    stack.append((Path(entry.path), target))
+                elif stat.S_ISLNK(mode):
+                    os.symlink(os.readlink(entry.path), target)
+                elif stat.S_ISREG(mode):
+                    os.link(entry.path, target, follow_symlinks=False)
+                count += 1
+    return count
+
+
 def clear_tree(path: Path) -> None:
     """Remove `path` and what it holds, never following a link; gone already is fine."""
     shutil.rmtree(path, ignore_errors=True)

@@ -50,6 +50,9 @@ from ..runtimes import DEFAULT, RUNTIMES, python_runtime
 from . import files, mounts
 from .code import PARTS, CodeStore
 
+SLOT = {**PARTS, "opt": defaults.LAYER_DIR}
+"""The directories of a cell's slot, and where the cell sees them: its version's files (PARTS), and its layers'."""
+
 log = logging.getLogger(__name__)
 
 LABEL_CELL_CLASS = "faas.cell-class"
@@ -282,18 +285,19 @@ class CellPool:
             await self.code.ensure(record.image, base)
 
     async def specialise(self, cell: Cell, code: Path, record: FunctionRecord, environment: dict[str, str],
-                         config: str) -> None:
-        """Make `cell` the container of `record`: its files placed, the host's record of it written, the
-        runtime told its environment. ContainerStartFailed when any step fails (the caller removes the cell)."""
+                         config: str, layers: Path | None = None) -> None:
+        """Make `cell` the container of `record`: its files (and its layers', `layers`) placed, the host's record
+        of it written, the runtime told its environment. ContainerStartFailed when any step fails (the caller
+        removes the cell)."""
         try:
-            await self._specialise(cell, code, record, environment, config)
+            await self._specialise(cell, code, record, environment, config, layers)
         except ContainerStartFailed as exc:
             self.health.failed(str(exc))
             raise
         self.health.succeeded()
 
     async def _specialise(self, cell: Cell, code: Path, record: FunctionRecord, environment: dict[str, str],
-                          config: str) -> None:
+                          config: str, layers: Path | None) -> None:
         try:
             marker = {"function": record.name, "functionId": record.function_id, "versionId": record.version_id,
                       "revision": record.revision, "config": config, "image": record.image,
@@ -301,6 +305,8 @@ class CellPool:
             self._write_state(cell.container_id, marker)
             for name in PARTS:
                 _place(self.placement, self.staging, code / name, cell.slot / name)
+            if layers is not None:
+                _place(self.placement, self.staging, layers, cell.slot / "opt")
         except OSError as exc:
             raise ContainerStartFailed(f"cell {cell.id}: placing the code failed: {exc}") from exc
         try:
@@ -331,7 +337,7 @@ class CellPool:
     def release_slot(self, container_id: str, slot: Path | None) -> None:
         """A cell's container is gone: its mounts, directory and state go too."""
         if slot is not None and slot.parent == self.slots:
-            for name in PARTS:
+            for name in SLOT:
                 if self.placement == "mount":
                     mounts.unmount_all(slot / name)
             files.clear_tree(slot)
@@ -425,7 +431,7 @@ class CellPool:
             environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
                          "FC_SERVER_SOCKET": runtime_socket(self.settings)},
             memory_mb=cell.memory_mb,
-            mounts=tuple((str(cell.slot / name), path) for name, path in PARTS.items()),
+            mounts=tuple((str(cell.slot / name), path) for name, path in SLOT.items()),
             propagation="rslave" if self.placement == "mount" else None,
         )
 
@@ -438,7 +444,7 @@ class CellPool:
             async with self._slots:
                 if self.closing:
                     return
-                for name in PARTS:
+                for name in SLOT:
                     (cell.slot / name).mkdir(parents=True, mode=0o755)
                 started: StartedContainer = await self.host.start_container(self.config(cell))
                 cell.container_id, cell.address, cell.pid, cell.socket = (started.id, started.address, started.pid,

@@ -18,6 +18,7 @@ from ..errors import FaasError
 from . import output as out
 from .client import Client
 from .command import CommandError, Subparsers
+from .layers import spec_layers
 
 SPEC_FILE = "faas.toml"
 """The function's spec inside a directory deployed with `faasctl deploy DIR` (the API's camelCase fields)."""
@@ -158,6 +159,8 @@ def cmd_deploy(client: Client, args) -> int:
         raise CommandError(f"{directory} is not a directory")
     spec = read_spec(directory, args)
     triggers = spec_triggers(spec, directory / SPEC_FILE)
+    if "layers" in spec:
+        spec["layers"] = spec_layers(client, spec, directory, directory / SPEC_FILE)
     raw = zip_directory(directory)
     try:
         digest = read_zip(raw).sha256

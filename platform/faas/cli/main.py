@@ -12,12 +12,12 @@ import json
 import os
 import sys
 
-from . import capacity, deploy, functions, invocations, queues, tokens, triggers, versions
+from . import capacity, deploy, functions, invocations, layers, queues, tokens, triggers, versions
 from . import output as out
 from .client import Client, PlatformError
 from .command import CommandError
 
-COMMAND_GROUPS = (deploy, functions, invocations, capacity, versions, queues, triggers, tokens)
+COMMAND_GROUPS = (deploy, functions, invocations, capacity, versions, layers, queues, triggers, tokens)
 """The modules of the commands, each adding its own with `register(sub)`, in the order `faasctl --help` lists them."""
 
 

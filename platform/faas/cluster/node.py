@@ -4,8 +4,9 @@ serves an internal API to the front ends, authenticated with the node token (X-F
 
     POST   /node/v1/invoke                       run an invocation (headers name the release; body: the event)
     *      /node/v1/web                          a web function's HTTP request (X-Faas-Target: its path)
-    PUT    /node/v1/functions/{name}/{version}   take a release ({"record": ..., "reserved": n}); its image
-                                                 is pulled from the registry, or ImageMissing (409)
+    PUT    /node/v1/functions/{name}/{version}   take a release ({"record": ..., "reserved": n}); its images
+                                                 (the function's, its layers') are pulled from the
+                                                 registry, or ImageMissing (409) naming the one missing
     DELETE /node/v1/functions/{name}[/{version}] remove a function's (or a version's) containers
     GET    /node/v1/instances?function=&versions= the containers of a function
     POST   /node/v1/images                       docker load of a `docker save` stream
@@ -244,9 +245,10 @@ async def put_function(request: web.Request) -> web.Response:
         record = FunctionRecord.from_api(body["record"], version_id=version)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgument(f"the record is not a function: {exc}") from None
-    if record.name != name or not record.image or not _IMAGE_RE.fullmatch(record.image):
+    if record.name != name or not record.image or not all(_IMAGE_RE.fullmatch(i) for i in record.images):
         raise InvalidArgument("the record must be of the function named in the path, with an image")
-    await ensure_image(request.app, record.image)
+    for image in record.images:
+        await ensure_image(request.app, image)
     pool = request.app[POOL]
     await pool.unpack(record)
     pool.sync_function(record)
@@ -264,7 +266,7 @@ async def ensure_image(app: web.Application, image: str) -> None:
         if await host.pull(image):
             return
         raise ServiceUnavailable(f"the image {image} cannot be pulled from {registry}")
-    raise ImageMissing(f"node {app[SETTINGS].node_id} does not have the image {image}")
+    raise ImageMissing(f"node {app[SETTINGS].node_id} does not have the image {image}", image=image)
 
 
 async def delete_function(request: web.Request) -> web.Response:

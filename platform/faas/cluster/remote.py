@@ -191,19 +191,22 @@ class RemotePool:
                 log.warning("Node %s did not take %s revision %d: %s", node.id, key, record.revision, result)
 
     async def _give(self, node: NodeInfo, record: FunctionRecord, reserved: int, send_image: bool) -> None:
-        """Give `node` the release `record` with `reserved` containers; its image is sent when it lacks it
-        (and `send_image`), else ImageMissing."""
+        """Give `node` the release `record` with `reserved` containers; each of its images (its own, its layers')
+        is sent when the node lacks it (and `send_image`), else ImageMissing."""
         body = json.dumps({"record": record.to_api(), "reserved": reserved}).encode()
         url = f"http://{node.address}/node/v1/functions/{record.name}/{record.version_id}"
-        for _ in range(2):
+        missing = record.image
+        for _ in range(len(record.images) + 1):
             try:
                 await self.call(node, "PUT", url, body, timeout=defaults.NODE_DRAIN_TIMEOUT_S)
                 return
-            except ImageMissing:
+            except ImageMissing as exc:
                 if not send_image:
                     raise
-            await self.images.send(node, record.image)
-        raise ServiceUnavailable(f"node {node.id} still lacks the image {record.image}")
+                named = exc.details.get("image")
+                missing = named if named in record.images else record.image
+            await self.images.send(node, missing)
+        raise ServiceUnavailable(f"node {node.id} still lacks the image {missing}")
 
     async def call(self, node: NodeInfo, method: str, url: str, data=None, timeout: float = 30.0,
                     params: dict | None = None):
@@ -440,10 +443,11 @@ def _node_error(status: int, body: bytes) -> errors.FaasError:
     try:
         error = json.loads(body)["error"]
         code, message = str(error["code"]), str(error["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "ServiceUnavailable", f"a node answered {status}"
+        image = error.get("image")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        code, message, image = "ServiceUnavailable", f"a node answered {status}", None
     cls = by_code(code)
     if cls is errors.FaasError or code in ("Unauthorized", "Forbidden", "InvalidArgument"):
         # the front end's own mistake with the node (a wrong node token, a malformed call): not the caller's
         return ServiceUnavailable(f"a node refused the front end's call: {code}: {message}")
-    return cls(message)
+    return cls(message, image=image) if isinstance(image, str) else cls(message)

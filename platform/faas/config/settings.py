@@ -120,7 +120,8 @@ class Settings:
     docker_threads: int = integer("FAAS_DOCKER_THREADS", defaults.DOCKER_THREADS, 1, 256,
                                   "threads for blocking Docker calls")
     base_image: str | None = declare(
-        "FAAS_BASE_IMAGE", None, "base of the runtime image",
+        "FAAS_BASE_IMAGE", None, "base of the default runtime's image (`python3.11`; `python3.13`'s is "
+        "`python:3.13-slim` or the local trixie build)",
         shown="`python:3.11-slim` if present or pullable, else the local debootstrap build")
     images_dir: Path = path("FAAS_IMAGES_DIR", REPO_ROOT / "images", "where the runtime image's sources are "
                             "(`/opt/faas/images` in the deployed image)", shown="`images/` of the checkout")

@@ -450,6 +450,8 @@ function configFields(f = {}) {
     maxInstances: num("cfg-max", f.maxInstances),
     keepAliveSeconds: num("cfg-keepalive", f.keepAliveSeconds),
     environment: h("textarea", { id: "cfg-env", rows: 3, value: envText(f.environment), spellcheck: "false" }),
+    layers: h("textarea", { id: "cfg-layers", rows: 2, value: (f.layers || []).join("\n"), spellcheck: "false",
+      placeholder: "numpy:3 (a name alone: its newest version)" }),
   };
   const fields = [
     field("Handler", inputs.handler), field("Description", inputs.description),
@@ -457,10 +459,12 @@ function configFields(f = {}) {
     field("Instance concurrency", inputs.instanceConcurrency), field("Max instances", inputs.maxInstances),
     field("Keep alive (s)", inputs.keepAliveSeconds),
     h("div.wide", field("Environment (NAME=value, one a line)", inputs.environment)),
+    h("div.wide", field("Layers (name:version, one a line; a later one's files win; seen under /opt)", inputs.layers)),
   ];
   const read = () => {
     const out = { handler: inputs.handler.value.trim(), description: inputs.description.value,
-      environment: parseEnv(inputs.environment.value) };
+      environment: parseEnv(inputs.environment.value),
+      layers: inputs.layers.value.split("\n").map((line) => line.trim()).filter(Boolean) };
     for (const key of ["memoryMB", "timeoutSeconds", "instanceConcurrency", "maxInstances", "keepAliveSeconds"]) {
       const v = numberOrNull(inputs[key]);
       if (v !== null) out[key] = v;
@@ -510,6 +514,8 @@ function overviewTab(f, body) {
     ["Concurrency / max instances", `${f.instanceConcurrency} / ${f.maxInstances}`],
     ["Reserved instances", String(f.reservedInstances)], ["Keep alive", `${f.keepAliveSeconds} s`],
     ["Async", `${f.async.retries} retries · success → ${f.async.onSuccess || "—"} · failure → ${f.async.onFailure || "—"}`],
+    ["Layers", (f.layers || []).length ? h("span", { id: "fn-layers" },
+      f.layers.flatMap((ref, i) => (i ? [", ", h("code", ref)] : [h("code", ref)]))) : "—"],
     ["Code SHA-256", h("code", f.codeSha256 || "—")], ["Image", h("code", f.image || "—")],
     ["Last build", f.lastBuild ? `${f.lastBuild.status}, ${f.lastBuild.durationMs} ms` : "—"],
     ["Updated", when(f.updatedAt)],

@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .. import defaults
@@ -42,10 +43,11 @@ def runtime_socket(settings) -> str:
     return f"{defaults.SOCKET_MOUNT}/runtime.sock" if settings.socket_dir is not None else defaults.RUNTIME_SOCKET
 
 
-def container_config(record: FunctionRecord, platform_id: str,
-                     socket: str = defaults.RUNTIME_SOCKET) -> ContainerConfig:
+def container_config(record: FunctionRecord, platform_id: str, socket: str = defaults.RUNTIME_SOCKET,
+                     layers: Path | None = None) -> ContainerConfig:
     """The container of `record`: its image, labels (found again by them after a restart), environment
-    (FC's FC_* variables after the function's own) and memory."""
+    (FC's FC_* variables after the function's own), memory, and its layers' files (`layers`: this host's
+    directory of them, faas.layers.files) at /opt."""
     spec = record.spec
     custom = spec.custom_container
     lambda_shaped = spec.handler_type == "lambda" or (custom is not None and custom.protocol == "lambda")
@@ -69,6 +71,7 @@ def container_config(record: FunctionRecord, platform_id: str,
         environment=env,
         memory_mb=spec.memory_mb,
         command=command(spec),
+        mounts=((str(layers), defaults.LAYER_DIR),) if layers is not None else (),
         runtime=spec.docker_runtime,
     )
 

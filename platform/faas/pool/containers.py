@@ -13,6 +13,7 @@ from ..cells.pool import Cell, CellPool
 from ..config import Settings
 from ..docker_host import DockerHost, is_running
 from ..errors import FaasError, FunctionNotFound, ServiceUnavailable
+from ..layers.files import LayerFiles
 from ..metrics import Metrics
 from . import scheduler
 from .calls import ContainerCalls
@@ -43,9 +44,11 @@ class Containers:
     other functions for room), freezes and thaws, drains, and goes. The PoolManager decides when."""
 
     def __init__(self, settings: Settings, host: DockerHost, client: RuntimeClient, calls: ContainerCalls,
-                 metrics: Metrics, cells: CellPool | None = None):
+                 metrics: Metrics, layers: LayerFiles, cells: CellPool | None = None):
         self.settings = settings
         self.cells = cells
+        self.layers = layers
+        """This host's layer files, seen by containers of functions with layers at /opt."""
         """Ready cells: a cold start takes one when it can (the cell path), else starts from the image."""
         self.host = host
         self.client = client
@@ -228,7 +231,8 @@ class Containers:
     async def _boot(self, inst: Instance) -> None:
         """Create and start the container, wait until it listens, run its initializer."""
         record = inst.record
-        config = container_config(record, self.settings.platform_id, runtime_socket(self.settings))
+        config = container_config(record, self.settings.platform_id, runtime_socket(self.settings),
+                                  await self.layers.of(record.layer_images))
         started = await self.host.start_container(config)
         inst.container_id, inst.address, inst.pid = started.id, started.address, started.pid
         inst.socket = started.socket
@@ -251,7 +255,8 @@ class Containers:
         if self.calls.logs is not None:
             self.calls.logs.follow(cell.container_id, record.name, record.version_id)
         config = container_config(record, self.settings.platform_id, runtime_socket(self.settings))
-        await self.cells.specialise(cell, code, record, config.environment, config_digest(record))
+        await self.cells.specialise(cell, code, record, config.environment, config_digest(record),
+                                    await self.layers.of(record.layer_images))
         inst.conns = cell.conns
         if inst.state is S.REMOVING:
             return

@@ -34,6 +34,7 @@ from ..docker_host import (
     function_filter,
 )
 from ..errors import FaasError, FunctionNotFound, NodeNotFound
+from ..layers.files import LayerFiles
 from ..logs.reports import LogChannel
 from ..metrics import Metrics, cell_families, container_families
 from ..models import FunctionRecord
@@ -70,7 +71,8 @@ class PoolManager:
         self.metrics = metrics
         self.calls = ContainerCalls(client, host, logs)
         self.cells = CellPool(settings, host, client, lambda: settings.host_memory_mb - self.memory_used())
-        self.containers = Containers(settings, host, client, self.calls, metrics, self.cells)
+        self.layers = LayerFiles(settings.cells_dir / settings.platform_id / "layers", host)
+        self.containers = Containers(settings, host, client, self.calls, metrics, self.layers, self.cells)
         self._pools = self.containers.pools
         self.adoption = Adoption(settings, host, client, self.calls, self.containers, self.cells, logs)
         self.upkeep = Upkeep(settings, host, self.containers, self.cells)
@@ -97,6 +99,7 @@ class PoolManager:
         await self.adoption.reconcile()
         for record in records:
             self.cells.prepare(record)
+            self.layers.prepare(record.layer_images)
         self.cells.refill()
         for pool in self._pools.values():
             self.containers.ensure_reserved(pool, time.monotonic())
@@ -136,6 +139,7 @@ class PoolManager:
         containers follow its spec."""
         pool = self._pools.get(record.pool_key)
         self.cells.prepare(record)
+        self.layers.prepare(record.layer_images)
         if pool is None:
             pool = self._pools[record.pool_key] = self._new_pool(record)
         elif record.function_id != pool.record.function_id or record.revision > pool.record.revision:
@@ -200,7 +204,10 @@ class PoolManager:
         return [inst.describe(now) for inst in self.instances(name, version_ids)]
 
     async def unpack(self, record: FunctionRecord) -> None:
-        """Unpack a release's files for cells (once per image); nothing when cells are off or cannot run it."""
+        """Unpack a release's files for cells (once per image; nothing when cells are off or cannot run it), and
+        its layers' files (once per layer version) for any of its containers."""
+        if record.layer_images:
+            await self.layers.view(record.layer_images)
         await self.cells.unpack(record)
 
     def provision(self, record: FunctionRecord, reserved: int) -> None:

@@ -75,6 +75,8 @@ class Upkeep:
         instances = self.containers.all_instances()
         self.cells.code.prune({p.record.image for p in self.pools.values()} | {i.record.image for i in instances},
                               {i.code_dir for i in instances if i.code_dir is not None})
+        self.containers.layers.prune({p.record.layer_images for p in self.pools.values()}
+                                     | {i.record.layer_images for i in instances})
         self.cells.refill()
 
     async def _repair(self) -> None:

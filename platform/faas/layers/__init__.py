@@ -1,0 +1,1 @@
+"""Layers: files published once and shared by many functions under /opt (model, Redis store, service, host files)."""

@@ -1,0 +1,102 @@
+"""Publish, list, get and delete layer versions; resolve a function spec's layers to the images its containers
+see under /opt."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from .. import defaults
+from ..errors import InvalidArgument, LayerNotFound, LayerVersionLimitExceeded, ResourceInUse
+from ..models import FunctionRecord, FunctionSpec, check_name
+from ..runtimes import python_runtime
+from .model import LAYER_RUNTIMES, LayerVersion, check_publish, parse_ref
+from .store import LayerStore
+
+log = logging.getLogger(__name__)
+
+
+class LayerService:
+    def __init__(self, store: LayerStore, builder, records: Callable[[], Awaitable[list[FunctionRecord]]]):
+        """`builder`: faas.builder.build.Builder; `records`: every function's LATEST and published versions (a layer
+        version any of them lists cannot be deleted)."""
+        self.store = store
+        self.builder = builder
+        self.records = records
+
+    async def publish(self, name: str, body: object) -> LayerVersion:
+        name = check_name(name)
+        encoded, description, runtimes = check_publish(body)
+        if runtimes is None:  # every runtime that may have layers and whose image this platform has
+            available = await self.builder.runtime_images()
+            runtimes = tuple(r for r in LAYER_RUNTIMES if python_runtime(r).name in available)
+        code, image = await self.builder.build_layer(name, encoded, runtimes)
+        layer = LayerVersion(name=name, version=0, description=description, compatible_runtimes=runtimes,
+                             code_sha256=code.sha256, code_size=code.size, image=image, created_at=time.time())
+        version = await self.store.publish(layer, defaults.VERSIONS_PER_LAYER)
+        if version is None:
+            raise LayerVersionLimitExceeded(f"layer {name} has {defaults.VERSIONS_PER_LAYER} versions: delete old "
+                                            "ones to publish more")
+        log.info("Layer %s: version %d published (%d bytes, image %s)", name, version, code.size, image)
+        return replace(layer, version=version)
+
+    async def newest(self) -> list[LayerVersion]:
+        """The newest version of every layer."""
+        newest = []
+        for name in await self.store.names():
+            versions = await self.store.versions(name)
+            if versions:
+                newest.append(versions[0])
+        return newest
+
+    async def versions(self, name: str) -> list[LayerVersion]:
+        versions = await self.store.versions(check_name(name))
+        if not versions:
+            raise LayerNotFound(f"layer {name} has no versions")
+        return versions
+
+    async def get(self, name: str, version: str) -> LayerVersion:
+        found = await self.store.get(check_name(name), _version(version))
+        if found is None:
+            raise LayerNotFound(f"layer {name} has no version {version}")
+        return found
+
+    async def delete(self, name: str, version: str) -> None:
+        layer = await self.get(name, version)
+        for record in await self.records():
+            if layer.ref in record.spec.layers:
+                which = "LATEST" if record.version_id == defaults.LATEST else f"version {record.version_id}"
+                raise ResourceInUse(f"layer version {layer.ref} is used by function {record.name} ({which}): "
+                                    "change or delete that first")
+        if await self.store.delete(layer.name, layer.version):
+            keep = {v.image for v in await self.store.versions(layer.name)}
+            await self.builder.remove_layer_images(layer.name, keep)
+            log.info("Layer %s: version %d deleted", layer.name, layer.version)
+
+    async def resolve(self, spec: FunctionSpec) -> tuple[FunctionSpec, tuple[str, ...]]:
+        """`spec` with each layer named by its version (a name alone: its newest), and their images, in order;
+        InvalidArgument for a layer version that does not exist or is not for the spec's runtime."""
+        refs, images = [], []
+        for ref in spec.layers:
+            name, number = parse_ref(ref)
+            if number is None:
+                versions = await self.store.versions(name)
+                layer = versions[0] if versions else None
+            else:
+                layer = await self.store.get(name, number)
+            if layer is None:
+                raise InvalidArgument(f"layers: layer {ref} does not exist (GET /v1/layers lists them)")
+            if spec.runtime not in layer.compatible_runtimes:
+                raise InvalidArgument(f"layers: layer {layer.ref} is for {', '.join(layer.compatible_runtimes)}, not "
+                                      f"{spec.runtime}")
+            refs.append(layer.ref)
+            images.append(layer.image)
+        return replace(spec, layers=tuple(refs)), tuple(images)
+
+
+def _version(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or value.startswith("0") or len(value) > 10:
+        raise InvalidArgument(f"a layer version is a number such as 1, not {value!r}")
+    return int(value)
