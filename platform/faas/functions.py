@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import time
@@ -14,6 +15,7 @@ from .builder.archive import check_handlers
 from .builder.build import Builder
 from .builder.prepare import PreparedCode
 from .cache import TtlCache
+from .code_export import code_zip
 from .custom import CODE_DIR, CustomRuntimeConfig
 from .errors import BuildFailed, FunctionAlreadyExists, FunctionNotFound, InvalidArgument
 from .layers.service import LayerService
@@ -168,7 +170,11 @@ class FunctionService:
             spec, layer_images = await self._layers(await self._sandboxed(FunctionSpec.from_api(body,
                                                                                                 base=current.spec)))
             needs_code = spec.runtime != current.spec.runtime and spec.runtime != CUSTOM
-            code = await parse_code(cast(dict, body), spec, required=needs_code, builder=self.builder)
+            code = await parse_code(cast(dict, body), spec, required=needs_code and current.spec.runtime == CUSTOM,
+                                    builder=self.builder)
+            if code is None and needs_code:  # another runtime, the same code: built again on it
+                code = await parse_code({"code": {"zipFile": base64.b64encode(
+                    await code_zip(self.builder.host, current)).decode()}}, spec, True, self.builder)
             try:
                 return await self._update(name, current, spec, code, layer_images)
             finally:

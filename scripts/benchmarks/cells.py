@@ -25,14 +25,18 @@ LAZY_SOURCE = ("def handler(event, context):\n"
 DEPS_FILES = {"index.py": DEPS_SOURCE, "lazy.py": LAZY_SOURCE, "requirements.txt": "numpy\n"}
 
 
-def placement_costs(platform: Up, image_id: str, runs: int = 5) -> tuple[list[float], list[float]]:
-    """Seconds to place a version's dependency tree into a cell's directory: by a propagated mount (bind,
-    read-only remount, move) and by hard links, on the unpacked files the platform made."""
+def cells_root(platform: Up) -> Path:
+    """The platform's directory of cells' files (its unpacked code under code/, its layers under layers/)."""
+    return Path(os.environ.get("FAAS_CELLS_DIR") or "/var/lib/faas/cells") / platform.platform_id
+
+
+def placement_costs(platform: Up, source: Path, runs: int = 5) -> tuple[list[float], list[float]]:
+    """Seconds to place a tree of files the platform unpacked (`source`) into a cell's directory: by a propagated
+    mount (bind, read-only remount, move) and by hard links."""
     sys.path.insert(0, str(ROOT / "platform"))
     from faas.cells import files, mounts
 
-    root = Path(os.environ.get("FAAS_CELLS_DIR") or "/var/lib/faas/cells") / platform.platform_id
-    source = root / "code" / image_id.split(":")[-1][:40] / "deps"
+    root = cells_root(platform)
     scratch = Path(tempfile.mkdtemp(prefix=".bench-", dir=root))
     slots, staging = scratch / "slots", scratch / "staging"
     by_mount, by_links = [], []
@@ -73,7 +77,8 @@ def bench_cells(platform: Up, client: docker.DockerClient, rounds: int) -> None:
         if resp.status_code != 201:
             raise SystemExit(f"bench: deploy of {name} failed: {resp.text[-2000:]}")
     image = http.get(f"{url}/v1/functions/bench-deps").json()["image"]
-    by_mount, by_links = placement_costs(platform, client.images.get(image).id)
+    by_mount, by_links = placement_costs(platform, cells_root(platform) / "code" /
+                                         client.images.get(image).id.split(":")[-1][:40] / "deps")
     size = client.containers.run(image, ["du", "-sm", "/var/fc/deps"], remove=True, user="10001:10001",
                                  entrypoint=[]).decode().split()[0]
     probe = ("import time\nt = time.perf_counter()\nimport numpy\n"

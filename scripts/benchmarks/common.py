@@ -47,10 +47,17 @@ IMAGE_PATH_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 changes nothing else: the runtime image sets this one already. Its cold starts take the image path."""
 
 
-def ready_cells(platform: Up, memory_mb: int = 128, runtime: str = "python3.11") -> int:
+def ready_cells(platform: Up, memory_mb: int = 128, runtime: str = "python3.11", state: str = "ready") -> int:
     text = platform.http.get(platform.url + "/metrics").text
-    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="{runtime}",state="ready"}} (\S+)$', text, re.M)
+    found = re.search(rf'^faas_cells{{memory_mb="{memory_mb}",runtime="{runtime}",state="{state}"}} (\S+)$', text,
+                      re.M)
     return int(float(found.group(1))) if found else 0
+
+
+def cells_at_rest(platform: Up) -> bool:
+    """No cell is starting (a start takes the cores a measured cold start would use)."""
+    text = platform.http.get(platform.url + "/metrics").text
+    return not any(float(v) for v in re.findall(r'^faas_cells{[^}]*state="starting"} (\S+)$', text, re.M))
 
 
 def start_path(platform: Up, name: str, instance_id: str) -> str:
@@ -68,6 +75,7 @@ def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: in
     time.sleep(0.3)  # let the old container's removal finish outside the measured window
     if path == "cell":
         wait_until(lambda: ready_cells(platform, memory_mb, runtime) >= 1, 60, "a ready cell")
+    wait_until(lambda: cells_at_rest(platform), 60, "cells at rest")
     t0 = time.perf_counter()
     resp = http.post(f"{url}/v1/functions/{name}/invocations", data=b"")
     elapsed = time.perf_counter() - t0

@@ -18,7 +18,8 @@ import docker
 
 from launch import Up
 
-from .common import NOOP, ROOT, cold_invoke, deploy, row, zip_files
+from .cells import cells_root, placement_costs
+from .common import NOOP, cold_invoke, deploy, row, zip_files
 
 NUMPY = ("import numpy\n"
          "def handler(event, context):\n"
@@ -93,7 +94,8 @@ def bench_layers(platform: Up, client: docker.DockerClient, rounds: int, functio
     for i in range(rounds):
         in_image.append(cold_invoke(platform, "bench-inimage", i, "cell"))
         by_layer.append(cold_invoke(platform, "bench-layer", i, "cell"))
-    view = placement(platform, client.images.get(layer["image"]).id)
+    view, _ = placement_costs(platform, cells_root(platform) / "layers" / "images" /
+                              client.images.get(layer["image"]).id.split(":")[-1][:40] / "opt")
     print(f"Layers: numpy ({layer_mb} MB unzipped) published as a layer in {published:.1f} s (its .py compiled "
           f"in the build); cold starts through a cell, {rounds} rounds each, alternating")
     print(row("numpy inside the function's image", in_image) + "   (baseline)")
@@ -124,7 +126,7 @@ def bench_layers(platform: Up, client: docker.DockerClient, rounds: int, functio
               "own": "numpy in requirements.txt, each its own"}
     for kind, (count, seconds, each, unique) in results.items():
         print(f"  {labels[kind]:<44} {count:3d} builds, p50 {sorted(seconds)[len(seconds) // 2]:6.2f} s, "
-              f"{sum(seconds):7.1f} s in all; image {each:6.1f} MB; {unique:7.1f} MB on disk that no other image "
+              f"{sum(seconds):7.1f} s in all; image {each:6.1f} MB; {unique:8.2f} MB on disk that no other image "
               "shares" + ("   (the layer's files: once per host)" if kind == "shared" else ""))
     for kind, (count, *_) in results.items():
         for i in range(count):
@@ -132,36 +134,6 @@ def bench_layers(platform: Up, client: docker.DockerClient, rounds: int, functio
     for name in ("bench-layer", "bench-inimage"):
         http.delete(f"{url}/v1/functions/{name}")
     http.delete(f"{url}/v1/layers/bench-numpy/versions/{layer['version']}")
-
-
-def placement(platform: Up, image_id: str, runs: int = 5) -> list[float]:
-    """Seconds to place a layer's unpacked files into a cell's directory by a propagated mount."""
-    sys.path.insert(0, str(ROOT / "platform"))
-    from faas.cells import files, mounts
-
-    root = Path(os.environ.get("FAAS_CELLS_DIR") or "/var/lib/faas/cells") / platform.platform_id
-    source = root / "layers" / "images" / image_id.split(":")[-1][:40] / "opt"
-    scratch = Path(tempfile.mkdtemp(prefix=".bench-", dir=root))
-    slots, staging = scratch / "slots", scratch / "staging"
-    timings = []
-    try:
-        for path in (slots, staging):
-            path.mkdir()
-        mounts.bind_self(slots, mounts.MS_SHARED)
-        mounts.bind_self(staging, mounts.MS_PRIVATE)
-        for i in range(runs):
-            target, point = slots / f"m{i}", staging / f"m{i}"
-            target.mkdir()
-            point.mkdir()
-            t0 = time.perf_counter()
-            mounts.place(source, point, target)
-            timings.append(time.perf_counter() - t0)
-            mounts.unmount_all(target)
-    finally:
-        for path in (slots, staging):
-            mounts.unmount_all(path)
-        files.clear_tree(scratch)
-    return timings
 
 
 def _warm(platform: Up, name: str, count: int = 300) -> list[float]:
@@ -188,7 +160,9 @@ def bench_runtimes(platform: Up, rounds: int) -> None:
         "code": {"zipFile": zip_files({"server.py": SERVER})}})
     if resp.status_code != 201:
         raise SystemExit(f"bench: deploy of bench-custom failed: {resp.text}")
-    cold = {k: [] for k in ("311", "313", "311-image", "custom")}
+    # its first cold start (from its image) asks for python3.13 cells: a class with no demand keeps none
+    platform.http.post(f"{platform.url}/v1/functions/bench-py313/invocations", data=b"").raise_for_status()
+    cold: dict[str, list[float]] = {k: [] for k in ("311", "313", "311-image", "custom")}
     for i in range(rounds):
         cold["311"].append(cold_invoke(platform, "bench-py311", i, "cell"))
         cold["313"].append(cold_invoke(platform, "bench-py313", i, "cell", runtime="python3.13"))

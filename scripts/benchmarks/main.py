@@ -99,7 +99,7 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "lambdaimage": lambda platform: bench_lambda_image(platform, client, max(1, min(args.rounds, 20))),
         "unpause": lambda platform: bench_unpause(platform, 10),
         "cells": lambda platform: bench_cells(platform, client, max(1, min(args.rounds, 15))),
-        "layers": lambda platform: bench_layers(platform, client, max(1, min(args.rounds, 15))),
+        "layers": lambda platform: bench_layers(platform, client, max(1, min(args.rounds, 30))),
         "runtimes": lambda platform: bench_runtimes(platform, max(1, min(args.rounds, 15))),
         "burst": bench_burst,
         "async": lambda platform: bench_async(platform, args.seconds),

@@ -328,6 +328,38 @@ def test_fc_names_with_capitals_and_underscores_are_functions_of_their_own(plat,
     assert bad.code == "InvalidArgument"
 
 
+def test_fc_runtimes_run_on_the_nearest_interpreter_and_the_custom_runtime_takes_its_config(plat, admin_key,
+                                                                                             fn_name):
+    sdk = client(plat, admin_key)
+    made = create(sdk, fn_name, runtime="python3.12")  # 3.12's code may use what 3.11 lacks: it runs on 3.13
+    assert made.runtime == "python3.13"
+    got = sdk.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"which"))
+    assert got.status_code == 200 and json.loads(got.body.read())["echo"] == "which"
+    sdk.delete_function(fn_name)
+    server = ("import http.server, os\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def do_POST(self):\n"
+              "        self.send_response(200)\n"
+              "        self.send_header('Content-Length', '6')\n"
+              "        self.end_headers()\n"
+              "        self.wfile.write(b'custom')\n"
+              "http.server.ThreadingHTTPServer(('0.0.0.0', int(os.environ['FC_SERVER_PORT'])), H).serve_forever()\n")
+    body = fc.CreateFunctionInput(
+        function_name=fn_name, runtime="custom.debian10", handler="index.handler", memory_size=128,
+        code=fc.InputCodeLocation(zip_file=code_b64({"server.py": server})),
+        custom_runtime_config=fc.CustomRuntimeConfig(command=["python3"], args=["/code/server.py"], port=9100))
+    made = sdk.create_function(fc.CreateFunctionRequest(body=body)).body
+    assert made.runtime == "custom.debian12" and made.custom_runtime_config.port == 9100
+    assert made.custom_runtime_config.command == ["python3"] and made.custom_runtime_config.args == ["/code/server.py"]
+    got = sdk.invoke_function(fn_name, fc.InvokeFunctionRequest(body=b"x"))
+    assert got.status_code == 200 and got.body.read() == b"custom"
+    sdk.delete_function(fn_name)
+    body.custom_runtime_config = fc.CustomRuntimeConfig(
+        command=["python3"], health_check_config=fc.CustomHealthCheckConfig(http_get_url="/ready"))
+    error = sdk_error(lambda: sdk.create_function(fc.CreateFunctionRequest(body=body)))
+    assert error.code == "InvalidArgument" and "healthCheckConfig" in error.message
+
+
 def test_fields_the_platform_lacks_are_refused_by_name_unless_empty(plat, admin_key, fn_name):
     sdk = client(plat, admin_key)
     for fields, named in ((dict(vpc_config=fc.VPCConfig(vpc_id="vpc-1")), "vpcConfig"),

@@ -138,8 +138,14 @@ def test_update_code_and_configuration_and_publish(plat, admin_key, invoke_key, 
     assert code_of(lambda: lam.update_function_configuration(
         FunctionName=made, Environment={"Variables": {"AWS_REGION": "us-west-2"}})) == \
         "InvalidParameterValueException"
-    assert code_of(lambda: lam.update_function_configuration(FunctionName=made, Runtime="python3.13")) == \
+    assert code_of(lambda: lam.update_function_configuration(FunctionName=made, Runtime="python3.8")) == \
         "InvalidParameterValueException"
+    # another Runtime, without new code: the code it has is built again on that interpreter
+    assert lam.update_function_configuration(FunctionName=made, Runtime="python3.12")["Runtime"] == "python3.13"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=made)
+    assert json.loads(invoker.invoke(FunctionName=made, Payload=b"{}")["Payload"].read())["env"] == "bye"
+    assert lam.update_function_configuration(FunctionName=made, Runtime="python3.11")["Runtime"] == "python3.11"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=made)
 
 
 def test_a_resent_event_invoke_runs_once(plat, invoke_key, made):
@@ -264,7 +270,7 @@ def test_function_url_calls_with_lambdas_event_and_response(plat, admin_key, mad
 def test_create_refuses_what_the_platform_cannot_do(plat, admin_key):
     lam = client(plat, admin_key)
     name = "lam-bad-" + uuid.uuid4().hex[:6]
-    cases = [dict(Runtime="python3.13"), dict(Runtime="nodejs20.x"), dict(Environment={"Variables": {"_HANDLER": "x"}}),
+    cases = [dict(Runtime="python3.8"), dict(Runtime="nodejs20.x"), dict(Environment={"Variables": {"_HANDLER": "x"}}),
              dict(Layers=["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]), dict(MemorySize=200),
              dict(Code={"S3Bucket": "bucket", "S3Key": "key"}), dict(PackageType="Image", Code={"ImageUri": "img:1"}),
              dict(Tags={"team": "x"})]
@@ -277,7 +283,7 @@ def test_create_refuses_what_the_platform_cannot_do(plat, admin_key):
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function(FunctionName=name)
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
-        lam.create_function(FunctionName=name, Runtime="python3.13", Role="r", Handler="a.b",
+        lam.create_function(FunctionName=name, Runtime="python3.8", Role="r", Handler="a.b",
                             Code={"ZipFile": zipped()})
 
 

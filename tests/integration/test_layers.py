@@ -179,7 +179,7 @@ def test_hostile_layer_zips_are_refused(api, layer_name, platform):
             with zf.open(f"python/zeros{i}.bin", "w", force_zip64=True) as out:
                 for _ in range(200):
                     out.write(b"\0" * (1 << 20))
-    attempt({"zipFile": base64.b64encode(bomb.getvalue()).decode()}, match="unzips to more than")
+    attempt({"zipFile": base64.b64encode(bomb.getvalue()).decode()}, status=413, match="unzips to more than")
     for body, match in (({"code": {"zipFile": code_b64({"a": "x"})}, "compatibleRuntimes": ["custom-container"]},
                          "compatibleRuntimes"),
                         ({"code": {"zipFile": code_b64({"a": "x"})}, "compatibleRuntimes": []}, "compatibleRuntimes"),

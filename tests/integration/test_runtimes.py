@@ -87,6 +87,9 @@ def test_a_runtime_change_rebuilds_on_the_new_interpreter_and_unknown_runtimes_a
                       runtime="python3.13")
     assert resp.status_code == 200, resp.text
     assert api.invoke(fn_name).text.startswith("3.13.")
+    back = api.update(fn_name, runtime="python3.11")  # no code: the code it has, built again on 3.11
+    assert back.status_code == 200 and back.json()["image"] != resp.json()["image"], back.text
+    assert api.invoke(fn_name).text.startswith("3.11.")
     for bad in ("python3.12", "python3.13\n", "Python3.13", "custom.debian11", "", None, 3.13, ["python3.13"]):
         resp = api.create(f"{fn_name}-x", {"index.py": "def handler(e, c):\n    return 1\n"}, runtime=bad)
         assert resp.status_code == 400, (bad, resp.text)

@@ -75,7 +75,7 @@ def test_refuses_an_empty_zip():
 
 def test_refuses_zip_bombs(monkeypatch):
     monkeypatch.setattr(defaults, "CODE_UNZIPPED_BYTES", 1000)
-    with pytest.raises(InvalidArgument, match="unzips to more"):
+    with pytest.raises(PayloadTooLarge, match="unzips to more"):  # a size limit: 413
         read_zip(make_zip({"big.txt": b"0" * 5000}))
 
 
@@ -141,7 +141,7 @@ def test_prepare_refuses_what_read_zip_refuses(tmp_path, monkeypatch):
         info.external_attr = (stat.S_IFLNK | 0o777) << 16
         _prepare(_zip_with([(info, b"/etc/passwd")]), tmp_path)
     monkeypatch.setattr(defaults, "CODE_UNZIPPED_BYTES", 1000)
-    with pytest.raises(InvalidArgument, match="unzips to more"):
+    with pytest.raises(PayloadTooLarge, match="unzips to more"):
         _prepare(make_zip({"big.txt": b"0" * 5000}), tmp_path)
 
 

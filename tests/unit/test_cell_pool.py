@@ -43,15 +43,16 @@ def test_which_functions_may_take_a_cell():
 
 def test_forged_slot_and_code_names_in_a_state_file_are_refused(tmp_path):
     pool = CellPool(Settings(cells_dir=tmp_path), host=None, client=None, memory_free=lambda: 0)
-    assert pool.slot_of({"slot": "faas-cell-128m-abc"}) == pool.slots / "faas-cell-128m-abc"
+    slots = pool.files
+    assert slots.slot_of({"slot": "faas-cell-128m-abc"}) == slots.slots / "faas-cell-128m-abc"
     for forged in ("../../etc", "faas-cell-../../x", "/etc", "other", 7, None, ["faas-cell-1"]):
-        assert pool.slot_of({"slot": forged}) is None
-    assert pool.slot_of(None) is None
+        assert slots.slot_of({"slot": forged}) is None
+    assert slots.slot_of(None) is None
     pool.code.root.mkdir(parents=True)
     (pool.code.root / "abc").mkdir()
-    assert pool.code_of({"code": "abc"}) == pool.code.root / "abc"
+    assert slots.code_of({"code": "abc"}) == pool.code.root / "abc"
     for forged in ("../slots", "..", ".", "", "/etc", "a/b", ".tmp", 3, None, "missing"):
-        assert pool.code_of({"code": forged}) is None
+        assert slots.code_of({"code": forged}) is None
 
 
 # -- unpacking

@@ -102,7 +102,7 @@ def entries(archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo, bool]]
     if len(infos) > defaults.CODE_ZIP_ENTRIES:
         raise InvalidArgument(f"the code zip has more than {defaults.CODE_ZIP_ENTRIES} entries")
     if sum(info.file_size for info in infos) > defaults.CODE_UNZIPPED_BYTES:
-        raise InvalidArgument(f"the code unzips to more than {defaults.CODE_UNZIPPED_BYTES // (1024 * 1024)} MB")
+        raise PayloadTooLarge(f"the code unzips to more than {defaults.CODE_UNZIPPED_BYTES // (1024 * 1024)} MB")
     found: dict[str, tuple[str, zipfile.ZipInfo, bool]] = {}
     for info in infos:
         path = _check_entry_name(info.filename)

@@ -72,30 +72,9 @@ def unpack(archive: tarfile.TarFile, top: str, dest: Path) -> int:
 
 
 def link_tree(source: Path, dest: Path) -> int:
-    """Hard-link every file of `source` into the empty directory `dest` (same file system), directories made,
-    symbolic links copied as links; nothing is followed. Returns the number of entries made."""
-    count = 0
-    stack = [(source, dest)]
-    while stack:
-        src, dst = stack.pop()
-        with os.scandir(src) as entries:
-            for entry in entries:
-                target = dst / entry.name
-                mode = entry.stat(follow_symlinks=False).st_mode
-                if stat.S_ISDIR(mode):
-                    target.mkdir(mode=DIR_MODE)
-                    stack.append((Path(entry.path), target))
-                elif stat.S_ISLNK(mode):
-                    os.symlink(os.readlink(entry.path), target)
-                elif stat.S_ISREG(mode):
-                    os.link(entry.path, target, follow_symlinks=False)
-                count += 1
-    return count
-
-
-def merge_tree(source: Path, dest: Path) -> int:
-    """Hard-link every file of `source` into the directory `dest` (same file system) over what is there: an entry
-    of `source` replaces the one of `dest` at its path (a directory merges into a directory). Nothing is followed,
+    """Hard-link every file of `source` into the directory `dest` (same file system), directories made, symbolic
+    links copied as links, over what is there: an entry of `source` replaces the one of `dest` at its path (a
+    directory merges into a directory; so layers merge into one view, a later one winning). Nothing is followed,
     in either tree. Returns the number of entries made."""
     count = 0
     stack = [(source, dest)]

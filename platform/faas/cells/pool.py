@@ -20,9 +20,7 @@ FAAS_CELLS_MAX; the default class (the default runtime and memory size) always k
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import secrets
 import time
 from collections import deque
@@ -47,11 +45,8 @@ from ..models import FunctionRecord
 from ..pool.container import runtime_socket
 from ..pool.http import ConnectionPool
 from ..runtimes import DEFAULT, RUNTIMES, python_runtime
-from . import files, mounts
 from .code import PARTS, CodeStore
-
-SLOT = {**PARTS, "opt": defaults.LAYER_DIR}
-"""The directories of a cell's slot, and where the cell sees them: its version's files (PARTS), and its layers'."""
+from .slots import SlotFiles
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +125,9 @@ class CellPool:
         self.memory_free = memory_free
         """Megabytes of the host budget not used by function containers and cells: refills stay within it."""
         self.root = settings.cells_dir / settings.platform_id
-        self.slots = self.root / "slots"
-        self.staging = self.root / "staging"
-        self.state = self.root / "state"
         self.code = CodeStore(self.root / "code", host)
+        self.files = SlotFiles(self.root, self.code.root)
         self.enabled = settings.cells_max > 0
-        self.placement = "mount"
         self.images: dict[str, str] = {}
         """By Python runtime: the image its cells run (a runtime without one has no cells)."""
         self.ready: dict[CellClass, deque[Cell]] = {}
@@ -155,23 +147,9 @@ class CellPool:
             self.enabled = False
             return
         self.images = dict(runtime_images)
-        for path in (self.slots, self.staging, self.state, self.code.root):
-            path.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)  # functions' code: root's alone on the host (cells see it through mounts)
-        self.placement = self.settings.cells_placement
-        if self.placement != "link":
-            reason = mounts.usable(self.root)
-            if reason is None:
-                mounts.bind_self(self.slots, mounts.MS_SHARED)
-                mounts.bind_self(self.staging, mounts.MS_PRIVATE)
-                self.placement = "mount"
-            elif self.placement == "mount":
-                raise RuntimeError(f"FAAS_CELLS_PLACEMENT=mount, but {reason}")
-            else:
-                log.info("Cells: code is placed by hard links: %s", reason)
-                self.placement = "link"
+        self.files.set_up(self.settings.cells_placement)
         log.info("Cells: %d to %d ready per class (runtimes %s), code placed by %s, in %s", self.settings.cells_min,
-                 self.settings.cells_max, ", ".join(sorted(self.images)), self.placement, self.root)
+                 self.settings.cells_max, ", ".join(sorted(self.images)), self.files.placement, self.root)
 
     async def shutdown(self) -> None:
         """Remove every cell not yet specialised (the pool removes the specialised ones, its instances)."""
@@ -191,20 +169,14 @@ class CellPool:
         process that took them for its own): the ready cells, which followed the lost mounts, are replaced."""
         if not self.enabled or self.closing:
             return
-        lost = [p for p in (self.slots, self.staging, self.state, self.code.root) if not p.is_dir()]
-        if self.placement == "mount":
-            lost += [p for p in (self.slots, self.staging) if p.is_dir() and not mounts.is_mount_point(p)]
+        lost = self.files.lost()
         if not lost:
             return
         log.warning("Cells: %s lost; setting them up again and replacing the ready cells",
                     ", ".join(str(p) for p in lost))
         self.health.failed(f"{lost[0]} was lost and set up again")
         try:
-            for path in (self.slots, self.staging, self.state, self.code.root):
-                path.mkdir(parents=True, exist_ok=True)
-            if self.placement == "mount":
-                mounts.bind_self(self.slots, mounts.MS_SHARED)
-                mounts.bind_self(self.staging, mounts.MS_PRIVATE)
+            self.files.set_up_again()
         except OSError as exc:
             log.warning("Cells: setting up %s again failed: %s", self.root, exc)
             self.health.failed(f"setting up {self.root} again failed: {exc}")
@@ -216,10 +188,8 @@ class CellPool:
 
     def finish(self) -> None:
         """Once no container uses them: the mounts of the pool's directories go."""
-        if not self.enabled or self.placement != "mount":
-            return
-        for path in (self.slots, self.staging):
-            mounts.unmount_all(path)
+        if self.enabled:
+            self.files.finish()
 
     def spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -302,11 +272,11 @@ class CellPool:
             marker = {"function": record.name, "functionId": record.function_id, "versionId": record.version_id,
                       "revision": record.revision, "config": config, "image": record.image,
                       "memoryMB": cell.memory_mb, "slot": cell.slot.name, "code": code.name}
-            self._write_state(cell.container_id, marker)
+            self.files.write_state(cell.container_id, marker)
             for name in PARTS:
-                _place(self.placement, self.staging, code / name, cell.slot / name)
+                self.files.place(code / name, cell.slot / name)
             if layers is not None:
-                _place(self.placement, self.staging, layers, cell.slot / "opt")
+                self.files.place(layers, cell.slot / "opt")
         except OSError as exc:
             raise ContainerStartFailed(f"cell {cell.id}: placing the code failed: {exc}") from exc
         try:
@@ -316,62 +286,10 @@ class CellPool:
         if reply.status != 200:
             raise ContainerStartFailed(f"cell {cell.id} refused /specialize: {reply.body[:200]!r}")
 
-    # -- the host's record of a specialised cell
-    def _state_file(self, container_id: str) -> Path:
-        return self.state / f"{container_id}.json"
-
-    def _write_state(self, container_id: str, marker: dict) -> None:
-        path = self._state_file(container_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(marker))
-        os.replace(tmp, path)
-
-    def state_of(self, container_id: str) -> dict | None:
-        """What the host recorded when the cell `container_id` was specialised (None: it never was)."""
-        try:
-            doc = json.loads(self._state_file(container_id).read_text())
-        except (OSError, ValueError):
-            return None
-        return doc if isinstance(doc, dict) else None
-
-    def release_slot(self, container_id: str, slot: Path | None) -> None:
-        """A cell's container is gone: its mounts, directory and state go too."""
-        if slot is not None and slot.parent == self.slots:
-            for name in SLOT:
-                if self.placement == "mount":
-                    mounts.unmount_all(slot / name)
-            files.clear_tree(slot)
-        if container_id:
-            try:
-                self._state_file(container_id).unlink()
-            except OSError:
-                pass
-
-    def slot_of(self, marker: dict | None) -> Path | None:
-        name = (marker or {}).get("slot")
-        if not isinstance(name, str) or not name.startswith("faas-cell-") or "/" in name:
-            return None
-        return self.slots / name
-
-    def code_of(self, marker: dict | None) -> Path | None:
-        """The unpacked files a specialised cell runs, from the host's record of it (within the store)."""
-        name = (marker or {}).get("code")
-        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            return None
-        path = self.code.root / name
-        return path if path.is_dir() else None
-
     def clear_stale(self, keep: set[str]) -> None:
         """Slots and state files of cells that are gone (a control plane that was killed left them). Call it
         before the first refill: the slots of cells starting are not in `keep`."""
-        keep = keep | {c.slot.name for c in self.all_ready()}
-        for slot in list(self.slots.iterdir()) if self.slots.is_dir() else []:
-            if slot.name not in keep:
-                self.release_slot("", slot)
-        for path in list(self.state.iterdir()) if self.state.is_dir() else []:
-            recorded = self.slot_of(self.state_of(path.stem))
-            if recorded is None or recorded.name not in keep:
-                path.unlink(missing_ok=True)
+        self.files.clear_stale(keep | {c.slot.name for c in self.all_ready()})
 
     # -- keeping cells ready
     def targets(self, now: float) -> dict[CellClass, int]:
@@ -431,21 +349,20 @@ class CellPool:
             environment={"FC_CELL": "1", "FC_SERVER_PORT": str(defaults.RUNTIME_PORT),
                          "FC_SERVER_SOCKET": runtime_socket(self.settings)},
             memory_mb=cell.memory_mb,
-            mounts=tuple((str(cell.slot / name), path) for name, path in SLOT.items()),
-            propagation="rslave" if self.placement == "mount" else None,
+            mounts=self.files.mounts(cell.slot),
+            propagation=self.files.propagation,
         )
 
     async def _start(self, key: CellClass) -> None:
         runtime, mb = key
         name = f"faas-cell-{mb}m-{secrets.token_hex(6)}"
-        cell = Cell(memory_mb=mb, name=name, slot=self.slots / name, runtime=runtime)
+        cell = Cell(memory_mb=mb, name=name, slot=self.files.slots / name, runtime=runtime)
         ok = False
         try:
             async with self._slots:
                 if self.closing:
                     return
-                for name in SLOT:
-                    (cell.slot / name).mkdir(parents=True, mode=0o755)
+                self.files.make(cell.slot)
                 started: StartedContainer = await self.host.start_container(self.config(cell))
                 cell.container_id, cell.address, cell.pid, cell.socket = (started.id, started.address, started.pid,
                                                                           started.socket)
@@ -477,20 +394,5 @@ class CellPool:
                 await self.host.remove_container(cell.container_id)
         except Exception as exc:
             log.warning("Cells: removal of cell %s failed: %s", cell.id, exc)
-        self.release_slot(cell.container_id, cell.slot)
+        self.files.release(cell.container_id, cell.slot)
 
-
-def _place(placement: str, staging_dir: Path, source: Path, target_dir: Path) -> None:
-    """`source`'s files shown at `target_dir` in a cell's slot: a read-only mount (through a staging directory)
-    or hard links, as `placement` says."""
-    if not any(source.iterdir()):
-        return  # nothing to show (no requirements): the empty directory is what the function expects
-    if placement == "mount":
-        staging = staging_dir / f"{target_dir.parent.name}-{target_dir.name}"
-        staging.mkdir(exist_ok=True)
-        try:
-            mounts.place(source, staging, target_dir)
-        finally:
-            staging.rmdir()
-    else:
-        files.link_tree(source, target_dir)

@@ -82,7 +82,7 @@ class LayerFiles:
                 tmp = self._temporary(path)
                 try:
                     for layer in layers:
-                        await asyncio.to_thread(files.merge_tree, layer, tmp)
+                        await asyncio.to_thread(files.link_tree, layer, tmp)
                     os.chmod(tmp, files.DIR_MODE)
                     os.rename(tmp, path)
                 except BaseException:

@@ -70,12 +70,12 @@ class Adoption:
         self.cells.clear_stale({i.slot.name for i in self.containers.all_instances() if i.slot is not None})
 
     async def _adopt_cell(self, status) -> bool:
-        marker = self.cells.state_of(status.id)
-        slot = self.cells.slot_of(marker)
+        marker = self.cells.files.state_of(status.id)
+        slot = self.cells.files.slot_of(marker)
         if marker is None or slot is None or not self.cells.enabled:
             await self.host.remove_container(status.id)
             if slot is not None:
-                self.cells.release_slot(status.id, slot)
+                self.cells.files.release(status.id, slot)
             return False
         labels = {LABEL_FUNCTION: str(marker.get("function")), LABEL_VERSION_ID: str(marker.get("versionId")),
                   LABEL_REVISION: str(marker.get("revision")), LABEL_FUNCTION_ID: str(marker.get("functionId")),
@@ -91,12 +91,12 @@ class Adoption:
                 or labels.get(LABEL_FUNCTION_ID, "") != pool.record.function_id):
             await self.host.remove_container(status.id)
             if slot is not None:
-                self.cells.release_slot(status.id, slot)
+                self.cells.files.release(status.id, slot)
             return False
         inst = pool.add(reserved=False)
         inst.container_id = status.id
         if slot is not None:
-            inst.start_path, inst.slot, inst.code_dir = "cell", slot, self.cells.code_of(marker)
+            inst.start_path, inst.slot, inst.code_dir = "cell", slot, self.cells.files.code_of(marker)
         try:
             if status.paused:
                 await self.host.unpause(status.id)

@@ -359,6 +359,6 @@ class Containers:
         except Exception as exc:
             log.warning("Container %s: removal failed: %s", inst.id, exc)
         if inst.slot is not None and self.cells is not None:  # a cell's mounts and host directory go with it
-            self.cells.release_slot(inst.container_id, inst.slot)
+            self.cells.files.release(inst.container_id, inst.slot)
         if self.calls.logs is not None:
             self.calls.logs.unfollow(inst.container_id)

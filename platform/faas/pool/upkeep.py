@@ -97,9 +97,9 @@ class Upkeep:
 
     async def _remove_stray(self, container_id: str) -> None:
         await self.host.remove_container(container_id, thaw=True)  # (a platform stopped while it was paused)
-        slot = self.cells.slot_of(self.cells.state_of(container_id))
+        slot = self.cells.files.slot_of(self.cells.files.state_of(container_id))
         if slot is not None:
-            self.cells.release_slot(container_id, slot)
+            self.cells.files.release(container_id, slot)
 
     def on_event(self, action: str, container_id: str) -> None:
         """Docker saw a container of ours die, get killed or go: an idle one leaves the pool at once (and a
