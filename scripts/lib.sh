@@ -68,8 +68,10 @@ ensure_venv() {
   fi
 }
 
-# ensure_images: the base image (built locally where no registry answers) and the runtime image.
+# ensure_images: the base images (built locally where no registry answers) and the runtime images, one per Python
+# runtime, built at the same time (so debootstrap is installed first, once, rather than by each build).
 ensure_images() {
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then apt_install debootstrap; fi
   "$VENV/bin/faas-images" ensure || die "building the images failed"
 }
 

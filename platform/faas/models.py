@@ -234,9 +234,10 @@ def _handler_type(value: Any, key: str, values: dict[str, Any]) -> str:
         value = "event"
     if value not in defaults.HANDLER_TYPES:
         raise InvalidArgument(f"{key} must be one of {', '.join(defaults.HANDLER_TYPES)}")
-    if value != "event" and RUNTIMES[values["runtime"]].serves_http:
-        raise InvalidArgument(f"{key} {value} is for Python functions: a {values['runtime']} function serves HTTP "
-                              "itself")
+    runtime = RUNTIMES[values["runtime"]]
+    if value != "event" and runtime.serves_http:
+        kind = "custom container" if runtime.kind == "container" else "custom runtime"
+        raise InvalidArgument(f"{key} {value} is for Python functions: a {kind} serves HTTP itself")
     return value
 
 

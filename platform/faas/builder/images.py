@@ -121,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     host = DockerHost(settings)
 
     async def run() -> list[str]:
-        tags = [await ensure_runtime_image(host, settings, build_base=args.command != "runtime-tag", runtime=r)
-                for r in (image_runtimes() if args.command != "runtime-tag" else [RUNTIMES[DEFAULT]])]
+        runtimes = image_runtimes() if args.command != "runtime-tag" else [RUNTIMES[DEFAULT]]
+        tags = list(await asyncio.gather(*(  # (at the same time: each base is mostly downloads and unpacking)
+            ensure_runtime_image(host, settings, build_base=args.command != "runtime-tag", runtime=r)
+            for r in runtimes)))
         if args.command == "deploy":
             tags += await ensure_deploy_images(host, settings)
         return tags

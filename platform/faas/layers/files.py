@@ -113,9 +113,11 @@ class LayerFiles:
             log.info("Layers: files of %s unpacked (%d bytes)", image, size)
         return dest / "opt"
 
-    @staticmethod
-    def _temporary(dest: Path) -> Path:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    def _temporary(self, dest: Path) -> Path:
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)  # root's alone on the host (containers see their layers through mounts)
+        dest.parent.mkdir(exist_ok=True)
         tmp = dest.parent / f".{dest.name}-{secrets.token_hex(4)}"
         tmp.mkdir(mode=0o700)
         return tmp

@@ -32,6 +32,13 @@ class LayerVersion:
     """The image that holds its files under /opt (byte code compiled for each compatible Python): how it reaches
     every node, and what each host unpacks once."""
     created_at: float
+    display_name: str = ""
+    """The name FC's or Lambda's API published it under, when that is not a platform name (`My_Layer`, whose
+    platform name is derived from it: faas.compat.names)."""
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
 
     @property
     def ref(self) -> str:

@@ -26,7 +26,8 @@ class LayerService:
         self.builder = builder
         self.records = records
 
-    async def publish(self, name: str, body: object) -> LayerVersion:
+    async def publish(self, name: str, body: object, display_name: str = "") -> LayerVersion:
+        """`display_name`: the name another surface (FC's, Lambda's) published it under, `name` derived from it."""
         name = check_name(name)
         encoded, description, runtimes = check_publish(body)
         if runtimes is None:  # every runtime that may have layers and whose image this platform has
@@ -34,7 +35,8 @@ class LayerService:
             runtimes = tuple(r for r in LAYER_RUNTIMES if python_runtime(r).name in available)
         code, image = await self.builder.build_layer(name, encoded, runtimes)
         layer = LayerVersion(name=name, version=0, description=description, compatible_runtimes=runtimes,
-                             code_sha256=code.sha256, code_size=code.size, image=image, created_at=time.time())
+                             code_sha256=code.sha256, code_size=code.size, image=image, created_at=time.time(),
+                             display_name=display_name if display_name != name else "")
         version = await self.store.publish(layer, defaults.VERSIONS_PER_LAYER)
         if version is None:
             raise LayerVersionLimitExceeded(f"layer {name} has {defaults.VERSIONS_PER_LAYER} versions: delete old "

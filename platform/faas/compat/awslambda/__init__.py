@@ -27,6 +27,14 @@ from .functions import (
     update_code,
     update_configuration,
 )
+from .layers import (
+    LAYERS_PREFIX,
+    delete_layer_version,
+    get_layer_version,
+    list_layer_versions,
+    list_layers,
+    publish_layer_version,
+)
 from .releases import create_alias, delete_alias, get_alias, list_aliases, list_versions, publish_version, update_alias
 from .settings import (
     create_url,
@@ -66,6 +74,13 @@ def add_to(app: web.Application) -> None:
         route("GET", "/functions/{function}/aliases/{alias}", get_alias),
         route("PUT", "/functions/{function}/aliases/{alias}", update_alias),
         route("DELETE", "/functions/{function}/aliases/{alias}", delete_alias),
+    ])
+    surface(LAYERS_PREFIX).add_to(app, [
+        route("POST", "/layers/{layer}/versions", publish_layer_version),
+        route("GET", "/layers", list_layers),  # (and GetLayerVersionByArn: ?find=LayerVersion&Arn=)
+        route("GET", "/layers/{layer}/versions", list_layer_versions),
+        route("GET", "/layers/{layer}/versions/{version}", get_layer_version),
+        route("DELETE", "/layers/{layer}/versions/{version}", delete_layer_version),
     ])
     put_and_delete, get = (surface(prefix) for prefix in CONCURRENCY_PREFIXES)
     put_and_delete.add_to(app, [route("PUT", "/functions/{function}/concurrency", put_concurrency),

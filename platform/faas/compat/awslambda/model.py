@@ -19,6 +19,7 @@ from ...errors import InvalidArgument
 from ...models import CustomContainer, FunctionRecord
 from ...runtimes import NEAREST_PYTHON, nearest
 from .common import ACCOUNT_ID, function_arn, lambda_time, region, version_of
+from .layers import function_layers, ref_of_arn
 
 PYTHON_RUNTIMES = tuple(f"python{v}" for v in NEAREST_PYTHON)
 """Lambda's Python runtimes: each runs on the nearest interpreter of the platform not older than it
@@ -41,12 +42,12 @@ _RENAMED = {"Handler": "handler", "Description": "description", "Timeout": "time
 """Lambda's field -> the spec's, for fields whose values are the same."""
 _DEFAULTS_ACCEPTED: dict[str, Any] = {
     "Role": None, "VpcConfig": {}, "DeadLetterConfig": {}, "KMSKeyArn": "", "TracingConfig": {"Mode": "PassThrough"},
-    "Tags": {}, "Layers": [], "FileSystemConfigs": [], "CodeSigningConfigArn": "", "Architectures": ["x86_64"],
+    "Tags": {}, "FileSystemConfigs": [], "CodeSigningConfigArn": "", "Architectures": ["x86_64"],
     "EphemeralStorage": {"Size": 512}, "SnapStart": {"ApplyOn": "None"}, "LoggingConfig": {}, "RevisionId": None}
 """Fields the platform does not have, accepted when they ask what every function has here (Role is any: no IAM)."""
-_CREATE = {"FunctionName", "Runtime", "Code", "Publish", "PackageType", "Environment", "ImageConfig", *_RENAMED,
-           *_DEFAULTS_ACCEPTED}
-_CONFIGURATION = {"Runtime", "Environment", "ImageConfig", *_RENAMED, *_DEFAULTS_ACCEPTED}
+_CREATE = {"FunctionName", "Runtime", "Code", "Publish", "PackageType", "Environment", "ImageConfig", "Layers",
+           *_RENAMED, *_DEFAULTS_ACCEPTED}
+_CONFIGURATION = {"Runtime", "Environment", "ImageConfig", "Layers", *_RENAMED, *_DEFAULTS_ACCEPTED}
 _CODE = {"ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "Publish", "DryRun", "RevisionId",
          "Architectures", "SourceKMSKeyArn"}
 
@@ -156,7 +157,15 @@ def create_spec(request: web.Request, body: dict, native: str, name: str) -> dic
     spec = {_RENAMED[k]: v for k, v in body.items() if k in _RENAMED}
     spec.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_S)
     kept = {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_REGION": region(request)}
-    return spec | _package(body) | {"name": native, "environment": _environment(body, kept)}
+    return spec | _package(body) | _layers(body) | {"name": native, "environment": _environment(body, kept)}
+
+
+def _layers(body: dict) -> dict:
+    if "Layers" not in body:
+        return {}
+    if not isinstance(body["Layers"], list):
+        raise InvalidArgument("Layers must be a list of layer versions' ARNs")
+    return {"layers": [ref_of_arn(arn) for arn in body["Layers"]]}
 
 
 def configuration_spec(body: dict, current: FunctionRecord) -> dict:
@@ -174,6 +183,7 @@ def configuration_spec(body: dict, current: FunctionRecord) -> dict:
         raise InvalidArgument("ImageConfig is for PackageType Image")
     if "Runtime" in body:
         spec["runtime"] = _runtime(body["Runtime"])
+    spec |= _layers(body)
     if "Environment" in body:
         kept = {k: current.spec.environment[k] for k in KEPT if k in current.spec.environment}
         spec["environment"] = _environment(body, kept)
@@ -234,6 +244,8 @@ def configuration(request: web.Request, record: FunctionRecord, name: str) -> di
         "Role": f"arn:aws:iam::{ACCOUNT_ID}:role/faas",
         "RevisionId": f"{record.function_id}-{record.revision}",
     }
+    if spec.layers:
+        out["Layers"] = function_layers(request, spec.layers)
     if record.version_id != defaults.LATEST:
         out["FunctionArn"] = function_arn(request, name, version_of(record.version_id))
     if spec.custom_container is not None:  # an image: its command, not a runtime and handler, runs it

@@ -26,6 +26,14 @@ from .functions import (
     put_concurrency_config,
     update_function,
 )
+from .layers import (
+    create_layer_version,
+    delete_layer_version,
+    get_layer_version,
+    get_layer_version_by_arn,
+    list_layer_versions,
+    list_layers,
+)
 from .releases import (
     create_alias,
     delete_alias,
@@ -83,4 +91,10 @@ def add_to(app: web.Application) -> None:
         route("PUT", "/functions/{function}/async-invoke-config", put_async_config),
         route("GET", "/functions/{function}/async-invoke-config", get_async_config),
         route("DELETE", "/functions/{function}/async-invoke-config", delete_async_config),
+        route("POST", "/layers/{layer}/versions", create_layer_version),
+        route("GET", "/layers", list_layers),
+        route("GET", "/layers/{layer}/versions", list_layer_versions),
+        route("GET", "/layers/{layer}/versions/{version}", get_layer_version),
+        route("DELETE", "/layers/{layer}/versions/{version}", delete_layer_version),
+        route("GET", "/layerarn/{arn}", get_layer_version_by_arn),
     ])

@@ -18,6 +18,7 @@ from ...models import FunctionRecord
 from ...releases.model import Alias, Version
 from ...runtimes import CUSTOM_CONTAINER, CUSTOM_RUNTIME, NEAREST_PYTHON
 from ..limits import max_instances
+from ..names import native_name
 
 FC_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 RUNTIMES = {**{f"python{v}": runtime for v, runtime in NEAREST_PYTHON.items()},
@@ -32,11 +33,13 @@ RENAMED = {"functionName": "name", "runtime": "runtime", "handler": "handler", "
 """FC's field -> the spec's, for fields whose values are the same."""
 
 EMPTY_ACCEPTED = ("role", "logConfig", "vpcConfig", "nasConfig", "ossMountConfig", "gpuConfig", "tracingConfig",
-                  "customDNS", "layers", "tags", "cpu", "resourceGroupId", "sessionAffinity",
+                  "customDNS", "tags", "cpu", "resourceGroupId", "sessionAffinity",
                   "sessionAffinityConfig", "instanceIsolationMode", "polarFsConfig",
                   "juiceFsConfig", "disableOndemand", "enableLongLiving", "invocationRestriction",
                   "disableInjectCredentials", "idleTimeout")
 """Fields the platform does not have: accepted when empty (null, "", [], {}, false, or an object of such)."""
+
+_LAYER_ARN = re.compile(r"acs:fc:[a-z0-9-]*:[A-Za-z0-9_.-]*:layers/([A-Za-z0-9_-]{1,64})/versions/([1-9][0-9]{0,9})")
 
 DISK_SIZE_MB = 512
 INTERNET_ACCESS = True
@@ -58,7 +61,7 @@ def is_empty(value: Any) -> bool:
 def spec_body(body: dict, creating: bool) -> dict:
     """The `/v1` create or update body of a CreateFunction or UpdateFunction input."""
     known = set(RENAMED) | set(EMPTY_ACCEPTED) | {"code", "customContainerConfig", "instanceLifecycleConfig",
-                                                  "diskSize", "internetAccess", "customRuntimeConfig"}
+                                                  "diskSize", "internetAccess", "customRuntimeConfig", "layers"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
@@ -82,6 +85,10 @@ def spec_body(body: dict, creating: bool) -> dict:
         spec["name"] = check_function_name(spec["name"]) if isinstance(spec["name"], str) else None
     if "code" in body:
         spec["code"] = _code(body["code"])
+    if body.get("layers") is not None:
+        if not isinstance(body["layers"], list):
+            raise InvalidArgument("layers must be a list of layer versions' ARNs")
+        spec["layers"] = [ref_of_arn(a) for a in body["layers"]]
     if body.get("customRuntimeConfig") is not None:
         spec["customRuntimeConfig"] = _custom_runtime(body["customRuntimeConfig"])
     if body.get("customContainerConfig") is not None:
@@ -153,6 +160,27 @@ def _lifecycle(config: Any) -> dict:
     return out
 
 
+def ref_of_arn(arn: Any) -> str:
+    """The `name:version` a layer ARN names (`acs:fc:<region>:<account>:layers/<name>/versions/<version>`)."""
+    found = _LAYER_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if found is None:
+        raise InvalidArgument(f"layers: {arn!r} is not a layer version's ARN "
+                              "(acs:fc:<region>:<account>:layers/<name>/versions/<version>)")
+    return f"{native_name(found.group(1))}:{found.group(2)}"
+
+
+def layer_arn(ref: str) -> str:
+    """The ARN of the layer version `name:version`."""
+    name, _, version = ref.rpartition(":")
+    return f"acs:fc:local:platform:layers/{name}/versions/{version}"
+
+
+def arns(refs: tuple[str, ...]) -> list[dict]:
+    """A function's `layers` as FC shows them."""
+    return [{"arn": layer_arn(ref)} for ref in refs]
+
+
+
 def iso_time(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -171,7 +199,7 @@ def function(record: FunctionRecord, fc_name: str) -> dict:
         "instanceConcurrency": spec.instance_concurrency, "diskSize": DISK_SIZE_MB,
         "internetAccess": INTERNET_ACCESS, "codeChecksum": record.code_sha256 or "",
         "createdTime": iso_time(record.created_at), "lastModifiedTime": iso_time(record.updated_at),
-        "state": "Active", "lastUpdateStatus": "Successful", "tags": [], "layers": [],
+        "state": "Active", "lastUpdateStatus": "Successful", "tags": [], "layers": arns(spec.layers),
     }
     if spec.initializer:
         out["instanceLifecycleConfig"] = {"initializer": {"handler": spec.initializer,
