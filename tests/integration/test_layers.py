@@ -107,8 +107,8 @@ def test_a_function_version_keeps_its_layer_version_and_a_used_one_cannot_be_del
     assert publish(api, layer_name, {"python/common.py": "VALUE = 3\n"})["version"] == 3
 
 
-def test_layers_through_a_cell_and_on_python_313(start_platform, tmp_path, fn_name, layer_name):
-    plat = start_platform(FAAS_CELLS_DIR=str(tmp_path / "cells"), FAAS_CELLS_MIN="1", FAAS_HEALTH_INTERVAL="1")
+def test_layers_through_a_cell_and_on_python_313(platform, fn_name, layer_name):
+    plat = platform  # (its cells: FAAS_CELLS_MIN 1)
     wait_for(lambda: ready_cells(plat) >= 1, timeout=60, what="a cell ready")
     a = publish(plat.api, f"{layer_name}-a", {"python/common.py": "VALUE = 'a'\n", "python/only_a.py": "A = 2\n"})
     b = publish(plat.api, f"{layer_name}-b", {"python/common.py": "VALUE = 'b'\n"}, compatibleRuntimes=["python3.13"])

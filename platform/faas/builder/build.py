@@ -22,6 +22,9 @@ from .prepare import PreparedCode, prepare_in_child
 
 log = logging.getLogger(__name__)
 
+MISSING_RETRY_S = 30.0
+"""Seconds before a runtime whose image could not be made (its base missing) is tried again."""
+
 CACHE_RACE_TRIES = 3
 """Builds of one image when the engine's build cache hands out a layer that is removed before the build uses it
 (`docker image rm` or prune from outside this platform's gate); the next build finds the cache as it is now."""
@@ -83,6 +86,9 @@ class Builder:
         """By Python runtime: its image's Python (its LABEL_PYTHON_CACHE_TAG): a function's byte code is compiled
         for it."""
         self._runtime_lock = asyncio.Lock()
+        self._missing: dict[str, tuple[float, ServiceUnavailable]] = {}
+        """By Python runtime whose image could not be made: when, and why (asked again after MISSING_RETRY_S, not
+        at every call: a base image's pull may take seconds to fail)."""
         self._gate = Gate()
 
     async def runtime_image(self, runtime: str = DEFAULT) -> str:
@@ -91,8 +97,16 @@ class Builder:
         async with self._runtime_lock:
             image = self._runtime_images.get(python.name)
             if image is None or not await self.host.image_id(image):
-                image = self._runtime_images[python.name] = await ensure_runtime_image(self.host, self.settings,
-                                                                                       runtime=python)
+                failed = self._missing.get(python.name)
+                if failed is not None and time.monotonic() - failed[0] < MISSING_RETRY_S:
+                    raise failed[1]
+                try:
+                    image = await ensure_runtime_image(self.host, self.settings, runtime=python)
+                except ServiceUnavailable as exc:
+                    self._missing[python.name] = (time.monotonic(), exc)
+                    raise
+                self._missing.pop(python.name, None)
+                self._runtime_images[python.name] = image
                 self._cache_tags[python.name] = (await self.host.image_labels(image)).get(LABEL_PYTHON_CACHE_TAG)
             return image
 

@@ -126,3 +126,16 @@ def function_arn(request: web.Request, name: str, qualifier: str | None = None) 
 def lambda_time(seconds: float) -> str:
     """A time as Lambda's API writes one: 2026-12-04T19:42:58.000+0000."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}+0000"
+
+
+
+LIST_DEFAULT, LIST_MAX = 50, 10_000
+"""A list's `MaxItems`: its default and its most."""
+
+
+def max_items(request: web.Request) -> int:
+    """A list's `MaxItems`: 1-10000, 50 by default."""
+    raw = request.query.get("MaxItems", str(LIST_DEFAULT))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= LIST_MAX:
+        raise InvalidArgument(f"MaxItems must be a whole number from 1 to {LIST_MAX}")
+    return int(raw)

@@ -21,14 +21,13 @@ from ..limits import max_instances
 from ..listing import page_after
 from ..names import by_surface_name, create_named, name_pairs, native_name
 from ..signed import BODY, json_body
-from .common import NAME, InvalidRequestContent, function_of, version_of
+from .common import NAME, InvalidRequestContent, function_of, max_items, version_of
 from .model import code_location, code_spec, configuration, configuration_spec, create_spec
 
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 _decode = json.JSONDecoder().decode
 SDK_INVOCATION_ID = "amz-sdk-invocation-id"
 _SDK_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-_LIST_DEFAULT, _LIST_MAX = 50, 10_000
 
 
 async def create_function(request: web.Request) -> web.Response:
@@ -101,14 +100,6 @@ async def list_functions(request: web.Request) -> web.Response:
     if marker is not None:
         body["NextMarker"] = marker
     return web.json_response(body)
-
-
-def max_items(request: web.Request) -> int:
-    """A list's `MaxItems`: 1-10000, 50 by default."""
-    raw = request.query.get("MaxItems", str(_LIST_DEFAULT))
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _LIST_MAX:
-        raise InvalidArgument(f"MaxItems must be a whole number from 1 to {_LIST_MAX}")
-    return int(raw)
 
 
 async def delete_function(request: web.Request) -> web.Response:

@@ -18,9 +18,10 @@ from ...api.keys import LAYERS
 from ...errors import InvalidArgument, LayerNotFound
 from ...layers.model import LayerVersion
 from ...runtimes import nearest
+from ..listing import page_after
 from ..names import native_name
 from ..signed import json_body
-from .common import ACCOUNT_ID, lambda_time, region
+from .common import ACCOUNT_ID, lambda_time, max_items, region
 
 LAYERS_PREFIX = "/2018-10-31"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -114,16 +115,6 @@ async def delete_layer_version(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _page(request: web.Request) -> tuple[str, int]:
-    raw = request.query.get("MaxItems", "50")
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 50:
-        raise InvalidArgument("MaxItems must be a number from 1 to 50")
-    marker = request.query.get("Marker", "")
-    if len(marker) > 64 or not marker.isascii():
-        raise InvalidArgument("Marker is not one this API gave")
-    return marker, int(raw)
-
-
 def _compatible(request: web.Request, layer: LayerVersion) -> bool:
     wanted = request.query.get("CompatibleRuntime")
     return wanted is None or nearest(wanted) in layer.compatible_runtimes
@@ -135,19 +126,17 @@ async def list_layers(request: web.Request) -> web.Response:
     if request.query.get("find") == "LayerVersion":
         name, _, version = ref_of_arn(request.query.get("Arn", "")).rpartition(":")
         return web.json_response(layer_version(request, await request.config_dict[LAYERS].get(name, version)))
-    marker, limit = _page(request)
-    newest = sorted((v for v in await request.config_dict[LAYERS].newest() if _compatible(request, v)),
-                    key=lambda v: v.name)
-    chosen = [v for v in newest if v.name > marker]
-    body: dict = {"Layers": [{"LayerName": v.shown_name, "LayerArn": layer_arn(request, v.name),
-                              "LatestMatchingVersion": layer_version(request, v)} for v in chosen[:limit]]}
-    if len(chosen) > limit:
-        body["NextMarker"] = chosen[limit - 1].name
+    by_name = {v.name: v for v in await request.config_dict[LAYERS].newest() if _compatible(request, v)}
+    chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), max_items(request))
+    body: dict = {"Layers": [{"LayerName": by_name[n].shown_name, "LayerArn": layer_arn(request, n),
+                              "LatestMatchingVersion": layer_version(request, by_name[n])} for n in chosen]}
+    if marker is not None:
+        body["NextMarker"] = marker
     return web.json_response(body)
 
 
 async def list_layer_versions(request: web.Request) -> web.Response:
-    marker, limit = _page(request)
+    marker, limit = request.query.get("Marker", ""), max_items(request)
     try:
         versions = await request.config_dict[LAYERS].versions(_platform_name(request.match_info["layer"]))
     except LayerNotFound:

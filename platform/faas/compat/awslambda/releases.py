@@ -11,8 +11,7 @@ from ...errors import InvalidArgument
 from ...releases.model import Alias, Version
 from ..listing import page_after
 from ..signed import json_body
-from .common import LATEST, function_arn, function_of
-from .functions import max_items
+from .common import LATEST, function_arn, function_of, max_items
 from .model import configuration
 
 _ALIAS_FIELDS = {"Name", "FunctionVersion", "Description", "RoutingConfig", "RevisionId"}

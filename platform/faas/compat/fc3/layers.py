@@ -15,6 +15,7 @@ from aiohttp import web
 from ...api.keys import LAYERS
 from ...errors import InvalidArgument, LayerNotFound
 from ...layers.model import LayerVersion
+from ..listing import limit_of, listed, page
 from ..names import native_name
 from ..signed import json_body
 from .model import RUNTIMES, iso_time, layer_arn, ref_of_arn
@@ -77,24 +78,13 @@ async def delete_layer_version(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "20")
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise InvalidArgument("limit must be a number from 1 to 100")
-    return int(raw)
-
-
 async def list_layers(request: web.Request) -> web.Response:
     """The newest version of each layer (none is public or official here), by name, a page at a time."""
     if any(request.query.get(k, "").lower() == "true" for k in ("public", "official")):
         return web.json_response({"layers": []})
-    prefix, after, limit = request.query.get("prefix", ""), request.query.get("nextToken", ""), _limit(request)
-    chosen = [v for v in sorted(await request.config_dict[LAYERS].newest(), key=lambda v: v.shown_name)
-              if v.shown_name.startswith(prefix) and v.shown_name > after]
-    body: dict = {"layers": [layer(v) for v in chosen[:limit]]}
-    if len(chosen) > limit:
-        body["nextToken"] = chosen[limit - 1].shown_name
-    return web.json_response(body)
+    by_name = {v.shown_name: v for v in await request.config_dict[LAYERS].newest()}
+    names, token = page(list(by_name), request)
+    return listed("layers", [layer(by_name[n]) for n in names], token)
 
 
 async def list_layer_versions(request: web.Request) -> web.Response:
@@ -107,7 +97,7 @@ async def list_layer_versions(request: web.Request) -> web.Response:
     except LayerNotFound:
         versions = []
     chosen = [v for v in versions if start is None or v.version <= int(start)]
-    limit = _limit(request)
+    limit = limit_of(request)
     body: dict = {"layers": [layer(v) for v in chosen[:limit]]}
     if len(chosen) > limit:
         body["nextVersion"] = chosen[limit].version
