@@ -13,7 +13,8 @@ layers   numpy (~70 MB) in a layer beside numpy in the function's image: cold st
 runtimes cold and warm latency on python3.13 beside python3.11 (each through its cells), and of a
          custom.debian12 function (from its image) beside a Python function from its image.
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
-         p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each).
+         p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each); and Debian's haproxy in
+         front of the same container, the price of one proxy hop on this machine.
 unpause  the latency of an invocation that finds its container paused, beside a warm one.
 burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered,
          with the cells the platform keeps ready beside the same burst from images.
@@ -44,6 +45,7 @@ Everything runs against the platform as `scripts/up` starts it (its Redis, worke
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -63,6 +65,7 @@ from .hostile import bench_hostile, bench_queue_flood, bench_zip_bomb
 from .lambda_image import bench_lambda_image
 from .layers import bench_layers, bench_runtimes
 from .logs import bench_logs
+from .profile import profiled
 from .restart import bench_restart
 from .signed import bench_lambda, bench_signed
 from .triggers import bench_http_trigger, bench_queue_trigger, bench_timer
@@ -78,6 +81,9 @@ def parse_args() -> argparse.Namespace:
                         "burst,async,logs,zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,"
                         "queueflood",
                         help="comma-separated benchmarks to run")
+    parser.add_argument("--profile", metavar="SCENARIO",
+                        help="sample the control plane and workers with py-spy while SCENARIO (one of --only's) runs: "
+                             "flame graphs in var/profiles/, top frames printed")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
                         help="messages through a queue trigger with batch 1 (5 times as many with batch 10)")
@@ -128,7 +134,8 @@ def main() -> int:
             platform.start(timeout=300)
             for name, run in runs.items():
                 if name in only:
-                    run(platform)
+                    with profiled(platform, name) if name == args.profile else contextlib.nullcontext():
+                        run(platform)
         finally:
             platform.stop(timeout=180)
     return 0

@@ -3,11 +3,17 @@ one."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 
 import docker
 
+from helpers import free_port
 from launch import Up
 
 from .common import deploy, percentile, row, wait_until
@@ -23,6 +29,49 @@ def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
     container = client.containers.get(instance["instanceId"])
     address = container.attrs["NetworkSettings"]["Networks"]["faas-functions"]["IPAddress"]
     return f"http://{address}:9000/invoke"
+
+
+HAPROXY = """global
+    maxconn 1024
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend container
+backend container
+    server runtime {address}:9000
+"""
+
+
+@contextlib.contextmanager
+def haproxy(direct_url: str) -> Iterator[str]:
+    """Debian's haproxy (C) in front of the container: the price of one proxy hop on this machine, as a baseline for
+    a platform that also authenticates, routes, counts and logs. Yields the URL that goes through it."""
+    address = direct_url.split("//", 1)[1].split(":", 1)[0]
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg") as config:
+        config.write(HAPROXY.format(port=port, address=address))
+        config.flush()
+        proc = subprocess.Popen(["haproxy", "-f", config.name, "-db"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _listening(port), 10, "haproxy")
+            yield f"http://127.0.0.1:{port}/invoke"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
 
 
 def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
@@ -42,6 +91,9 @@ def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
     api1, direct1 = wrk(api_url, 1, seconds, auth), wrk(direct_url, 1, seconds, protocol)
     api16, direct16 = wrk(api_url, 16, seconds, auth), wrk(direct_url, 16, seconds, protocol)
     bare16 = wrk(direct_url, 16, seconds)
+    with haproxy(direct_url) as proxied:
+        wrk(proxied, 1, 2, protocol)
+        proxy1, proxy16 = wrk(proxied, 1, seconds, protocol), wrk(proxied, 16, seconds, protocol)
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     us = 1e6
     print(f"Warm sync invocations of a no-op function (wrk, {seconds} s each, same container on both sides;")
@@ -53,6 +105,9 @@ def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
           f"{api16['rps'] / direct16['rps'] * 100:.0f}% of direct   (target: >= 1500/s and >= 35%)")
     print(f"  16 connections, direct with no x-fc-* headers: {bare16['rps']:7.0f} req/s "
           f"(platform at {api16['rps'] / bare16['rps'] * 100:.0f}% of it)")
+    print(f"  haproxy in front of the same container (one proxy hop, nothing else): 1 connection p50 "
+          f"{proxy1['p50'] * us:6.0f} us ({proxy1['p50'] / direct1['p50']:.2f}x direct); 16 connections "
+          f"{proxy16['rps']:7.0f} req/s ({proxy16['rps'] / direct16['rps'] * 100:.0f}% of direct)")
 
 
 def bench_unpause(platform: Up, rounds: int) -> None:
