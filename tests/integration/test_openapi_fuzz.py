@@ -20,16 +20,27 @@ TESTS = Path(__file__).resolve().parents[1]
 EXCLUDED = "positive_data_acceptance"
 
 
+TOOL_CRASH = "AST constructor recursion depth mismatch"
+"""CPython 3.11's ast.parse can raise this SystemError spuriously when threads use it at once (python/cpython#106905):
+hypothesis parses its lambdas' source in schemathesis's worker threads. A run that crashed so, and not on anything
+the platform answered, is made once more (with another seed)."""
+
+
 def test_schemathesis_finds_no_failure(start_platform):
     platform = start_platform(FAAS_LOG_FOLLOW_SECONDS="2")
     schemathesis = Path(sys.executable).with_name("schemathesis")
-    result = subprocess.run(
-        [str(schemathesis), "--config-file", str(TESTS / "schemathesis.toml"), "run",
-         f"{platform.url}/v1/openapi.json", "-H", f"Authorization: Bearer {platform.env['FAAS_API_TOKEN']}",
-         "--phases", "examples,coverage,fuzzing,stateful", "--exclude-checks", EXCLUDED,
-         "--max-examples", "5", "--request-timeout", "60", "--workers", "2", "--no-color"],
-        capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-    out = result.stdout + result.stderr
+    for _ in range(2):
+        result = subprocess.run(
+            [str(schemathesis), "--config-file", str(TESTS / "schemathesis.toml"), "run",
+             f"{platform.url}/v1/openapi.json", "-H", f"Authorization: Bearer {platform.env['FAAS_API_TOKEN']}",
+             "--phases", "examples,coverage,fuzzing,stateful", "--exclude-checks", EXCLUDED,
+             "--max-examples", "5", "--request-timeout", "60", "--workers", "2", "--no-color"],
+            capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+        out = result.stdout + result.stderr
+        counted = re.search(r"(\d+) generated, (\d+) passed", out)
+        if result.returncode == 0 or TOOL_CRASH not in out or not counted or counted.group(1) != counted.group(2):
+            break  # (every generated case passed: the crash is all that failed)
+        print(f"schemathesis crashed on {TOOL_CRASH!r} (CPython's bug, not a finding): running it again")
     cases = re.search(r"(\d+) generated", out)
     print(f"schemathesis: {cases.group(0) if cases else 'no count'}; exit {result.returncode}")
     # Long runs of one character (generated bodies) are shortened, so that every failure fits in the message.
