@@ -38,6 +38,8 @@ cluster  past one host (tests/cluster's hosts in network namespaces, each with i
          warm p50 at 1 connection and throughput at 16 (wrk) and cold-start p50 (a config change, then one
          call) through 1 front end + 1 node and through 2 front ends + 3 nodes, beside scripts/up's single
          process on the same function.
+idlequeues Redis commands/s and the control plane's CPU with 500 queue triggers waiting on empty queues,
+         beside one (the cost of size, issue 30).
 
 Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
 """
@@ -67,6 +69,7 @@ from .layers import bench_layers, bench_runtimes
 from .logs import bench_logs
 from .profile import profiled
 from .restart import bench_restart
+from .scale import bench_idle_queues
 from .signed import bench_lambda, bench_signed
 from .triggers import bench_http_trigger, bench_queue_trigger, bench_timer
 from .warm import bench_unpause, bench_warm
@@ -79,11 +82,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--only", default="cold,deploy,cells,layers,runtimes,warm,signed,lambda,lambdaimage,unpause,"
                         "burst,async,logs,zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,"
-                        "queueflood",
+                        "queueflood,idlequeues",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--profile", metavar="SCENARIO",
                         help="sample the control plane and workers with py-spy while SCENARIO (one of --only's) runs: "
                              "flame graphs in var/profiles/, top frames printed")
+    parser.add_argument("--idle-queues", type=int, default=500,
+                        help="queue triggers waiting on empty queues in the idlequeues benchmark")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
                         help="messages through a queue trigger with batch 1 (5 times as many with batch 10)")
@@ -121,6 +126,7 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "queueflood": lambda platform: bench_queue_flood(platform, 1600),
         "sandbox": lambda platform: bench_sandbox(platform, max(5, min(args.rounds, 15))),
         "restart": lambda platform: bench_restart(platform, 3),
+        "idlequeues": lambda platform: bench_idle_queues(platform, args.idle_queues, args.seconds),
     }
 
 

@@ -1,0 +1,59 @@
+"""The cost of size, idle queue triggers first (issue 30): Redis commands a second and the control plane's CPU while
+N queue triggers wait on empty queues, beside the same figures with one, measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from launch import Up
+
+from .common import deploy
+
+SETTLE_S = 3.0
+"""Seconds after the triggers are made before measuring (the poller's first rounds make each trigger's group)."""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _idle_costs(platform: Up, seconds: float) -> tuple[float, float]:
+    """(Redis commands a second, the control plane's share of one core) over `seconds` with nothing published."""
+    conn, pid = platform.redis(), platform.child("faas.server")
+    commands0, cpu0, t0 = conn.info("stats")["total_commands_processed"], _cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    commands = conn.info("stats")["total_commands_processed"] - commands0
+    return commands / elapsed, (_cpu_seconds(pid) - cpu0) / elapsed
+
+
+def _make_triggers(platform: Up, count: int, per_function: int = 10) -> list[str]:
+    """`count` queue triggers, each on a queue of its own, spread over functions (10 triggers each at most)."""
+    functions = []
+    for i in range(count):
+        if i % per_function == 0:
+            name = f"bench-scale-{i // per_function}"
+            deploy(platform, name)
+            functions.append(name)
+        platform.http.post(f"{platform.url}/v1/functions/{functions[-1]}/triggers",
+                           json={"triggerName": f"q{i}", "triggerType": "queue",
+                                 "triggerConfig": {"queueName": f"bench-idle-{i}"}}).raise_for_status()
+    return functions
+
+
+def bench_idle_queues(platform: Up, count: int, seconds: int) -> None:
+    rows = []
+    for size in (1, count):
+        functions = _make_triggers(platform, size)
+        time.sleep(SETTLE_S)
+        rows.append((size, *_idle_costs(platform, seconds)))
+        for name in functions:
+            platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    print(f"Idle queue triggers: Redis commands/s and the control plane's CPU over {seconds} s, nothing published")
+    for size, commands, cpu in rows:
+        print(f"  {size:5d} trigger(s)   {commands:9.0f} Redis commands/s   control plane {cpu * 100:5.1f}% of a core"
+              + ("   (baseline)" if size == 1 else "   (target: poller <= 5% of a core)"))
