@@ -17,14 +17,14 @@ from .custom import CustomContainer, CustomRuntimeConfig
 from .errors import InvalidArgument
 from .fields import api, api_form, api_keys, integer, read, whole
 from .layers.model import check_refs
-from .runtimes import CUSTOM_RUNTIME, RUNTIMES
+from .runtimes import CUSTOM_CONTAINER, CUSTOM_RUNTIME, RUNTIMES
 
 _NAME_RE = re.compile(defaults.NAME_PATTERN)
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEST_RE = re.compile(r"^(queue|function):([a-z][a-z0-9-]{0,62})$")
 _RESERVED_ENV_PREFIXES = ("FC_", "FAAS_")
-CUSTOM = "custom-container"
+CUSTOM = CUSTOM_CONTAINER
 """The runtime whose function is its own image (customContainer)."""
 
 

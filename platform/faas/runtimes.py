@@ -48,16 +48,16 @@ class Runtime:
 
 
 DEFAULT = "python3.11"
+CUSTOM_RUNTIME = "custom.debian12"
+CUSTOM_CONTAINER = "custom-container"
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("python3.11", "python", python="3.11", suite="bookworm"),
     Runtime("python3.13", "python", python="3.13", suite="trixie"),
-    Runtime("custom.debian12", "custom", python="3.11", image_of="python3.11"),
-    Runtime("custom-container", "container"),
+    Runtime(CUSTOM_RUNTIME, "custom", python="3.11", image_of=DEFAULT),
+    Runtime(CUSTOM_CONTAINER, "container"),
 )}
 
-CUSTOM_RUNTIME = "custom.debian12"
-CUSTOM_CONTAINER = "custom-container"
 
 
 def python_runtime(name: str) -> Runtime:

@@ -377,14 +377,20 @@ def test_a_container_claimed_while_it_pauses_is_thawed_before_it_serves():
     run(scenario)
 
 
+async def paused(pool, fn, request_id: str):
+    """The one container of `fn`, invoked once and then left idle past its pauseAfterSeconds: Paused."""
+    await pool.invoke(fn, b"warm", request_id)
+    (inst,) = pool.instances("f")
+    inst.last_used -= 2
+    await pool.maintain()
+    await until(lambda: inst.state is S.PAUSED)
+    return inst
+
+
 def test_a_container_that_cannot_be_thawed_is_replaced_for_every_claimer():
     async def scenario(pool, host, runtime):
         fn = record(pauseAfterSeconds=1, instanceConcurrency=2)
-        await pool.invoke(fn, b"warm", "r0")
-        (frozen,) = pool.instances("f")
-        frozen.last_used -= 2
-        await pool.maintain()
-        await until(lambda: frozen.state is S.PAUSED)
+        frozen = await paused(pool, fn, "r0")
         host.fail_unpauses = 1
         results = await asyncio.gather(pool.invoke(fn, b"a", "r1"), pool.invoke(fn, b"b", "r2"))
         assert [r.body for r in results] == [b"a", b"b"] and all(r.error is None for r in results)
@@ -401,28 +407,16 @@ def test_a_paused_container_is_thawed_before_it_is_removed():
     first (Debian's docker.io can hang on every later call about a paused container killed or removed by force)."""
     async def scenario(pool, host, runtime):
         fn = record(pauseAfterSeconds=1, keepAliveSeconds=3)
-        await pool.invoke(fn, b"warm", "r0")
-        (idle,) = pool.instances("f")
-        idle.last_used -= 2
-        await pool.maintain()
-        await until(lambda: idle.state is S.PAUSED)
+        idle = await paused(pool, fn, "r0")
         idle.last_used -= 5  # past its keep-alive: reclaimed
         await pool.maintain()
         await pool.settle()
         assert idle.container_id in host.removed and host.removed_paused == []
-        await pool.invoke(fn, b"again", "r1")
-        (second,) = pool.instances("f")
-        second.last_used -= 2
-        await pool.maintain()
-        await until(lambda: second.state is S.PAUSED)
+        second = await paused(pool, fn, "r1")
         await pool.remove_function("f")
         await pool.settle()
         assert second.container_id in host.removed and host.removed_paused == []
-        await pool.invoke(fn, b"last", "r2")
-        (third,) = pool.instances("f")
-        third.last_used -= 2
-        await pool.maintain()
-        await until(lambda: third.state is S.PAUSED)
+        third = await paused(pool, fn, "r2")
         await pool.shutdown()  # killed, then removed: thawed before either
         assert third.container_id in host.removed and host.removed_paused == []
 

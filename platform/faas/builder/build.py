@@ -15,7 +15,7 @@ from ..docker_host import LABEL_FUNCTION, LABEL_PLATFORM, LABEL_PYTHON_CACHE_TAG
 from ..errors import BuildFailed, ServiceUnavailable
 from ..labels import LABEL_LAYER, ROLE_LAYER_STAGE
 from ..models import BuildInfo, FunctionSpec, tail
-from ..runtimes import DEFAULT, image_runtimes, python_runtime
+from ..runtimes import CUSTOM_CONTAINER, DEFAULT, image_runtimes, python_runtime
 from .context import LAYER_BUILDER_VERSION, function_tag, lambda_image_context
 from .images import ensure_runtime_image, proxy_buildargs
 from .prepare import PreparedCode, prepare_in_child
@@ -147,7 +147,7 @@ class Builder:
         """Build (or find) the image of `spec` with `code`. Raises BuildFailed with the log on failure."""
         started = time.time()
         t0 = time.monotonic()
-        if spec.runtime == "custom-container":
+        if spec.runtime == CUSTOM_CONTAINER:
             return await self._custom_image(spec, started, t0)
         assert code is not None
         if code.syntax is not None:

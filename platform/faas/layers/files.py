@@ -37,9 +37,6 @@ class LayerFiles:
         self._pending: dict[tuple[str, ...], asyncio.Task] = {}
         self._made_at: dict[tuple[str, ...], float] = {}
 
-    def ready(self, images: tuple[str, ...]) -> Path | None:
-        return self._views.get(images)
-
     def prepare(self, images: tuple[str, ...]) -> None:
         """Make the view of `images` in the background, unless made or under way."""
         if not images or images in self._views or images in self._pending:
@@ -57,8 +54,9 @@ class LayerFiles:
         """The directory a container of a function with layers `images` sees at /opt, made now if need be;
         ContainerStartFailed when a layer's files cannot be had."""
         found = self._views.get(images)
-        if found is not None:
+        if found is not None and found.is_dir():
             return found
+        self._views.pop(images, None)  # (its directory was removed from outside: made again)
         self.prepare(images)
         task = self._pending.get(images)
         if task is not None:
@@ -121,11 +119,6 @@ class LayerFiles:
         tmp = dest.parent / f".{dest.name}-{secrets.token_hex(4)}"
         tmp.mkdir(mode=0o700)
         return tmp
-
-    def forget(self) -> None:
-        """Its directory was lost: every view is made again when next needed."""
-        self._views.clear()
-        self._made_at.clear()
 
     def prune(self, keep: set[tuple[str, ...]]) -> None:
         """Remove the views (and unpacked layers) of lists no release known to the pool has (`keep`: those of the

@@ -17,7 +17,7 @@ from aiohttp import web
 from ... import defaults
 from ...errors import InvalidArgument
 from ...models import CustomContainer, FunctionRecord
-from ...runtimes import NEAREST_PYTHON, nearest
+from ...runtimes import CUSTOM_CONTAINER, NEAREST_PYTHON, nearest
 from .common import ACCOUNT_ID, function_arn, lambda_time, region, version_of
 from .layers import function_layers, ref_of_arn
 
@@ -140,7 +140,7 @@ def _package(body: dict) -> dict:
     if package_type == "Image":
         if body.get("Runtime") is not None or body.get("Handler") is not None:
             raise InvalidArgument("an Image function has no Runtime or Handler: its image's command runs it")
-        return {"runtime": "custom-container", **_image_config(body, code)}
+        return {"runtime": CUSTOM_CONTAINER, **_image_config(body, code)}
     if body.get("ImageConfig"):
         raise InvalidArgument("ImageConfig is for PackageType Image")
     if body.get("Runtime") is None or body.get("Handler") is None:
