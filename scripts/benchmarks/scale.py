@@ -1,5 +1,6 @@
 """The cost of size, idle queue triggers first (issue 30): Redis commands a second and the control plane's CPU while
-N queue triggers wait on empty queues, beside the same figures with one, measured in the same run."""
+N queue triggers wait on empty queues, and the messages a second one busy trigger among them delivers end to end,
+beside the same figures with one, measured in the same run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 from launch import Up
 
-from .common import deploy
+from .common import NOOP, deploy, wait_until
+
+BUSY_MESSAGES = 2000
+"""Messages the busy trigger takes, in batches of 10."""
 
 SETTLE_S = 3.0
 """Seconds after the triggers are made before measuring (the poller's first rounds make each trigger's group)."""
@@ -45,15 +49,38 @@ def _make_triggers(platform: Up, count: int, per_function: int = 10) -> list[str
     return functions
 
 
+def _busy_rate(platform: Up, queue: str) -> float:
+    """Messages a second one trigger delivers and its function ends, from BUSY_MESSAGES waiting in its queue."""
+    for i in range(BUSY_MESSAGES):
+        platform.http.post(f"{platform.url}/v1/queues/{queue}/messages", data=f"m{i}").raise_for_status()
+    deploy(platform, "bench-scale-busy", NOOP)
+    t0 = time.monotonic()
+    platform.http.post(f"{platform.url}/v1/functions/bench-scale-busy/triggers",
+                       json={"triggerName": "busy", "triggerType": "queue",
+                             "triggerConfig": {"queueName": queue, "batchSize": 10,
+                                               "startFrom": "earliest"}}).raise_for_status()
+
+    def drained() -> bool:
+        got = platform.http.get(f"{platform.url}/v1/functions/bench-scale-busy/triggers/busy").json()
+        return got["backlog"] == {"pending": 0, "lag": 0}
+
+    wait_until(drained, 600, "the busy queue drained")
+    elapsed = time.monotonic() - t0
+    platform.http.delete(f"{platform.url}/v1/functions/bench-scale-busy")
+    return BUSY_MESSAGES / elapsed
+
+
 def bench_idle_queues(platform: Up, count: int, seconds: int) -> None:
     rows = []
     for size in (1, count):
         functions = _make_triggers(platform, size)
         time.sleep(SETTLE_S)
-        rows.append((size, *_idle_costs(platform, seconds)))
+        rows.append((size, *_idle_costs(platform, seconds), _busy_rate(platform, f"bench-busy-{size}")))
         for name in functions:
             platform.http.delete(f"{platform.url}/v1/functions/{name}")
-    print(f"Idle queue triggers: Redis commands/s and the control plane's CPU over {seconds} s, nothing published")
-    for size, commands, cpu in rows:
+    print(f"Idle queue triggers: Redis commands/s and the control plane's CPU over {seconds} s, nothing published; "
+          f"then one busy trigger among them delivers {BUSY_MESSAGES} messages (batches of 10) to a no-op function")
+    for size, commands, cpu, rate in rows:
         print(f"  {size:5d} trigger(s)   {commands:9.0f} Redis commands/s   control plane {cpu * 100:5.1f}% of a core"
-              + ("   (baseline)" if size == 1 else "   (target: poller <= 5% of a core)"))
+              f"   busy one: {rate:6.0f} messages/s"
+              + ("   (baseline)" if size == 1 else "   (target: poller <= 5% of a core, messages/s unchanged)"))

@@ -229,6 +229,51 @@ def test_worker_killed_mid_batch_loses_nothing(async_stack, fn_name):
              what="the supervisor to replace the killed workers")
 
 
+def test_queue_triggers_made_changed_and_deleted_through_another_control_plane(start_platform, fn_name):
+    """A poller keeps the queue triggers in memory and waits on empty queues; what another control plane does to
+    a trigger reaches it through the stream of changes, at once (its sweep, every 60 s, would come too late for
+    these waits)."""
+    import redis
+
+    first = start_platform(**FAST)
+    second = start_platform(FAAS_REDIS_PREFIX=first.env["FAAS_REDIS_PREFIX"], **FAST)  # same Redis, same data
+    workers = WorkerProcess(first)
+    workers.start()
+    conn = redis.Redis.from_url(first.env["FAAS_REDIS_URL"])
+    stream = lambda queue: f"{first.env['FAAS_REDIS_PREFIX']}:queue:{queue}"  # noqa: E731
+    try:
+        api, other = first.api, second.api
+        one, two, out = f"{fn_name}-one", f"{fn_name}-two", f"{fn_name}-out"
+        api.deploy(fn_name, {"index.py": BATCH.format(sleep=0)}, **{"async": {"onSuccess": f"queue:{out}"}})
+        add(other, fn_name, "jobs", "queue", queueName=one)
+        second.stop()  # from here only the first control plane's poller delivers
+        publish(api, one, "made elsewhere")
+        wait_for(lambda: ["made elsewhere"] in results(api, out), timeout=30, what="the new trigger to deliver")
+
+        second.start()
+        moved = other.request("PUT", f"/v1/functions/{fn_name}/triggers/jobs",
+                              json={"triggerConfig": {"queueName": two, "batchSize": 10}})
+        assert moved.status_code == 200, moved.text
+        second.stop()
+        publish(api, one, "left behind")  # its old queue: no trigger takes it any more
+        publish(api, two, "moved elsewhere")
+        wait_for(lambda: ["moved elsewhere"] in results(api, out), timeout=30, what="the moved trigger to deliver")
+        assert conn.xinfo_groups(stream(one)) == []  # the old group was not made again by a stale poller
+        assert "left behind" in [m["body"] for m in messages(api, one)]
+
+        second.start()
+        assert other.request("DELETE", f"/v1/functions/{fn_name}/triggers/jobs").status_code == 204
+        second.stop()
+        publish(api, two, "after the deletion")
+        api.invoke(fn_name, b"[]", {"X-Fc-Invocation-Type": "Async"})  # a marker that passes through the workers
+        wait_for(lambda: [] in results(api, out), timeout=30, what="the marker invocation")
+        assert ["after the deletion"] not in results(api, out)
+        assert conn.xinfo_groups(stream(two)) == []
+    finally:
+        workers.stop()
+        conn.close()
+
+
 def test_failed_batch_goes_to_on_failure_and_is_acknowledged(api, fn_name):
     queue, dead = f"{fn_name}-q", f"{fn_name}-dead"
     api.deploy(fn_name, {"index.py": "def handler(e, c):\n    raise RuntimeError('cannot')\n"},

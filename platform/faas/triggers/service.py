@@ -142,6 +142,7 @@ class TriggerService:
                 if "BUSYGROUP" not in str(exc):
                     raise
             await self.redis.sadd(self.store.queue_triggers, trigger.member)
+            await self.store.queue_changed(trigger.member)
 
     async def _deactivate(self, trigger: Trigger) -> None:
         if trigger.type == "timer":
@@ -149,6 +150,7 @@ class TriggerService:
         elif trigger.type == "queue":
             await self.redis.srem(self.store.queue_triggers, trigger.member)
             await self._destroy_group(trigger)
+            await self.store.queue_changed(trigger.member)
 
     async def _destroy_group(self, trigger: Trigger) -> None:
         try:
