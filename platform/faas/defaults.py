@@ -355,6 +355,8 @@ ALIAS_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9_-]{0,127}"
 """What an alias name may be (never LATEST, and never all digits, which is a version id)."""
 VERSION_ID_PATTERN = r"[1-9][0-9]{0,9}"
 """What a version id is: 1, 2, ..."""
+FUNCTION_LIST_LIMIT = 100
+"""Most functions in one page of GET /v1/functions (with `limit`, `nextToken` or `prefix`; without, all of them)."""
 VERSION_LIST_LIMIT = 100
 """Most versions one page of GET .../versions lists."""
 ALIAS_WARM_TIMEOUT_S = 60.0

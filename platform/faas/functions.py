@@ -9,7 +9,7 @@ import secrets
 import time
 from collections import defaultdict
 from dataclasses import replace
-from typing import cast
+from typing import Sequence, cast
 
 from .builder.archive import check_handlers
 from .builder.build import Builder
@@ -101,6 +101,10 @@ class FunctionService:
 
     async def list(self) -> list[FunctionRecord]:
         return await self.store.list()
+
+    async def page(self, prefix: str, start: str | None, limit: int) -> tuple[Sequence[FunctionRecord], str | None]:
+        """A page of the functions by name (see FunctionStore.page)."""
+        return await self.store.page(prefix, start, limit)
 
     async def _build(self, spec: FunctionSpec, code: PreparedCode | None) -> tuple[BuildInfo, str]:
         """The build's outcome and its image."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 from redis.asyncio import Redis
 
@@ -55,6 +56,16 @@ class FunctionStore:
             return []
         raws = await self.redis.mget([function_key(self.prefix, n) for n in names])
         return [FunctionRecord.from_api(json.loads(r)) for r in raws if r is not None]
+
+    async def page(self, prefix: str, start: str | None, limit: int) -> tuple[Sequence[FunctionRecord], str | None]:
+        """The functions whose names start with `prefix`, by name, `limit` of them from `start` (that name and
+        after); and the name that starts the next page (None: this was the last). Only the page's records are
+        read."""
+        names = sorted(n for n in (raw.decode() for raw in await self.redis.smembers(functions_key(self.prefix)))
+                       if n.startswith(prefix) and (start is None or n >= start))
+        chosen, rest = names[:limit], names[limit:]
+        raws = await self.redis.mget([function_key(self.prefix, n) for n in chosen]) if chosen else []
+        return [FunctionRecord.from_api(json.loads(r)) for r in raws if r is not None], (rest[0] if rest else None)
 
     async def reserve(self, name: str) -> bool:
         """Claim a name for a create in progress; False when it exists or another create holds it."""

@@ -126,6 +126,14 @@ def test_bad_queue_reads(api, query):
     assert_error(api.request("GET", f"/v1/queues/some-queue/messages?{query}"), 400, "InvalidArgument")
 
 
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=5%0A", "limit=%EF%BC%95", "limit=" + "9" * 400,
+                                   "limit=1e2", "prefix=Bad", "prefix=a%0A", "prefix=-a", "prefix=" + "a" * 64,
+                                   "nextToken=x%0A", "nextToken=9bad", "nextToken="])
+def test_bad_function_list_pages(api, query):
+    resp = api.request("GET", f"/v1/functions?{query}")
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidArgument", (query, resp.text)
+
+
 @pytest.mark.parametrize("query", ["follow=maybe", "tail=-1", "tail=x"])
 def test_bad_log_reads(api, fn_name, query):
     api.deploy(fn_name, OK_CODE)

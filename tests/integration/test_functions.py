@@ -36,6 +36,22 @@ def test_deploy_and_invoke(api, fn_name):
     assert "def handler" not in build_log.text  # the log tells the build's steps, never the code
 
 
+def test_the_function_list_pages_by_name_and_prefix(api, fn_name):
+    names = [f"{fn_name}-{suffix}" for suffix in ("c", "a", "b")]
+    for name in names:
+        api.deploy(name, {"index.py": ECHO})
+    first = api.request("GET", "/v1/functions", params={"prefix": fn_name, "limit": 2}).json()
+    assert [f["name"] for f in first["functions"]] == sorted(names)[:2] and first["nextToken"] == sorted(names)[2]
+    rest = api.request("GET", "/v1/functions", params={"prefix": fn_name, "limit": 2,
+                                                       "nextToken": first["nextToken"]}).json()
+    assert [f["name"] for f in rest["functions"]] == sorted(names)[2:] and rest["nextToken"] is None
+    assert rest["functions"][0] == api.request("GET", f"/v1/functions/{sorted(names)[2]}").json()
+    every = api.request("GET", "/v1/functions").json()  # no page asked: every function, no token
+    assert set(names) <= {f["name"] for f in every["functions"]} and "nextToken" not in every
+    none = api.request("GET", "/v1/functions", params={"prefix": fn_name + "-z"}).json()
+    assert none == {"functions": [], "nextToken": None}
+
+
 def test_result_types(api, fn_name):
     api.deploy(fn_name, {"index.py": (
         "def handler(event, context):\n"

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+_PREFIX_RE = re.compile(defaults.NAME_PATTERN)
+"""A `prefix` of GET /v1/functions: any start of a name is a name by its pattern."""
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
@@ -68,8 +70,19 @@ async def create_function(request: web.Request) -> web.Response:
 
 
 async def list_functions(request: web.Request) -> web.Response:
-    records = await request.app[SERVICE].list()
-    return web.json_response({"functions": [r.to_api() for r in records]})
+    """Every function by name; with `limit` (or `nextToken`, or `prefix`), a page of them and the next page's
+    `nextToken` (null: this was the last)."""
+    query = request.query
+    prefix, token = query.get("prefix", ""), query.get("nextToken")
+    if prefix and not _PREFIX_RE.fullmatch(prefix):
+        raise InvalidArgument(f"prefix must be the start of a function name ({defaults.NAME_PATTERN})")
+    if token is not None:
+        check_name(token)
+    if "limit" not in query and token is None and not prefix:
+        return web.json_response({"functions": [r.to_api() for r in await request.app[SERVICE].list()]})
+    limit = whole_query(query, "limit", defaults.FUNCTION_LIST_LIMIT, 1, defaults.FUNCTION_LIST_LIMIT)
+    records, following = await request.app[SERVICE].page(prefix, token, limit)
+    return web.json_response({"functions": [r.to_api() for r in records], "nextToken": following})
 
 
 async def get_function(request: web.Request) -> web.Response:
@@ -273,12 +286,7 @@ async def read_queue(request: web.Request) -> web.Response:
     after = request.query.get("after")
     if after is not None:
         _message_id(after, "after", 2 ** 64)
-    try:
-        count = int(request.query.get("count", "100"))
-    except ValueError:
-        raise InvalidArgument("count must be a whole number") from None
-    if not 1 <= count <= 1000:
-        raise InvalidArgument("count must be between 1 and 1000")
+    count = whole_query(request.query, "count", 100, 1, 1000)
     messages = await request.app[ASYNC].read_queue(name, after or "", count)
     return web.json_response({"queue": name, "messages": messages,
                               "next": messages[-1]["id"] if messages else (after or None)})
@@ -299,7 +307,7 @@ async def list_async_invocations(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in API_STATUSES:
         raise InvalidArgument("status must be one of " + ", ".join(API_STATUSES))
-    limit = _whole(request.query.get("limit", "50"), "limit", 1, defaults.ASYNC_LIST_LIMIT)
+    limit = whole_query(request.query, "limit", 50, 1, defaults.ASYNC_LIST_LIMIT)
     after = request.query.get("after")
     if after is not None and not REQUEST_ID_RE.fullmatch(after):
         raise InvalidArgument("after must be a request id")
@@ -310,9 +318,13 @@ async def list_async_invocations(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def _whole(raw: str, name: str, low: int, high: int) -> int:
-    """A whole-number query parameter from `low` to `high`."""
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+def whole_query(query, name: str, default: int, low: int, high: int) -> int:
+    """Query parameter `name`, a whole number from `low` to `high` in ASCII digits alone (`int()` would take
+    spaces, a newline or other scripts' digits); `default` when it is absent."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:
         raise InvalidArgument(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 

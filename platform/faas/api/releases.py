@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import defaults
-from ..errors import InvalidArgument
 from ..models import check_name
-from .handlers import qualifier_of, read_json
+from .handlers import qualifier_of, read_json, whole_query
 from .keys import RELEASES
 
 
@@ -25,12 +24,7 @@ async def publish_version(request: web.Request) -> web.Response:
 
 
 async def list_versions(request: web.Request) -> web.Response:
-    try:
-        limit = int(request.query.get("limit", str(defaults.VERSION_LIST_LIMIT)))
-    except ValueError:
-        raise InvalidArgument("limit must be a whole number") from None
-    if not 1 <= limit <= defaults.VERSION_LIST_LIMIT:
-        raise InvalidArgument(f"limit must be between 1 and {defaults.VERSION_LIST_LIMIT}")
+    limit = whole_query(request.query, "limit", defaults.VERSION_LIST_LIMIT, 1, defaults.VERSION_LIST_LIMIT)
     versions, token = await request.app[RELEASES].list_versions(_name(request), limit, request.query.get("nextToken"))
     return web.json_response({"versions": [v.to_api() for v in versions], "nextToken": token})
 
