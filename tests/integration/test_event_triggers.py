@@ -104,6 +104,37 @@ def test_timer_fires_on_schedule_with_fc_event(api, fn_name):
     assert not [t for t in times if disabled_at < t <= resumed_at], (disabled_at, resumed_at, sorted(times))
 
 
+def test_timers_due_together_fire_once_each_and_a_forged_index_entry_is_dropped(api, async_stack, fn_name):
+    """Due timers are read and fired in batches (a few round trips for many): each fires once per time."""
+    import redis
+
+    plat = async_stack[0]
+    out = f"{fn_name}-out"
+    conn = redis.Redis.from_url(plat.env["FAAS_REDIS_URL"])
+    timers = f"{plat.env['FAAS_REDIS_PREFIX']}:timers"
+    try:
+        conn.zadd(timers, {"no-such-function/ghost": 0, f"{fn_name}/not-a-trigger\n": 0})  # forged entries, due
+        fns = [f"{fn_name}-a", f"{fn_name}-b"]
+        for fn in fns:
+            api.deploy(fn, {"index.py": RECORDER}, instanceConcurrency=10, **{"async": {"onSuccess": f"queue:{out}"}})
+            for i in range(10):
+                add(api, fn, f"t{i}", "timer", cronExpression="@every 1s", payload=f"{fn}/t{i}")
+
+        def per_timer():
+            seen: dict[str, list[str]] = {}
+            for result in results(api, out):
+                seen.setdefault(result["event"]["payload"], []).append(result["event"]["triggerTime"])
+            return seen
+        seen = wait_for(lambda: len(s := per_timer()) == 20 and min(map(len, s.values())) >= 2 and s, timeout=90,
+                        what="every timer to fire twice")
+        for payload, times in seen.items():
+            assert len(times) == len(set(times)), (payload, times)  # once per time
+        assert conn.zscore(timers, "no-such-function/ghost") is None
+        assert conn.zscore(timers, f"{fn_name}/not-a-trigger\n") is None
+    finally:
+        conn.close()
+
+
 def test_timer_fires_once_with_two_schedulers(start_platform, fn_name):
     first = start_platform(**FAST)
     second = start_platform(FAAS_REDIS_PREFIX=first.env["FAAS_REDIS_PREFIX"], **FAST)  # same Redis, same data

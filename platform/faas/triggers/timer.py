@@ -19,10 +19,14 @@ from redis.asyncio import Redis
 from .. import defaults
 from ..errors import FunctionNotFound
 from ..models import new_request_id
+from ..queue import events as ev
 from .model import Schedule, iso_utc
 from .source import EventSource, record_fields
 
 log = logging.getLogger(__name__)
+
+BATCH = 100
+"""Due timers read and fired at once."""
 
 _FIRE = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -52,49 +56,59 @@ class TimerScheduler(EventSource):
 
     async def run_once(self) -> float:
         """Fire every due timer; return how long to sleep before the next one is due."""
-        now = time.time()
-        due = await self.redis.zrangebyscore(self.store.timers, "-inf", repr(now), start=0, num=100,
+        due = await self.redis.zrangebyscore(self.store.timers, "-inf", repr(time.time()), start=0, num=BATCH,
                                              withscores=True, score_cast_func=bytes)
-        fired = 0
-        for member, score in due:
-            fired += await self._fire_one(member.decode(), score.decode())
-        if fired:
+        if due and await self.fire([(member.decode(), score.decode()) for member, score in due]):
             await self.events.wake()
-        if len(due) == 100:
+        if len(due) == BATCH:
             return 0.0
         first = await self.redis.zrange(self.store.timers, 0, 0, withscores=True)
         if not first:
             return defaults.TIMER_MAX_SLEEP_S
         return min(defaults.TIMER_MAX_SLEEP_S, max(0.0, first[0][1] - time.time()))
 
-    async def _fire_one(self, member: str, score: str) -> int:
-        trigger = await self.store.by_member(member, "timer")
-        if trigger is None:  # deleted meanwhile: drop it from the index
-            await self.redis.zrem(self.store.timers, member)
+    async def fire(self, due: list[tuple[str, str]]) -> int:
+        """Fire the timers `due` (member, the score read), in a few round trips however many they are: their
+        triggers read in one, their firings (each its own script, as atomic as alone) in another. The number
+        this scheduler fired (another may have fired some first)."""
+        stale: list[str] = []
+        firings = []
+        for (member, score), trigger in zip(due, await self.store.by_members([m for m, _ in due], "timer")):
+            if trigger is None:  # deleted meanwhile: drop it from the index
+                stale.append(member)
+                continue
+            try:
+                record, config = await self.functions.resolve_async(trigger.function, trigger.qualifier)
+            except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
+                log.info("Timer %s: function %s not found; the timer is dropped", member, trigger.function)
+                stale.append(member)
+                continue
+            scheduled = float(score)
+            now = time.time()
+            following = next_due(trigger.timer_config.schedule, scheduled, now)
+            request_id = new_request_id()
+            event = json.dumps({"triggerTime": iso_utc(scheduled), "triggerName": trigger.name,
+                                "payload": trigger.timer_config.payload}).encode()
+            flat = record_fields(record, config, trigger, event, now)
+            firings.append((member, trigger, scheduled, following, now, request_id, flat, score))
+        if stale:
+            await self.redis.zrem(self.store.timers, *stale)
+        if not firings:
             return 0
-        function = trigger.function
-        try:
-            record, config = await self.functions.resolve_async(function, trigger.qualifier)
-        except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
-            log.info("Timer %s: function %s not found; the timer is dropped", member, function)
-            await self.redis.zrem(self.store.timers, member)
-            return 0
-        due = float(score)
-        now = time.time()
-        following = next_due(trigger.timer_config.schedule, due, now)
-        request_id = new_request_id()
-        event = json.dumps({"triggerTime": iso_utc(due), "triggerName": trigger.name,
-                            "payload": trigger.timer_config.payload}).encode()
-        flat = record_fields(record, config, trigger, event, now)
-        fired = await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member, _, _, following, now, request_id, flat, score in firings:
+                await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
                                        self.keys.ready],
-                                 args=[member, score, repr(following), repr(now), request_id, *flat])
-        if fired:
-            await self.remember(function, request_id, now)
-            self.metrics.trigger_invocation(function, "timer")
-            late = now - due
-            if late > 5:
-                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", member, late,
+                                 args=[member, score, repr(following), repr(now), request_id, *flat], client=pipe)
+            fired = await pipe.execute()
+        done = [firing for firing, ok in zip(firings, fired) if ok]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _, trigger, _, _, now, request_id, _, _ in done:
+                ev.remember(pipe, self.keys, trigger.function, request_id, now)
+            await pipe.execute()
+        for member, trigger, scheduled, following, now, _, _, _ in done:
+            self.metrics.trigger_invocation(trigger.function, "timer")
+            if now - scheduled > 5:
+                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", member, now - scheduled,
                          iso_utc(following))
-        return int(fired)
-
+        return len(done)
