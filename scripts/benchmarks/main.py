@@ -39,7 +39,13 @@ cluster  past one host (tests/cluster's hosts in network namespaces, each with i
          call) through 1 front end + 1 node and through 2 front ends + 3 nodes, beside scripts/up's single
          process on the same function.
 idlequeues Redis commands/s and the control plane's CPU with 500 queue triggers waiting on empty queues,
-         beside one (the cost of size, issue 30).
+         beside one, and messages/s of one busy trigger among them (the cost of size, issue 30).
+functions 2,000 functions beside one: memory per function (control plane, Redis), a page of the function
+         list, a warm invocation's p50.
+timers   1,000 timer triggers due in the same second of each minute: firing delay and the control plane's
+         CPU, beside one timer firing each second.
+versions a warm invocation's p50 (LATEST and an alias) on a function with 100 versions and 50 aliases, beside
+         one with one of each.
 
 Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
 """
@@ -69,7 +75,7 @@ from .layers import bench_layers, bench_runtimes
 from .logs import bench_logs
 from .profile import profiled
 from .restart import bench_restart
-from .scale import bench_idle_queues
+from .scale import bench_idle_queues, bench_many_functions, bench_many_timers, bench_many_versions
 from .signed import bench_lambda, bench_signed
 from .triggers import bench_http_trigger, bench_queue_trigger, bench_timer
 from .warm import bench_unpause, bench_warm
@@ -82,13 +88,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--only", default="cold,deploy,cells,layers,runtimes,warm,signed,lambda,lambdaimage,unpause,"
                         "burst,async,logs,zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,"
-                        "queueflood,idlequeues",
+                        "queueflood,idlequeues,functions,timers,versions",
                         help="comma-separated benchmarks to run")
     parser.add_argument("--profile", metavar="SCENARIO",
                         help="sample the control plane and workers with py-spy while SCENARIO (one of --only's) runs: "
                              "flame graphs in var/profiles/, top frames printed")
     parser.add_argument("--idle-queues", type=int, default=500,
                         help="queue triggers waiting on empty queues in the idlequeues benchmark")
+    parser.add_argument("--functions", type=int, default=2000, help="functions deployed in the functions benchmark")
+    parser.add_argument("--timers", type=int, default=1000, help="timer triggers in the timers benchmark")
     parser.add_argument("--firings", type=int, default=60, help="timer firings measured (and async baseline events)")
     parser.add_argument("--messages", type=int, default=3000,
                         help="messages through a queue trigger with batch 1 (5 times as many with batch 10)")
@@ -127,6 +135,9 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "sandbox": lambda platform: bench_sandbox(platform, max(5, min(args.rounds, 15))),
         "restart": lambda platform: bench_restart(platform, 3),
         "idlequeues": lambda platform: bench_idle_queues(platform, args.idle_queues, args.seconds),
+        "functions": lambda platform: bench_many_functions(platform, args.functions),
+        "timers": lambda platform: bench_many_timers(platform, args.timers),
+        "versions": lambda platform: bench_many_versions(platform, 100, 50),
     }
 
 
