@@ -95,6 +95,15 @@ def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
         wrk(proxied, 1, 2, protocol)
         proxy1, proxy16 = wrk(proxied, 1, seconds, protocol), wrk(proxied, 16, seconds, protocol)
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
+    # Many clients on a function with default settings: one request per container, so the pool scales out.
+    default = "bench-warm-default"
+    deploy(platform, default)
+    default_url = f"{platform.url}/v1/functions/{default}/invocations"
+    platform.http.post(default_url).raise_for_status()
+    scaling = wrk(default_url, 16, seconds, auth)  # from one warm container: the pool starts the rest meanwhile
+    instances = len(platform.http.get(f"{platform.url}/v1/functions/{default}/instances").json()["instances"])
+    scaled = wrk(default_url, 16, seconds, auth)  # with them all warm
+    platform.http.delete(f"{platform.url}/v1/functions/{default}")
     us = 1e6
     print(f"Warm sync invocations of a no-op function (wrk, {seconds} s each, same container on both sides;")
     print("direct = the protocol call the platform makes, x-fc-* headers included)")
@@ -105,6 +114,9 @@ def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
           f"{api16['rps'] / direct16['rps'] * 100:.0f}% of direct   (target: >= 1500/s and >= 35%)")
     print(f"  16 connections, direct with no x-fc-* headers: {bare16['rps']:7.0f} req/s "
           f"(platform at {api16['rps'] / bare16['rps'] * 100:.0f}% of it)")
+    print(f"  16 connections on a function with default settings (one request per container): {scaling['rps']:7.0f} "
+          f"req/s while the pool scaled out to {instances} containers, {scaled['rps']:7.0f} req/s once they were "
+          f"warm ({scaled['rps'] / api16['rps'] * 100:.0f}% of one container taking 16 at once)")
     print(f"  haproxy in front of the same container (one proxy hop, nothing else): 1 connection p50 "
           f"{proxy1['p50'] * us:6.0f} us ({proxy1['p50'] / direct1['p50']:.2f}x direct); 16 connections "
           f"{proxy16['rps']:7.0f} req/s ({proxy16['rps'] / direct16['rps'] * 100:.0f}% of direct)")
