@@ -202,6 +202,13 @@ def test_layers_published_listed_deleted_and_named_or_published_by_the_spec_file
     (fn_dir / "faas.toml").write_text(f'name = "{fn_name}"\n[[layers]]\nversion = 1\n')
     code, _, err = faasctl("deploy", str(fn_dir))
     assert code != 0 and "each with a name" in err
+    for table, said in (('name = "x"\nversoin = 1\n', "unknown key(s) in [[layers]] x: versoin"),
+                        ('name = "x"\nversion = "1\\n"\n', "layers"), ('name = "x\\n"\n', "layers"),
+                        ('name = "' + "x" * 300 + '"\n', "layers")):
+        (fn_dir / "faas.toml").write_text(f'name = "{fn_name}"\n[[layers]]\n{table}')
+        code, _, err = faasctl("deploy", str(fn_dir))
+        assert code != 0 and said in err, (table, err)
+    assert faasctl("get", fn_name)[0] != 0  # none of them made the function
 
 
 def test_unreachable_platform_exits_2(tmp_path):

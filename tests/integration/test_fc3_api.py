@@ -498,6 +498,34 @@ def test_hostile_bodies_names_and_sizes_in_signed_requests(plat, admin_key):
     assert answer.startswith(b"HTTP/1.1 413") and b"PayloadTooLarge" in answer, answer
 
 
+def test_hostile_layer_requests_are_refused_in_fcs_shape(plat, admin_key):
+    zip_b64 = code_b64({"python/x.py": "X = 1\n"})
+
+    def publish(name: str, **fields) -> requests.Response:
+        body = json.dumps({"code": {"zipFile": zip_b64}} | fields).encode()
+        return send(signed(plat, admin_key, "POST", path=f"/2023-03-30/layers/{name}/versions", query="", body=body))
+
+    name = "Fc_Hostile_" + uuid.uuid4().hex[:6]
+    for bad in ({"bogus": 1}, {"compatibleRuntime": "python3.10"}, {"compatibleRuntime": ["python3.10\n"]},
+                {"compatibleRuntime": ["nodejs18"]}, {"code": {"zipFile": "!!"}},
+                {"code": {"ossBucketName": "b", "ossObjectName": "o"}}):
+        resp = publish(name, **bad)
+        assert resp.status_code == 400 and resp.json()["Code"] == "InvalidArgument", (bad, resp.text)
+    for bad_name in ("9abc", "a" * 65, "na%0A", "na%2Fme", "-a"):
+        resp = publish(bad_name)
+        assert resp.status_code == 400 and resp.json()["Code"] == "InvalidArgument", (bad_name, resp.text)
+    for path, query in ((f"/2023-03-30/layers/{name}/versions", "startVersion=abc"),
+                        (f"/2023-03-30/layers/{name}/versions", "startVersion=%C2%B2"),
+                        (f"/2023-03-30/layers/{name}/versions", "limit=0"),
+                        ("/2023-03-30/layers", "limit=%0A5"),
+                        ("/2023-03-30/layerarn/acs%3Afc%3Acn-hangzhou%3A1%3Alayers%2Fx%0A%2Fversions%2F1", "")):
+        resp = send(signed(plat, admin_key, path=path, query=query))
+        assert resp.status_code == 400 and resp.json()["Code"] == "InvalidArgument", (path, query, resp.text)
+    assert publish(name).status_code == 200  # the same request, well formed, publishes
+    assert send(signed(plat, admin_key, "DELETE", path=f"/2023-03-30/layers/{name}/versions/1", query="")
+                ).status_code == 204
+
+
 def test_repeated_signed_headers_and_an_unknown_route_are_refused_in_fcs_shape(plat, admin_key):
     doubled = signed(plat, admin_key)
     raw = f"GET {doubled.path_url} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in doubled.headers.items()) \

@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from helpers import make_access_key
+from helpers import code_b64, make_access_key
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
@@ -189,6 +189,10 @@ def test_function_concurrency_is_the_functions_max_instances(plat, admin_key, in
     assert lam.get_function_concurrency(FunctionName=fn)["ReservedConcurrentExecutions"] == default != 3
 
 
+LAYER_BODY = json.dumps({"Content": {"ZipFile": code_b64({"python/x.py": "X = 1\n"})}}).encode()
+"""A PublishLayerVersion body that publishes (python/x.py): each bad case below is bad for one reason."""
+
+
 def signed(plat, key, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> requests.Response:
     """A raw request signed by botocore's own signer: what boto3 would refuse to send, sent."""
     url = f"http://127.0.0.1:{plat.port}{path}"
@@ -233,6 +237,24 @@ def signed(plat, key, method: str, path: str, body: bytes = b"", headers: dict |
     ("PUT", "/2017-10-31/functions/{fn}/concurrency", b'{"ReservedConcurrentExecutions": 2, "Forged": 1}', None, 400,
      "InvalidParameterValueException"),
     ("GET", "/2015-03-31/no-such-resource", b"", None, 404, "ResourceNotFoundException"),
+    # layers
+    ("POST", "/2018-10-31/layers/" + "L" * 65 + "/versions", LAYER_BODY, None, 400, "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/name%0A/versions", LAYER_BODY, None, 400, "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/na%2Fme/versions", LAYER_BODY, None, 400, "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/name/versions", b'{"Content": {"ZipFile": "!!"}}', None, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/name/versions", LAYER_BODY[:-1] + b', "Forged": 1}', None, 400,
+     "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/name/versions", LAYER_BODY[:-1] + b', "CompatibleRuntimes": "python3.12"}', None,
+     400, "InvalidParameterValueException"),
+    ("POST", "/2018-10-31/layers/name/versions", LAYER_BODY[:-1] + b', "CompatibleRuntimes": ["python3.12\\n"]}',
+     None, 400, "InvalidParameterValueException"),
+    ("GET", "/2018-10-31/layers/name/versions?Marker=abc", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2018-10-31/layers/name/versions?Marker=%C2%B2", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2018-10-31/layers/name/versions?MaxItems=0", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2018-10-31/layers?MaxItems=%0A5", b"", None, 400, "InvalidParameterValueException"),
+    ("GET", "/2018-10-31/layers?find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Alayer%3Ax%0A%3A1",
+     b"", None, 400, "InvalidParameterValueException"),
 ])
 def test_malformed_oversized_and_forged_inputs_get_lambdas_errors(plat, admin_key, fn, method, path, body, headers,
                                                                    status, code):

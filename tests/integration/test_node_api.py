@@ -200,6 +200,10 @@ def test_forged_release_records_are_refused(node, image):
         rec = record(image).to_api() | {"image": bad}
         resp = node.call("PUT", "/node/v1/functions/fn/LATEST", json={"record": rec, "reserved": 0})
         assert resp.status_code == 400, bad
+    for forged in ("faas-layer-x:1", ["Bad Image"], [1], ["a\nb"], [image] * 10_000, [image], {"x": 1}):
+        rec = record(image).to_api() | {"layerImages": forged}  # (a function without layers has none)
+        resp = node.call("PUT", "/node/v1/functions/fn/LATEST", json={"record": rec, "reserved": 0})
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidArgument", (forged, resp.text)
     for path in ("/node/v1/functions/Fn/LATEST", "/node/v1/functions/fn/latest", "/node/v1/functions/fn/0"):
         assert node.call("PUT", path, json={"record": record(image).to_api(), "reserved": 0}).status_code == 400
     missing = node.call("PUT", "/node/v1/functions/fn/LATEST",

@@ -245,8 +245,11 @@ async def put_function(request: web.Request) -> web.Response:
         record = FunctionRecord.from_api(body["record"], version_id=version)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgument(f"the record is not a function: {exc}") from None
-    if record.name != name or not record.image or not all(_IMAGE_RE.fullmatch(i) for i in record.images):
-        raise InvalidArgument("the record must be of the function named in the path, with an image")
+    if record.name != name or not record.image or not isinstance(body["record"].get("layerImages", []), list) \
+            or len(record.layer_images) != len(record.spec.layers) \
+            or not all(isinstance(i, str) and _IMAGE_RE.fullmatch(i) for i in record.images):
+        raise InvalidArgument("the record must be of the function named in the path, with an image, and one image "
+                              "for each of its layers")
     for image in record.images:
         await ensure_image(request.app, image)
     pool = request.app[POOL]

@@ -141,7 +141,7 @@ async def list_layer_versions(request: web.Request) -> web.Response:
         versions = await request.config_dict[LAYERS].versions(_platform_name(request.match_info["layer"]))
     except LayerNotFound:
         versions = []
-    if marker and not marker.isdigit():
+    if marker and not (marker.isascii() and marker.isdigit() and len(marker) <= 10):
         raise InvalidArgument("Marker is not one this API gave")
     chosen = [v for v in versions if _compatible(request, v) and (not marker or v.version < int(marker))]
     body: dict = {"LayerVersions": [layer_version(request, v) for v in chosen[:limit]]}
