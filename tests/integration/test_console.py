@@ -90,25 +90,30 @@ class Console:
         return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(condition)
 
     def find(self, css: str, timeout: float = 60):
-        return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout)
+        return self._until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout, css, "visible")
 
     def click(self, css: str, timeout: float = 60):
-        element = self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout)
+        element = self._until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)), timeout, css, "clickable")
         element.click()
         return element
 
     def text_in(self, css: str, text: str, timeout: float = 60):
+        self._until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), timeout, css, f"showing {text!r}")
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def _until(self, condition, timeout: float, css: str, what: str):
+        """wait(condition); past `timeout`, an AssertionError that tells what the page and the browser's log show
+        (where a request Chromium aborted says ERR_NETWORK_CHANGED, which the module's rerun marker looks for)."""
         try:
-            self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), timeout)
+            return self.wait(condition, timeout)
         except TimeoutException:
             shown = self.d.find_elements(By.CSS_SELECTOR, css)
             page = self.d.find_elements(By.CSS_SELECTOR, "#main")  # (an error box, another page, ...)
-            raise AssertionError(f"{css} never showed {text!r}; it shows "
+            raise AssertionError(f"{css} never became {what}; it shows "
                                  f"{shown[0].text[:2000] if shown else '(nothing)'!r}; the address is "
                                  f"{self.d.current_url!r}, the page shows "
                                  f"{page[0].text[:2000] if page else '(nothing)'!r} and the browser "
                                  f"logged {self.logged()[-20:]}") from None
-        return self.d.find_element(By.CSS_SELECTOR, css)
 
     def go(self, route: str) -> None:
         self.d.get(self.base + "#" + route)
