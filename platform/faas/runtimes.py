@@ -59,7 +59,6 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
 )}
 
 
-
 def python_runtime(name: str) -> Runtime:
     """The Python runtime whose image `name` runs on (itself, for a Python runtime)."""
     runtime = RUNTIMES[name]

@@ -77,14 +77,9 @@ class TriggerStore:
         raw = await self.redis.hget(self.key(function), name)
         return None if raw is None else Trigger.from_json(raw)
 
-    async def by_member(self, member: str, kind: str) -> Trigger | None:
-        """The `kind` trigger an index entry (`<function>/<name>`) names; None when it is gone."""
-        function, _, name = member.partition("/")
-        trigger = await self.get(function, name)
-        return trigger if trigger is not None and trigger.type == kind else None
-
     async def by_members(self, members: Sequence[str], kind: str) -> Sequence[Trigger | None]:
-        """`by_member` of each of `members`, in one round trip."""
+        """The `kind` trigger each index entry (`<function>/<name>`) names (None where it is gone), in one round
+        trip."""
         if not members:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:

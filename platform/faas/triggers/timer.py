@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 
@@ -20,7 +21,7 @@ from .. import defaults
 from ..errors import FunctionNotFound
 from ..models import new_request_id
 from ..queue import events as ev
-from .model import Schedule, iso_utc
+from .model import Schedule, Trigger, iso_utc
 from .source import EventSource, record_fields
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,18 @@ return 1
 """Fire one timer (KEYS: timers, the event's record, pending, ready; ARGV: member, the score read, the next
 score, now, request id, then the record's fields and values): 1 when this call fired it, 0 when another
 scheduler did first or the timer changed."""
+
+
+class _Firing(NamedTuple):
+    """One due timer made ready to fire: what its script takes and what is told once it fired."""
+    member: str
+    score: str
+    """the score read: the script fires it only if it still has it"""
+    trigger: Trigger
+    following: float
+    now: float
+    request_id: str
+    fields: list
 
 
 def next_due(schedule: Schedule, due: float, now: float) -> float:
@@ -72,7 +85,7 @@ class TimerScheduler(EventSource):
         triggers read in one, their firings (each its own script, as atomic as alone) in another. The number
         this scheduler fired (another may have fired some first)."""
         stale: list[str] = []
-        firings = []
+        firings: list[_Firing] = []
         for (member, score), trigger in zip(due, await self.store.by_members([m for m, _ in due], "timer")):
             if trigger is None:  # deleted meanwhile: drop it from the index
                 stale.append(member)
@@ -89,26 +102,27 @@ class TimerScheduler(EventSource):
             request_id = new_request_id()
             event = json.dumps({"triggerTime": iso_utc(scheduled), "triggerName": trigger.name,
                                 "payload": trigger.timer_config.payload}).encode()
-            flat = record_fields(record, config, trigger, event, now)
-            firings.append((member, trigger, scheduled, following, now, request_id, flat, score))
+            firings.append(_Firing(member, score, trigger, following, now, request_id,
+                                   record_fields(record, config, trigger, event, now)))
         if stale:
             await self.redis.zrem(self.store.timers, *stale)
         if not firings:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
-            for member, _, _, following, now, request_id, flat, score in firings:
-                await self._fire(keys=[self.store.timers, self.keys.invocation(request_id), self.keys.pending,
+            for f in firings:
+                await self._fire(keys=[self.store.timers, self.keys.invocation(f.request_id), self.keys.pending,
                                        self.keys.ready],
-                                 args=[member, score, repr(following), repr(now), request_id, *flat], client=pipe)
+                                 args=[f.member, f.score, repr(f.following), repr(f.now), f.request_id, *f.fields],
+                                 client=pipe)
             fired = await pipe.execute()
         done = [firing for firing, ok in zip(firings, fired) if ok]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for _, trigger, _, _, now, request_id, _, _ in done:
-                ev.remember(pipe, self.keys, trigger.function, request_id, now)
+            for f in done:
+                ev.remember(pipe, self.keys, f.trigger.function, f.request_id, f.now)
             await pipe.execute()
-        for member, trigger, scheduled, following, now, _, _, _ in done:
-            self.metrics.trigger_invocation(trigger.function, "timer")
-            if now - scheduled > 5:
-                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", member, now - scheduled,
-                         iso_utc(following))
+        for f in done:
+            self.metrics.trigger_invocation(f.trigger.function, "timer")
+            if f.now - float(f.score) > 5:
+                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", f.member, f.now - float(f.score),
+                         iso_utc(f.following))
         return len(done)
