@@ -276,12 +276,22 @@ def test_queue_triggers_made_changed_and_deleted_through_another_control_plane(s
         api, other = first.api, second.api
         one, two, out = f"{fn_name}-one", f"{fn_name}-two", f"{fn_name}-out"
         api.deploy(fn_name, {"index.py": BATCH.format(sleep=0)}, **{"async": {"onSuccess": f"queue:{out}"}})
+        changes = f"{first.env['FAAS_REDIS_PREFIX']}:queue-triggers:changes"
+        for forged in ({"member": "no-such-function/ghost\n"}, {"other": "x"}, {"member": b"\xff\xfe/x"},
+                       {"member": "x" * 100_000}):  # what the pollers read past, untouched
+            conn.xadd(changes, forged)
         add(other, fn_name, "jobs", "queue", queueName=one)
         second.stop()  # from here only the first control plane's poller delivers
         publish(api, one, "made elsewhere")
         wait_for(lambda: ["made elsewhere"] in results(api, out), timeout=30, what="the new trigger to deliver")
+        assert "pass failed" not in first.log()  # the forged changes were read past, not tripped over
 
-        second.start()
+        index = f"{first.env['FAAS_REDIS_PREFIX']}:queue-triggers"
+        conn.sadd(index, "no-such-function/ghost\n", b"\xff\xfe/x", "x" * 10_000)  # forged index entries
+        second.start()  # its poller's first sweep reads the index: what names no trigger leaves it
+        wait_for(lambda: conn.smembers(index) == {f"{fn_name}/jobs".encode()}, timeout=30,
+                 what="the forged index entries dropped")
+        assert "pass failed" not in second.log()
         moved = other.request("PUT", f"/v1/functions/{fn_name}/triggers/jobs",
                               json={"triggerConfig": {"queueName": two, "batchSize": 10}})
         assert moved.status_code == 200, moved.text

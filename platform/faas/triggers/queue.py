@@ -118,9 +118,9 @@ class QueuePoller(EventSource):
         """Read every queue trigger: the new and changed ones are active until their queue is found empty."""
         last = await self.redis.xrevrange(self.store.changes, count=1)
         self._changes_after = last[0][0] if last else b"0-0"
-        members = [raw.decode() for raw in await self.redis.smembers(self.store.queue_triggers)]
-        triggers = await self.store.by_members(members, "queue")
-        gone = [member for member, trigger in zip(members, triggers) if trigger is None]
+        raws = list(await self.redis.smembers(self.store.queue_triggers))
+        triggers = await self.store.by_members([raw.decode(errors="replace") for raw in raws], "queue")
+        gone = [raw for raw, trigger in zip(raws, triggers) if trigger is None]
         if gone:  # deleted meanwhile: drop them from the index
             await self.redis.srem(self.store.queue_triggers, *gone)
         self.watch.reset(t for t in triggers if t is not None)
@@ -154,7 +154,8 @@ class QueuePoller(EventSource):
         """Serve each changed trigger as Redis holds it now."""
         while self._changes_after is not None:
             changes = await self.redis.xrange(self.store.changes, min=b"(" + self._changes_after, count=CHANGES_READ)
-            await self.read_member(*dict.fromkeys(fields.get(b"member", b"").decode() for _, fields in changes))
+            await self.read_member(*dict.fromkeys(fields.get(b"member", b"").decode(errors="replace")
+                                                  for _, fields in changes))  # (one that names nothing is dropped)
             if changes:
                 self._changes_after = changes[-1][0]
             if len(changes) < CHANGES_READ:
