@@ -44,7 +44,7 @@ scheduler did first or the timer changed."""
 
 class _Firing(NamedTuple):
     """One due timer made ready to fire: what its script takes and what is told once it fired."""
-    member: str
+    member: bytes
     score: str
     """the score read: the script fires it only if it still has it"""
     trigger: Trigger
@@ -71,7 +71,7 @@ class TimerScheduler(EventSource):
         """Fire every due timer; return how long to sleep before the next one is due."""
         due = await self.redis.zrangebyscore(self.store.timers, "-inf", repr(time.time()), start=0, num=BATCH,
                                              withscores=True, score_cast_func=bytes)
-        if due and await self.fire([(member.decode(), score.decode()) for member, score in due]):
+        if due and await self.fire([(member, score.decode()) for member, score in due]):
             await self.events.wake()
         if len(due) == BATCH:
             return 0.0
@@ -80,20 +80,21 @@ class TimerScheduler(EventSource):
             return defaults.TIMER_MAX_SLEEP_S
         return min(defaults.TIMER_MAX_SLEEP_S, max(0.0, first[0][1] - time.time()))
 
-    async def fire(self, due: list[tuple[str, str]]) -> int:
-        """Fire the timers `due` (member, the score read), in a few round trips however many they are: their
-        triggers read in one, their firings (each its own script, as atomic as alone) in another. The number
-        this scheduler fired (another may have fired some first)."""
-        stale: list[str] = []
+    async def fire(self, due: list[tuple[bytes, str]]) -> int:
+        """Fire the timers `due` (member as Redis holds it, the score read), in a few round trips however many
+        they are: their triggers read in one, their firings (each its own script, as atomic as alone) in another.
+        The number this scheduler fired (another may have fired some first)."""
+        stale: list[bytes] = []  # (as Redis holds them: one that is not UTF-8 names no trigger, and goes too)
         firings: list[_Firing] = []
-        for (member, score), trigger in zip(due, await self.store.by_members([m for m, _ in due], "timer")):
+        names = [m.decode(errors="replace") for m, _ in due]
+        for (member, score), trigger in zip(due, await self.store.by_members(names, "timer")):
             if trigger is None:  # deleted meanwhile: drop it from the index
                 stale.append(member)
                 continue
             try:
                 record, config = await self.functions.resolve_async(trigger.function, trigger.qualifier)
             except FunctionNotFound:  # deleted meanwhile (its triggers go with it)
-                log.info("Timer %s: function %s not found; the timer is dropped", member, trigger.function)
+                log.info("Timer %s: function %s not found; the timer is dropped", trigger.member, trigger.function)
                 stale.append(member)
                 continue
             scheduled = float(score)
@@ -122,7 +123,8 @@ class TimerScheduler(EventSource):
             await pipe.execute()
         for f in done:
             self.metrics.trigger_invocation(f.trigger.function, "timer")
-            if f.now - float(f.score) > 5:
-                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", f.member, f.now - float(f.score),
+            late = f.now - float(f.score)
+            if late > 5:
+                log.info("Timer %s: fired %.0fs late (a catch-up firing); next at %s", f.trigger.member, late,
                          iso_utc(f.following))
         return len(done)
