@@ -9,16 +9,15 @@ import json
 import logging
 import math
 import os
+import select
 import sys
-import time
 from collections import deque
 
 from redis.asyncio import Redis
 
-from .. import defaults
 from ..config import Settings
 from ..defaults import LATEST
-from .keys import LogKeys, entry
+from .keys import LogKeys
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,27 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
     return line
 
 
+def pack_lines(lines: list[bytes], limit: int) -> list[bytes]:
+    """`lines` (each shorter than `limit`) joined into as few chunks of at most `limit` bytes as keep each
+    line whole."""
+    chunks: list[bytes] = []
+    part: list[bytes] = []
+    size = 0
+    for line in lines:
+        if size + len(line) > limit and part:
+            chunks.append(b"".join(part))
+            part, size = [], 0
+        part.append(line)
+        size += len(line)
+    if part:
+        chunks.append(b"".join(part))
+    return chunks
+
+
 class LogChannel:
     """The control plane's side of logs: it runs the collector (restarted if it dies, stopped last), tells it
-    through a pipe which request ids run on which container, and sends REPORT lines: those of quiet
-    invocations straight to the function's stream, the others to the collector, every few ms in one write,
-    so that an invocation's answer never waits for either."""
+    through a pipe which request ids run on which container, and sends it REPORT lines every few ms in one
+    command, so that an invocation's answer never waits for either."""
 
     FLUSH_S = 0.02
 
@@ -60,9 +75,11 @@ class LogChannel:
         """Notices of recent invocations, sent again to a new collector: their lines may still be unread."""
         self._pending: list[tuple] = []
         self._task: asyncio.Task | None = None
-        self._expiry: dict[str, float] = {}
-        """When each function's stream had its TTL set last by this side (quiet invocations write only here)."""
         self.dropped = 0
+        self._notices: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The control plane's loop (set at start): asking for the running one costs a system call each time."""
+        """Notices of this turn of the event loop, written after it."""
         self._follows: dict[str, bytes] = {}
         """The follow notices of live specialised cells, sent again to a new collector."""
 
@@ -89,20 +106,34 @@ class LogChannel:
         self._follows.pop(container_id[:12], None)
 
     def _send(self, data: bytes) -> None:
+        """Queue a notice: the notices of one turn of the event loop go to the pipe together, after it."""
         if self._fd is None:
             return
-        try:
-            os.write(self._fd, data)
-        except (BlockingIOError, BrokenPipeError, OSError):
-            self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
+        self._notices.append(data)
+        if len(self._notices) == 1:
+            if self._loop is not None and self._loop.is_running():
+                self._loop.call_soon(self._write_notices)
+            else:  # no loop runs (start-up, shutdown): now
+                self._write_notices()
+
+    def _write_notices(self) -> None:
+        """The queued notices, in writes of at most PIPE_BUF bytes that end on a line: each is atomic, so a full
+        pipe refuses whole notices and never leaves half of one."""
+        notices, self._notices = self._notices, []
+        if self._fd is None:
+            return
+        for chunk in pack_lines(notices, select.PIPE_BUF):
+            try:
+                os.write(self._fd, chunk)
+            except (BlockingIOError, BrokenPipeError, OSError):
+                self.dropped += 1  # the collector is stuck or gone: these lines will count as untagged
 
     def _replay(self) -> None:
         lines = list(self._follows.values())
         lines += [b"+%s %s\n-%s %s\n" % (c.encode(), r.encode(), c.encode(), r.encode()) for c, r in self._closed]
         lines += [b"+%s %s\n" % (c.encode(), r.encode()) for c, r in self._open]
-        data = b"".join(lines)
-        for i in range(0, len(data), 65536):
-            self._send(data[i:i + 65536])
+        for line in lines:
+            self._send(line)
 
     # -- reports
     def report(self, rid: str, function: str, duration_ms: float, memory_mb: int, max_used_mb: int | None,
@@ -128,24 +159,12 @@ class LogChannel:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        now = time.monotonic()
+        # One command for the whole batch: the collector, a process of its own, writes each line where it goes
+        # (a quiet invocation's straight to the function's stream: there is no End marker to wait for).
+        queued = [json.dumps({"rid": rid, "function": function, "final": final or quiet, "line": line,
+                              "version": version}) for rid, function, line, quiet, final, version in batch]
         try:
-            async with self.conn.pipeline(transaction=False) as pipe:
-                queued = []
-                for rid, function, line, quiet, final, version in batch:
-                    if quiet and not final:
-                        key = self.keys.function(function)
-                        pipe.xadd(key, entry(rid, line, version), maxlen=defaults.LOG_FUNCTION_LINES,
-                                  approximate=True)
-                        if now - self._expiry.get(function, -3600.0) > 60:
-                            self._expiry[function] = now
-                            pipe.expire(key, self.settings.log_ttl)
-                    else:  # quiet and final: the container is gone; its log is the REPORT line alone
-                        queued.append(json.dumps({"rid": rid, "function": function, "final": final or quiet,
-                                                  "line": line, "version": version}))
-                if queued:
-                    pipe.rpush(self.keys.reports, *queued)
-                await pipe.execute()
+            await self.conn.rpush(self.keys.reports, *queued)
         except Exception as exc:  # Redis away: these REPORT lines are lost, the invocations are not
             log.warning("%d REPORT line(s) not sent: %s", len(batch), exc)
 
@@ -155,6 +174,7 @@ class LogChannel:
         self._watch = asyncio.create_task(self._watchdog(), name="log-collector-watchdog")
 
     async def _spawn(self) -> None:
+        self._loop = asyncio.get_running_loop()
         read, write = os.pipe()
         try:
             fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
@@ -192,6 +212,7 @@ class LogChannel:
         if self._task is not None:  # a flush under way: its lines must reach Redis before the collector's last look
             await asyncio.gather(self._task, return_exceptions=True)
         await self.flush()
+        self._write_notices()  # those of this turn of the loop: the collector's last look must see them
         if self._watch:
             self._watch.cancel()
         if self.proc and self.proc.returncode is None:

@@ -71,6 +71,8 @@ class _Connection(asyncio.Protocol):
 
     transport: asyncio.Transport
     """Set by connection_made, which asyncio calls before the connection is handed to the pool."""
+    _loop: asyncio.AbstractEventLoop
+    """The loop the connection was made in (set by connection_made)."""
 
     def __init__(self):
         self.closed = False
@@ -95,6 +97,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self._loop = asyncio.get_running_loop()  # once: each get_running_loop() costs a system call (getpid)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -225,7 +228,7 @@ class _Connection(asyncio.Protocol):
         response is not complete within `timeout` seconds (a timer of the loop's: cheaper than a scope)."""
         self._reset()
         self._max = max_bytes
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._future = loop.create_future()
         timer = loop.call_later(timeout, self._expire) if timeout is not None else None
         head = [f"{method} {path} HTTP/1.1", "Host: function", f"Content-Length: {len(body)}"]
