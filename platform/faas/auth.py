@@ -67,11 +67,16 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
+OPERATOR = Token(id="operator", role=Role.ADMIN, name="FAAS_API_TOKEN", created_at=0.0)
+"""The operator's token (FAAS_API_TOKEN), which no store holds."""
+
+
 class TokenStore:
     def __init__(self, redis: Redis, prefix: str, admin_secret: str = ""):
         self.redis = redis
         self.key = f"{prefix}:tokens"
         self._admin = admin_secret
+        self._admin_bytes = admin_secret.encode()
         self._cache: dict[str, tuple[float, Token | None]] = {}
         self.platform = PlatformSecret(redis, prefix)
         """Checks that a call comes from the platform's own parts."""
@@ -102,8 +107,8 @@ class TokenStore:
         if scheme.lower() != "bearer" or not secret.strip():  # the scheme is case-insensitive (RFC 9110)
             raise Unauthorized("this API needs a bearer token: Authorization: Bearer <token>")
         secret = secret.strip()
-        if self._admin and hmac.compare_digest(secret.encode(), self._admin.encode()):
-            return Token(id="operator", role=Role.ADMIN, name="FAAS_API_TOKEN", created_at=0.0)
+        if self._admin and hmac.compare_digest(secret.encode(), self._admin_bytes):
+            return OPERATOR
         key = digest(secret)
         now = time.monotonic()
         hit = self._cache.get(key)

@@ -56,7 +56,7 @@ from .keys import (
     TRIGGERS,
 )
 from .layers import add_layer_routes
-from .middlewares import auth_middleware, error_middleware
+from .middlewares import api_middleware
 from .nodes import add_node_routes
 from .releases import add_release_routes
 from .triggers import add_trigger_routes
@@ -190,7 +190,7 @@ async def _closing(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[error_middleware, auth_middleware])
+    app = web.Application(client_max_size=defaults.REQUEST_BYTES, middlewares=[api_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[CLOSING] = asyncio.Event()

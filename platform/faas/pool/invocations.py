@@ -45,15 +45,20 @@ class Invocations:
                       attempt: int, trigger: str | None) -> Outcome:
         t0 = time.monotonic()
         for _ in range(DELIVERY_TRIES):
+            # (the hold spelled out rather than `async with self._hold(...)`: an async generator's context
+            # manager costs a few per cent of a warm invocation)
             try:
-                async with self._hold(pool, request_id, t0) as lease:
-                    lease.error = UNHANDLED  # until it answers: a call cut short leaves its container unusable
-                    outcome, reply = await self.calls.invoke(lease.instance, event, request_id, attempt)
-                    lease.error = outcome.error
+                lease = await self._acquire(pool, request_id, t0)
             except InitFailed as exc:
                 if exc.outcome.error_type == KILLED:
                     raise ServiceUnavailable(json.loads(exc.outcome.body)["errorMessage"]) from None
                 return exc.outcome
+            lease.error = UNHANDLED  # until it answers: a call cut short leaves its container unusable
+            try:
+                outcome, reply = await self.calls.invoke(lease.instance, event, request_id, attempt)
+                lease.error = outcome.error
+            finally:
+                self._release(pool, lease, request_id)
             if outcome is not NOT_DELIVERED:
                 break
             log.info("Function %s: container %s died before request %s reached it; offering it to another",
@@ -95,9 +100,16 @@ class Invocations:
 
     @contextlib.asynccontextmanager
     async def _hold(self, pool: FunctionPool, request_id: str, t0: float) -> AsyncIterator[Lease]:
-        """A claimed container for one call: its log told which request runs there, released after (and
-        removed when the holder marks the lease UNHANDLED). InitFailed, counted, when a new container's
-        initializer failed (`t0`: when the invocation began)."""
+        """A claimed container for one call (see _acquire), released after (see _release)."""
+        lease = await self._acquire(pool, request_id, t0)
+        try:
+            yield lease
+        finally:
+            self._release(pool, lease, request_id)
+
+    async def _acquire(self, pool: FunctionPool, request_id: str, t0: float) -> Lease:
+        """A claimed container for one call, its log told which request runs there. InitFailed, counted, when a
+        new container's initializer failed (`t0`: when the invocation began)."""
         try:
             inst = await self.containers.acquire(pool)
         except InitFailed as exc:
@@ -107,13 +119,15 @@ class Invocations:
         inst.warmed = True
         if self.logs is not None:
             self.logs.begin(inst.container_id, request_id)
-        try:
-            yield lease
-        finally:
-            lease.ended = time.monotonic()
-            self.containers.release(pool, inst, discard=lease.error == UNHANDLED)
-            if self.logs is not None:
-                self.logs.end(inst.container_id, request_id)
+        return lease
+
+    def _release(self, pool: FunctionPool, lease: Lease, request_id: str) -> None:
+        """The call is over: the container goes back (removed when the holder marked the lease UNHANDLED)."""
+        lease.ended = time.monotonic()
+        inst = lease.instance
+        self.containers.release(pool, inst, discard=lease.error == UNHANDLED)
+        if self.logs is not None:
+            self.logs.end(inst.container_id, request_id)
 
     def _report(self, record: FunctionRecord, request_id: str, lease: Lease, max_used_mb: int | None, quiet: bool,
                 trigger: str | None) -> str:

@@ -23,6 +23,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
@@ -279,10 +281,11 @@ class PoolManager:
                    for i in pool.instances)
 
     # -- invocations
-    async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
-                     trigger: str | None = None) -> Outcome:
-        """Run one invocation. `trigger` ("<type>/<name>") names the trigger that caused it, for its log."""
-        return await self.invocations.invoke(self._pool_of(record), record, event, request_id, attempt, trigger)
+    def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
+               trigger: str | None = None) -> Coroutine[Any, Any, Outcome]:
+        """Run one invocation (awaited). `trigger` ("<type>/<name>") names the trigger that caused it, for its
+        log. (A plain function that hands over the coroutine: one frame less on a warm invocation's path.)"""
+        return self.invocations.invoke(self._pool_of(record), record, event, request_id, attempt, trigger)
 
     def lease(self, record: FunctionRecord, request_id: str,
               trigger: str | None = None) -> contextlib.AbstractAsyncContextManager[Lease]:
