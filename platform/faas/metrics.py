@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -141,6 +142,8 @@ class Metrics:
             "queue: batches delivered).", ("function", "type"), registry=r)
         self._children: dict[tuple[str, str], tuple] = {}
         """(function, outcome) -> its counter and histogram children: labels() costs a lock and a lookup."""
+        self._trigger_children: dict[tuple[str, str], Any] = {}
+        """(function, trigger type) -> its counter child."""
 
     def invocation(self, function: str, outcome, seconds: float) -> None:
         label = "success" if outcome.error is None else ("handled_error" if outcome.error.startswith("Handled")
@@ -166,7 +169,12 @@ class Metrics:
         self.builds.labels(status).inc()
 
     def trigger_invocation(self, function: str, kind: str) -> None:
-        self.trigger_invocations.labels(function, kind).inc()
+        child = self._trigger_children.get((function, kind))
+        if child is None:  # labels() costs a lock and a lookup: once per function and type
+            if len(self._trigger_children) > 65536:
+                self._trigger_children.clear()
+            child = self._trigger_children[(function, kind)] = self.trigger_invocations.labels(function, kind)
+        child.inc()
 
     def render(self, *scraped: Iterable[Metric]) -> bytes:
         """The exposition: the registry's metrics, then those read at scrape time."""
