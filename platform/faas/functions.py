@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import secrets
 import time
@@ -137,6 +138,12 @@ class FunctionService:
             raise InvalidArgument("layers are not available here")
         return await self.layers.resolve(spec)
 
+    def pinned(self, spec: FunctionSpec) -> contextlib.AbstractAsyncContextManager:
+        """Around the save of a record of `spec`: its layer versions are not deleted meanwhile (LayerService.pinned)."""
+        if not spec.layers or self.layers is None:
+            return contextlib.nullcontext()
+        return self.layers.pinned(spec.layers)
+
     async def create(self, body: object) -> FunctionRecord:
         spec, layer_images = await self._layers(await self._sandboxed(FunctionSpec.from_api(body)))
         if await self.store.get(spec.name) is not None:  # before the zip is unpacked: cheap
@@ -160,7 +167,12 @@ class FunctionService:
                                     created_at=now, updated_at=now, last_build=info,
                                     function_id=secrets.token_hex(8), layer_images=layer_images)
             await self.pool.unpack(record)  # its files, unpacked for cells now rather than on its first cold start
-            await self.store.put(record, build_log=info.log)
+            try:
+                async with self.pinned(spec):
+                    await self.store.put(record, build_log=info.log)
+            except InvalidArgument:  # a layer version deleted during the build: nothing names its image
+                await self.builder.remove_images(spec.name, keep=set())
+                raise
         finally:
             await self.store.release(spec.name)
         self._cache.pop(spec.name)
@@ -201,7 +213,13 @@ class FunctionService:
         record = current.evolve(spec=spec, revision=current.revision + 1, image=image, code_sha256=code_sha,
                                 updated_at=time.time(), last_build=info, layer_images=layer_images)
         await self.pool.unpack(record)
-        await self.store.put(record, build_log=build_log)
+        try:
+            async with self.pinned(spec):
+                await self.store.put(record, build_log=build_log)
+        except InvalidArgument:  # a layer version deleted during the build: the function stays as it was
+            if image != current.image:
+                self.clean_images(name)
+            raise
         self._cache.pop(name)
         self.pool.sync_function(record)
         if image != current.image:

@@ -224,3 +224,85 @@ def test_layer_references_that_are_malformed_forged_duplicated_or_too_many(api, 
     # a record's layer images are the platform's to say: a forged one in a body is an unknown field
     resp = api.create(fn_name, code, layerImages=["evil:1"])
     assert resp.status_code == 400 and "layerImages" in resp.text
+
+
+class _LayerImages:
+    """The builder's part a delete uses: which layer images it was asked to remove (no Docker needed here)."""
+
+    def __init__(self):
+        self.removed: list[str] = []
+
+    async def remove_layer_images(self, name, keep):
+        self.removed.append(name)
+
+
+def _layer_record(ref: str):
+    from faas.models import FunctionRecord, FunctionSpec, FunctionState
+
+    return FunctionRecord(spec=FunctionSpec.from_api({"name": "f", "layers": [ref]}), state=FunctionState.ACTIVE,
+                          revision=1, code_sha256=None, image="i", created_at=0.0, updated_at=0.0)
+
+
+def test_a_delete_racing_a_save_that_lists_the_layer_version_is_ordered_either_way(redis_server):
+    """The guard in real Redis, both orders: a save under way makes a delete wait and then see the saved function
+    (409); a delete under way makes a save wait and then refuse the version it deleted (400). Without it, a delete
+    that checked before the save stored its record left a function on a deleted version."""
+    import asyncio
+    import uuid
+
+    from redis.asyncio import Redis
+
+    from faas.errors import InvalidArgument, ResourceInUse
+    from faas.layers.model import LayerVersion
+    from faas.layers.service import LayerService
+    from faas.layers.store import LayerStore
+
+    async def scenario():
+        redis = Redis.from_url(redis_server)
+        store = LayerStore(redis, "guard-" + uuid.uuid4().hex[:8])
+        saved: list = []
+        checking = asyncio.Event()
+        go_on = asyncio.Event()
+        go_on.set()
+
+        async def records():
+            checking.set()
+            await go_on.wait()
+            return list(saved)
+
+        service = LayerService(store, _LayerImages(), records)
+        layer = LayerVersion(name="ly", version=0, description="", compatible_runtimes=("python3.11",),
+                             code_sha256="0" * 64, code_size=1, image="img", created_at=0.0)
+        first, second = await store.publish(layer, 10), await store.publish(layer, 10)
+
+        # A save holds the guard: the delete waits for it, then finds the function it saved.
+        async with service.pinned((f"ly:{first}",)):
+            deleting = asyncio.create_task(service.delete("ly", str(first)))
+            done, _ = await asyncio.wait({deleting}, timeout=1.0)
+            assert not done and not checking.is_set(), "the delete looked at the functions during the save"
+            saved.append(_layer_record(f"ly:{first}"))
+        with pytest.raises(ResourceInUse):
+            await deleting
+        assert await store.get("ly", first) is not None
+
+        # A delete holds the guard (it is reading the functions): the save waits, then refuses the deleted version.
+        checking.clear()
+        go_on.clear()
+        deleting = asyncio.create_task(service.delete("ly", str(second)))
+        await asyncio.wait_for(checking.wait(), 10)
+
+        async def save():
+            async with service.pinned((f"ly:{second}",)):
+                saved.append(_layer_record(f"ly:{second}"))
+
+        saving = asyncio.create_task(save())
+        done, _ = await asyncio.wait({saving}, timeout=1.0)
+        assert not done, "the save went ahead while the delete was checking"
+        go_on.set()
+        await deleting
+        with pytest.raises(InvalidArgument, match="deleted"):
+            await saving
+        assert await store.get("ly", second) is None and all(r.spec.layers != (f"ly:{second}",) for r in saved)
+        await redis.aclose()
+
+    asyncio.run(scenario())

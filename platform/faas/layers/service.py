@@ -3,13 +3,16 @@ see under /opt."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
+from redis.exceptions import LockError
+
 from .. import defaults
-from ..errors import InvalidArgument, LayerNotFound, LayerVersionLimitExceeded, ResourceInUse
+from ..errors import InvalidArgument, LayerNotFound, LayerVersionLimitExceeded, ResourceInUse, ServiceUnavailable
 from ..models import FunctionRecord, FunctionSpec, check_name
 from ..runtimes import python_runtime
 from .model import LAYER_RUNTIMES, LayerVersion, check_publish, parse_ref
@@ -67,15 +70,42 @@ class LayerService:
 
     async def delete(self, name: str, version: str) -> None:
         layer = await self.get(name, version)
-        for record in await self.records():
-            if layer.ref in record.spec.layers:
-                which = "LATEST" if record.version_id == defaults.LATEST else f"version {record.version_id}"
-                raise ResourceInUse(f"layer version {layer.ref} is used by function {record.name} ({which}): "
-                                    "change or delete that first")
-        if await self.store.delete(layer.name, layer.version):
+        async with self._guard():  # no function is saved with this version between the check and the delete
+            for record in await self.records():
+                if layer.ref in record.spec.layers:
+                    which = "LATEST" if record.version_id == defaults.LATEST else f"version {record.version_id}"
+                    raise ResourceInUse(f"layer version {layer.ref} is used by function {record.name} ({which}): "
+                                        "change or delete that first")
+            deleted = await self.store.delete(layer.name, layer.version)
+        if deleted:
             keep = {v.image for v in await self.store.versions(layer.name)}
             await self.builder.remove_layer_images(layer.name, keep)
             log.info("Layer %s: version %d deleted", layer.name, layer.version)
+
+    @contextlib.asynccontextmanager
+    async def pinned(self, refs: tuple[str, ...]) -> AsyncIterator[None]:
+        """Save a record that lists the layer versions `refs` (resolved: name:version) in the body: no version is
+        deleted until it is saved; InvalidArgument when one was deleted since it was resolved (a build may
+        have run meanwhile)."""
+        if not refs:
+            yield
+            return
+        async with self._guard():
+            for ref in refs:
+                name, number = parse_ref(ref)
+                if number is None or await self.store.get(name, number) is None:
+                    raise InvalidArgument(f"layers: layer version {ref} was deleted while the function was being "
+                                          "saved")
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        try:
+            async with self.store.guard():
+                yield
+        except LockError:
+            raise ServiceUnavailable("layers are being changed by another call that holds them too long; try "
+                                     "again") from None
 
     async def resolve(self, spec: FunctionSpec) -> tuple[FunctionSpec, tuple[str, ...]]:
         """`spec` with each layer named by its version (a name alone: its newest), and their images, in order;

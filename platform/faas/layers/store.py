@@ -5,11 +5,13 @@
 | `{prefix}:layer:{name}:versions` | hash | version -> JSON (LayerVersion.to_json) |
 | `{prefix}:layer:{name}:version-seq` | string | the last version given (never reused, even once all are deleted) |
 | `{prefix}:layers` | set | names of the layers that have versions |
+| `{prefix}:layers:guard` | string | a lock (redis-py's) that orders deletes of versions and saves of functions |
 """
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 
 from .model import LayerVersion
 
@@ -29,6 +31,11 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 return 1
 """
+
+GUARD_TIMEOUT_S = 60
+"""How long the guard stays held when its holder dies before it lets go."""
+GUARD_WAIT_S = 30
+"""How long a delete or a save waits for the guard (a delete reads every function's records while it holds it)."""
 
 
 class LayerStore:
@@ -63,6 +70,12 @@ class LayerStore:
     async def get(self, name: str, version: int) -> LayerVersion | None:
         raw = await self.redis.hget(self._key(name, "versions"), str(version))
         return None if raw is None else LayerVersion.from_json(raw)
+
+    def guard(self) -> Lock:
+        """The lock that orders a layer version's delete and the saves of functions that list it (every control
+        plane's): a delete never misses a function saved while it looked, and a save never lists a version
+        deleted while it built."""
+        return self.redis.lock(f"{self._names}:guard", timeout=GUARD_TIMEOUT_S, blocking_timeout=GUARD_WAIT_S)
 
     async def delete(self, name: str, version: int) -> bool:
         return bool(await self._delete(keys=[self._key(name, "versions"), self._names], args=[str(version), name]))

@@ -76,7 +76,9 @@ class ReleaseService:
     async def publish(self, name: str, body: object) -> Version:
         latest = await self.functions.get(name)
         version = Version.publish(latest, body, time.time())
-        status, vid = await self.store.publish(name, latest.function_id, version, defaults.VERSIONS_PER_FUNCTION)
+        async with self.functions.pinned(latest.spec):  # its layer versions: not deleted since LATEST was read
+            status, vid = await self.store.publish(name, latest.function_id, version,
+                                                   defaults.VERSIONS_PER_FUNCTION)
         if status == "gone":
             raise FunctionNotFound(f"function {name} does not exist")
         if status == "unchanged":
