@@ -100,6 +100,13 @@ class FunctionService:
         """The record for an invocation: read from Redis at most once per REGISTRY_CACHE_S per function."""
         return await self._cache.get(name, lambda: self.get(name))
 
+    async def names(self) -> list[str]:
+        return await self.store.names()
+
+    async def records(self, names: Sequence[str]) -> list[FunctionRecord]:
+        """The records of `names` in one read (none for a name that has no function)."""
+        return await self.store.records(names)
+
     async def list(self) -> list[FunctionRecord]:
         return await self.store.list()
 

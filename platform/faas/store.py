@@ -50,15 +50,19 @@ class FunctionStore:
         raw = await self.redis.get(function_key(self.prefix, name))
         return None if raw is None else FunctionRecord.from_api(json.loads(raw))
 
-    async def _records(self, names: Sequence[str]) -> list[FunctionRecord]:
+    async def records(self, names: Sequence[str]) -> list[FunctionRecord]:
         """The records of `names`, in one read (none for a name deleted meanwhile)."""
         if not names:
             return []
         raws = await self.redis.mget([function_key(self.prefix, n) for n in names])
         return [FunctionRecord.from_api(json.loads(r)) for r in raws if r is not None]
 
+    async def names(self) -> list[str]:
+        """Every function's name, sorted (no record read)."""
+        return sorted(n.decode() for n in await self.redis.smembers(functions_key(self.prefix)))
+
     async def list(self) -> list[FunctionRecord]:
-        return await self._records(sorted(n.decode() for n in await self.redis.smembers(functions_key(self.prefix))))
+        return await self.records(await self.names())
 
     async def page(self, prefix: str, start: str | None, limit: int) -> tuple[Sequence[FunctionRecord], str | None]:
         """The functions whose names start with `prefix`, by name, `limit` of them from `start` (that name and
@@ -66,7 +70,7 @@ class FunctionStore:
         read."""
         names = sorted(n for n in (raw.decode() for raw in await self.redis.smembers(functions_key(self.prefix)))
                        if n.startswith(prefix) and (start is None or n >= start))
-        return await self._records(names[:limit]), (names[limit] if len(names) > limit else None)
+        return await self.records(names[:limit]), (names[limit] if len(names) > limit else None)
 
     async def reserve(self, name: str) -> bool:
         """Claim a name for a create in progress; False when it exists or another create holds it."""

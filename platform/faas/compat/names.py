@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -90,11 +91,16 @@ def name_pairs(request: web.Request) -> FcNames:
     return FcNames(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
 
 
-async def by_surface_name(request: web.Request) -> dict[str, FunctionRecord]:
-    """Every function by the name a surface (FC's, Lambda's) calls it."""
-    records = {r.name: r for r in await request.config_dict[SERVICE].list()}
-    names = await name_pairs(request).fc_names(list(records))
-    return {names[n]: r for n, r in records.items()}
+async def surface_page(request: web.Request, choose: Callable[[list[str]], tuple[list[str], str | None]]) \
+        -> tuple[list[tuple[str, FunctionRecord]], str | None]:
+    """A page of the functions by the names a surface (FC's, Lambda's) calls them: `choose` picks the page's names
+    and the next page's token from all those names; only the page's records are read. A function deleted
+    meanwhile is left out."""
+    service = request.config_dict[SERVICE]
+    native_of = {fc: native for native, fc in (await name_pairs(request).fc_names(await service.names())).items()}
+    chosen, token = choose(list(native_of))
+    records = {r.name: r for r in await service.records([native_of[fc] for fc in chosen])}
+    return [(fc, records[native_of[fc]]) for fc in chosen if native_of[fc] in records], token
 
 
 async def create_named(request: web.Request, fc_name: str, spec: dict) -> FunctionRecord:

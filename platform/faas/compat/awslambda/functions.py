@@ -19,7 +19,7 @@ from ...logs.reader import encode_tail
 from ...models import FunctionRecord
 from ..limits import max_instances
 from ..listing import page_after
-from ..names import by_surface_name, create_named, name_pairs, native_name
+from ..names import create_named, name_pairs, native_name, surface_page
 from ..signed import BODY, json_body
 from .common import NAME, InvalidRequestContent, function_of, max_items, version_of
 from .model import code_location, code_spec, configuration, configuration_spec, create_spec
@@ -94,9 +94,9 @@ async def list_functions(request: web.Request) -> web.Response:
     if request.query.get("FunctionVersion", "ALL") != "ALL":
         raise InvalidArgument("FunctionVersion must be ALL")
     limit = max_items(request)
-    by_name = await by_surface_name(request)
-    chosen, marker = page_after(list(by_name), request.query.get("Marker", ""), limit)
-    body: dict = {"Functions": [configuration(request, by_name[n], n) for n in chosen]}
+    after = request.query.get("Marker", "")
+    chosen, marker = await surface_page(request, lambda names: page_after(names, after, limit))
+    body: dict = {"Functions": [configuration(request, record, n) for n, record in chosen]}
     if marker is not None:
         body["NextMarker"] = marker
     return web.json_response(body)

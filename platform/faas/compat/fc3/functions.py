@@ -11,7 +11,7 @@ from ...api.code import code_url
 from ...api.keys import RELEASES, SERVICE
 from ...errors import InvalidArgument
 from ..listing import listed, page
-from ..names import by_surface_name, create_named, name_pairs
+from ..names import create_named, name_pairs, surface_page
 from ..signed import base_url, invoke_signed, json_body
 from . import model
 from .common import path_fc_name, platform_name, qualifier_of
@@ -47,9 +47,8 @@ async def list_functions(request: web.Request) -> web.Response:
     unsupported = sorted(set(request.query) - {"prefix", "limit", "nextToken"})
     if unsupported:
         raise InvalidArgument(f"ListFunctions does not take {', '.join(unsupported)} here")
-    by_fc_name = await by_surface_name(request)
-    names, token = page(list(by_fc_name), request)
-    return listed("functions", [model.function(by_fc_name[n], n) for n in names], token)
+    chosen, token = await surface_page(request, lambda names: page(names, request))
+    return listed("functions", [model.function(record, n) for n, record in chosen], token)
 
 
 async def put_concurrency_config(request: web.Request) -> web.Response:
