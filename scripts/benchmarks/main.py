@@ -13,8 +13,9 @@ layers   numpy (~70 MB) in a layer beside numpy in the function's image: cold st
 runtimes cold and warm latency on python3.13 beside python3.11 (each through its cells), and of a
          custom.debian12 function (from its image) beside a Python function from its image.
 warm     warm sync invocations through the REST API beside direct HTTP calls to the same container:
-         p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each); and Debian's haproxy in
-         front of the same container, the price of one proxy hop on this machine.
+         p50/p99 at 1 connection, throughput at 16 connections (wrk, 10 s each); Debian's haproxy in front of
+         the same container, the price of one proxy hop on this machine; and floor.py, aiohttp and the
+         platform's container client with nothing else, the least a control plane on aiohttp costs here.
 unpause  the latency of an invocation that finds its container paused, beside a warm one.
 burst    30 concurrent invocations of a cold function (maxInstances 10): time until all have answered,
          with the cells the platform keeps ready beside the same burst from images.

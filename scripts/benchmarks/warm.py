@@ -41,11 +41,17 @@ def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
 def floor_proxy(container, function: str) -> Iterator[str]:
     """floor.py (the least an aiohttp control plane can cost) in front of `container`; yields its URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("floor.py")), str(port),
-                             str(container.attrs["State"]["Pid"]), container.id, function],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with _serving([sys.executable, str(Path(__file__).with_name("floor.py")), str(port),
+                   str(container.attrs["State"]["Pid"]), container.id, function], port, "the floor proxy") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(argv: list[str], port: int, what: str) -> Iterator[str]:
+    """A proxy started with `argv` that listens on 127.0.0.1:`port`, stopped after; yields its /invoke URL."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: _listening(port), 20, "the floor proxy")
+        wait_until(lambda: _listening(port), 20, what)
         yield f"http://127.0.0.1:{port}/invoke"
     finally:
         proc.terminate()
@@ -77,14 +83,8 @@ def haproxy(direct_url: str) -> Iterator[str]:
     with tempfile.NamedTemporaryFile("w", suffix=".cfg") as config:
         config.write(HAPROXY.format(port=port, address=address))
         config.flush()
-        proc = subprocess.Popen(["haproxy", "-f", config.name, "-db"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: _listening(port), 10, "haproxy")
-            yield f"http://127.0.0.1:{port}/invoke"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        with _serving(["haproxy", "-f", config.name, "-db"], port, "haproxy") as url:
+            yield url
 
 
 def _listening(port: int) -> bool:
