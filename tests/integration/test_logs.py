@@ -363,6 +363,46 @@ def test_a_report_made_while_a_flush_awaits_redis_is_sent_too(redis_server):
     assert [json.loads(item)["rid"] for item in items] == ["first", "second"]
 
 
+def test_quiet_report_lines_reach_their_streams_in_one_call_in_order(redis_server):
+    """Quiet invocations' REPORT lines go straight to their functions' streams (one script call a flush, each
+    stream's TTL set), in the order they were made, with the version that ran; the others go to the collector's
+    queue. Hostile-looking lines (a newline, quotes, 10,000 characters) are stored as they are."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from faas.config import Settings
+    from faas.logs.reports import LogChannel
+
+    async def scenario():
+        settings = Settings(redis_url=redis_server, redis_prefix="faas-quiet-" + uuid.uuid4().hex[:8], log_ttl=600)
+        conn = Redis.from_url(redis_server)
+        channel = LogChannel(settings, conn)
+        for i in range(300):
+            channel.report(f"r-{i}", "f" if i % 2 else "g", 1.0, 128, 20, None, quiet=True, final=False,
+                           trigger="http/web\n\"x\"" if i == 7 else None, version="3" if i % 3 == 0 else "LATEST")
+        channel.report("loud", "f", 1.0, 128, 20, None, quiet=False, final=False)
+        channel.report("gone", "f", 1.0, 128, 20, None, quiet=True, final=True)
+        await channel.flush()
+        streams = {fn: await conn.xrange(channel.keys.function(fn)) for fn in ("f", "g")}
+        ttls = [await conn.ttl(channel.keys.function(fn)) for fn in ("f", "g")]
+        queued = [json.loads(item) for item in await conn.lrange(channel.keys.reports, 0, -1)]
+        await conn.aclose()
+        return streams, ttls, queued
+
+    streams, ttls, queued = asyncio.run(scenario())
+    for fn, parity in (("f", 1), ("g", 0)):
+        rows = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in streams[fn]]
+        assert [r["rid"] for r in rows] == [f"r-{i}" for i in range(300) if i % 2 == parity]
+        for row in rows:
+            i = int(row["rid"][2:])
+            assert row["line"].startswith(f"REPORT RequestId: r-{i}\t")
+            assert row.get("ver") == ("3" if i % 3 == 0 else None)
+    assert any(r[1][b"line"].endswith(b'Trigger: http/web\n"x"') for r in streams["f"])
+    assert all(0 < ttl <= 600 for ttl in ttls)
+    assert [(q["rid"], q["final"]) for q in queued] == [("loud", False), ("gone", True)]
+
+
 def test_a_line_read_after_its_end_marker_goes_before_the_report_line(redis_server):
     """Docker copies stdout and stderr apart: a line printed to stderr before the End marker may be read
     after it, once the REPORT line closed the log. It still goes into the log, and REPORT stays last."""

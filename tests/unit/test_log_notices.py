@@ -7,6 +7,7 @@ import os
 import select
 
 import pytest
+from redis.asyncio import Redis
 
 from faas.config import Settings
 from faas.logs.attribution import Attribution
@@ -30,7 +31,7 @@ def channel():
     read, write = os.pipe()
     os.set_blocking(read, False)
     os.set_blocking(write, False)
-    logs = LogChannel(Settings(platform_id="unit"), conn=None)
+    logs = LogChannel(Settings(platform_id="unit"), conn=Redis())  # (a client that never connects here)
     logs._fd = write
     yield logs, read
     os.close(read)
