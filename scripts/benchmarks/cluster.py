@@ -3,6 +3,7 @@ scripts/up's single process."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -42,16 +43,27 @@ def _cold_rounds(target, name: str, rounds: int) -> list[float]:
     return times
 
 
-def _warm_figures(fronts: list, name: str, seconds: int) -> tuple[dict, float]:
-    """wrk at 1 connection through the first front end; then 16 connections shared by all of them at once."""
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time process `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _warm_figures(fronts: list, name: str, seconds: int, parts: dict[str, list[int]]) -> tuple[dict, float, dict]:
+    """wrk at 1 connection through the first front end; then 16 connections shared by all of them at once, with
+    the CPU each of `parts` (its processes) used per call meanwhile, in microseconds."""
     urls = [f"{f.url}/v1/functions/{name}/invocations" for f in fronts]
     auth = {"Authorization": f"Bearer {fronts[0].token}"}
     for url in urls:
         wrk(url, 1, 2, auth)  # warm-up
     one = wrk(urls[0], 1, seconds, auth)
+    before = {part: sum(map(_cpu_seconds, pids)) for part, pids in parts.items()}
     with ThreadPoolExecutor(len(urls)) as pool:
         runs = list(pool.map(lambda url: wrk(url, 16 // len(urls), seconds, auth), urls))
-    return one, sum(r["rps"] for r in runs)
+    rps = sum(r["rps"] for r in runs)
+    calls = rps * seconds
+    cpu = {part: (sum(map(_cpu_seconds, pids)) - before[part]) / calls * 1e6 for part, pids in parts.items()}
+    return one, rps, cpu
 
 
 def bench_cluster(platform: Up, seconds: int, rounds: int) -> None:
@@ -61,7 +73,8 @@ def bench_cluster(platform: Up, seconds: int, rounds: int) -> None:
     rows = []
     name = "bench-route"
     deploy(platform, name, instanceConcurrency=16, maxInstances=1)
-    rows.append(("scripts/up (one process, one host)", *_warm_figures([platform], name, seconds),
+    local_parts = {"control plane": [platform.child("faas.server")]}
+    rows.append(("scripts/up (one process, one host)", *_warm_figures([platform], name, seconds, local_parts),
                  _cold_rounds(platform, name, rounds)))
     platform.http.delete(f"{platform.url}/v1/functions/{name}")
     with tempfile.TemporaryDirectory(prefix="faas-bench-cluster-") as logs:
@@ -71,16 +84,20 @@ def bench_cluster(platform: Up, seconds: int, rounds: int) -> None:
                 ends = [Endpoint(cluster.api(i).base, cluster.token) for i in range(fronts)]
                 deploy(ends[0], name, instanceConcurrency=16, maxInstances=1)
                 ends[0].http.post(f"{ends[0].url}/v1/functions/{name}/invocations").raise_for_status()
-                rows.append((label, *_warm_figures(ends, name, seconds), _cold_rounds(ends[0], name, rounds)))
+                parts = {"front ends": [p.pid for p in cluster.frontends],
+                         "nodes": [h.node.pid for h in cluster.hosts if h.node is not None]}
+                rows.append((label, *_warm_figures(ends, name, seconds, parts), _cold_rounds(ends[0], name, rounds)))
             finally:
                 cluster.stop()
     us = 1e6
     print(f"Past one host: warm no-op invocations (wrk, {seconds} s; 16 connections shared by the front ends), "
           f"and cold starts (a config change, then one call; {rounds} rounds, through a ready cell)")
-    for label, one, rps, cold in rows:
+    for label, one, rps, cpu, cold in rows:
         print(f"  {label:<36} p50 {one['p50'] * us:6.0f} us  p99 {one['p99'] * us:6.0f} us   16 connections "
               f"{rps:7.0f} req/s   cold p50 {statistics.median(cold) * 1000:6.1f} ms")
-    (_, local, local_rps, local_cold), (_, single, single_rps, single_cold), (_, many, many_rps, many_cold) = rows
+        print(f"  {'':<36} CPU per call at 16 connections: "
+              + ", ".join(f"{part} {micros:.0f} us" for part, micros in cpu.items()))
+    (_, local, local_rps, _, local_cold), (_, single, single_rps, _, _), (_, many, many_rps, _, many_cold) = rows
     print(f"  routing over 3 nodes and 2 front ends beside 1 + 1: p50 {(many['p50'] / single['p50'] - 1) * 100:+.0f}% "
           f"(target: <= +20%), throughput {(many_rps / single_rps - 1) * 100:+.0f}%")
     print(f"  a front end and a node beside one process: p50 {(single['p50'] / local['p50'] - 1) * 100:+.0f}%, "
