@@ -23,14 +23,18 @@ they write them in the same transaction as the event's change; the control plane
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from . import defaults
 
@@ -119,6 +123,41 @@ class Activity:
         return out
 
 
+class InvocationCounts:
+    """faas_invocations_total{function,outcome} and faas_invocation_duration_seconds{function}, counted in plain
+    dicts and lists and made into metric families when scraped: an invocation costs two increments and a bisect,
+    where prometheus-client's Counter and Histogram took three locks and a loop over the buckets (about 3% of a
+    warm invocation). The control plane counts from its event loop alone."""
+
+    def __init__(self):
+        self._counts: dict[tuple[str, str], int] = {}
+        self._durations: dict[str, list] = {}
+        """function -> [calls in each bucket (DURATION_BUCKETS, then +Inf)..., the sum of their seconds]"""
+
+    def add(self, function: str, outcome: str, seconds: float) -> None:
+        key = (function, outcome)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        histogram = self._durations.get(function)
+        if histogram is None:
+            histogram = self._durations[function] = [0] * (len(DURATION_BUCKETS) + 1) + [0.0]
+        histogram[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1  # the first bucket whose bound >= seconds
+        histogram[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        counter = CounterMetricFamily("faas_invocations", "Invocations by function and outcome.",
+                                      labels=("function", "outcome"))
+        for key, n in sorted(self._counts.items()):
+            counter.add_metric(key, n)
+        histogram = HistogramMetricFamily("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
+                                          labels=("function",))
+        bounds = [floatToGoString(b) for b in (*DURATION_BUCKETS, math.inf)]
+        for function, counts in sorted(self._durations.items()):
+            cumulative = list(itertools.accumulate(counts[:-1]))
+            histogram.add_metric((function,), list(zip(bounds, cumulative)), counts[-1])
+        yield counter
+        yield histogram
+
+
 class Metrics:
     """The control plane's metrics: one object, one registry, per control plane."""
 
@@ -126,36 +165,25 @@ class Metrics:
         self.activity = Activity()
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.invocations = Counter("faas_invocations", "Invocations by function and outcome.",
-                                   ("function", "outcome"), registry=r)
+        self.invocations = InvocationCounts()
+        r.register(self.invocations)
         self.cold_starts = Counter("faas_cold_starts", "Invocations served by a container's first use, by how "
                                    "the container started (image or cell).", ("function", "path"), registry=r)
         self.container_starts = Counter("faas_container_starts", "Containers started, by reason and path (image: "
                                         "created from the function's image; cell: a ready cell specialised).",
                                         ("function", "reason", "path"), registry=r)
-        self.duration = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.",
-                                  ("function",), buckets=DURATION_BUCKETS, registry=r)
         self.builds = Counter("faas_builds", "Image builds by outcome.", ("status",), registry=r)
         self.trigger_invocations = Counter(
             "faas_trigger_invocations",
             "Invocations caused by triggers, by function and trigger type (http: requests; timer: firings; "
             "queue: batches delivered).", ("function", "type"), registry=r)
-        self._children: dict[tuple[str, str], tuple] = {}
-        """(function, outcome) -> its counter and histogram children: labels() costs a lock and a lookup."""
         self._trigger_children: dict[tuple[str, str], Any] = {}
         """(function, trigger type) -> its counter child."""
 
     def invocation(self, function: str, outcome, seconds: float) -> None:
         label = "success" if outcome.error is None else ("handled_error" if outcome.error.startswith("Handled")
                                                          else "unhandled_error")
-        children = self._children.get((function, label))
-        if children is None:
-            if len(self._children) > 65536:  # functions come and go: do not keep every one forever here
-                self._children.clear()
-            children = self._children[(function, label)] = (self.invocations.labels(function, label),
-                                                             self.duration.labels(function))
-        children[0].inc()
-        children[1].observe(seconds)
+        self.invocations.add(function, label, seconds)
         self.activity.invocation(function, outcome.error is not None)
 
     def cold_start(self, function: str, path: str = "image") -> None:

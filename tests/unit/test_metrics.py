@@ -97,3 +97,34 @@ def test_activity_keeps_at_most_an_hour_of_buckets_and_forgets_idle_functions():
         activity._functions[f"f{i}"] = {"last": 0.0, "minutes": {}}
     activity.invocation("new", error=False)
     assert set(activity._functions) == {"busy", "new"}
+
+
+def test_invocation_counts_render_as_prometheus_clients_counter_and_histogram_would():
+    """The invocation counts are kept in plain lists and made into families when scraped: the same lines as
+    prometheus-client's own Counter and Histogram fed the same calls (bounds exactly, past the last, zero)."""
+    import random
+
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from faas.metrics import DURATION_BUCKETS, InvocationCounts
+
+    rng = random.Random(7)
+    calls = [(rng.choice("fgh"), rng.choice(("success", "handled_error")), seconds)
+             for seconds in [*DURATION_BUCKETS, 0.0, 61.0, 1e9] + [rng.uniform(0, 70) for _ in range(500)]]
+    ours = CollectorRegistry(auto_describe=False)
+    counts = InvocationCounts()
+    ours.register(counts)
+    theirs = CollectorRegistry()
+    counter = Counter("faas_invocations", "Invocations by function and outcome.", ("function", "outcome"),
+                      registry=theirs)
+    histogram = Histogram("faas_invocation_duration_seconds", "Invocation time seen by the platform.", ("function",),
+                          buckets=DURATION_BUCKETS, registry=theirs)
+    for function, outcome, seconds in calls:
+        counts.add(function, outcome, seconds)
+        counter.labels(function, outcome).inc()
+        histogram.labels(function).observe(seconds)
+
+    def lines(registry):
+        return sorted(line for line in generate_latest(registry).decode().splitlines() if not line.startswith("#"))
+
+    assert lines(ours) == lines(theirs)
