@@ -161,7 +161,7 @@ class FakeRuntime:
             return reply(json.dumps({"errorType": "InitError", "errorMessage": "init failed"}).encode(), failed=True)
         return reply(b"")
 
-    async def invoke(self, inst, event, headers, max_bytes, timeout) -> RuntimeReply:
+    async def invoke(self, inst, event, headers, max_bytes, timeout, head=b"") -> RuntimeReply:
         # A container the pool has removed, or one that is frozen, must never be called.
         assert inst.container_id in self.host.containers, "called a removed container"
         assert not self.host.containers[inst.container_id]["paused"], "called a frozen container"

@@ -58,12 +58,13 @@ class ContainerCalls:
                      attempt: int) -> tuple[Outcome, RuntimeReply | None]:
         """The invocation's outcome, and the runtime's reply when there was one."""
         spec = inst.record.spec
-        headers = self.headers(inst.record) | {"x-fc-request-id": request_id}
+        headers = {"x-fc-request-id": request_id}
         if attempt > 1:
             headers["x-fc-attempt"] = str(attempt)
         sent = time.time()
         try:
-            reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES, spec.timeout_s)
+            reply = await self.client.invoke(inst, event, headers, defaults.RESPONSE_BYTES, spec.timeout_s,
+                                             head=self.headers.encoded(inst.record))
         except TimeoutError:
             return Outcome.failure("FunctionTimeout", f"the function did not return within {spec.timeout_s}s"), None
         except ResponseTooLarge as exc:

@@ -85,10 +85,11 @@ class RuntimeClient:
                                                                 HOOK_MAX_BYTES, timeout))
 
     async def invoke(self, inst: Instance, event: bytes, headers: dict[str, str], max_bytes: int,
-                     timeout: float) -> RuntimeReply:
-        """The runtime's reply; TimeoutError when it takes longer than `timeout` seconds."""
+                     timeout: float, head: bytes = b"") -> RuntimeReply:
+        """The runtime's reply; TimeoutError when it takes longer than `timeout` seconds. `head`: header lines
+        encoded ahead (RuntimeHeaders.encoded), sent after `headers`."""
         return RuntimeReply.of(await _connections(inst).request("POST", "/invoke", headers, event, max_bytes,
-                                                                timeout))
+                                                                timeout, head=head))
 
     async def specialize(self, cell, environment: dict[str, str], timeout: float = 10.0) -> Response:
         """Tell a cell's runtime (its code now in place) the function's environment: it becomes that

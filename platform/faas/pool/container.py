@@ -124,6 +124,7 @@ class RuntimeHeaders:
 
     def __init__(self):
         self._cache: dict[tuple[str, str, int], dict[str, str]] = {}
+        self._encoded: dict[tuple[str, str, int], bytes] = {}
 
     def __call__(self, record: FunctionRecord) -> dict[str, str]:
         headers = self._cache.get(record.release)
@@ -141,3 +142,14 @@ class RuntimeHeaders:
                 "x-fc-initialization-timeout": str(spec.init_timeout_s),
             }
         return headers
+
+    def encoded(self, record: FunctionRecord) -> bytes:
+        """The same headers as HTTP header lines, each ending in CRLF, encoded once per release (the container
+        client sends them as they are)."""
+        lines = self._encoded.get(record.release)
+        if lines is None:
+            if len(self._encoded) > self.MAX_ENTRIES:
+                self._encoded.clear()
+            lines = self._encoded[record.release] = "".join(
+                f"{name}: {value}\r\n" for name, value in self(record).items()).encode("latin-1")
+        return lines

@@ -223,17 +223,18 @@ class _Connection(asyncio.Protocol):
             future.set_exception(TimeoutError("no response in time"))
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                      max_bytes: int, timeout: float | None = None) -> tuple[Response, bool]:
+                      max_bytes: int, timeout: float | None = None, head: bytes = b"") -> tuple[Response, bool]:
         """Send one request; (response, whether the connection can serve another). TimeoutError when the
-        response is not complete within `timeout` seconds (a timer of the loop's: cheaper than a scope)."""
+        response is not complete within `timeout` seconds (a timer of the loop's: cheaper than a scope). `head`:
+        more header lines, encoded (each ending in CRLF), sent after `headers`."""
         self._reset()
         self._max = max_bytes
         loop = self._loop
         self._future = loop.create_future()
         timer = loop.call_later(timeout, self._expire) if timeout is not None else None
-        head = [f"{method} {path} HTTP/1.1", "Host: function", f"Content-Length: {len(body)}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        lines = [f"{method} {path} HTTP/1.1", "Host: function", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.transport.write(("\r\n".join(lines) + "\r\n").encode("latin-1") + head + b"\r\n" + body)
         try:
             response = await self._future
         except BaseException:
@@ -329,9 +330,9 @@ class ConnectionPool:
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
                       max_bytes: int = 1 << 20, timeout: float | None = None,
-                      connect_timeout: float | None = None) -> Response:
+                      connect_timeout: float | None = None, head: bytes = b"") -> Response:
         """One request on an idle connection or a new one; TimeoutError after `timeout` seconds in all, and
-        NotDelivered when a new connection takes longer than `connect_timeout`."""
+        NotDelivered when a new connection takes longer than `connect_timeout`. `head`: as _Connection.request."""
         conn = None
         while self._idle:
             candidate = self._idle.pop()
@@ -353,7 +354,7 @@ class ConnectionPool:
                 started = time.monotonic()
                 conn = await asyncio.wait_for(self._connect(), timeout)
                 timeout = max(0.0, timeout - (time.monotonic() - started))
-        response, reusable = await conn.request(method, path, headers, body, max_bytes, timeout)
+        response, reusable = await conn.request(method, path, headers, body, max_bytes, timeout, head)
         if reusable:
             self._idle.append(conn)
         else:
