@@ -3,7 +3,6 @@ scripts/up's single process."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import requests
 
 from launch import Up
 
-from .common import ROOT, deploy
+from .common import ROOT, cpu_seconds, deploy
 from .wrk import wrk
 
 
@@ -43,12 +42,6 @@ def _cold_rounds(target, name: str, rounds: int) -> list[float]:
     return times
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time process `pid` has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _warm_figures(fronts: list, name: str, seconds: int, parts: dict[str, list[int]]) -> tuple[dict, float, dict]:
     """wrk at 1 connection through the first front end; then 16 connections shared by all of them at once, with
     the CPU each of `parts` (its processes) used per call meanwhile, in microseconds."""
@@ -57,12 +50,12 @@ def _warm_figures(fronts: list, name: str, seconds: int, parts: dict[str, list[i
     for url in urls:
         wrk(url, 1, 2, auth)  # warm-up
     one = wrk(urls[0], 1, seconds, auth)
-    before = {part: sum(map(_cpu_seconds, pids)) for part, pids in parts.items()}
+    before = {part: sum(map(cpu_seconds, pids)) for part, pids in parts.items()}
     with ThreadPoolExecutor(len(urls)) as pool:
         runs = list(pool.map(lambda url: wrk(url, 16 // len(urls), seconds, auth), urls))
     rps = sum(r["rps"] for r in runs)
     calls = rps * seconds
-    cpu = {part: (sum(map(_cpu_seconds, pids)) - before[part]) / calls * 1e6 for part, pids in parts.items()}
+    cpu = {part: (sum(map(cpu_seconds, pids)) - before[part]) / calls * 1e6 for part, pids in parts.items()}
     return one, rps, cpu
 
 

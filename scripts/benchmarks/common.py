@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import statistics
 import time
@@ -86,6 +87,12 @@ def cold_invoke(platform: Up, name: str, round_no: int, path: str, memory_mb: in
     if taken != path:
         raise SystemExit(f"bench: invocation {round_no} of {name} took the {taken} path, not {path}")
     return elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:

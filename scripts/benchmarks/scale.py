@@ -5,16 +5,13 @@ beside the same figures with one, measured in the same run."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 
 from launch import Up
 
-from .common import NOOP, deploy, percentile, wait_until
+from .common import NOOP, cpu_seconds, deploy, percentile, rss_kb, wait_until
 
 BUSY_MESSAGES = 2000
 """Messages the busy trigger takes, in batches of 10."""
@@ -23,20 +20,14 @@ SETTLE_S = 3.0
 """Seconds after the triggers are made before measuring (the poller's first rounds make each trigger's group)."""
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _idle_costs(platform: Up, seconds: float) -> tuple[float, float]:
     """(Redis commands a second, the control plane's share of one core) over `seconds` with nothing published."""
     conn, pid = platform.redis(), platform.child("faas.server")
-    commands0, cpu0, t0 = conn.info("stats")["total_commands_processed"], _cpu_seconds(pid), time.monotonic()
+    commands0, cpu0, t0 = conn.info("stats")["total_commands_processed"], cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
     elapsed = time.monotonic() - t0
     commands = conn.info("stats")["total_commands_processed"] - commands0
-    return commands / elapsed, (_cpu_seconds(pid) - cpu0) / elapsed
+    return commands / elapsed, (cpu_seconds(pid) - cpu0) / elapsed
 
 
 def _make_triggers(platform: Up, count: int, per_function: int = 10) -> list[str]:
@@ -90,11 +81,6 @@ def bench_idle_queues(platform: Up, count: int, seconds: int) -> None:
               + ("   (baseline)" if size == 1 else "   (target: poller <= 5% of a core, messages/s unchanged)"))
 
 
-def _rss_mb(pid: int) -> float:
-    found = re.search(r"^VmRSS:\s+(\d+) kB$", Path(f"/proc/{pid}/status").read_text(), re.M)
-    return int(found.group(1)) / 1024 if found else 0.0
-
-
 def _warm_p50_us(platform: Up, path: str, calls: int = 2000) -> float:
     """p50 of `calls` warm invocations in a row on one keep-alive connection (the client's own time included, the
     same at every size)."""
@@ -137,7 +123,7 @@ def bench_many_functions(platform: Up, count: int) -> None:
             list(pool.map(timed_deploy, range(1 if rows else 0, size)))
         time.sleep(SETTLE_S)
         listed, _ = _list_p50_ms(platform, limit=100)
-        rows.append((size, _rss_mb(pid), conn.info("memory")["used_memory"] / 2 ** 20, listed,
+        rows.append((size, rss_kb(pid) / 1024, conn.info("memory")["used_memory"] / 2 ** 20, listed,
                      _warm_p50_us(platform, "bench-many-0/invocations")))
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: platform.http.delete(f"{platform.url}/v1/functions/bench-many-{i}"), range(count)))
@@ -169,13 +155,13 @@ def _timer_delays(platform: Up, count: int, cron: str, firings: int) -> tuple[li
         deploy(platform, name, TIMER_RECORDER, instanceConcurrency=10, **{"async": {"onSuccess": "queue:bench-timers"}})
         platform.http.post(f"{platform.url}/v1/functions/{name}/invocations").raise_for_status()  # warm
     conn.delete("faas:queue:bench-timers")
-    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
     for i in range(count):
         platform.http.post(f"{platform.url}/v1/functions/{functions[i // 10]}/triggers",
                            json={"triggerName": f"t{i}", "triggerType": "timer",
                                  "triggerConfig": {"cronExpression": cron}}).raise_for_status()
     wait_until(lambda: conn.xlen("faas:queue:bench-timers") >= firings, 240, f"{firings} timer firings")
-    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
     for name in functions:
         platform.http.delete(f"{platform.url}/v1/functions/{name}")
     accepted, started = [], []
