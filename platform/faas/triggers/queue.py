@@ -200,7 +200,7 @@ class QueuePoller(EventSource):
                 return batches
             if code < 0:  # waiting for its batch window or for its batches on their way: stays active
                 return batches
-            await self.remember(trigger.function, request_id, now)
+            await self.remember((trigger.function, request_id, now))
             batches += 1
             self.metrics.trigger_invocation(trigger.function, "queue")
         return batches

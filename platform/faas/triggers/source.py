@@ -54,10 +54,12 @@ class EventSource:
         if self._task is not None:
             self._task.cancel()
 
-    async def remember(self, function: str, request_id: str, now: float) -> None:
-        """List an event a Lua script stored among its function's recent ones (for listings only)."""
+    async def remember(self, *events: tuple[str, str, float]) -> None:
+        """List events Lua scripts stored (function, request id, when) among their functions' recent ones (for
+        listings only), in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            ev.remember(pipe, self.keys, function, request_id, now)
+            for function, request_id, now in events:
+                ev.remember(pipe, self.keys, function, request_id, now)
             await pipe.execute()
 
     async def run_once(self) -> float:

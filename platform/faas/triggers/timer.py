@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 from .. import defaults
 from ..errors import FunctionNotFound
 from ..models import new_request_id
-from ..queue import events as ev
 from .model import Schedule, Trigger, iso_utc
 from .source import EventSource, record_fields
 
@@ -117,10 +116,7 @@ class TimerScheduler(EventSource):
                                  client=pipe)
             fired = await pipe.execute()
         done = [firing for firing, ok in zip(firings, fired) if ok]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for f in done:
-                ev.remember(pipe, self.keys, f.trigger.function, f.request_id, f.now)
-            await pipe.execute()
+        await self.remember(*((f.trigger.function, f.request_id, f.now) for f in done))
         for f in done:
             self.metrics.trigger_invocation(f.trigger.function, "timer")
             late = f.now - float(f.score)
