@@ -147,7 +147,7 @@ class FunctionService:
 
     def pinned(self, spec: FunctionSpec) -> contextlib.AbstractAsyncContextManager:
         """Around the save of a record of `spec`: its layer versions are not deleted meanwhile (LayerService.pinned)."""
-        if not spec.layers or self.layers is None:
+        if self.layers is None:  # (then the spec has no layers: _layers refused it)
             return contextlib.nullcontext()
         return self.layers.pinned(spec.layers)
 

@@ -68,8 +68,7 @@ class FunctionStore:
         """The functions whose names start with `prefix`, by name, `limit` of them from `start` (that name and
         after); and the name that starts the next page (None: this was the last). Only the page's records are
         read."""
-        names = sorted(n for n in (raw.decode() for raw in await self.redis.smembers(functions_key(self.prefix)))
-                       if n.startswith(prefix) and (start is None or n >= start))
+        names = [n for n in await self.names() if n.startswith(prefix) and (start is None or n >= start)]
         return await self.records(names[:limit]), (names[limit] if len(names) > limit else None)
 
     async def reserve(self, name: str) -> bool:

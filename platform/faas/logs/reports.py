@@ -100,9 +100,9 @@ class LogChannel:
         self._task: asyncio.Task | None = None
         self.dropped = 0
         self._notices: list[bytes] = []
+        """Notices of this turn of the event loop, written after it."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The control plane's loop (set at start): asking for the running one costs a system call each time."""
-        """Notices of this turn of the event loop, written after it."""
         self._follows: dict[str, bytes] = {}
         """The follow notices of live specialised cells, sent again to a new collector."""
 
