@@ -1,10 +1,19 @@
-"""Clients' request bodies, read within limits (aiohttp)."""
+"""Clients' requests: their bodies, read within limits, and their qualifier (aiohttp)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from . import defaults
 from .errors import PayloadTooLarge
+from .qualifiers import check_qualifier
+
+
+def qualifier_of(request: web.Request) -> str:
+    """The `qualifier` query parameter (LATEST, a version id or an alias): LATEST when absent."""
+    if not request.query_string:
+        return defaults.LATEST
+    return check_qualifier(request.query.get("qualifier", defaults.LATEST))
 
 
 async def read_event(request: web.Request, limit: int, what: str = "the event") -> bytes:

@@ -14,7 +14,7 @@ from ..auth import Role, require
 from ..code_export import code_zip
 from ..errors import InvalidArgument, Unauthorized
 from ..models import check_name
-from .handlers import qualifier_of
+from ..webio import qualifier_of
 from .keys import ACCESS_KEYS, DOCKER, RELEASES, TOKENS
 from .middlewares import role
 

@@ -13,44 +13,25 @@ from aiohttp import ChainMapProxy, web
 from redis.exceptions import RedisError
 
 from .. import defaults
-from ..auth import PLATFORM_HEADER, Role
-from ..errors import Forbidden, InvalidArgument, InvocationEnded, InvocationNotFound, PayloadTooLarge
-from ..logs.keys import PLATFORM_REQUEST_PREFIXES
-from ..logs.reader import encode_tail
+from ..auth import Role
+from ..errors import InvalidArgument, InvocationEnded, InvocationNotFound
 from ..metrics import CONTENT_TYPE, async_families
-from ..models import check_name, new_request_id
-from ..qualifiers import check_qualifier
+from ..models import check_name
 from ..queue.policy import API_STATUSES, EventStatus
 from ..triggers.http import begin_answer
-from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
-from ..webio import read_event
-from .keys import ASYNC, CLOSING, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS, TOKENS
+from ..validate import REQUEST_ID_RE
+from ..webio import qualifier_of, read_event
+from .invocations import invoke_function
+from .keys import ASYNC, CLOSING, DOCKER, LOGS, METRICS, POOL, REDIS, RELEASES, SERVICE, SETTINGS
 from .middlewares import role
 from .runtimes import list_runtimes
 
 log = logging.getLogger(__name__)
 
-INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 _PREFIX_RE = re.compile(defaults.NAME_PATTERN)
 """A `prefix` of GET /v1/functions: any start of a name is a name by its pattern."""
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-
-
-def _attempt(raw: str | None) -> int:
-    """X-Fc-Attempt: which attempt of an async event this is (set by the workers), 1 when absent."""
-    if raw is None:
-        return 1
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100000:
-        raise InvalidArgument("X-Fc-Attempt must be a whole number from 1")
-    return int(raw)
-
-
-def qualifier_of(request: web.Request) -> str:
-    """The `qualifier` query parameter (LATEST, a version id or an alias): LATEST when absent."""
-    if not request.query_string:
-        return defaults.LATEST
-    return check_qualifier(request.query.get("qualifier", defaults.LATEST))
 
 
 async def read_json(request: web.Request, limit: int = defaults.REQUEST_BYTES) -> object:
@@ -107,81 +88,7 @@ async def get_build_log(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain")
 
 
-# -- invocations
-@role(Role.INVOKE)
-async def invoke_function(request: web.Request) -> web.Response:
-    name = check_name(request.match_info["name"])
-    raw_type = request.headers.get("X-Fc-Invocation-Type", "Sync")
-    invocation_type = INVOCATION_TYPES.get(raw_type.strip().lower())
-    if invocation_type is None:
-        raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
-    # Every header is checked whatever the invocation type.
-    request_id = callers_id(request.headers, "X-Fc-Request-Id")
-    task_id = callers_id(request.headers, "X-Fc-Async-Task-Id")
-    attempt = _attempt(request.headers.get("X-Fc-Attempt"))
-    trigger = request.headers.get("X-Faas-Trigger")
-    if trigger is not None and not TRIGGER_LABEL_RE.fullmatch(trigger):
-        raise InvalidArgument("X-Faas-Trigger must be <http|timer|queue>/<trigger name>")
-    if (trigger is not None or "X-Fc-Attempt" in request.headers) \
-            and not await request.app[TOKENS].platform.check(request.headers.get(PLATFORM_HEADER)):
-        raise Forbidden("X-Faas-Trigger and X-Fc-Attempt are set by the platform's own parts only")
-    log_type = request.headers.get("X-Fc-Log-Type", "None").lower()
-    if log_type not in ("tail", "none"):
-        raise InvalidArgument("X-Fc-Log-Type must be Tail or None")
-    qualifier = qualifier_of(request)
-    asynchronous = invocation_type == "Async"
-    event = await read_event(request, defaults.ASYNC_EVENT_BYTES if asynchronous else defaults.SYNC_EVENT_BYTES)
-    if task_id is not None and not asynchronous:
-        raise InvalidArgument("X-Fc-Async-Task-Id names an async invocation: send X-Fc-Invocation-Type: Async too")
-    return await invoke(request.app, name, qualifier, event, asynchronous=asynchronous, tail=log_type == "tail",
-                        request_id=task_id or request_id, attempt=attempt, trigger=trigger)
-
-
-def callers_id(headers, name: str) -> str | None:
-    """A request id a caller chose (header `name`), checked: 1-64 letters, digits or '-', and none of the platform's
-    own prefixes."""
-    value = headers.get(name)
-    if value is not None and (not REQUEST_ID_RE.fullmatch(value) or value.startswith(PLATFORM_REQUEST_PREFIXES)):
-        raise InvalidArgument(f"{name} must be 1-64 letters, digits or '-', and not start with "
-                              + " or ".join(PLATFORM_REQUEST_PREFIXES))
-    return value
-
-
-async def invoke(app: web.Application | ChainMapProxy, name: str, qualifier: str, event: bytes, *, asynchronous: bool,
-                 tail: bool = False, request_id: str | None = None, attempt: int = 1,
-                 trigger: str | None = None) -> web.Response:
-    """One invocation of `name` at `qualifier` (checked), as every API surface makes it: async (202, accepted
-    once stored) or sync (the function's answer, X-Fc-Error-Type when it failed, the log's tail with `tail`).
-    `request_id`: the caller's (checked); an async one's is its task id, accepted once (FC's deduplication)."""
-    if asynchronous:
-        if len(event) > defaults.ASYNC_EVENT_BYTES:
-            raise PayloadTooLarge(f"the event is larger than {defaults.ASYNC_EVENT_BYTES} bytes")
-        record, config = await app[RELEASES].resolve_async(name, qualifier)
-        request_id = await app[ASYNC].accept(record, event, trigger=trigger, config=config, qualifier=qualifier,
-                                             task_id=request_id)
-        return web.json_response({"requestId": request_id}, status=202,
-                                 headers={"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": record.version_id})
-    if len(event) > defaults.SYNC_EVENT_BYTES:
-        raise PayloadTooLarge(f"the event is larger than {defaults.SYNC_EVENT_BYTES} bytes")
-    if request_id is None:
-        request_id = new_request_id()
-    record = await app[RELEASES].resolve(name, qualifier)
-    outcome = await app[POOL].invoke(record, event, request_id, attempt, trigger)
-    headers = {
-        "X-Fc-Request-Id": request_id,
-        "X-Fc-Cold-Start": "true" if outcome.cold_start else "false",
-        "X-Fc-Instance-Id": outcome.instance_id,
-        "X-Fc-Function-Version": record.version_id,
-    }
-    if outcome.error:
-        headers["X-Fc-Error-Type"] = outcome.error
-    if tail:
-        headers["X-Fc-Log-Result"] = encode_tail([outcome.report]) if outcome.quiet \
-            else await app[LOGS].tail(request_id)
-    headers["Content-Type"] = outcome.content_type or "application/octet-stream"
-    return web.Response(body=outcome.body, status=200, headers=headers)
-
-
+# -- invocations (invoke_function and invoke: .invocations)
 def _request_id(request: web.Request) -> str:
     request_id = request.match_info["request_id"]
     if not REQUEST_ID_RE.fullmatch(request_id):

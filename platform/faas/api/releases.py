@@ -6,7 +6,8 @@ from aiohttp import web
 
 from .. import defaults
 from ..models import check_name
-from .handlers import qualifier_of, read_json, whole_query
+from ..webio import qualifier_of
+from .handlers import read_json, whole_query
 from .keys import RELEASES
 
 

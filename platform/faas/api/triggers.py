@@ -27,7 +27,8 @@ from ..triggers import http as th
 from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
 from ..webio import read_event
-from .handlers import INVOCATION_TYPES, read_json
+from .handlers import read_json
+from .invocations import INVOCATION_TYPES
 from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 

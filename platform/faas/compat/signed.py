@@ -14,7 +14,7 @@ from aiohttp import web
 
 from .. import defaults
 from ..access_keys import Found
-from ..api.handlers import callers_id, invoke
+from ..api.invocations import callers_id, invoke
 from ..api.keys import ACCESS_KEYS
 from ..api.middlewares import describe_error
 from ..auth import Role, Token

@@ -11,7 +11,7 @@ import re
 from aiohttp import web
 
 from ... import defaults
-from ...api.handlers import invoke as platform_invoke
+from ...api.invocations import invoke as platform_invoke
 from ...api.keys import ASYNC, RELEASES, SERVICE
 from ...errors import InvalidArgument, InvocationAlreadyExists
 from ...logs.keys import PLATFORM_REQUEST_PREFIXES
