@@ -9,6 +9,7 @@
 | `faas_cells` | gauge | state (ready, starting), memory_mb | the cell pool, at scrape time |
 | `faas_builds_total` | counter | status | the function service |
 | `faas_trigger_invocations_total` | counter | function, type | triggers |
+| `faas_front_door_total` | counter | result (answered, handed_over) | the API's front door |
 | `faas_containers` | gauge | function, state | the pool, at scrape time |
 | `faas_async_events_total` | counter | status, condition | async workers (in Redis) |
 | `faas_async_retries_total` | counter | kind | async workers and the sweeper (in Redis) |
@@ -158,6 +159,22 @@ class InvocationCounts:
         yield histogram
 
 
+class FrontDoorCounts:
+    """faas_front_door_total{result}: plain invocations the API's front door answered itself (`answered`), and
+    connections it handed to aiohttp (`handed_over`: what it does not answer, and all after it on the connection)."""
+
+    def __init__(self):
+        self.answered = 0
+        self.handed_over = 0
+
+    def collect(self) -> Iterator[Metric]:
+        counter = CounterMetricFamily("faas_front_door", "Plain invocations the API's front door answered, and "
+                                      "connections it handed to aiohttp.", labels=("result",))
+        counter.add_metric(("answered",), self.answered)
+        counter.add_metric(("handed_over",), self.handed_over)
+        yield counter
+
+
 class Metrics:
     """The control plane's metrics: one object, one registry, per control plane."""
 
@@ -167,6 +184,8 @@ class Metrics:
         r = self.registry
         self.invocations = InvocationCounts()
         r.register(self.invocations)
+        self.front_door = FrontDoorCounts()
+        r.register(self.front_door)
         self.cold_starts = Counter("faas_cold_starts", "Invocations served by a container's first use, by how "
                                    "the container started (image or cell).", ("function", "path"), registry=r)
         self.container_starts = Counter("faas_container_starts", "Containers started, by reason and path (image: "

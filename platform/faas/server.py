@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -13,6 +15,7 @@ from aiohttp import web, web_protocol
 from aiohttp.http_exceptions import BadHttpMessage
 
 from .api import create_app
+from .api.front_door import FrontDoor
 from .api.middlewares import code_of, error_response
 from .claim import PlatformInUse, claim
 from .compat import add_surfaces
@@ -86,11 +89,68 @@ def main(argv: list[str] | None = None) -> int:
     web_protocol.RequestHandler.handle_error = _json_parser_error  # type: ignore[method-assign]  # on purpose
     sock = handed_socket(os.environ)
     where = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
-    web.run_app(app, **where, print=ready, access_log=None, handle_signals=True, shutdown_timeout=10,
-                loop=new_event_loop(), keepalive_timeout=settings.keepalive_timeout)
+    serve(app, where, ready, settings.keepalive_timeout)
     if owned is not None:
         os.close(owned)
     return 0
+
+
+class FrontDoorSite(web.BaseSite):
+    """Where the API listens (a handed socket, or a host and port): each connection meets the front door first,
+    which hands aiohttp what it does not answer itself."""
+
+    def __init__(self, runner: web.AppRunner, where: dict, keepalive_timeout: float):
+        super().__init__(runner)
+        self.app, self.where, self.keepalive_timeout = runner.app, where, keepalive_timeout
+
+    @property
+    def name(self) -> str:
+        if "sock" in self.where:
+            host, port = self.where["sock"].getsockname()[:2]
+            return f"http://{host}:{port}"
+        return f"http://{self.where['host']}:{self.where['port']}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: FrontDoor(server, self.app, self.keepalive_timeout), **self.where, backlog=self._backlog)
+
+
+def serve(app: web.Application, where: dict, ready, keepalive_timeout: float) -> None:
+    """web.run_app's work, with the front door (FrontDoorSite): start the app, listen, call `ready`, serve until
+    SIGTERM or SIGINT, then shut down gracefully (answers in progress get 10 s) and clean the app up."""
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(app, where, ready, keepalive_timeout))
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):  # (raised by the runner's signal handlers)
+        pass
+    finally:
+        if not main.done():
+            main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(main)  # (its cleanup)
+        rest = asyncio.all_tasks(loop)
+        for task in rest:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _serve(app: web.Application, where: dict, ready, keepalive_timeout: float) -> None:
+    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=10,
+                           keepalive_timeout=keepalive_timeout)
+    await runner.setup()
+    try:
+        await FrontDoorSite(runner, where, keepalive_timeout).start()
+        ready()
+        await asyncio.Event().wait()  # (until a signal's GracefulExit, which cancels this)
+    finally:
+        await runner.cleanup()
 
 
 SD_LISTEN_FDS_START = 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aiohttp import web
 from redis.exceptions import BusyLoadingError, OutOfMemoryError
@@ -59,8 +60,20 @@ def code_of(status: int) -> str:
     return _HTTP_CODES.get(status, "InvalidArgument" if status < 500 else "InternalError")
 
 
+def error_document(code: str, message: str, **extra) -> dict:
+    """The platform's JSON error shape."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
 def error_response(status: int, code: str, message: str, **extra) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+    return web.json_response(error_document(code, message, **extra), status=status)
+
+
+class RequestLine(NamedTuple):
+    """A request as an error's log line names it, where no aiohttp request was made (the front door's)."""
+
+    method: str
+    path: str
 
 
 def status_of(exc: errors.FaasError) -> int:
@@ -138,7 +151,7 @@ class ErrorAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def describe_error(request: web.Request, exc: Exception) -> ErrorAnswer:
+def describe_error(request: web.BaseRequest | RequestLine, exc: Exception) -> ErrorAnswer:
     """The answer to what a handler raised (a redirect is raised on): every surface answers the same error
     with the same status and code, each in its own shape."""
     if isinstance(exc, errors.FaasError):
