@@ -39,7 +39,7 @@ def container_url(client: docker.DockerClient, platform: Up, name: str) -> str:
 
 @contextlib.contextmanager
 def floor_proxy(container, function: str) -> Iterator[str]:
-    """floor.py (the least an aiohttp control plane can cost) in front of `container`; yields its URL."""
+    """floor.py (the least a Python control plane can cost) in front of `container`; yields its URL."""
     port = free_port()
     with _serving([sys.executable, str(Path(__file__).with_name("floor.py")), str(port),
                    str(container.attrs["State"]["Pid"]), container.id, function], port, "the floor proxy") as url:
@@ -144,7 +144,7 @@ def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
     print(f"  haproxy in front of the same container (one proxy hop, nothing else): 1 connection p50 "
           f"{proxy1['p50'] * us:6.0f} us ({proxy1['p50'] / direct1['p50']:.2f}x direct); 16 connections "
           f"{proxy16['rps']:7.0f} req/s ({proxy16['rps'] / direct16['rps'] * 100:.0f}% of direct)")
-    print(f"  aiohttp + the platform's container client, nothing else (floor.py): 1 connection p50 "
+    print(f"  httptools + the platform's container client, nothing else (floor.py): 1 connection p50 "
           f"{floor1['p50'] * us:6.0f} us ({floor1['p50'] / direct1['p50']:.2f}x direct; the platform "
           f"{api1['p50'] / floor1['p50']:.2f}x it); 16 connections {floor16['rps']:7.0f} req/s "
           f"({floor16['rps'] / direct16['rps'] * 100:.0f}% of direct; the platform at "
