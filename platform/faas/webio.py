@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
 from aiohttp import web
+from aiohttp.http import HttpVersion
 
 from . import defaults
 from .errors import PayloadTooLarge
@@ -16,13 +20,39 @@ def qualifier_of(request: web.Request) -> str:
     return check_qualifier(request.query.get("qualifier", defaults.LATEST))
 
 
-async def read_event(request: web.Request, limit: int, what: str = "the event") -> bytes:
+class SentRequest(Protocol):
+    """What a request's handling reads of it: aiohttp's request has it, and so has the front door's plain one
+    (front_door.PlainRequest), read whole before it is handled."""
+
+    @property
+    def app(self) -> Any: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str: ...
+    @property
+    def raw_headers(self) -> Iterable[tuple[Any, Any]]: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def version(self) -> HttpVersion: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def content_length(self) -> int | None: ...
+    async def read(self) -> bytes: ...
+
+
+async def read_event(request: SentRequest, limit: int, what: str = "the event") -> bytes:
     """The request's body; PayloadTooLarge (naming `what`) past `limit` bytes, declared or counted."""
     length = request.content_length
     if length is not None:
         if length > limit:
             raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
         return await request.read()
+    assert isinstance(request, web.BaseRequest), "only aiohttp's requests come with no length"
     chunks, size = [], 0  # chunked: count as it comes
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)

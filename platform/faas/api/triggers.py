@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from itertools import chain
+from typing import Any
 
 from aiohttp import ChainMapProxy, HttpVersion10, HttpVersion11, web
 from multidict import CIMultiDict
@@ -26,7 +27,7 @@ from ..pool.web import failed_reply
 from ..triggers import http as th
 from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
-from ..webio import read_event
+from ..webio import SentRequest, read_event
 from .handlers import read_json
 from .invocations import INVOCATION_TYPES
 from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
@@ -89,7 +90,7 @@ async def publish_message(request: web.Request) -> web.Response:
 
 
 # -- requests through HTTP triggers
-def _check_size(request: web.Request) -> None:
+def _check_size(request: SentRequest) -> None:
     if len(request.raw_path) > defaults.HTTP_TRIGGER_URL_BYTES:
         raise InvalidArgument(f"the path and query string are longer than {defaults.HTTP_TRIGGER_URL_BYTES} bytes")
     size = sum(map(len, chain.from_iterable(request.raw_headers)))
@@ -104,21 +105,27 @@ _PROTOCOLS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 async def http_trigger(request: web.Request) -> web.StreamResponse:
     raw_path, query = th.split_raw_path(request.raw_path)
     return await through_trigger(request, request.app, request.match_info["name"], raw_path, query,
-                                 "/" + request.match_info.get("tail", ""), _bearer)
+                                 "/" + request.match_info.get("tail", ""), bearer)
 
 
-async def _bearer(request: web.Request) -> None:
+async def bearer(request: SentRequest) -> None:
     """A trigger with authType function, on the platform's own path: an invoke or admin token."""
     require(await request.app[TOKENS].authenticate(request.headers.get("Authorization")), Role.INVOKE)
 
 
-async def through_trigger(request: web.Request, app: web.Application | ChainMapProxy, name: str, raw_path: str,
-                          query: str, path: str, authenticate: Callable[[web.Request], Awaitable[None]],
+class StreamingNeeded(Exception):
+    """The request is for a web function, whose exchange is streamed both ways through aiohttp; the front door's
+    plain request (read whole) is then handed to aiohttp."""
+
+
+async def through_trigger(request: SentRequest, app: web.Application | ChainMapProxy, name: str, raw_path: str,
+                          query: str, path: str, authenticate: Callable[[Any], Awaitable[None]],
                           qualifier: str | None = None) -> web.StreamResponse:
     """A request through `name`'s HTTP trigger, on every surface that has one (`/function/...`, FC 2.0's proxy
-    path): `raw_path` and `query` what follows the function's part of the URL, as sent; `path` the same path
-    decoded; `authenticate` raises unless the caller may invoke (asked only of a trigger with authType function);
-    `qualifier`, when the URL names one, must be the trigger's."""
+    path, the front door's plain requests): `raw_path` and `query` what follows the function's part of the URL, as
+    sent; `path` the same path decoded; `authenticate` raises unless the caller may invoke (asked only of a
+    trigger with authType function); `qualifier`, when the URL names one, must be the trigger's. A web function's
+    request is streamed, which only aiohttp's request can be: StreamingNeeded for any other."""
     _check_size(request)
     name = check_name(name)
     latest = await app[SERVICE].get_cached(name)  # FunctionNotFound first
@@ -145,6 +152,8 @@ async def through_trigger(request: web.Request, app: web.Application | ChainMapP
     else:
         record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
     if (record.spec.serves_http or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
+        if not isinstance(request, web.Request):
+            raise StreamingNeeded(name)
         return await _proxy(request, app, record, trigger, drop_auth, raw_path + ("?" + query if query else ""))
     body = await read_event(request, defaults.SYNC_EVENT_BYTES)
     request_id = new_request_id()
