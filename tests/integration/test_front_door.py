@@ -36,7 +36,7 @@ def request(method: str, path: str, token: str | None, body: bytes = b"", header
 
 
 class Reader:
-    """HTTP/1.1 answers read off a socket one by one (Content-Length bodies, as the platform sends)."""
+    """HTTP/1.1 answers read off a socket one by one (bodies with a Content-Length, or chunked)."""
 
     def __init__(self, sock: socket.socket):
         self.sock, self.data = sock, b""
@@ -47,11 +47,26 @@ class Reader:
         head, _, self.data = self.data.partition(b"\r\n\r\n")
         status_line, *fields = head.decode().split("\r\n")
         headers = {k.lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+        if headers.get("transfer-encoding") == "chunked":
+            return int(status_line.split(" ")[1]), headers, self._chunks()
         length = int(headers.get("content-length", "0"))
         while len(self.data) < length:
             self._more()
         body, self.data = self.data[:length], self.data[length:]
         return int(status_line.split(" ")[1]), headers, body
+
+    def _chunks(self) -> bytes:
+        body = b""
+        while True:
+            while b"\r\n" not in self.data:
+                self._more()
+            size_line, _, self.data = self.data.partition(b"\r\n")
+            size = int(size_line, 16)
+            while len(self.data) < size + 2:
+                self._more()
+            body, self.data = body + self.data[:size], self.data[size + 2:]
+            if size == 0:
+                return body
 
     def closed(self) -> bool:
         """Whether the server closes the connection (with nothing more to read)."""
@@ -223,14 +238,18 @@ def test_invocations_without_a_valid_token_are_refused(platform, echo, token, st
         assert headers["www-authenticate"] == 'Bearer realm="faas"'
 
 
-@pytest.mark.parametrize("version,headers", [("1.0", {}), ("1.1", {"Connection": "close"})])
-def test_a_connection_that_asks_to_close_is_closed_after_its_answer(platform, echo, version, headers):
-    sock, reader = connect(platform)
-    with sock:
-        sock.sendall(request("POST", invoke_path(echo), platform.api.token, b"bye", headers, version=version))
-        status, _, body = reader.answer()
-        assert (status, body) == (200, b"bye")
-        assert reader.closed()
+def test_a_connection_that_asks_to_close_is_closed_after_its_answer(start_platform):
+    """Connection: close (or HTTP/1.0): closed once answered, long before the keep-alive timeout (600 s here,
+    beyond the sockets' 60 s)."""
+    plat = start_platform(FAAS_KEEPALIVE_TIMEOUT="600")
+    plat.api.deploy("bye", ECHO)
+    for version, headers in (("1.0", {}), ("1.1", {"Connection": "close"}), ("1.1", {"Connection": "Close"})):
+        sock, reader = connect(plat)
+        with sock:
+            sock.sendall(request("POST", invoke_path("bye"), plat.api.token, b"bye", headers, version=version))
+            status, _, body = reader.answer()
+            assert (status, body) == (200, b"bye")
+            assert reader.closed()
 
 
 def test_async_invocations_through_the_front_door(platform, echo):
@@ -297,3 +316,141 @@ def test_a_client_that_reads_slowly_gets_every_pipelined_answer_in_order(platfor
             assert body == bytes([65 + i % 26]) * size
         sender.join(timeout=60)
     assert not sender.is_alive()
+
+
+TRIGGERED = """
+import json
+def handler(event, context):
+    e = json.loads(event)
+    if e["rawPath"] == "/status":
+        return {"statusCode": 418, "headers": {"X-Tea": "pot", "Set-Cookie": ["a=1", "b=2"]}, "body": "short"}
+    if e["rawPath"] == "/empty":
+        return {"statusCode": 204, "headers": {"X-Empty": "yes"}, "body": ""}
+    return e
+"""
+
+WSGI_APP = """
+def handler(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("201 Created", [("Content-Type", "text/plain"), ("X-Many", "1"), ("X-Many", "2")])
+    return [environ["PATH_INFO"].encode() + b" " + body]
+"""
+
+
+def with_trigger(platform, name: str, files: dict, auth: str = "anonymous", **spec) -> str:
+    platform.api.request("DELETE", f"/v1/functions/{name}")
+    platform.api.deploy(name, files, **spec)
+    resp = platform.api.request("POST", f"/v1/functions/{name}/triggers", json={
+        "triggerName": "web", "triggerType": "http", "triggerConfig": {"authType": auth}})
+    assert resp.status_code == 201, resp.text
+    return name
+
+
+@pytest.fixture(scope="module")
+def triggered(platform):
+    yield with_trigger(platform, "front-door-triggered", {"index.py": TRIGGERED})
+    platform.api.request("DELETE", "/v1/functions/front-door-triggered")
+
+
+def chunked(raw: bytes, body: bytes) -> bytes:
+    """`raw` (a request with no body) sent with `body` in one chunk: aiohttp's to answer."""
+    head = raw.replace(b"Content-Length: 0\r\n", b"Transfer-Encoding: chunked\r\n")
+    return head + (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("GET", "", b""), ("POST", "/", b"hello"), ("PUT", "/a/b?x=1&x=2&empty=&enc=%2F", b"{}"),
+    ("DELETE", "/status", b""), ("PATCH", "/empty", b"x"), ("OPTIONS", "/o", b""),
+])
+def test_trigger_requests_are_answered_alike_by_the_front_door_and_aiohttp(platform, triggered, method, path, body):
+    """The same request through the trigger, plain (the front door's) and chunked (aiohttp's): the same status,
+    headers (Set-Cookie twice, no body for a 204) and event."""
+    plain_raw = request(method, f"/function/{triggered}{path}", None, body)
+    aio_raw = chunked(request(method, f"/function/{triggered}{path}", None), body)
+    before = front_door_counts(platform)
+    answers = []
+    for raw in (plain_raw, aio_raw):
+        sock, reader = connect(platform)
+        with sock:
+            sock.sendall(raw)
+            answers.append(reader.answer())
+            if answers[-1][0] == 204:
+                sock.sendall(request("GET", "/healthz", None))  # (a 204 has no body: the next answer follows it)
+                assert reader.answer()[0] == 200
+    after = front_door_counts(platform)
+    assert (after["answered"] - before["answered"], after["handed_over"] - before["handed_over"]) \
+        == (1, 2 + (path == "/empty"))
+    (status, headers, got), (aio_status, aio_headers, aio_got) = answers
+    varying = {"x-fc-request-id", "date", "content-length"}
+    assert status == aio_status and {k: v for k, v in headers.items() if k not in varying} \
+        == {k: v for k, v in aio_headers.items() if k not in varying}
+    if path == "/status":
+        assert (status, got) == (418, b"short") and headers["set-cookie"]  # (the Reader keeps the last)
+        sock, reader = connect(platform)  # both cookies, as two lines
+        with sock:
+            sock.sendall(plain_raw)
+            while b"\r\n\r\n" not in reader.data:
+                reader._more()
+        assert reader.data.count(b"Set-Cookie: ") == 2
+    elif path == "/empty":
+        assert (status, got, "content-length" in headers) == (204, b"", False)
+    else:
+        event, aio_event = json.loads(got), json.loads(aio_got)
+        for key in ("rawPath", "queryParameters", "body", "isBase64Encoded"):
+            assert event[key] == aio_event[key]
+        assert event["requestContext"]["http"] == aio_event["requestContext"]["http"]
+        assert event["body"] == body.decode()
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/a%20b"), ("GET", "//x"), ("GET", "/./x"), ("GET", "/a/../b"), ("HEAD", "/"),
+])
+def test_trigger_requests_that_are_not_plain_are_aiohttps(platform, triggered, method, path):
+    before = front_door_counts(platform)
+    sock, reader = connect(platform)
+    with sock:
+        sock.sendall(request(method, f"/function/{triggered}{path}", None))
+        if method == "HEAD":
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200")
+        else:
+            status, _, body = reader.answer()
+            assert status == 200 and json.loads(body)["requestContext"]["http"]["method"] == method
+    after = front_door_counts(platform)
+    assert (after["answered"] - before["answered"], after["handed_over"] - before["handed_over"]) == (0, 2)
+
+
+def test_a_web_functions_request_is_handed_to_aiohttp_whole(platform):
+    """A WSGI function's trigger request looks plain; once it is found to be a web function's, aiohttp takes it as
+    it was sent, and the requests after it on the connection."""
+    name = with_trigger(platform, "front-door-wsgi", {"index.py": WSGI_APP}, handlerType="wsgi")
+    before = front_door_counts(platform)
+    sock, reader = connect(platform)
+    with sock:
+        sock.sendall(request("POST", f"/function/{name}/first", None, b"one")
+                     + request("POST", f"/function/{name}/second", None, b"two"))
+        for expected in (b"/first one", b"/second two"):
+            status, _, body = reader.answer()
+            assert (status, body) == (201, expected)
+    after = front_door_counts(platform)
+    assert (after["answered"] - before["answered"], after["handed_over"] - before["handed_over"]) == (0, 2)
+    platform.api.request("DELETE", f"/v1/functions/{name}")
+
+
+def test_a_trigger_with_auth_through_the_front_door(platform):
+    name = with_trigger(platform, "front-door-authed", {"index.py": TRIGGERED}, auth="function")
+    sock, reader = connect(platform)
+    with sock:
+        for token, status in ((None, 401), ("forged", 401), (platform.api.token, 200)):
+            sock.sendall(request("POST", f"/function/{name}/x", token, b"b"))
+            got, _, body = reader.answer()
+            assert got == status, body
+        event = json.loads(body)
+        assert "Authorization" not in event["headers"]  # (an authType function trigger drops it)
+        sock.sendall(request("POST", f"/function/{name}/x", platform.api.token, b"{}",
+                             {"X-Fc-Invocation-Type": "Async"}))
+        got, headers, body = reader.answer()
+        assert got == 202 and json.loads(body)["requestId"] == headers["x-fc-request-id"]
+    platform.api.request("DELETE", f"/v1/functions/{name}")

@@ -1,19 +1,14 @@
-"""The API's front door: each client connection first meets this lean HTTP/1.1 protocol (llhttp, through
-httptools), which answers plain invocations itself and hands every other request to aiohttp on the same
-connection.
+"""The API's front door: each client connection first meets this lean HTTP/1.1 reader (llhttp, through
+httptools), which answers plain requests itself (`plain`: invocations, and requests through an HTTP trigger) and
+hands every other request to aiohttp on the same connection.
 
-A plain invocation is `POST /v1/functions/{name}/invocations`, with at most a `?qualifier=` of plain characters,
-in HTTP/1.1, with no Transfer-Encoding, Expect or Upgrade, ASCII headers (at most MAX_FIELDS of them, in at most
-HEAD_BYTES), and a Content-Length within the invocation type's event limit. It goes through the same checks and
-the same invocation as aiohttp's handler (`invocations`): the same authentication, errors, headers and body; it
-only skips aiohttp's request objects, its routing and its middleware, which cost about half of a warm call.
-
-Anything else, malformed requests included, is handed over whole: the front door keeps the bytes of the request
-it is reading from its first byte on, and once every earlier answer is written it makes aiohttp's protocol the
-connection's and feeds it those bytes. aiohttp then answers it (and everything after it on that connection) as it
-always did, errors and limits included. llhttp is strict (CRLF only, no obs-fold, one Content-Length, never both
-it and Transfer-Encoding), so a plain request's length is its head up to the first empty line plus its
-Content-Length, and the bytes handed over begin exactly where the next request does.
+Requests are read one at a time, and llhttp is given exactly one: the head up to its first empty line (llhttp is
+strict: CRLF only, no obs-fold, one Content-Length and never with Transfer-Encoding), then, for a plain request,
+its Content-Length of body. So the bytes after a request are never read before it is taken, and a handover gives
+aiohttp the request it cannot answer from its first byte: once every earlier answer is written, aiohttp's protocol
+becomes the connection's and is fed those bytes, and answers it (and all after it) as it always did, errors and
+limits included. A trigger request is answered before the next is read: it may turn out to be a web function's,
+whose exchange aiohttp streams, and is then handed over whole.
 
 For aiohttp's server the front door is one more connection (`web.Server.connection_made`): a graceful shutdown
 closes it once its answer is out and waits for that answer, as it does for its own."""
@@ -22,66 +17,52 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import email.utils
-import json
 import logging
-import re
-import time
-from http import HTTPStatus
-from typing import NamedTuple, cast
+from typing import cast
 
 import httptools
 from aiohttp import web
-from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.tcp_helpers import tcp_nodelay
 from multidict import CIMultiDict
 
-from ..auth import require
-from ..defaults import LATEST
-from ..models import check_name
-from ..qualifiers import check_qualifier
-from .invocations import Answer, event_limit, invocation, invocation_options, invocation_type, invoke_function
-from .keys import METRICS, TOKENS
-from .middlewares import RequestLine, describe_error, error_document
+from . import plain
+from .keys import METRICS
+from .triggers import StreamingNeeded
 
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 8190
-"""The largest head (request line and headers) a plain invocation has: aiohttp's own line limit."""
-MAX_FIELDS = 64
-"""The most header fields a plain invocation has."""
+"""The largest head (request line and headers) of a plain request: aiohttp's own line limit."""
 PIPELINED = 16
-"""Plain invocations read ahead of the one being answered (HTTP/1.1 pipelining) before reading pauses."""
-
-_PLAIN_URL = re.compile(rb"/v1/functions/([^/?#%]{1,256})/invocations(?:\?qualifier=([^&=;+#%]{0,256}))?")
-_NOT_PLAIN = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
-_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
-_ROLE = invoke_function.faas_role  # (set by @role: the same role as aiohttp's route)
-
-
-class _Plain(NamedTuple):
-    """A plain invocation, read whole."""
-
-    name: str
-    qualifier: str | None
-    headers: CIMultiDict[str]
-    body: bytes
-    keep_alive: bool
+"""Plain requests read ahead of the one being answered (HTTP/1.1 pipelining)."""
+READ_AHEAD = 256 * 1024
+"""Bytes received and not taken (while requests wait for their answers, or for a handover) past which reading
+pauses until the answers are out."""
 
 
 class FrontDoor(asyncio.Protocol):
-    """One client connection: plain invocations answered here, in order; the rest handed to aiohttp."""
+    """One client connection: plain requests answered here, in order; the rest handed to aiohttp."""
 
     def __init__(self, server: web.Server, app: web.Application, keepalive_timeout: float):
         self.server, self.app, self.keepalive_timeout = server, app, keepalive_timeout
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
+        self.remote: str | None = None
         self.buf = bytearray()
-        """The bytes from the first byte of the request being read on: what aiohttp gets at a handover."""
-        self.queue: collections.deque[_Plain] = collections.deque()
+        """What was received and not yet taken: it begins with the first byte of the request being read."""
+        self.queue: collections.deque[plain.Plain] = collections.deque()
+        self.head = 0  # the length of the head of the request being read, once llhttp read it; else 0
+        self.kind: tuple | None = None  # what on_headers_complete found it to be (plain.plain_kind)
+        self.complete = False  # llhttp read the whole request
+        self.keep_alive = True  # and it lets the connection go on
+        self.url = b""
+        self.fields: list[tuple[str, str]] = []
+        self.fields_map: CIMultiDict[str] = CIMultiDict()
+        self.plain = True  # no header makes it aiohttp's
         self.busy = False  # an answer is being made
-        self.handing_over = False  # the request being read is aiohttp's: hand over once the queue is answered
+        self.holding = False  # no request is read until the answer being made is out (a trigger's; a last one)
+        self.handing_over = False  # the request at the start of `buf` is aiohttp's: hand over once idle
         self.closing = False
         self.paused = False  # reading
         self.writing_paused = False
@@ -89,12 +70,13 @@ class FrontDoor(asyncio.Protocol):
         self.counts = app[METRICS].front_door
         self._task_handler: asyncio.Task | None = None  # (the answer being made: web.Server waits for it)
         self._idle: asyncio.TimerHandle | None = None
-        self._message_begun()
 
     # -- the connection
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # (uvloop's are no asyncio.Transport subclass)
         tcp_nodelay(self.transport, True)
+        peer = transport.get_extra_info("peername")
+        self.remote = peer[0] if isinstance(peer, (list, tuple)) else None
         self.server.connection_made(self, self.transport)  # type: ignore[arg-type]  # (a connection, as aiohttp's are)
         self._idle = self.loop.call_later(self.keepalive_timeout, self._idle_check)
 
@@ -103,6 +85,10 @@ class FrontDoor(asyncio.Protocol):
             self._idle.cancel()
         self.transport = None
         self.server.connection_lost(self, exc)  # type: ignore[arg-type]  # (an answer being made is waited for)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        self._read()
 
     def pause_writing(self) -> None:
         """The client reads slower than it is answered: no next answer is made (nor more read) until it catches
@@ -115,86 +101,98 @@ class FrontDoor(asyncio.Protocol):
         if not self.busy:
             self._next()
 
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if self.handing_over:  # (the parser stopped at that request: aiohttp reads on from its first byte)
-            self._pause()
-            return
+    # -- reading
+    def _read(self) -> None:
+        """Take whole plain requests off `buf`, one at a time, while the connection may go on; then answer,
+        hand over or pause."""
+        while not (self.handing_over or self.holding) and len(self.queue) < PIPELINED:
+            if not self.head and not self._read_head():
+                break
+            if self.kind is None:  # (it is aiohttp's)
+                self.handing_over = True
+                break
+            if not self._take():
+                break
+        if (self.handing_over or self.holding or len(self.queue) >= PIPELINED) and len(self.buf) > READ_AHEAD:
+            self._pause()  # (resumed once the queue is answered; at a handover, by aiohttp)
+        if not self.busy:
+            self._next()
+
+    def _read_head(self) -> bool:
+        """Give llhttp the head at the start of `buf` once it is whole; False while it is not."""
+        end = self.buf.find(b"\r\n\r\n", 0, HEAD_BYTES + 4)
+        if end < 0:
+            if len(self.buf) > HEAD_BYTES or (self.buf and not _may_go_on(self.buf)):
+                self.handing_over = True  # (aiohttp's to refuse, or to take: a head this long)
+            return False
+        self.head, self.kind, self.complete = end + 4, None, False
+        self.url, self.fields, self.plain = b"", [], True
         try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.handing_over = True  # (an Upgrade request is never plain: aiohttp's)
-        except httptools.HttpParserError:
-            self.handing_over = True  # aiohttp reads it again and answers its error
-        if not self.handing_over and not self.headers_done and len(self.buf) > HEAD_BYTES:
-            self.handing_over = True  # (a head this long is aiohttp's to refuse or take)
-        if self.handing_over and not self.busy:
-            self._hand_over()
-        elif self.busy and len(self.queue) >= PIPELINED:
-            self._pause()
+            with memoryview(self.buf) as view:
+                self.parser.feed_data(view[:self.head])
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError):
+            self.kind = None  # aiohttp reads it again and answers its error, or takes the upgrade
+        return True
 
-    # -- what httptools calls while it reads
-    def _message_begun(self) -> None:
-        self.url = b""
-        self.fields: list[tuple[str, str]] = []
-        self.plain = True
-        self.headers_done = False
-        self.request: tuple[str, str | None, CIMultiDict[str]] | None = None
+    def _take(self) -> bool:
+        """Take the plain request at the start of `buf` once its body is whole; False while it is not."""
+        trigger, match = self.kind  # type: ignore[misc]  # (not None: checked by the caller)
+        length = int(self.fields_map.get("Content-Length", "0"))
+        end = self.head + length
+        if len(self.buf) < end:
+            return False
+        if length:
+            try:
+                with memoryview(self.buf) as view:
+                    self.parser.feed_data(view[self.head:end])
+            except httptools.HttpParserError:
+                pass  # (cannot be: llhttp counted the same length; `complete` below says so)
+        if not self.complete:
+            log.error("A plain request's length disagrees with what llhttp read; its connection is aborted")
+            self.handing_over = self.closing = True
+            if self.transport is not None:
+                self.transport.abort()
+            return False
+        with memoryview(self.buf) as view:
+            body = bytes(view[self.head:end])
+            raw = bytes(view[:end]) if trigger else None
+        del self.buf[:end]
+        keep_alive = self.keep_alive
+        qualifier = match.group(2) if not trigger else None
+        self.queue.append(plain.Plain(trigger, self.parser.get_method().decode(), self.url.decode(),
+                                      match.group(1).decode(), qualifier.decode() if qualifier is not None else None,
+                                      self.fields_map, self.fields, body, keep_alive, raw))
+        self.head, self.kind = 0, None
+        self.holding = trigger or not keep_alive
+        return True
 
-    def on_message_begin(self) -> None:
-        self._message_begun()
-
+    # -- what httptools calls while it reads a head
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.plain:
             return
-        if len(self.fields) >= MAX_FIELDS or not (name.isascii() and value.isascii()) or name.lower() in _NOT_PLAIN:
+        if len(self.fields) >= plain.MAX_FIELDS or not (name.isascii() and value.isascii()) \
+                or name.lower() in plain.NOT_PLAIN:
             self.plain = False
         else:
             self.fields.append((name.decode(), value.decode()))
 
     def on_headers_complete(self) -> None:
-        self.headers_done = True
-        match = _PLAIN_URL.fullmatch(self.url)
-        if not (self.plain and match is not None and self.buf.startswith(b"POST ")
-                and self.parser.get_http_version() == "1.1"
-                and (len(self.buf) <= HEAD_BYTES or 0 <= self.buf.find(b"\r\n\r\n", 0, HEAD_BYTES))):
-            self.handing_over = True
+        if not self.plain or self.parser.get_http_version() != "1.1":
             return
-        headers = CIMultiDict(self.fields)
-        length = headers.get("Content-Length", "0")
-        limit = event_limit(invocation_type(headers) == "Async")  # (an unknown type fails whatever its size)
-        if not length.isdigit() or int(length) > limit:
-            self.handing_over = True  # (aiohttp answers 413, and reads no body)
-            return
-        qualifier = match.group(2)
-        self.request = (match.group(1).decode(), qualifier.decode() if qualifier is not None else None, headers)
+        self.fields_map = CIMultiDict(self.fields)
+        self.kind = plain.plain_kind(self.parser.get_method(), self.url, self.fields_map)
 
     def on_message_complete(self) -> None:
-        if self.handing_over or self.request is None:
-            return
-        name, qualifier, headers = self.request
-        head = self.buf.find(b"\r\n\r\n") + 4
-        end = head + int(headers.get("Content-Length", "0"))
-        if head < 4 or end > len(self.buf):  # (llhttp read it whole: this cannot be, but never answer a guess)
-            log.error("A plain invocation's length disagrees with what was read; its connection is aborted")
-            self.handing_over = True
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        with memoryview(self.buf) as view:
-            body = bytes(view[head:end])
-        del self.buf[:end]
-        self.headers_done = False  # (until the next request's: the connection is idle once this one is answered)
-        self.queue.append(_Plain(name, qualifier, headers, body, self.parser.should_keep_alive()))
-        if not self.busy:
-            self._next()
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()  # (asked later, llhttp answers for the next request)
 
     # -- answers
     def _next(self) -> None:
-        """Answer the next plain invocation read; with none, hand over or close as the connection asks."""
+        """Answer the next plain request read; with none, go on reading, hand over or close as the connection
+        asks."""
         if self.closing or self.transport is None:
             self.busy = False
             if self.transport is not None:
@@ -209,47 +207,41 @@ class FrontDoor(asyncio.Protocol):
             self._task_handler = None
             if self.handing_over:
                 self._hand_over()
-            elif self.paused:
+                return
+            if self.holding:  # (its answer is out: the next request may be read)
+                self.holding = False
+                self._read()
+            if self.paused and not (self.busy or self.handing_over or self.holding):
                 self.paused = False
-                self.transport.resume_reading()
+                if self.transport is not None:
+                    self.transport.resume_reading()
 
-    async def _answer(self, request: _Plain) -> None:
+    async def _answer(self, request: plain.Plain) -> None:
         try:
-            answer = await self._invoke(request)
+            answer = await plain.answer(self.app, request, self.remote)
+        except StreamingNeeded:  # a web function's: aiohttp takes the request as it was sent
+            assert request.raw is not None and not self.queue
+            self.buf[:0] = request.raw
+            self.handing_over = True
+            self._next()
+            return
         except Exception as exc:
-            answer = self._error(request, exc)
+            answer = plain.error_answer(request, exc)
         self.last = self.loop.time()
         if not request.keep_alive:
             self.closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.counts.answered += 1
             try:
-                self.transport.write(encode(answer, request.keep_alive))
+                self.transport.write(plain.encode(answer, request.keep_alive))
             except ValueError as exc:  # (a header with a line break: never written)
-                self.transport.write(encode(self._error(request, exc), False))
+                self.transport.write(plain.encode(plain.error_answer(request, exc), False))
                 self.closing = True
         self._next()
 
-    async def _invoke(self, request: _Plain) -> Answer:
-        """What aiohttp's route does, in its order: authentication, then the handler's checks, then the call."""
-        app, headers = self.app, request.headers
-        token = await app[TOKENS].authenticate(headers.get("Authorization"))
-        require(token, _ROLE)
-        name = check_name(request.name)
-        options = await invocation_options(app, headers)
-        qualifier = check_qualifier(request.qualifier) if request.qualifier is not None else LATEST
-        return await invocation(app, name, qualifier, request.body, options)
-
-    def _error(self, request: _Plain, exc: Exception) -> Answer:
-        path = f"/v1/functions/{request.name}/invocations"
-        described = describe_error(RequestLine("POST", path), exc)
-        body = json.dumps(error_document(described.code, described.message, **described.extra)).encode()
-        return Answer(described.status, {**described.headers, "Content-Type": "application/json; charset=utf-8"},
-                      body)
-
     # -- handing over, pausing and idling
-    def _hand_over(self) -> asyncio.Protocol:
-        """Make aiohttp's protocol the connection's, from the first byte of the request being read."""
+    def _hand_over(self) -> None:
+        """Make aiohttp's protocol the connection's, from the first byte of the request at the start of `buf`."""
         assert self.transport is not None and not self.busy
         transport, self.transport = self.transport, None
         if self._idle is not None:
@@ -264,7 +256,6 @@ class FrontDoor(asyncio.Protocol):
         if self.buf:
             handler.data_received(bytes(self.buf))
             self.buf.clear()
-        return handler
 
     def _pause(self) -> None:
         if not self.paused and self.transport is not None:
@@ -273,11 +264,11 @@ class FrontDoor(asyncio.Protocol):
 
     def _idle_check(self) -> None:
         """Close a connection idle for keepalive_timeout since it was made or last answered, as aiohttp does: with
-        no request being answered or read, a head not finished being idle too."""
+        no request being answered or read, a head not yet whole being idle too."""
         if self.transport is None:
             return
         idle = self.loop.time() - self.last
-        if not self.busy and not self.headers_done and idle >= self.keepalive_timeout:
+        if not (self.busy or self.queue or self.head) and idle >= self.keepalive_timeout:
             self.transport.close()
             return
         self._idle = self.loop.call_later(max(self.keepalive_timeout - idle, 0.1), self._idle_check)
@@ -302,33 +293,11 @@ class FrontDoor(asyncio.Protocol):
             self.transport.close()
 
 
-
-
-_date: tuple[int, bytes] = (0, b"")
-
-
-def _http_date() -> bytes:
-    global _date
-    now = int(time.time())
-    if _date[0] != now:
-        _date = (now, email.utils.formatdate(now, usegmt=True).encode())
-    return _date[1]
-
-
-_SERVER = SERVER_SOFTWARE.encode()
-
-
-def encode(answer: Answer, keep_alive: bool) -> bytes:
-    """An answer as HTTP/1.1 bytes; ValueError when a header would break its line."""
-    status, headers, body = answer
-    lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
-    for key, value in headers.items():
-        if "\n" in value or "\r" in value or "\n" in key or "\r" in key:
-            raise ValueError(f"the header {key!r} has a line break")
-        lines.append(f"{key}: {value}\r\n".encode())
-    lines.append(b"Content-Length: %d\r\nDate: %s\r\nServer: %s\r\n" % (len(body), _http_date(), _SERVER))
-    if not keep_alive:
-        lines.append(b"Connection: close\r\n")
-    lines.append(b"\r\n")
-    lines.append(body)
-    return b"".join(lines)
+def _may_go_on(partial: bytearray) -> bool:
+    """Whether the start of a head may still become a request (a bare LF, say, never does: aiohttp refuses it
+    now rather than after the keep-alive timeout), asked of a parser of its own."""
+    try:
+        httptools.HttpRequestParser(object()).feed_data(bytes(partial))
+    except httptools.HttpParserError:
+        return False
+    return True

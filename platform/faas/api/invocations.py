@@ -31,7 +31,8 @@ class Answer(NamedTuple):
     """An invocation's answer, before any server's response object is made of it."""
 
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
+    """(a CIMultiDict where a name may come more than once: a function's HTTP answer)"""
     body: bytes
 
 
