@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aiohttp import web
 from aiohttp.http import HttpVersion
+from multidict import CIMultiDict
 
 from . import defaults
 from .errors import PayloadTooLarge
 from .qualifiers import check_qualifier
+
+
+class Answer(NamedTuple):
+    """An HTTP answer before any server's response object is made of it: aiohttp's routes make one
+    (`response`), the API's front door writes it itself."""
+
+    status: int
+    headers: Mapping[str, str]
+    """(a CIMultiDict where a name may come more than once: a function's HTTP answer)"""
+    body: bytes
+
+
+def response(answer: Answer) -> web.Response:
+    return web.Response(body=answer.body, status=answer.status, headers=CIMultiDict(answer.headers))
 
 
 def qualifier_of(request: web.Request) -> str:

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from aiohttp import ChainMapProxy, web
-from multidict import CIMultiDict
 
 from .. import defaults
 from ..auth import PLATFORM_HEADER, Role
@@ -18,22 +17,13 @@ from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..models import check_name, new_request_id
 from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
-from ..webio import qualifier_of, read_event
+from ..webio import Answer, qualifier_of, read_event, response
 from .keys import ASYNC, LOGS, POOL, RELEASES, TOKENS
 from .middlewares import role
 
 INVOCATION_TYPES = {"sync": "Sync", "async": "Async"}
 
 App = web.Application | ChainMapProxy
-
-
-class Answer(NamedTuple):
-    """An invocation's answer, before any server's response object is made of it."""
-
-    status: int
-    headers: Mapping[str, str]
-    """(a CIMultiDict where a name may come more than once: a function's HTTP answer)"""
-    body: bytes
 
 
 class Options(NamedTuple):
@@ -152,6 +142,3 @@ async def invoke(app: App, name: str, qualifier: str, event: bytes, *, asynchron
     options = Options(asynchronous, tail, request_id, attempt, trigger)
     return response(await invocation(app, name, qualifier, event, options))
 
-
-def response(answer: Answer) -> web.Response:
-    return web.Response(body=answer.body, status=answer.status, headers=CIMultiDict(answer.headers))

@@ -28,8 +28,9 @@ from ..auth import require
 from ..models import check_name
 from ..qualifiers import check_qualifier
 from ..triggers import http as th
+from ..webio import Answer
 from . import triggers
-from .invocations import Answer, event_limit, invocation, invocation_options, invocation_type, invoke_function
+from .invocations import event_limit, invocation, invocation_options, invocation_type, invoke_function
 from .keys import TOKENS
 from .middlewares import RequestLine, describe_error, error_document
 
@@ -63,7 +64,7 @@ def plain_kind(method: bytes, url: bytes, headers: CIMultiDict[str]) -> tuple[bo
     """(whether it goes through a trigger, its URL's match) when a request with this line and these headers (its
     other conditions checked by the reader) is plain; else None."""
     length = headers.get("Content-Length", "0")
-    if not length.isdigit() or "Host" not in headers:
+    if not length.isdigit() or "Host" not in headers or not url.isascii():  # (llhttp refuses such URLs: in case)
         return None
     if method == b"POST" and (match := INVOKE_URL.fullmatch(url)) is not None:
         limit = event_limit(invocation_type(headers) == "Async")  # (an unknown type fails whatever its size)
@@ -94,10 +95,10 @@ async def answer(app: web.Application, request: Plain, remote: str | None) -> An
     """The answer to a plain request, as aiohttp's route gives it; triggers.StreamingNeeded for a web function's."""
     if request.trigger:
         raw_path, query = th.split_raw_path(request.url)
-        response = await triggers.through_trigger(PlainRequest(app, request, remote), app, request.name, raw_path,
-                                                  query, raw_path, triggers.bearer)
-        assert isinstance(response, web.Response) and isinstance(response.body, bytes)
-        return Answer(response.status, response.headers, response.body)
+        result = await triggers.through_trigger(PlainRequest(app, request, remote), app, request.name, raw_path,
+                                                query, raw_path, triggers.bearer)
+        assert isinstance(result, Answer), "only aiohttp's requests are streamed"
+        return result
     # what aiohttp's route does, in its order: authentication, then the handler's checks, then the call
     headers = request.headers
     require(await app[TOKENS].authenticate(headers.get("Authorization")), _ROLE)

@@ -3,6 +3,7 @@ a proxy for web functions), and publishing to queues."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,11 +24,11 @@ from ..errors import (
 from ..models import FunctionRecord, check_name, new_request_id
 from ..pool.container import RuntimeHeaders
 from ..pool.outcome import Outcome
-from ..pool.web import failed_reply
+from ..pool.web import failed_answer
 from ..triggers import http as th
 from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
-from ..webio import SentRequest, read_event
+from ..webio import Answer, SentRequest, read_event, response
 from .handlers import read_json
 from .invocations import INVOCATION_TYPES
 from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
@@ -104,8 +105,8 @@ _PROTOCOLS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 @role(None)  # the trigger's authType decides
 async def http_trigger(request: web.Request) -> web.StreamResponse:
     raw_path, query = th.split_raw_path(request.raw_path)
-    return await through_trigger(request, request.app, request.match_info["name"], raw_path, query,
-                                 "/" + request.match_info.get("tail", ""), bearer)
+    return answered(await through_trigger(request, request.app, request.match_info["name"], raw_path, query,
+                                          "/" + request.match_info.get("tail", ""), bearer))
 
 
 async def bearer(request: SentRequest) -> None:
@@ -120,7 +121,7 @@ class StreamingNeeded(Exception):
 
 async def through_trigger(request: SentRequest, app: web.Application | ChainMapProxy, name: str, raw_path: str,
                           query: str, path: str, authenticate: Callable[[Any], Awaitable[None]],
-                          qualifier: str | None = None) -> web.StreamResponse:
+                          qualifier: str | None = None) -> Answer | web.StreamResponse:
     """A request through `name`'s HTTP trigger, on every surface that has one (`/function/...`, FC 2.0's proxy
     path, the front door's plain requests): `raw_path` and `query` what follows the function's part of the URL, as
     sent; `path` the same path decoded; `authenticate` raises unless the caller may invoke (asked only of a
@@ -169,20 +170,26 @@ async def through_trigger(request: SentRequest, app: web.Application | ChainMapP
                                   "limit of an async invocation")
         rid = await app[ASYNC].accept(record, event, trigger=trigger.label, config=async_config,
                                       qualifier=trigger.qualifier)
-        return web.json_response({"requestId": rid}, status=202,
-                                 headers={"X-Fc-Request-Id": rid, "X-Fc-Function-Version": record.version_id})
+        return Answer(202, {"X-Fc-Request-Id": rid, "X-Fc-Function-Version": record.version_id,
+                            "Content-Type": "application/json; charset=utf-8"},
+                      json.dumps({"requestId": rid}).encode())
     outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
-        return failed_reply(request_id, outcome, record)
+        return failed_answer(request_id, outcome, record)
     try:
         answer = th.http_answer(outcome.body, outcome.content_type or "application/octet-stream", lambda_shaped)
     except th.InvalidResponse as exc:
-        return failed_reply(request_id, Outcome.failure(
+        return failed_answer(request_id, Outcome.failure(
             "InvalidHttpResponse", f"the function's result is not a valid HTTP response: {exc}"), record)
     reply_headers = CIMultiDict(answer.headers)
     reply_headers["X-Fc-Request-Id"] = request_id
     reply_headers["X-Fc-Function-Version"] = record.version_id
-    return web.Response(body=answer.body, status=answer.status, headers=reply_headers)
+    return Answer(answer.status, reply_headers, answer.body)
+
+
+def answered(result: Answer | web.StreamResponse) -> web.StreamResponse:
+    """through_trigger's result as aiohttp's response."""
+    return response(result) if isinstance(result, Answer) else result
 
 
 async def _proxy(request: web.Request, app: web.Application | ChainMapProxy, record: FunctionRecord,

@@ -15,7 +15,7 @@ from .. import defaults
 from ..errors import PayloadTooLarge
 from ..models import FunctionRecord
 from ..triggers import http as th
-from ..webio import LimitedBody
+from ..webio import Answer, LimitedBody, response
 from .calls import invalid_reply
 from .http import ProtocolError
 from .outcome import UNHANDLED, InitFailed, Outcome
@@ -83,8 +83,12 @@ def proxy_failure(exc: Exception, timeout_s: int) -> Outcome:
     return Outcome.failure("ConnectionLost", "the web function's container did not answer")
 
 
-def failed_reply(request_id: str, outcome: Outcome, record: FunctionRecord) -> web.Response:
+def failed_answer(request_id: str, outcome: Outcome, record: FunctionRecord) -> Answer:
     """A failed invocation through an HTTP trigger: 502 with FC's error JSON and X-Fc-Error-Type."""
-    return web.Response(body=outcome.body, status=502, content_type="application/json",
-                        headers={"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED,
-                                 "X-Fc-Function-Version": record.version_id})
+    return Answer(502, {"X-Fc-Request-Id": request_id, "X-Fc-Error-Type": outcome.error or UNHANDLED,
+                        "X-Fc-Function-Version": record.version_id, "Content-Type": "application/json"},
+                  outcome.body)
+
+
+def failed_reply(request_id: str, outcome: Outcome, record: FunctionRecord) -> web.Response:
+    return response(failed_answer(request_id, outcome, record))

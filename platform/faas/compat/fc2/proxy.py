@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ...api.triggers import through_trigger
+from ...api.triggers import answered, through_trigger
 from ...auth import Role
 from ...signing import fc2
 from ..signed import authenticate
@@ -26,8 +26,8 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     path, _, query = request.raw_path.partition("?")
     rest = path.split("/", 5)  # '', '2016-08-15', 'proxy', service, function, the rest
     raw_path = "/" + (rest[5] if len(rest) > 5 else "")
-    return await through_trigger(request, request.config_dict, platform_name(service, fc_name), raw_path, query,
-                                 unquote(raw_path, errors="replace"), _signed, wanted)
+    return answered(await through_trigger(request, request.config_dict, platform_name(service, fc_name), raw_path,
+                                          query, unquote(raw_path, errors="replace"), _signed, wanted))
 
 
 async def _signed(request: web.Request) -> None:
