@@ -1,6 +1,6 @@
 """Invocations as every surface makes them: the checks of an invoke request's headers, and the invocation itself
 (sync: the function's answer; async: accepted once stored). aiohttp's handler (`invoke_function`) and the front
-door's lean path (`front_door`) both call these, so that both answer the same request alike."""
+door (`plain`) both call these, so that both answer the same request alike."""
 
 from __future__ import annotations
 

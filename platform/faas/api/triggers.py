@@ -30,7 +30,7 @@ from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
 from ..webio import Answer, SentRequest, read_event, response
 from .handlers import read_json
-from .invocations import INVOCATION_TYPES
+from .invocations import invocation_type
 from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 
@@ -143,16 +143,16 @@ async def through_trigger(request: SentRequest, app: web.Application | ChainMapP
     if request.method not in config.methods:
         raise MethodNotAllowed(f"the HTTP trigger of {name} does not accept {request.method}",
                                allow=config.methods)
-    invocation_type = INVOCATION_TYPES.get(headers.get("X-Fc-Invocation-Type", "Sync").strip().lower())
-    if invocation_type is None:
+    kind = invocation_type(headers)
+    if kind is None:
         raise InvalidArgument("X-Fc-Invocation-Type must be Sync or Async")
     app[METRICS].trigger_invocation(name, "http")
     drop_auth = config.auth_type == "function"
-    if invocation_type == "Async":
+    if kind == "Async":
         record, async_config = await app[RELEASES].resolve_async(name, trigger.qualifier, latest)
     else:
         record, async_config = await app[RELEASES].resolve(name, trigger.qualifier, latest), None
-    if (record.spec.serves_http or record.spec.handler_type == "wsgi") and invocation_type == "Sync":
+    if (record.spec.serves_http or record.spec.handler_type == "wsgi") and kind == "Sync":
         if not isinstance(request, web.Request):
             raise StreamingNeeded(name)
         return await _proxy(request, app, record, trigger, drop_auth, raw_path + ("?" + query if query else ""))
@@ -164,7 +164,7 @@ async def through_trigger(request: SentRequest, app: web.Application | ChainMapP
                           request.remote or "", request.host, request_id, time.time())
     lambda_shaped = record.spec.handler_type == "lambda"
     event = url_event(info, drop_auth, name) if lambda_shaped else th.http_event(info, drop_auth)
-    if invocation_type == "Async":
+    if kind == "Async":
         if len(event) > defaults.ASYNC_EVENT_BYTES:
             raise PayloadTooLarge(f"the request's event is larger than {defaults.ASYNC_EVENT_BYTES} bytes, the "
                                   "limit of an async invocation")
