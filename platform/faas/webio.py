@@ -1,4 +1,5 @@
-"""Clients' requests: their bodies, read within limits, and their qualifier (aiohttp)."""
+"""Clients' requests (their bodies, read within limits, and their qualifier) and answers before any server's
+response object is made of them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from multidict import CIMultiDict
 from . import defaults
 from .errors import PayloadTooLarge
 from .qualifiers import check_qualifier
+
+JSON_TYPE = "application/json; charset=utf-8"
+"""The Content-Type of the platform's own JSON answers (aiohttp's json_response's)."""
 
 
 class Answer(NamedTuple):
@@ -37,7 +41,7 @@ def qualifier_of(request: web.Request) -> str:
 
 class SentRequest(Protocol):
     """What a request's handling reads of it: aiohttp's request has it, and so has the front door's plain one
-    (front_door.PlainRequest), read whole before it is handled."""
+    (plain.PlainRequest), read whole before it is handled."""
 
     @property
     def app(self) -> Any: ...

@@ -161,7 +161,7 @@ class FrontDoor(asyncio.Protocol):
         qualifier = match.group(2) if not trigger else None
         self.queue.append(plain.Plain(trigger, self.parser.get_method().decode(), self.url.decode(),
                                       match.group(1).decode(), qualifier.decode() if qualifier is not None else None,
-                                      self.fields_map, self.fields, body, keep_alive, raw))
+                                      self.fields_map, body, keep_alive, raw))
         self.head, self.kind = 0, None
         self.holding = trigger or not keep_alive
         return True

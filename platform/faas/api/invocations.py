@@ -17,7 +17,7 @@ from ..logs.keys import PLATFORM_REQUEST_PREFIXES
 from ..logs.reader import encode_tail
 from ..models import check_name, new_request_id
 from ..validate import REQUEST_ID_RE, TRIGGER_LABEL_RE
-from ..webio import Answer, qualifier_of, read_event, response
+from ..webio import JSON_TYPE, Answer, qualifier_of, read_event, response
 from .keys import ASYNC, LOGS, POOL, RELEASES, TOKENS
 from .middlewares import role
 
@@ -114,9 +114,7 @@ async def invocation(app: App, name: str, qualifier: str, event: bytes, options:
         record, config = await app[RELEASES].resolve_async(name, qualifier)
         request_id = await app[ASYNC].accept(record, event, trigger=options.trigger, config=config,
                                              qualifier=qualifier, task_id=request_id)
-        return Answer(202, {"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": record.version_id,
-                            "Content-Type": "application/json; charset=utf-8"},
-                      json.dumps({"requestId": request_id}).encode())
+        return accepted(request_id, record.version_id)
     if request_id is None:
         request_id = new_request_id()
     record = await app[RELEASES].resolve(name, qualifier)
@@ -134,6 +132,12 @@ async def invocation(app: App, name: str, qualifier: str, event: bytes, options:
             else await app[LOGS].tail(request_id)
     headers["Content-Type"] = outcome.content_type or "application/octet-stream"
     return Answer(200, headers, outcome.body)
+
+
+def accepted(request_id: str, version_id: str) -> Answer:
+    """An async invocation's answer once its event is stored (every surface's that takes FC's shape)."""
+    return Answer(202, {"X-Fc-Request-Id": request_id, "X-Fc-Function-Version": version_id, "Content-Type": JSON_TYPE},
+                  json.dumps({"requestId": request_id}).encode())
 
 
 async def invoke(app: App, name: str, qualifier: str, event: bytes, *, asynchronous: bool, tail: bool = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -15,6 +16,7 @@ from .. import defaults, errors
 from ..auth import Role, require
 from ..models import tail
 from ..triggers.http import ANSWER_BEGUN
+from ..webio import JSON_TYPE, Answer, response
 from .keys import TOKENS
 
 log = logging.getLogger(__name__)
@@ -186,9 +188,12 @@ def describe_error(request: web.BaseRequest | RequestLine, exc: Exception) -> Er
     return ErrorAnswer(500, "InternalError", "internal error; the platform log has the details")
 
 
+def error_answer(request: web.BaseRequest | RequestLine, exc: Exception) -> Answer:
+    """The platform's own JSON error answer for what a handler raised (aiohttp's routes, the front door)."""
+    described = describe_error(request, exc)
+    body = json.dumps(error_document(described.code, described.message, **described.extra)).encode()
+    return Answer(described.status, {**described.headers, "Content-Type": JSON_TYPE}, body)
+
+
 def _error_answer(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """The platform's own JSON error answer for what a handler raised."""
-    answer = describe_error(request, exc)
-    response = error_response(answer.status, answer.code, answer.message, **answer.extra)
-    response.headers.update(answer.headers)
-    return response
+    return response(error_answer(request, exc))

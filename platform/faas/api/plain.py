@@ -12,12 +12,10 @@ Anything else is aiohttp's, whose routes answer it exactly as before."""
 from __future__ import annotations
 
 import email.utils
-import json
 import re
 import time
-from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
@@ -29,10 +27,10 @@ from ..models import check_name
 from ..qualifiers import check_qualifier
 from ..triggers import http as th
 from ..webio import Answer
-from . import triggers
+from . import middlewares, triggers
 from .invocations import event_limit, invocation, invocation_options, invocation_type, invoke_function
 from .keys import TOKENS
-from .middlewares import RequestLine, describe_error, error_document
+from .middlewares import RequestLine
 
 MAX_FIELDS = 64
 """The most header fields a plain request has."""
@@ -54,7 +52,6 @@ class Plain(NamedTuple):
     name: str
     qualifier: str | None
     headers: CIMultiDict[str]
-    fields: list[tuple[str, str]]
     body: bytes
     keep_alive: bool
     raw: bytes | None
@@ -83,7 +80,7 @@ class PlainRequest:
 
     def __init__(self, app: web.Application, request: Plain, remote: str | None):
         self.app, self.method, self.raw_path, self.remote = app, request.method, request.url, remote
-        self.raw_headers, self.headers, self.body = request.fields, request.headers, request.body
+        self.raw_headers, self.headers, self.body = request.headers.items(), request.headers, request.body
         self.host = request.headers["Host"]
         self.content_length = len(request.body)
 
@@ -110,9 +107,7 @@ async def answer(app: web.Application, request: Plain, remote: str | None) -> An
 
 def error_answer(request: Plain, exc: Exception) -> Answer:
     """What aiohttp's error handling answers to what answering `request` raised."""
-    described = describe_error(RequestLine(request.method, request.url.partition("?")[0]), exc)
-    body = json.dumps(error_document(described.code, described.message, **described.extra)).encode()
-    return Answer(described.status, {**described.headers, "Content-Type": "application/json; charset=utf-8"}, body)
+    return middlewares.error_answer(RequestLine(request.method, request.url.partition("?")[0]), exc)
 
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
@@ -131,8 +126,8 @@ def _http_date() -> bytes:
 
 def encode(answer: Answer, keep_alive: bool) -> bytes:
     """An answer as HTTP/1.1 bytes, framed as aiohttp frames it (its Date and Server unless the answer has them,
-    application/octet-stream for a body with no type, no body for 1xx, 204 and 304); ValueError when a header would
-    break its line."""
+    application/octet-stream for a body with no type, no body for 1xx, 204 and 304; a CIMultiDict's names are
+    found in any case, the invocations' dicts spell theirs so); ValueError when a header would break its line."""
     status, headers, body = answer
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
     for key, value in headers.items():
@@ -143,19 +138,14 @@ def encode(answer: Answer, keep_alive: bool) -> bytes:
         body = b""
     else:
         lines.append(b"Content-Length: %d\r\n" % len(body))
-        if body and not _has(headers, "Content-Type"):
+        if body and "Content-Type" not in headers:
             lines.append(b"Content-Type: application/octet-stream\r\n")
-    if not _has(headers, "Date"):
+    if "Date" not in headers:
         lines.append(b"Date: %s\r\n" % _http_date())
-    if not _has(headers, "Server"):
+    if "Server" not in headers:
         lines.append(b"Server: %s\r\n" % _SERVER)
     if not keep_alive:
         lines.append(b"Connection: close\r\n")
     lines.append(b"\r\n")
     lines.append(body)
     return b"".join(lines)
-
-
-def _has(headers: Mapping[str, Any], name: str) -> bool:
-    """Whether `headers` has `name` (CIMultiDict: in any case; the invocations' dicts spell theirs as `name`)."""
-    return name in headers

@@ -3,7 +3,6 @@ a proxy for web functions), and publishing to queues."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from ..triggers.function_url import url_event
 from ..triggers.model import Trigger
 from ..webio import Answer, SentRequest, read_event, response
 from .handlers import read_json
-from .invocations import invocation_type
+from .invocations import accepted, invocation_type
 from .keys import ASYNC, METRICS, POOL, RELEASES, SERVICE, TOKENS, TRIGGERS
 from .middlewares import role
 
@@ -170,9 +169,7 @@ async def through_trigger(request: SentRequest, app: web.Application | ChainMapP
                                   "limit of an async invocation")
         rid = await app[ASYNC].accept(record, event, trigger=trigger.label, config=async_config,
                                       qualifier=trigger.qualifier)
-        return Answer(202, {"X-Fc-Request-Id": rid, "X-Fc-Function-Version": record.version_id,
-                            "Content-Type": "application/json; charset=utf-8"},
-                      json.dumps({"requestId": rid}).encode())
+        return accepted(rid, record.version_id)
     outcome = await app[POOL].invoke(record, event, request_id, trigger=trigger.label)
     if outcome.error:
         return failed_answer(request_id, outcome, record)
