@@ -454,3 +454,16 @@ def test_a_trigger_with_auth_through_the_front_door(platform):
         got, headers, body = reader.answer()
         assert got == 202 and json.loads(body)["requestId"] == headers["x-fc-request-id"]
     platform.api.request("DELETE", f"/v1/functions/{name}")
+
+
+@pytest.mark.parametrize("between", [b"\r\n", b"\r\n\r\n", b"\n"])
+def test_trailing_newlines_after_a_request(platform, echo, between):
+    """Line ends after a request's body (some clients send them): llhttp skips them before a request, so the next
+    request is answered all the same, by whichever path takes it."""
+    token = platform.api.token
+    sock, reader = connect(platform)
+    with sock:
+        sock.sendall(request("POST", invoke_path(echo), token, b"first") + between
+                     + request("POST", invoke_path(echo), token, b"second"))
+        assert reader.answer()[::2] == (200, b"first")
+        assert reader.answer()[::2] == (200, b"second")
