@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from faas.cells import files
-from faas.cells.pool import CellPool, target, why_not
+from faas.cells.demand import target
+from faas.cells.pool import CellPool, why_not
 from faas.config import Settings
 from faas.models import CustomContainer, FunctionRecord, FunctionSpec
 

@@ -46,15 +46,13 @@ from ..pool.container import runtime_socket
 from ..pool.http import ConnectionPool
 from ..runtimes import DEFAULT, RUNTIMES, python_runtime
 from .code import PARTS, CodeStore
+from .demand import DEMAND_WINDOW_S, target
 from .slots import SlotFiles
 
 log = logging.getLogger(__name__)
 
 LABEL_CELL_CLASS = "faas.cell-class"
 """The memory class (memoryMB) a cell was started with."""
-
-DEMAND_WINDOW_S = 60.0
-"""Cold starts of a class within this many seconds set how many cells of it are kept ready."""
 
 CellClass = tuple[str, int]
 """Which cells a cold start may take: (the Python runtime whose image they run, their memoryMB)."""
@@ -71,13 +69,6 @@ REFILL_CONCURRENCY = 2
 START_TIME_ENV = ("PYTHON", "LD_")
 """Environment variables with these prefixes act when the interpreter starts, which a cell has done already:
 functions that set one start from their image."""
-
-
-def target(cold_starts: int, default_class: bool, minimum: int, maximum: int) -> int:
-    """Cells of a class to keep ready: as many as its cold starts in the last DEMAND_WINDOW_S, at least
-    `minimum` for the default class and for any class with cold starts, at most `maximum`."""
-    floor = minimum if default_class or cold_starts else 0
-    return max(0, min(maximum, max(floor, cold_starts)))
 
 
 def why_not(record: FunctionRecord) -> str | None:
