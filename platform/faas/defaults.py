@@ -87,7 +87,20 @@ RESERVED_INSTANCES_RANGE = (0, 100)
 """Smallest and largest reservedInstances (never above maxInstances)."""
 
 KEEP_ALIVE_S = 300
-"""Seconds an idle container is kept warm before it is reclaimed."""
+"""Seconds an idle container is kept warm before it is reclaimed, under the `fixed` keep-alive policy when
+keepAliveSeconds is not given."""
+
+KEEP_ALIVE_POLICIES = ("adaptive", "fixed")
+"""A function's keepAlivePolicy: `adaptive` learns each version's idle times and keeps its containers for the
+window worth their memory, pre-warming one before a predicted call (pool/keepalive); `fixed` keeps them
+keepAliveSeconds after every call, as the peers do."""
+
+KEEP_ALIVE_POLICY = "adaptive"
+"""The keepAlivePolicy of a function that gives none."""
+
+ADAPTIVE_KEEP_ALIVE_CAP_S = 86400
+"""The longest window the adaptive policy keeps a container when the function gives no keepAliveSeconds (an
+explicit keepAliveSeconds is the cap)."""
 
 KEEP_ALIVE_S_RANGE = (0, 86400)
 """Smallest and largest keepAliveSeconds."""
@@ -184,6 +197,11 @@ BUILD_LOG_BYTES = 64 * 1024
 
 BUILD_LOG_TAIL_BYTES = 4096
 """How much of a failed build's log a 422 answer carries."""
+
+PREWARM_MIN_GAP_S = 30.0
+"""The adaptive policy pre-warms only when the pre-warm comes at least this long after the call
+(FAAS_PREWARM_MIN_GAP): releasing a container and starting another costs the engine about half a second of CPU,
+not worth it for less."""
 
 REAPER_INTERVAL_S = 1.0
 """Seconds between two maintenance passes: reclaim idle containers, pause, keep reserved ones up."""

@@ -5,7 +5,9 @@
 | `faas_invocations_total` | counter | function, outcome | the pool |
 | `faas_invocation_duration_seconds` | histogram | function | the pool |
 | `faas_cold_starts_total` | counter | function, path (image, cell) | the pool |
-| `faas_container_starts_total` | counter | function, reason, path (image, cell) | the pool |
+| `faas_container_starts_total` | counter | function, reason (demand, reserved, prewarm), path | the pool |
+| `faas_prewarms_total` | counter | function, outcome (served, unused) | the pool's keep-alive policy |
+| `faas_idle_memory_mb_seconds_total` | counter | kind (container, cell) | the pool's upkeep |
 | `faas_cells` | gauge | state (ready, starting), memory_mb | the cell pool, at scrape time |
 | `faas_builds_total` | counter | status | the function service |
 | `faas_trigger_invocations_total` | counter | function, type | triggers |
@@ -191,6 +193,12 @@ class Metrics:
         self.container_starts = Counter("faas_container_starts", "Containers started, by reason and path (image: "
                                         "created from the function's image; cell: a ready cell specialised).",
                                         ("function", "reason", "path"), registry=r)
+        self.prewarms = Counter("faas_prewarms", "Containers pre-warmed by the keep-alive policy before a "
+                                "predicted call, by whether one served a call (served) or went unused (unused).",
+                                ("function", "outcome"), registry=r)
+        self.idle_memory = Counter("faas_idle_memory_mb_seconds", "Memory held idle, in MB-seconds: warm "
+                                   "containers waiting for a call (container) and ready cells (cell).", ("kind",),
+                                   registry=r)
         self.builds = Counter("faas_builds", "Image builds by outcome.", ("status",), registry=r)
         self.trigger_invocations = Counter(
             "faas_trigger_invocations",
@@ -211,6 +219,13 @@ class Metrics:
 
     def container_start(self, function: str, reason: str, path: str = "image") -> None:
         self.container_starts.labels(function, reason, path).inc()
+
+    def prewarm(self, function: str, outcome: str) -> None:
+        self.prewarms.labels(function, outcome).inc()
+
+    def idle(self, kind: str, mb_seconds: float) -> None:
+        if mb_seconds > 0:
+            self.idle_memory.labels(kind).inc(mb_seconds)
 
     def build(self, status: str) -> None:
         self.builds.labels(status).inc()

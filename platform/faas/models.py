@@ -229,6 +229,14 @@ def _sandbox(value: Any, _key: str, _values: dict[str, Any]) -> str | None:
     return value
 
 
+def _keep_alive_policy(value: Any, key: str, _values: dict[str, Any]) -> str:
+    if value is None:
+        return defaults.KEEP_ALIVE_POLICY
+    if value not in defaults.KEEP_ALIVE_POLICIES:
+        raise InvalidArgument(f"{key} must be one of {', '.join(defaults.KEEP_ALIVE_POLICIES)}")
+    return value
+
+
 def _handler_type(value: Any, key: str, values: dict[str, Any]) -> str:
     if value is None:
         value = "event"
@@ -271,8 +279,12 @@ class FunctionSpec:
     max_instances: int = field(default=defaults.MAX_INSTANCES,
                                metadata=api("maxInstances", integer(defaults.MAX_INSTANCES_RANGE)))
     reserved_instances: int = field(default=0, metadata=api("reservedInstances", _reserved))
-    keep_alive_s: int = field(default=defaults.KEEP_ALIVE_S,
-                              metadata=api("keepAliveSeconds", integer(defaults.KEEP_ALIVE_S_RANGE)))
+    keep_alive_s: int | None = field(
+        default=None, metadata=api("keepAliveSeconds", integer(defaults.KEEP_ALIVE_S_RANGE, nullable=True)))
+    """Seconds an idle container is kept: the window itself under the fixed policy, the adaptive policy's
+    upper bound; None: defaults.KEEP_ALIVE_S (fixed) or defaults.ADAPTIVE_KEEP_ALIVE_CAP_S (adaptive)."""
+    keep_alive_policy: str = field(default=defaults.KEEP_ALIVE_POLICY,
+                                   metadata=api("keepAlivePolicy", _keep_alive_policy))
     pause_after_s: int | None = field(
         default=None, metadata=api("pauseAfterSeconds", integer(defaults.PAUSE_AFTER_S_RANGE, nullable=True)))
     """Seconds idle before a container is paused (frozen); None: never paused."""
@@ -290,6 +302,13 @@ class FunctionSpec:
 
     BODY_ONLY = frozenset({"code"})
     """Keys a create or update body may have beside the spec's: its code, which the builder reads."""
+
+    @property
+    def keep_alive_cap_s(self) -> int:
+        """The longest an idle container is kept (the fixed policy's window, the adaptive policy's bound)."""
+        if self.keep_alive_s is not None:
+            return self.keep_alive_s
+        return defaults.KEEP_ALIVE_S if self.keep_alive_policy == "fixed" else defaults.ADAPTIVE_KEEP_ALIVE_CAP_S
 
     @property
     def serves_http(self) -> bool:

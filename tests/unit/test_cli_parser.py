@@ -60,6 +60,11 @@ def test_deploy_reads_the_spec_file_and_its_overrides(tmp_path):
                                           "environment": {"A": "1", "B": "2"}}
     with pytest.raises(CommandError, match="KEY=VALUE"):
         deploy.read_spec(fn, parser().parse_args(["deploy", str(fn), "--env", "B"]))
+    args = parser().parse_args(["deploy", str(fn), "--keep-alive-policy", "fixed", "--keep-alive", "60"])
+    assert deploy.read_spec(fn, args)["keepAlivePolicy"] == "fixed" and deploy.read_spec(fn, args)[
+        "keepAliveSeconds"] == 60
+    with pytest.raises(SystemExit):
+        parser().parse_args(["deploy", str(fn), "--keep-alive-policy", "lru"])
 
 
 def test_deploy_zips_the_code_without_spec_or_caches_the_same_each_time(tmp_path):

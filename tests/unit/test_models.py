@@ -11,7 +11,7 @@ FULL = {
     "name": "full", "runtime": "custom-container", "handler": "app.main", "initializer": "yes",
     "description": "every field", "memoryMB": 512, "timeoutSeconds": 5, "initializationTimeoutSeconds": 7,
     "environment": {"A": "1"}, "instanceConcurrency": 4, "maxInstances": 3, "reservedInstances": 2,
-    "keepAliveSeconds": 9, "pauseAfterSeconds": 11,
+    "keepAliveSeconds": 9, "keepAlivePolicy": "fixed", "pauseAfterSeconds": 11,
     "async": {"retries": 1, "maxEventAgeSeconds": 60, "onSuccess": "queue:ok", "onFailure": "function:g"},
     "customContainer": {"image": "img:1", "command": ["run", "it"], "port": 8080, "protocol": "lambda"},
     "sandbox": "gvisor",
@@ -27,7 +27,11 @@ def test_defaults_follow_the_design():
     assert api["memoryMB"] == 128 and api["timeoutSeconds"] == 60
     assert api["initializationTimeoutSeconds"] == 30
     assert api["instanceConcurrency"] == 1 and api["maxInstances"] == 10
-    assert api["reservedInstances"] == 0 and api["keepAliveSeconds"] == 300
+    assert api["reservedInstances"] == 0 and api["keepAliveSeconds"] is None
+    assert api["keepAlivePolicy"] == "adaptive" and spec.keep_alive_cap_s == 86400  # no keepAliveSeconds: a day
+    fixed = FunctionSpec.from_api({"name": "hello", "keepAlivePolicy": "fixed"})
+    assert fixed.keep_alive_cap_s == 300
+    assert FunctionSpec.from_api({"name": "hello", "keepAliveSeconds": 30}).keep_alive_cap_s == 30
     assert api["async"] == {"retries": 3, "maxEventAgeSeconds": None, "onSuccess": None,
                             "onFailure": "queue:dead-letter"}
 
@@ -68,6 +72,10 @@ def test_good_names(name):
     ("maxInstances", 101, "between"),
     ("reservedInstances", -1, "between"),
     ("keepAliveSeconds", -1, "between"),
+    ("keepAlivePolicy", "lru", "one of"),
+    ("keepAlivePolicy", "fixed\n", "one of"),
+    ("keepAlivePolicy", 1, "one of"),
+    ("keepAlivePolicy", ["fixed"], "one of"),
     ("environment", {"1X": "a"}, "not valid"),
     ("environment", {"X": 1}, "string"),
     ("environment", {"FC_X": "a"}, "reserved"),

@@ -40,7 +40,7 @@ def test_spec_bounds_are_the_code_defaults():
               "instanceConcurrency": (defaults.INSTANCE_CONCURRENCY_RANGE, defaults.INSTANCE_CONCURRENCY),
               "maxInstances": (defaults.MAX_INSTANCES_RANGE, defaults.MAX_INSTANCES),
               "reservedInstances": (defaults.RESERVED_INSTANCES_RANGE, 0),
-              "keepAliveSeconds": (defaults.KEEP_ALIVE_S_RANGE, defaults.KEEP_ALIVE_S),
+              "keepAliveSeconds": (defaults.KEEP_ALIVE_S_RANGE, None),
               "pauseAfterSeconds": (defaults.PAUSE_AFTER_S_RANGE, None)}
     for field, ((low, high), default) in ranges.items():
         schema = props[field]

@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from faas.cells import demand
 from faas.cells.demand import priced_target
 from faas.pool.keepalive import Decision, Fixed, Rule
 from faas.replay import __main__ as cli
@@ -95,26 +96,42 @@ def test_percentile_is_nearest_rank():
 # The cell pass
 
 def test_platform_rule_keeps_its_minimum_for_the_default_class_and_counts_their_memory():
-    rule, window = cells.platform_rule(minimum=2, maximum=4)
-    passed = cells.cell_pass([], 128, rule, window, 100.0, one_window(100.0))
+    rule = cells.platform_rule(minimum=2, maximum=4)
+    passed = cells.cell_pass([], 128, rule, 100.0, one_window(100.0))
     assert passed["all"] == (0, pytest.approx(2 * 128 * 100.0))
-    assert cells.cell_pass([], 512, rule, window, 100.0, one_window(100.0))["all"] == (0, 0.0)
+    assert cells.cell_pass([], 512, rule, 100.0, one_window(100.0))["all"] == (0, 0.0)
 
 
 def test_a_cold_start_takes_a_ready_cell_and_the_class_refills():
-    rule, window = cells.platform_rule(minimum=1, maximum=4)
+    rule = cells.platform_rule(minimum=1, maximum=4)
     # default class, one ready: 10 takes it; 10.2 finds none (the refill lands at 10.5); 20 takes the refill
-    passed = cells.cell_pass([10.0, 10.2, 20.0], 128, rule, window, 100.0, one_window(100.0))
+    passed = cells.cell_pass([10.0, 10.2, 20.0], 128, rule, 100.0, one_window(100.0))
     assert passed["all"][0] == 2
 
 
 def test_a_class_without_recent_cold_starts_keeps_no_cell():
-    rule, window = cells.platform_rule(minimum=2, maximum=4)
-    took, idle = cells.cell_pass([10.0, 500.0], 512, rule, window, 1000.0, one_window(1000.0))["all"]
+    rule = cells.platform_rule(minimum=2, maximum=4)
+    took, idle = cells.cell_pass([10.0, 500.0], 512, rule, 1000.0, one_window(1000.0))["all"]
     # each start of the class finds none; its 2 cells start 2 s after it, ready 0.5 s later, and go once the
     # start is a minute old
     assert took == 0
     assert idle == pytest.approx(2 * (2 * 512 * (70.0 - 12.5)))
+
+
+def test_the_learned_rule_keeps_a_cell_for_a_class_with_steady_cold_starts():
+    times = [90.0 * i for i in range(1, 80)]  # a 256 MB cold start every 90 s, for two hours
+    platform = cells.cell_pass(times, 256, cells.platform_rule(), 7200.0, one_window(7200.0))["all"]
+    learned = cells.cell_pass(times, 256, cells.learned_rule(), 7200.0, one_window(7200.0))["all"]
+    assert platform[0] == 0  # the cells a start asks for go a minute after it, before the next start
+    assert learned[0] == 78  # all but the first
+
+
+def test_wanted_adds_the_pre_warms_due_and_keeps_the_pool_rule_as_a_floor():
+    assert demand.wanted(0, 0, True, 128, 4, 16) == 4
+    assert demand.wanted(0, 0, False, 512, 4, 16) == 0
+    assert demand.wanted(0, 0, False, 512, 4, 16, due=2) == 2
+    assert demand.wanted(3, 3, False, 512, 4, 16) == 4
+    assert demand.wanted(0, 0, True, 128, 4, 16, due=20) == 16
 
 
 def test_priced_cells_follow_the_rate_of_cold_starts():

@@ -249,9 +249,11 @@ async def list_instances(request: web.Request) -> web.Response:
     qualifier = qualifier_of(request)
     versions = await request.app[RELEASES].version_ids(record.name, qualifier)
     instances = await request.app[POOL].describe(record.name, versions)
+    keep_alive = await request.app[POOL].keep_alive(record.name, versions)
     reserved = await request.app[RELEASES].target(record.name, qualifier)
     return web.json_response({"functionName": record.name, "qualifier": qualifier, "versionIds": sorted(versions),
-                              "revision": record.revision, "reservedInstances": reserved, "instances": instances})
+                              "revision": record.revision, "reservedInstances": reserved, "instances": instances,
+                              "keepAlive": keep_alive})
 
 
 # -- platform

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import math
 
+from ..pool.keepalive import adaptive
+
 DEMAND_WINDOW_S = 60.0
 """Cold starts of a class within this many seconds set how many cells of it are kept ready (`target`)."""
 
 RATE_WINDOW_S = 3600.0
 """Cold starts of a class within this many seconds give its rate of cold starts (`priced_target`)."""
+
+START_S = 0.5
+"""Seconds a cell takes to start here (a runc container of the runtime image, its runtime listening)."""
+
+REFILL_AFTER_MISS_S = 2.0
+"""A cold start that found no cell starts from its image now: the cells its demand asks for start after it, not
+beside it on the same cores."""
 
 
 def target(cold_starts: int, default_class: bool, minimum: int, maximum: int) -> int:
@@ -41,3 +50,13 @@ def priced_target(rate_per_s: float, memory_mb: int, refill_s: float, price: flo
         below += term
         term *= expected / k
     return k
+
+
+def wanted(last_minute: int, last_hour: int, default_class: bool, memory_mb: int, minimum: int, maximum: int,
+           due: int = 0) -> int:
+    """Cells of a class to keep ready: the pool's rule (`target`) or the priced one at the last hour's rate of
+    cold starts, whichever keeps more, plus one for each pre-warm of the class due soon (`due`), at most
+    `maximum`."""
+    priced = priced_target(last_hour / RATE_WINDOW_S, memory_mb, START_S + REFILL_AFTER_MISS_S, adaptive.PRICE,
+                           adaptive.IMAGE_WEIGHT, maximum)
+    return min(maximum, max(target(last_minute, default_class, minimum, maximum), priced) + due)

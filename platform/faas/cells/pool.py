@@ -20,6 +20,7 @@ FAAS_CELLS_MAX; the default class (the default runtime and memory size) always k
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import secrets
 import time
@@ -46,7 +47,8 @@ from ..pool.container import runtime_socket
 from ..pool.http import ConnectionPool
 from ..runtimes import DEFAULT, RUNTIMES, python_runtime
 from .code import PARTS, CodeStore
-from .demand import DEMAND_WINDOW_S, target
+from .demand import DEMAND_WINDOW_S, RATE_WINDOW_S, REFILL_AFTER_MISS_S
+from .demand import wanted as wanted_cells
 from .slots import SlotFiles
 
 log = logging.getLogger(__name__)
@@ -54,15 +56,18 @@ log = logging.getLogger(__name__)
 LABEL_CELL_CLASS = "faas.cell-class"
 """The memory class (memoryMB) a cell was started with."""
 
+EXPECT_LEAD_S = 5.0
+"""A pre-warm due within this many seconds keeps a cell of its class ready for it."""
+
+DEMAND_KEPT = 4096
+"""Cold start times kept per class: enough for any rate the priced rule tells apart."""
+
 CellClass = tuple[str, int]
 """Which cells a cold start may take: (the Python runtime whose image they run, their memoryMB)."""
 
 DEFAULT_CLASS: CellClass = (DEFAULT, defaults.MEMORY_MB)
 
 FAILED_START_BACKOFF_S = 5.0
-REFILL_AFTER_MISS_S = 2.0
-"""A cold start that found no cell starts from its image now: the cells its demand asks for start after it, not
-beside it on the same cores."""
 REFILL_CONCURRENCY = 2
 """Cells started at once: refilling must not take the cores from the containers that serve."""
 
@@ -124,6 +129,9 @@ class CellPool:
         self.ready: dict[CellClass, deque[Cell]] = {}
         self.starting: dict[CellClass, int] = {}
         self.demand: dict[CellClass, deque[float]] = {}
+        """Per class, the times of its recent cold starts (the last RATE_WINDOW_S, at most DEMAND_KEPT)."""
+        self.expected: dict[CellClass, deque[float]] = {}
+        """Per class, when pre-warms are due (sorted)."""
         self.retry_at = 0.0
         self.closing = False
         self._slots = asyncio.Semaphore(REFILL_CONCURRENCY)
@@ -211,7 +219,7 @@ class CellPool:
             return None
         key = (python_runtime(record.spec.runtime).name, record.spec.memory_mb)
         now = time.monotonic()
-        self.demand.setdefault(key, deque()).append(now)
+        self.demand.setdefault(key, deque(maxlen=DEMAND_KEPT)).append(now)
         code = self.code.ready(record.image)
         if code is None:
             self.code.prepare(record.image, base)
@@ -287,11 +295,26 @@ class CellPool:
         minimum, maximum = self.settings.cells_min, self.settings.cells_max
         result = {}
         for key in set(self.demand) | set(self.ready) | ({DEFAULT_CLASS} if DEFAULT in self.images else set()):
-            recent = self.demand.get(key)
-            while recent and now - recent[0] > DEMAND_WINDOW_S:
+            recent = self.demand.get(key) or deque()
+            while recent and now - recent[0] > RATE_WINDOW_S:
                 recent.popleft()
-            result[key] = target(len(recent or ()), key == DEFAULT_CLASS, minimum, maximum)
+            minute = len(recent) - bisect.bisect_right(recent, now - DEMAND_WINDOW_S)
+            expected = self.expected.get(key)
+            while expected and expected[0] < now - EXPECT_LEAD_S:
+                expected.popleft()
+            due = bisect.bisect_right(expected, now + EXPECT_LEAD_S) if expected else 0
+            result[key] = wanted_cells(minute, len(recent), key == DEFAULT_CLASS, key[1], minimum, maximum, due)
         return result
+
+    def expect(self, record: FunctionRecord, at: float) -> None:
+        """A pre-warm of `record` is due at `at` (monotonic): a cell of its class is kept ready for it from
+        EXPECT_LEAD_S before."""
+        if not self.enabled or self.closing or self._base(record) is None:
+            return
+        key = (python_runtime(record.spec.runtime).name, record.spec.memory_mb)
+        bisect.insort(self.expected.setdefault(key, deque()), at)
+        loop = asyncio.get_running_loop()
+        loop.call_at(max(loop.time(), at - EXPECT_LEAD_S), self.refill)
 
     def refill(self) -> None:
         """Start cells where a class has fewer ready or starting than its target, within the memory budget;

@@ -17,6 +17,14 @@ def cmd_instances(client: Client, args) -> int:
               [[i["instanceId"], i["state"], i["versionId"], i["revision"], "yes" if i["reserved"] else "no",
                 i["activeInvocations"], i["invocations"], f"{i['idleSeconds']:.0f}s", f"{i['ageSeconds']:.0f}s",
                 i.get("transport") or "-"] for i in data["instances"]])
+    if data.get("keepAlive"):
+        print()
+        out.table(["VERSION", "POLICY", "KEEP ALIVE", "PRE-WARM", "SAMPLES", "RULE"] +
+                  (["NODE"] if any("node" in d for d in data["keepAlive"]) else []),
+                  [[d["versionId"], d["policy"], f"{d['keepAliveSeconds']:.0f}s",
+                    f"{d['prewarmSeconds']:.0f}s" if d["prewarmSeconds"] else "-", d["samples"], d["rule"]] +
+                   ([d.get("node", "-")] if any("node" in e for e in data["keepAlive"]) else [])
+                   for d in data["keepAlive"]])
     return 0
 
 

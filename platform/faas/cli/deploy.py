@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import defaults
 from ..builder.archive import read_zip
 from ..errors import FaasError
 from . import output as out
@@ -59,7 +60,7 @@ def read_spec(directory: Path, args) -> dict:
     overrides = {"name": args.name, "handler": args.handler, "initializer": args.initializer,
                  "memoryMB": args.memory, "timeoutSeconds": args.timeout, "reservedInstances": args.reserved,
                  "instanceConcurrency": args.concurrency, "maxInstances": args.max_instances,
-                 "keepAliveSeconds": args.keep_alive}
+                 "keepAliveSeconds": args.keep_alive, "keepAlivePolicy": args.keep_alive_policy}
     spec.update({k: v for k, v in overrides.items() if v is not None})
     if args.env:
         environment = dict(spec.get("environment") or {})
@@ -218,5 +219,6 @@ def register(sub: Subparsers) -> None:
     d.add_argument("--concurrency", type=int, help="instanceConcurrency")
     d.add_argument("--max-instances", type=int, help="maxInstances")
     d.add_argument("--keep-alive", type=int, help="keepAliveSeconds")
+    d.add_argument("--keep-alive-policy", choices=defaults.KEEP_ALIVE_POLICIES, help="keepAlivePolicy")
     d.add_argument("--env", action="append", metavar="KEY=VALUE", help="an environment variable (repeatable)")
     d.set_defaults(func=cmd_deploy)

@@ -28,7 +28,7 @@ def cmd_get(client: Client, args) -> int:
         return 0
     out.fields(fn, ["name", "state", "revision", "runtime", "handler", "initializer", "memoryMB", "timeoutSeconds",
                     "instanceConcurrency", "maxInstances", "reservedInstances", "keepAliveSeconds",
-                    "pauseAfterSeconds", "environment", "async", "image", "codeSha256"])
+                    "keepAlivePolicy", "pauseAfterSeconds", "environment", "async", "image", "codeSha256"])
     build = fn.get("lastBuild") or {}
     out.fields({"lastBuild": f"{build.get('status')} in {build.get('durationMs', 0) / 1000:.1f}s"}, ["lastBuild"])
     return 0

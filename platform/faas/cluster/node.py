@@ -9,6 +9,7 @@ serves an internal API to the front ends, authenticated with the node token (X-F
                                                  registry, or ImageMissing (409) naming the one missing
     DELETE /node/v1/functions/{name}[/{version}] remove a function's (or a version's) containers
     GET    /node/v1/instances?function=&versions= the containers of a function
+    GET    /node/v1/keep-alive?function=&versions= its versions' keep-alive decisions
     POST   /node/v1/images                       docker load of a `docker save` stream
     POST   /node/v1/drain                        take no new invocations; answer when those under way ended
     GET    /node/v1/metrics                      the Prometheus metrics of its containers and invocations
@@ -284,7 +285,8 @@ async def delete_function(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def instances(request: web.Request) -> web.Response:
+def _function_and_versions(request: web.Request) -> tuple[str, set[str] | None]:
+    """?function=&versions=: a function's name, and its versions (None: all of them)."""
     name = check_name(request.query.get("function", ""))
     raw = request.query.get("versions")
     versions = None
@@ -292,9 +294,19 @@ async def instances(request: web.Request) -> web.Response:
         versions = set(raw.split(",")) if raw else set()
         if not all(_VERSION_RE.fullmatch(v) for v in versions):
             raise InvalidArgument("versions must be LATEST or version ids, split by ','")
-    found = await request.app[POOL].describe(name, versions)
+    return name, versions
+
+
+async def instances(request: web.Request) -> web.Response:
+    found = await request.app[POOL].describe(*_function_and_versions(request))
     node = request.app[SETTINGS].node_id
     return web.json_response([i | {"node": node} for i in found])
+
+
+async def keep_alive(request: web.Request) -> web.Response:
+    found = await request.app[POOL].keep_alive(*_function_and_versions(request))
+    node = request.app[SETTINGS].node_id
+    return web.json_response([d | {"node": node} for d in found])
 
 
 async def load_image(request: web.Request) -> web.Response:
@@ -362,6 +374,7 @@ def create_node_app(settings: Settings) -> web.Application:
         web.delete("/node/v1/functions/{name}", delete_function),
         web.delete("/node/v1/functions/{name}/{version}", delete_function),
         web.get("/node/v1/instances", instances),
+        web.get("/node/v1/keep-alive", keep_alive),
         web.post("/node/v1/images", load_image),
         web.post("/node/v1/drain", drain),
         web.get("/node/v1/metrics", metrics),

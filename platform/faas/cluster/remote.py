@@ -284,6 +284,12 @@ class RemotePool:
             params["versions"] = ",".join(sorted(version_ids))
         return [i for found in await self._everywhere("GET", "/node/v1/instances", params) for i in found]
 
+    async def keep_alive(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
+        params = {"function": name}
+        if version_ids is not None:
+            params["versions"] = ",".join(sorted(version_ids))
+        return [d for found in await self._everywhere("GET", "/node/v1/keep-alive", params) for d in found]
+
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
                      trigger: str | None = None) -> Outcome:

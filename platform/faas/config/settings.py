@@ -141,6 +141,9 @@ class Settings:
                                     "seconds between maintenance passes (reclaim, pause, reserved)")
     health_interval: float = number("FAAS_HEALTH_INTERVAL", defaults.HEALTH_INTERVAL_S, 0.01, 3600,
                                     "seconds between health passes (what Docker's events missed, network, mounts)")
+    prewarm_min_gap: float = number("FAAS_PREWARM_MIN_GAP", defaults.PREWARM_MIN_GAP_S, 0, 86400,
+                                    "the adaptive keep-alive policy releases a container and pre-warms one later "
+                                    "only when the pre-warm is at least this many seconds after the call")
     ready_timeout: float = number("FAAS_READY_TIMEOUT", defaults.READY_TIMEOUT_S, 0.1, 3600,
                                   "seconds a new container has to listen on its port")
     host_memory_mb: int = integer(

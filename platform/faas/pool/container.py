@@ -92,7 +92,7 @@ def lambda_environment(record: FunctionRecord) -> dict[str, str]:
 
 
 POOL_ONLY: dict[str, Any] = {"reserved_instances": 0, "max_instances": 1, "keep_alive_s": 0, "pause_after_s": None,
-                             "async_config": AsyncConfig(), "description": ""}
+                             "keep_alive_policy": "fixed", "async_config": AsyncConfig(), "description": ""}
 """Spec fields no container sees (the pool and the async machinery read them): a change of these alone keeps
 the containers that run."""
 
@@ -113,7 +113,7 @@ def new_instance(record: FunctionRecord, reserved: bool) -> Instance:
     """The pool's view of a container about to start for `record` (Starting)."""
     spec = record.spec
     return Instance(function=record.name, revision=record.revision, version_id=record.version_id,
-                    concurrency=spec.instance_concurrency, memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_s,
+                    concurrency=spec.instance_concurrency, memory_mb=spec.memory_mb, keep_alive_s=spec.keep_alive_cap_s,
                     pause_after_s=spec.pause_after_s, reserved=reserved, record=record, port=runtime_port(record))
 
 

@@ -178,7 +178,7 @@ class Containers:
     async def _start(self, pool: FunctionPool, inst: Instance, for_waiters: bool, cell: tuple | None = None) -> None:
         """Start a container for `inst`: by specialising `cell` (a ready cell and the version's files, taken
         for it), else from the function's image within the start slots."""
-        reason = "demand" if for_waiters else "reserved"
+        reason = "demand" if for_waiters else "reserved" if inst.reserved else "prewarm"
         booted = False
         try:
             if cell is not None:  # no start slot: a specialisation costs the engine nothing
@@ -198,8 +198,9 @@ class Containers:
                 log.info("Function %s: container start failed: %s", inst.function, exc)
                 pool.fail_waiters(exc, count=1)
             else:
-                log.warning("Function %s: reserved container start failed: %s", inst.function, exc)
-                pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
+                log.warning("Function %s: %s container start failed: %s", inst.function, reason, exc)
+                if inst.reserved:
+                    pool.reserve_retry_at = time.monotonic() + RESERVED_RETRY_S
         except Exception as exc:  # a bug: the requests that wait for this start learn of it now, not at a timeout
             log.exception("Function %s: container start failed unexpectedly", inst.function)
             self.discard(inst, hook=False)
@@ -273,12 +274,19 @@ class Containers:
             inst.reserved = True
         if start and now >= pool.reserve_retry_at and not self.closing:
             for _ in range(start):
-                room, cell = self._room_for_one(pool)
-                if not room:
+                if self.start_ahead(pool, reserved=True) is None:
                     break
-                inst = pool.add(reserved=True)
-                inst.warmed = True
-                self.spawn(self._start(pool, inst, for_waiters=False, cell=cell))
+
+    def start_ahead(self, pool: FunctionPool, reserved: bool) -> Instance | None:
+        """Start one container of `pool` ahead of traffic (reserved, else a pre-warm), from a cell where one is
+        ready: its first call is warm. None when there is no room for it."""
+        room, cell = self._room_for_one(pool)
+        if not room:
+            return None
+        inst = pool.add(reserved=reserved)
+        inst.warmed = True
+        self.spawn(self._start(pool, inst, for_waiters=False, cell=cell))
+        return inst
 
     # -- freezing
     async def pause(self, inst: Instance) -> None:
@@ -318,6 +326,9 @@ class Containers:
         """Take `inst` out of the pool and remove its container in the background: after its /pre-stop hook
         when `hook` (never on a frozen container, which cannot answer it)."""
         frozen = self.drop(inst)
+        if inst.prewarmed:  # it served nothing
+            inst.prewarmed = False
+            self.metrics.prewarm(inst.function, "unused")
         if inst.container_id:
             self.spawn(self.remove(inst, hook and not frozen, thaw=frozen))
 

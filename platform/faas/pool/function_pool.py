@@ -13,6 +13,7 @@ from . import scheduler
 from .container import new_instance
 from .instance import Instance
 from .state import FROZEN, ContainerState
+from .warmth import Warmth
 
 S = ContainerState
 
@@ -46,6 +47,8 @@ class FunctionPool:
         self.starting = 0
         """Starts under way for waiting requests (reserved starts are not counted)."""
         self.reserve_retry_at = 0.0
+        self.warmth = Warmth(record, settings)
+        """Its keep-alive policy: what it learned of the version's idle times, and its decision."""
 
     def live(self) -> int:
         return sum(1 for i in self.instances if i.state is not S.REMOVING)

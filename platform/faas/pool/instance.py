@@ -21,7 +21,7 @@ class Instance:
     """The revision of LATEST it runs (a published version's: the one it was published from)."""
     concurrency: int
     memory_mb: int
-    keep_alive_s: int
+    keep_alive_s: float
     pause_after_s: int | None = None
     version_id: str = LATEST
     """The version it runs: LATEST or a published version's id."""
@@ -44,6 +44,8 @@ class Instance:
     """Milliseconds from create to initialized, for the REPORT line of its first invocation."""
     warmed: bool = False
     """It has served, or was started ahead of traffic: its next invocation is not a cold start."""
+    prewarmed: bool = False
+    """Started by its keep-alive policy before a predicted call, and has served none yet."""
     created_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     exited: bool = False
@@ -97,7 +99,7 @@ class Instance:
     def carry_on(self, record: Any) -> None:
         """Serve `record`, a newer revision that changed only what the pool reads (its container stays)."""
         self.record, self.revision = record, record.revision
-        self.keep_alive_s, self.pause_after_s = record.spec.keep_alive_s, record.spec.pause_after_s
+        self.keep_alive_s, self.pause_after_s = record.spec.keep_alive_cap_s, record.spec.pause_after_s
 
     def transition(self, new: ContainerState) -> None:
         """The only way a state changes: checked against the table, and logged."""

@@ -60,6 +60,10 @@ class Pool(Protocol):
     async def describe(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
         """The containers of `name`'s versions in `version_ids` (all when None), as the API shows them."""
 
+    async def keep_alive(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
+        """The keep-alive decision of each of `name`'s versions in `version_ids` (all when None): its policy,
+        window, pre-warm delay, the idle times it learned from and which rule decided."""
+
     def problems(self) -> dict[str, str]:
         """Parts that keep failing (part: why), for /healthz."""
 

@@ -18,6 +18,7 @@ from .cgroup import read_peak_mb
 from .containers import Containers
 from .function_pool import FunctionPool
 from .outcome import KILLED, NOT_DELIVERED, UNHANDLED, InitFailed, Lease, Outcome
+from .warmth import KeepWarm
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ DELIVERY_TRIES = 3
 class Invocations:
     def __init__(self, containers: Containers, calls: ContainerCalls, metrics: Metrics, logs: LogChannel | None):
         self.containers, self.calls, self.metrics, self.logs = containers, calls, metrics, logs
+        self.keep_warm = KeepWarm(containers, metrics)
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
 
@@ -110,13 +112,19 @@ class Invocations:
     async def _acquire(self, pool: FunctionPool, request_id: str, t0: float) -> Lease:
         """A claimed container for one call, its log told which request runs there. InitFailed, counted, when a
         new container's initializer failed (`t0`: when the invocation began)."""
+        pool.warmth.arrive(t0)
         try:
             inst = await self.containers.acquire(pool)
-        except InitFailed as exc:
-            self.metrics.invocation(pool.name, exc.outcome, time.monotonic() - t0)
+        except BaseException as exc:
+            self.keep_warm.rest(pool, time.monotonic())
+            if isinstance(exc, InitFailed):
+                self.metrics.invocation(pool.name, exc.outcome, time.monotonic() - t0)
             raise
         lease = Lease(inst, cold_start=not inst.warmed, started=time.monotonic())
         inst.warmed = True
+        if inst.prewarmed:
+            inst.prewarmed = False
+            self.metrics.prewarm(pool.name, "served")
         if self.logs is not None:
             self.logs.begin(inst.container_id, request_id)
         return lease
@@ -126,6 +134,7 @@ class Invocations:
         lease.ended = time.monotonic()
         inst = lease.instance
         self.containers.release(pool, inst, discard=lease.error == UNHANDLED)
+        self.keep_warm.rest(pool, lease.ended)
         if self.logs is not None:
             self.logs.end(inst.container_id, request_id)
 

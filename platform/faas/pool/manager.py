@@ -150,6 +150,7 @@ class PoolManager:
             carry = same_containers(pool.record, record)
             previous = pool.record.release
             pool.record = record
+            pool.warmth.follow(record)
             if self.spec_reserved:
                 pool.reserved = record.spec.reserved_instances
             for inst in list(pool.instances):
@@ -204,6 +205,10 @@ class PoolManager:
         """The containers of `name`'s versions in `version_ids` (all when None), as the API shows them."""
         now = time.monotonic()
         return [inst.describe(now) for inst in self.instances(name, version_ids)]
+
+    async def keep_alive(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
+        return [{"versionId": pool.record.version_id} | pool.warmth.describe() for pool in self._pools.values()
+                if pool.name == name and (version_ids is None or pool.record.version_id in version_ids)]
 
     async def unpack(self, record: FunctionRecord) -> None:
         """Unpack a release's files for cells (once per image; nothing when cells are off or cannot run it), and

@@ -28,10 +28,13 @@ class Upkeep:
         self.settings, self.host, self.containers, self.cells = settings, host, containers, cells
         self.pools = containers.pools
         self.network_health = Health("network")
+        self._counted_at = time.monotonic()
 
     async def maintain(self) -> None:
-        """Reclaim idle containers past keep-alive, pause idle ones, keep reserved ones up."""
+        """Reclaim idle containers past keep-alive, pause idle ones, keep reserved ones up; count the memory that
+        waited idle since the last pass."""
         now = time.monotonic()
+        self.count_idle(now)
         for pool in list(self.pools.values()):
             for inst in scheduler.expired(pool.instances, now):
                 log.info("Function %s: reclaiming container %s (idle %.0fs)", pool.name, inst.id,
@@ -43,6 +46,14 @@ class Upkeep:
             if pool.waiters:
                 pool.dispatch()
                 self.containers.start_for_waiters(pool)
+
+    def count_idle(self, now: float) -> None:
+        """faas_idle_memory_mb_seconds_total: idle containers' and ready cells' memory since the last count (what
+        they hold now, over the time since)."""
+        elapsed, self._counted_at = now - self._counted_at, now
+        metrics = self.containers.metrics
+        metrics.idle("container", elapsed * sum(i.memory_mb for i in self.containers.all_instances() if i.idle))
+        metrics.idle("cell", elapsed * sum(cell.memory_mb for cell in self.cells.all_ready()))
 
     async def check_health(self) -> None:
         """Drop idle containers (and ready cells) that died or were removed from outside; remove labelled

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import defaults
-from ..pool.keepalive import Adaptive, Fixed, Hybrid, KeepAlivePolicy, adaptive
+from ..pool.keepalive import Adaptive, Fixed, Hybrid, KeepAlivePolicy
 from . import cells as cell_rules
 from .report import figures, table, verdict
 from .simulate import PolicyFactory, Window, replay
@@ -22,11 +22,11 @@ def _adaptive(app: App) -> KeepAlivePolicy:
     return Adaptive(app.memory_mb, app.takes_cells)
 
 
-POLICIES: dict[str, tuple[PolicyFactory, Callable[[], tuple[cell_rules.Rule, float]]]] = {
+POLICIES: dict[str, tuple[PolicyFactory, Callable[[], cell_rules.Rule]]] = {
     "fixed-10min": (lambda app: Fixed(600), cell_rules.platform_rule),
     "fixed-60min": (lambda app: Fixed(3600), cell_rules.platform_rule),
     "hybrid": (lambda app: Hybrid(), cell_rules.platform_rule),
-    "adaptive": (_adaptive, lambda: cell_rules.priced_rule(adaptive.PRICE, adaptive.IMAGE_WEIGHT)),
+    "adaptive": (_adaptive, cell_rules.learned_rule),
 }
 
 
@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     runs, total = replay(trace, {name: factory for name, (factory, _) in chosen.items()}, windows)
     for name, (_, make_rule) in chosen.items():
-        rule, window_s = make_rule()
+        rule = make_rule()
         run = runs[name]
         for mb in MEMORY_CLASSES:
-            passed = cell_rules.cell_pass(run.cold_times.get(mb, []), mb, rule, window_s, trace.seconds, windows)
+            passed = cell_rules.cell_pass(run.cold_times.get(mb, []), mb, rule, trace.seconds, windows)
             for w, (took, idle) in passed.items():
                 cells, waste = run.cells.get(w, (0, 0.0))
                 run.cells[w] = (cells + took, waste + idle)
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     for window in windows:
         for line in verdict(rows, window.name):
             print(f"{window.name}: {line}")
-    print(f"(cells: the platform's rule FAAS_CELLS_MIN={defaults.CELLS_MIN}/MAX={defaults.CELLS_MAX} for fixed and "
-          f"hybrid, the priced rule for adaptive)")
+    print(f"(cells: FAAS_CELLS_MIN={defaults.CELLS_MIN}, FAAS_CELLS_MAX={defaults.CELLS_MAX}; for adaptive, cells "
+          f"priced by the last hour's cold starts as well)")
     return 0
 
 

@@ -2,52 +2,55 @@
 pool of ready cells under a sizing rule (`cells/demand.py`, the pool's own code).
 
 A cell takes `START_S` to start. A cold start that finds a ready cell takes it (a cell cold start) and the pool
-refills at once; one that finds none starts from the image and the pool refills `AFTER_MISS_S` later (the
-pool's REFILL_AFTER_MISS_S). Whenever the target falls, surplus ready cells are removed. Ready cells' memory
+refills at once; one that finds none starts from the image and the pool refills `AFTER_MISS_S` later.
+Whenever the target falls, surplus ready cells are removed. Ready cells' memory
 is wasted memory-time.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import deque
 from collections.abc import Callable
 
 from .. import defaults
 from ..cells import demand
-from ..cells.pool import REFILL_AFTER_MISS_S
 from .simulate import Window
 
-START_S = 0.5
-"""Seconds a cell takes to start here (a runc container of the runtime image, its runtime listening)."""
-AFTER_MISS_S = REFILL_AFTER_MISS_S
+START_S = demand.START_S
+AFTER_MISS_S = demand.REFILL_AFTER_MISS_S
 
-Rule = Callable[[int, deque], int]
-"""(memoryMB, times of the class's recent cold starts) -> cells to keep ready."""
-
-
-def platform_rule(minimum: int = defaults.CELLS_MIN, maximum: int = defaults.CELLS_MAX) -> tuple[Rule, float]:
-    """The pool's rule today, and the window of recent cold starts it reads."""
-    def rule(mb: int, recent: deque) -> int:
-        return demand.target(len(recent), mb == defaults.MEMORY_MB, minimum, maximum)
-    return rule, demand.DEMAND_WINDOW_S
+Rule = Callable[[int, deque, float], int]
+"""(memoryMB, times of the class's cold starts in the last hour, now) -> cells to keep ready."""
 
 
-def priced_rule(price: float, image_weight: float, maximum: int = defaults.CELLS_MAX) -> tuple[Rule, float]:
-    """The learned policy's rule: cells worth their memory at the rate of the last hour's cold starts."""
-    def rule(mb: int, recent: deque) -> int:
-        rate = len(recent) / demand.RATE_WINDOW_S
-        return demand.priced_target(rate, mb, START_S + AFTER_MISS_S, price, image_weight, maximum)
-    return rule, demand.RATE_WINDOW_S
+def _last_minute(recent: deque, now: float) -> int:
+    return len(recent) - bisect.bisect_right(recent, now - demand.DEMAND_WINDOW_S)
 
 
-def cell_pass(times: list[float], mb: int, rule: Rule, window_s: float, end: float,
+def platform_rule(minimum: int = defaults.CELLS_MIN, maximum: int = defaults.CELLS_MAX) -> Rule:
+    """The pool's rule before the learned policy (demand.target), as the baselines run it."""
+    def rule(mb: int, recent: deque, now: float) -> int:
+        return demand.target(_last_minute(recent, now), mb == defaults.MEMORY_MB, minimum, maximum)
+    return rule
+
+
+def learned_rule(minimum: int = defaults.CELLS_MIN, maximum: int = defaults.CELLS_MAX) -> Rule:
+    """The pool's rule today (demand.wanted): the rule above or the priced one, whichever keeps more. (Pre-warms
+    take cells started for them, which the replay does not count as idle.)"""
+    def rule(mb: int, recent: deque, now: float) -> int:
+        return demand.wanted(_last_minute(recent, now), len(recent), mb == defaults.MEMORY_MB, mb, minimum, maximum)
+    return rule
+
+
+def cell_pass(times: list[float], mb: int, rule: Rule, end: float,
               windows: list[Window]) -> dict[str, tuple[int, float]]:
     """Per window: (cold starts served by a cell, ready cells' MB-seconds), for sorted cold start `times`."""
     took = {w.name: 0 for w in windows}
     idle = {w.name: 0.0 for w in windows}
     recent: deque[float] = deque()
-    ready = rule(mb, recent)
+    ready = rule(mb, recent, 0.0)
     starting: list[float] = []  # completion times (a heap)
     heap: list[tuple[float, int]] = [(t, 0) for t in times]  # (time, 0 demand / 1 expiry / 2 started)
     heapq.heapify(heap)
@@ -55,7 +58,7 @@ def cell_pass(times: list[float], mb: int, rule: Rule, window_s: float, end: flo
 
     def settle(now: float, refill_at: float) -> None:
         nonlocal ready
-        wanted = rule(mb, recent)
+        wanted = rule(mb, recent, now)
         have = ready + len(starting)
         if have > wanted:
             ready -= min(ready, have - wanted)
@@ -74,7 +77,8 @@ def cell_pass(times: list[float], mb: int, rule: Rule, window_s: float, end: flo
         refill_at = t
         if kind == 0:
             recent.append(t)
-            heapq.heappush(heap, (t + window_s, 1))
+            heapq.heappush(heap, (t + demand.DEMAND_WINDOW_S, 1))  # the rules change when it leaves a window
+            heapq.heappush(heap, (t + demand.RATE_WINDOW_S, 1))
             if ready:
                 ready -= 1
                 for w in windows:
@@ -83,7 +87,7 @@ def cell_pass(times: list[float], mb: int, rule: Rule, window_s: float, end: flo
             else:
                 refill_at = t + AFTER_MISS_S
         elif kind == 1:
-            while recent and recent[0] + window_s <= t:
+            while recent and recent[0] + demand.RATE_WINDOW_S <= t:
                 recent.popleft()
         else:
             heapq.heappop(starting)

@@ -17,8 +17,8 @@ each stretch of time after an invocation, whether keeping a container loaded the
   pre-warm can come late, `PREWARM_LEAD`, `PREWARM_LEAD_S`).
 - Counts are halved whenever `RECENT` idle times have gathered, so a function whose pattern changes is
   learned again within a few hundred calls.
-- A pre-warm less than `MIN_PREWARM_S` after the call is not worth a container's churn: the window starts at
-  the end of the call then, and lasts at least `FLOOR_S`.
+- A pre-warm less than `min_prewarm_s` (FAAS_PREWARM_MIN_GAP) after the call is not worth a container's
+  churn: the window starts at the end of the call then, and lasts at least `FLOOR_S`.
 - Too few idle times (`MIN_SAMPLES`): a plain keep-alive of `LEARNING_S`. Most idle times past 2 days: the
   next one is predicted from recent ones, as the hybrid policy does.
 
@@ -28,6 +28,7 @@ last one, so that a function called many times a second costs a few operations p
 
 from __future__ import annotations
 
+from ... import defaults
 from .decision import Decision, Rule
 from .histogram import IdleHistogram, geometric_edges
 from .predict import IdlePredictor
@@ -46,9 +47,13 @@ PREWARM_LEAD = 0.02
 PREWARM_LEAD_S = 2.0
 """A pre-warm comes this fraction of the window's start, and these seconds, early: time for an image start
 when no cell is ready."""
-MIN_PREWARM_S = 30.0
-"""A window that would start sooner than this after the call starts at its end instead: releasing a container
-and starting another costs the engine about half a second of CPU, not worth it for a shorter gap."""
+KEEP_MARGIN = 0.02
+KEEP_MARGIN_S = 1.0
+"""A window ends this fraction of its end, and these seconds, late: a call a little later than any seen (a
+timer's jitter, a slow client) still finds the container."""
+MIN_PREWARM_S = defaults.PREWARM_MIN_GAP_S
+"""A window that would start sooner than this after the call starts at its end instead (the pool gives
+FAAS_PREWARM_MIN_GAP)."""
 FLOOR_S = 10.0
 """A window from the end of the call lasts at least this long, for the same reason."""
 RECENT = 1024
@@ -58,13 +63,15 @@ PREDICTION_MARGIN = 0.05
 
 
 class Adaptive:
-    __slots__ = ("histogram", "predictor", "rate", "_decision", "_at")
+    __slots__ = ("histogram", "predictor", "rate", "min_prewarm_s", "_decision", "_at")
 
-    def __init__(self, memory_mb: int = 128, takes_cells: bool = True, price: float = PRICE):
+    def __init__(self, memory_mb: int = 128, takes_cells: bool = True, price: float = PRICE,
+                 min_prewarm_s: float = MIN_PREWARM_S):
         self.histogram = IdleHistogram(geometric_edges(FIRST_EDGE_S, RATIO, SPAN_S))
         self.predictor = IdlePredictor()
         self.rate = price * memory_mb / (1.0 if takes_cells else IMAGE_WEIGHT)
         """Cold starts one second of this function's idle container is worth."""
+        self.min_prewarm_s = min_prewarm_s
         self._decision: Decision | None = None
         self._at = 0  # samples when the decision was made
 
@@ -96,9 +103,10 @@ class Adaptive:
             return Decision(0.0, FLOOR_S, n, Rule.RELEASE)
         first, last = window
         start = h.lower_edge(first) * (1 - PREWARM_LEAD) - PREWARM_LEAD_S
-        if start < MIN_PREWARM_S:
-            return Decision(0.0, max(FLOOR_S, h.edges[last]), n, Rule.HISTOGRAM)
-        return Decision(start, h.edges[last], n, Rule.HISTOGRAM)
+        end = h.edges[last] * (1 + KEEP_MARGIN) + KEEP_MARGIN_S
+        if start < self.min_prewarm_s:
+            return Decision(0.0, max(FLOOR_S, end), n, Rule.HISTOGRAM)
+        return Decision(start, end, n, Rule.HISTOGRAM)
 
 
 def best_window(h: IdleHistogram, rate: float) -> tuple[int, int] | None:
