@@ -47,6 +47,9 @@ timers   1,000 timer triggers due in the same second of each minute: firing dela
          CPU, beside one timer firing each second.
 versions a warm invocation's p50 (LATEST and an alias) on a function with 100 versions and 50 aliases, beside
          one with one of each.
+keepalive the learned keep-alive policy live (not in the default run: 10 minutes): periodic, bursty and rare
+         functions, each with the adaptive policy and the fixed one, called at the same times of a compressed
+         trace: cold starts and idle memory of each. scripts/replay replays days of traces in simulated time.
 
 Everything runs against the platform as `scripts/up` starts it (its Redis, workers and settings).
 """
@@ -71,6 +74,7 @@ from .cluster import bench_cluster
 from .cold import bench_cold_start, bench_sandbox
 from .deploy import bench_deploy
 from .hostile import bench_hostile, bench_queue_flood, bench_zip_bomb
+from .keepalive import bench_keepalive_live
 from .lambda_image import bench_lambda_image
 from .layers import bench_layers, bench_runtimes
 from .logs import bench_logs
@@ -87,6 +91,8 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25, help="cold starts measured on each side (at least 20)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--keepalive-seconds", type=float, default=600,
+                        help="length of the keepalive scenario's compressed trace")
     parser.add_argument("--only", default="cold,deploy,cells,layers,runtimes,warm,signed,lambda,lambdaimage,unpause,"
                         "burst,async,logs,zipbomb,restart,http,timer,queue,split,move,cluster,sandbox,hostile,"
                         "queueflood,idlequeues,functions,timers,versions",
@@ -139,6 +145,7 @@ def scenarios(args: argparse.Namespace, client: docker.DockerClient) -> dict[str
         "functions": lambda platform: bench_many_functions(platform, args.functions),
         "timers": lambda platform: bench_many_timers(platform, args.timers),
         "versions": lambda platform: bench_many_versions(platform, 100, 50),
+        "keepalive": lambda platform: bench_keepalive_live(platform, args.keepalive_seconds),
     }
 
 

@@ -286,6 +286,8 @@ def test_create_invoke_publish_alias_trigger_and_delete(console):
     console.click("#tab-instances")
     row = console.text_in("main table", "Idle", timeout=60).text
     assert "cell" in row or "image" in row
+    decisions = console.text_in("main", "Keep-alive decisions").text  # each version's, under its containers
+    assert "LATEST adaptive" in decisions
     console.shots("function-instances")
 
     # The list shows its invocations of the last hour.

@@ -449,6 +449,8 @@ function configFields(f = {}) {
     instanceConcurrency: num("cfg-concurrency", f.instanceConcurrency),
     maxInstances: num("cfg-max", f.maxInstances),
     keepAliveSeconds: num("cfg-keepalive", f.keepAliveSeconds),
+    keepAlivePolicy: h("select", { id: "cfg-keepalive-policy" }, ["adaptive", "fixed"].map((p) =>
+      h("option", { value: p, selected: (f.keepAlivePolicy || "adaptive") === p }, p))),
     environment: h("textarea", { id: "cfg-env", rows: 3, value: envText(f.environment), spellcheck: "false" }),
     layers: h("textarea", { id: "cfg-layers", rows: 2, value: (f.layers || []).join("\n"), spellcheck: "false",
       placeholder: "numpy:3 (a name alone: its newest version)" }),
@@ -457,13 +459,14 @@ function configFields(f = {}) {
     field("Handler", inputs.handler), field("Description", inputs.description),
     field("Memory (MB)", inputs.memoryMB), field("Timeout (s)", inputs.timeoutSeconds),
     field("Instance concurrency", inputs.instanceConcurrency), field("Max instances", inputs.maxInstances),
-    field("Keep alive (s)", inputs.keepAliveSeconds),
+    field("Keep-alive policy", inputs.keepAlivePolicy, "adaptive: a window learned from its idle times; fixed: the seconds below"),
+    field("Keep alive (s)", inputs.keepAliveSeconds, "fixed: the window (300 when empty); adaptive: its bound"),
     h("div.wide", field("Environment (NAME=value, one a line)", inputs.environment)),
     h("div.wide", field("Layers (name:version, one a line; a later one's files win; seen under /opt)", inputs.layers)),
   ];
   const read = () => {
     const out = { handler: inputs.handler.value.trim(), description: inputs.description.value,
-      environment: parseEnv(inputs.environment.value),
+      environment: parseEnv(inputs.environment.value), keepAlivePolicy: inputs.keepAlivePolicy.value,
       layers: inputs.layers.value.split("\n").map((line) => line.trim()).filter(Boolean) };
     for (const key of ["memoryMB", "timeoutSeconds", "instanceConcurrency", "maxInstances", "keepAliveSeconds"]) {
       const v = numberOrNull(inputs[key]);
@@ -512,7 +515,8 @@ function overviewTab(f, body) {
     ["State", tag(f.state)], ["Revision", String(f.revision)], ["Runtime", f.runtime], ["Handler", f.handler],
     ["Memory", `${f.memoryMB} MB`], ["Timeout", `${f.timeoutSeconds} s`],
     ["Concurrency / max instances", `${f.instanceConcurrency} / ${f.maxInstances}`],
-    ["Reserved instances", String(f.reservedInstances)], ["Keep alive", `${f.keepAliveSeconds} s`],
+    ["Reserved instances", String(f.reservedInstances)], ["Keep alive", f.keepAlivePolicy === "fixed" ? `fixed, ${f.keepAliveSeconds ?? 300} s`
+      : `adaptive${f.keepAliveSeconds === null ? "" : `, ${f.keepAliveSeconds} s at most`}`],
     ["Async", `${f.async.retries} retries · success → ${f.async.onSuccess || "—"} · failure → ${f.async.onFailure || "—"}`],
     ["Layers", (f.layers || []).length ? h("span", { id: "fn-layers" },
       f.layers.flatMap((ref, i) => (i ? [", ", h("code", ref)] : [h("code", ref)]))) : "—"],
@@ -734,7 +738,14 @@ async function instancesTab(f, body) {
         table(["Instance", "State", "Version", "Path", "Idle (s)#", "Active#", "Invocations#", "Age (s)#", "Memory#", "Reserved"],
           data.instances.map((i) => [h("code", i.instanceId.slice(0, 12)), tag(i.state), i.versionId, i.startPath || "—",
             i.idleSeconds.toFixed(1), i.activeInvocations, i.invocations, i.ageSeconds.toFixed(0), `${i.memoryMB} MB`,
-            i.reserved ? "yes" : ""]), "No containers now: the next invocation starts one."));
+            i.reserved ? "yes" : ""]), "No containers now: the next invocation starts one."),
+        h("h3", "Keep-alive decisions"),
+        table(["Version", "Policy", "Keep alive (s)#", "Pre-warm (s)#", "Idle times#", "Rule"].concat(
+          data.keepAlive.some((d) => d.node) ? ["Node"] : []),
+          data.keepAlive.map((d) => [d.versionId, d.policy, d.keepAliveSeconds.toFixed(1),
+            d.prewarmSeconds ? d.prewarmSeconds.toFixed(1) : "—", d.samples, tag(d.rule)].concat(
+            data.keepAlive.some((e) => e.node) ? [d.node || "—"] : [])),
+          "No call has reached a version yet."));
     } catch (err) { replace(list, errorBox(err)); }
   };
   qualifier.addEventListener("change", load);
