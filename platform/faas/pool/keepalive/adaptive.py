@@ -36,13 +36,13 @@ from .predict import IdlePredictor
 FIRST_EDGE_S = 0.5
 RATIO = 1.08
 SPAN_S = 2 * 86400.0
-PRICE = 1.0 / (128 * 30_000)
-"""Cold starts one MB-second of idle memory is worth: a 128 MB container kept 8 h 20 min to spare one cold
+PRICE = 1.0 / (128 * 24_000)
+"""Cold starts one MB-second of idle memory is worth: a 128 MB container kept 6 h 40 min to spare one cold
 start (tuned by `scripts/replay` on the synthetic trace: cheaper memory spends more than the hybrid policy,
 dearer memory lets the rarer functions go cold)."""
 IMAGE_WEIGHT = 4.0
 MIN_SAMPLES = 2
-LEARNING_S = 600.0
+LEARNING_S = 7200.0
 PREWARM_LEAD = 0.02
 PREWARM_LEAD_S = 2.0
 """A pre-warm comes this fraction of the window's start, and these seconds, early: time for an image start
