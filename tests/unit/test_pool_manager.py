@@ -20,6 +20,7 @@ from faas.errors import ContainerStartFailed, FunctionNotFound, ServiceUnavailab
 from faas.metrics import Metrics
 from faas.models import FunctionRecord, FunctionSpec, FunctionState
 from faas.pool.client import RuntimeReply
+from faas.pool.keepalive import Decision, Rule
 from faas.pool.manager import PoolManager
 from faas.pool.state import ContainerState
 
@@ -483,5 +484,88 @@ def test_a_change_only_the_pool_reads_keeps_the_containers():
         new = await pool.invoke(v3, b"y", "r2")
         await pool.settle()
         assert new.instance_id != kept.id and kept.container_id in host.removed
+
+    run(scenario)
+
+
+# The keep-alive policy at work (pool/warmth.py)
+
+class Scripted:
+    """A keep-alive policy that answers one decision, and keeps the idle times it is told."""
+
+    def __init__(self, decision):
+        self.decision, self.seen = decision, []
+
+    def observe(self, idle_s):
+        self.seen.append(idle_s)
+
+    def decide(self):
+        return self.decision
+
+
+def test_calls_under_way_are_counted_once_per_invocation_even_when_starts_fail():
+    async def scenario(pool, host, runtime):
+        fn = record(maxInstances=1)
+        runtime.fail_inits = 1
+        await asyncio.gather(*(pool.invoke(fn, str(i).encode(), f"r{i}") for i in range(4)))
+        warmth = pool._pools[fn.pool_key].warmth
+        assert warmth.calls == 0 and warmth.decision is not None
+
+    run(scenario)
+
+
+def test_a_pre_warm_decision_releases_the_container_and_starts_one_before_the_next_call():
+    async def scenario(pool, host, runtime):
+        fn = record()
+        await pool.invoke(fn, b"", "r1")
+        policy = pool._pools[fn.pool_key].warmth.policy = Scripted(Decision(0.2, 5.0, 3, Rule.HISTOGRAM))
+        await pool.invoke(fn, b"", "r2")  # its rest applies the decision: the container goes, a pre-warm is due
+        first = host.started[0]
+        await until(lambda: first in host.removed)
+        await until(lambda: len(host.started) == 2)  # the pre-warm, 0.2 s after the call
+        (inst,) = pool.instances("f")
+        await until(lambda: inst.state is S.READY)
+        assert inst.prewarmed and inst.keep_alive_s == pytest.approx(4.8) and not inst.reserved
+        outcome = await pool.invoke(fn, b"", "r3")
+        assert outcome.cold_start is False and not inst.prewarmed  # served: it counts once
+        assert len(policy.seen) == 2 and policy.seen[-1] >= 0.2
+        text = pool.metrics.render().decode()
+        assert 'faas_prewarms_total{function="f",outcome="served"} 1.0' in text
+        assert 'reason="prewarm"' in text
+
+    run(scenario)
+
+
+def test_a_call_before_the_pre_warm_cancels_it_and_a_deleted_function_gets_none():
+    async def scenario(pool, host, runtime):
+        fn = record()
+        await pool.invoke(fn, b"", "r1")
+        pool._pools[fn.pool_key].warmth.policy = Scripted(Decision(0.3, 5.0, 3, Rule.HISTOGRAM))
+        await pool.invoke(fn, b"", "r2")
+        await pool.invoke(fn, b"", "r3")  # before the pre-warm: a cold start, and the pre-warm is dropped
+        assert len(host.started) == 2
+        await pool.remove_function("f")  # with the next pre-warm due
+        await asyncio.sleep(0.5)
+        assert len(host.started) == 2 and pool.instances("f") == []
+
+    run(scenario)
+
+
+def test_a_container_ready_after_its_demand_ended_gets_the_versions_window_not_the_cap():
+    async def scenario(pool, host, runtime):
+        fn = record(maxInstances=3)
+        await pool.invoke(fn, b"", "r1")
+        warmth = pool._pools[fn.pool_key].warmth
+        warmth.policy = Scripted(Decision(0.0, 42.0, 3, Rule.HISTOGRAM))
+        warmth.decision = None
+        runtime.invoke_gate.close()
+        host.start_gate.close()
+        calls = [asyncio.create_task(pool.invoke(fn, b"", f"r{i}")) for i in range(2, 4)]
+        await until(lambda: host.start_gate.waiting == 1)  # a second container starts for the second waiter...
+        runtime.invoke_gate.open()
+        await asyncio.gather(*calls)  # ...which the first serves once free: no call is under way any more
+        host.start_gate.open()
+        await pool.settle()
+        assert [i.keep_alive_s for i in pool.instances("f")] == [42.0, 42.0]  # not a day, the adaptive cap
 
     run(scenario)

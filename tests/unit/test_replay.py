@@ -67,6 +67,15 @@ def test_pre_warms_that_serve_a_call_that_serve_nothing_and_that_come_too_late()
     assert waste == pytest.approx(128 * (10 + 20 + 20))
 
 
+def test_a_pre_warm_holds_the_cell_kept_for_it():
+    app = App("a", 128, [0.0, 100.0], [0.0, 0.0])
+    policy = Scripted(Decision(90.0, 110.0, 0, Rule.HISTOGRAM))
+    ((_, cold, waste, prewarms, used),) = replay_app(app, policy, one_window(), 1000.0, None, prewarm_cell_s=5.0)
+    # pre-warmed at 90 for the call at 100; then one at 190 for nothing: 10 s and 20 s loaded, 5 s of cell each
+    assert (cold, prewarms, used) == (1, 2, 1)
+    assert waste == pytest.approx(128 * (10 + 20 + 5 + 5))
+
+
 def test_figures_are_kept_per_window():
     app = App("a", 128, [10.0, 20.0, 1500.0, 1510.0], [0.0] * 4)
     windows = [Window("all", 0.0, 2000.0), Window("last", 1000.0, 2000.0)]

@@ -23,6 +23,10 @@ RATE_WINDOW_S = 3600.0
 START_S = 0.5
 """Seconds a cell takes to start here (a runc container of the runtime image, its runtime listening)."""
 
+EXPECT_LEAD_S = 5.0
+"""A pre-warm due within this many seconds keeps a cell of its class ready for it (the pool), and so holds a
+cell's memory about this long (the replay)."""
+
 REFILL_AFTER_MISS_S = 2.0
 """A cold start that found no cell starts from its image now: the cells its demand asks for start after it, not
 beside it on the same cores."""

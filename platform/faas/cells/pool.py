@@ -47,7 +47,7 @@ from ..pool.container import runtime_socket
 from ..pool.http import ConnectionPool
 from ..runtimes import DEFAULT, RUNTIMES, python_runtime
 from .code import PARTS, CodeStore
-from .demand import DEMAND_WINDOW_S, RATE_WINDOW_S, REFILL_AFTER_MISS_S
+from .demand import DEMAND_WINDOW_S, EXPECT_LEAD_S, RATE_WINDOW_S, REFILL_AFTER_MISS_S
 from .demand import wanted as wanted_cells
 from .slots import SlotFiles
 
@@ -55,9 +55,6 @@ log = logging.getLogger(__name__)
 
 LABEL_CELL_CLASS = "faas.cell-class"
 """The memory class (memoryMB) a cell was started with."""
-
-EXPECT_LEAD_S = 5.0
-"""A pre-warm due within this many seconds keeps a cell of its class ready for it."""
 
 DEMAND_KEPT = 4096
 """Cold start times kept per class: enough for any rate the priced rule tells apart."""
@@ -210,16 +207,19 @@ class CellPool:
         return {c.container_id for c in self.all_ready() if c.container_id}
 
     # -- taking one
-    def take(self, record: FunctionRecord) -> tuple[Cell, Path] | None:
+    def take(self, record: FunctionRecord, demand: bool = True) -> tuple[Cell, Path] | None:
         """A ready cell for a cold start of `record`, and the version's unpacked files; None when the start
         must use the image (not a case for cells, files not unpacked yet, or no cell ready). Counts the
-        demand either way, and refills."""
+        demand either way (a pre-warm, not `demand`, uses up the cell kept for it instead), and refills."""
         base = self._base(record)
         if not self.enabled or self.closing or base is None:
             return None
-        key = (python_runtime(record.spec.runtime).name, record.spec.memory_mb)
+        key = self._key(record)
         now = time.monotonic()
-        self.demand.setdefault(key, deque(maxlen=DEMAND_KEPT)).append(now)
+        if demand:
+            self.demand.setdefault(key, deque(maxlen=DEMAND_KEPT)).append(now)
+        elif self.expected.get(key):
+            self.expected[key].popleft()
         code = self.code.ready(record.image)
         if code is None:
             self.code.prepare(record.image, base)
@@ -234,6 +234,19 @@ class CellPool:
                 self.refill()
             self._refill_timer = asyncio.get_running_loop().call_later(REFILL_AFTER_MISS_S, later)
         return None
+
+    def unexpect(self, record: FunctionRecord, at: float) -> None:
+        """The pre-warm of `record` due at `at` will not come: a call came first."""
+        expected = self.expected.get(self._key(record))
+        if expected:
+            try:
+                expected.remove(at)
+            except ValueError:
+                pass
+
+    @staticmethod
+    def _key(record: FunctionRecord) -> CellClass:
+        return python_runtime(record.spec.runtime).name, record.spec.memory_mb
 
     def _base(self, record: FunctionRecord) -> str | None:
         """The runtime image of the cells that may run `record` (None: no cell may)."""
@@ -294,7 +307,8 @@ class CellPool:
     def targets(self, now: float) -> dict[CellClass, int]:
         minimum, maximum = self.settings.cells_min, self.settings.cells_max
         result = {}
-        for key in set(self.demand) | set(self.ready) | ({DEFAULT_CLASS} if DEFAULT in self.images else set()):
+        for key in (set(self.demand) | set(self.ready) | set(self.expected)
+                    | ({DEFAULT_CLASS} if DEFAULT in self.images else set())):
             recent = self.demand.get(key) or deque()
             while recent and now - recent[0] > RATE_WINDOW_S:
                 recent.popleft()
@@ -311,8 +325,7 @@ class CellPool:
         EXPECT_LEAD_S before."""
         if not self.enabled or self.closing or self._base(record) is None:
             return
-        key = (python_runtime(record.spec.runtime).name, record.spec.memory_mb)
-        bisect.insort(self.expected.setdefault(key, deque()), at)
+        bisect.insort(self.expected.setdefault(self._key(record), deque()), at)
         loop = asyncio.get_running_loop()
         loop.call_at(max(loop.time(), at - EXPECT_LEAD_S), self.refill)
 

@@ -150,15 +150,18 @@ class Containers:
             self.spawn(self._start(pool, pool.add(reserved=False), for_waiters=True, cell=cell))
             wanted -= 1
 
-    def _room_for_one(self, pool: FunctionPool) -> tuple[bool, tuple | None]:
+    def _room_for_one(self, pool: FunctionPool, demand: bool = True) -> tuple[bool, tuple | None]:
         """(True, a cell taken or None) when one more container of `pool` may start: under maxInstances, and
-        with a ready cell (whose memory is counted already) or room in the memory budget (after evictions)."""
+        with a ready cell (whose memory is counted already) or room in the memory budget (after evictions,
+        unless it is no call's `demand`: a pre-warm takes what is free)."""
         spec = pool.record.spec
         if pool.live() >= spec.max_instances:
             return False, None
-        cell = self.cells.take(pool.record) if self.cells is not None else None
+        cell = self.cells.take(pool.record, demand) if self.cells is not None else None
         if cell is not None:
             return True, cell
+        if not demand:
+            return self.memory_used() + spec.memory_mb <= self.settings.host_memory_mb, None
         return self._make_room(spec.memory_mb, pool.key), None
 
     def _make_room(self, memory_mb: int, pool_key: str) -> bool:
@@ -222,6 +225,8 @@ class Containers:
             else:
                 inst.last_used = time.monotonic()
                 inst.transition(S.READY)
+                if not inst.reserved and not inst.prewarmed and not pool.warmth.calls:
+                    inst.keep_alive_s = pool.warmth.idle_keep_s()  # its demand is over: the version's window
                 log.info("Function %s: container %s ready (%s r%d, %s) in %.0f ms", inst.function, inst.id,
                          inst.version_id, inst.revision, reason, (time.monotonic() - inst.created_at) * 1000)
                 pool.dispatch()
@@ -270,6 +275,7 @@ class Containers:
         for inst in release:
             inst.reserved = False
             inst.last_used = now  # from here on, an ordinary container with its keep-alive
+            inst.keep_alive_s = pool.warmth.idle_keep_s()
         for inst in promote:
             inst.reserved = True
         if start and now >= pool.reserve_retry_at and not self.closing:
@@ -277,14 +283,17 @@ class Containers:
                 if self.start_ahead(pool, reserved=True) is None:
                     break
 
-    def start_ahead(self, pool: FunctionPool, reserved: bool) -> Instance | None:
-        """Start one container of `pool` ahead of traffic (reserved, else a pre-warm), from a cell where one is
-        ready: its first call is warm. None when there is no room for it."""
-        room, cell = self._room_for_one(pool)
+    def start_ahead(self, pool: FunctionPool, reserved: bool, prewarm_s: float | None = None) -> Instance | None:
+        """Start one container of `pool` ahead of traffic, from a cell where one is ready: its first call is warm.
+        Reserved, or a pre-warm kept `prewarm_s` once ready (which evicts nothing for room, and is not a cold
+        start's demand for cells). None when there is no room for it."""
+        room, cell = self._room_for_one(pool, demand=prewarm_s is None)
         if not room:
             return None
         inst = pool.add(reserved=reserved)
         inst.warmed = True
+        if prewarm_s is not None:
+            inst.keep_alive_s, inst.prewarmed = prewarm_s, True
         self.spawn(self._start(pool, inst, for_waiters=False, cell=cell))
         return inst
 

@@ -99,7 +99,10 @@ class Instance:
     def carry_on(self, record: Any) -> None:
         """Serve `record`, a newer revision that changed only what the pool reads (its container stays)."""
         self.record, self.revision = record, record.revision
-        self.keep_alive_s, self.pause_after_s = record.spec.keep_alive_cap_s, record.spec.pause_after_s
+        spec = record.spec
+        cap = spec.keep_alive_cap_s  # the fixed policy's window; the adaptive policy's bound on the one it has
+        self.keep_alive_s = cap if spec.keep_alive_policy == "fixed" else min(self.keep_alive_s, cap)
+        self.pause_after_s = spec.pause_after_s
 
     def transition(self, new: ContainerState) -> None:
         """The only way a state changes: checked against the table, and logged."""

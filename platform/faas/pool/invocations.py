@@ -46,28 +46,32 @@ class Invocations:
     async def _invoke(self, pool: FunctionPool, record: FunctionRecord, event: bytes, request_id: str,
                       attempt: int, trigger: str | None) -> Outcome:
         t0 = time.monotonic()
-        for _ in range(DELIVERY_TRIES):
-            # (the hold spelled out rather than `async with self._hold(...)`: an async generator's context
-            # manager costs a few per cent of a warm invocation)
-            try:
-                lease = await self._acquire(pool, request_id, t0)
-            except InitFailed as exc:
-                if exc.outcome.error_type == KILLED:
-                    raise ServiceUnavailable(json.loads(exc.outcome.body)["errorMessage"]) from None
-                return exc.outcome
-            lease.error = UNHANDLED  # until it answers: a call cut short leaves its container unusable
-            try:
-                outcome, reply = await self.calls.invoke(lease.instance, event, request_id, attempt)
-                lease.error = outcome.error
-            finally:
-                self._release(pool, lease, request_id)
-            if outcome is not NOT_DELIVERED:
-                break
-            log.info("Function %s: container %s died before request %s reached it; offering it to another",
-                     record.name, lease.instance.id, request_id)
-        else:
-            raise ServiceUnavailable(f"{DELIVERY_TRIES} containers of function {record.name} died before the "
-                                     "request reached them")
+        self.keep_warm.arrive(pool, t0)  # one arrival and one rest per invocation, whatever its tries
+        try:
+            for _ in range(DELIVERY_TRIES):
+                # (the hold spelled out rather than `async with self._hold(...)`: an async generator's context
+                # manager costs a few per cent of a warm invocation)
+                try:
+                    lease = await self._acquire(pool, request_id, t0)
+                except InitFailed as exc:
+                    if exc.outcome.error_type == KILLED:
+                        raise ServiceUnavailable(json.loads(exc.outcome.body)["errorMessage"]) from None
+                    return exc.outcome
+                lease.error = UNHANDLED  # until it answers: a call cut short leaves its container unusable
+                try:
+                    outcome, reply = await self.calls.invoke(lease.instance, event, request_id, attempt)
+                    lease.error = outcome.error
+                finally:
+                    self._release(pool, lease, request_id)
+                if outcome is not NOT_DELIVERED:
+                    break
+                log.info("Function %s: container %s died before request %s reached it; offering it to another",
+                         record.name, lease.instance.id, request_id)
+            else:
+                raise ServiceUnavailable(f"{DELIVERY_TRIES} containers of function {record.name} died before the "
+                                         "request reached them")
+        finally:
+            self.keep_warm.rest(pool, time.monotonic())
         inst = lease.instance
         quiet = reply is not None and reply.quiet
         max_used = reply.max_memory_mb if reply else None
@@ -103,22 +107,23 @@ class Invocations:
     @contextlib.asynccontextmanager
     async def _hold(self, pool: FunctionPool, request_id: str, t0: float) -> AsyncIterator[Lease]:
         """A claimed container for one call (see _acquire), released after (see _release)."""
-        lease = await self._acquire(pool, request_id, t0)
+        self.keep_warm.arrive(pool, t0)
         try:
-            yield lease
+            lease = await self._acquire(pool, request_id, t0)
+            try:
+                yield lease
+            finally:
+                self._release(pool, lease, request_id)
         finally:
-            self._release(pool, lease, request_id)
+            self.keep_warm.rest(pool, time.monotonic())
 
     async def _acquire(self, pool: FunctionPool, request_id: str, t0: float) -> Lease:
         """A claimed container for one call, its log told which request runs there. InitFailed, counted, when a
         new container's initializer failed (`t0`: when the invocation began)."""
-        pool.warmth.arrive(t0)
         try:
             inst = await self.containers.acquire(pool)
-        except BaseException as exc:
-            self.keep_warm.rest(pool, time.monotonic())
-            if isinstance(exc, InitFailed):
-                self.metrics.invocation(pool.name, exc.outcome, time.monotonic() - t0)
+        except InitFailed as exc:
+            self.metrics.invocation(pool.name, exc.outcome, time.monotonic() - t0)
             raise
         lease = Lease(inst, cold_start=not inst.warmed, started=time.monotonic())
         inst.warmed = True
@@ -134,7 +139,6 @@ class Invocations:
         lease.ended = time.monotonic()
         inst = lease.instance
         self.containers.release(pool, inst, discard=lease.error == UNHANDLED)
-        self.keep_warm.rest(pool, lease.ended)
         if self.logs is not None:
             self.logs.end(inst.container_id, request_id)
 

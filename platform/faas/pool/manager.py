@@ -116,6 +116,7 @@ class PoolManager:
         await self.cells.shutdown()
         doomed = self.containers.all_instances()
         for pool in self._pools.values():
+            pool.warmth.cancel()
             pool.fail_waiters(FunctionNotFound("the platform is shutting down"))
         frozen = {id(i) for i in doomed if self.containers.drop(i)}
         # Stopped first (thawed first when paused), removed after the log collector has read their output to its end.
@@ -256,6 +257,7 @@ class PoolManager:
         for key in keys:
             pool = self._pools.pop(key, None)
             if pool is not None:
+                pool.warmth.cancel()
                 pool.fail_waiters(error)
                 doomed += pool.instances
         frozen = {id(i) for i in doomed if self.containers.drop(i)}

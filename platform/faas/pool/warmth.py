@@ -35,7 +35,8 @@ def policy_for(record: FunctionRecord, settings: Settings) -> KeepAlivePolicy:
 class Warmth:
     """One pool's learner, its calls under way and the decision after the last one."""
 
-    __slots__ = ("settings", "policy", "kind", "cap_s", "memory_mb", "calls", "last_end", "decision", "prewarm")
+    __slots__ = ("settings", "policy", "kind", "cap_s", "memory_mb", "calls", "last_end", "decision", "prewarm",
+                 "prewarm_at")
 
     def __init__(self, record: FunctionRecord, settings: Settings):
         self.settings = settings
@@ -48,13 +49,17 @@ class Warmth:
         self.decision: Decision | None = None
         self.prewarm: asyncio.TimerHandle | None = None
         """The pre-warm scheduled by the decision, until a call comes or it runs."""
+        self.prewarm_at = 0.0
 
     def follow(self, record: FunctionRecord) -> None:
-        """A new revision of the version: what it learned stays unless the policy or the memory size changed."""
+        """A new revision of the version: what it learned stays unless the policy or the memory size changed
+        (then a pre-warm to come is dropped, and the decision made anew after the next call)."""
         spec = record.spec
         if (spec.keep_alive_policy, spec.memory_mb) != (self.kind, self.memory_mb):
             self.policy = policy_for(record, self.settings)
             self.kind, self.memory_mb = spec.keep_alive_policy, spec.memory_mb
+            self.decision = None
+            self.cancel()
         self.cap_s = spec.keep_alive_cap_s
 
     def arrive(self, now: float) -> None:
@@ -79,6 +84,12 @@ class Warmth:
             self.prewarm.cancel()
             self.prewarm = None
 
+    def idle_keep_s(self) -> float:
+        """How long a container that goes idle now, with no call under way, is kept: the current decision's
+        window from the end of the call (none when the decision was to release and pre-warm)."""
+        d = self.decision or self.policy.decide().bounded(self.cap_s)
+        return 0.0 if d.prewarm_s > 0 else d.keep_alive_s
+
     def describe(self) -> dict:
         """The version's current decision, as /instances shows it."""
         d = self.decision
@@ -94,19 +105,28 @@ class KeepWarm:
     def __init__(self, containers: Containers, metrics: Metrics):
         self.containers, self.metrics = containers, metrics
 
+    def arrive(self, pool: FunctionPool, now: float) -> None:
+        """A call of `pool` arrives at `now`: a pre-warm still to come is dropped, and the cell kept for it."""
+        warmth = pool.warmth
+        if warmth.prewarm is not None and self.containers.cells is not None:
+            self.containers.cells.unexpect(pool.record, warmth.prewarm_at)
+        warmth.arrive(now)
+
     def rest(self, pool: FunctionPool, now: float) -> None:
         """A call of `pool` ended (or failed to get a container) at `now`."""
         decision = pool.warmth.leave(now)
-        if decision is None or self.containers.closing:
+        containers = self.containers
+        if decision is None or containers.closing or containers.pools.get(pool.key) is not pool:
             return
         idle = [i for i in pool.instances if i.idle and not i.reserved and pool.current(i)]
-        if decision.prewarm_s > 0:
+        if decision.prewarm_s > 0 and not any(i.reserved for i in pool.instances):
             for inst in idle:
-                self.containers.discard(inst, hook=True)
+                containers.discard(inst, hook=True)
+            pool.warmth.prewarm_at = now + decision.prewarm_s
             pool.warmth.prewarm = asyncio.get_running_loop().call_later(decision.prewarm_s, self._prewarm, pool,
                                                                         decision.loaded_s)
-            if self.containers.cells is not None:
-                self.containers.cells.expect(pool.record, now + decision.prewarm_s)
+            if containers.cells is not None:
+                containers.cells.expect(pool.record, pool.warmth.prewarm_at)
             return
         for inst in idle:
             inst.keep_alive_s = decision.keep_alive_s
@@ -118,6 +138,4 @@ class KeepWarm:
             return
         if any(pool.current(i) and i.state is not ContainerState.REMOVING for i in pool.instances):
             return  # one is there already
-        inst = containers.start_ahead(pool, reserved=False)
-        if inst is not None:
-            inst.keep_alive_s, inst.prewarmed = keep_s, True
+        containers.start_ahead(pool, reserved=False, prewarm_s=keep_s)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import defaults
+from ..cells import demand
 from ..pool.keepalive import Adaptive, Fixed, Hybrid, KeepAlivePolicy
 from . import cells as cell_rules
 from .report import figures, table, verdict
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                Window(f"last {args.last_days:g} days", max(0.0, trace.seconds - args.last_days * DAY), trace.seconds)]
     chosen = {name: POLICIES[name] for name in args.policies.split(",")}
     began = time.perf_counter()
-    runs, total = replay(trace, {name: factory for name, (factory, _) in chosen.items()}, windows)
+    runs, total = replay(trace, {name: factory for name, (factory, _) in chosen.items()}, windows,
+                         prewarm_cell_s={"adaptive": demand.EXPECT_LEAD_S})
     for name, (_, make_rule) in chosen.items():
         rule = make_rule()
         run = runs[name]

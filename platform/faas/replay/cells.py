@@ -26,7 +26,8 @@ Rule = Callable[[int, deque, float], int]
 
 
 def _last_minute(recent: deque, now: float) -> int:
-    return len(recent) - bisect.bisect_right(recent, now - demand.DEMAND_WINDOW_S)
+    # (a microsecond's slack: (t + 60) - 60 may come out a hair below t)
+    return len(recent) - bisect.bisect_right(recent, now - demand.DEMAND_WINDOW_S + 1e-6)
 
 
 def platform_rule(minimum: int = defaults.CELLS_MIN, maximum: int = defaults.CELLS_MAX) -> Rule:

@@ -68,9 +68,10 @@ class PolicyRun:
 
 
 def replay_app(app: App, policy: KeepAlivePolicy, windows: Iterable[Window], end: float,
-               cold_times: list[float] | None) -> list[tuple[int, int, float, int, int]]:
+               cold_times: list[float] | None, prewarm_cell_s: float = 0.0) -> list[tuple[int, int, float, int, int]]:
     """Replay one application: per window (invocations, cold starts, wasted MB-s, pre-warms, pre-warms that
-    served a call). Cold start times are appended to `cold_times` when given."""
+    served a call). Cold start times are appended to `cold_times` when given. A pre-warm counts in the window
+    where it starts, and holds a cell for `prewarm_cell_s` before it (the cell kept ready for it)."""
     windows = list(windows)
     stats = [[0, 0, 0.0, 0, 0] for _ in windows]
     mb = app.memory_mb
@@ -82,61 +83,66 @@ def replay_app(app: App, policy: KeepAlivePolicy, windows: Iterable[Window], end
             for w, s in zip(windows, stats):
                 s[2] += mb * w.overlap(a, b)
 
-    def count(t: float, cold: bool, prewarmed: bool, used: bool) -> None:
+    def call(t: float, cold: bool) -> None:
         for w, s in zip(windows, stats):
             if w.start <= t < w.end:
                 s[0] += 1
                 s[1] += cold
-                s[3] += prewarmed
+
+    def prewarm(start: float, used: bool) -> None:
+        loaded(start - prewarm_cell_s, start)
+        for w, s in zip(windows, stats):
+            if w.start <= start < w.end:
+                s[3] += 1
                 s[4] += used
 
     observe, decide = policy.observe, policy.decide
     for t, d in zip(app.arrivals, app.durations):
         if t < busy_until:  # a call is still running: this one is warm, and nothing was idle
-            count(t, False, False, False)
+            call(t, False)
             if t + d > busy_until:
                 busy_until = t + d
             continue
         cold = True
-        prewarmed = used = False
         if decision is not None:
             observe(t - busy_until)
             start = busy_until + decision.prewarm_s
             stop = busy_until + decision.keep_alive_s
-            prewarmed = decision.prewarm_s > 0 and start <= t and start < stop
             if start <= t <= stop:
                 cold = False
-                used = prewarmed
                 loaded(start, t)
             elif t > stop:
                 loaded(start, stop)
-        count(t, cold, prewarmed, used)
+            if decision.prewarm_s > 0 and start <= t and start < stop:  # the pre-warm happened
+                prewarm(start, not cold)
+        call(t, cold)
         if cold and cold_times is not None:
             cold_times.append(t)
         busy_until = t + d
         decision = decide()
     if decision is not None:  # the last window runs out (or the trace ends)
         start = busy_until + decision.prewarm_s
-        loaded(start, min(end, busy_until + decision.keep_alive_s))
-        if decision.prewarm_s > 0 and start < min(end, busy_until + decision.keep_alive_s):
-            for w, s in zip(windows, stats):  # a pre-warm that served nothing
-                if w.start <= start < w.end:
-                    s[3] += 1
+        stop = min(end, busy_until + decision.keep_alive_s)
+        loaded(start, stop)
+        if decision.prewarm_s > 0 and start < stop:  # a pre-warm that served nothing
+            prewarm(start, False)
     return [tuple(s) for s in stats]  # type: ignore[misc]
 
 
 def replay(trace: Trace, policies: dict[str, PolicyFactory], windows: list[Window],
-           on_app: Callable[[int], None] | None = None) -> tuple[dict[str, PolicyRun], int]:
-    """Every application of `trace` through every policy. Returns the runs and the invocations replayed."""
+           prewarm_cell_s: dict[str, float] | None = None) -> tuple[dict[str, PolicyRun], int]:
+    """Every application of `trace` through every policy (`prewarm_cell_s`: per policy, how long a cell is kept
+    for each of its pre-warms). Returns the runs and the invocations replayed."""
     runs = {name: PolicyRun(name, {w.name: Tally() for w in windows}) for name in policies}
     total = 0
-    for index, app in enumerate(trace.apps):
+    for app in trace.apps:
         total += len(app.arrivals)
         for name, factory in policies.items():
             run = runs[name]
             began = time.perf_counter()
             cold_times = run.cold_times.setdefault(app.memory_mb, []) if app.takes_cells else None
-            stats = replay_app(app, factory(app), windows, trace.seconds, cold_times)
+            stats = replay_app(app, factory(app), windows, trace.seconds, cold_times,
+                               (prewarm_cell_s or {}).get(name, 0.0))
             run.seconds += time.perf_counter() - began
             for w, (calls, cold, waste, prewarms, used) in zip(windows, stats):
                 tally = run.tallies[w.name]
@@ -149,8 +155,6 @@ def replay(trace: Trace, policies: dict[str, PolicyFactory], windows: list[Windo
                     tally.cold_image_only += cold
                 if calls:
                     tally.app_shares.append(cold / calls)
-        if on_app is not None:
-            on_app(index)
     for run in runs.values():
         for times in run.cold_times.values():
             times.sort()
