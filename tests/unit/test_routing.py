@@ -13,7 +13,8 @@ from faas import errors
 from faas.cluster import rendezvous
 from faas.cluster.errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
 from faas.cluster.members import NodeInfo
-from faas.cluster.remote import _node_error, _outcome
+from faas.cluster.node_api import node_error as _node_error
+from faas.cluster.remote import _outcome
 from faas.config import Settings
 
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 class ImageShipper:
     def __init__(self, host: DockerHost, call: Callable[..., Awaitable[Any]]):
-        """`call`: a call of the node API (RemotePool.call)."""
+        """`call`: a call of the node API (NodeApi.call)."""
         self.host, self.call = host, call
         self._sending: dict[tuple[str, str], asyncio.Future] = {}
 

@@ -24,7 +24,7 @@ import logging
 import time
 
 import aiohttp
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientTimeout, web
 from redis.asyncio import Redis
 
 from .. import defaults, errors
@@ -40,14 +40,12 @@ from ..pool.outcome import Outcome
 from ..triggers.http import HOP_BY_HOP, relay
 from ..webio import read_event
 from . import rendezvous
-from .errors import ImageMissing, NodeDraining, ReleaseUnknown, by_code
+from .errors import ImageMissing, NodeDraining, ReleaseUnknown
 from .images import ImageShipper
 from .members import Members, NodeInfo
+from .node_api import NodeApi, node_error
 
 log = logging.getLogger(__name__)
-
-EVERYWHERE_TIMEOUT_S = 5.0
-"""Longest a listing waits for one node (one that does not answer is left out)."""
 
 REMOVAL_TIMEOUT_S = 60.0
 """Longest a function's (or version's) removal waits for one node to remove its containers."""
@@ -73,19 +71,16 @@ class RemotePool:
         self.reserved: dict[str, int] = {}
         self.replace = replace
         """Called when the nodes change, so that every release is placed again."""
-        self._session: ClientSession | None = None
-        self._auth = {"X-Faas-Node-Token": settings.node_token}
+        self.api = NodeApi(settings, self.members)
         self._tasks: set[asyncio.Task] = set()
-        self.images = ImageShipper(host, self.call)
+        self.images = ImageShipper(host, self.api.call)
         self._placing: asyncio.Task | None = None
         self._place_again = False
         self._node_conns: dict[str, ConnectionPool] = {}
 
     # -- lifecycle
     async def start(self, records: list[FunctionRecord], runtime_images: dict[str, str] | None = None) -> None:
-        self._session = ClientSession(
-            timeout=ClientTimeout(total=None, sock_connect=defaults.NODE_CONNECT_TIMEOUT_S),
-            connector=TCPConnector(limit=0, force_close=False), auto_decompress=False)
+        self.api.open()
         self.members.start()
         try:
             await asyncio.wait_for(self.members.ready.wait(), 5.0)
@@ -99,16 +94,9 @@ class RemotePool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        await self.api.close()
         for conns in self._node_conns.values():
             conns.close()
-
-    @property
-    def session(self) -> ClientSession:
-        """Made by start(), in the loop that uses it."""
-        assert self._session is not None, "RemotePool.start() runs before any call of a node"
-        return self._session
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
@@ -172,7 +160,7 @@ class RemotePool:
         node = self.members.nodes.get(node_id)
         if node is None:
             raise NodeNotFound(f"no node {node_id[:64]!r} is beating")
-        return await self.call(node, "POST", f"http://{node.address}/node/v1/drain",
+        return await self.api.call(node, "POST", f"http://{node.address}/node/v1/drain",
                                timeout=defaults.NODE_DRAIN_TIMEOUT_S + 10)
 
     def targets(self, key: str) -> list[NodeInfo]:
@@ -198,7 +186,7 @@ class RemotePool:
         missing = record.image
         for _ in range(len(record.images) + 1):
             try:
-                await self.call(node, "PUT", url, body, timeout=defaults.NODE_DRAIN_TIMEOUT_S)
+                await self.api.call(node, "PUT", url, body, timeout=defaults.NODE_DRAIN_TIMEOUT_S)
                 return
             except ImageMissing as exc:
                 if not send_image:
@@ -207,24 +195,6 @@ class RemotePool:
                 missing = named if named in record.images else record.image
             await self.images.send(node, missing)
         raise ServiceUnavailable(f"node {node.id} still lacks the image {missing}")
-
-    async def call(self, node: NodeInfo, method: str, url: str, data=None, timeout: float = 30.0,
-                    params: dict | None = None):
-        """A call of the node API; the node's error raised as the FaasError it names."""
-        try:
-            async with self.session.request(method, url, data=data, headers=self._auth, params=params,
-                                            timeout=ClientTimeout(total=timeout,
-                                                                  sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
-                                            ) as resp:
-                body = await resp.read()
-                if resp.status < 300:
-                    return json.loads(body) if body else None
-                raise _node_error(resp.status, body)
-        except aiohttp.ClientConnectorError as exc:
-            self.members.suspect(node.id)
-            raise ServiceUnavailable(f"node {node.id} cannot be reached: {exc}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ServiceUnavailable(f"node {node.id} did not answer: {exc}") from None
 
     def _nodes_changed(self) -> None:
         """Place every release again (one placement at a time; a change during one places once more after it)."""
@@ -255,40 +225,23 @@ class RemotePool:
         return False
 
     # -- removal and listing, on every node
-    async def _everywhere(self, method: str, path: str, params: dict | None = None,
-                          timeout: float = EVERYWHERE_TIMEOUT_S) -> list:
-        nodes = list(self.members.nodes.values())
-        results = await asyncio.gather(*(self.call(n, method, f"http://{n.address}{path}", params=params,
-                                                   timeout=timeout) for n in nodes),
-                                       return_exceptions=True)
-        for node, result in zip(nodes, results):
-            if isinstance(result, BaseException):
-                log.warning("Node %s: %s %s failed: %s", node.id, method, path, result)
-        return [r for r in results if not isinstance(r, BaseException)]
-
     async def remove_function(self, name: str) -> None:
         for key in [k for k, r in self.records.items() if r.name == name]:
             self.records.pop(key, None)
             self.reserved.pop(key, None)
-        await self._everywhere("DELETE", f"/node/v1/functions/{name}", timeout=REMOVAL_TIMEOUT_S)
+        await self.api.everywhere("DELETE", f"/node/v1/functions/{name}", timeout=REMOVAL_TIMEOUT_S)
 
     async def remove_version(self, record: FunctionRecord) -> None:
         self.records.pop(record.pool_key, None)
         self.reserved.pop(record.pool_key, None)
-        await self._everywhere("DELETE", f"/node/v1/functions/{record.name}/{record.version_id}",
+        await self.api.everywhere("DELETE", f"/node/v1/functions/{record.name}/{record.version_id}",
                                timeout=REMOVAL_TIMEOUT_S)
 
     async def describe(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
-        params = {"function": name}
-        if version_ids is not None:
-            params["versions"] = ",".join(sorted(version_ids))
-        return [i for found in await self._everywhere("GET", "/node/v1/instances", params) for i in found]
+        return await self.api.listed("/node/v1/instances", name, version_ids)
 
     async def keep_alive(self, name: str, version_ids: set[str] | None = None) -> list[dict]:
-        params = {"function": name}
-        if version_ids is not None:
-            params["versions"] = ",".join(sorted(version_ids))
-        return [d for found in await self._everywhere("GET", "/node/v1/keep-alive", params) for d in found]
+        return await self.api.listed("/node/v1/keep-alive", name, version_ids)
 
     # -- invocations
     async def invoke(self, record: FunctionRecord, event: bytes, request_id: str, attempt: int = 1,
@@ -314,7 +267,7 @@ class RemotePool:
             except (ConnectionError, TimeoutError, ResponseTooLarge) as exc:
                 raise ServiceUnavailable(f"node {node.id} broke off the invocation: {exc}") from None
             if resp.status != 200:
-                raise _node_error(resp.status, resp.body)
+                raise node_error(resp.status, resp.body)
             return _outcome(resp.headers, resp.body)
 
         outcome = await self._route(record, call)
@@ -336,7 +289,7 @@ class RemotePool:
             async with self._send(node, request.method, "/node/v1/web", sent, spill, body, record) as resp:
                 refused = resp.headers.get("X-Faas-Node-Error")
                 if refused is not None:
-                    raise _node_error(resp.status, await resp.read())
+                    raise node_error(resp.status, await resp.read())
                 response = web.StreamResponse(status=resp.status, reason=resp.reason)
                 for key, value in resp.headers.items():
                     if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
@@ -362,7 +315,7 @@ class RemotePool:
         timeout = ClientTimeout(total=_call_timeout(self.settings, record),
                                 sock_connect=defaults.NODE_CONNECT_TIMEOUT_S)
         try:
-            async with self.session.request(method, f"http://{node.address}{path}", data=data, headers=headers,
+            async with self.api.session.request(method, f"http://{node.address}{path}", data=data, headers=headers,
                                             timeout=timeout, allow_redirects=False) as resp:
                 yield resp
         except aiohttp.ClientConnectorError as exc:  # it never reached the node
@@ -443,17 +396,3 @@ def _call_headers(settings: Settings, record: FunctionRecord, request_id: str, t
 def _call_timeout(settings: Settings, record: FunctionRecord) -> float:
     """Longest one call to a node may take: the function's timeout, a wait for room, a start, and a margin."""
     return record.spec.timeout_s + settings.queue_timeout + settings.ready_timeout + 10
-
-def _node_error(status: int, body: bytes) -> errors.FaasError:
-    """The FaasError a node's error answer names."""
-    try:
-        error = json.loads(body)["error"]
-        code, message = str(error["code"]), str(error["message"])
-        image = error.get("image")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        code, message, image = "ServiceUnavailable", f"a node answered {status}", None
-    cls = by_code(code)
-    if cls is errors.FaasError or code in ("Unauthorized", "Forbidden", "InvalidArgument"):
-        # the front end's own mistake with the node (a wrong node token, a malformed call): not the caller's
-        return ServiceUnavailable(f"a node refused the front end's call: {code}: {message}")
-    return cls(message, image=image) if isinstance(image, str) else cls(message)
