@@ -29,7 +29,7 @@ DELIVERY_TRIES = 3
 class Invocations:
     def __init__(self, containers: Containers, calls: ContainerCalls, metrics: Metrics, logs: LogChannel | None):
         self.containers, self.calls, self.metrics, self.logs = containers, calls, metrics, logs
-        self.keep_warm = KeepWarm(containers, metrics)
+        self.keep_warm = KeepWarm(containers)
         self._running: set[str] = set()
         """Request ids of the invocations under way: one id is one invocation's log."""
 

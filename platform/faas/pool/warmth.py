@@ -20,7 +20,6 @@ from .keepalive import Adaptive, Decision, Fixed, KeepAlivePolicy
 from .state import ContainerState
 
 if TYPE_CHECKING:
-    from ..metrics import Metrics
     from .containers import Containers
     from .function_pool import FunctionPool
 
@@ -84,26 +83,27 @@ class Warmth:
             self.prewarm.cancel()
             self.prewarm = None
 
+    def current(self) -> Decision:
+        """The decision after the last call, or what the policy would say now when no call has ended yet."""
+        return self.decision or self.policy.decide().bounded(self.cap_s)
+
     def idle_keep_s(self) -> float:
         """How long a container that goes idle now, with no call under way, is kept: the current decision's
         window from the end of the call (none when the decision was to release and pre-warm)."""
-        d = self.decision or self.policy.decide().bounded(self.cap_s)
+        d = self.current()
         return 0.0 if d.prewarm_s > 0 else d.keep_alive_s
 
     def describe(self) -> dict:
         """The version's current decision, as /instances shows it."""
-        d = self.decision
-        if d is None:  # no call has ended yet: what the policy would say now
-            d = self.policy.decide().bounded(self.cap_s)
-        return {"policy": self.kind} | d.public()
+        return {"policy": self.kind} | self.current().public()
 
 
 class KeepWarm:
     """The pool's side of keep-alive decisions: calls arrive and rest through it, and it keeps a version's idle
     containers for its window, or lets them go and pre-warms one before it."""
 
-    def __init__(self, containers: Containers, metrics: Metrics):
-        self.containers, self.metrics = containers, metrics
+    def __init__(self, containers: Containers):
+        self.containers = containers
 
     def arrive(self, pool: FunctionPool, now: float) -> None:
         """A call of `pool` arrives at `now`: a pre-warm still to come is dropped, and the cell kept for it."""
