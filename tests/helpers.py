@@ -154,6 +154,19 @@ class Api:
         return self.request("DELETE", f"/v1/functions/{name}")
 
 
+class ScriptedPolicy:
+    """A keep-alive policy (pool/keepalive) that answers one decision, and keeps the idle times it is told."""
+
+    def __init__(self, decision):
+        self.decision, self.seen = decision, []
+
+    def observe(self, idle_s):
+        self.seen.append(idle_s)
+
+    def decide(self):
+        return self.decision
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition", detail=None):
     """`predicate()`'s first true value; on a timeout, an error naming `what`, with `detail()` when given (what
     was seen instead)."""

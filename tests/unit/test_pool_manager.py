@@ -23,6 +23,7 @@ from faas.pool.client import RuntimeReply
 from faas.pool.keepalive import Decision, Rule
 from faas.pool.manager import PoolManager
 from faas.pool.state import ContainerState
+from helpers import ScriptedPolicy
 
 S = ContainerState
 
@@ -490,19 +491,6 @@ def test_a_change_only_the_pool_reads_keeps_the_containers():
 
 # The keep-alive policy at work (pool/warmth.py)
 
-class Scripted:
-    """A keep-alive policy that answers one decision, and keeps the idle times it is told."""
-
-    def __init__(self, decision):
-        self.decision, self.seen = decision, []
-
-    def observe(self, idle_s):
-        self.seen.append(idle_s)
-
-    def decide(self):
-        return self.decision
-
-
 def test_calls_under_way_are_counted_once_per_invocation_even_when_starts_fail():
     async def scenario(pool, host, runtime):
         fn = record(maxInstances=1)
@@ -518,7 +506,7 @@ def test_a_pre_warm_decision_releases_the_container_and_starts_one_before_the_ne
     async def scenario(pool, host, runtime):
         fn = record()
         await pool.invoke(fn, b"", "r1")
-        policy = pool._pools[fn.pool_key].warmth.policy = Scripted(Decision(0.2, 5.0, 3, Rule.HISTOGRAM))
+        policy = pool._pools[fn.pool_key].warmth.policy = ScriptedPolicy(Decision(0.2, 5.0, 3, Rule.HISTOGRAM))
         await pool.invoke(fn, b"", "r2")  # its rest applies the decision: the container goes, a pre-warm is due
         first = host.started[0]
         await until(lambda: first in host.removed)
@@ -540,7 +528,7 @@ def test_a_call_before_the_pre_warm_cancels_it_and_a_deleted_function_gets_none(
     async def scenario(pool, host, runtime):
         fn = record()
         await pool.invoke(fn, b"", "r1")
-        pool._pools[fn.pool_key].warmth.policy = Scripted(Decision(0.3, 5.0, 3, Rule.HISTOGRAM))
+        pool._pools[fn.pool_key].warmth.policy = ScriptedPolicy(Decision(0.3, 5.0, 3, Rule.HISTOGRAM))
         await pool.invoke(fn, b"", "r2")
         await pool.invoke(fn, b"", "r3")  # before the pre-warm: a cold start, and the pre-warm is dropped
         assert len(host.started) == 2
@@ -556,7 +544,7 @@ def test_a_container_ready_after_its_demand_ended_gets_the_versions_window_not_t
         fn = record(maxInstances=3)
         await pool.invoke(fn, b"", "r1")
         warmth = pool._pools[fn.pool_key].warmth
-        warmth.policy = Scripted(Decision(0.0, 42.0, 3, Rule.HISTOGRAM))
+        warmth.policy = ScriptedPolicy(Decision(0.0, 42.0, 3, Rule.HISTOGRAM))
         warmth.decision = None
         runtime.invoke_gate.close()
         host.start_gate.close()

@@ -15,21 +15,9 @@ from faas.replay import cells, synthetic
 from faas.replay.report import percentile
 from faas.replay.simulate import Window, replay, replay_app
 from faas.replay.trace import App, Trace, memory_class, read_azure_2019, read_azure_2021
+from helpers import ScriptedPolicy
 
 DAY = 86400.0
-
-
-class Scripted:
-    """A policy that answers the same decision, to check the simulator's accounting."""
-
-    def __init__(self, decision):
-        self.decision, self.seen = decision, []
-
-    def observe(self, idle_s):
-        self.seen.append(idle_s)
-
-    def decide(self):
-        return self.decision
 
 
 def one_window(end=1000.0):
@@ -40,7 +28,7 @@ def one_window(end=1000.0):
 
 def test_fixed_keep_alive_warm_and_cold_calls_and_their_idle_memory():
     app = App("a", 256, [0.0, 50.0, 200.0, 210.0], [1.0, 1.0, 1.0, 1.0])
-    policy = Scripted(Decision(0.0, 100.0, 0, Rule.FIXED))
+    policy = ScriptedPolicy(Decision(0.0, 100.0, 0, Rule.FIXED))
     ((calls, cold, waste, prewarms, used),) = replay_app(app, policy, one_window(), 1000.0, None)
     # 0: cold; 50: warm after 49 s idle; 200: cold (149 s > 100, the container went at 151); 210: warm after 9 s
     assert (calls, cold) == (4, 2)
@@ -51,14 +39,14 @@ def test_fixed_keep_alive_warm_and_cold_calls_and_their_idle_memory():
 
 def test_a_call_during_a_running_one_is_warm_and_adds_no_idle_time():
     app = App("a", 128, [0.0, 5.0, 8.0], [10.0, 1.0, 10.0])
-    policy = Scripted(Decision(0.0, 0.0, 0, Rule.RELEASE))
+    policy = ScriptedPolicy(Decision(0.0, 0.0, 0, Rule.RELEASE))
     ((calls, cold, *_),) = replay_app(app, policy, one_window(), 1000.0, None)
     assert (calls, cold) == (3, 1) and policy.seen == []
 
 
 def test_pre_warms_that_serve_a_call_that_serve_nothing_and_that_come_too_late():
     app = App("a", 128, [0.0, 100.0, 300.0, 330.0], [0.0] * 4)
-    policy = Scripted(Decision(90.0, 110.0, 0, Rule.HISTOGRAM))
+    policy = ScriptedPolicy(Decision(90.0, 110.0, 0, Rule.HISTOGRAM))
     ((calls, cold, waste, prewarms, used),) = replay_app(app, policy, one_window(), 1000.0, cold_times := [])
     # 100: pre-warmed at 90, warm; 300: the pre-warm of 190-210 served nothing, cold;
     # 330: came before its pre-warm (390), cold; then a last pre-warm at 420-440 serves nothing
@@ -69,7 +57,7 @@ def test_pre_warms_that_serve_a_call_that_serve_nothing_and_that_come_too_late()
 
 def test_a_pre_warm_holds_the_cell_kept_for_it():
     app = App("a", 128, [0.0, 100.0], [0.0, 0.0])
-    policy = Scripted(Decision(90.0, 110.0, 0, Rule.HISTOGRAM))
+    policy = ScriptedPolicy(Decision(90.0, 110.0, 0, Rule.HISTOGRAM))
     ((_, cold, waste, prewarms, used),) = replay_app(app, policy, one_window(), 1000.0, None, prewarm_cell_s=5.0)
     # pre-warmed at 90 for the call at 100; then one at 190 for nothing: 10 s and 20 s loaded, 5 s of cell each
     assert (cold, prewarms, used) == (1, 2, 1)
