@@ -78,7 +78,6 @@ def test_replay_runs_every_policy_on_every_app():
     runs, total = replay(trace, {"fixed": lambda app: Fixed(60), "none": lambda app: Fixed(0)}, one_window(100.0))
     assert total == 3
     assert runs["fixed"].tallies["all"].cold == 2 and runs["none"].tallies["all"].cold == 3
-    assert runs["none"].tallies["all"].cold_image_only == 1
     assert runs["fixed"].cold_times == {128: [0.0]}  # b never takes a cell
     assert sorted(runs["fixed"].tallies["all"].app_shares) == [0.5, 1.0]
     assert runs["none"].tallies["all"].app_shares == [1.0, 1.0]

@@ -1,8 +1,9 @@
 """The second pass of a replay: the cold starts that may take a cell, per memory class, against that class's
 pool of ready cells under a sizing rule (`cells/demand.py`, the pool's own code).
 
-A cell takes `START_S` to start. A cold start that finds a ready cell takes it (a cell cold start) and the pool
-refills at once; one that finds none starts from the image and the pool refills `AFTER_MISS_S` later.
+A cell takes `demand.START_S` to start. A cold start that finds a ready cell takes it (a cell cold start) and the
+pool refills at once; one that finds none starts from the image and the pool refills `demand.REFILL_AFTER_MISS_S`
+later.
 Whenever the target falls, surplus ready cells are removed. Ready cells' memory
 is wasted memory-time.
 """
@@ -17,9 +18,6 @@ from collections.abc import Callable
 from .. import defaults
 from ..cells import demand
 from .simulate import Window
-
-START_S = demand.START_S
-AFTER_MISS_S = demand.REFILL_AFTER_MISS_S
 
 Rule = Callable[[int, deque, float], int]
 """(memoryMB, times of the class's cold starts in the last hour, now) -> cells to keep ready."""
@@ -64,8 +62,8 @@ def cell_pass(times: list[float], mb: int, rule: Rule, end: float,
         if have > wanted:
             ready -= min(ready, have - wanted)
         for _ in range(wanted - have):
-            heapq.heappush(starting, refill_at + START_S)
-            heapq.heappush(heap, (refill_at + START_S, 2))
+            heapq.heappush(starting, refill_at + demand.START_S)
+            heapq.heappush(heap, (refill_at + demand.START_S, 2))
 
     settle(0.0, 0.0)
     while heap:
@@ -86,7 +84,7 @@ def cell_pass(times: list[float], mb: int, rule: Rule, end: float,
                     if w.start <= t < w.end:
                         took[w.name] += 1
             else:
-                refill_at = t + AFTER_MISS_S
+                refill_at = t + demand.REFILL_AFTER_MISS_S
         elif kind == 1:
             while recent and recent[0] + demand.RATE_WINDOW_S <= t:
                 recent.popleft()

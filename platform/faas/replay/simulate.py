@@ -46,8 +46,6 @@ class Tally:
 
     invocations: int = 0
     cold: int = 0
-    cold_image_only: int = 0
-    """Cold starts of applications that never take a cell."""
     waste_mb_s: float = 0.0
     prewarms: int = 0
     prewarms_used: int = 0
@@ -151,8 +149,6 @@ def replay(trace: Trace, policies: dict[str, PolicyFactory], windows: list[Windo
                 tally.waste_mb_s += waste
                 tally.prewarms += prewarms
                 tally.prewarms_used += used
-                if not app.takes_cells:
-                    tally.cold_image_only += cold
                 if calls:
                     tally.app_shares.append(cold / calls)
     for run in runs.values():
