@@ -101,6 +101,7 @@ def invoke_headers(rec: FunctionRecord, **extra) -> dict:
 def test_every_route_but_health_needs_the_node_token(node, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     for method, path in (("POST", "/node/v1/invoke"), ("GET", "/node/v1/instances?function=fn"),
+                         ("GET", "/node/v1/keep-alive?function=fn"),
                          ("PUT", "/node/v1/functions/fn/LATEST"), ("POST", "/node/v1/images"),
                          ("POST", "/node/v1/drain"), ("GET", "/node/v1/metrics"), ("DELETE", "/node/v1/functions/fn")):
         resp = node.call(method, path, token=None, headers=dict(headers))
@@ -224,8 +225,23 @@ def test_an_event_past_the_limit_is_refused(node, image):
 
 
 def test_malformed_listings_are_refused(node):
-    for params in ({}, {"function": "Bad"}, {"function": "fn", "versions": "x"}, {"function": "fn", "versions": "1,"}):
-        assert node.call("GET", "/node/v1/instances", params=params).status_code == 400, params
+    for path in ("/node/v1/instances", "/node/v1/keep-alive"):
+        for params in ({}, {"function": "Bad"}, {"function": "fn", "versions": "x"},
+                       {"function": "fn", "versions": "1,"}, {"function": "fn\n"}, {"function": "f" * 64},
+                       {"function": "fn", "versions": "LATEST\n"}, {"function": "fn", "versions": "../LATEST"}):
+            resp = node.call("GET", path, params=params)
+            assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidArgument", (path, params)
+
+
+def test_the_keep_alive_listing_names_each_version_and_the_node(node, image):
+    rec = record(image, name="kept")
+    assert give(node, rec).status_code == 200
+    assert node.call("POST", "/node/v1/invoke", data=b"e", headers=invoke_headers(rec)).status_code == 200
+    (decision,) = node.call("GET", "/node/v1/keep-alive", params={"function": "kept"}).json()
+    assert decision["versionId"] == "LATEST" and decision["node"] == "node-a" and decision["policy"] == "adaptive"
+    assert decision["rule"] == "learning" and decision["samples"] == 0
+    assert node.call("GET", "/node/v1/keep-alive", params={"function": "kept", "versions": "1"}).json() == []
+    assert node.call("DELETE", "/node/v1/functions/kept").status_code == 204
 
 
 def test_deleting_a_function_removes_its_containers(node, image, docker_client):
