@@ -76,6 +76,8 @@ def test_good_names(name):
     ("keepAlivePolicy", "fixed\n", "one of"),
     ("keepAlivePolicy", 1, "one of"),
     ("keepAlivePolicy", ["fixed"], "one of"),
+    ("keepAlivePolicy", "adaptive" * 1000, "one of"),
+    ("keepAlivePolicy", "", "one of"),
     ("environment", {"1X": "a"}, "not valid"),
     ("environment", {"X": 1}, "string"),
     ("environment", {"FC_X": "a"}, "reserved"),
