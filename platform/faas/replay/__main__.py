@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -13,7 +14,8 @@ from .. import defaults
 from ..cells import demand
 from ..pool.keepalive import Adaptive, Fixed, Hybrid, KeepAlivePolicy
 from . import cells as cell_rules
-from .report import figures, table, verdict
+from .bound import Bound
+from .report import bound_lines, figures, table, verdict
 from .simulate import PolicyFactory, Window, replay
 from .synthetic import DAY, generate
 from .trace import MEMORY_CLASSES, App, Trace, read_azure_2019, read_azure_2021
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-per-day", type=float, default=10_000.0, help="the generator's highest rate")
     p.add_argument("--last-days", type=float, default=2.0, help="the window reported apart, at the trace's end")
     p.add_argument("--policies", default=",".join(POLICIES), help="comma-separated, of " + ", ".join(POLICIES))
+    p.add_argument("--bound", action="store_true",
+                   help="also the hindsight reference: each application's best static window, per memory price")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
     unknown = set(args.policies.split(",")) - set(POLICIES)
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     windows = [Window("whole trace", 0.0, trace.seconds),
                Window(f"last {args.last_days:g} days", max(0.0, trace.seconds - args.last_days * DAY), trace.seconds)]
     chosen = {name: POLICIES[name] for name in args.policies.split(",")}
+    bound = Bound(windows) if args.bound else None
+    if bound:
+        trace = dataclasses.replace(trace, apps=bound.watch(trace.apps))
     began = time.perf_counter()
     runs, total = replay(trace, {name: factory for name, (factory, _) in chosen.items()}, windows,
                          prewarm_cell_s={"adaptive": demand.EXPECT_LEAD_S})
@@ -78,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
                 cells, waste = run.cells.get(w, (0, 0.0))
                 run.cells[w] = (cells + took, waste + idle)
     rows = figures(runs, total)
+    curves = {w.name: bound.curve(w.name) for w in windows} if bound else {}
     if args.json:
-        json.dump({"trace": trace.source, "invocations": total, "skipped": trace.skipped,
-                   "figures": [r.as_dict() for r in rows]}, sys.stdout, indent=2)
+        out = {"trace": trace.source, "invocations": total, "skipped": trace.skipped,
+               "figures": [r.as_dict() for r in rows]}
+        if bound:
+            out["bound"] = {name: [dataclasses.asdict(p) for p in points] for name, points in curves.items()}
+        json.dump(out, sys.stdout, indent=2)
         print()
         return 0
     print(f"{trace.source}: {total:,} invocations replayed in {time.perf_counter() - began:.1f} s")
@@ -89,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     for window in windows:
         for line in verdict(rows, window.name):
+            print(f"{window.name}: {line}")
+    for window in windows:
+        for line in bound_lines(curves.get(window.name, []), rows, window.name):
             print(f"{window.name}: {line}")
     print(f"(cells: FAAS_CELLS_MIN={defaults.CELLS_MIN}, FAAS_CELLS_MAX={defaults.CELLS_MAX}; for adaptive, cells "
           f"priced by the last hour's cold starts as well)")
