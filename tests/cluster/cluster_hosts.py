@@ -134,6 +134,7 @@ class Cluster:
         runtime = sh(sys.executable, "-m", "faas.builder.images", "runtime-tag").stdout.strip().splitlines()[-1]
         images = [runtime, *extra] + [i for i in ("faas-base:python3.11-bookworm", "python:3.11-slim")
                                       if sh("docker", "image", "inspect", i, check=False).returncode == 0]
+        images = list(dict.fromkeys(images))
         procs = []
         for host in self.hosts:
             save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)

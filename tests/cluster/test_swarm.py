@@ -14,6 +14,7 @@ import pytest
 import requests
 from cluster_hosts import Cluster, sh
 
+from faas.runtimes import image_runtimes
 from helpers import Api, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.cluster]
@@ -22,11 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _deploy_images() -> list[str]:
-    """The control-plane and Redis images the stack runs (built on the root engine when missing), with each of
-    their tags (`local` and the content digest by which scripts/deploy knows it need not build them again); not
-    the images of other checkouts' builds."""
-    subprocess.run([sys.executable, "-m", "faas.builder.images", "deploy"], check=True, capture_output=True)
-    tags = []
+    """What `scripts/deploy` needs on the stack's engine (built on the root engine when missing), so that it builds
+    nothing there: every runtime's base and runtime image (it makes sure of them all; a base built there would
+    take debootstrap's minute) and the control-plane and Redis images, with each of their tags (`local` and the
+    content digest by which scripts/deploy knows it need not build them again); not other checkouts' builds."""
+    built = subprocess.run([sys.executable, "-m", "faas.builder.images", "deploy"], check=True, capture_output=True,
+                           text=True).stdout.split()
+    tags = [t for t in built if not t.endswith(":local")]
+    for runtime in image_runtimes():
+        tags += [b for b in (runtime.registry_base, runtime.local_base)
+                 if sh("docker", "image", "inspect", b, check=False).returncode == 0]
     for repo in ("faas-control-plane", "faas-redis"):
         tags += sh("docker", "image", "inspect", f"{repo}:local", "--format", "{{join .RepoTags \" \"}}").stdout.split()
     return tags
