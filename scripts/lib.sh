@@ -49,6 +49,14 @@ ensure_docker() {
 
 # ensure_venv: a virtual environment with the project installed (editable, with test extras).
 ensure_venv() {
+  start_venv
+  finish_venv
+}
+
+# start_venv: make the virtual environment and, when the project's requirements changed, start installing them in
+# the background (finish_venv waits), so that apt and the image builds need not wait for pip.
+_venv_job=""
+start_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating the virtual environment $VENV"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
@@ -57,16 +65,25 @@ ensure_venv() {
       python3 -m venv "$VENV" || die "python3 -m venv failed"
     fi
   fi
-  local want have
-  want=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-64)
-  have=$(cat "$VENV/.faas-installed" 2>/dev/null || true)
-  if [ "$want" != "$have" ]; then
-    log "installing the project into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null || true
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" || die "pip install failed"
-    echo "$want" >"$VENV/.faas-installed"
-  fi
+  [ "$(_venv_want)" != "$(cat "$VENV/.faas-installed" 2>/dev/null || true)" ] || return 0
+  [ -z "$_venv_job" ] || return 0
+  mkdir -p "$FAAS_VAR_DIR/log"
+  log "installing the project into $VENV (log: $FAAS_VAR_DIR/log/pip.log)"
+  { "$VENV/bin/python" -m pip install -q --upgrade pip || true
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"; } >"$FAAS_VAR_DIR/log/pip.log" 2>&1 </dev/null &
+  _venv_job=$!
 }
+
+# finish_venv: wait for the installation start_venv began, if any.
+finish_venv() {
+  [ -n "$_venv_job" ] || return 0
+  local job=$_venv_job
+  _venv_job=""
+  wait "$job" || { tail -n 30 "$FAAS_VAR_DIR/log/pip.log" >&2; die "pip install failed"; }
+  _venv_want >"$VENV/.faas-installed"
+}
+
+_venv_want() { sha256sum <"$ROOT/pyproject.toml" | cut -c1-64; }
 
 # ensure_images: the base images (built locally where no registry answers) and the runtime images, one per Python
 # runtime, built at the same time (so debootstrap is installed first, once, rather than by each build).
@@ -105,10 +122,15 @@ PY
   log "the engine did not take the runsc runtime: functions with sandbox gvisor will be refused"
 }
 
-# ensure_platform: everything the platform needs before it can run.
+# ensure_platform [PKG...]: everything the platform needs before it can run, and the Debian packages named, which
+# apt installs while pip installs the project.
 ensure_platform() {
+  start_venv
   ensure_docker
-  ensure_venv
+  local packages=("$@")
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then packages+=(debootstrap); fi  # for ensure_images
+  if [ ${#packages[@]} -gt 0 ]; then apt_install "${packages[@]}"; fi
+  finish_venv
   ensure_images
   ensure_gvisor
 }
