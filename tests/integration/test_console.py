@@ -512,6 +512,28 @@ def test_new_code_from_a_zip_and_a_timers_next_firing(console, tmp_path):
     api.delete(name)
 
 
+def test_a_keep_alive_bound_is_set_and_cleared_from_the_form(console):
+    api, name = console.plat.api, unique("keepalive")
+    api.deploy(name, {"index.py": CODE}, keepAliveSeconds=120)
+    console.login(api.token)
+    console.find("#new-function")
+    console.go(f"/functions/{name}/overview")
+    assert console.find("#cfg-keepalive").get_attribute("value") == "120"
+    console.find("#cfg-keepalive").clear()  # emptied: the adaptive policy's own window again
+    console.click("#save")
+    console.text_in("main .notice", "Saved: revision 2", timeout=180)
+    record = api.request("GET", f"/v1/functions/{name}").json()
+    assert record["keepAliveSeconds"] is None and record["keepAlivePolicy"] == "adaptive"
+    console.go(f"/functions/{name}/invoke")
+    console.go(f"/functions/{name}/overview")
+    assert console.find("#cfg-keepalive").get_attribute("value") == ""
+    console.type_into("#cfg-keepalive", "45")
+    console.click("#save")
+    console.text_in("main .notice", "Saved: revision 3", timeout=180)
+    assert api.request("GET", f"/v1/functions/{name}").json()["keepAliveSeconds"] == 45
+    api.delete(name)
+
+
 def test_layers_are_set_and_shown_on_the_function_page(console):
     api, name = console.plat.api, unique("layered")
     layer = api.request("POST", f"/v1/layers/{name}/versions", json={

@@ -472,6 +472,8 @@ function configFields(f = {}) {
       const v = numberOrNull(inputs[key]);
       if (v !== null) out[key] = v;
     }
+    // An emptied keep-alive clears it (null: the policy's own window); the other numbers keep theirs when empty.
+    if (out.keepAliveSeconds === undefined && f.keepAliveSeconds != null) out.keepAliveSeconds = null;
     return out;
   };
   return { fields, read };
