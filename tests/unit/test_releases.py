@@ -92,6 +92,15 @@ def test_alias_updates_remember_the_previous_version():
     assert Alias.from_json(weighted.to_json()) == weighted
 
 
+def test_a_null_weight_is_no_additional_version_and_clears_one_on_update():
+    # as openapi.json says: null or {} is none (an SDK may send null for a field it leaves unset)
+    plain = Alias.from_create({"aliasName": "c", "versionId": "1", "additionalVersionWeight": None}, 1.0)
+    assert plain.additional is None and plain.to_api()["additionalVersionWeight"] == {}
+    weighted = Alias.from_create({"aliasName": "c", "versionId": "1", "additionalVersionWeight": {"2": 0.5}}, 1.0)
+    assert weighted.updated({"additionalVersionWeight": None}, 2.0).additional is None
+    assert weighted.updated({"description": "kept"}, 2.0).additional == ("2", 0.5)
+
+
 def test_the_weighted_pick():
     alias = Alias.from_create({"aliasName": "c", "versionId": "1", "additionalVersionWeight": {"2": 0.1}}, 1.0)
     assert alias.pick(0.0) == "2" and alias.pick(0.0999) == "2" and alias.pick(0.1) == "1" and alias.pick(0.99) == "1"
