@@ -97,8 +97,10 @@ def _listening(port: int) -> bool:
 
 def bench_warm(platform: Up, client: docker.DockerClient, seconds: int) -> None:
     name = "bench-warm"
-    # One container serves both sides: 16 at once, so that the 16 connections all reach it.
-    deploy(platform, name, instanceConcurrency=16, maxInstances=1)
+    # One container serves both sides: 16 at once, so that the 16 connections all reach it. The fixed keep-alive
+    # (300 s): the direct runs bypass the pool, which would otherwise see the container idle past the window it
+    # learned from the API runs' millisecond gaps, and remove it under wrk.
+    deploy(platform, name, instanceConcurrency=16, maxInstances=1, keepAlivePolicy="fixed")
     api_url = f"{platform.url}/v1/functions/{name}/invocations"
     platform.http.post(api_url).raise_for_status()
     direct_url = container_url(client, platform, name)
