@@ -60,8 +60,8 @@ def idle_times(app: App, window: Window) -> tuple[int, int, list[float]]:
 
 
 def hull(forced: int, gaps: list[float], memory_mb: int, candidates: int = CANDIDATES) -> list[tuple[float, float]]:
-    """The lower convex hull of (cold starts, wasted MB-s) over windows on `gaps`: the only windows a price can
-    choose. Starts with the window that loads nothing."""
+    """The lower convex hull of (cold starts, wasted MB-s) over windows on `gaps`, fewest cold starts first: the
+    only windows a price can choose. The window that loads nothing is among them (the last point)."""
     n = len(gaps)
     points = [(float(forced + n), 0.0)]
     if n:
