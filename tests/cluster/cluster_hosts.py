@@ -24,6 +24,7 @@ from pathlib import Path
 import redis
 import requests
 
+from faas.runtimes import DEFAULT, RUNTIMES, Runtime
 from helpers import Api, RedisSet, free_port, wait_for
 
 BASE_DIR = Path("/var/lib/faas-cluster-test")
@@ -34,6 +35,12 @@ NODE_ENV = {"FAAS_HOST_MEMORY_MB": "3072", "FAAS_CELLS_MIN": "1", "FAAS_CELLS_MA
 
 def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+
+
+def bases_present(runtimes: list[Runtime]) -> list[str]:
+    """The base images of `runtimes` that the root engine holds (pulled from a registry or built locally)."""
+    return [base for r in runtimes for base in (r.registry_base, r.local_base)
+            if sh("docker", "image", "inspect", base, check=False).returncode == 0]
 
 
 @dataclass
@@ -132,9 +139,7 @@ class Cluster:
     def _load_images(self, extra: list[str]) -> None:
         """The base and runtime images (and `extra` ones), from the root engine to each host's (in parallel)."""
         runtime = sh(sys.executable, "-m", "faas.builder.images", "runtime-tag").stdout.strip().splitlines()[-1]
-        images = [runtime, *extra] + [i for i in ("faas-base:python3.11-bookworm", "python:3.11-slim")
-                                      if sh("docker", "image", "inspect", i, check=False).returncode == 0]
-        images = list(dict.fromkeys(images))
+        images = list(dict.fromkeys([runtime, *extra, *bases_present([RUNTIMES[DEFAULT]])]))
         procs = []
         for host in self.hosts:
             save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)

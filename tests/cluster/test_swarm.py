@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from cluster_hosts import Cluster, sh
+from cluster_hosts import Cluster, bases_present, sh
 
 from faas.runtimes import image_runtimes
 from helpers import Api, wait_for
@@ -30,9 +30,7 @@ def _deploy_images() -> list[str]:
     built = subprocess.run([sys.executable, "-m", "faas.builder.images", "deploy"], check=True, capture_output=True,
                            text=True).stdout.split()
     tags = [t for t in built if not t.endswith(":local")]
-    for runtime in image_runtimes():
-        tags += [b for b in (runtime.registry_base, runtime.local_base)
-                 if sh("docker", "image", "inspect", b, check=False).returncode == 0]
+    tags += bases_present(image_runtimes())
     for repo in ("faas-control-plane", "faas-redis"):
         tags += sh("docker", "image", "inspect", f"{repo}:local", "--format", "{{join .RepoTags \" \"}}").stdout.split()
     return tags
