@@ -14,8 +14,8 @@ from .. import defaults
 from ..cells import demand
 from ..pool.keepalive import Adaptive, Fixed, Hybrid, KeepAlivePolicy
 from . import cells as cell_rules
-from .bound import Bound
-from .report import bound_lines, figures, table, verdict
+from .bound import Bound, bound_lines
+from .report import figures, table, verdict
 from .simulate import PolicyFactory, Window, replay
 from .synthetic import DAY, generate
 from .trace import MEMORY_CLASSES, App, Trace, read_azure_2019, read_azure_2021

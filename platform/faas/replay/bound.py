@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .report import percentile
+from .report import Figures, percentile
 from .simulate import Window
 from .trace import App
 
@@ -155,3 +155,23 @@ def lowest_p75(points: list[Point], waste_at_most: float) -> Point | None:
     """The point with the lowest p75 share whose wasted memory is at most `waste_at_most`."""
     fit = [p for p in points if p.waste_share <= waste_at_most]
     return min(fit, key=lambda p: (p.p75_app_cold, p.waste_share)) if fit else None
+
+
+def bound_lines(points: list[Point], rows: list[Figures], window: str) -> list[str]:
+    """The hindsight reference's curve in `window`, and where it stands against the checks of `verdict`."""
+    if not points:
+        return []
+    out = ["hindsight reference (each application's best static window at a memory price; no cells):",
+           f"  {'price':>10}{'p75 app cold':>14}{'cold':>9}{'wasted mem':>12}"]
+    out += [f"  {p.price_s:>9,.0f}s {p.p75_app_cold:>13.1%} {p.cold:>8.3%} {p.waste_share:>11.1%}" for p in points]
+    best = lowest_p75(points, 1.0)
+    if best:
+        out.append(f"  at <= 100% of fixed 10 min's memory: p75 app cold {best.p75_app_cold:.1%} at "
+                   f"{best.waste_share:.1%}")
+    hybrid = next((r for r in rows if r.window == window and r.policy == "hybrid"), None)
+    if hybrid:
+        least = least_waste(points, 0.5 * hybrid.p75_app_cold)
+        needs = f"{least.waste_share:.1%}" if least else "not reached"
+        out.append(f"  with p75 app cold <= 0.5x the hybrid's ({0.5 * hybrid.p75_app_cold:.1%}): wasted memory "
+                   f"{needs} (0.5x the hybrid's: {0.5 * hybrid.waste_share:.1%})")
+    return out

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .simulate import PolicyRun, Tally
-
-if TYPE_CHECKING:
-    from .bound import Point
 
 BASELINE = "fixed-10min"
 """Wasted memory-time is given as a share of this policy's."""
@@ -101,26 +97,4 @@ def verdict(rows: list[Figures], window: str) -> list[str]:
         out.append(f"adaptive vs hybrid: p75 app cold {cold:.2f}x, wasted memory {mem:.2f}x "
                    f"(beats it on both: {'yes' if beat else 'NO'}; target <= 0.5x on both: "
                    f"{'met' if ok else 'NOT met'})")
-    return out
-
-
-def bound_lines(points: list[Point], rows: list[Figures], window: str) -> list[str]:
-    """The hindsight reference's curve in `window`, and where it stands against the checks of `verdict`."""
-    from .bound import least_waste, lowest_p75
-
-    if not points:
-        return []
-    out = ["hindsight reference (each application's best static window at a memory price; no cells):",
-           f"  {'price':>10}{'p75 app cold':>14}{'cold':>9}{'wasted mem':>12}"]
-    out += [f"  {p.price_s:>9,.0f}s {p.p75_app_cold:>13.1%} {p.cold:>8.3%} {p.waste_share:>11.1%}" for p in points]
-    best = lowest_p75(points, 1.0)
-    if best:
-        out.append(f"  at <= 100% of fixed 10 min's memory: p75 app cold {best.p75_app_cold:.1%} at "
-                   f"{best.waste_share:.1%}")
-    hybrid = next((r for r in rows if r.window == window and r.policy == "hybrid"), None)
-    if hybrid:
-        least = least_waste(points, 0.5 * hybrid.p75_app_cold)
-        needs = f"{least.waste_share:.1%}" if least else "not reached"
-        out.append(f"  with p75 app cold <= 0.5x the hybrid's ({0.5 * hybrid.p75_app_cold:.1%}): wasted memory "
-                   f"{needs} (0.5x the hybrid's: {0.5 * hybrid.waste_share:.1%})")
     return out
