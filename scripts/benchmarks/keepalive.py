@@ -86,10 +86,11 @@ def bench_keepalive_live(platform: Up, seconds: float) -> None:
     for policy, (calls_made, colds, mb_s) in totals.items():
         print(f"  all       {policy:<9} calls {calls_made:4d}   cold starts {colds:4d}   idle memory "
               f"{mb_s / 1024:8.1f} GB-s")
-    served = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                 if line.startswith("faas_prewarms_total") and 'outcome="served"' in line and "bench-ka-" in line)
-    unused = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                 if line.startswith("faas_prewarms_total") and 'outcome="unused"' in line and "bench-ka-" in line)
-    print(f"  pre-warms: {served:.0f} served a call, {unused:.0f} went unused")
+    def prewarms(outcome: str) -> float:
+        """faas_prewarms_total of this benchmark's functions with `outcome`."""
+        return sum(float(line.split()[-1]) for line in metrics.splitlines()
+                   if line.startswith("faas_prewarms_total") and f'outcome="{outcome}"' in line and "bench-ka-" in line)
+
+    print(f"  pre-warms: {prewarms('served'):.0f} served a call, {prewarms('unused'):.0f} went unused")
     for name in names.values():
         platform.http.delete(f"{platform.url}/v1/functions/{name}")
